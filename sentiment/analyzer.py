@@ -1,0 +1,308 @@
+"""The analyser: one-time set-up (brands, lexicons, model) and ``analyze`` for one mention.
+
+``configure(cfg)`` is idempotent and cheap to call again; ``analyze`` configures lazily
+with the defaults when nobody did. Everything heavy (jieba's dictionary, the model
+weights, the compiled word lists) is loaded once per process.
+"""
+
+from __future__ import annotations
+
+import gc
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from math import exp
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from sentiment import complaint, fingerprint, lexicons, ngram, pii, segment
+from sentiment.signals import Lexicon, Signals, collect, collect_many
+
+if TYPE_CHECKING:
+    from crawler.config import AppConfig
+
+RULES_VERSION = "rules-1"
+MAX_ANALYSED_CHARS = 5_000  # lexicons and the model read this much; PII masking reads all
+
+
+@dataclass
+class Analysis:
+    """What the analyser says about one mention (the ``mentions`` analysis columns)."""
+
+    sentiment: float
+    is_complaint: bool
+    category: str | None
+    urgency: str | None
+    risk: int
+    reasons: list[str]
+    fingerprint: int
+    masked_text: str
+    tokens: str
+    model_version: str
+    analyzed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    COLUMN_NAMES = ("sentiment", "is_complaint", "category", "urgency", "risk", "reasons", "fingerprint",
+                    "masked_text", "tokens", "model_version", "analyzed_at")
+
+    def columns(self) -> dict[str, Any]:
+        """Exactly the ``mentions`` column names and their values."""
+        return {name: getattr(self, name) for name in self.COLUMN_NAMES}
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-able dict (``analyzed_at`` as ISO text)."""
+        out = self.columns()
+        out["analyzed_at"] = self.analyzed_at.isoformat()
+        return out
+
+
+@dataclass
+class _State:
+    lexicon: Lexicon
+    model: ngram.SentimentModel
+    thresholds: complaint.Thresholds
+    brands: dict[str, tuple[str, ...]]
+    all_brand_terms: tuple[str, ...]
+    version: str
+    key: tuple[Any, ...]
+
+
+_lock = threading.RLock()
+_state: _State | None = None
+
+
+def configure(cfg: AppConfig | None = None) -> None:
+    """Set up the analyser for ``cfg`` (brands, lexicon dir, thresholds, model); idempotent."""
+    global _state
+    key = _config_key(cfg)
+    with _lock:
+        if _state is not None and _state.key == key:
+            return
+        cache_dir = cfg.data_path() if cfg is not None else None
+        segment.init(cache_dir)
+        lists = lexicons.load_dirs(lexicons.lexicon_dirs(cfg.analysis.lexicon_dir if cfg else None))
+        lex = _build_lexicon(lists)
+        brands = _brand_terms(cfg)
+        segment.add_terms([t for terms in brands.values() for t in terms])
+        segment.add_terms(lex.slang)
+        segment.add_terms(lex.words)
+        model_path = cfg.analysis.sentiment_model if cfg else None
+        mdl = ngram.get_model(model_path)
+        th = complaint.Thresholds()
+        if cfg is not None:
+            a = cfg.analysis
+            th = complaint.Thresholds(a.big_v_followers, a.viral_engagement, a.complaint_min_risk)
+        terms = tuple(sorted({t.lower() for ts in brands.values() for t in ts}, key=len, reverse=True))
+        _state = _State(lex, mdl, th, brands, terms, f"{mdl.version}+{RULES_VERSION}"[:64], key)
+
+
+def _config_key(cfg: AppConfig | None) -> tuple[Any, ...]:
+    if cfg is None:
+        return (None,)
+    brands = tuple((b.name, tuple(b.aliases), tuple(b.products)) for b in cfg.brands)
+    return (brands, cfg.analysis.model_dump_json(), str(cfg.data_path()))
+
+
+def _brand_terms(cfg: AppConfig | None) -> dict[str, tuple[str, ...]]:
+    if cfg is None:
+        return {}
+    return {b.name: tuple(dict.fromkeys([b.name, *b.aliases, *b.products])) for b in cfg.brands}
+
+
+def _build_lexicon(lists: dict[str, dict[str, lexicons.WordList]]) -> Lexicon:
+    def section(name: str) -> lexicons.WordList:
+        return lists.get(name, {}).get(lexicons.DEFAULT_SECTION, lexicons.WordList())
+
+    skip = {"categories", "negators", "slang", "stopwords", "words"}
+    plain = {name: secs.get(lexicons.DEFAULT_SECTION, lexicons.WordList())
+             for name, secs in lists.items() if name not in skip}
+    cats = {name: wl for name, wl in lists.get("categories", {}).items() if name}
+    negators = tuple(sorted(section("negators").terms, key=len, reverse=True))
+    return Lexicon(plain, cats, negators, tuple(section("slang").terms), frozenset(section("stopwords").terms),
+                   tuple(section("words").terms))
+
+
+def state() -> _State:
+    if _state is None:
+        configure(None)
+    assert _state is not None
+    return _state
+
+
+def category_scores(text: str) -> dict[str, float]:
+    """Category keyword sums of a short text (e.g. the Heimao 投诉问题 field)."""
+    sig = collect(text.lower(), state().lexicon)
+    return dict(sig.categories)
+
+
+def score_sentiment(text: str) -> float:
+    """Probability that ``text`` is positive (the shipped model; what the benchmark measures)."""
+    st = state()
+    norm = segment.normalize((text or "")[:MAX_ANALYSED_CHARS])
+    if not norm.strip():
+        return 0.5
+    return _prob(st.model.margin(ngram.feature_keys(norm, segment.stream(norm))))
+
+
+def _prob(z: float) -> float:
+    z = max(-30.0, min(30.0, z))
+    return 1.0 / (1.0 + exp(-z))
+
+
+_CONTRAST = frozenset(("但是", "但", "可是", "就是", "不过", "只是", "然而", "可惜", "还好", "好在", "幸好", "结果"))
+
+
+def _tail(stream: list[str]) -> str | None:
+    """Text after the last contrast word ("好吃的，就是受潮了" → "受潮了"), if long enough."""
+    for i in range(len(stream) - 1, -1, -1):
+        if stream[i] in _CONTRAST:
+            tail = "".join("，" if t == segment.BREAK else t for t in stream[i + 1:])
+            return tail if len(tail) >= 4 else None
+    return None
+
+
+def _brand_for(st: _State, brand: str | None) -> tuple[str, ...]:
+    if not brand:
+        return st.all_brand_terms
+    terms = st.brands.get(brand)
+    if terms is None:
+        terms = (brand, brand[:2]) if len(brand) >= 4 else (brand,)
+    return tuple(t.lower() for t in terms)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    """Everything about one mention except the model's margins (so a batch scores at once)."""
+
+    masked: str
+    norm: str
+    lower: str
+    stream: list[str]
+    tail: str | None
+    brand_terms: tuple[str, ...]
+    platform: str | None
+    followers: int
+    engagement: int
+    author_history: dict[str, Any] | None
+    sig: Signals | None = None
+
+
+def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes: Any, comments: Any,
+             shares: Any, brand: str | None, author_history: dict[str, Any] | None) -> _Prepared:
+    raw = text if isinstance(text, str) else ("" if text is None else str(text))
+    masked = pii.mask(raw)
+    norm = segment.normalize(masked[:MAX_ANALYSED_CHARS])  # tokens never hold a phone number
+    stream = segment.stream_normalized(norm)
+    lower = norm.lower()
+    return _Prepared(masked, norm, lower, stream, _tail(stream), _brand_for(st, brand),
+                     platform if isinstance(platform, str) else None, _int(followers),
+                     _int(likes) + _int(comments) + _int(shares),
+                     author_history if isinstance(author_history, dict) else None)
+
+
+def _collect(st: _State, prepared: list[_Prepared]) -> None:
+    """Lexicon signals of the whole batch (matched at once)."""
+    sigs = collect_many([p.lower for p in prepared], st.lexicon, [p.brand_terms for p in prepared])
+    for p, sig in zip(prepared, sigs, strict=True):
+        p.sig = sig
+
+
+def _margins(st: _State, prepared: list[_Prepared]) -> tuple[np.ndarray, list[float | None]]:
+    """Model margins of every text and of every contrast tail, in one batch."""
+    texts = [p.norm for p in prepared]
+    streams = [p.stream for p in prepared]
+    tail_rows: list[int | None] = []
+    for p in prepared:
+        if p.tail is None:
+            tail_rows.append(None)
+        else:
+            tail_rows.append(len(texts))
+            texts.append(p.tail)
+            streams.append(segment.stream_normalized(p.tail))
+    rows, keys = ngram.keys_batch(texts, streams)
+    m = st.model.margins_flat(rows, keys, len(texts))
+    return m[:len(prepared)], [None if r is None else float(m[r]) for r in tail_rows]
+
+
+def _fingerprints(st: _State, prepared: list[_Prepared]) -> list[int]:
+    stop = st.lexicon.stopwords
+    return fingerprint.simhash_many([fingerprint.content_tokens(p.stream, stop) for p in prepared])
+
+
+def _finish(st: _State, p: _Prepared, margin: float, tail_margin: float | None, fp: int) -> Analysis:
+    assert p.sig is not None
+    senti = _prob(margin) if p.norm.strip() else 0.5
+    focus = senti if tail_margin is None else _prob(tail_margin)
+    if p.sig.score["sarcasm"] >= 1.5 and (p.sig.score["problem"] > 0 or p.sig.score["demand"] > 0):
+        senti = min(senti, 1.0 - senti)  # praise words inside sarcasm carry a grievance
+    issue = complaint.heimao_issue(p.lower) if p.platform == complaint.HEIMAO else None
+    verdict = complaint.decide(p.sig, sentiment=focus, platform=p.platform, followers=p.followers,
+                               engagement=p.engagement, th=st.thresholds, author_history=p.author_history,
+                               courier=complaint.courier_harm(p.lower),
+                               issue_categories=category_scores(issue) if issue else None)
+    words = segment.words(p.stream)
+    return Analysis(
+        sentiment=round(senti, 4),
+        is_complaint=verdict.is_complaint,
+        category=verdict.category,
+        urgency=verdict.urgency,
+        risk=verdict.risk,
+        reasons=verdict.reasons,
+        fingerprint=fp,
+        masked_text=p.masked,
+        tokens=" ".join(words),
+        model_version=st.version,
+    )
+
+
+def analyze(text: str | None, *, platform: str | None = None, followers: int | None = 0,
+            likes: int | None = 0, comments: int | None = 0, shares: int | None = 0,
+            brand: str | None = None, author_history: dict[str, Any] | None = None) -> Analysis:
+    """Analyse one mention. Never raises on odd text (empty, huge, control characters)."""
+    st = state()
+    p = _prepare(st, text, platform, followers, likes, comments, shares, brand, author_history)
+    _collect(st, [p])
+    margins, tails = _margins(st, [p])
+    return _finish(st, p, float(margins[0]), tails[0], _fingerprints(st, [p])[0])
+
+
+def analyze_many(records: Iterable[Any]) -> list[Analysis]:
+    """Analyse many mentions at once (the model scores the whole batch in one numpy pass).
+
+    Records are dicts (or objects) with ``text`` and optional ``platform``, ``author_followers``
+    (or ``followers``), ``likes``, ``comments``, ``shares``, ``brand``, ``author_history``:
+    the RUBRIC.md record format and MentionItem rows both work.
+    """
+    st = state()
+    enabled = gc.isenabled()
+    gc.disable()  # a batch makes many short-lived objects and no cycles: skip the collector's passes
+    try:
+        return _analyze_batch(st, records)
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _analyze_batch(st: _State, records: Iterable[Any]) -> list[Analysis]:
+    prepared = []
+    for rec in records:
+        get = rec.get if isinstance(rec, dict) else (lambda k, d=None, r=rec: getattr(r, k, d))
+        followers = get("author_followers", None)
+        if followers is None:
+            followers = get("followers", 0)
+        prepared.append(_prepare(st, get("text", ""), get("platform"), followers, get("likes", 0),
+                                 get("comments", 0), get("shares", 0), get("brand"), get("author_history")))
+    if not prepared:
+        return []
+    _collect(st, prepared)
+    margins, tails = _margins(st, prepared)
+    fps = _fingerprints(st, prepared)
+    return [_finish(st, p, float(m), t, fp) for p, m, t, fp in zip(prepared, margins, tails, fps, strict=True)]
+
+
+def _int(v: Any) -> int:
+    try:
+        return max(0, int(v or 0))
+    except (TypeError, ValueError, OverflowError):
+        return 0

@@ -1,0 +1,281 @@
+"""The shipped sentiment model: NB-weighted logistic regression over character and word n-grams,
+with domain specialists blended in by a domain gate.
+
+Features (:func:`feature_keys`): character 1–3-grams of the compact text (punctuation,
+emoji and Weibo emoticons included), word unigrams, word bigrams inside a clause and
+negation-scoped words ("不 高兴" also yields a "negated 高兴" feature) until the clause
+ends. Each feature gets a deterministic 32-bit key (no ``PYTHONHASHSEED`` dependence;
+character n-grams are hashed with numpy in one go). The model keeps a vocabulary of
+sorted keys; unknown keys are ignored, exactly as in training.
+
+A text's vector is sublinear tf × idf, L2-normalised. Heads are linear on that vector:
+``general`` (all data), one specialist per domain (e.g. Weibo posts, food-delivery
+reviews) and a gate per domain (probability that the text is from that domain). The
+margin is ``general + Σ blend_d · P(domain d) · (specialist_d − general)``. Scoring needs numpy
+only, no scikit-learn; the file stores uint32 keys, uint8-quantised idf, float16 weights
+and a JSON model card (version, sources, accuracy).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from math import exp
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentiment.fingerprint import _HASHES as _TOKEN_HASHES
+from sentiment.fingerprint import token_hash
+from sentiment.segment import BREAK
+
+SHIPPED_MODEL = Path(__file__).with_name("sentiment_model.npz")
+IDF_SCALE = 16.0
+DEFAULT_BLEND = 0.5  # idf is stored as round(idf * 16) in a uint8
+NEGATORS = frozenset(("不", "没", "没有", "别", "无", "未", "非", "不是", "并非", "从未", "毫无", "不会", "不能",
+                      "没法", "绝不", "决不", "不太", "不怎么", "不够", "一点也不", "一点都不"))
+_DROP = str.maketrans("", "", " \t\n\r\u3000")
+_U = np.uint64
+_P1, _P2 = _U(0x9E3779B97F4A7C15), _U(0xC2B2AE3D27D4EB4F)
+_SALT = {"c2": _U(0x2545F4914F6CDD1D), "c3": _U(0x5851F42D4C957F2D), "w": _U(0x14057B7EF767814F),
+         "b": _U(0x9FB21C651E98DF25), "n": _U(0xD6E8FEB86659FD93)}
+_MIX = _U(0xBF58476D1CE4E5B9)
+_SHIFT29, _SHIFT32 = _U(29), _U(32)
+
+
+def _codes(s: str) -> np.ndarray:
+    return np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
+
+
+def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Feature keys of many texts at once: (row of each key, 32-bit key), both int64.
+
+    ``texts`` are normalised, ``streams`` their token streams (with BREAK). All character
+    n-grams of the batch are hashed in a few numpy operations; n-grams that would cross
+    from one text into the next are dropped.
+    """
+    compact = [t.translate(_DROP).lower() for t in texts]
+    lens = np.fromiter((len(x) for x in compact), dtype=np.int64, count=len(compact))
+    c = _codes("".join(compact))
+    crow = np.repeat(np.arange(len(compact), dtype=np.int64), lens)
+    hashes = [c]
+    rows = [crow]
+    if len(c) > 1:
+        same2 = crow[:-1] == crow[1:]
+        c2 = c[:-1] * _P1 + c[1:]
+        hashes.append((c2 ^ _SALT["c2"])[same2])
+        rows.append(crow[:-1][same2])
+        if len(c) > 2:
+            same3 = same2[:-1] & same2[1:]
+            hashes.append(((c2[:-1] * _P2 + c[2:]) ^ _SALT["c3"])[same3])
+            rows.append(crow[:-2][same3])
+    words, wrows, starts, negated, nrows = _word_hashes(streams)
+    if words:
+        w = np.array(words, dtype=np.uint64)
+        wr = np.array(wrows, dtype=np.int64)
+        hashes.append(w ^ _SALT["w"])
+        rows.append(wr)
+        if len(w) > 1:
+            keep = ~np.array(starts[1:], dtype=bool)
+            hashes.append(((w[:-1] * _P2 + w[1:]) ^ _SALT["b"])[keep])
+            rows.append(wr[1:][keep])
+        if negated:
+            hashes.append(np.array(negated, dtype=np.uint64) ^ _SALT["n"])
+            rows.append(np.array(nrows, dtype=np.int64))
+    h = np.concatenate(hashes)
+    h = (h ^ (h >> _SHIFT29)) * _MIX
+    return np.concatenate(rows), (h >> _SHIFT32).astype(np.int64)
+
+
+def _word_hashes(streams: Sequence[Sequence[str]]) -> tuple[list[int], list[int], list[bool], list[int], list[int]]:
+    """Token hashes with their rows, clause-start flags, and the negation-scoped ones."""
+    words: list[int] = []
+    wrows: list[int] = []
+    starts: list[bool] = []  # True where a token begins a clause (no bigram with the previous one)
+    negated: list[int] = []
+    nrows: list[int] = []
+    cached = _TOKEN_HASHES.get
+    for row, tokens in enumerate(streams):
+        neg = False
+        new_clause = True
+        for tok in tokens:
+            if tok == BREAK:
+                neg = False
+                new_clause = True
+                continue
+            h = cached(tok) or token_hash(tok)
+            words.append(h)
+            starts.append(new_clause)
+            new_clause = False
+            if neg:
+                negated.append(h)
+                nrows.append(row)
+            elif tok in NEGATORS:
+                neg = True
+        wrows.extend([row] * (len(words) - len(wrows)))
+    return words, wrows, starts, negated, nrows
+
+
+def feature_keys(text: str, tokens: Sequence[str]) -> np.ndarray:
+    """32-bit key of every feature occurrence of one text (``text`` normalised, ``tokens`` a stream)."""
+    return keys_batch([text], [tokens])[1]
+
+
+@dataclass
+class SentimentModel:
+    """Vocabulary keys, idf, head weights (columns = ``heads``), biases, blend, model card."""
+
+    keys: np.ndarray            # sorted int64 (32-bit values)
+    idf: np.ndarray             # float32, one per key
+    weights: np.ndarray         # float32 (n_keys, n_heads)
+    biases: np.ndarray          # float64 (n_heads,)
+    heads: list[str]
+    blend: dict[str, float] = field(default_factory=dict)  # per domain; missing: DEFAULT_BLEND
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "unknown"))
+
+    @property
+    def domains(self) -> list[str]:
+        return [h.split(":", 1)[1] for h in self.heads if h.startswith("spec:")]
+
+    def _combine(self, m: np.ndarray) -> np.ndarray:
+        """Final margins from head margins (rows = texts)."""
+        out = m[:, 0].copy()
+        for d in self.domains:
+            spec, gate = m[:, self.heads.index("spec:" + d)], m[:, self.heads.index("gate:" + d)]
+            p = 1.0 / (1.0 + np.exp(-np.clip(gate, -30, 30)))
+            out += self.blend.get(d, DEFAULT_BLEND) * p * (spec - m[:, 0])
+        return out
+
+    def head_margins(self, key_lists: Sequence[np.ndarray]) -> np.ndarray:
+        """Margins of every head for many texts (one array of keys per text)."""
+        n = len(key_lists)
+        lens = np.fromiter((len(a) for a in key_lists), dtype=np.int64, count=n)
+        rows = np.repeat(np.arange(n, dtype=np.int64), lens)
+        keys = np.concatenate(key_lists) if n else np.zeros(0, np.int64)
+        return self.head_margins_flat(rows, keys, n)
+
+    def head_margins_flat(self, rows: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+        """Margins of every head for ``n`` texts given (row, key) of every feature occurrence."""
+        out = np.tile(self.biases, (n, 1))
+        if n == 0 or len(keys) == 0:
+            return out
+        if n == 1:  # one text (analyze() one at a time): fewer numpy calls
+            uk, cnt = np.unique(keys, return_counts=True)
+            pos = np.minimum(np.searchsorted(self.keys, uk), len(self.keys) - 1)
+            hit = self.keys[pos] == uk
+            pos = pos[hit]
+            v = (1.0 + np.log(cnt[hit])) * self.idf[pos]
+            sq = float(v @ v)
+            if sq > 0:
+                out[0] += (v @ self.weights[pos]) / sq ** 0.5
+            return out
+        # look each distinct key up once, in sorted order (cache-friendly), then map back
+        uk, inv = np.unique(keys, return_inverse=True)
+        upos = np.searchsorted(self.keys, uk)
+        upos[upos >= len(self.keys)] = 0
+        uhit = self.keys[upos] == uk
+        hit = uhit[inv]
+        combo, cnt = np.unique((rows[hit] << 32) | upos[inv[hit]], return_counts=True)
+        r, col = combo >> 32, combo & 0xFFFFFFFF
+        v = (1.0 + np.log(cnt)) * self.idf[col]
+        # combo is sorted, so each row's features are one contiguous run: sum runs with reduceat
+        everyone = np.arange(n, dtype=np.int64)
+        starts = np.searchsorted(r, everyone)
+        has = starts < len(r)
+        has[has] &= r[starts[has]] == everyone[has]
+        first = starts[has]
+        if len(first):
+            sq = np.add.reduceat(v * v, first)
+            raw = np.add.reduceat(self.weights[col] * v[:, None], first, axis=0)
+            out[has] += raw / np.sqrt(sq)[:, None]
+        return out
+
+    def margins(self, key_lists: Sequence[np.ndarray]) -> np.ndarray:
+        """Final log-odds of positive for many texts."""
+        return self._combine(self.head_margins(key_lists))
+
+    def margins_flat(self, rows: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
+        """Final log-odds of positive for ``n`` texts from :func:`keys_batch` output."""
+        return self._combine(self.head_margins_flat(rows, keys, n))
+
+    def margin(self, keys: np.ndarray) -> float:
+        """Final log-odds of positive for one text."""
+        return float(self.margins([keys])[0])
+
+    def score(self, text: str, tokens: Sequence[str]) -> float:
+        """Probability that ``text`` (normalised) is positive; 0.5 for empty text."""
+        if not text.strip():
+            return 0.5
+        z = max(-30.0, min(30.0, self.margin(feature_keys(text, tokens))))
+        return 1.0 / (1.0 + exp(-z))
+
+
+def quantize_idf(idf: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(idf * IDF_SCALE), 1, 255).astype(np.uint8)
+
+
+def save(path: str | Path, model: SentimentModel) -> None:
+    """Write the model reproducibly (fixed zip timestamps: same weights → same bytes)."""
+    meta = dict(model.meta, heads=model.heads, blend=model.blend)
+    arrays = {
+        "keys": np.asarray(model.keys, dtype=np.uint32),
+        "idf": quantize_idf(model.idf),
+        "weights": np.asarray(model.weights, dtype=np.float16),
+        "biases": np.asarray(model.biases, dtype=np.float64),
+        "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"), dtype=np.uint8),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, arr, allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
+    tmp.replace(path)
+
+
+def load(path: str | Path | None = None) -> SentimentModel:
+    """Load a model file (the shipped one by default); a broken file raises ValueError."""
+    path = Path(path) if path else SHIPPED_MODEL
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = data["keys"].astype(np.int64)
+            idf = data["idf"].astype(np.float32) / IDF_SCALE
+            weights = data["weights"].astype(np.float32)
+            biases = data["biases"].astype(np.float64)
+            meta = json.loads(data["meta"].tobytes().decode("utf-8"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a yuqing sentiment model ({exc})") from exc
+    heads = list(meta.get("heads") or ["general"])
+    if weights.ndim != 2 or weights.shape != (len(keys), len(heads)) or len(idf) != len(keys) \
+            or len(biases) != len(heads) or np.any(np.diff(keys) <= 0):
+        raise ValueError(f"{path}: inconsistent model arrays")
+    blend = meta.get("blend", DEFAULT_BLEND)
+    blends = {str(k): float(v) for k, v in blend.items()} if isinstance(blend, dict) else \
+        dict.fromkeys((h.split(":", 1)[1] for h in heads if h.startswith("spec:")), float(blend))
+    return SentimentModel(keys, idf, weights, biases, heads, blends, meta)
+
+
+_lock = threading.Lock()
+_cache: dict[str, SentimentModel] = {}
+
+
+def get_model(path: str | Path | None = None) -> SentimentModel:
+    """The loaded model for ``path`` (shipped by default), loaded once per process."""
+    key = str(Path(path).resolve()) if path else ""
+    with _lock:
+        if key not in _cache:
+            _cache[key] = load(path)
+        return _cache[key]
