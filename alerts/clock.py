@@ -1,0 +1,88 @@
+"""SLA clock arithmetic: deadlines per urgency, on calendar time or business hours.
+
+Reads ``[complaints]`` (``sla`` minutes per urgency, ``clock``, ``business_hours`` with
+holidays and extra working days, ``callback_days``) and the scheduler's timezone.
+Pure functions: no database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from crawler.config import AppConfig, BusinessHours
+
+# milestone -> (due column, minutes attribute of SlaTimes, Chinese name)
+MILESTONES: dict[str, tuple[str, str, str]] = {
+    "report": ("due_report_at", "report_minutes", "上报"),
+    "first_check": ("due_first_check_at", "first_check_minutes", "初步核实"),
+    "answer": ("due_answer_at", "answer_minutes", "答复处理结果"),
+    "resolve": ("due_resolve_at", "resolve_minutes", "处理完成或升级"),
+}
+_MAX_DAYS = 3700  # about ten years of calendar: a guard against a calendar with no working time
+
+
+def is_workday(day: date, bh: BusinessHours) -> bool:
+    if day in bh.workdays:
+        return True
+    return day.isoweekday() in bh.weekdays and day not in bh.holidays
+
+
+def business_add(start: datetime, minutes: float, bh: BusinessHours, tz: ZoneInfo) -> datetime:
+    """``start`` plus ``minutes`` of business time (time outside business hours does not count)."""
+    remaining = timedelta(minutes=minutes)
+    cursor = start.astimezone(tz)
+    day = cursor.date()
+    for _ in range(_MAX_DAYS):
+        if is_workday(day, bh):
+            opens = datetime.combine(day, bh.start, tz)
+            closes = datetime.combine(day, bh.end, tz)
+            begin = max(cursor, opens)
+            if begin < closes:
+                available = closes - begin
+                if remaining <= available:
+                    return (begin + remaining).astimezone(UTC)
+                remaining -= available
+        day += timedelta(days=1)
+        cursor = datetime.combine(day, bh.start, tz)
+    raise ValueError("business_hours leave no working time within ten years")
+
+
+def business_minutes_between(start: datetime, end: datetime, bh: BusinessHours, tz: ZoneInfo) -> float:
+    """Business minutes from ``start`` to ``end`` (0 if ``end`` is not later)."""
+    if end <= start:
+        return 0.0
+    total = timedelta()
+    day, last = start.astimezone(tz).date(), end.astimezone(tz).date()
+    while day <= last:
+        if is_workday(day, bh):
+            lo = max(start, datetime.combine(day, bh.start, tz))
+            hi = min(end, datetime.combine(day, bh.end, tz))
+            if hi > lo:
+                total += hi - lo
+        day += timedelta(days=1)
+    return total.total_seconds() / 60
+
+
+def add_minutes(cfg: AppConfig, start: datetime, minutes: float) -> datetime:
+    """``start`` + ``minutes`` on the configured clock (calendar or business hours)."""
+    if cfg.complaints.clock == "business":
+        return business_add(start, minutes, cfg.complaints.business_hours, ZoneInfo(cfg.scheduler.timezone))
+    return start + timedelta(minutes=minutes)
+
+
+def deadlines(cfg: AppConfig, urgency: str, registered_at: datetime) -> dict[str, datetime | None]:
+    """The due columns of a record of ``urgency`` registered at ``registered_at``."""
+    times = cfg.complaints.sla.get(urgency) or cfg.complaints.sla["一般"]  # type: ignore[index]
+    out: dict[str, datetime | None] = {}
+    for column, attr, _ in MILESTONES.values():
+        minutes = getattr(times, attr)
+        out[column] = None if minutes is None else add_minutes(cfg, registered_at, minutes)
+    return out
+
+
+def callback_due(resolved_at: datetime, days: int) -> datetime:
+    """The callback (回访) is due ``days`` calendar days after resolution."""
+    return resolved_at + timedelta(days=days)

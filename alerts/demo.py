@@ -1,0 +1,130 @@
+"""``yuqing demo`` sections for alerts and complaint records (hooked into ``crawler.demo.SECTIONS``).
+
+``alerts_section`` flushes the digest, runs the SLA sweeper, then delivers the outbox the
+crawls filled to a loopback receiver (``alerts/receiver.py``) that stands in for every
+configured channel: the configured URLs are never contacted. ``complaints_section`` lists
+the complaint records the crawls registered, with their SLA deadlines.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from pydantic import SecretStr
+from sqlalchemy import func, select
+
+from alerts.rules import rank
+from crawler.config import AppConfig, ChannelConfig
+from crawler.storage.models import Alert, AlertDelivery, Complaint
+
+if TYPE_CHECKING:
+    from alerts.receiver import Receiver
+    from crawler.demo import DemoContext, DemoSection
+
+_FAST = {"rate_per_minute": 100_000, "rate_per_second": 10_000}
+
+
+def _stand_in(receiver: Receiver, name: str, ch: ChannelConfig) -> ChannelConfig:
+    """The channel ``name`` re-pointed at the receiver (same type, secret and keyword; e-mail → webhook)."""
+    secret = ch.secret.get_secret_value() if ch.secret else None
+    keywords = [ch.keyword] if ch.keyword else None
+    if ch.type == "dingtalk":
+        url = receiver.dingtalk(name, secret=secret, keywords=keywords, per_minute=100_000, ban_seconds=0)
+    elif ch.type == "wecom":
+        url = receiver.wecom(name, per_minute=100_000)
+    elif ch.type == "feishu":
+        url = receiver.feishu(name, secret=secret, keywords=keywords, per_minute=100_000, per_second=10_000)
+    elif ch.type == "slack":
+        url = receiver.slack(name, per_minute=None)
+    else:
+        url = receiver.webhook(name, secret=secret)
+        if ch.type == "email":
+            return ChannelConfig(type="webhook", url=SecretStr(url), secret=ch.secret, **_FAST)
+    return ch.model_copy(update={"url": SecretStr(url), **_FAST})
+
+
+def demo_config(cfg: AppConfig, receiver: Receiver) -> AppConfig:
+    """``cfg`` with every enabled channel delivering to ``receiver``."""
+    channels = {name: _stand_in(receiver, name, ch) for name, ch in cfg.alerts.channels.items() if ch.enabled}
+    return cfg.model_copy(update={"alerts": cfg.alerts.model_copy(update={"channels": channels})})
+
+
+def _pending(ctx: DemoContext) -> int:
+    with ctx.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(AlertDelivery).where(
+            AlertDelivery.status.in_(("pending", "sending", "failed")))).scalar_one())
+
+
+def _deliver(ctx: DemoContext, cfg: AppConfig, seconds: float = 20.0) -> None:
+    from alerts.dispatch import dispatch_once
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        dispatch_once(ctx.engine, cfg)
+        if _pending(ctx) == 0:
+            return
+        time.sleep(0.3)
+
+
+def alerts_section(ctx: DemoContext) -> DemoSection | None:
+    """Alerts delivered to a local receiver: per channel and kind, with the first lines people read."""
+    from alerts.receiver import Receiver
+    from alerts.sla import sweep
+    from alerts.triage import flush_digest
+    from crawler.demo import DemoSection
+
+    if not ctx.cfg.alerts.channels:
+        return DemoSection("告警 (alerts)", ["note"], [["no [alerts.channels] configured: nothing to deliver"]])
+    flush_digest(ctx.engine, ctx.cfg, force=True)
+    sweep(ctx.engine, ctx.cfg)
+    with Receiver(enforce_limits=False) as receiver:
+        _deliver(ctx, demo_config(ctx.cfg, receiver))
+        seen = receiver.visible()
+    with ctx.engine.connect() as conn:
+        kinds = dict(conn.execute(select(Alert.kind, func.count()).group_by(Alert.kind)).all())
+        waiting = int(conn.execute(select(func.count()).select_from(AlertDelivery).where(
+            AlertDelivery.status != "sent")).scalar_one())
+    rows: list[list[Any]] = []
+    for msg in seen[:15]:
+        lines = [ln.strip(" #*>") for ln in msg.text.splitlines() if len(ln.strip(" #*>")) > 3]
+        rows.append([msg.robot, msg.kind, (lines[0] if lines else "")[:70]])
+    per_channel = Counter(m.robot for m in seen)
+    note = (f"{len(seen)} message(s) delivered to a local receiver standing in for "
+            f"{', '.join(sorted(per_channel)) or 'no channel'}; alerts by kind: "
+            f"{', '.join(f'{k} {n}' for k, n in sorted(kinds.items())) or 'none'}; not delivered: {waiting}")
+    return DemoSection("告警 (alerts delivered)", ["channel", "robot", "first line"], rows,
+                       {"delivered": len(seen), "per_channel": dict(per_channel), "alerts_by_kind": kinds,
+                        "undelivered": waiting}, note)
+
+
+def complaints_section(ctx: DemoContext) -> DemoSection | None:
+    """Complaint records registered during the crawls, most urgent first, with SLA deadlines."""
+    from crawler.demo import DemoSection
+
+    tz = ZoneInfo(ctx.cfg.scheduler.timezone)
+    with ctx.engine.connect() as conn:
+        recs = [dict(r) for r in conn.execute(select(Complaint)).mappings()]
+    recs.sort(key=lambda r: (-rank(r["urgency"]), r["registered_at"], r["id"]))
+
+    def t(v: Any) -> str:
+        return v.astimezone(tz).strftime("%H:%M") if v is not None else "-"
+
+    rows = [[r["number"], r["platform"], r["category"], r["urgency"],
+             " / ".join(x for x in (r["team"], r["assignee"]) if x) or "-",
+             t(r["due_report_at"]), t(r["due_first_check_at"]), t(r["due_answer_at"]), t(r["due_resolve_at"])]
+            for r in recs[:15]]
+    latencies = [r["registration_latency_s"] for r in recs if r["registration_latency_s"] is not None]
+    limit = ctx.cfg.complaints.registration_minutes * 60
+    by_urgency = Counter(r["urgency"] for r in recs)
+    note = (f"{len(recs)} record(s): " + ", ".join(f"{u} {n}" for u, n in sorted(by_urgency.items(),
+                                                                                key=lambda x: -rank(x[0])))
+            + (f"; registration latency max {max(latencies):.1f}s (limit {limit}s)" if latencies else ""))
+    return DemoSection("客诉登记 (complaint records, SLA deadlines)",
+                       ["number", "platform", "category", "urgency", "team / assignee", "report by", "first check",
+                        "answer by", "resolve by"], rows,
+                       {"records": len(recs), "by_urgency": dict(by_urgency),
+                        "max_latency_s": max(latencies) if latencies else None,
+                        "within_registration_limit": all(x <= limit for x in latencies)}, note)

@@ -1,0 +1,312 @@
+"""Triage: turn freshly stored mentions into events, alerts and complaint records.
+
+Called by the crawl's Store pipeline inside its transaction (in a SAVEPOINT), with
+``UpsertResult.rows``; everything goes through the caller's connection. Steps: count
+authors → cluster into events → register/join complaint records → detect surges →
+decide alerts. One crisis = one thread: an event gets ONE immediate alert, then a new
+one only when it escalates (a higher urgency, a big-V author joins, a surge); every other
+matching mention is folded into the digest (``flush_digest``, run by the scheduler).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from loguru import logger
+from sqlalchemy import bindparam, select, text, update
+from sqlalchemy.engine import Connection
+
+from alerts import complaints, customers, events, payloads, registration, rules, surge
+from alerts.digest import flush_digest, fold
+from alerts.outbox import enqueue
+from crawler.storage.models import Event, Mention
+from crawler.storage.types import utcnow
+
+if TYPE_CHECKING:
+    from alerts.registration import Registration
+    from crawler.config import AppConfig
+
+__all__ = ["flush_digest", "load_mentions", "triage"]
+
+MENTIONS = Mention.__table__  # type: ignore[attr-defined]
+EVENTS = Event.__table__  # type: ignore[attr-defined]
+_ACTIVE = ("new", "updated")
+
+
+def load_mentions(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
+    """The mention rows for ``ids`` (in id order), as plain dicts."""
+    out: list[dict[str, Any]] = []
+    ids = sorted(set(ids))
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        rows = conn.execute(select(MENTIONS).where(MENTIONS.c.id.in_(chunk)).order_by(MENTIONS.c.id))
+        out.extend(dict(r) for r in rows.mappings())
+    return out
+
+
+def lock_brands(conn: Connection, brands: set[str]) -> None:
+    """On PostgreSQL, serialise triage per brand across workers until this transaction ends.
+
+    Two workers storing the same story at once would otherwise each open an event (or register
+    the same post twice); SQLite has a single writer already.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for brand in sorted(brands):
+        key = int.from_bytes(hashlib.blake2b(f"yuqing-triage:{brand}".encode(), digest_size=8).digest(), "big",
+                             signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+
+
+def triage(conn: Connection, cfg: AppConfig, rows: Sequence[tuple[int, str, str, str]],
+           *, now: datetime | None = None) -> dict[str, int]:
+    """Cluster, alert on and register the mentions of ``rows`` (``UpsertResult.rows``).
+
+    Returns counts: events (created), alerts (queued), digest (folded), complaints (new records),
+    joined (repeat posts joined to an open record), surges.
+    """
+    now = now or utcnow()
+    counts = dict.fromkeys(("events", "alerts", "digest", "complaints", "joined", "surges"), 0)
+    outcome = {int(r[0]): r[3] for r in rows if r[3] in _ACTIVE}
+    if not outcome:
+        return counts
+    mentions = load_mentions(conn, list(outcome))
+    lock_brands(conn, {m["brand"] for m in mentions})
+    fresh = [m for m in mentions if outcome[m["id"]] == "new"]
+    customers.touch(conn, fresh, now)
+    assignment = events.assign(conn, cfg, mentions, now=now)
+    counts["events"] = len(assignment.created)
+    regs = registration.register_mentions(conn, cfg, mentions, now=now)
+    counts["complaints"] = sum(r.created for r in regs.values())
+    counts["joined"] = sum(not r.created for r in regs.values())
+    grown = {m["event_id"] for m in fresh if m.get("event_id")
+             and assignment.events[m["event_id"]]["mention_count"] >= cfg.alerts.surge.min_count}
+    surges = surge.check(conn, cfg, brands={m["brand"] for m in fresh}, event_ids=grown, now=now)
+    counts["surges"] = len(surges)
+    decider = _Decider(conn, cfg, assignment, regs, mentions, now)
+    decider.mentions(mentions)
+    decider.surges(surges)
+    decider.reports(regs)
+    decider.finish()
+    counts["alerts"], counts["digest"] = decider.queued, decider.folded
+    logger.debug("triage: {n} mention(s) → {counts}", n=len(mentions), counts=counts)
+    return counts
+
+
+def _top(ms: list[dict[str, Any]]) -> dict[str, Any]:
+    return max(ms, key=lambda m: (rules.rank(m.get("urgency")), int(m.get("risk") or 0),
+                                  int(m.get("author_followers") or 0), -m["id"]))
+
+
+class _Decider:
+    """Alert decisions for one triage batch (state per event lives in ``events.alert_state``)."""
+
+    def __init__(self, conn: Connection, cfg: AppConfig, assignment: events.Assignment,
+                 regs: dict[int, Registration], mentions: list[dict[str, Any]], now: datetime) -> None:
+        self.conn, self.cfg, self.now = conn, cfg, now
+        self.by_id = {m["id"]: m for m in mentions}
+        self.events = assignment.events
+        self.regs = regs
+        self.queued = self.folded = 0
+        self.folds: dict[int, tuple[dict[str, Any], list[str], str]] = {}
+        self.states: dict[int, dict[str, Any]] = {}
+        self.reported: dict[str, list[int]] = {}
+        self.created = assignment.created
+        self.big_v = cfg.analysis.big_v_followers
+
+    # -- helpers ---------------------------------------------------------------
+
+    def _enqueue(self, *, kind: str, key: str, title: str, payload: dict[str, Any], channels: list[str],
+                 brand: str, urgency: str | None, m: dict[str, Any] | None = None,
+                 event_id: int | None = None, complaint_id: int | None = None, risk: int | None = None) -> bool:
+        if not channels:
+            return False
+        alert_id = enqueue(self.conn, self.cfg, kind=kind, dedup_key=key, title=title, payload=payload,
+                           channels=channels, brand=brand, event_id=event_id,
+                           mention_id=m["id"] if m else None, complaint_id=complaint_id, urgency=urgency,
+                           risk=risk, not_before=rules.quiet_until(self.cfg, self.now, urgency))
+        if alert_id is not None:
+            self.queued += 1
+        return alert_id is not None
+
+    def _payload(self, kind: str, title: str, m: dict[str, Any] | None, e: dict[str, Any] | None,
+                 reasons: list[str], text: str | None = None) -> tuple[dict[str, Any], int | None]:
+        reg = self.regs.get(m["id"]) if m else None
+        comp = reg.complaint if reg else None
+        p = {
+            "kind": kind, "title": title, "brand": (m or e or {}).get("brand"),
+            "urgency": m.get("urgency") if m else (e or {}).get("max_urgency"),
+            "risk": m.get("risk") if m else (e or {}).get("max_risk"), "reasons": reasons,
+            "mention": payloads.mention_part(m) if m else None,
+            "event": payloads.event_part(e, self._trend(e)) if e else None,
+            "complaint": payloads.complaint_part(comp) if comp else None,
+            "links": payloads.links(self.cfg, mention_id=m["id"] if m else None, event_id=e["id"] if e else None),
+        }
+        if text:
+            p["text"] = text
+        return p, (comp["id"] if comp else None)
+
+    def _trend(self, e: dict[str, Any]) -> str:
+        if e["id"] in self.created and int(e.get("mention_count") or 0) <= 1:
+            return "new"
+        return payloads.trend(self.conn, e["id"], self.now)
+
+    def _save_state(self, event_id: int, state: dict[str, Any]) -> None:
+        self.states[event_id] = state
+        self.events[event_id]["alert_state"] = state
+
+    def _reported(self, complaint_id: int, via: str) -> None:
+        self.reported.setdefault(via, []).append(complaint_id)
+
+    def finish(self) -> None:
+        """Write what the batch decided: event alert states, reported records, digest items."""
+        if self.states:
+            self.conn.execute(update(EVENTS).where(EVENTS.c.id == bindparam("_eid"))
+                              .values(alert_state=bindparam("_state")),
+                              [{"_eid": k, "_state": v} for k, v in self.states.items()])
+        for via, ids in self.reported.items():
+            complaints.mark_reported(self.conn, ids, via=via, now=self.now)
+        self.folded += fold(self.conn, list(self.folds.values()), self.now)
+
+    def _fold(self, m: dict[str, Any], channels: list[str], reason: str) -> None:
+        merged = self.folds.setdefault(m["id"], (m, [], reason))
+        merged[1].extend(ch for ch in channels if ch not in merged[1])
+
+
+    # -- mentions ------------------------------------------------------------------
+
+    def mentions(self, mentions: list[dict[str, Any]]) -> None:
+        by_event: dict[int, list[tuple[dict[str, Any], rules.Route]]] = defaultdict(list)
+        for m in mentions:
+            r = rules.route(self.cfg, m)
+            if r.digest:
+                self._fold(m, r.digest, "摘要规则")
+            if r.immediate:
+                by_event[m["event_id"]].append((m, r))
+        for event_id, items in sorted(by_event.items()):
+            self._event(event_id, items)
+
+    def _event(self, event_id: int, items: list[tuple[dict[str, Any], rules.Route]]) -> None:
+        e = self.events[event_id]
+        state = dict(e.get("alert_state") or {})
+        ms = [m for m, _ in items]
+        channels = list(dict.fromkeys(ch for _, r in items for ch in r.immediate))
+        if not state.get("first"):
+            featured: int | None = self._first(e, _top(ms), ms, channels, state)
+        else:
+            featured = self._escalate(e, ms, channels, state)
+        for m, r in items:
+            if m["id"] != featured:
+                self._fold(m, r.immediate, "事件后续（已告警，未升级）")
+
+    def _first(self, e: dict[str, Any], top: dict[str, Any], ms: list[dict[str, Any]], channels: list[str],
+               state: dict[str, Any]) -> int:
+        urgency = top.get("urgency")
+        title = payloads.masked_excerpt(top, 40)
+        payload, cid = self._payload("mention", title, top, e, list(top.get("reasons") or []))
+        sent = self._enqueue(kind="mention", key=f"event:{e['id']}:first", title=title, payload=payload,
+                             channels=channels, brand=top["brand"], urgency=urgency, m=top, event_id=e["id"],
+                             complaint_id=cid, risk=top.get("risk"))
+        state.update(first=self.now.isoformat(), channels=channels,
+                     urgency=max(rules.rank(m.get("urgency")) for m in ms),
+                     big_v=any(int(m.get("author_followers") or 0) >= self.big_v for m in ms), alerts=1)
+        self._save_state(e["id"], state)
+        if sent and cid:
+            self._reported(cid, "即时告警")
+        return int(top["id"])
+
+    def _escalate(self, e: dict[str, Any], ms: list[dict[str, Any]], channels: list[str],
+                  state: dict[str, Any]) -> int | None:
+        reasons: list[str] = []
+        level = max(rules.rank(m.get("urgency")) for m in ms)
+        featured = _top(ms)
+        if level > int(state.get("urgency") or 0):
+            reasons.append(f"事件升级为「{rules.urgency_of_rank(level)}」")
+            featured = max((m for m in ms if rules.rank(m.get("urgency")) == level), key=lambda m: m.get("risk") or 0)
+        bigs = [m for m in ms if int(m.get("author_followers") or 0) >= self.big_v]
+        if bigs and not state.get("big_v"):
+            big = max(bigs, key=lambda m: int(m.get("author_followers") or 0))
+            reasons.append(f"大V加入：{big.get('author_name') or '未知作者'}（粉丝 {big.get('author_followers')}）")
+            featured = featured if level > int(state.get("urgency") or 0) else big
+        if not reasons:
+            return None
+        targets = list(dict.fromkeys([*state.get("channels", []), *channels]))
+        n = int(state.get("alerts") or 1) + 1
+        title = f"事件升级 · {e.get('title') or ''}"[:80]
+        payload, cid = self._payload("event", title, featured, e, reasons + list(featured.get("reasons") or []),
+                                     text="；".join(reasons))
+        urgency = rules.urgency_of_rank(max(level, int(state.get("urgency") or 0)))
+        sent = self._enqueue(kind="event", key=f"event:{e['id']}:esc:{max(level, int(state.get('urgency') or 0))}"
+                             f":{int(bool(bigs) or bool(state.get('big_v')))}", title=title, payload=payload,
+                             channels=targets, brand=e["brand"], urgency=urgency, m=featured, event_id=e["id"],
+                             complaint_id=cid, risk=featured.get("risk"))
+        state.update(channels=targets, alerts=n,
+                     urgency=max(level, int(state.get("urgency") or 0)), big_v=bool(bigs) or bool(state.get("big_v")))
+        self._save_state(e["id"], state)
+        if sent and cid:
+            self._reported(cid, "事件升级告警")
+        return int(featured["id"])
+
+    # -- surges and complaint reports ------------------------------------------------
+
+    def surges(self, fired: list[surge.Surge]) -> None:
+        for s in fired:
+            channels = rules.surge_channels(self.cfg, s.brand)
+            e = None
+            if s.event_id is not None:
+                e = self.events.get(s.event_id) or self._load_event(s.event_id)
+                state = dict(e.get("alert_state") or {})
+                channels = list(dict.fromkeys([*state.get("channels", []), *channels]))
+            title = f"事件 · {e.get('title') or ''}" if e else "品牌整体声量"
+            payload, _ = self._payload("surge", title[:80], None, e, [s.describe()], text=s.describe())
+            payload["brand"], payload["surge"] = s.brand, {"kind": s.kind, "count": s.count, "negative": s.negative,
+                                                            "mean": s.mean, "std": s.std, "threshold": s.threshold}
+            if self._enqueue(kind="surge", key=f"surge:{s.scope}:{s.fired_count}:{self.now:%Y%m%d%H%M}", title=title[:80],
+                             payload=payload, channels=channels, brand=s.brand,
+                             urgency=(e or {}).get("max_urgency"), event_id=s.event_id) and e is not None:
+                state = dict(e.get("alert_state") or {})
+                state["surges"] = int(state.get("surges") or 0) + 1
+                state["alerts"] = int(state.get("alerts") or 0) + 1
+                self._save_state(e["id"], state)
+
+    def _load_event(self, event_id: int) -> dict[str, Any]:
+        row = self.conn.execute(select(EVENTS).where(EVENTS.c.id == event_id)).mappings().one()
+        self.events[event_id] = dict(row)
+        return self.events[event_id]
+
+    def reports(self, regs: dict[int, Registration]) -> None:
+        """Report this batch's new 紧急/非常紧急 records to ``[complaints].report_channels`` (one message).
+
+        This is the seeds' "urgent complaints reported within 30 minutes"; a crisis of many
+        records is one message listing them, not one message per record.
+        """
+        channels = self.cfg.complaints.report_channels
+        urgent = sorted(((mid, r.complaint) for mid, r in regs.items()
+                         if r.created and rules.rank(r.complaint["urgency"]) >= 2),
+                        key=lambda x: (-rules.rank(x[1]["urgency"]), x[1]["id"]))
+        if not channels or not urgent:
+            return
+        mid, top = urgent[0]
+        many = len(urgent) > 1
+        title = (f"新登记紧急客诉 {len(urgent)} 条" if many
+                 else f"新登记客诉 {top['number']} {top['category']}")
+        listing = "；".join(f"{c['number']} {c['category']} {c['urgency']} → {c['team'] or '-'}"
+                           for _, c in urgent[:20]) + (f"；等共 {len(urgent)} 条" if len(urgent) > 20 else "")
+        payload, _ = self._payload("complaint", title, self.by_id.get(mid), None, list(top.get("reasons") or []),
+                                   text=listing if many else top.get("summary"))
+        payload["complaint"] = payloads.complaint_part(top)
+        payload["links"] = payloads.links(self.cfg, complaint_number=top["number"])
+        if many:
+            payload["items"] = [payloads.mention_part(self.by_id[m]) | {"complaint": payloads.complaint_part(c)}
+                                for m, c in urgent[:50] if m in self.by_id]
+        key = f"complaint:{top['id']}:report" + (f"+{len(urgent) - 1}" if many else "")
+        if enqueue(self.conn, self.cfg, kind="complaint", dedup_key=key, title=title, payload=payload,
+                   channels=channels, brand=top["brand"], complaint_id=top["id"], mention_id=mid,
+                   urgency=top["urgency"], risk=top.get("risk")) is not None:
+            self.queued += 1
+            for _, c in urgent:
+                self._reported(c["id"], "客诉上报渠道")

@@ -1,0 +1,220 @@
+"""``yuqing complaints``: list, show, assign, change status, add notes, export and SLA sweep."""
+
+from __future__ import annotations
+
+import getpass
+import json
+import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from crawler.commands._common import console, state
+
+complaints_app = typer.Typer(help="Complaint records (客诉登记): list, handle, export, SLA sweep.",
+                             no_args_is_help=True)
+
+ACTIONS = {"registered": "登记", "status": "状态", "assign": "分派", "note": "备注", "answer": "答复",
+           "urgency": "紧急程度", "merged": "并入", "reported": "上报", "sla_warning": "即将超时",
+           "breach": "超时", "escalate": "升级", "callback_due": "回访到期"}
+_OUTPUT_OPT = typer.Option(..., "--output", "-o", help="File to write (.csv, .xlsx or .json).")
+_STATUS_OPT = typer.Option(None, "--status", "-s", help="待处理 处理中 已升级 已解决 已回访 已关闭 (repeatable).")
+
+
+def _actor(value: str | None) -> str:
+    if value:
+        return value
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def _tz(ctx: typer.Context) -> ZoneInfo:
+    return ZoneInfo(state(ctx).config().scheduler.timezone)
+
+
+def _t(value: Any, tz: ZoneInfo) -> str:
+    return value.astimezone(tz).strftime("%m-%d %H:%M") if value is not None else "-"
+
+
+def _sla_cell(rec: dict[str, Any], tz: ZoneInfo) -> str:
+    from alerts.sla import milestone_status
+    from crawler.storage.types import utcnow
+
+    status = milestone_status(rec, utcnow(), 30)
+    marks = {"overdue": "[red]超时[/]", "due_soon": "[yellow]将到期[/]"}
+    parts = [f"{ms} {marks[st]}" for ms, st in status.items() if st in marks]
+    if parts:
+        return " ".join(parts)
+    return f"处理时限 {_t(rec.get('due_resolve_at'), tz)}"
+
+
+@complaints_app.command("list")
+def list_cmd(
+    ctx: typer.Context,
+    status: list[str] = _STATUS_OPT,
+    team: str | None = typer.Option(None, "--team", help="Only this team."),
+    brand: str | None = typer.Option(None, "--brand", help="Only this brand."),
+    assignee: str | None = typer.Option(None, "--assignee"),
+    urgency: str | None = typer.Option(None, "--urgency", help="非常紧急 紧急 一般"),
+    overdue: bool = typer.Option(False, "--overdue", help="Only records with a missed SLA deadline."),
+    due_soon: int | None = typer.Option(None, "--due-soon", metavar="MINUTES",
+                                        help="Only records with a deadline within MINUTES."),
+    limit: int = typer.Option(50, "--limit", min=1, max=10_000),
+    as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table."),
+) -> None:
+    """List complaint records, newest first."""
+    from alerts.complaint_views import list_complaints
+
+    tz = _tz(ctx)
+    with state(ctx).engine().connect() as conn:
+        rows = list_complaints(conn, status=status or (), team=team, brand=brand, assignee=assignee,
+                               urgency=urgency, overdue=overdue, due_soon_minutes=due_soon, limit=limit)
+    if as_json:
+        for r in rows:
+            typer.echo(json.dumps({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()},
+                                  ensure_ascii=False))
+        return
+    table = Table("编号", "品牌", "平台", "类别", "紧急", "状态", "团队/负责人", "登记", "SLA", title=f"{len(rows)} 条客诉")
+    for r in rows:
+        table.add_row(r["number"], escape(r["brand"]), r["platform"], r["category"] or "-", r["urgency"], r["status"],
+                      escape(" / ".join(x for x in (r["team"], r["assignee"]) if x) or "-"),
+                      _t(r["registered_at"], tz), _sla_cell(r, tz))
+    console.print(table)
+
+
+@complaints_app.command("show")
+def show_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Record number (TS...) or id.")) -> None:
+    """Show one record: customer, deadlines, source mentions and its full history."""
+    from alerts import complaints
+
+    tz = _tz(ctx)
+    with state(ctx).engine().connect() as conn:
+        rec = complaints.get(conn, key)
+        hist = complaints.history(conn, rec["id"])
+        mids = complaints.mention_ids(conn, rec["id"])
+    fields = [
+        ("编号", rec["number"]), ("品牌", rec["brand"]), ("平台", rec["platform"]),
+        ("客户", f"{rec['customer_name'] or '-'} ({rec['customer_platform'] or '-'}:{rec['customer_id'] or '-'})"),
+        ("客户标签", "、".join(rec["customer_tags"] or []) or "-"), ("类别", rec["category"]),
+        ("紧急程度", rec["urgency"]), ("风险", str(rec["risk"])), ("原因", "；".join(rec["reasons"] or []) or "-"),
+        ("状态", rec["status"]), ("团队/负责人", f"{rec['team'] or '-'} / {rec['assignee'] or '-'}"),
+        ("摘要", rec["summary"]), ("登记", _t(rec["registered_at"], tz)),
+        ("登记耗时", f"{rec['registration_latency_s']:.1f} 秒" if rec["registration_latency_s"] is not None else "-"),
+        ("上报时限", _t(rec["due_report_at"], tz)), ("初核时限", _t(rec["due_first_check_at"], tz)),
+        ("答复时限", _t(rec["due_answer_at"], tz)), ("处理时限", _t(rec["due_resolve_at"], tz)),
+        ("回访时限", _t(rec["callback_due_at"], tz)), ("升级级别", str(rec["escalation_level"])),
+        ("来源帖子", ", ".join(f"#{m}" for m in mids)),
+    ]
+    for label, value in fields:
+        console.print(f"[bold]{label}[/]: {escape(str(value))}", highlight=False)
+    console.print("[bold]处理记录[/]", highlight=False)
+    for h in hist:
+        change = f"{h['field']}: {h['old'] or '-'} → {h['new'] or '-'}" if h["field"] else ""
+        line = "  ".join(x for x in (_t(h["at"], tz), h["actor"], ACTIONS.get(h["action"], h["action"]), change,
+                                     h["note"] or "") if x)
+        console.print(f"  {escape(line)}", highlight=False)
+
+
+@complaints_app.command("assign")
+def assign_cmd(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="Record number or id."),
+    assignee: str | None = typer.Option(None, "--assignee", "-a"),
+    team: str | None = typer.Option(None, "--team", "-t"),
+    note: str | None = typer.Option(None, "--note"),
+    actor: str | None = typer.Option(None, "--actor", help="Who does this (default: cli:<user>)."),
+) -> None:
+    """Assign a record to a person and/or team."""
+    from alerts import complaints
+
+    with state(ctx).engine().begin() as conn:
+        rec = complaints.assign(conn, key, assignee=assignee, team=team, actor=_actor(actor), note=note)
+    console.print(f"[green]OK[/] {rec['number']} → {escape(rec['team'] or '-')} / {escape(rec['assignee'] or '-')}",
+                  highlight=False)
+
+
+@complaints_app.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="Record number or id."),
+    new_status: str = typer.Argument(..., help="处理中 已升级 已解决 已回访 已关闭"),
+    note: str | None = typer.Option(None, "--note", "-m"),
+    actor: str | None = typer.Option(None, "--actor"),
+) -> None:
+    """Move a record to a new status (the workflow is validated; history is kept)."""
+    from alerts import complaints
+
+    with state(ctx).engine().begin() as conn:
+        rec = complaints.change_status(conn, key, new_status, actor=_actor(actor), note=note)
+    extra = f"，回访时限 {_t(rec['callback_due_at'], _tz(ctx))}" if rec["callback_due_at"] else ""
+    console.print(f"[green]OK[/] {rec['number']}: {rec['status']}{extra}", highlight=False)
+
+
+@complaints_app.command("note")
+def note_cmd(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="Record number or id."),
+    text: str = typer.Argument(..., help="The note."),
+    answer: bool = typer.Option(False, "--answer", help="This note is the answer given to the customer."),
+    actor: str | None = typer.Option(None, "--actor"),
+) -> None:
+    """Add a note (or the answer to the customer) to a record's history."""
+    from alerts import complaints
+
+    with state(ctx).engine().begin() as conn:
+        rec = complaints.add_note(conn, key, actor=_actor(actor), note=text, answer=answer)
+    console.print(f"[green]OK[/] {rec['number']}: note added", highlight=False)
+
+
+@complaints_app.command("export")
+def export_cmd(
+    ctx: typer.Context,
+    output: Path = _OUTPUT_OPT,
+    fmt: str | None = typer.Option(None, "--format", help="csv, xlsx or json (default: from the file name)."),
+    status: list[str] = _STATUS_OPT,
+    team: str | None = typer.Option(None, "--team"),
+    brand: str | None = typer.Option(None, "--brand"),
+    overdue: bool = typer.Option(False, "--overdue"),
+    due_soon: int | None = typer.Option(None, "--due-soon", metavar="MINUTES"),
+    limit: int = typer.Option(100_000, "--limit", min=1),
+) -> None:
+    """Export records (with the same filters as list)."""
+    from alerts.complaint_views import export, list_complaints
+    from crawler.errors import YuqingError
+
+    kind = (fmt or output.suffix.lstrip(".")).lower()
+    if kind not in ("csv", "xlsx", "json"):
+        raise YuqingError(f"cannot tell the export format of {output.name!r}: use --format csv|xlsx|json")
+    with state(ctx).engine().connect() as conn:
+        rows = list_complaints(conn, status=status or (), team=team, brand=brand, overdue=overdue,
+                               due_soon_minutes=due_soon, limit=limit)
+    n = export(rows, output, kind, _tz(ctx))
+    console.print(f"[green]OK[/] {n} record(s) → {escape(str(output))}", highlight=False)
+
+
+@complaints_app.command("sweep")
+def sweep_cmd(
+    ctx: typer.Context,
+    loop: bool = typer.Option(False, "--loop", help="Keep sweeping every [scheduler].sweep_seconds."),
+) -> None:
+    """Check SLA deadlines now: warnings, breaches, escalations, callback reminders (each sent once)."""
+    from alerts.sla import sweep
+
+    st = state(ctx)
+    cfg, engine = st.config(), st.engine()
+    while True:
+        stats = sweep(engine, cfg)
+        console.print(" ".join(f"{k}={v}" for k, v in stats.as_dict().items()), highlight=False)
+        if not loop:
+            return
+        time.sleep(cfg.scheduler.sweep_seconds)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(complaints_app, name="complaints")

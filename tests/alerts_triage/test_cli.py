@@ -1,0 +1,130 @@
+"""``yuqing complaints ...`` on a config file and a SQLite database; config validation of our sections."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from crawler.cli import app
+from crawler.config import load_config
+from crawler.errors import ConfigError, YuqingError
+from crawler.storage.engine import open_database
+from tests.alerts_triage.conftest import make_cfg, mention, store
+
+runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _restore_logging() -> Iterator[None]:
+    yield
+    from loguru import logger
+
+    logger.remove()
+    logger.add(sys.stderr, level="WARNING")
+
+
+@pytest.fixture
+def cfg_path(tmp_path: Path) -> Path:
+    path = tmp_path / "yuqing.toml"
+    path.write_text(f"""
+[project]
+data_dir = "{tmp_path / 'data'}"
+[storage]
+url = "sqlite:///{tmp_path / 'y.db'}"
+[[brands]]
+name = "鲜果时光"
+[complaints]
+default_team = "客诉组"
+[[complaints.assignment]]
+categories = ["物流配送"]
+team = "售后组"
+""", encoding="utf-8")
+    cfg = load_config(path)
+    engine = open_database(cfg.database_url)
+    store(engine, cfg, [mention("鲜果时光橙汁有异物，要求退款", author_name="=HYPERLINK(\"x\")"),
+                        mention("鲜果时光配送慢", category="物流配送", urgency="一般", risk=40)])
+    return path
+
+
+def run(path: Path, *args: str) -> str:
+    result = runner.invoke(app, ["--config", str(path), *args], catch_exceptions=True)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_list_show_and_filters(cfg_path: Path) -> None:
+    out = run(cfg_path, "complaints", "list", "--json")
+    recs = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert {r["team"] for r in recs} == {"客诉组", "售后组"}
+    team = [json.loads(x) for x in run(cfg_path, "complaints", "list", "--team", "售后组", "--json").splitlines()
+            if x.startswith("{")]
+    assert [r["category"] for r in team] == ["物流配送"]
+    assert "0 条客诉" in run(cfg_path, "complaints", "list", "--overdue")
+    assert "1 条客诉" in run(cfg_path, "complaints", "list", "--due-soon", "45")  # the 紧急 one: first check 30 min
+    number = recs[-1]["number"]
+    shown = run(cfg_path, "complaints", "show", number)
+    assert number in shown and "登记" in shown and "处理时限" in shown
+
+
+def test_handle_a_record_from_the_command_line(cfg_path: Path) -> None:
+    run(cfg_path, "complaints", "status", "1", "处理中", "--actor", "张三")
+    run(cfg_path, "complaints", "assign", "1", "--assignee", "李四")
+    run(cfg_path, "complaints", "note", "1", "已电话联系客户", "--answer", "--actor", "李四")
+    out = run(cfg_path, "complaints", "status", "1", "已解决", "-m", "已退款")
+    assert "回访时限" in out
+    shown = run(cfg_path, "complaints", "show", "1")
+    for text in ("张三", "李四", "已电话联系客户", "已解决"):
+        assert text in shown
+    bad = runner.invoke(app, ["--config", str(cfg_path), "complaints", "status", "1", "待处理"])
+    assert bad.exit_code == 1 and "cannot go from 已解决 to 待处理" in str(bad.exception)
+
+
+def test_export_formats_are_safe(cfg_path: Path, tmp_path: Path) -> None:
+    run(cfg_path, "complaints", "export", "-o", str(tmp_path / "c.csv"))
+    rows = list(csv.reader((tmp_path / "c.csv").open(encoding="utf-8-sig")))
+    assert rows[0][:3] == ["编号", "品牌", "平台"] and len(rows) == 3
+    assert any(cell.startswith("'=HYPERLINK") for row in rows for cell in row)  # formula injection defused
+    run(cfg_path, "complaints", "export", "-o", str(tmp_path / "c.xlsx"), "--status", "待处理")
+    ws = load_workbook(tmp_path / "c.xlsx").active
+    assert ws.max_row == 3 and ws["A1"].value == "编号"
+    run(cfg_path, "complaints", "export", "-o", str(tmp_path / "c.json"))
+    assert len(json.loads((tmp_path / "c.json").read_text(encoding="utf-8"))) == 2
+    bad = runner.invoke(app, ["--config", str(cfg_path), "complaints", "export", "-o", str(tmp_path / "c.txt")])
+    assert bad.exit_code == 1
+    assert "sweep" in run(cfg_path, "complaints", "--help")
+    assert "checked=" in run(cfg_path, "complaints", "sweep")
+
+
+def test_unknown_record_is_a_clear_error(cfg_path: Path) -> None:
+    res = runner.invoke(app, ["--config", str(cfg_path), "complaints", "show", "TS20000101-0009"])
+    assert res.exit_code == 1 and "no complaint record" in str(res.exception)
+    assert issubclass(__import__("alerts.complaints").complaints.ComplaintError, YuqingError)
+
+
+@pytest.mark.parametrize(("section", "values", "message"), [
+    ("complaints", {"business_hours": {"start": "18:00", "end": "09:00"}}, "end must be after start"),
+    ("complaints", {"business_hours": {"weekdays": [0]}}, "ISO weekdays"),
+    ("complaints", {"sla_channels": ["nope"]}, "unknown channel 'nope'"),
+    ("complaints", {"report_channels": ["nope"]}, "unknown channel 'nope'"),
+    ("alerts", {"surge": {"baseline_hours": 1, "window_minutes": 120}}, "baseline_hours"),
+    ("alerts", {"events": {"min_similarity": 0}}, "min_similarity"),
+])
+def test_config_validation(section: str, values: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        make_cfg(**{section: values})
+
+
+def test_partial_sla_override_keeps_the_seed_defaults() -> None:
+    cfg = make_cfg(complaints={"sla": {"紧急": {"first_check_minutes": 15, "answer_minutes": 60,
+                                                "resolve_minutes": 120}}})
+    assert cfg.complaints.sla["紧急"].first_check_minutes == 15
+    assert cfg.complaints.sla["非常紧急"].resolve_minutes == 240 and cfg.complaints.sla["一般"].answer_minutes == 120

@@ -1,0 +1,98 @@
+"""Event clustering: near-duplicates and the same story join one event; scale without scans."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy import func, select, text
+
+from alerts import events
+from crawler.storage.models import Event, EventKey
+from crawler.storage.types import utcnow
+from tests.alerts_triage.conftest import mention, store
+
+STORY = "鲜果时光门店的芒果冰沙里喝出了一根头发，店员态度还很差，大家以后别去这家店了"
+
+
+def test_features_drop_brand_names_links_and_mentions() -> None:
+    a = events.features("鲜果时光 真难喝 https://t.cn/abc @某某 //@路人:转发", drop=["鲜果时光"])
+    assert "鲜果" not in a and "真难" in a and "难喝" in a
+    assert not any("t.cn" in f or "某某" in f for f in a)
+
+
+def test_similarity_and_band_keys() -> None:
+    a, b = events.features(STORY), events.features("转发：" + STORY + "！！")
+    jac, contain = events.similarity(a, b)
+    assert jac > 0.8 and contain > 0.9
+    assert set(events.minhash_keys(a)) & set(events.minhash_keys(b))
+    assert events.minhash_keys(events.features("短")) == []
+    keys = events.simhash_keys(-1)
+    assert len(keys) == 4 and keys[0] == "s0:ffff"
+    assert events.hamming(0b1011, 0b0001) == 2
+
+
+def test_reposts_across_platforms_make_one_event(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    rows = [mention(f"{STORY}{'！' * (i % 3)} 转发{i}", platform=("weibo", "douyin", "xiaohongshu")[i % 3],
+                    likes=10, comments=2, shares=1, sentiment=0.1 if i % 2 else 0.8,
+                    published_at=now - timedelta(minutes=30 - i)) for i in range(12)]
+    rows.append(mention("鲜果时光新品橙汁上市了，买一送一活动很划算", is_complaint=False, urgency=None,
+                        category=None, risk=5, sentiment=0.9))
+    counts = store(engine, cfg, rows, now=now)
+    assert counts["events"] == 2
+    with engine.connect() as conn:
+        evs = conn.execute(select(Event).order_by(Event.mention_count.desc())).all()
+        big = evs[0]
+        assert big.mention_count == 12
+        assert big.platform_counts == {"weibo": 4, "douyin": 4, "xiaohongshu": 4}
+        assert big.engagement == 12 * 13
+        assert big.negative_count == 6 and big.positive_count == 6
+        assert big.max_urgency == "紧急" and big.max_risk == 70
+        assert "头发" in big.title
+        assert evs[1].mention_count == 1
+        linked = conn.execute(text("select count(*) from mentions where event_id = :e"), {"e": big.id}).scalar()
+        assert linked == 12
+
+
+def test_fingerprint_joins_even_when_texts_differ(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    fp = 0x1234_5678_9ABC_DEF0
+    store(engine, cfg, [mention("鲜果时光奶茶太甜了完全喝不下去", fingerprint=fp)])
+    store(engine, cfg, [mention("今天路过看到排队的人好多啊", fingerprint=fp ^ 0b101)])  # 2 bits apart
+    store(engine, cfg, [mention("今天路过看到排队的人好多啊另一个", fingerprint=~fp)])  # far apart
+    with engine.connect() as conn:
+        counts = sorted(r[0] for r in conn.execute(select(Event.mention_count)))
+    assert counts == [1, 2]
+
+
+def test_window_and_brand_separate_events(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    store(engine, cfg, [mention(STORY, published_at=now - timedelta(hours=60))], now=now)
+    store(engine, cfg, [mention(STORY, published_at=now - timedelta(minutes=1))], now=now)  # 60 h later: new
+    store(engine, cfg, [mention(STORY.replace("鲜果时光", "小鹿宝贝"), brand="小鹿宝贝")], now=now)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Event)).scalar() == 3
+
+
+def test_a_crisis_of_500_reposts_is_one_event_with_few_keys(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    for batch in range(5):
+        rows = [mention(f"{STORY} //@网友{batch * 100 + i}: 真的假的", is_complaint=False, urgency=None, risk=20,
+                        published_at=now - timedelta(minutes=50 - batch * 10)) for i in range(100)]
+        store(engine, cfg, rows, now=now)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Event)).scalar() == 1
+        assert conn.execute(select(Event.mention_count)).scalar() == 500
+        # lookup keys are stored for the representative only, not per repost
+        assert conn.execute(select(func.count()).select_from(EventKey)).scalar() <= 24
+
+
+def test_comments_join_their_posts_event(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    post = mention(STORY, post_id="root1", is_complaint=False, urgency=None, risk=10)
+    same_batch = mention("太恶心了吧", kind="comment", parent_post_id="root1", is_complaint=False, urgency=None)
+    store(engine, cfg, [same_batch, post])
+    later = mention("支持维权！", kind="comment", parent_post_id="root1", is_complaint=False, urgency=None)
+    orphan = mention("这条评论的帖子没抓到", kind="comment", parent_post_id="nope", is_complaint=False, urgency=None)
+    store(engine, cfg, [later, orphan])
+    with engine.connect() as conn:
+        counts = sorted(r[0] for r in conn.execute(select(Event.mention_count)))
+    assert counts == [1, 3]
