@@ -1,0 +1,120 @@
+"""``/api/complaints``: the complaint board (list, detail) and the workflow (status, notes, assignment).
+
+Reading needs any token; changing a record needs the ``handler`` role. Changes go
+through ``alerts.complaints`` (validation, history rows) in one transaction; an
+invalid change is a 409 with the workflow's reason, an unknown record a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from sqlalchemy import select
+from sqlalchemy.engine import Connection
+
+from crawler.api.auth import User, current_user, handler_user
+from crawler.api.deps import Cfg, Conn, Tx, bad_request, resolve_brand, split_values
+from crawler.api.routes_mentions import mention_out
+from crawler.api.schemas import AssignIn, ComplaintDetail, ComplaintPage, NoteIn, StatusIn
+from crawler.complaint_view import MENTIONS, list_complaints, present, workflow_statuses
+from crawler.config import URGENCIES
+from crawler.query import ROW_COLUMNS, to_record
+from crawler.storage.types import utcnow
+
+router = APIRouter(prefix="/api/complaints", tags=["complaints"])
+IdPath = Annotated[int, Path(ge=1, le=2**62, description="record id")]
+
+
+def _workflow() -> Any:
+    from alerts import complaints
+
+    return complaints
+
+
+def _load(conn: Connection, complaint_id: int) -> dict[str, Any]:
+    wf = _workflow()
+    try:
+        return dict(wf.get(conn, complaint_id))
+    except wf.ComplaintError as exc:
+        raise HTTPException(404, detail=f"投诉单 {complaint_id} 不存在") from exc
+
+
+def _detail(conn: Connection, rec: dict[str, Any]) -> dict[str, Any]:
+    wf = _workflow()
+    statuses, transitions = workflow_statuses()
+    ids = wf.mention_ids(conn, rec["id"])
+    rows = conn.execute(select(*[MENTIONS.c[c] for c in ROW_COLUMNS]).where(MENTIONS.c.id.in_(ids or [-1]))
+                        .order_by(MENTIONS.c.published_at)).all()
+    mentions = [mention_out(to_record(r)) for r in rows]
+    url = next((m["url"] for m in mentions if m["id"] == rec.get("mention_id")), None)
+    history = [{k: h.get(k) for k in ("at", "actor", "action", "field", "old", "new", "note")}
+               for h in wf.history(conn, rec["id"])]
+    return {**present(rec, utcnow(), url), "history": history, "mentions": mentions,
+            "allowed_statuses": list(transitions.get(rec["status"], ()))}
+
+
+@router.get("", response_model=ComplaintPage, summary="投诉单列表（看板）")
+def complaints_list(
+    conn: Conn, cfg: Cfg, user: Annotated[User, Depends(current_user)],
+    brand: Annotated[str | None, Query(max_length=64)] = None,
+    status: Annotated[list[str] | None, Query(max_length=10)] = None,
+    urgency: Annotated[list[str] | None, Query(max_length=5)] = None,
+    overdue: bool | None = None,
+    assignee: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
+) -> dict[str, Any]:
+    statuses, _ = workflow_statuses()
+    wanted, urg = split_values(status), split_values(urgency)
+    if bad := [s for s in wanted if s not in statuses]:
+        raise bad_request(f"未知状态 {bad[0]!r}（可选：{'、'.join(statuses)}）")
+    if bad := [u for u in urg if u not in URGENCIES]:
+        raise bad_request(f"未知紧急程度 {bad[0]!r}（可选：{'、'.join(URGENCIES)}）")
+    items, more = list_complaints(conn, brand=resolve_brand(cfg, brand), statuses=wanted, urgencies=urg,
+                                  overdue=overdue, assignee=assignee or None, limit=limit, offset=offset)
+    return {"items": items, "limit": limit, "offset": offset, "has_more": more, "statuses": list(statuses)}
+
+
+@router.get("/{complaint_id}", response_model=ComplaintDetail, summary="投诉单详情（含历史与关联提及）")
+def complaint_detail(complaint_id: IdPath, conn: Conn, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
+    return _detail(conn, _load(conn, complaint_id))
+
+
+def _apply(conn: Connection, complaint_id: int, change: Any) -> dict[str, Any]:
+    wf = _workflow()
+    _load(conn, complaint_id)
+    try:
+        rec = change(wf)
+    except wf.ComplaintError as exc:
+        raise HTTPException(409, detail=str(exc)) from exc
+    return _detail(conn, dict(rec))
+
+
+@router.post("/{complaint_id}/status", response_model=ComplaintDetail, summary="变更状态（处理人）")
+def complaint_status(complaint_id: IdPath, body: StatusIn, conn: Tx,
+                     user: Annotated[User, Depends(handler_user)]) -> dict[str, Any]:
+    statuses, _ = workflow_statuses()
+    if body.status not in statuses:
+        raise bad_request(f"未知状态 {body.status!r}（可选：{'、'.join(statuses)}）")
+    return _apply(conn, complaint_id, lambda wf: wf.change_status(
+        conn, complaint_id, body.status, actor=user.name, note=(body.note or "").strip() or None))
+
+
+@router.post("/{complaint_id}/notes", response_model=ComplaintDetail, summary="添加备注 / 答复（处理人）")
+def complaint_note(complaint_id: IdPath, body: NoteIn, conn: Tx,
+                   user: Annotated[User, Depends(handler_user)]) -> dict[str, Any]:
+    if not body.note.strip():
+        raise bad_request("备注不能为空")
+    return _apply(conn, complaint_id, lambda wf: wf.add_note(
+        conn, complaint_id, actor=user.name, note=body.note.strip(), answer=body.answer))
+
+
+@router.post("/{complaint_id}/assign", response_model=ComplaintDetail, summary="分派（处理人）")
+def complaint_assign(complaint_id: IdPath, body: AssignIn, conn: Tx,
+                     user: Annotated[User, Depends(handler_user)]) -> dict[str, Any]:
+    assignee, team = (body.assignee or "").strip() or None, (body.team or "").strip() or None
+    if not assignee and not team:
+        raise bad_request("请填写处理人或处理组")
+    return _apply(conn, complaint_id, lambda wf: wf.assign(
+        conn, complaint_id, assignee=assignee, team=team, actor=user.name, note=body.note))

@@ -1,0 +1,92 @@
+/* The complaint board: records grouped by status, SLA countdowns ticking every second,
+ * overdue marks, and (for handlers) status changes and notes from the browser. */
+"use strict";
+
+(function () {
+  const YQ = window.YQ;
+  const el = YQ.el;
+  const COLUMNS = [["待处理"], ["处理中"], ["已升级"], ["已解决", "已回访"], ["已关闭"]];
+  const URGENCY_CLASS = { "非常紧急": "u-high", "紧急": "u-mid", "一般": "u-low" };
+
+  function countdown(item) {
+    if (!item.next_due_at) return el("span", { cls: "sla muted", text: "无待办时限" });
+    const span = el("span", { cls: "sla", attrs: { "data-due": item.next_due_at } });
+    tick(span);
+    return span;
+  }
+
+  function tick(span) {
+    const due = Date.parse(span.getAttribute("data-due"));
+    const left = due - Date.now();
+    span.textContent = YQ.fmtDuration(left);
+    span.classList.toggle("overdue", left < 0);
+  }
+
+  function milestoneLine(item) {
+    const ul = el("ul", { cls: "milestones" });
+    (item.milestones || []).forEach(function (m) {
+      const label = { done: "✓", late: "✓ 超时完成", pending: "…", overdue: "✗ 已超时" }[m.state] || m.state;
+      ul.appendChild(el("li", { cls: "ms-" + m.state, text: m.name + " " + label + (m.due_at ? "（时限 " + YQ.fmtTime(m.due_at) + "）" : "") }));
+    });
+    return ul;
+  }
+
+  function controls(item, onChanged) {
+    if (!YQ.meta || YQ.meta.user.role !== "handler") return null;
+    const allowed = (YQ.meta.transitions && YQ.meta.transitions[item.status]) || [];
+    if (!allowed.length) return null;
+    const select = el("select", { cls: "status-select", attrs: { "aria-label": "变更状态", "data-id": item.id } },
+      [el("option", { text: "变更状态…", attrs: { value: "" } })].concat(
+        allowed.map(function (s) { return el("option", { text: s, attrs: { value: s } }); })));
+    const note = el("input", { cls: "note-input", attrs: { type: "text", "aria-label": "备注" } });
+    note.placeholder = "备注（关闭未解决的单必须填写）";
+    note.maxLength = 2000;
+    const msg = el("span", { cls: "error" });
+    const button = el("button", { cls: "apply", text: "提交", attrs: { type: "button" } });
+    button.addEventListener("click", async function () {
+      if (!select.value) { msg.textContent = "请选择状态"; return; }
+      button.disabled = true;
+      try {
+        await YQ.post("/api/complaints/" + item.id + "/status", { status: select.value, note: note.value || null });
+        onChanged();
+      } catch (e) {
+        msg.textContent = e.message;
+      } finally {
+        button.disabled = false;
+      }
+    });
+    return el("details", { cls: "controls" }, [el("summary", { text: "处理" }), select, note, button, msg]);
+  }
+
+  function card(item, onChanged) {
+    const head = el("div", { cls: "c-head" }, [
+      el("span", { cls: "number", text: item.number }),
+      el("span", { cls: "badge " + (URGENCY_CLASS[item.urgency] || ""), text: item.urgency }),
+      item.overdue ? el("span", { cls: "badge overdue-mark", text: "已超时" }) : null,
+    ]);
+    return el("article", { cls: "c-card" + (item.overdue ? " is-overdue" : ""), attrs: { "data-id": item.id, "data-status": item.status } }, [
+      head,
+      el("p", { cls: "c-meta muted", text: [item.brand, item.category || "未分类", (YQ.meta.platforms || {})[item.platform] || item.platform].join(" · ") }),
+      el("p", { cls: "c-summary", text: item.summary }),
+      el("p", { cls: "c-meta", text: "处理人：" + (item.assignee || "未分派") + (item.team ? "（" + item.team + "）" : "") }),
+      el("p", { cls: "c-meta" }, ["下一时限：", countdown(item)]),
+      el("details", { cls: "c-sla" }, [el("summary", { text: "SLA 明细" }), milestoneLine(item)]),
+      item.url ? el("p", { cls: "c-meta" }, [YQ.link(item.url, "查看原帖")]) : null,
+      controls(item, onChanged),
+    ]);
+  }
+
+  YQ.board = {
+    render: function (items, onChanged) {
+      const root = YQ.clear(document.getElementById("board"));
+      COLUMNS.forEach(function (statuses) {
+        const list = items.filter(function (it) { return statuses.indexOf(it.status) >= 0; });
+        const col = el("div", { cls: "b-col", attrs: { "data-col": statuses[0] } }, [
+          el("h3", { text: statuses.join(" / ") + "（" + list.length + "）" }),
+        ].concat(list.map(function (it) { return card(it, onChanged); })));
+        root.appendChild(col);
+      });
+    },
+    tick: function () { document.querySelectorAll(".sla[data-due]").forEach(tick); },
+  };
+})();

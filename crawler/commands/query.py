@@ -1,0 +1,115 @@
+"""``yuqing query``: filter and search mentions; print a table, JSON lines or CSV."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from crawler.commands._analyst import authorise_unmasked, make_filter
+from crawler.commands._common import console, state
+
+Multi = list[str] | None
+
+
+def _json_default(value: Any) -> Any:
+    from datetime import datetime
+
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)
+
+
+def _table(rows: list[dict[str, Any]], tz: str) -> None:
+    from rich.table import Table
+    from rich.text import Text
+
+    from crawler.export import _local
+    from crawler.query import sentiment_label
+    from crawler.stats import PLATFORM_NAMES
+
+    table = Table(show_lines=False, expand=True)
+    for col, kw in (("ID", {"justify": "right"}), ("时间", {}), ("平台", {}), ("作者", {"max_width": 14}),
+                    ("情感", {}), ("类别", {}), ("紧急", {}), ("风险", {"justify": "right"}),
+                    ("内容", {"ratio": 1, "min_width": 24, "overflow": "fold"})):
+        table.add_column(col, **kw)  # type: ignore[arg-type]
+    for r in rows:
+        when = _local(r["published_at"], tz)
+        table.add_row(str(r["id"]), when.strftime("%m-%d %H:%M") if when else "",
+                      PLATFORM_NAMES.get(r["platform"], r["platform"]), Text(r["author_name"] or ""),
+                      sentiment_label(r["sentiment"]), r["category"] or "", r["urgency"] or "",
+                      "" if r["risk"] is None else str(r["risk"]), Text(r["text"] or ""))
+    console.print(table)
+
+
+def query_cmd(
+    ctx: typer.Context,
+    words: Annotated[list[str] | None, typer.Argument(
+        help="Full-text search: words ANDed, OR, -word, \"phrase\", prefix*", show_default=False)] = None,
+    brand: Annotated[str | None, typer.Option("--brand", "-b", help="Brand name or alias.")] = None,
+    platform: Annotated[Multi, typer.Option("--platform", "-p", help="weibo, xiaohongshu, douyin, heimao.")] = None,
+    since: Annotated[str | None, typer.Option("--since", help="24h, 7d, 2026-11-01 or an ISO time.")] = None,
+    until: Annotated[str | None, typer.Option("--until", help="End (exclusive); a date means through that day.")
+                     ] = None,
+    sentiment: Annotated[str | None, typer.Option("--sentiment", help="positive, neutral or negative.")] = None,
+    complaint: Annotated[bool | None, typer.Option("--complaint/--no-complaint", help="Only (non-)complaints.")
+                         ] = None,
+    category: Annotated[Multi, typer.Option("--category", "-c", help="Complaint category, e.g. 食用不适.")] = None,
+    urgency: Annotated[Multi, typer.Option("--urgency", "-u", help="非常紧急, 紧急 or 一般.")] = None,
+    min_risk: Annotated[int | None, typer.Option("--min-risk", min=0, max=100)] = None,
+    max_risk: Annotated[int | None, typer.Option("--max-risk", min=0, max=100)] = None,
+    region: Annotated[Multi, typer.Option("--region", help="IP region, e.g. 广东.")] = None,
+    author: Annotated[str | None, typer.Option("--author", help="Author id or exact name.")] = None,
+    event: Annotated[int | None, typer.Option("--event", min=1, help="Event id.")] = None,
+    kind: Annotated[Multi, typer.Option("--kind", help="post, comment or complaint.")] = None,
+    order: Annotated[str, typer.Option("--order", help="newest, oldest, risk or engagement.")] = "newest",
+    limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000)] = 50,
+    offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json (JSON lines) or csv.")] = "table",
+    count: Annotated[bool, typer.Option("--count", help="Only print how many mentions match.")] = False,
+    unmasked: Annotated[bool, typer.Option("--unmasked", help="Show PII (needs a handler token).")] = False,
+    token: Annotated[str | None, typer.Option("--token", help="Handler token (prefer $YUQING_API_TOKEN).")] = None,
+) -> None:
+    """Search and slice the mention database."""
+    from crawler import search_index
+    from crawler.errors import YuqingError
+    from crawler.query import count_mentions, find_mentions
+
+    if fmt not in ("table", "json", "csv"):
+        raise YuqingError(f"unknown --format {fmt!r}: use table, json or csv")
+    if order not in ("newest", "oldest", "risk", "engagement"):
+        raise YuqingError(f"unknown --order {order!r}: use newest, oldest, risk or engagement")
+    st = state(ctx)
+    cfg = st.config()
+    actor = authorise_unmasked(cfg, token) if unmasked else None
+    search_index.configure(cfg)
+    f = make_filter(cfg, brand=brand, platform=platform, since=since, until=until, sentiment=sentiment,
+                    complaint=complaint, categories=category, urgencies=urgency, min_risk=min_risk,
+                    max_risk=max_risk, regions=region, author=author, event_id=event, kinds=kind,
+                    q=" ".join(words) if words else None)
+    with st.engine().connect() as conn:
+        if count:
+            console.print(str(count_mentions(conn, f)), highlight=False)
+            return
+        rows, more = find_mentions(conn, f, order=order, limit=limit, offset=offset,  # type: ignore[arg-type]
+                                   unmasked=unmasked)
+    if actor:
+        from loguru import logger
+
+        logger.warning("unmasked query by {actor}: {n} rows", actor=actor, n=len(rows))
+    if fmt == "json":
+        for r in rows:
+            sys.stdout.write(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n")
+    elif fmt == "csv":
+        from crawler.export import records_csv
+
+        sys.stdout.write(records_csv(rows, tz=cfg.scheduler.timezone))
+    else:
+        _table(rows, cfg.scheduler.timezone)
+        console.print(f"[dim]{len(rows)} 条{'，还有更多 (--offset)' if more else ''}[/]", highlight=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("query")(query_cmd)

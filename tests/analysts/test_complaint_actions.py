@@ -1,0 +1,66 @@
+"""Working complaint records through the API (handler role): status, notes, assignment, with history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from crawler.fakedata_db import Seeded, seed_database
+from tests.analysts.conftest import H, make_cfg
+
+
+@pytest.fixture
+def fresh(db_url: str, data_dir: Path) -> Iterator[tuple[Any, Seeded]]:
+    from fastapi.testclient import TestClient
+
+    from crawler.api import create_app
+    from crawler.storage.engine import make_engine
+
+    cfg = make_cfg(db_url, data_dir)
+    ids = seed_database(make_engine(db_url), cfg, mentions=80, complaints=6)
+    with TestClient(create_app(cfg)) as c:
+        yield c, ids
+
+
+def _first(c: Any, status: str) -> dict[str, Any]:
+    items = c.get("/api/complaints", params={"status": status, "limit": 100}, headers=H).json()["items"]
+    assert items, f"no record in {status}"
+    return items[0]  # type: ignore[no-any-return]
+
+
+def test_status_note_assign_with_history(fresh: tuple[Any, Seeded]) -> None:
+    c, _ = fresh
+    rec = _first(c, "待处理")
+    r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "处理中", "note": "已联系顾客"}, headers=H)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "处理中" and "已升级" in body["allowed_statuses"]
+    assert body["history"][-1] == {**body["history"][-1], "actor": "zhang", "action": "status",
+                                   "old": "待处理", "new": "处理中", "note": "已联系顾客"}
+    r = c.post(f"/api/complaints/{rec['id']}/notes", json={"note": "已答复：安排退款", "answer": True}, headers=H)
+    assert r.status_code == 200 and r.json()["history"][-1]["action"] == "answer"
+    assert any(m["key"] == "answer" and m["done_at"] for m in r.json()["milestones"])
+    r = c.post(f"/api/complaints/{rec['id']}/assign", json={"assignee": "赵晓雨", "team": "品控组"}, headers=H)
+    assert r.status_code == 200 and (r.json()["assignee"], r.json()["team"]) == ("赵晓雨", "品控组")
+    listed = c.get("/api/complaints", params={"assignee": "赵晓雨"}, headers=H).json()["items"]
+    assert [x["id"] for x in listed] == [rec["id"]]
+
+
+def test_workflow_refusals_are_409(fresh: tuple[Any, Seeded]) -> None:
+    c, _ = fresh
+    rec = _first(c, "待处理")
+    r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "已回访"}, headers=H)
+    assert r.status_code == 409 and "已回访" in r.json()["detail"]
+    r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "已关闭"}, headers=H)
+    assert r.status_code == 409  # closing an open record needs a reason
+    r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "已关闭", "note": "重复投诉，已合并"}, headers=H)
+    assert r.status_code == 200 and r.json()["status"] == "已关闭" and r.json()["allowed_statuses"] == []
+    r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "处理中"}, headers=H)
+    assert r.status_code == 409
+    r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "吃饭中"}, headers=H)
+    assert r.status_code == 422 and "未知状态" in r.json()["detail"]
+    r = c.post(f"/api/complaints/{rec['id']}/notes", json={"note": "   "}, headers=H)
+    assert r.status_code == 422
