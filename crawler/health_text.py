@@ -1,0 +1,99 @@
+"""What operators read about a health incident (Chinese): titles, message, the fix.
+
+Kept apart from the judging logic in :mod:`crawler.health`; the payload carries these
+strings and the channel renderers escape them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from crawler.config import AppConfig
+
+PLATFORM_NAMES: dict[str, str] = {"weibo": "微博", "xiaohongshu": "小红书", "douyin": "抖音", "heimao": "黑猫投诉"}
+
+LABELS: dict[str, str] = {
+    "session_expired": "登录已失效",
+    "blocked": "触发风控（验证码/封禁/限流）",
+    "signature_rejected": "签名被平台拒绝",
+    "schema_change": "返回数据结构变化",
+    "timeout": "采集超时",
+    "zero_results": "连续多次无结果",
+    "crawl_failed": "采集连续失败",
+    "dispatcher_lag": "告警发送积压",
+    "no_workers": "没有可用的采集节点",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentText:
+    title_opened: str
+    title_cleared: str
+    message: str
+    cleared_message: str
+    fix: str
+
+
+def _where(platform: str | None, brand: str | None) -> str:
+    parts = [PLATFORM_NAMES.get(platform, platform) if platform else "yuqing 服务"]
+    if brand:
+        parts.append(brand)
+    return " · ".join(p for p in parts if p)
+
+
+def _message(kind: str, where: str, platform: str | None, detail: str | None, cfg: AppConfig) -> str:
+    tail = f"（{detail}）" if detail else ""
+    if kind == "session_expired":
+        return f"{where} 的登录会话已过期，采集拿不到数据{tail}。"
+    if kind == "blocked":
+        return f"{where} 触发了平台风控：验证码、IP 封禁或请求过于频繁{tail}。"
+    if kind == "signature_rejected":
+        return f"{where} 拒绝了请求签名，采集无法进行{tail}。"
+    if kind == "schema_change":
+        return f"{where} 返回的数据结构与预期不符，解析失败{tail}。"
+    if kind == "timeout":
+        minutes = cfg.scheduler.crawl_timeout_minutes
+        return f"{where} 的采集超过 {minutes:g} 分钟未结束，已被终止{tail}。"
+    if kind == "zero_results":
+        return f"{where} 连续 {detail or cfg.scheduler.zero_result_runs} 次采集结果为 0，而此前有结果。0 条不代表没有舆情。"
+    if kind == "crawl_failed":
+        return f"{where} 连续 {cfg.scheduler.failed_runs} 次采集失败{tail}。"
+    if kind == "dispatcher_lag":
+        count, _, since = (detail or "").partition("|")
+        minutes = cfg.scheduler.dispatch_lag_seconds // 60 or 1
+        return f"有 {count or '若干'} 条告警超过 {minutes} 分钟仍未发出" + (f"（最早应于 {since} 发送）" if since else "") + "。"
+    if kind == "no_workers":
+        return f"有 {detail or '若干'} 个采集任务在排队，但没有任何 yuqing worker 在运行，采集已停止。"
+    return f"{where}：{kind}{tail}。"
+
+
+def _fix(kind: str, platform: str | None) -> str:
+    login = f"yuqing login {platform}" if platform else "yuqing login <平台>"
+    fixes = {
+        "session_expired": f"在能扫码的机器上运行 `{login}` 重新登录；下一次计划采集会自动恢复。",
+        "blocked": (f"降低该平台的 rate_limit_per_minute 或拉长 schedule，暂停一段时间再试；"
+                    f"需要验证码时运行 `{login}` 人工通过；必要时更换账号或出口 IP。"),
+        "signature_rejected": "平台的签名算法可能已更新：升级 yuqing，或在配置中更换签名方式（signer）。",
+        "schema_change": "平台接口改版，解析器需要更新：升级 yuqing；原始响应见 data/logs/crawls/ 下的采集日志。",
+        "timeout": "检查网络和平台响应速度；必要时调大 [scheduler] crawl_timeout_minutes 或减少 max_pages。",
+        "zero_results": f"检查关键词配置和账号状态（`{login}`），以及平台是否限流或改版。",
+        "crawl_failed": "查看 data/logs/crawls/ 下的采集日志；平台可能暂时不可用或网络中断。",
+        "dispatcher_lag": "确认 `yuqing run` 正在运行，并检查告警渠道是否可达（`yuqing alerts list`、`yuqing alerts test <渠道>`）。",
+        "no_workers": "在采集机器上启动 `yuqing worker`（或 systemctl start yuqing-worker@1），并确认它们能连上 Redis 和数据库。",
+    }
+    return fixes.get(kind, "查看 yuqing 日志。")
+
+
+def describe(kind: str, platform: str | None, brand: str | None, detail: str | None, cfg: AppConfig) -> IncidentText:
+    """The texts of one incident of ``kind`` on (platform, brand)."""
+    where = _where(platform, brand)
+    label = LABELS.get(kind, kind)
+    return IncidentText(
+        title_opened=f"【采集异常】{where}：{label}",
+        title_cleared=f"【已恢复】{where}：{label}已恢复",
+        message=_message(kind, where, platform, detail, cfg),
+        cleared_message=f"{where}：{label}的问题已解除" + ("。" if kind in ("dispatcher_lag", "no_workers") else "，采集恢复正常。"),
+        fix=_fix(kind, platform),
+    )
