@@ -197,12 +197,19 @@ class SessionStore:
         except (OSError, json.JSONDecodeError) as exc:
             raise YuqingError(f"session file {path} is unreadable ({exc}); run `{login_command(platform, account)}`"
                               ) from exc
-        saved = data.get("saved_at")
-        return Session(platform=platform, account=account, cookies=dict(data.get("cookies") or {}),
-                       source=data.get("source", "cookie-file"),
-                       saved_at=datetime.fromisoformat(saved) if saved else None,
-                       status=data.get("status", "ok"), status_reason=data.get("status_reason"),
-                       user_agent=data.get("user_agent"))
+        try:
+            if not isinstance(data, dict) or not isinstance(data.get("cookies") or {}, dict):
+                raise ValueError("not a session object with a cookies map")
+            saved = data.get("saved_at")
+            return Session(platform=platform, account=account,
+                           cookies={str(k): str(v) for k, v in (data.get("cookies") or {}).items()},
+                           source=str(data.get("source", "cookie-file")),
+                           saved_at=datetime.fromisoformat(saved) if saved else None,
+                           status=str(data.get("status", "ok")), status_reason=data.get("status_reason"),
+                           user_agent=data.get("user_agent"))
+        except (ValueError, TypeError) as exc:
+            raise YuqingError(f"session file {path} is malformed ({exc}); "
+                              f"run `{login_command(platform, account)}`") from exc
 
     def stored(self, platform: str) -> list[Session]:
         out = []

@@ -73,16 +73,24 @@ def test_quiet_hours_cross_midnight_with_override() -> None:
     assert rules.quiet_until(make_cfg(), late, "一般") is None
 
 
+def _next_night() -> datetime:
+    """The coming 23:30 in Shanghai (15:30 UTC): deliveries are never scheduled in the past."""
+    now = utcnow()
+    night = now.replace(hour=15, minute=30, second=0, microsecond=0)
+    return night if night > now else night + timedelta(days=1)
+
+
 def test_quiet_hours_delay_immediate_alerts_but_not_very_urgent(engine) -> None:  # type: ignore[no-untyped-def]
     cfg = make_cfg(alerts={"quiet_hours": {"start": "22:00", "end": "08:00"}})
-    night = datetime(2026, 11, 22, 15, 30, tzinfo=UTC)
+    night = _next_night()
+    morning = (night + timedelta(days=1)).replace(hour=0, minute=0)  # 08:00 in Shanghai
     store(engine, cfg, [mention("鲜果时光橙汁变质了，要求退款", published_at=night - timedelta(minutes=2))], now=night)
     store(engine, cfg, [mention("小鹿宝贝奶粉吃了住院了，已经报警", brand="小鹿宝贝", urgency="非常紧急", risk=95,
                                 published_at=night - timedelta(minutes=1))], now=night)
     with engine.connect() as conn:
         rows = conn.execute(select(Alert.urgency, AlertDelivery.next_attempt_at)
                             .join(AlertDelivery, AlertDelivery.alert_id == Alert.id).order_by(Alert.id)).all()
-    assert rows[0].urgency == "紧急" and rows[0].next_attempt_at == datetime(2026, 11, 23, 0, 0, tzinfo=UTC)
+    assert rows[0].urgency == "紧急" and rows[0].next_attempt_at == morning
     assert rows[1].urgency == "非常紧急" and rows[1].next_attempt_at < night + timedelta(minutes=1)
 
 
@@ -112,8 +120,10 @@ def test_digest_collects_below_threshold_and_flushes_once(engine) -> None:  # ty
 def test_digest_waits_for_quiet_hours_to_end(engine) -> None:  # type: ignore[no-untyped-def]
     cfg = make_cfg(alerts={"quiet_hours": {"start": "22:00", "end": "08:00"}})
     store(engine, cfg, [mention("鲜果时光配送慢", urgency="一般", risk=40)])
-    assert flush_digest(engine, cfg, now=datetime(2026, 11, 22, 15, 30, tzinfo=UTC)) == 0
-    assert flush_digest(engine, cfg, now=datetime(2026, 11, 23, 1, 0, tzinfo=UTC)) == 1
+    night = _next_night()
+    assert flush_digest(engine, cfg, now=night) == 0
+    assert flush_digest(engine, cfg, now=night + timedelta(hours=2)) == 0  # 01:30, still quiet, though due
+    assert flush_digest(engine, cfg, now=night + timedelta(hours=9, minutes=30)) == 1  # 09:00
 
 
 def test_digest_due_per_channel_and_forced(engine) -> None:  # type: ignore[no-untyped-def]

@@ -26,6 +26,17 @@ def test_saved_session_is_private(tmp_path: Path) -> None:
     assert not list(path.parent.glob(".*.tmp"))
 
 
+@pytest.mark.parametrize("content", ['["a1", "A"]', '"cookies"', '{"cookies": ["a1"]}', '{"saved_at": "yesterday"}', "{"])
+def test_malformed_session_file_is_a_clear_error(tmp_path: Path, content: str) -> None:
+    store = SessionStore(tmp_path / "sessions")
+    path = store.save(Session("xiaohongshu", "main", {"a1": "A"}))
+    path.write_text(content, encoding="utf-8")
+    from crawler.errors import YuqingError
+
+    with pytest.raises(YuqingError, match=r"session file .*main\.json.*yuqing login xiaohongshu"):
+        store.load("xiaohongshu", "main")
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("a1=AAA; web_session=WWW", {"a1": "AAA", "web_session": "WWW"}),
     ('[{"name": "sessionid", "value": "S", "domain": ".douyin.com"}]', {"sessionid": "S"}),
