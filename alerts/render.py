@@ -22,7 +22,7 @@ TRENDS = {"rising": "上升", "up": "上升", "surging": "激增", "falling": "�
           "stable": "平稳", "flat": "平稳", "new": "新出现"}
 KIND_TITLES = {
     "mention": "舆情预警", "event": "舆情事件", "surge": "声量激增", "digest": "舆情摘要",
-    "health": "采集状态", "complaint_sla": "客诉时限提醒", "complaint": "客诉时限提醒", "report": "舆情报告",
+    "health": "采集状态", "complaint_sla": "客诉时限提醒", "complaint": "客诉登记", "report": "舆情报告",
 }
 EXCERPT_CHARS = 280
 DIGEST_EXCERPT_CHARS = 100

@@ -41,6 +41,10 @@ def test_other_kinds() -> None:
     sla.update(kind="complaint_sla", title="首查即将超时", text="距首查时限还有 10 分钟")
     out = text_of(sla)
     assert out.index("客诉单：TS20261122-0001") < out.index("距首查时限还有 10 分钟") < out.index("平台：微博")
+    registered = mention_payload()
+    registered.update(kind="complaint", title="新登记客诉 TS20261122-0001 食品安全")
+    out = text_of(registered)
+    assert "客诉登记：新登记客诉 TS20261122-0001" in out and "客诉时限提醒" not in out
     report = text_of({"kind": "report", "title": "日报 11-22", "text": "声量 120 条\n\n负面占比 12%\n- 第一条"})
     assert report.splitlines()[1:4] == ["声量 120 条", "负面占比 12%", "- 第一条"]
     surge = text_of({"kind": "surge", "brand": "鲜果时光", "urgency": "非常紧急", "title": "声量 1 小时增长 8 倍",

@@ -61,6 +61,17 @@ def test_harm_is_food_discomfort_and_very_urgent(nlp_cfg: AppConfig) -> None:
     assert near_miss.urgency != "非常紧急"
 
 
+@pytest.mark.parametrize(("text", "brand"), [
+    ("给孩子买的小鹿宝贝玩具，孩子嘴巴划破了，太气人了", "小鹿宝贝"),
+    ("孩子吃了鲜果时光的果冻呛到了", "鲜果时光"),
+    ("小鹿宝贝的积木边缘锋利，宝宝手被割伤流血", "小鹿宝贝"),
+])
+def test_a_child_harmed_is_very_urgent(nlp_cfg: AppConfig, text: str, brand: str) -> None:
+    a = sentiment.analyze(text, brand=brand)
+    assert (a.is_complaint, a.urgency) == (True, "非常紧急") and a.risk >= 80
+    assert any(r.startswith("健康安全") for r in a.reasons)
+
+
 @pytest.mark.parametrize("text", [
     "🎉粉丝福利｜转发+关注，抽3位送鲜果时光芒果冰沙！不满意随时退款，有问题可直接投诉店长",
     "鲜果时光招聘门店店员，月薪6000，五险一金，欢迎转发",
