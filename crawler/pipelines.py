@@ -131,11 +131,14 @@ class AnalyzePipeline(_Base):
         self.analyze: Callable[..., Any] | None = None
         self.pool: Any = None
         self.failures = 0
+        # author id -> {"complaint_count", "escalation_count"}: the platform's repeat complainers
+        self.history: dict[str, dict[str, int]] = {}
 
     def open_spider(self) -> None:
         settings = self.crawler.settings
         if not settings.getbool("YUQING_ANALYZE", True):
             return
+        self.history = self._load_history()
         if importlib.util.find_spec("sentiment") is None:
             logger.warning("analysis unavailable (no sentiment package): mentions are stored without analysis")
             return
@@ -171,11 +174,43 @@ class AnalyzePipeline(_Base):
         if failures:
             self.stats.inc_value("yuqing/analyze_errors", failures)
 
-    @staticmethod
-    def _record(item: MentionItem) -> dict[str, Any]:
+    def _load_history(self) -> dict[str, dict[str, int]]:
+        """Complaint and escalation counts of this platform's authors who have any, read once per crawl.
+
+        The analyser weighs them (RUBRIC: the author's history when known); a crawl lasts minutes,
+        so a snapshot taken at its start is current enough. Without a database it is empty.
+        """
+        platform = getattr(self.spider, "platform", None) or getattr(self.spider, "name", None)
+        limit = self.crawler.settings.getint("YUQING_AUTHOR_HISTORY_LIMIT", 200_000)
+        if not platform or limit <= 0:
+            return {}
+        try:
+            from sqlalchemy import or_, select
+
+            from crawler.extensions import crawl_engine
+            from crawler.storage.models import Author
+
+            authors = Author.__table__  # type: ignore[attr-defined]
+            query = (select(authors.c.author_id, authors.c.complaint_count, authors.c.escalation_count)
+                     .where(authors.c.platform == platform,
+                            or_(authors.c.complaint_count > 0, authors.c.escalation_count > 0))
+                     .order_by(authors.c.complaint_count.desc()).limit(limit))
+            with crawl_engine(self.crawler.settings).connect() as conn:
+                rows = conn.execute(query).all()
+        except Exception as exc:  # boundary: the store stage reports database trouble; analysis goes on
+            logger.warning("author history unavailable ({}): analysing without it", type(exc).__name__)
+            return {}
+        self.stats.set_value("yuqing/author_history", len(rows))
+        return {str(r[0]): {"complaint_count": int(r[1]), "escalation_count": int(r[2])} for r in rows}
+
+    def _record(self, item: MentionItem) -> dict[str, Any]:
         text = f"{item.title}\n{item.text}" if item.title and item.title not in item.text else item.text
-        return {"text": text, "platform": item.platform, "followers": item.author_followers, "likes": item.likes,
-                "comments": item.comments, "shares": item.shares, "brand": item.brand}
+        record = {"text": text, "platform": item.platform, "followers": item.author_followers, "likes": item.likes,
+                  "comments": item.comments, "shares": item.shares, "brand": item.brand}
+        history = self.history.get(str(item.author_id)) if item.author_id else None
+        if history:
+            record["author_history"] = history
+        return record
 
     async def process_item(self, item: Any) -> Any:
         if not isinstance(item, MentionItem):

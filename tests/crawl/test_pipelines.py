@@ -85,6 +85,31 @@ def test_analysis_fills_columns(crawl_config: Path) -> None:
     assert set(item.analysis) <= {c.name for c in MENTIONS.columns}
 
 
+def test_analysis_weighs_the_authors_complaint_history(crawl_config: Path) -> None:
+    from crawler.extensions import crawl_engine
+    from crawler.storage.models import Author
+
+    now = datetime.now(UTC)
+    with crawl_engine(_crawler(crawl_config).settings).begin() as conn:
+        conn.execute(insert(Author.__table__), [  # type: ignore[attr-defined]
+            {"platform": "weibo", "author_id": "repeat", "first_seen_at": now, "last_seen_at": now,
+             "complaint_count": 4, "escalation_count": 0},
+            {"platform": "douyin", "author_id": "other", "first_seen_at": now, "last_seen_at": now,
+             "complaint_count": 9, "escalation_count": 2}])
+    crawler = _crawler(crawl_config)
+    pipe = pipelines.AnalyzePipeline.from_crawler(crawler)
+    pipe.open_spider()
+    assert pipe.history == {"repeat": {"complaint_count": 4, "escalation_count": 0}}  # this platform's only
+    text = "鲜果时光的芒果冰沙甜度不对，跟以前不一样了，有点失望"
+    known, first = _item(1, text), _item(2, text)
+    known.author_id, first.author_id = "repeat", "newcomer"
+    known, first = asyncio.run(pipe.process_item(known)), asyncio.run(pipe.process_item(first))
+    assert known.analysis["is_complaint"] and first.analysis["is_complaint"]
+    assert "作者历史投诉 4 次" in known.analysis["reasons"] and known.analysis["urgency"] == "紧急"
+    assert not any("历史" in r for r in first.analysis["reasons"]) and first.analysis["urgency"] == "一般"
+    assert crawler.stats.get_value("yuqing/author_history") == 1
+
+
 def test_analysis_worker_process(crawl_config: Path) -> None:
     from crawler.analysis_pool import AnalysisPool, worker_count
 
