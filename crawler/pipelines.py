@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 from crawler.errors import StorageError
 from crawler.items import MentionItem
 from crawler.normalize import CHINA_TZ, clean_text
+from crawler.storage.types import JSONText
 
 if TYPE_CHECKING:
     from typing import Self
@@ -91,6 +92,7 @@ def normalize_item(item: MentionItem) -> MentionItem:
 def item_row(item: MentionItem) -> dict[str, Any]:
     """The ``mentions`` columns of an item, without ``dataclasses.asdict``'s deep copy of ``raw``."""
     row = {name: getattr(item, name) for name in _ITEM_FIELDS}
+    row["raw"] = JSONText.of(row.get("raw"))
     row.update(item.analysis or {})
     return row
 
@@ -119,6 +121,7 @@ class NormalizePipeline(_Base):
             self.stats.inc_value("yuqing/excluded")
             logger.debug("{} {} excluded by the word {!r}", item.platform, item.post_id, word)
             raise DropItem(f"excluded word {word!r}", log_level="DEBUG")
+        item.raw = JSONText.of(item.raw)  # compact text until stored (see JSONText)
         return item
 
 
@@ -284,7 +287,7 @@ class StorePipeline(_Base):
             self.buffer.append(item_row(item))
             if len(self.buffer) >= self.batch:
                 self.kick()
-            if self.inflight is not None and len(self.buffer) >= 4 * self.batch:  # back-pressure
+            if self.inflight is not None and len(self.buffer) >= 2 * self.batch:  # back-pressure
                 await maybe_deferred_to_future(self.inflight)
         return item
 

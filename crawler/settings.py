@@ -29,6 +29,9 @@ CONCURRENT_REQUESTS = 8
 CONCURRENT_REQUESTS_PER_DOMAIN = 4
 # Items of one response processed in parallel; Scrapy starts this many tasks per response.
 CONCURRENT_ITEMS = 16
+# Back-pressure: when analysis or storage falls behind, stop taking responses into the
+# scraper at ~1 MB of bodies (Scrapy default 5 MB), so in-flight items stay in the hundreds.
+SCRAPER_SLOT_MAX_ACTIVE_SIZE = 1_000_000
 DOWNLOAD_TIMEOUT = 20
 FEED_EXPORT_ENCODING = "utf-8"
 

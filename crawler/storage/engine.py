@@ -21,6 +21,7 @@ from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlmodel import Session
 
 from crawler.errors import StorageError
+from crawler.storage.types import dumps_json
 
 _MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 _engines: dict[str, Engine] = {}
@@ -69,11 +70,12 @@ def make_engine(url: str) -> Engine:
             db = parsed.database
             if db and db != ":memory:" and not db.startswith("file:"):
                 Path(db).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+            engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                                   json_serializer=dumps_json)
             event.listen(engine, "connect", _sqlite_pragmas)
         elif parsed.get_backend_name() == "postgresql":
             engine = create_engine(
-                url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=dumps_json,
                 connect_args={"connect_timeout": 10, "application_name": "yuqing"},
             )
         else:

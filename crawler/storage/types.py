@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,6 +34,31 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 JSONType: Any = JSON().with_variant(JSONB(), "postgresql")
+
+
+class JSONText(str):
+    """A JSON document already serialised: stored as is by :func:`dumps_json`.
+
+    The crawl keeps each mention's raw payload in this form from the first pipeline on: a
+    page of decoded platform JSON is several times larger as Python objects than as text,
+    and thousands of mentions wait in the analysis and store queues at once.
+    """
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: Any) -> JSONText | None:
+        """``value`` serialised (None stays None; JSONText is returned unchanged)."""
+        if value is None or isinstance(value, JSONText):
+            return value
+        return cls(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
+def dumps_json(value: Any) -> str:
+    """The engines' JSON serializer: UTF-8 text (not \\u escapes), JSONText passed through."""
+    if isinstance(value, JSONText):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def utcnow() -> datetime:

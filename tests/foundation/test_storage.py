@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -81,6 +82,22 @@ def test_first_seen_is_kept_and_times_are_utc(engine) -> None:  # type: ignore[n
     assert rec["updated_at"] == T0 + timedelta(hours=1)
     assert rec["published_at"].tzinfo is not None and rec["published_at"] == T0 + timedelta(minutes=1)
     assert rec["raw"] == {"id": 1}
+
+
+def test_raw_payload_kept_as_compact_text_reads_back_as_json(engine) -> None:  # type: ignore[no-untyped-def]
+    from crawler.storage.types import JSONText
+
+    payload = {"text": "鲜果时光<b>变质</b>", "pics": [{"url": "//x"}], "n": 1.5, "ok": True, "none": None}
+    compact = JSONText.of(payload)
+    assert isinstance(compact, JSONText) and "鲜果时光" in compact and JSONText.of(compact) is compact
+    assert JSONText.of(None) is None
+    upsert_mentions(engine, [item(1, raw=compact), item(2, raw={"plain": "字典"})])
+    with engine.connect() as conn:
+        raws = dict(conn.execute(select(Mention.__table__.c.post_id, Mention.__table__.c.raw)).all())
+        # stored as UTF-8 JSON, not as a JSON string holding JSON, and queryable as JSON
+        stored = conn.execute(text("select raw from mentions where post_id='4900000001'")).scalar_one()
+    assert raws == {"4900000001": payload, "4900000002": {"plain": "字典"}}
+    assert (stored if isinstance(stored, dict) else json.loads(stored)) == payload
 
 
 def test_naive_datetime_is_refused(engine) -> None:  # type: ignore[no-untyped-def]
