@@ -141,10 +141,10 @@ class AnalyzePipeline(_Base):
         settings = self.crawler.settings
         if not settings.getbool("YUQING_ANALYZE", True):
             return
-        self.history = self._load_history()
         if importlib.util.find_spec("sentiment") is None:
             logger.warning("analysis unavailable (no sentiment package): mentions are stored without analysis")
             return
+        self.history = self._load_history()  # only worth a query when something will analyse
         from crawler.analysis_pool import AnalysisPool, worker_count
 
         workers = worker_count(settings.get("YUQING_ANALYZE_WORKERS", "auto"))
