@@ -1,0 +1,87 @@
+"""Draw the real texts of the complaint corpus from the sentiment training sets.
+
+    python scripts/sample_corpus.py --data ../shared/data/sentiment --out sentiment/data/complaints/work
+
+Deterministic (seeded). Per source: half of the rows the source calls negative, the rest
+positive, with positives that contain a contrast word (但, 不过, 就是, 可惜 …) drawn more
+often, because mixed reviews are where the complaint boundary is hard. The source's own
+polarity label is kept in ``sources.jsonl`` for analysis only; the files handed to the
+annotators carry the text alone, so every label comes from reading it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import random
+import re
+from pathlib import Path
+
+SOURCES = {  # folder -> (id prefix, rows drawn)
+    "online_shopping_10_cats": ("os", 1250),
+    "waimai_10k": ("wm", 750),
+    "chnsenticorp_htl": ("ht", 600),
+    "weibo2018": ("wb", 600),
+}
+CONTRAST = re.compile(r"但|不过|就是|可惜|只是|唯一|美中不足|缺点|除了")
+
+
+def read(path: Path) -> list[tuple[int, str]]:
+    with path.open(encoding="utf-8", newline="") as fh:
+        return [(int(r["label"]), r["text"].strip()) for r in csv.DictReader(fh) if r["text"].strip()]
+
+
+def draw(rows: list[tuple[int, str]], n: int, rng: random.Random) -> list[tuple[int, str]]:
+    rows = [r for r in rows if 4 <= len(r[1]) <= 400]
+    neg = [r for r in rows if r[0] == 0]
+    pos_mixed = [r for r in rows if r[0] == 1 and CONTRAST.search(r[1])]
+    pos_plain = [r for r in rows if r[0] == 1 and not CONTRAST.search(r[1])]
+    n_neg, n_mixed = n // 2, int(n * 0.3)
+    out = rng.sample(neg, n_neg) + rng.sample(pos_mixed, min(n_mixed, len(pos_mixed)))
+    out += rng.sample(pos_plain, n - len(out))
+    rng.shuffle(out)
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--data", type=Path, required=True)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--batches", type=int, default=4)
+    ap.add_argument("--seed", type=int, default=20261204)
+    ap.add_argument("--scale", type=float, default=1.0, help="Draw this multiple of the per-source counts.")
+    ap.add_argument("--exclude", type=Path, nargs="*", default=[],
+                    help="sources.jsonl files of earlier draws: their texts are not drawn again.")
+    args = ap.parse_args()
+    rng = random.Random(args.seed)
+    taken = {json.loads(line)["text"] for f in args.exclude for line in f.read_text(encoding="utf-8").splitlines()
+             if line.strip()}
+    records = []
+    for folder, (prefix, n) in SOURCES.items():
+        rows = [r for r in read(args.data / folder / "train.csv") if r[1] not in taken]
+        for label, text in draw(rows, int(n * args.scale), rng):
+            rid = f"{prefix}-{hashlib.md5(text.encode()).hexdigest()[:8]}"
+            records.append({"id": rid, "source": folder, "source_polarity": label, "text": text})
+    rng.shuffle(records)
+    args.out.mkdir(parents=True, exist_ok=True)
+    with (args.out / "sources.jsonl").open("w", encoding="utf-8") as fh:
+        for r in records:
+            fh.write(json.dumps(r, ensure_ascii=False) + "\n")
+    size = -(-len(records) // args.batches)
+    for b in range(args.batches):
+        with (args.out / f"batch{b + 1}.jsonl").open("w", encoding="utf-8") as fh:
+            for r in records[b * size:(b + 1) * size]:
+                fh.write(json.dumps({"id": r["id"], "source": r["source"], "text": r["text"]},
+                                    ensure_ascii=False) + "\n")
+    # 10 % of every batch, shuffled, for a second independent annotator
+    second = [r for r in records if int(hashlib.md5(r["id"].encode()).hexdigest(), 16) % 10 == 0]
+    with (args.out / "second_real.jsonl").open("w", encoding="utf-8") as fh:
+        for r in second:
+            fh.write(json.dumps({"id": r["id"], "source": r["source"], "text": r["text"]}, ensure_ascii=False) + "\n")
+    print(len(records), "records;", len(second), "for the second annotator")
+
+
+if __name__ == "__main__":
+    main()
