@@ -250,3 +250,70 @@ def mark_reported(conn: Connection | Session, complaint_ids: int | list[int], *,
                                      "field": None, "old": None, "new": None, "note": f"已上报：{via}"}
                                     for cid in done])
     return len(done)
+
+
+# --- verdict corrections: training labels from the complaint team ------------------------
+
+VERDICT_ACTION = "verdict"
+CATEGORIES: tuple[str, ...] = ("产品质量", "食用不适", "活动政策", "使用问题", "服务态度", "物流配送", "退换货",
+                               "虚假宣传", "价格收费", "其他")
+
+
+def correct_verdict(conn: Connection | Session, key: int | str, *, actor: str, not_complaint: bool = False,
+                    category: str | None = None, note: str | None = None,
+                    now: datetime | None = None) -> dict[str, Any]:
+    """Mark a record 误报 (not a complaint; an open record is closed) or correct its category.
+
+    Each correction is a ``verdict`` row in the record's history: ``yuqing complaints
+    export-labels`` turns them into training labels for the complaint model.
+    """
+    c = _conn(conn)
+    rec = get(c, key)
+    now = now or utcnow()
+    if not not_complaint and category is None:
+        raise ComplaintError("say what is wrong: --not-complaint (误报) or --category")
+    if category is not None and category not in CATEGORIES:
+        raise ComplaintError(f"unknown category {category!r} (one of {' '.join(CATEGORIES)})")
+    if category is not None and category != rec["category"]:
+        _update(c, rec, {"category": category, "updated_at": now})
+        write_history(c, rec["id"], actor=actor, action=VERDICT_ACTION, field="category", old=rec["category"],
+                      new=category, note=note, at=now)
+        rec = get(c, rec["id"])
+    if not_complaint:
+        write_history(c, rec["id"], actor=actor, action=VERDICT_ACTION, field="is_complaint", old="true", new="false",
+                      note=note or "误报", at=now)
+        if rec["status"] in OPEN_STATUSES:
+            rec = change_status(c, rec["id"], "已关闭", actor=actor, note=f"误报{'：' + note if note else ''}", now=now)
+    return get(c, rec["id"])
+
+
+def training_labels(conn: Connection | Session) -> list[dict[str, Any]]:
+    """Labelled records (RUBRIC format) from every corrected verdict: the record's mentions, with
+    is_complaint false for 误报, else the corrected category and the record's urgency."""
+    from crawler.storage.models import Mention
+
+    c = _conn(conn)
+    mentions = Mention.__table__  # type: ignore[attr-defined]
+    rows = c.execute(select(HISTORY).where(HISTORY.c.action == VERDICT_ACTION).order_by(HISTORY.c.id)).mappings()
+    latest: dict[int, dict[str, str | None]] = {}
+    for h in rows:
+        latest.setdefault(int(h["complaint_id"]), {})[str(h["field"])] = h["new"]
+    out: list[dict[str, Any]] = []
+    for cid, fields in sorted(latest.items()):
+        rec = get(c, cid)
+        negative = fields.get("is_complaint") == "false"
+        ids = mention_ids(c, cid)
+        if not ids:
+            continue
+        for m in c.execute(select(mentions).where(mentions.c.id.in_(ids)).order_by(mentions.c.id)).mappings():
+            if not (m["text"] or "").strip():
+                continue
+            out.append({
+                "id": f"{rec['number']}-{m['id']}", "platform": m["platform"], "brand": m["brand"], "text": m["text"],
+                "author_followers": int(m["author_followers"] or 0), "likes": int(m["likes"] or 0),
+                "comments": int(m["comments"] or 0), "shares": int(m["shares"] or 0),
+                "is_complaint": not negative,
+                "category": None if negative else rec["category"],
+                "urgency": None if negative else rec["urgency"],
+            })
+    return out

@@ -6,9 +6,15 @@
    shipped model was trained without, read from its model card) and on
    ``chnsenticorp_std/dev.csv``; stock snownlp (``SnowNLP(text).sentiments > 0.5``) on
    the same rows, side by side with the targets.
-2. Complaint analysis on ``mentions_dev.jsonl`` (and on posts from the simulator's text
-   generator, written independently of the rules): complaint F1, category and urgency
-   accuracy. Baselines: snownlp negative → complaint; the most common urgency.
+2. Complaint judgement, leave one domain out: the labelled corpus
+   (``sentiment/data/complaints``) is split into domain groups (real reviews by industry,
+   Weibo posts, the written mentions by industry group); for each group the complaint model
+   is fitted on all the others and the product's whole verdict (model + rubric rules) is
+   scored on it. Baselines in the same run: stock snownlp negative → complaint, and the
+   most common category and urgency of the training folds. A per-category confusion table
+   and the fifty worst errors are written to ``--errors`` for reading.
+   Then ``mentions_dev.jsonl`` as a final check only (never tuned on), and posts from the
+   simulator's text generator.
 3. Throughput of the whole analysis (segmentation, sentiment, complaint rules, PII,
    fingerprint) on one core, batch (``analyze_many``) and one call at a time, on unique
    texts with cold caches, against snownlp's sentiment on the same texts.
@@ -35,6 +41,7 @@ from sentiment import analyzer, evaluate, fingerprint, segment, train  # noqa: E
 SHARED = Path("/work/shared/data")
 TARGETS = {"weibo2018": 0.87, "waimai_10k": 0.91, "chnsenticorp_htl": 0.91, "online_shopping_10_cats": 0.94}
 MENTION_TARGETS = {"f1": 0.92, "category": 0.85, "urgency": 0.85}
+FOLD_TARGETS = {"f1": 0.92, "category": 0.85, "urgency": 0.85}
 SPEED_TARGETS = {"batch": 5000, "single": 1500}
 
 
@@ -86,6 +93,63 @@ def mention_scores(records: list[dict[str, Any]], with_snownlp: bool) -> dict[st
         fn = sum(1 for r, s in zip(records, sn, strict=True) if r["is_complaint"] and s >= 0.5)
         res["base_f1"] = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
     return res
+
+
+def grouped_cv(errors_path: Path, with_snownlp: bool) -> bool:
+    """Leave-one-domain-out figures next to the baselines; writes confusion and worst errors."""
+    from sentiment import complaint_train as ct
+
+    recs = ct.load_corpus()
+    snow = ct.snownlp_table()
+    fz = ct.featurize(recs, snow)
+    pos = ct.snownlp_negative([r.text for r in recs], ROOT / "bench" / "out" / "snownlp_cache.json") \
+        if with_snownlp else None
+    folds = ct.cross_validate(fz, snow, ct.Params(), snow_pos=pos)
+    print(f"{'held-out domain':16} {'n':>5} {'compl':>5} {'F1 snownlp':>10} {'P':>6} {'R':>6} {'F1':>6} "
+          f"{'cat base':>8} {'category':>8} {'urg base':>8} {'urgency':>8}  met")
+    ok = True
+    for f in folds:
+        o, b, m = f.ours, f.snownlp, f.majority
+        met = o.f1 >= FOLD_TARGETS["f1"] and o.category >= FOLD_TARGETS["category"] \
+            and o.urgency >= FOLD_TARGETS["urgency"] and (pos is None or o.f1 >= b.f1)
+        ok &= met
+        print(f"{f.group:16} {o.n:>5} {o.complaints:>5} {_fmt(b.f1 if pos else None):>10} {o.precision:>6.3f} "
+              f"{o.recall:>6.3f} {o.f1:>6.3f} {m.category:>8.3f} {o.category:>8.3f} {m.urgency:>8.3f} "
+              f"{o.urgency:>8.3f}  {'yes' if met else 'NO'}")
+    allp = ct.pooled(folds)
+    print(f"{'pooled':16} {sum(f.ours.n for f in folds):>5} {sum(f.ours.complaints for f in folds):>5} "
+          f"{_fmt(ct.pooled(folds, 'snownlp')['f1'] if pos else None):>10} {allp['precision']:>6.3f} "
+          f"{allp['recall']:>6.3f} {allp['f1']:>6.3f} {ct.pooled(folds, 'majority')['category']:>8.3f} "
+          f"{allp['category']:>8.3f} {ct.pooled(folds, 'majority')['urgency']:>8.3f} {allp['urgency']:>8.3f}")
+    print(f"targets per fold: F1 ≥ {FOLD_TARGETS['f1']} and ≥ snownlp, category ≥ {FOLD_TARGETS['category']}, "
+          f"urgency ≥ {FOLD_TARGETS['urgency']} (over all gold complaints; a missed one counts wrong)")
+    import hashlib
+
+    kfold = [f"k{int(hashlib.md5(r.id.encode()).hexdigest(), 16) % 5}" for r in recs]
+    seen = ct.pooled(ct.cross_validate(fz, snow, ct.Params(), fold_of=kfold))
+    print(f"for comparison, random 5-fold (every domain seen in training): P {seen['precision']:.3f} "
+          f"R {seen['recall']:.3f} F1 {seen['f1']:.3f}, category {seen['category']:.3f}, urgency {seen['urgency']:.3f}")
+    errors_path.parent.mkdir(parents=True, exist_ok=True)
+    from collections import Counter
+
+    confusion: dict[str, Counter[str]] = {}
+    for f in folds:
+        for gold, row in f.confusion.items():
+            confusion.setdefault(gold, Counter()).update(row)
+    worst = sorted((e for f in folds for e in f.errors), key=lambda e: -e["severity"])[:50]
+    with errors_path.open("w", encoding="utf-8") as fh:
+        cols = [*ct.CATEGORIES, "(非投诉)"]
+        fh.write("# Category confusion, leave one domain out (rows: gold, columns: predicted)\n\n")
+        fh.write("| gold \\ predicted | " + " | ".join(cols) + " |\n|" + "---|" * (len(cols) + 1) + "\n")
+        for gold in ct.CATEGORIES:
+            row = confusion.get(gold, Counter())
+            fh.write(f"| {gold} | " + " | ".join(str(row.get(c, 0)) for c in cols) + " |\n")
+        fh.write("\n# The fifty worst errors (gold → predicted: is_complaint, category, urgency; p = complaint probability)\n\n")
+        for e in worst:
+            text = e["text"].replace("\n", " ")[:200]
+            fh.write(f"- `{e['id']}` ({e['group']}) gold {e['gold']} → pred {e['pred']}, p {e['p']}: {text}\n")
+    print(f"confusion table and the 50 worst errors: {errors_path}")
+    return ok
 
 
 def simulator_records(n: int, seed: int) -> list[dict[str, Any]]:
@@ -191,6 +255,9 @@ def main() -> int:
     ap.add_argument("--rows", type=int, default=0, help="At most this many held-out rows per set (0: all).")
     ap.add_argument("--speed-texts", type=int, default=3000)
     ap.add_argument("--skip-snownlp", action="store_true", help="Leave out the (slow) snownlp baseline.")
+    ap.add_argument("--skip-cv", action="store_true", help="Leave out the (slow) cross-validation of section 2.")
+    ap.add_argument("--errors", type=Path, default=ROOT / "bench" / "out" / "complaint_errors.md",
+                    help="Where the confusion table and the worst errors go.")
     args = ap.parse_args()
     with_sn = not args.skip_snownlp
     sentiment.configure(None)
@@ -203,7 +270,11 @@ def main() -> int:
         ok &= met != "NO"
         print(f"{row['data']:28} {row['rows']:>6} {_fmt(row['snownlp']):>8} {_fmt(row['yuqing']):>8} "
               f"{_fmt(row['target'], 2):>7}  {met}")
-    print("\n2. Complaint analysis")
+    print("\n2. Complaint judgement, leave one domain out (corpus in sentiment/data/complaints)")
+    if not args.skip_cv:
+        ok &= grouped_cv(args.errors, with_sn)
+    sentiment.configure(None)  # back to the shipped models (the cross-validation configured its own)
+    print("\n2b. Final checks (never tuned on): mentions_dev.jsonl and the simulator's generator")
     sets = [("mentions_dev", evaluate.read_jsonl(args.mentions)), ("simulator corpus", simulator_records(400, 101))]
     print(f"{'set':18} {'n':>4} {'F1 snownlp':>11} {'F1':>6} {'category':>9} {'urgency base':>13} {'urgency':>8}")
     for name, recs in sets:

@@ -250,6 +250,7 @@ class AnalysisConfig(_Model):
     complaint_min_risk: int = Field(default=30, ge=0, le=100)
     lexicon_dir: str = Field(default="config/lexicons", description="Operator-editable word lists.")
     sentiment_model: str | None = Field(default=None, description="Path to a retrained model; default: shipped.")
+    complaint_model: str | None = Field(default=None, description="Path to a model from 'yuqing train'; default: shipped.")
 
 
 # --- alerts -----------------------------------------------------------------

@@ -17,13 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from sentiment import complaint, fingerprint, lexicons, ngram, pii, segment
+from sentiment import complaint, complaint_model, fingerprint, lexicons, ngram, pii, segment
 from sentiment.signals import Lexicon, Signals, collect, collect_many
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-RULES_VERSION = "rules-1"
+RULES_VERSION = "rules-2"
 MAX_ANALYSED_CHARS = 5_000  # lexicons and the model read this much; PII masking reads all
 
 
@@ -61,6 +61,7 @@ class Analysis:
 class _State:
     lexicon: Lexicon
     model: ngram.SentimentModel
+    cmodel: complaint_model.ComplaintModel
     thresholds: complaint.Thresholds
     brands: dict[str, tuple[str, ...]]
     all_brand_terms: tuple[str, ...]
@@ -72,10 +73,13 @@ _lock = threading.RLock()
 _state: _State | None = None
 
 
-def configure(cfg: AppConfig | None = None) -> None:
-    """Set up the analyser for ``cfg`` (brands, lexicon dir, thresholds, model); idempotent."""
+def configure(cfg: AppConfig | None = None, *, cmodel: complaint_model.ComplaintModel | None = None) -> None:
+    """Set up the analyser for ``cfg`` (brands, lexicon dir, thresholds, models); idempotent.
+
+    ``cmodel`` replaces the configured complaint model (training and evaluation use it).
+    """
     global _state
-    key = _config_key(cfg)
+    key = (*_config_key(cfg), id(cmodel) if cmodel is not None else None)
     with _lock:
         if _state is not None and _state.key == key:
             return
@@ -89,12 +93,15 @@ def configure(cfg: AppConfig | None = None) -> None:
         segment.add_terms(lex.words)
         model_path = cfg.analysis.sentiment_model if cfg else None
         mdl = ngram.get_model(model_path)
+        if cmodel is None:
+            cmodel = complaint_model.get_model(cfg.analysis.complaint_model if cfg else None)
         th = complaint.Thresholds()
         if cfg is not None:
             a = cfg.analysis
             th = complaint.Thresholds(a.big_v_followers, a.viral_engagement, a.complaint_min_risk)
         terms = tuple(sorted({t.lower() for ts in brands.values() for t in ts}, key=len, reverse=True))
-        _state = _State(lex, mdl, th, brands, terms, f"{mdl.version}+{RULES_VERSION}"[:64], key)
+        version = f"{mdl.version}+{cmodel.version}+{RULES_VERSION}"[:64]
+        _state = _State(lex, mdl, cmodel, th, brands, terms, version, key)
 
 
 def _config_key(cfg: AppConfig | None) -> tuple[Any, ...]:
@@ -205,11 +212,28 @@ def _collect(st: _State, prepared: list[_Prepared]) -> None:
     """Lexicon signals of the whole batch (matched at once)."""
     sigs = collect_many([p.lower for p in prepared], st.lexicon, [p.brand_terms for p in prepared])
     for p, sig in zip(prepared, sigs, strict=True):
+        sig.text_seen = bool(p.norm.strip())
         p.sig = sig
 
 
-def _margins(st: _State, prepared: list[_Prepared]) -> tuple[np.ndarray, list[float | None]]:
-    """Model margins of every text and of every contrast tail, in one batch."""
+@dataclass
+class Features:
+    """Everything the models read about a batch of mentions (also what training fits on)."""
+
+    prepared: list[_Prepared]
+    rows: np.ndarray          # row of every feature occurrence of the main texts
+    keys: np.ndarray          # its 32-bit key
+    margins: np.ndarray       # sentiment model margin per text
+    tails: list[float | None]  # sentiment margin of the contrast tail, if any
+    dense: np.ndarray         # complaint_model.DENSE per text
+    issues: list[dict[str, float] | None]
+
+
+def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.ComplaintModel | None = None) -> Features:
+    """Signals, sentiment margins, feature keys and dense rows of a prepared batch."""
+    cm = cmodel or st.cmodel
+    _collect(st, prepared)
+    n = len(prepared)
     texts = [p.norm for p in prepared]
     streams = [p.stream for p in prepared]
     tail_rows: list[int | None] = []
@@ -222,7 +246,79 @@ def _margins(st: _State, prepared: list[_Prepared]) -> tuple[np.ndarray, list[fl
             streams.append(segment.stream_normalized(p.tail))
     rows, keys = ngram.keys_batch(texts, streams)
     m = st.model.margins_flat(rows, keys, len(texts))
-    return m[:len(prepared)], [None if r is None else float(m[r]) for r in tail_rows]
+    main = rows < n
+    rows, keys = rows[main], keys[main]
+    margins = m[:n]
+    tails = [None if r is None else float(m[r]) for r in tail_rows]
+    issues: list[dict[str, float] | None] = []
+    dense = np.zeros((n, len(complaint_model.DENSE)), dtype=np.float64)
+    for i, p in enumerate(prepared):
+        assert p.sig is not None
+        issue = complaint.heimao_issue(p.lower) if p.platform == complaint.HEIMAO else None
+        issue_cats = category_scores(issue) if issue else None
+        issues.append(issue_cats)
+        dense[i] = complaint_model.dense_row(p.sig, float(margins[i]), tails[i], cm.snow_features(p.stream),
+                                             heimao=p.platform == complaint.HEIMAO, text_len=len(p.norm),
+                                             issue_categories=issue_cats, text=p.norm)
+    return Features(prepared, rows, keys, margins, tails, dense, issues)
+
+
+def prepare(records: Iterable[Any]) -> list[_Prepared]:
+    """Mask, normalise and segment records (dicts in the RUBRIC format, or objects with those attributes)."""
+    st = state()
+    prepared = []
+    for rec in records:
+        get = rec.get if isinstance(rec, dict) else (lambda k, d=None, r=rec: getattr(r, k, d))
+        followers = get("author_followers", None)
+        if followers is None:
+            followers = get("followers", 0)
+        prepared.append(_prepare(st, get("text", ""), get("platform"), followers, get("likes", 0),
+                                 get("comments", 0), get("shares", 0), get("brand"), get("author_history")))
+    return prepared
+
+
+def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
+                  explain: bool = True) -> list[complaint.ModelOutput]:
+    """The complaint model's probabilities (and, with ``explain``, its evidence) for every text."""
+    n = len(feats.prepared)
+    if n == 0:
+        return []
+    m = cmodel.margins(feats.rows, feats.keys, n, feats.dense)
+    p_complaint = 1.0 / (1.0 + np.exp(-np.clip(m[:, 0], -30, 30)))
+    ncat = len(complaint_model.CATEGORIES)
+    cats = complaint_model.softmax_rows(m[:, 1:1 + ncat])
+    p_urgent = 1.0 / (1.0 + np.exp(-np.clip(m[:, 1 + ncat], -30, 30)))
+    p_top = 1.0 / (1.0 + np.exp(-np.clip(m[:, 2 + ncat], -30, 30)))
+    top_threshold = float(cmodel.meta.get("top_threshold", 1.01))
+    hard_threshold = float(cmodel.meta.get("hard_threshold", cmodel.threshold))
+    order = np.argsort(feats.rows, kind="stable") if explain else None
+    bounds = np.searchsorted(feats.rows[order], np.arange(n + 1)) if order is not None else None
+    out = []
+    for i in range(n):
+        evidence: list[str] = []
+        cues: list[str] = []
+        if explain and order is not None and bounds is not None and p_complaint[i] >= cmodel.threshold:
+            evidence = cmodel.top_features(feats.keys[order[bounds[i]:bounds[i + 1]]], 0)
+            cues = cmodel.dense_reasons(feats.dense[i], 0)
+        out.append(complaint.ModelOutput(
+            float(p_complaint[i]), cmodel.threshold,
+            {c: float(cats[i, j]) for j, c in enumerate(complaint_model.CATEGORIES)},
+            float(p_urgent[i]), evidence, cues, float(p_top[i]), top_threshold, hard_threshold))
+    return out
+
+
+def verdict(st: _State, p: _Prepared, margin: float, tail_margin: float | None, issue: dict[str, float] | None,
+            out: complaint.ModelOutput) -> tuple[float, complaint.Verdict]:
+    """(sentiment shown, verdict) of one prepared mention given the model's output."""
+    assert p.sig is not None
+    senti = _prob(margin) if p.norm.strip() else 0.5
+    focus = senti if tail_margin is None else _prob(tail_margin)
+    if p.sig.score["sarcasm"] >= 1.5 and (p.sig.score["problem"] > 0 or p.sig.score["demand"] > 0):
+        senti = min(senti, 1.0 - senti)  # praise words inside sarcasm carry a grievance
+    v = complaint.decide(p.sig, model=out, sentiment=focus, platform=p.platform, followers=p.followers,
+                         engagement=p.engagement, th=st.thresholds, author_history=p.author_history,
+                         courier=complaint.courier_harm(p.lower), issue_categories=issue)
+    return senti, v
 
 
 def _fingerprints(st: _State, prepared: list[_Prepared]) -> list[int]:
@@ -230,30 +326,26 @@ def _fingerprints(st: _State, prepared: list[_Prepared]) -> list[int]:
     return fingerprint.simhash_many([fingerprint.content_tokens(p.stream, stop) for p in prepared])
 
 
-def _finish(st: _State, p: _Prepared, margin: float, tail_margin: float | None, fp: int) -> Analysis:
-    assert p.sig is not None
-    senti = _prob(margin) if p.norm.strip() else 0.5
-    focus = senti if tail_margin is None else _prob(tail_margin)
-    if p.sig.score["sarcasm"] >= 1.5 and (p.sig.score["problem"] > 0 or p.sig.score["demand"] > 0):
-        senti = min(senti, 1.0 - senti)  # praise words inside sarcasm carry a grievance
-    issue = complaint.heimao_issue(p.lower) if p.platform == complaint.HEIMAO else None
-    verdict = complaint.decide(p.sig, sentiment=focus, platform=p.platform, followers=p.followers,
-                               engagement=p.engagement, th=st.thresholds, author_history=p.author_history,
-                               courier=complaint.courier_harm(p.lower),
-                               issue_categories=category_scores(issue) if issue else None)
-    words = segment.words(p.stream)
-    return Analysis(
-        sentiment=round(senti, 4),
-        is_complaint=verdict.is_complaint,
-        category=verdict.category,
-        urgency=verdict.urgency,
-        risk=verdict.risk,
-        reasons=verdict.reasons,
-        fingerprint=fp,
-        masked_text=p.masked,
-        tokens=" ".join(words),
-        model_version=st.version,
-    )
+def _analyses(st: _State, prepared: list[_Prepared]) -> list[Analysis]:
+    feats = features(st, prepared)
+    outs = model_outputs(feats, st.cmodel)
+    fps = _fingerprints(st, prepared)
+    result = []
+    for i, p in enumerate(prepared):
+        senti, v = verdict(st, p, float(feats.margins[i]), feats.tails[i], feats.issues[i], outs[i])
+        result.append(Analysis(
+            sentiment=round(senti, 4),
+            is_complaint=v.is_complaint,
+            category=v.category,
+            urgency=v.urgency,
+            risk=v.risk,
+            reasons=v.reasons,
+            fingerprint=fps[i],
+            masked_text=p.masked,
+            tokens=" ".join(segment.words(p.stream)),
+            model_version=st.version,
+        ))
+    return result
 
 
 def analyze(text: str | None, *, platform: str | None = None, followers: int | None = 0,
@@ -262,13 +354,11 @@ def analyze(text: str | None, *, platform: str | None = None, followers: int | N
     """Analyse one mention. Never raises on odd text (empty, huge, control characters)."""
     st = state()
     p = _prepare(st, text, platform, followers, likes, comments, shares, brand, author_history)
-    _collect(st, [p])
-    margins, tails = _margins(st, [p])
-    return _finish(st, p, float(margins[0]), tails[0], _fingerprints(st, [p])[0])
+    return _analyses(st, [p])[0]
 
 
 def analyze_many(records: Iterable[Any]) -> list[Analysis]:
-    """Analyse many mentions at once (the model scores the whole batch in one numpy pass).
+    """Analyse many mentions at once (the models score the whole batch in one numpy pass).
 
     Records are dicts (or objects) with ``text`` and optional ``platform``, ``author_followers``
     (or ``followers``), ``likes``, ``comments``, ``shares``, ``brand``, ``author_history``:
@@ -278,27 +368,11 @@ def analyze_many(records: Iterable[Any]) -> list[Analysis]:
     enabled = gc.isenabled()
     gc.disable()  # a batch makes many short-lived objects and no cycles: skip the collector's passes
     try:
-        return _analyze_batch(st, records)
+        prepared = prepare(records)
+        return _analyses(st, prepared) if prepared else []
     finally:
         if enabled:
             gc.enable()
-
-
-def _analyze_batch(st: _State, records: Iterable[Any]) -> list[Analysis]:
-    prepared = []
-    for rec in records:
-        get = rec.get if isinstance(rec, dict) else (lambda k, d=None, r=rec: getattr(r, k, d))
-        followers = get("author_followers", None)
-        if followers is None:
-            followers = get("followers", 0)
-        prepared.append(_prepare(st, get("text", ""), get("platform"), followers, get("likes", 0),
-                                 get("comments", 0), get("shares", 0), get("brand"), get("author_history")))
-    if not prepared:
-        return []
-    _collect(st, prepared)
-    margins, tails = _margins(st, prepared)
-    fps = _fingerprints(st, prepared)
-    return [_finish(st, p, float(m), t, fp) for p, m, t, fp in zip(prepared, margins, tails, fps, strict=True)]
 
 
 def _int(v: Any) -> int:

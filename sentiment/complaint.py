@@ -1,11 +1,14 @@
-"""Complaint decision, category, urgency and risk (RUBRIC.md), from lexicon signals + sentiment.
+"""Complaint decision, category, urgency and risk (RUBRIC.md): the learned model decides,
+the rubric's hard rows stay rules.
 
-The decision is a weighted sum of evidence (problem, demand, anger, sarcasm, harm,
-escalation, negative sentiment) minus what makes a post something else (advertising,
-news, praise, a fixed problem, the author's own fault, a joke). Urgency follows the
-rubric's first-matching row; the risk score lands in the urgency's band
-(≥ 80 非常紧急 · 60–79 紧急 · 30–59 一般 · < 30 not a complaint) and the reasons name
-every signal that fired, in Chinese.
+:mod:`sentiment.complaint_model` gives the probability that a mention is a complaint, a
+probability per category and whether a complaint is 紧急 rather than 一般, from n-grams,
+sentiment, snownlp's word statistics and the word-list signals. The rules here add what
+the rubric fixes: every Heimao post is a complaint and at least 紧急; an escalation threat,
+harm to a person, a post already spreading, a group complaint or a repeat escalator make
+it 非常紧急; harm makes the category 食用不适 (物流配送 when a courier caused it). The risk
+score lands in the urgency's band (≥ 80 非常紧急 · 60–79 紧急 · 30–59 一般 · < 30 not a
+complaint) and the reasons name the model's evidence and every rule that fired, in Chinese.
 """
 
 from __future__ import annotations
@@ -37,41 +40,6 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
 
 
-def rule_evidence(sig: Signals) -> float:
-    """Grievance evidence from the word lists alone (problem, demand, anger, harm, escalation)."""
-    s = sig.score
-    value = (min(s["problem"], 8.0) + min(s["demand"], 6.0) * 0.8 + min(s["emotion"], 4.0) * 0.4
-             + min(s["harm"], 6.0) + min(s["escalation"], 6.0) * 0.6 + min(s["bulk"], 3.0) * 0.3)
-    if s["sarcasm"] >= 1.5 and (s["problem"] > 0 or s["demand"] > 0):
-        value += 1.5  # sarcasm about a stated problem; a sarcastic joke alone is no grievance
-    return value + category_evidence(sig)
-
-
-def category_evidence(sig: Signals) -> float:
-    """A category-specific problem described (中转站躺了四天, 嘎吱响) adds a little evidence."""
-    best = max((v for k, v in sig.categories.items() if k != "食用不适"), default=0.0)
-    return min(best, 6.0) * 0.2
-
-
-def evidence(sig: Signals, sentiment: float) -> float:
-    """Rule evidence plus the model's negativity (sarcasm turns praise into grievance)."""
-    neg = (0.5 - sentiment) * 3.0
-    if sig.score["sarcasm"] >= 1.5:
-        neg = abs(neg)
-    neg = max(-0.75, neg)  # the model's praise is weak evidence against the word lists
-    return rule_evidence(sig) + neg
-
-
-def suppression(sig: Signals) -> float:
-    """How strongly the text is something other than a grievance."""
-    s = sig.score
-    value = (min(s["ads"], 6.0) * 0.9 + min(s["news"], 6.0) * 0.8 + min(s["ownfault"], 4.0) * 1.5
-             + min(s["resolved"], 4.0) * 1.0 + min(s["praise"], 6.0) * 0.35 + min(s["joke"], 4.0) * 0.6)
-    if sig.competitor_terms:
-        value += 1.5
-    return value
-
-
 def heimao_issue(text: str) -> str | None:
     """The 投诉问题 field of a Heimao complaint, if the text carries one."""
     m = _HEIMAO_ISSUE.search(text)
@@ -83,40 +51,67 @@ def courier_harm(text: str) -> bool:
     return bool(_COURIER_HARM.search(text))
 
 
-def decide(sig: Signals, *, sentiment: float, platform: str | None, followers: int, engagement: int,
-           th: Thresholds, author_history: dict[str, Any] | None = None, courier: bool = False,
+@dataclass(frozen=True)
+class ModelOutput:
+    """What the learned model says about one mention (``complaint_model``)."""
+
+    p_complaint: float
+    threshold: float
+    categories: dict[str, float]           # probability per category
+    p_urgent: float                         # 紧急 rather than 一般, among complaints
+    evidence: list[str] = field(default_factory=list)  # the n-grams that pushed towards a complaint
+    cues: list[str] = field(default_factory=list)      # the dense signals that did
+    p_top: float = 0.0                      # 非常紧急 (the model's second opinion on the hard rows)
+    top_threshold: float = 1.01             # p_top at or above which the model alone says 非常紧急
+    hard_threshold: float = 0.5             # the complaint bar when a hard-row signal fired
+
+
+def decide(sig: Signals, *, model: ModelOutput, sentiment: float, platform: str | None, followers: int,
+           engagement: int, th: Thresholds, author_history: dict[str, Any] | None = None, courier: bool = False,
            issue_categories: dict[str, float] | None = None) -> Verdict:
-    """The full verdict for one mention (``issue_categories``: scores of the Heimao issue field)."""
+    """The full verdict for one mention: the model decides, the rubric's hard rows stay rules.
+
+    ``issue_categories``: keyword sums of the Heimao 投诉问题 field (already model features;
+    used here only for the reasons).
+    """
     reasons: list[str] = []
     heimao = platform == HEIMAO
-    ev = evidence(sig, sentiment)
-    sup = suppression(sig)
-    margin = ev - sup
+    p = model.p_complaint
     if heimao:
         is_complaint = True
         reasons.append("黑猫投诉平台")
+    elif not sig.text_seen:
+        is_complaint = False  # nothing to read, nothing to complain about
     else:
-        is_complaint = margin >= 2.0 and rule_evidence(sig) - category_evidence(sig) >= 1.0
-        promo = sig.score["ads"] >= 3 or sig.score["news"] >= 3
-        if is_complaint and promo and not (sig.score["personal"] >= 1 and sig.score["problem"] >= 3):
-            is_complaint = False  # an advert or a news item quoting complaint words
+        hard = (sig.score["escalation"] >= 2.5 or sig.score["harm"] >= 2.5 or sig.score["bulk"] >= 2.5)
+        # a rubric hard-row signal (escalation, harm, a group) lowers the bar: missing one costs most
+        is_complaint = p >= (model.hard_threshold if hard else model.threshold)
     if not is_complaint:
-        risk = int(max(0, min(29, 10 + margin * 4)))
+        risk = int(max(0, min(29, 29 * p / max(model.threshold, 1e-6))))
+        reasons.append(f"模型判定非投诉 (投诉概率 {p:.2f})")
         reasons.extend(_why_not(sig, sentiment))
         return Verdict(False, None, None, risk, reasons)
-    urgency, urgent_reasons = _urgency(sig, heimao=heimao, followers=followers, engagement=engagement,
-                                       th=th, author_history=author_history)
-    category = _category(sig, courier=courier, issue_categories=issue_categories)
+    urgency, urgent_reasons = _urgency(sig, model=model, heimao=heimao, followers=followers,
+                                       engagement=engagement, th=th, author_history=author_history)
+    category, cat_reason = _category(sig, model=model, courier=courier)
+    reasons.append(f"模型判定投诉 (投诉概率 {p:.2f})")
+    if model.evidence:
+        reasons.append("模型依据: " + "、".join(model.evidence))
+    if model.cues:
+        reasons.append("信号: " + "、".join(model.cues))
     reasons.extend(_evidence_reasons(sig, sentiment))
+    if cat_reason:
+        reasons.append(cat_reason)
     reasons.extend(urgent_reasons)
-    risk = _risk(urgency, margin, sig)
+    risk = _risk(urgency, p, model.threshold)
     if risk < th.complaint_min_risk and not heimao:  # an operator raised the bar above the 一般 band
         return Verdict(False, None, None, min(risk, 29), [*_dedupe(reasons), f"风险低于阈值 {th.complaint_min_risk}"])
     return Verdict(True, category, urgency, risk, _dedupe(reasons))
 
 
-def _urgency(sig: Signals, *, heimao: bool, followers: int, engagement: int, th: Thresholds,
-             author_history: dict[str, Any] | None) -> tuple[str, list[str]]:
+def hard_urgency(sig: Signals, *, followers: int, engagement: int, th: Thresholds,
+                 author_history: dict[str, Any] | None) -> list[str]:
+    """The rubric's 非常紧急 rows that fire (escalation, harm, spread, group, repeat escalator)."""
     s, t = sig.score, sig.terms
     top: list[str] = []
     if s["escalation"] >= 2.5:
@@ -133,16 +128,27 @@ def _urgency(sig: Signals, *, heimao: bool, followers: int, engagement: int, th:
     escalated_before = int(history.get("escalation_count") or 0)
     if escalated_before and (s["demand"] >= 2.5 or s["emotion"] >= 2.5):
         top.append(f"作者曾升级投诉 {escalated_before} 次且本次诉求强烈")
+    return top
+
+
+def _urgency(sig: Signals, *, model: ModelOutput, heimao: bool, followers: int, engagement: int, th: Thresholds,
+             author_history: dict[str, Any] | None) -> tuple[str, list[str]]:
+    top = hard_urgency(sig, followers=followers, engagement=engagement, th=th, author_history=author_history)
+    if not top and model.p_top >= model.top_threshold:
+        top.append(f"模型判定非常紧急 ({model.p_top:.2f})")
     if top:
         return "非常紧急", top
+    s, t = sig.score, sig.terms
     mid: list[str] = []
-    if s["demand"] >= 2.5:
-        mid.append("明确诉求: " + "、".join(t["demand"][:3]))
-    if s["emotion"] >= 2.5:
-        mid.append("情绪强烈: " + "、".join(t["emotion"][:3]))
+    if model.p_urgent >= 0.5:
+        mid.append(f"模型判定紧急 ({model.p_urgent:.2f})")
+        if s["demand"] >= 2.5:
+            mid.append("明确诉求: " + "、".join(t["demand"][:3]))
+        if s["emotion"] >= 2.5:
+            mid.append("情绪强烈: " + "、".join(t["emotion"][:3]))
     if heimao:
         mid.append("黑猫投诉至少紧急")
-    complaints_before = int(history.get("complaint_count") or 0)
+    complaints_before = int((author_history or {}).get("complaint_count") or 0)
     if complaints_before >= 3:
         mid.append(f"作者历史投诉 {complaints_before} 次")
     if mid:
@@ -150,30 +156,24 @@ def _urgency(sig: Signals, *, heimao: bool, followers: int, engagement: int, th:
     return "一般", []
 
 
-def _category(sig: Signals, *, courier: bool, issue_categories: dict[str, float] | None) -> str:
-    scores = dict(sig.categories)
-    for name, value in (issue_categories or {}).items():
-        scores[name] = scores.get(name, 0.0) + value * 2
+def _category(sig: Signals, *, model: ModelOutput, courier: bool) -> tuple[str, str | None]:
+    """Harm to a person is 食用不适 (物流配送 when a courier caused it); otherwise the model's category."""
     if sig.score["harm"] >= 2.5:
-        if courier and scores.get("物流配送", 0) >= 3:
-            return "物流配送"
-        return "食用不适"
-    scores.pop("食用不适", None)
-    if not scores:
-        return "其他"
-    best = max(scores.items(), key=lambda kv: (kv[1], _PRIORITY.get(kv[0], 0)))
-    return best[0] if best[1] >= 1.5 else "其他"
+        if courier and (sig.categories.get("物流配送", 0) >= 3 or model.categories.get("物流配送", 0) >= 0.3):
+            return "物流配送", "快递/配送造成伤害"
+        return "食用不适", None
+    if not model.categories:
+        return "其他", None
+    best, prob = max(model.categories.items(), key=lambda kv: kv[1])
+    return best, f"类别 {best} ({prob:.2f})"
 
 
-_PRIORITY = {"退换货": 9, "价格收费": 8, "活动政策": 7, "服务态度": 6, "虚假宣传": 5,
-             "物流配送": 4, "产品质量": 3, "使用问题": 2, "其他": 1}
-
-
-def _risk(urgency: str, margin: float, sig: Signals) -> int:
+def _risk(urgency: str, p: float, threshold: float) -> int:
+    """A point in the urgency's band, higher the surer the model is that it is a complaint."""
     low = {"非常紧急": 80, "紧急": 60, "一般": 30}[urgency]
     high = {"非常紧急": 100, "紧急": 79, "一般": 59}[urgency]
-    extra = margin * 2.0 + sig.score["escalation"] + sig.score["harm"] + sig.score["demand"] * 0.5
-    return int(max(low, min(high, low + extra)))
+    sure = (p - threshold) / max(1e-6, 1.0 - threshold)
+    return int(max(low, min(high, low + round(max(0.0, sure) * (high - low)))))
 
 
 def _evidence_reasons(sig: Signals, sentiment: float) -> list[str]:

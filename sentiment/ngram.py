@@ -166,7 +166,7 @@ class SentimentModel:
     def head_margins_flat(self, rows: np.ndarray, keys: np.ndarray, n: int) -> np.ndarray:
         """Margins of every head for ``n`` texts given (row, key) of every feature occurrence."""
         out = np.tile(self.biases, (n, 1))
-        if n == 0 or len(keys) == 0:
+        if n == 0 or len(keys) == 0 or len(self.keys) == 0:
             return out
         if n == 1:  # one text (analyze() one at a time): fewer numpy calls
             uk, cnt = np.unique(keys, return_counts=True)

@@ -42,6 +42,7 @@ class Signals:
     negated: list[str] = field(default_factory=list)
     competitor_terms: list[str] = field(default_factory=list)
     brand_named: bool = False
+    text_seen: bool = True  # False for an empty text
 
     def finish(self) -> None:
         """Derived scores: sarcasm carries strong feeling."""

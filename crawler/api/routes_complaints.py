@@ -16,7 +16,7 @@ from sqlalchemy.engine import Connection
 from crawler.api.auth import User, current_user, handler_user
 from crawler.api.deps import Cfg, Conn, Tx, bad_request, resolve_brand, split_values
 from crawler.api.routes_mentions import mention_out
-from crawler.api.schemas import AssignIn, ComplaintDetail, ComplaintPage, NoteIn, StatusIn
+from crawler.api.schemas import AssignIn, ComplaintDetail, ComplaintPage, NoteIn, StatusIn, VerdictIn
 from crawler.complaint_view import MENTIONS, list_complaints, present, workflow_statuses
 from crawler.config import URGENCIES
 from crawler.query import ROW_COLUMNS, to_record
@@ -108,6 +108,17 @@ def complaint_note(complaint_id: IdPath, body: NoteIn, conn: Tx,
         raise bad_request("备注不能为空")
     return _apply(conn, complaint_id, lambda wf: wf.add_note(
         conn, complaint_id, actor=user.name, note=body.note.strip(), answer=body.answer))
+
+
+@router.post("/{complaint_id}/verdict", response_model=ComplaintDetail, summary="纠正判定：误报或改类别（处理人）")
+def complaint_verdict(complaint_id: IdPath, body: VerdictIn, conn: Tx,
+                      user: Annotated[User, Depends(handler_user)]) -> dict[str, Any]:
+    category = (body.category or "").strip() or None
+    if not body.not_complaint and category is None:
+        raise bad_request("请选择“误报”或填写正确的类别")
+    return _apply(conn, complaint_id, lambda wf: wf.correct_verdict(
+        conn, complaint_id, actor=user.name, not_complaint=body.not_complaint, category=category,
+        note=(body.note or "").strip() or None))
 
 
 @router.post("/{complaint_id}/assign", response_model=ComplaintDetail, summary="分派（处理人）")

@@ -112,6 +112,12 @@ class StatusIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class VerdictIn(BaseModel):
+    not_complaint: bool = Field(default=False, description="误报: the mentions are not a complaint (closes an open record)")
+    category: str | None = Field(default=None, max_length=8, description="The corrected category")
+    note: str | None = Field(default=None, max_length=2000)
+
+
 class NoteIn(BaseModel):
     note: str = Field(min_length=1, max_length=2000)
     answer: bool = Field(default=False, description="The note is the answer given to the customer")

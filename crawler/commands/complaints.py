@@ -172,6 +172,46 @@ def note_cmd(
     console.print(f"[green]OK[/] {rec['number']}: note added", highlight=False)
 
 
+@complaints_app.command("verdict")
+def verdict_cmd(
+    ctx: typer.Context,
+    key: str = typer.Argument(..., help="Record number or id."),
+    not_complaint: bool = typer.Option(False, "--not-complaint", help="误报: the mentions are not a complaint (an open record is closed)."),
+    category: str | None = typer.Option(None, "--category", help="The correct category (产品质量 食用不适 活动政策 使用问题 服务态度 物流配送 退换货 虚假宣传 价格收费 其他)."),
+    note: str | None = typer.Option(None, "--note"),
+    actor: str | None = typer.Option(None, "--actor"),
+) -> None:
+    """Correct the model's verdict: mark 误报 or fix the category (each becomes a training label)."""
+    from alerts import complaints
+
+    with state(ctx).engine().begin() as conn:
+        rec = complaints.correct_verdict(conn, key, actor=_actor(actor), not_complaint=not_complaint,
+                                         category=category, note=note)
+    what = "marked 误报" if not_complaint else f"category {rec['category']}"
+    console.print(f"[green]OK[/] {rec['number']}: {what} (status {rec['status']})", highlight=False)
+
+
+@complaints_app.command("export-labels")
+def export_labels_cmd(
+    ctx: typer.Context,
+    output: Path = typer.Option(..., "--output", "-o", help="JSON Lines file to write (RUBRIC record format)."),
+) -> None:
+    """Write the corrected verdicts (误报, category fixes) as training labels for 'yuqing train --data'."""
+    from alerts import complaints
+
+    with state(ctx).engine().connect() as conn:
+        labels = complaints.training_labels(conn)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    tmp = output.with_name(output.name + ".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        for rec in labels:
+            fh.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    tmp.replace(output)
+    negatives = sum(1 for r in labels if not r["is_complaint"])
+    console.print(f"[green]OK[/] {output}: {len(labels)} labelled mentions ({negatives} 误报, "
+                  f"{len(labels) - negatives} corrected categories)", highlight=False)
+
+
 @complaints_app.command("export")
 def export_cmd(
     ctx: typer.Context,

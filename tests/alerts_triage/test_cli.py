@@ -128,3 +128,40 @@ def test_partial_sla_override_keeps_the_seed_defaults() -> None:
                                                 "resolve_minutes": 120}}})
     assert cfg.complaints.sla["紧急"].first_check_minutes == 15
     assert cfg.complaints.sla["非常紧急"].resolve_minutes == 240 and cfg.complaints.sla["一般"].answer_minutes == 120
+
+
+def test_verdict_corrections_become_training_labels_for_yuqing_train(cfg_path: Path, tmp_path: Path) -> None:
+    # record 1: 产品质量 → marked 误报 (closed); record 2: 物流配送 → corrected to 服务态度
+    out = run(cfg_path, "complaints", "verdict", "1", "--not-complaint", "--note", "门店开业广告", "--actor", "张三")
+    assert "误报" in out and "已关闭" in out
+    run(cfg_path, "complaints", "verdict", "2", "--category", "服务态度")
+    shown = run(cfg_path, "complaints", "show", "2")
+    assert "服务态度" in shown
+    bad = runner.invoke(app, ["--config", str(cfg_path), "complaints", "verdict", "2", "--category", "质量"])
+    assert bad.exit_code == 1 and "unknown category" in str(bad.exception)
+    nothing = runner.invoke(app, ["--config", str(cfg_path), "complaints", "verdict", "2"])
+    assert nothing.exit_code == 1 and "--not-complaint" in str(nothing.exception)
+    labels_path = tmp_path / "labels" / "mine.jsonl"
+    out = run(cfg_path, "complaints", "export-labels", "-o", str(labels_path))
+    assert "2 labelled mentions (1 误报, 1 corrected categories)" in out
+    labels = [json.loads(x) for x in labels_path.read_text(encoding="utf-8").splitlines()]
+    by_text = {x["text"]: x for x in labels}
+    assert by_text["鲜果时光橙汁有异物，要求退款"]["is_complaint"] is False
+    assert by_text["鲜果时光橙汁有异物，要求退款"]["category"] is None
+    assert (by_text["鲜果时光配送慢"]["is_complaint"], by_text["鲜果时光配送慢"]["category"]) == (True, "服务态度")
+    # those labels feed 'yuqing train' (with a few more of the customer's own, so both classes are there)
+    extra = tmp_path / "more.csv"
+    extra.write_text("text,is_complaint,category,urgency\n"
+                     "鲜果时光门店今天开业，排队的人很多,false,,\n鲜果时光的橙汁是坏的,true,产品质量,一般\n"
+                     "鲜果时光新品真好喝,false,,\n鲜果时光客服不理人,true,服务态度,一般\n", encoding="utf-8")
+    model = tmp_path / "cm.npz"
+    out = run(cfg_path, "train", "--data", str(labels_path), "--data", str(extra), "--no-corpus", "--no-cv",
+              "-o", str(model))
+    assert model.is_file() and "6 records" in out and "complaint_model" in out
+    from sentiment import complaint_model
+
+    assert complaint_model.load(model).meta["records"] == 6
+    complaint_model.clear_cache()
+    import sentiment
+
+    sentiment.configure(None)

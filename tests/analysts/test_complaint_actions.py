@@ -64,3 +64,26 @@ def test_workflow_refusals_are_409(fresh: tuple[Any, Seeded]) -> None:
     assert r.status_code == 422 and "未知状态" in r.json()["detail"]
     r = c.post(f"/api/complaints/{rec['id']}/notes", json={"note": "   "}, headers=H)
     assert r.status_code == 422
+
+
+def test_verdict_corrections_close_a_false_alarm_and_fix_a_category(fresh: tuple[Any, Seeded]) -> None:
+    from tests.analysts.conftest import V
+
+    c, _ = fresh
+    items = c.get("/api/complaints", params={"status": "待处理", "limit": 100}, headers=H).json()["items"]
+    assert len(items) >= 2
+    false_alarm, wrong_cat = items[0], items[1]
+    r = c.post(f"/api/complaints/{false_alarm['id']}/verdict", json={"not_complaint": True, "note": "广告"}, headers=V)
+    assert r.status_code == 403  # viewers cannot correct verdicts
+    r = c.post(f"/api/complaints/{false_alarm['id']}/verdict", json={"not_complaint": True, "note": "广告"}, headers=H)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "已关闭"
+    assert any(h["action"] == "verdict" and h["field"] == "is_complaint" and h["new"] == "false" for h in body["history"])
+    new_cat = "退换货" if wrong_cat["category"] != "退换货" else "物流配送"
+    r = c.post(f"/api/complaints/{wrong_cat['id']}/verdict", json={"category": new_cat}, headers=H)
+    assert r.status_code == 200 and r.json()["category"] == new_cat
+    r = c.post(f"/api/complaints/{wrong_cat['id']}/verdict", json={"category": "吃饭"}, headers=H)
+    assert r.status_code == 409 and "unknown category" in r.json()["detail"]
+    r = c.post(f"/api/complaints/{wrong_cat['id']}/verdict", json={}, headers=H)
+    assert r.status_code == 422

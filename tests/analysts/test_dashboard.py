@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from crawler.fakedata_db import HOSTILE_TEXTS, seed_database
 from crawler.storage.engine import open_database
-from crawler.storage.models import Complaint
+from crawler.storage.models import Complaint, ComplaintHistory
 from tests.analysts.conftest import ARTIFACTS, HANDLER, VIEWER, LiveServer, make_cfg
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -110,6 +110,17 @@ def test_dashboard_end_to_end(tmp_path: Path, data_dir: Path) -> None:
                 row = conn.execute(select(Complaint.__table__.c.status).where(Complaint.__table__.c.id == cid)).one()
             assert row.status == "处理中"
             page.screenshot(path=str(ARTIFACTS / "dashboard-after-status.png"), full_page=True)
+
+            # the same record marked 误报 from the browser: closed, and a training label in its history
+            card = page.locator(f"#board .c-card[data-id='{cid}']")
+            card.locator("details.verdict-controls summary").click()
+            card.locator("button.mark-false").click()
+            page.wait_for_selector(f"#board [data-col='已关闭'] .c-card[data-id='{cid}']", timeout=15_000)
+            with engine.connect() as conn:
+                hist = conn.execute(select(ComplaintHistory.__table__.c.field, ComplaintHistory.__table__.c.new)
+                                    .where(ComplaintHistory.__table__.c.complaint_id == cid,
+                                           ComplaintHistory.__table__.c.action == "verdict")).all()
+            assert [(h.field, h.new) for h in hist] == [("is_complaint", "false")]
             assert foreign == [], foreign  # fully offline: every request went to this server
 
             # a viewer sees the board without the controls
@@ -117,5 +128,6 @@ def test_dashboard_end_to_end(tmp_path: Path, data_dir: Path) -> None:
             _login(viewer, srv.url, VIEWER)
             assert viewer.locator("#board .c-card").count() > 0
             assert viewer.locator("#board select.status-select").count() == 0
+            assert viewer.locator("#board button.mark-false").count() == 0
         finally:
             browser.close()

@@ -58,6 +58,37 @@
     return el("details", { cls: "controls" }, [el("summary", { text: "处理" }), select, note, button, msg]);
   }
 
+  const CATEGORIES = ["产品质量", "食用不适", "活动政策", "使用问题", "服务态度", "物流配送", "退换货", "虚假宣传", "价格收费", "其他"];
+
+  /* 纠正判定: 误报 (not a complaint) or a corrected category; both become training labels. */
+  function verdictControls(item, onChanged) {
+    if (!YQ.meta || YQ.meta.user.role !== "handler") return null;
+    const msg = el("span", { cls: "error" });
+    async function send(body, button) {
+      button.disabled = true;
+      try {
+        await YQ.post("/api/complaints/" + item.id + "/verdict", body);
+        onChanged();
+      } catch (e) {
+        msg.textContent = e.message;
+      } finally {
+        button.disabled = false;
+      }
+    }
+    const fp = el("button", { cls: "mark-false", text: "标记误报（非投诉）", attrs: { type: "button", "data-id": item.id } });
+    fp.addEventListener("click", function () { send({ not_complaint: true }, fp); });
+    const cat = el("select", { cls: "category-select", attrs: { "aria-label": "更正类别", "data-id": item.id } },
+      [el("option", { text: "更正类别…", attrs: { value: "" } })].concat(
+        CATEGORIES.filter(function (c) { return c !== item.category; })
+          .map(function (c) { return el("option", { text: c, attrs: { value: c } }); })));
+    const apply = el("button", { cls: "apply-category", text: "改类别", attrs: { type: "button" } });
+    apply.addEventListener("click", function () {
+      if (!cat.value) { msg.textContent = "请选择类别"; return; }
+      send({ category: cat.value }, apply);
+    });
+    return el("details", { cls: "verdict-controls" }, [el("summary", { text: "纠正判定" }), fp, cat, apply, msg]);
+  }
+
   function card(item, onChanged) {
     const head = el("div", { cls: "c-head" }, [
       el("span", { cls: "number", text: item.number }),
@@ -73,6 +104,7 @@
       el("details", { cls: "c-sla" }, [el("summary", { text: "SLA 明细" }), milestoneLine(item)]),
       item.url ? el("p", { cls: "c-meta" }, [YQ.link(item.url, "查看原帖")]) : null,
       controls(item, onChanged),
+      verdictControls(item, onChanged),
     ]);
   }
 

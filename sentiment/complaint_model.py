@@ -1,0 +1,296 @@
+"""The learned complaint model: is it a complaint, its category, 紧急 versus 一般.
+
+Linear heads over two kinds of evidence, trained on the labelled corpus in
+``sentiment/data/complaints/`` (see its README and ``complaint_train``):
+
+* **sparse**: character 1–3-grams, words, word bigrams and negation-scoped words of the
+  text (the sentiment model's feature keys, :func:`sentiment.ngram.keys_batch`), sublinear
+  tf-idf, L2-normalised, over the corpus vocabulary;
+* **dense** (:data:`DENSE`): the sentiment model's margin of the whole text and of its
+  contrast tail ("好吃，就是送太慢了" → "送太慢了"), the log-likelihood ratio of snownlp's
+  shipped Bayes sentiment classifier over the text's words (its word statistics, stored in
+  the model file, so snownlp is not imported at run time), every word-list signal
+  (problem, demand, emotion, harm, escalation, bulk, sarcasm, ads, news, praise, fixed
+  problem, own fault, joke, competitor, negated problem) and the ten category keyword sums,
+  the Heimao flag and the Heimao 投诉问题 field's category sums, and the text's length.
+
+Heads: ``complaint`` (binary), ``cat:<category>`` (ten, softmax), ``urg:紧急`` (紧急
+versus 一般 among complaints) and ``urg:非常紧急`` (a second opinion on the rubric's top row,
+used only above a high bar, ``meta["top_threshold"]``). The rubric's hard rows
+(escalation, harm, spread, group complaints) stay rules in :mod:`sentiment.complaint`.
+Scoring needs numpy only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from math import log1p
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from sentiment import ngram
+from sentiment.segment import BREAK
+
+SHIPPED = Path(__file__).with_name("complaint_model.npz")
+CATEGORIES: tuple[str, ...] = ("产品质量", "食用不适", "活动政策", "使用问题", "服务态度", "物流配送", "退换货",
+                               "虚假宣传", "价格收费", "其他")
+URGENCIES: tuple[str, ...] = ("非常紧急", "紧急", "一般")
+SIGNAL_KINDS: tuple[str, ...] = ("problem", "demand", "emotion", "harm", "escalation", "bulk", "sarcasm", "ads", "news",
+                                 "praise", "resolved", "ownfault", "joke", "personal")
+DENSE: tuple[str, ...] = (
+    "senti_margin", "senti_tail", "senti_min", "snow_llr", "snow_mean",
+    *(f"sig:{k}" for k in SIGNAL_KINDS), "competitor", "negated", "brand_named",
+    *(f"catkw:{c}" for c in CATEGORIES), *(f"issue:{c}" for c in CATEGORIES),
+    "heimao", "length", "question", "exclaim",
+)
+_DENSE_INDEX = {name: i for i, name in enumerate(DENSE)}
+HEADS: tuple[str, ...] = ("complaint", *(f"cat:{c}" for c in CATEGORIES), "urg:紧急", "urg:非常紧急")
+
+# Reason labels for the dense features (Chinese, shown to complaint staff)
+DENSE_LABELS = {
+    "senti_margin": "整体情绪", "senti_tail": "转折后情绪", "senti_min": "最负面部分情绪", "snow_llr": "snownlp 情感词",
+    "snow_mean": "snownlp 情感词", "sig:problem": "问题词", "sig:demand": "诉求词", "sig:emotion": "情绪词",
+    "sig:harm": "健康安全词", "sig:escalation": "升级投诉词", "sig:bulk": "群体问题词", "sig:sarcasm": "反讽",
+    "sig:ads": "广告词", "sig:news": "新闻词", "sig:praise": "好评词", "sig:resolved": "问题已解决",
+    "sig:ownfault": "作者自身原因", "sig:joke": "玩笑", "sig:personal": "亲身经历", "competitor": "针对其他品牌",
+    "negated": "否定的问题", "heimao": "黑猫投诉", "question": "提问", "exclaim": "感叹",
+}
+
+
+def _squash(v: float, cap: float) -> float:
+    return log1p(max(0.0, min(v, cap)))
+
+
+def dense_row(sig: Any, margin: float, tail_margin: float | None, snow: tuple[float, float], *,
+              heimao: bool, text_len: int, issue_categories: dict[str, float] | None, text: str) -> list[float]:
+    """The dense feature vector of one mention, in :data:`DENSE` order (``sig``: signals.Signals)."""
+    m = max(-8.0, min(8.0, margin)) / 4.0
+    t = m if tail_margin is None else max(-8.0, min(8.0, tail_margin)) / 4.0
+    s = sig.score
+    row = [m, t, min(m, t), snow[0], snow[1]]
+    row.extend(_squash(s.get(k, 0.0), 8.0) for k in SIGNAL_KINDS)
+    row.append(1.0 if sig.competitor_terms else 0.0)
+    row.append(_squash(len(sig.negated), 4.0))
+    row.append(1.0 if sig.brand_named else 0.0)
+    cats = sig.categories
+    row.extend(_squash(cats.get(c, 0.0), 8.0) for c in CATEGORIES)
+    issue = issue_categories or {}
+    row.extend(_squash(issue.get(c, 0.0), 8.0) for c in CATEGORIES)
+    row.append(1.0 if heimao else 0.0)
+    row.append(log1p(text_len) / 6.0)
+    row.append(1.0 if ("?" in text or "？" in text or "吗" in text) else 0.0)
+    row.append(1.0 if ("!" in text or "！" in text) else 0.0)
+    return row
+
+
+@dataclass
+class ComplaintModel:
+    """Sparse heads (a :class:`ngram.SentimentModel` reused as a multi-head linear scorer) plus dense heads."""
+
+    sparse: ngram.SentimentModel
+    dense_w: np.ndarray            # (len(DENSE), len(HEADS)) float32, on standardised features
+    dense_mean: np.ndarray          # (len(DENSE),)
+    dense_scale: np.ndarray         # (len(DENSE),)
+    bias: np.ndarray                # (len(HEADS),)
+    snow: dict[str, float]          # snownlp word → log P(w|pos)/P(w|neg)
+    names: dict[int, str] = field(default_factory=dict)  # feature key → its text, for reasons
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def version(self) -> str:
+        return str(self.meta.get("version", "unknown"))
+
+    @property
+    def threshold(self) -> float:
+        """Complaint probability at or above which a mention is a complaint."""
+        return float(self.meta.get("threshold", 0.5))
+
+    def snow_features(self, stream: Sequence[str]) -> tuple[float, float]:
+        """(clipped sum, mean) of snownlp's word log-likelihood ratios over the words of a stream."""
+        get = self.snow.get
+        total, n = 0.0, 0
+        for tok in stream:
+            if tok == BREAK:
+                continue
+            v = get(tok)
+            if v is not None:
+                total += v
+                n += 1
+        return max(-12.0, min(12.0, total)) / 6.0, (total / n if n else 0.0)
+
+    def margins(self, rows: np.ndarray, keys: np.ndarray, n: int, dense: np.ndarray) -> np.ndarray:
+        """Margins of every head, (n, len(HEADS)), from feature (row, key) pairs and dense rows."""
+        out = self.sparse.head_margins_flat(rows, keys, n)
+        if n:
+            z = (dense - self.dense_mean) / self.dense_scale
+            out += z @ self.dense_w + self.bias
+        return out
+
+    def top_features(self, keys: np.ndarray, head: int, k: int = 3) -> list[str]:
+        """The named n-grams of one text that push ``head`` up most (for reasons)."""
+        if not self.names or len(keys) == 0:
+            return []
+        uk = np.unique(keys)
+        pos = np.minimum(np.searchsorted(self.sparse.keys, uk), len(self.sparse.keys) - 1)
+        hit = self.sparse.keys[pos] == uk
+        uk, pos = uk[hit], pos[hit]
+        if not len(uk):
+            return []
+        contrib = self.sparse.weights[pos, head] * self.sparse.idf[pos]
+        out: list[str] = []
+        for i in np.argsort(-contrib):
+            if contrib[i] <= 0 or len(out) >= k:
+                break
+            name = self.names.get(int(uk[i]))
+            if name and not any(name in o or o in name for o in out):
+                out.append(name)
+        return out
+
+    def dense_reasons(self, dense_row_: np.ndarray, head: int, k: int = 2) -> list[str]:
+        """Labels of the dense features that push ``head`` up most."""
+        z = (dense_row_ - self.dense_mean) / self.dense_scale * self.dense_w[:, head]
+        out = []
+        for i in np.argsort(-z)[:6]:
+            label = DENSE_LABELS.get(DENSE[i])
+            if z[i] > 0.3 and label and label not in out:
+                out.append(label)
+            if len(out) >= k:
+                break
+        return out
+
+
+def empty(snow: dict[str, float] | None = None) -> ComplaintModel:
+    """A model with no weights (every probability 0.5): the start of training."""
+    keys = np.zeros(0, np.int64)
+    sparse = ngram.SentimentModel(keys, np.zeros(0, np.float32), np.zeros((0, len(HEADS)), np.float32),
+                                  np.zeros(len(HEADS)), list(HEADS), {}, {})
+    return ComplaintModel(sparse, np.zeros((len(DENSE), len(HEADS))), np.zeros(len(DENSE)), np.ones(len(DENSE)),
+                          np.zeros(len(HEADS)), dict(snow or {}), {}, {"version": "untrained"})
+
+
+def save(path: str | Path, model: ComplaintModel) -> None:
+    """Write the model file (zip of .npy arrays with fixed timestamps: same model → same bytes)."""
+    names = sorted(model.names.items())
+    snow = sorted(model.snow.items())
+    meta = dict(model.meta, heads=list(HEADS), dense=list(DENSE))
+    arrays = {
+        "keys": np.asarray(model.sparse.keys, dtype=np.uint32),
+        "idf": ngram.quantize_idf(model.sparse.idf),
+        "weights": np.asarray(model.sparse.weights, dtype=np.float16),
+        "dense_w": np.asarray(model.dense_w, dtype=np.float32),
+        "dense_mean": np.asarray(model.dense_mean, dtype=np.float32),
+        "dense_scale": np.asarray(model.dense_scale, dtype=np.float32),
+        "bias": np.asarray(model.bias, dtype=np.float64),
+        "name_keys": np.asarray([k for k, _ in names], dtype=np.uint32),
+        "name_text": _utf8("\n".join(v.replace("\n", " ") for _, v in names)),
+        "snow_words": _utf8("\n".join(w.replace("\n", " ") for w, _ in snow)),
+        "snow_llr": np.asarray([v for _, v in snow], dtype=np.float16),
+        "meta": _utf8(json.dumps(meta, ensure_ascii=False, sort_keys=True)),
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, arr, allow_pickle=False)
+            info = zipfile.ZipInfo(name + ".npy", date_time=(2024, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
+    tmp.replace(path)
+
+
+def _utf8(s: str) -> np.ndarray:
+    return np.frombuffer(s.encode("utf-8"), dtype=np.uint8)
+
+
+def _text(arr: np.ndarray) -> str:
+    return arr.tobytes().decode("utf-8")
+
+
+def load(path: str | Path | None = None) -> ComplaintModel:
+    """Load a complaint model file (the shipped one by default); a broken or missing file raises ValueError."""
+    path = Path(path) if path else SHIPPED
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            keys = data["keys"].astype(np.int64)
+            idf = data["idf"].astype(np.float32) / ngram.IDF_SCALE
+            weights = data["weights"].astype(np.float32)
+            dense_w = data["dense_w"].astype(np.float64)
+            mean = data["dense_mean"].astype(np.float64)
+            scale = data["dense_scale"].astype(np.float64)
+            bias = data["bias"].astype(np.float64)
+            name_keys = data["name_keys"].astype(np.int64)
+            name_text = _text(data["name_text"]).split("\n") if len(data["name_text"]) else []
+            snow_words = _text(data["snow_words"]).split("\n") if len(data["snow_words"]) else []
+            snow_llr = data["snow_llr"].astype(np.float64)
+            meta = json.loads(_text(data["meta"]))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise ValueError(f"{path}: not a yuqing complaint model ({exc})") from exc
+    if (list(meta.get("heads", [])) != list(HEADS) or list(meta.get("dense", [])) != list(DENSE)
+            or weights.shape != (len(keys), len(HEADS)) or dense_w.shape != (len(DENSE), len(HEADS))
+            or len(idf) != len(keys) or len(name_keys) != len(name_text) or len(snow_words) != len(snow_llr)
+            or (len(keys) > 1 and np.any(np.diff(keys) <= 0))):
+        raise ValueError(f"{path}: complaint model does not match this version of yuqing (retrain with 'yuqing train')")
+    sparse = ngram.SentimentModel(keys, idf, weights, np.zeros(len(HEADS)), list(HEADS), {}, {})
+    scale[scale == 0] = 1.0
+    return ComplaintModel(sparse, dense_w, mean, scale, bias, dict(zip(snow_words, snow_llr.tolist(), strict=True)),
+                          dict(zip(name_keys.tolist(), name_text, strict=True)), meta)
+
+
+_lock = threading.Lock()
+_cache: dict[str, ComplaintModel] = {}
+
+
+def get_model(path: str | Path | None = None) -> ComplaintModel:
+    """The loaded model for ``path`` (shipped by default), loaded once per process."""
+    key = str(Path(path).resolve()) if path else ""
+    with _lock:
+        if key not in _cache:
+            _cache[key] = load(path)
+        return _cache[key]
+
+
+def clear_cache() -> None:
+    with _lock:
+        _cache.clear()
+
+
+def softmax_rows(m: np.ndarray) -> np.ndarray:
+    m = m - m.max(axis=1, keepdims=True)
+    e = np.exp(m)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def feature_strings(text: str, stream: Sequence[str]) -> list[str]:
+    """The text of every feature occurrence, in the order :func:`ngram.keys_batch` emits their keys."""
+    compact = text.translate(ngram._DROP).lower()
+    out = list(compact)
+    out += [compact[i:i + 2] for i in range(len(compact) - 1)]
+    out += [compact[i:i + 3] for i in range(len(compact) - 2)]
+    words: list[str] = []
+    starts: list[bool] = []
+    negated: list[str] = []
+    neg, new_clause = False, True
+    for tok in stream:
+        if tok == BREAK:
+            neg, new_clause = False, True
+            continue
+        words.append(tok)
+        starts.append(new_clause)
+        new_clause = False
+        if neg:
+            negated.append("不…" + tok)
+        elif tok in ngram.NEGATORS:
+            neg = True
+    out += words
+    out += [words[i - 1] + words[i] for i in range(1, len(words)) if not starts[i]]
+    out += negated
+    return out
