@@ -227,6 +227,7 @@ class Features:
     tails: list[float | None]  # sentiment margin of the contrast tail, if any
     dense: np.ndarray         # complaint_model.DENSE per text
     issues: list[dict[str, float] | None]
+    counts: ngram.Counts | None = None  # ngram.count_pairs of the main texts (None: recompute)
 
 
 def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.ComplaintModel | None = None) -> Features:
@@ -245,7 +246,8 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
             texts.append(p.tail)
             streams.append(segment.stream_normalized(p.tail))
     rows, keys = ngram.keys_batch(texts, streams)
-    m = st.model.margins_flat(rows, keys, len(texts))
+    counts = ngram.count_pairs(rows, keys)
+    m = st.model._combine(st.model.head_margins_counts(counts, len(texts)))
     main = rows < n
     rows, keys = rows[main], keys[main]
     margins = m[:n]
@@ -260,7 +262,7 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
         dense[i] = complaint_model.dense_row(p.sig, float(margins[i]), tails[i], cm.snow_features(p.stream),
                                              heimao=p.platform == complaint.HEIMAO, text_len=len(p.norm),
                                              issue_categories=issue_cats, text=p.norm)
-    return Features(prepared, rows, keys, margins, tails, dense, issues)
+    return Features(prepared, rows, keys, margins, tails, dense, issues, ngram.rows_below(counts, n))
 
 
 def prepare(records: Iterable[Any]) -> list[_Prepared]:
@@ -283,7 +285,9 @@ def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
     n = len(feats.prepared)
     if n == 0:
         return []
-    m = cmodel.margins(feats.rows, feats.keys, n, feats.dense)
+    if feats.counts is None:
+        feats.counts = ngram.count_pairs(feats.rows, feats.keys)
+    m = cmodel.margins(feats.rows, feats.keys, n, feats.dense, feats.counts)
     p_complaint = 1.0 / (1.0 + np.exp(-np.clip(m[:, 0], -30, 30)))
     ncat = len(complaint_model.CATEGORIES)
     cats = complaint_model.softmax_rows(m[:, 1:1 + ncat])
@@ -291,15 +295,12 @@ def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
     p_top = 1.0 / (1.0 + np.exp(-np.clip(m[:, 2 + ncat], -30, 30)))
     top_threshold = float(cmodel.meta.get("top_threshold", 1.01))
     hard_threshold = float(cmodel.meta.get("hard_threshold", cmodel.threshold))
-    order = np.argsort(feats.rows, kind="stable") if explain else None
-    bounds = np.searchsorted(feats.rows[order], np.arange(n + 1)) if order is not None else None
+    which = np.flatnonzero(p_complaint >= min(cmodel.threshold, hard_threshold)) if explain else np.zeros(0, np.int64)
+    counts = feats.counts if feats.counts is not None else ngram.count_pairs(feats.rows, feats.keys)
+    why = cmodel.explain(counts, feats.dense, which)
     out = []
     for i in range(n):
-        evidence: list[str] = []
-        cues: list[str] = []
-        if explain and order is not None and bounds is not None and p_complaint[i] >= cmodel.threshold:
-            evidence = cmodel.top_features(feats.keys[order[bounds[i]:bounds[i + 1]]], 0)
-            cues = cmodel.dense_reasons(feats.dense[i], 0)
+        evidence, cues = why.get(i, ([], []))
         out.append(complaint.ModelOutput(
             float(p_complaint[i]), cmodel.threshold,
             {c: float(cats[i, j]) for j, c in enumerate(complaint_model.CATEGORIES)},

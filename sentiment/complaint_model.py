@@ -23,7 +23,6 @@ Scoring needs numpy only.
 
 from __future__ import annotations
 
-import io
 import json
 import threading
 import zipfile
@@ -64,30 +63,32 @@ DENSE_LABELS = {
 }
 
 
-def _squash(v: float, cap: float) -> float:
-    return log1p(max(0.0, min(v, cap)))
-
-
 def dense_row(sig: Any, margin: float, tail_margin: float | None, snow: tuple[float, float], *,
               heimao: bool, text_len: int, issue_categories: dict[str, float] | None, text: str) -> list[float]:
     """The dense feature vector of one mention, in :data:`DENSE` order (``sig``: signals.Signals)."""
     m = max(-8.0, min(8.0, margin)) / 4.0
     t = m if tail_margin is None else max(-8.0, min(8.0, tail_margin)) / 4.0
-    s = sig.score
+    get = sig.score.get
     row = [m, t, min(m, t), snow[0], snow[1]]
-    row.extend(_squash(s.get(k, 0.0), 8.0) for k in SIGNAL_KINDS)
+    row += [log1p(min(max(get(k, 0.0), 0.0), 8.0)) for k in SIGNAL_KINDS]
     row.append(1.0 if sig.competitor_terms else 0.0)
-    row.append(_squash(len(sig.negated), 4.0))
+    row.append(log1p(min(len(sig.negated), 4)))
     row.append(1.0 if sig.brand_named else 0.0)
-    cats = sig.categories
-    row.extend(_squash(cats.get(c, 0.0), 8.0) for c in CATEGORIES)
-    issue = issue_categories or {}
-    row.extend(_squash(issue.get(c, 0.0), 8.0) for c in CATEGORIES)
+    cget = sig.categories.get
+    row += [log1p(min(max(cget(c, 0.0), 0.0), 8.0)) for c in CATEGORIES]
+    if issue_categories:
+        iget = issue_categories.get
+        row += [log1p(min(max(iget(c, 0.0), 0.0), 8.0)) for c in CATEGORIES]
+    else:
+        row += _ZEROS
     row.append(1.0 if heimao else 0.0)
     row.append(log1p(text_len) / 6.0)
     row.append(1.0 if ("?" in text or "？" in text or "吗" in text) else 0.0)
     row.append(1.0 if ("!" in text or "！" in text) else 0.0)
     return row
+
+
+_ZEROS = [0.0] * len(CATEGORIES)
 
 
 @dataclass
@@ -125,44 +126,57 @@ class ComplaintModel:
                 n += 1
         return max(-12.0, min(12.0, total)) / 6.0, (total / n if n else 0.0)
 
-    def margins(self, rows: np.ndarray, keys: np.ndarray, n: int, dense: np.ndarray) -> np.ndarray:
-        """Margins of every head, (n, len(HEADS)), from feature (row, key) pairs and dense rows."""
-        out = self.sparse.head_margins_flat(rows, keys, n)
+    def margins(self, rows: np.ndarray, keys: np.ndarray, n: int, dense: np.ndarray,
+                counts: ngram.Counts | None = None) -> np.ndarray:
+        """Margins of every head, (n, len(HEADS)), from feature (row, key) pairs (or their
+        :func:`ngram.count_pairs`, shared with the sentiment model) and dense rows."""
+        out = self.sparse.head_margins_counts(counts, n) if counts is not None \
+            else self.sparse.head_margins_flat(rows, keys, n)
         if n:
             z = (dense - self.dense_mean) / self.dense_scale
             out += z @ self.dense_w + self.bias
         return out
 
-    def top_features(self, keys: np.ndarray, head: int, k: int = 3) -> list[str]:
-        """The named n-grams of one text that push ``head`` up most (for reasons)."""
-        if not self.names or len(keys) == 0:
-            return []
-        uk = np.unique(keys)
-        pos = np.minimum(np.searchsorted(self.sparse.keys, uk), len(self.sparse.keys) - 1)
-        hit = self.sparse.keys[pos] == uk
-        uk, pos = uk[hit], pos[hit]
-        if not len(uk):
-            return []
-        contrib = self.sparse.weights[pos, head] * self.sparse.idf[pos]
-        out: list[str] = []
-        for i in np.argsort(-contrib):
-            if contrib[i] <= 0 or len(out) >= k:
-                break
-            name = self.names.get(int(uk[i]))
-            if name and not any(name in o or o in name for o in out):
-                out.append(name)
-        return out
-
-    def dense_reasons(self, dense_row_: np.ndarray, head: int, k: int = 2) -> list[str]:
-        """Labels of the dense features that push ``head`` up most."""
-        z = (dense_row_ - self.dense_mean) / self.dense_scale * self.dense_w[:, head]
-        out = []
-        for i in np.argsort(-z)[:6]:
-            label = DENSE_LABELS.get(DENSE[i])
-            if z[i] > 0.3 and label and label not in out:
-                out.append(label)
-            if len(out) >= k:
-                break
+    def explain(self, counts: ngram.Counts, dense: np.ndarray, which: np.ndarray,
+                k: int = 3, k_dense: int = 2) -> dict[int, tuple[list[str], list[str]]]:
+        """For the texts ``which`` of a batch: the named n-grams that push the complaint head up most,
+        and the labels of the dense signals that do (both for the reasons), in one pass over the
+        batch's distinct (text, feature) pairs (:func:`ngram.count_pairs`)."""
+        out: dict[int, tuple[list[str], list[str]]] = {int(i): ([], []) for i in which}
+        if not len(which):
+            return out
+        uk, r, ui, _ = counts
+        if self.names and len(r) and len(self.sparse.keys):
+            wanted = np.zeros(len(dense), dtype=bool)
+            wanted[which] = True
+            upos = np.minimum(np.searchsorted(self.sparse.keys, uk), len(self.sparse.keys) - 1)
+            ucontrib = np.where(self.sparse.keys[upos] == uk, self.sparse.weights[upos, 0] * self.sparse.idf[upos], 0.0)
+            contrib = ucontrib[ui]
+            sel = wanted[r] & (contrib > 0)
+            r, kk, contrib = r[sel], uk[ui[sel]], contrib[sel]
+            order = np.lexsort((-contrib, r))
+            r, kk = r[order], kk[order]
+            if len(r):  # only the strongest few of each text reach Python
+                rank = np.arange(len(r)) - np.searchsorted(r, r)
+                r, kk = r[rank < 4 * k], kk[rank < 4 * k]
+            names = self.names
+            for row, key in zip(r.tolist(), kk.tolist(), strict=True):
+                found = out[row][0]
+                if len(found) >= k:
+                    continue
+                name = names.get(key)
+                if name and not any(name in o or o in name for o in found):
+                    found.append(name)
+        z = (dense[which] - self.dense_mean) / self.dense_scale * self.dense_w[:, 0]
+        top = np.argsort(-z, axis=1)[:, :6]
+        for j, i in enumerate(which.tolist()):
+            cues = out[i][1]
+            for f in top[j].tolist():
+                label = DENSE_LABELS.get(DENSE[f])
+                if z[j, f] > 0.3 and label and label not in cues:
+                    cues.append(label)
+                if len(cues) >= k_dense:
+                    break
         return out
 
 
@@ -194,17 +208,7 @@ def save(path: str | Path, model: ComplaintModel) -> None:
         "snow_llr": np.asarray([v for _, v in snow], dtype=np.float16),
         "meta": _utf8(json.dumps(meta, ensure_ascii=False, sort_keys=True)),
     }
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-        for name, arr in arrays.items():
-            buf = io.BytesIO()
-            np.lib.format.write_array(buf, arr, allow_pickle=False)
-            info = zipfile.ZipInfo(name + ".npy", date_time=(2024, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
-    tmp.replace(path)
+    ngram.write_arrays(path, arrays)
 
 
 def _utf8(s: str) -> np.ndarray:

@@ -126,6 +126,26 @@ def feature_keys(text: str, tokens: Sequence[str]) -> np.ndarray:
     return keys_batch([text], [tokens])[1]
 
 
+Counts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def count_pairs(rows: np.ndarray, keys: np.ndarray) -> Counts:
+    """Distinct keys and, per (row, distinct key) pair, its count: (keys, pair rows, pair key index, counts).
+
+    Pairs are sorted by row. Computed once per batch, it serves every model scoring that batch.
+    """
+    uk, inv = np.unique(keys, return_inverse=True)
+    combo, cnt = np.unique((rows << 32) | inv.astype(np.int64), return_counts=True)
+    return uk, combo >> 32, combo & 0xFFFFFFFF, cnt
+
+
+def rows_below(counts: Counts, n: int) -> Counts:
+    """The pairs of rows < ``n`` (pairs are sorted by row)."""
+    uk, r, ui, cnt = counts
+    end = int(np.searchsorted(r, n))
+    return uk, r[:end], ui[:end], cnt[:end]
+
+
 @dataclass
 class SentimentModel:
     """Vocabulary keys, idf, head weights (columns = ``heads``), biases, blend, model card."""
@@ -178,16 +198,22 @@ class SentimentModel:
             if sq > 0:
                 out[0] += (v @ self.weights[pos]) / sq ** 0.5
             return out
+        return self.head_margins_counts(count_pairs(rows, keys), n)
+
+    def head_margins_counts(self, counts: Counts, n: int) -> np.ndarray:
+        """Margins of every head for ``n`` texts from :func:`count_pairs` (shareable between models)."""
+        out = np.tile(self.biases, (n, 1))
+        uk, r, ui, cnt = counts
+        if n == 0 or len(uk) == 0 or len(self.keys) == 0:
+            return out
         # look each distinct key up once, in sorted order (cache-friendly), then map back
-        uk, inv = np.unique(keys, return_inverse=True)
         upos = np.searchsorted(self.keys, uk)
         upos[upos >= len(self.keys)] = 0
         uhit = self.keys[upos] == uk
-        hit = uhit[inv]
-        combo, cnt = np.unique((rows[hit] << 32) | upos[inv[hit]], return_counts=True)
-        r, col = combo >> 32, combo & 0xFFFFFFFF
-        v = (1.0 + np.log(cnt)) * self.idf[col]
-        # combo is sorted, so each row's features are one contiguous run: sum runs with reduceat
+        hit = uhit[ui]
+        r, col = r[hit], upos[ui[hit]]
+        v = (1.0 + np.log(cnt[hit])) * self.idf[col]
+        # pairs are sorted by row, so each row's features are one contiguous run: sum runs with reduceat
         everyone = np.arange(n, dtype=np.int64)
         starts = np.searchsorted(r, everyone)
         has = starts < len(r)
@@ -233,6 +259,11 @@ def save(path: str | Path, model: SentimentModel) -> None:
         "biases": np.asarray(model.biases, dtype=np.float64),
         "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"), dtype=np.uint8),
     }
+    write_arrays(path, arrays)
+
+
+def write_arrays(path: str | Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write arrays as an ``.npz`` with fixed zip timestamps (same arrays → same bytes), atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")

@@ -131,6 +131,14 @@ def split(datasets: Sequence[Dataset], seed: int, ratio: float,
     return [(y, t) for y, t in rows], evals
 
 
+def complaint_corpus_texts() -> set[str]:
+    """Texts of the complaint corpus's real part: never trained on by the sentiment model."""
+    path = Path(__file__).with_name("data") / "complaints" / "real.jsonl"
+    if not path.is_file():
+        return set()
+    return {json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+
+
 def featurize(texts: Sequence[str]) -> list[np.ndarray]:
     """Feature keys of each text (the same function the model scores with)."""
     out = []
@@ -268,6 +276,7 @@ def train(data: Sequence[str | Path], out: str | Path, *, seed: int = DEFAULT_SE
     prm = params or Params()
     datasets = discover(data)
     excluded = {t for p in exclude for _, t in read_csv(Path(p))}
+    excluded |= complaint_corpus_texts()  # keeps the complaint model's sentiment evidence out-of-sample
     rows, evals = split(datasets, seed, holdout, excluded)
     if not rows:
         raise ValueError("no training rows left after the held-out split and exclusions")

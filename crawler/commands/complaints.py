@@ -22,6 +22,7 @@ ACTIONS = {"registered": "登记", "status": "状态", "assign": "分派", "note
            "urgency": "紧急程度", "merged": "并入", "reported": "上报", "sla_warning": "即将超时",
            "breach": "超时", "escalate": "升级", "callback_due": "回访到期"}
 _OUTPUT_OPT = typer.Option(..., "--output", "-o", help="File to write (.csv, .xlsx or .json).")
+_LABELS_OPT = typer.Option(..., "--output", "-o", help="JSON Lines file to write (RUBRIC record format).")
 _STATUS_OPT = typer.Option(None, "--status", "-s", help="待处理 处理中 已升级 已解决 已回访 已关闭 (repeatable).")
 
 
@@ -194,7 +195,7 @@ def verdict_cmd(
 @complaints_app.command("export-labels")
 def export_labels_cmd(
     ctx: typer.Context,
-    output: Path = typer.Option(..., "--output", "-o", help="JSON Lines file to write (RUBRIC record format)."),
+    output: Path = _LABELS_OPT,
 ) -> None:
     """Write the corrected verdicts (误报, category fixes) as training labels for 'yuqing train --data'."""
     from alerts import complaints
