@@ -65,6 +65,7 @@ class Params:
     max_features: int = 150_000
     min_df: int = 2
     names: int = 30_000           # n-grams kept with their text for reasons
+    written_weight_cat: float = 1.0  # weight of the written mentions in the category heads
 
 
 @dataclass
@@ -250,7 +251,7 @@ def subset(fz: Featurized, idx: np.ndarray) -> analyzer.Features:
 
 # --- fitting ----------------------------------------------------------------------------------
 
-def _lr(x: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
+def _lr(x: Any, y: np.ndarray, c: float, weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """One binary logistic regression (liblinear, dual: fast when features outnumber rows)."""
     import warnings
 
@@ -260,7 +261,7 @@ def _lr(x: Any, y: np.ndarray, c: float) -> tuple[np.ndarray, float]:
     clf = LogisticRegression(C=c, solver="liblinear", dual=True, max_iter=1_000, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        clf.fit(x, y)
+        clf.fit(x, y, sample_weight=weights)
     return clf.coef_[0], float(clf.intercept_[0])
 
 
@@ -321,6 +322,10 @@ def fit(fz: Featurized, idx: np.ndarray, snow: dict[str, float], prm: Params | N
     xc = x[comp]
     cats = np.array([r.category or "其他" for r in recs])[comp]
     classes = sorted(set(cats.tolist()))
+    cat_weights = None
+    if prm.written_weight_cat != 1.0:
+        cat_weights = np.array([prm.written_weight_cat if r.id[:1] == "w" and r.id[1:2].isdigit() else 1.0
+                                for r in recs])[comp]
     for cname in CATEGORIES:  # one against the rest; softmax over their margins at run time
         col = 1 + CATEGORIES.index(cname)
         if cname not in classes:
@@ -328,7 +333,7 @@ def fit(fz: Featurized, idx: np.ndarray, snow: dict[str, float], prm: Params | N
         elif len(classes) == 1:
             bias[col] = 30.0
         else:
-            put(col, *_lr(xc, (cats == cname).astype(int), prm.c_cat))
+            put(col, *_lr(xc, (cats == cname).astype(int), prm.c_cat, cat_weights))
     ncat = len(CATEGORIES)
     urg = np.array([r.urgency or "一般" for r in recs])[comp]
     mid = np.flatnonzero(urg != "非常紧急")

@@ -134,6 +134,9 @@ def count_pairs(rows: np.ndarray, keys: np.ndarray) -> Counts:
 
     Pairs are sorted by row. Computed once per batch, it serves every model scoring that batch.
     """
+    if len(rows) and rows[0] == rows[-1] and not (rows != rows[0]).any():  # one text: one unique is enough
+        uk, cnt = np.unique(keys, return_counts=True)
+        return uk, np.full(len(uk), rows[0], dtype=np.int64), np.arange(len(uk), dtype=np.int64), cnt
     uk, inv = np.unique(keys, return_inverse=True)
     combo, cnt = np.unique((rows << 32) | inv.astype(np.int64), return_counts=True)
     return uk, combo >> 32, combo & 0xFFFFFFFF, cnt
@@ -213,6 +216,11 @@ class SentimentModel:
         hit = uhit[ui]
         r, col = r[hit], upos[ui[hit]]
         v = (1.0 + np.log(cnt[hit])) * self.idf[col]
+        if n == 1:  # one text (analyze() one at a time): fewer numpy calls
+            sq = float(v @ v)
+            if sq > 0:
+                out[0] += (v @ self.weights[col]) / sq ** 0.5
+            return out
         # pairs are sorted by row, so each row's features are one contiguous run: sum runs with reduceat
         everyone = np.arange(n, dtype=np.int64)
         starts = np.searchsorted(r, everyone)
