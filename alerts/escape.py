@@ -18,14 +18,20 @@ import html
 import re
 from urllib.parse import quote, urlsplit, urlunsplit
 
-_INVISIBLE = re.compile(r"[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+# control characters (but tab and line breaks) and every Unicode format character (category Cf:
+# bidi embeddings, overrides and isolates, the Arabic letter mark, zero-width characters, tags …)
+_INVISIBLE = re.compile(
+    "[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u00ad\u0600-\u0605\u061c\u06dd\u070f"
+    "\u0890\u0891\u08e2\u180e\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb"
+    "\U000110bd\U000110cd\U00013430-\U0001343f\U0001bca0-\U0001bca3\U0001d173-\U0001d17a"
+    "\U000e0001\U000e0020-\U000e007f]"
+)
 _SCHEME_URL = re.compile(
     r"(?i)\b(?:https?|ftp|file|javascript|data|mailto|tel|sms|dingtalk|weixin|lark|slack)\s*:\s*(?://)?([^\s<>\"'()\[\]（）]*)"
 )
 _WWW_URL = re.compile(r"(?i)\bwww\.([^\s<>\"'()\[\]（）]*)")
-_BARE_DOMAIN = re.compile(
-    r"(?i)(?<![\w.])((?:[a-z0-9-]+\.)+(?:com|cn|net|org|io|me|cc|top|xyz|info|co|ly|gl|tv|app|link|site|shop|vip|club|ink|fun))\b"
-)
+# any domain-like token (labels, a dot, a top-level label of letters), not only well-known TLDs
+_BARE_DOMAIN = re.compile(r"(?i)(?<![\w.])((?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z]{2,24})(?![\w-])")
 _HOST = re.compile(r"^(?:[^/?#@]*@)?([^/?#:]*)")
 _MD_MAP = str.maketrans({
     "\\": "＼", "*": "＊", "_": "＿", "`": "｀", "[": "［", "]": "］", "(": "（", ")": "）", "<": "＜", ">": "＞",

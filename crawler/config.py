@@ -615,6 +615,20 @@ class ApiConfig(_Model):
     login_max_failures: int = Field(default=5, ge=1, le=1000, description="Failed logins per client per window.")
     login_window_seconds: int = Field(default=300, ge=10, le=86_400)
     public_url: str | None = Field(default=None, description="Dashboard URL used in report and alert links.")
+    trusted_proxies: list[str] = Field(default_factory=list, description="Reverse-proxy addresses whose "
+                                       "X-Forwarded-For is believed (client address, login lockout); empty: none.")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, v: list[str]) -> list[str]:
+        import ipaddress
+
+        for item in v:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"not an IP address or network: {item!r}") from None
+        return v
 
     @field_validator("cors_origins")
     @classmethod
@@ -754,7 +768,11 @@ def _resolve_refs(value: Any, key: str, path: str) -> Any:
             return default
         raise ConfigError(f"missing secret: environment variable {name} is not set", path=path, key=key)
 
-    return _REF_RE.sub(sub, value)
+    resolved = _REF_RE.sub(sub, value)
+    leftover = _REF_RE.sub("", value)
+    if "${" in leftover:  # "${TOKEN" without its closing brace would become the literal value
+        raise ConfigError("unterminated reference: '${' without a closing '}'", path=path, key=key)
+    return resolved
 
 
 def _loc(loc: tuple[int | str, ...]) -> str:

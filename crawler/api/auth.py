@@ -89,14 +89,16 @@ class TokenAuth:
                                 headers={"Retry-After": str(wait)})
         user = self.lookup(token) if token else None
         if user is None:
-            self.limiter.fail(key)
+            if token:  # only a wrong token is a failed login: a missing one is no attempt
+                self.limiter.fail(key)
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="未登录或令牌无效",
                                 headers={"WWW-Authenticate": "Bearer"})
         return user
 
 
 def client_key(request: Request) -> str:
-    """The address failures are counted against (the direct peer; no proxy headers are trusted)."""
+    """The address failures are counted against: the direct peer, or the client a trusted proxy
+    names (uvicorn rewrites the peer from X-Forwarded-For only for ``[api] trusted_proxies``)."""
     return request.client.host if request.client else "unknown"
 
 

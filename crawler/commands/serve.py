@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crawler.commands._common import console, state
+
+if TYPE_CHECKING:
+    from crawler.config import AppConfig
 
 
 def serve_cmd(
@@ -32,7 +35,15 @@ def serve_cmd(
     if app.state.ephemeral_token:
         console.print("[yellow]未配置 api.tokens：本次运行的临时处理人令牌如下（仅显示一次）[/]", highlight=False)
         console.print(f"{url}/#token={app.state.ephemeral_token}", highlight=False, soft_wrap=True)
-    uvicorn.run(app, host=bind_host, port=bind_port, log_config=None, access_log=False, server_header=False)
+    uvicorn.run(app, host=bind_host, port=bind_port, **uvicorn_options(cfg))
+
+
+def uvicorn_options(cfg: AppConfig) -> dict[str, Any]:
+    """Server options: X-Forwarded-* believed only from ``[api] trusted_proxies`` (uvicorn's own
+    default trusts 127.0.0.1, which would let a local proxy's client choose its address)."""
+    trusted = list(cfg.api.trusted_proxies)
+    return {"log_config": None, "access_log": False, "server_header": False, "proxy_headers": bool(trusted),
+            "forwarded_allow_ips": ",".join(trusted) if trusted else ""}
 
 
 def register(app: typer.Typer) -> None:

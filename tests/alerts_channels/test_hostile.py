@@ -141,3 +141,23 @@ def test_neutralise_keeps_the_meaning() -> None:
     assert out == "客服电话打不通 ＠所有人 看 〔链接 t．cn〕"
     assert escape.md("1. 第一\u200b条") == "1． 第一条"
     assert escape.neutralise("很长" * 300, max_chars=10) == "很长很长很长很长很…"
+
+
+def test_every_format_character_and_bidi_control_is_removed() -> None:
+    import sys
+    import unicodedata
+
+    fmt = [chr(c) for c in range(sys.maxunicode + 1) if unicodedata.category(chr(c)) == "Cf"]
+    controls = [chr(c) for c in range(0x20) if chr(c) not in "\t\n\r"] + [chr(c) for c in range(0x7F, 0xA0)]
+    hostile = "客服" + "".join(fmt) + "".join(controls) + "不理人"
+    assert escape.neutralise(hostile) == "客服不理人"
+    # the isolates that flip how a link or a number reads, one by one
+    for ch in ("\u2066", "\u2067", "\u2068", "\u2069", "\u061c", "\u202e", "\u200f"):
+        assert ch not in escape.neutralise(f"退款{ch}123{ch}元")
+
+
+@pytest.mark.parametrize("domain", ["evil.ru", "x.dev", "pay-now.shop.museum", "A.B.xn--p1ai.COM", "t.me"])
+def test_any_bare_domain_is_defanged(domain: str) -> None:
+    out = escape.neutralise(f"快去 {domain} 领红包")
+    assert domain not in out and domain.replace(".", "．") in out
+    assert escape.neutralise("版本 v1.0 价格 3.5 元") == "版本 v1.0 价格 3.5 元"  # numbers are no domains

@@ -139,13 +139,13 @@ V, H = auth(VIEWER), auth(HANDLER)
 class LiveServer:
     """The app served by uvicorn in a thread on a free 127.0.0.1 port."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, options: dict[str, Any] | None = None) -> None:
         import uvicorn
 
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, log_config=None, access_log=False))
+        self.server = uvicorn.Server(uvicorn.Config(app, **(options or {"log_config": None, "access_log": False})))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> LiveServer:

@@ -219,3 +219,43 @@ def test_bad_paths_and_bodies(client: Any, seeded: SeededDb) -> None:
     r = client.post(f"/api/complaints/{cid}/status", content=b"{not json", headers={**H, "Content-Type": "application/json"})
     assert r.status_code == 422
     assert client.post("/api/complaints/99999999/notes", json={"note": "x"}, headers=H).status_code == 404
+
+
+@pytest.mark.parametrize("trusted", [[], ["127.0.0.1"]])
+def test_lockout_behind_a_proxy_header_only_when_the_proxy_is_trusted(seeded: SeededDb, data_dir: Any,
+                                                                      trusted: list[str]) -> None:
+    """The real server (uvicorn, with the options 'yuqing serve' uses): X-Forwarded-For moves the
+    lockout to another address only when the peer is a configured trusted proxy."""
+    import httpx
+
+    from crawler.api import create_app
+    from crawler.commands.serve import uvicorn_options
+    from tests.analysts.conftest import LiveServer, make_cfg
+
+    cfg = make_cfg(seeded.url, data_dir, api={"login_max_failures": 3, "login_window_seconds": 60,
+                                              "trusted_proxies": trusted})
+    with LiveServer(create_app(cfg), uvicorn_options(cfg)) as srv, httpx.Client(base_url=srv.url) as c:
+        for i in range(3):  # three wrong guesses, each claiming another client address
+            r = c.post("/api/login", json={"token": "guess-guess-guess"}, headers={"X-Forwarded-For": f"10.9.9.{i}"})
+            assert r.status_code == 401
+        fourth = c.post("/api/login", json={"token": "guess-guess-guess"}, headers={"X-Forwarded-For": "10.9.9.7"})
+        if trusted:  # each forwarded client has one failure: none is locked out
+            assert fourth.status_code == 401
+        else:  # the header is ignored: the peer itself made three failures
+            assert fourth.status_code == 429
+
+
+def test_requests_without_a_token_do_not_lock_anyone_out(seeded: SeededDb, data_dir: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from crawler.api import create_app
+    from tests.analysts.conftest import make_cfg
+
+    cfg = make_cfg(seeded.url, data_dir, api={"login_max_failures": 3, "login_window_seconds": 60})
+    with TestClient(create_app(cfg)) as c:
+        for _ in range(10):
+            assert c.get("/api/mentions").status_code == 401  # a dashboard not logged in yet
+        assert c.get("/api/mentions", headers=V).status_code == 200
+        for _ in range(3):
+            assert c.get("/api/mentions", headers={"Authorization": "Bearer wrong-wrong-wrong"}).status_code == 401
+        assert c.get("/api/mentions", headers=V).status_code == 429
