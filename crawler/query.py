@@ -38,9 +38,29 @@ class QueryError(YuqingError):
     """A bad filter value (unknown platform, unreadable time, inverted range...)."""
 
 
+# what every supported database stores and every filter can compare with (PostgreSQL and
+# SQLite hold more, but a range end one day later must still fit in a datetime)
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(9000, 1, 1, tzinfo=UTC)
+
+
 def parse_time(value: str | datetime | date, *, tz: str = DEFAULT_TZ, now: datetime | None = None,
                end: bool = False) -> datetime:
-    """``24h`` / ``7d`` (ago), ``2026-11-01`` (local midnight; with ``end``: the next midnight) or ISO time."""
+    """``24h`` / ``7d`` (ago), ``2026-11-01`` (local midnight; with ``end``: the next midnight) or ISO time.
+
+    A time the parser reads but the database cannot hold (year 9999 in a far time zone,
+    ``100000000d`` ago) is a :class:`QueryError` with the reason, not an overflow.
+    """
+    try:
+        out = _parse_time(value, tz=tz, now=now, end=end)
+    except (OverflowError, ValueError) as exc:
+        raise QueryError(f"时间超出可查询范围 {value!r}（{EARLIEST:%Y-%m-%d} 至 {LATEST:%Y-%m-%d}）") from exc
+    if not EARLIEST <= out < LATEST:
+        raise QueryError(f"时间超出可查询范围 {value!r}（{EARLIEST:%Y-%m-%d} 至 {LATEST:%Y-%m-%d}）")
+    return out
+
+
+def _parse_time(value: str | datetime | date, *, tz: str, now: datetime | None, end: bool) -> datetime:
     if isinstance(value, datetime):
         return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
     if isinstance(value, date):
@@ -53,10 +73,14 @@ def parse_time(value: str | datetime | date, *, tz: str = DEFAULT_TZ, now: datet
         return (now or utcnow()) - delta
     try:
         if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
-            return parse_time(date.fromisoformat(text), tz=tz, end=end)
-        return parse_time(datetime.fromisoformat(text.replace("Z", "+00:00")), tz=tz)
+            day = date.fromisoformat(text)
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as exc:
         raise QueryError(f"无法识别的时间 {value!r}：请用 24h、7d、2026-11-01 或 2026-11-01T08:00") from exc
+    if re.match(r"^\d{4}-\d{2}-\d{2}$", text):
+        return _parse_time(day, tz=tz, now=now, end=end)
+    return _parse_time(parsed, tz=tz, now=now, end=end)
 
 
 class MentionFilter(BaseModel):

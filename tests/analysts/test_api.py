@@ -196,6 +196,11 @@ BAD_QUERIES = [
     ("/api/complaints", {"status": "已爆炸"}, "未知状态"),
     ("/api/events", {"order": "latest"}, "order"),
     ("/api/alerts", {"since": "later"}, "时间"),
+    ("/api/mentions", {"since": "9999-12-31T23:59:59-14:00"}, "超出可查询范围"),
+    ("/api/mentions", {"until": "9999-12-31"}, "超出可查询范围"),
+    ("/api/mentions", {"since": "0001-01-01T00:00:00+14:00"}, "超出可查询范围"),
+    ("/api/events", {"since": "9999-12-31T23:59:59-14:00"}, "超出可查询范围"),
+    ("/api/stats/trend", {"until": "9999-12-31"}, "超出可查询范围"),
 ]
 
 

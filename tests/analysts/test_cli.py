@@ -69,6 +69,8 @@ def test_query_search_table_and_csv(cfg_file: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["query", "--platform", "tiktok"], "未知平台"),
     (["query", "--since", "someday"], "无法识别的时间"),
+    (["query", "--since", "9999-12-31T23:59:59-14:00"], "超出可查询范围"),
+    (["query", "--until", "9999-12-31"], "超出可查询范围"),
     (["query", "--brand", "无此品牌"], "unknown brand"),
     (["query", "，，"], "没有可搜索的词"),
     (["query", "--format", "xml"], "unknown --format"),
