@@ -54,13 +54,18 @@ def make_error(kind: ErrorKind, message: str, *, platform: str, url: str | None 
 
 
 def login_fix(platform: str) -> str:
-    """The command that renews a platform's session, quoted in auth_expired messages."""
-    return f"yuqing login {platform}"
+    """The command that renews a platform's session, quoted in auth_expired messages.
+
+    Heimao has no QR login: its cookies come from the environment or the config."""
+    if platform == "heimao":
+        return ("set HEIMAO_COOKIES (or [platforms.heimao].accounts cookies) from a logged-in browser, "
+                "then check with `yuqing crawl heimao --brand <brand>`")
+    return f"run `yuqing login {platform}`"
 
 
 def auth_error(platform: str, why: str, url: str | None = None) -> LoginRequired:
     """An auth_expired error whose message carries the exact fix."""
-    err = make_error(ErrorKind.AUTH_EXPIRED, f"{why}; fix: run `{login_fix(platform)}`", platform=platform, url=url)
+    err = make_error(ErrorKind.AUTH_EXPIRED, f"{why}; fix: {login_fix(platform)}", platform=platform, url=url)
     assert isinstance(err, LoginRequired)
     return err
 

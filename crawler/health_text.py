@@ -83,6 +83,12 @@ def _fix(kind: str, platform: str | None) -> str:
         "dispatcher_lag": "确认 `yuqing run` 正在运行，并检查告警渠道是否可达（`yuqing alerts list`、`yuqing alerts test <渠道>`）。",
         "no_workers": "在采集机器上启动 `yuqing worker`（或 systemctl start yuqing-worker@1），并确认它们能连上 Redis 和数据库。",
     }
+    if platform == "heimao":  # no QR login for Heimao: its cookies come from a logged-in browser
+        fixes["session_expired"] = ("黑猫投诉没有扫码登录：从已登录的浏览器复制 cookies，设置 HEIMAO_COOKIES"
+                                    "（或 [platforms.heimao].accounts 的 cookies），再运行 "
+                                    "`yuqing crawl heimao --brand <品牌>` 检查。")
+        fixes["blocked"] = fixes["blocked"].replace(f"`{login}` 人工通过", "浏览器中人工通过并更新 HEIMAO_COOKIES")
+        fixes["zero_results"] = fixes["zero_results"].replace(f"（`{login}`）", "（HEIMAO_COOKIES）")
     return fixes.get(kind, "查看 yuqing 日志。")
 
 
