@@ -161,17 +161,13 @@ def read_labelled(path: str | Path) -> list[Record]:
             for lineno, row in enumerate(reader, start=2):
                 out.append(make_record(dict(row), f"{path}:{lineno}", origin=path.name, default_id=f"{path.stem}-{lineno}"))
         return out
-    with path.open(encoding="utf-8-sig") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise CorpusError(f"{path}:{lineno}: not JSON ({exc.msg})") from exc
-            if not isinstance(obj, dict):
-                raise CorpusError(f"{path}:{lineno}: expected a JSON object")
+    from sentiment.evaluate import LabelledFileError, iter_jsonl
+
+    try:
+        for lineno, obj in iter_jsonl(path):
             out.append(make_record(obj, f"{path}:{lineno}", origin=path.name, default_id=f"{path.stem}-{lineno}"))
+    except LabelledFileError as exc:
+        raise CorpusError(str(exc)) from exc
     return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,14 +25,14 @@ class LabelledFileError(ValueError):
     """A labelled file that cannot be read."""
 
 
-def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
-    """Records of a JSON Lines file; every record needs a ``text``."""
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) of every non-blank line of a JSON Lines file; a bad line is a
+    :class:`LabelledFileError` naming it."""
     p = Path(path)
     try:
         lines = p.read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as exc:
         raise LabelledFileError(f"{p}: cannot read: {exc}") from exc
-    out: list[dict[str, Any]] = []
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
@@ -40,8 +40,17 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
             rec = json.loads(line)
         except json.JSONDecodeError as exc:
             raise LabelledFileError(f"{p}:{n}: not JSON: {exc.msg}") from exc
-        if not isinstance(rec, dict) or not isinstance(rec.get("text"), str):
-            raise LabelledFileError(f"{p}:{n}: each line must be an object with a \"text\" string")
+        if not isinstance(rec, dict):
+            raise LabelledFileError(f"{p}:{n}: each line must be a JSON object")
+        yield n, rec
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Records of a JSON Lines file; every record needs a ``text``."""
+    out: list[dict[str, Any]] = []
+    for n, rec in iter_jsonl(path):
+        if not isinstance(rec.get("text"), str):
+            raise LabelledFileError(f"{path}:{n}: each line must be an object with a \"text\" string")
         out.append(rec)
     return out
 
