@@ -69,9 +69,21 @@ def _install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:  # process boundary
+        # this handler answers outside the middleware below: it sets the same headers itself
+        from sqlalchemy.exc import DBAPIError
+
+        headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
+        if isinstance(exc, DBAPIError):  # the database went away, is locked or is not a database
+            from crawler.storage.engine import safe_url
+
+            url = safe_url(str(request.app.state.engine.url)) if getattr(request.app.state, "engine", None) else "?"
+            logger.error("API: database unavailable on {method} {path}: {url}: {err}", method=request.method,
+                         path=request.url.path, url=url, err=type(exc.orig or exc).__name__)
+            return JSONResponse({"detail": "数据库暂时不可用，请稍后再试"}, status_code=503,
+                                headers={**headers, "Retry-After": "30"})
         ERRORS["unhandled"] += 1
         logger.exception("API error on {method} {path}", method=request.method, path=request.url.path)
-        return JSONResponse({"detail": "服务器内部错误"}, status_code=500)
+        return JSONResponse({"detail": "服务器内部错误"}, status_code=500, headers=headers)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

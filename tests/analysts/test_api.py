@@ -264,3 +264,25 @@ def test_requests_without_a_token_do_not_lock_anyone_out(seeded: SeededDb, data_
         for _ in range(3):
             assert c.get("/api/mentions", headers={"Authorization": "Bearer wrong-wrong-wrong"}).status_code == 401
         assert c.get("/api/mentions", headers=V).status_code == 429
+
+
+def test_a_database_that_goes_away_is_a_503_with_the_security_headers(tmp_path: Any, data_dir: Any) -> None:
+    """A real SQLite file overwritten while the API runs: JSON 503, same headers, no traceback body."""
+    from fastapi.testclient import TestClient
+
+    from crawler.api import create_app
+    from crawler.api.app import SECURITY_HEADERS
+    from tests.analysts.conftest import make_cfg
+
+    db = tmp_path / "gone.db"
+    cfg = make_cfg(f"sqlite:///{db}", data_dir)
+    with TestClient(create_app(cfg), raise_server_exceptions=False) as c:
+        assert c.get("/api/mentions", headers=V).status_code == 200
+        c.app.state.engine.dispose()  # type: ignore[attr-defined]
+        db.write_bytes(b"this is not a database" * 100)
+        r = c.get("/api/mentions", headers=V)
+        assert r.status_code == 503, r.text
+        assert r.json() == {"detail": "数据库暂时不可用，请稍后再试"}
+        assert r.headers["Retry-After"] == "30"
+        for name, value in SECURITY_HEADERS.items():
+            assert r.headers.get(name) == value
