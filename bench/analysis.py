@@ -273,7 +273,6 @@ def main() -> int:
     print("\n2. Complaint judgement, leave one domain out (corpus in sentiment/data/complaints)")
     if not args.skip_cv:
         ok &= grouped_cv(args.errors, with_sn)
-    sentiment.configure(None)  # back to the shipped models (the cross-validation configured its own)
     print("\n2b. Final checks (never tuned on): mentions_dev.jsonl and the simulator's generator")
     sets = [("mentions_dev", evaluate.read_jsonl(args.mentions)), ("simulator corpus", simulator_records(400, 101))]
     print(f"{'set':18} {'n':>4} {'F1 snownlp':>11} {'F1':>6} {'category':>9} {'urgency base':>13} {'urgency':>8}")

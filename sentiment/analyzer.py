@@ -8,8 +8,10 @@ weights, the compiled word lists) is loaded once per process.
 from __future__ import annotations
 
 import gc
+import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from math import exp
@@ -102,6 +104,23 @@ def configure(cfg: AppConfig | None = None, *, cmodel: complaint_model.Complaint
         terms = tuple(sorted({t.lower() for ts in brands.values() for t in ts}, key=len, reverse=True))
         version = f"{mdl.version}+{cmodel.version}+{RULES_VERSION}"[:64]
         _state = _State(lex, mdl, cmodel, th, brands, terms, version, key)
+
+
+@contextmanager
+def configured(cfg: AppConfig | None, cmodel: complaint_model.ComplaintModel) -> Iterator[_State]:
+    """The analyser set up for ``cfg`` with ``cmodel`` for the duration of a ``with`` block, then
+    restored as it was (training and evaluation; not meant to run beside live analysis)."""
+    global _state
+    with _lock:
+        saved = _state
+        configure(cfg, cmodel=cmodel)
+        current = _state
+    assert current is not None
+    try:
+        yield current
+    finally:
+        with _lock:
+            _state = saved
 
 
 def _config_key(cfg: AppConfig | None) -> tuple[Any, ...]:
@@ -208,11 +227,20 @@ def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes:
                      author_history if isinstance(author_history, dict) else None)
 
 
+_NOT_WORDS = re.compile(r"(?i)(?:https?://|www\.)\S+|\[[^\[\]\s]{1,8}\]|[^\w]|[\d_]")
+
+
+def has_words(text: str) -> bool:
+    """Whether a text has something to read: two letters (Han or other) outside links, Weibo
+    emoticons ("[微笑]"), emoji, digits and punctuation."""
+    return len(_NOT_WORDS.sub("", text)) >= 2
+
+
 def _collect(st: _State, prepared: list[_Prepared]) -> None:
     """Lexicon signals of the whole batch (matched at once)."""
     sigs = collect_many([p.lower for p in prepared], st.lexicon, [p.brand_terms for p in prepared])
     for p, sig in zip(prepared, sigs, strict=True):
-        sig.text_seen = bool(p.norm.strip())
+        sig.text_seen = has_words(p.norm)
         p.sig = sig
 
 

@@ -77,15 +77,16 @@ def decide(sig: Signals, *, model: ModelOutput, sentiment: float, platform: str 
     reasons: list[str] = []
     heimao = platform == HEIMAO
     p = model.p_complaint
+    if not heimao and not sig.text_seen:  # nothing to read ("1", "👍", "[微笑]", a bare link)
+        return Verdict(False, None, None, 0, ["没有可分析的文字"])
+    hard = (sig.score["escalation"] >= 2.5 or sig.score["harm"] >= 2.5 or sig.score["bulk"] >= 2.5)
+    bar = model.hard_threshold if hard else model.threshold
     if heimao:
         is_complaint = True
         reasons.append("黑猫投诉平台")
-    elif not sig.text_seen:
-        is_complaint = False  # nothing to read, nothing to complain about
     else:
-        hard = (sig.score["escalation"] >= 2.5 or sig.score["harm"] >= 2.5 or sig.score["bulk"] >= 2.5)
         # a rubric hard-row signal (escalation, harm, a group) lowers the bar: missing one costs most
-        is_complaint = p >= (model.hard_threshold if hard else model.threshold)
+        is_complaint = p >= bar
     if not is_complaint:
         risk = int(max(0, min(29, 29 * p / max(model.threshold, 1e-6))))
         reasons.append(f"模型判定非投诉 (投诉概率 {p:.2f})")
@@ -94,7 +95,12 @@ def decide(sig: Signals, *, model: ModelOutput, sentiment: float, platform: str 
     urgency, urgent_reasons = _urgency(sig, model=model, heimao=heimao, followers=followers,
                                        engagement=engagement, th=th, author_history=author_history)
     category, cat_reason = _category(sig, model=model, courier=courier)
-    reasons.append(f"模型判定投诉 (投诉概率 {p:.2f})")
+    if p >= model.threshold:
+        reasons.append(f"模型判定投诉 (投诉概率 {p:.2f})")
+    elif hard:
+        reasons.append(f"投诉概率 {p:.2f}，有升级/健康/群体信号，按较低阈值 {model.hard_threshold:.2f} 计为投诉")
+    else:
+        reasons.append(f"投诉概率 {p:.2f}（低于模型阈值，按平台规则计为投诉）")
     if model.evidence:
         reasons.append("模型依据: " + "、".join(model.evidence))
     if model.cues:

@@ -240,6 +240,7 @@ def load(path: str | Path | None = None) -> ComplaintModel:
         raise ValueError(f"{path}: not a yuqing complaint model ({exc})") from exc
     if (list(meta.get("heads", [])) != list(HEADS) or list(meta.get("dense", [])) != list(DENSE)
             or weights.shape != (len(keys), len(HEADS)) or dense_w.shape != (len(DENSE), len(HEADS))
+            or mean.shape != (len(DENSE),) or scale.shape != (len(DENSE),) or bias.shape != (len(HEADS),)
             or len(idf) != len(keys) or len(name_keys) != len(name_text) or len(snow_words) != len(snow_llr)
             or (len(keys) > 1 and np.any(np.diff(keys) <= 0))):
         raise ValueError(f"{path}: complaint model does not match this version of yuqing (retrain with 'yuqing train')")

@@ -9,7 +9,10 @@ author_followers,likes,comments,shares``) are read, analysed exactly as at run t
 (:func:`sentiment.analyzer.features`), and four heads are fitted with scikit-learn's
 logistic regression. :func:`cross_validate` leaves one domain group out at a time and
 measures the whole verdict (the model plus the rubric's rules, :func:`sentiment.complaint.decide`),
-so every figure is on text whose domain the model never saw.
+so every figure is on text whose domain the complaint model never saw. Two caveats: the
+sentiment model it reads was trained on the same public corpora (never on these texts, but
+on other texts of the same domains), and C and the thresholds were chosen on this same
+cross-validation; both make the figures somewhat optimistic.
 
 scikit-learn and snownlp are imported only here; scoring needs numpy only.
 """
@@ -25,13 +28,16 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from sentiment import analyzer, complaint_model
 from sentiment import train as strain
 from sentiment.complaint_model import CATEGORIES, DENSE, HEADS, URGENCIES, ComplaintModel
+
+if TYPE_CHECKING:
+    from crawler.config import AppConfig
 
 CORPUS_DIR = Path(__file__).with_name("data") / "complaints"
 CORPUS_FILES = ("real.jsonl", "written.jsonl")
@@ -208,17 +214,20 @@ class Featurized:
     feats: analyzer.Features
     key_lists: list[np.ndarray]
     mark_keys: np.ndarray | None = None
+    cfg: AppConfig | None = None               # the configuration the features were computed for
+    stub: ComplaintModel | None = None
 
 
-def featurize(records: Sequence[Record], snow: dict[str, float], *, batch: int = 2_000) -> Featurized:
-    """Run the analyser's feature stage over every record (in batches), as at run time."""
+def featurize(records: Sequence[Record], snow: dict[str, float], *, cfg: AppConfig | None = None,
+              batch: int = 2_000) -> Featurized:
+    """Run the analyser's feature stage over every record (in batches), exactly as at run time for
+    ``cfg`` (its brands, word lists and sentiment model); the analyser is restored afterwards."""
     stub = complaint_model.empty(snow)
-    analyzer.configure(None, cmodel=stub)
-    st = analyzer.state()
     parts: list[analyzer.Features] = []
-    for i in range(0, len(records), batch):
-        prepared = analyzer.prepare([r.as_input() for r in records[i:i + batch]])
-        parts.append(analyzer.features(st, prepared, stub))
+    with analyzer.configured(cfg, stub) as st:
+        for i in range(0, len(records), batch):
+            prepared = analyzer.prepare([r.as_input() for r in records[i:i + batch]])
+            parts.append(analyzer.features(st, prepared, stub))
     rows, keys, offset = [], [], 0
     for part in parts:
         rows.append(part.rows + offset)
@@ -232,7 +241,7 @@ def featurize(records: Sequence[Record], snow: dict[str, float], *, batch: int =
     bounds = np.searchsorted(feats.rows[order], np.arange(len(records) + 1))
     sorted_keys = feats.keys[order]
     key_lists = [sorted_keys[bounds[i]:bounds[i + 1]] for i in range(len(records))]
-    return Featurized(list(records), feats, key_lists)
+    return Featurized(list(records), feats, key_lists, cfg=cfg, stub=stub)
 
 
 def subset(fz: Featurized, idx: np.ndarray) -> analyzer.Features:
@@ -387,12 +396,17 @@ class Prediction:
 
 def predict(model: ComplaintModel, fz: Featurized, idx: np.ndarray) -> list[Prediction]:
     """The product's verdict (model + rules) for the records at ``idx``."""
-    st = analyzer.state()
+    with analyzer.configured(fz.cfg, fz.stub or model) as st:
+        return _predict(st, model, fz, idx)
+
+
+def _predict(st: Any, model: ComplaintModel, fz: Featurized, idx: np.ndarray) -> list[Prediction]:
     feats = subset(fz, idx)
     outs = analyzer.model_outputs(feats, model, explain=False)
     preds = []
     for i, out in enumerate(outs):
-        _, v = analyzer.verdict(st, feats.prepared[i], float(feats.margins[i]), feats.tails[i], feats.issues[i], out)
+        _, v = analyzer.verdict(st, feats.prepared[i], float(feats.margins[i]), feats.tails[i], feats.issues[i],
+                                out)
         preds.append(Prediction(v.is_complaint, v.category, v.urgency, out.p_complaint))
     return preds
 
@@ -406,6 +420,11 @@ class Scores:
     f1: float
     category: float   # over all gold complaints; a missed complaint counts wrong
     urgency: float
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+    category_ok: int = 0
+    urgency_ok: int = 0
 
     def row(self) -> dict[str, Any]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(self).items()}
@@ -420,9 +439,11 @@ def score(gold: Sequence[Record], pred_c: Sequence[bool], pred_cat: Sequence[str
     rec = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * prec * rec / (prec + rec) if prec + rec else 0.0
     gold_c = [i for i, g in enumerate(gold) if g.is_complaint]
-    cat = sum(1 for i in gold_c if pred_c[i] and pred_cat[i] == gold[i].category) / len(gold_c) if gold_c else float("nan")
-    urg = sum(1 for i in gold_c if pred_c[i] and pred_urg[i] == gold[i].urgency) / len(gold_c) if gold_c else float("nan")
-    return Scores(len(gold), len(gold_c), prec, rec, f1, cat, urg)
+    cat_ok = sum(1 for i in gold_c if pred_c[i] and pred_cat[i] == gold[i].category)
+    urg_ok = sum(1 for i in gold_c if pred_c[i] and pred_urg[i] == gold[i].urgency)
+    cat = cat_ok / len(gold_c) if gold_c else float("nan")
+    urg = urg_ok / len(gold_c) if gold_c else float("nan")
+    return Scores(len(gold), len(gold_c), prec, rec, f1, cat, urg, tp, fp, fn, cat_ok, urg_ok)
 
 
 def snownlp_negative(texts: Sequence[str], cache: Path | None = None) -> list[float]:
@@ -473,6 +494,11 @@ def cross_validate(fz: Featurized, snow: dict[str, float], prm: Params | None = 
         train_idx = np.flatnonzero(all_groups != g)
         if not len(test) or not len(train_idx):
             continue
+        train_labels = {fz.records[i].is_complaint for i in train_idx}
+        if len(train_labels) < 2:  # e.g. a customer's file of complaints only, held out from the rest
+            if log:
+                log(f"{g}: skipped (without it the training part has only one label)")
+            continue
         model = fit(fz, train_idx, snow, prm)
         preds = predict(model, fz, test)
         gold = [fz.records[i] for i in test]
@@ -505,23 +531,15 @@ def cross_validate(fz: Featurized, snow: dict[str, float], prm: Params | None = 
 
 
 def pooled(folds: Sequence[Fold], which: str = "ours") -> dict[str, float]:
-    """Micro-averaged figures over every held-out record of the folds."""
-    tp = fp = fn = 0
-    cat_ok = urg_ok = gold_c = 0
-    for f in folds:
-        s: Scores = getattr(f, which)
-        tp_f = s.recall * s.complaints
-        tp += tp_f
-        fn += s.complaints - tp_f
-        fp += (tp_f / s.precision - tp_f) if s.precision else 0.0
-        cat_ok += s.category * s.complaints if s.complaints else 0
-        urg_ok += s.urgency * s.complaints if s.complaints else 0
-        gold_c += s.complaints
+    """Micro-averaged figures over every held-out record of the folds (summed counts)."""
+    scores: list[Scores] = [getattr(f, which) for f in folds]
+    tp, fp, fn = sum(s.tp for s in scores), sum(s.fp for s in scores), sum(s.fn for s in scores)
+    gold_c = sum(s.complaints for s in scores)
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
     return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-            "category": cat_ok / gold_c if gold_c else float("nan"),
-            "urgency": urg_ok / gold_c if gold_c else float("nan")}
+            "category": sum(s.category_ok for s in scores) / gold_c if gold_c else float("nan"),
+            "urgency": sum(s.urgency_ok for s in scores) / gold_c if gold_c else float("nan")}
 
 
 # --- the whole training run ----------------------------------------------------------------------
@@ -539,7 +557,7 @@ class TrainResult:
 
 def train(out: str | Path | None = None, *, extra: Sequence[str | Path] = (), shipped_corpus: bool = True,
           prm: Params | None = None, cv: bool = True, log: Callable[[str], None] | None = None,
-          snow_cache: Path | None = None) -> TrainResult:
+          snow_cache: Path | None = None, cfg: AppConfig | None = None) -> TrainResult:
     """Fit the complaint model on the corpus plus ``extra`` files, report grouped CV, write the file."""
     started = time.monotonic()
     prm = prm or Params()
@@ -549,7 +567,7 @@ def train(out: str | Path | None = None, *, extra: Sequence[str | Path] = (), sh
     if log:
         log(f"{len(records):,} labelled records from {len({r.origin for r in records})} file(s); featurising …")
     snow = snownlp_table()
-    fz = featurize(records, snow)
+    fz = featurize(records, snow, cfg=cfg)
     folds: list[Fold] = []
     if cv and len({r.group for r in records}) >= 2:
         pos = snownlp_negative([r.text for r in records], snow_cache)
@@ -577,7 +595,6 @@ def train(out: str | Path | None = None, *, extra: Sequence[str | Path] = (), sh
     target = Path(out) if out else complaint_model.SHIPPED
     complaint_model.save(target, model)
     complaint_model.clear_cache()
-    analyzer.configure(None, cmodel=complaint_model.load(target))  # fresh state with the new file
     return TrainResult(target, model.version, len(records), int(model.meta["complaints"]),
                        len(model.sparse.keys), folds, time.monotonic() - started)
 

@@ -68,7 +68,7 @@ def complaint_train_command(
     log = None if as_json else (lambda msg: console.print(msg, highlight=False))
     try:
         res = ct.train(target, extra=data or (), shipped_corpus=not no_corpus, cv=not no_cv, log=log,
-                       snow_cache=cfg.data_path() / "models" / "snownlp_cache.json")
+                       snow_cache=cfg.data_path() / "models" / "snownlp_cache.json", cfg=cfg)
     except (ct.CorpusError, ValueError) as exc:
         raise TrainError(str(exc)) from exc
     if as_json:

@@ -190,3 +190,59 @@ def test_scores_count_a_missed_complaint_wrong_for_category_and_urgency() -> Non
     s = complaint_train.score(gold, [True, False, True], ["产品质量", None, "其他"], ["一般", None, "一般"])
     assert (s.precision, s.recall) == (0.5, 0.5)
     assert s.category == 0.5 and s.urgency == 0.5  # b was missed: wrong in both
+
+
+@pytest.mark.parametrize("text", ["1", "👍", "😀😀", "[微笑]", "。。。", "？？？", "http://t.cn/abc", "好"])
+def test_text_with_nothing_to_read_is_not_a_complaint(text: str) -> None:
+    a = sentiment.analyze(text)
+    assert not a.is_complaint and a.risk == 0 and a.reasons == ["没有可分析的文字"]
+
+
+def test_training_leaves_the_analyser_as_it_was(tmp_path: Path) -> None:
+    sentiment.configure(None)
+    before = analyzer.state()
+    probe = sentiment.analyze("今天天气很好，心情不错")
+    jl, _ = _small_set(tmp_path)
+    fz = complaint_train.featurize(complaint_train.load_corpus([jl], shipped=False), complaint_train.snownlp_table())
+    assert analyzer.state() is before
+    complaint_train.train(tmp_path / "m.npz", extra=[jl], shipped_corpus=False, cv=True,
+                          snow_cache=tmp_path / "snow.json")
+    assert analyzer.state() is before
+    after = sentiment.analyze("今天天气很好，心情不错")
+    assert (after.is_complaint, after.risk) == (probe.is_complaint, probe.risk)
+    assert len(fz.records) == 120
+
+
+def test_pooled_figures_keep_the_false_positives_of_a_fold_without_hits() -> None:
+    R = complaint_train.Record
+    gold_a = [R("a1", "x", True, "产品质量", "一般")]
+    gold_b = [R(f"b{i}", "y", False, None, None) for i in range(4)]
+    s_a = complaint_train.score(gold_a, [True], ["产品质量"], ["一般"])
+    s_b = complaint_train.score(gold_b, [True] * 4, ["其他"] * 4, ["一般"] * 4)  # precision 0
+    folds = [complaint_train.Fold("a", s_a, s_a, s_a), complaint_train.Fold("b", s_b, s_b, s_b)]
+    assert complaint_train.pooled(folds)["precision"] == pytest.approx(1 / 5)
+
+
+def test_a_model_file_with_wrong_array_lengths_is_refused(tmp_path: Path) -> None:
+    m = complaint_model.get_model()
+    bad = complaint_model.ComplaintModel(m.sparse, m.dense_w, m.dense_mean[:-3], m.dense_scale, m.bias, m.snow,
+                                         m.names, dict(m.meta))
+    complaint_model.save(tmp_path / "bad.npz", bad)
+    with pytest.raises(ValueError, match="does not match"):
+        complaint_model.load(tmp_path / "bad.npz")
+
+
+def test_cross_validation_skips_a_fold_that_would_leave_one_label(tmp_path: Path) -> None:
+    real = _jsonl(CORPUS / "real.jsonl")
+    mixed = [r for r in real if r["source"] == "waimai_10k"][:60]
+    only_complaints = [dict(r, id=f"mine-{i}", domain="mine") for i, r in
+                       enumerate(x for x in real if x["source"] == "chnsenticorp_htl" and x["is_complaint"])][:20]
+    path = tmp_path / "mixed.jsonl"
+    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in mixed + only_complaints) + "\n",
+                    encoding="utf-8")
+    # the waimai fold would train on complaints only: it is skipped, the customer's fold is scored
+    records = complaint_train.load_corpus([path], shipped=False)
+    snow = complaint_train.snownlp_table()
+    fz = complaint_train.featurize(records, snow)
+    folds = complaint_train.cross_validate(fz, snow)
+    assert [f.group for f in folds] == ["custom"]
