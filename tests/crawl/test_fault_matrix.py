@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from crawler.faults import login_fix
 from tests.crawl.helpers import expected_ids, run_plan, runs, stored
 
 pytestmark = pytest.mark.slow
@@ -69,7 +70,7 @@ def _check_fault(platform: str, kind: str, result: dict, run: dict) -> list[str]
         problems.append(f"{kind}: {run['retries']} retries, want {want_retries}")
     if not run["error_message"]:
         problems.append(f"{kind}: no error message")
-    if kind == "auth_expired" and f"yuqing login {platform}" not in (run["error_message"] or ""):
+    if kind == "auth_expired" and login_fix(platform) not in (run["error_message"] or ""):
         problems.append(f"{kind}: message lacks the fix: {run['error_message']}")
     if kind in ("schema_change",) and "missing field" not in (run["error_message"] or "") \
             and "no " not in (run["error_message"] or ""):

@@ -11,7 +11,7 @@ from scrapy.utils.test import get_crawler
 from twisted.internet.error import ConnectionRefusedError
 
 from crawler.errors import ErrorKind, LoginRequired, PlatformError
-from crawler.faults import classify_exception, classify_status
+from crawler.faults import classify_exception, classify_status, login_fix
 from crawler.middlewares import PlatformFaultsMiddleware, backoff_delay
 from spiders import _heimao_api, _weibo_api
 from spiders.heimao import HeimaoSpider
@@ -38,7 +38,7 @@ def test_status_table(platform: str, status: int, body: str, kind: ErrorKind) ->
     err = classify_status(platform, status, f"https://x/{platform}", statuses=statuses, body=body)
     assert err is not None and err.kind is kind and err.platform == platform
     if kind is ErrorKind.AUTH_EXPIRED:
-        assert isinstance(err, LoginRequired) and f"yuqing login {platform}" in str(err)
+        assert isinstance(err, LoginRequired) and login_fix(platform) in str(err)
 
 
 def test_ok_statuses_and_login_redirects() -> None:
