@@ -90,7 +90,12 @@ def check_envelope(payload: Any, *, url: str | None = None, allow_empty: bool = 
 def check_login(payload: Any, *, url: str | None = None) -> bool:
     """``/api/config``: True when ``data.login`` is true."""
     data = check_envelope(payload, url=url, allow_empty=False)
-    return bool(data.get("login"))
+    login = data.get("login")
+    if not isinstance(login, bool | int) or login not in (True, False, 0, 1):
+        # a changed schema is the parser's problem, not the session's: no login field is no "logged out"
+        raise make_error(ErrorKind.BAD_PAYLOAD, f"/api/config: field data.login missing or not a boolean "
+                         f"({type(login).__name__})", platform=PLATFORM, url=url)
+    return bool(login)
 
 
 def iter_mblogs(cards: Any) -> list[Any]:

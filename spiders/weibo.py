@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import scrapy
 
-from crawler.errors import PlatformError
+from crawler.errors import ErrorKind, PlatformError
 from crawler.incremental import CHANGED, NEW, load_items
 from crawler.items import MentionItem
 from spiders import _weibo_api as api
@@ -141,6 +141,18 @@ class WeiboSpider(MonitorSpider):
 
             self.record_fault(auth_error(self.name, "the session is not logged in (/api/config login:false)",
                                          response.url), response.request)
+            return
+        # Logged in, yet no results: when the keyword had posts in the window at the last clean
+        # crawl, an empty first page is Weibo's silent throttling (HTTP 200, no error), not silence.
+        keyword = response.meta.get("yq_keyword")
+        newest = self.memory.watermarks.get(keyword) if keyword else None
+        if newest is not None and newest >= self.memory.window_start:
+            from crawler.faults import make_error
+
+            self.record_fault(make_error(
+                ErrorKind.RATE_LIMITED, f"empty search results for {keyword!r} although the last clean crawl "
+                f"found posts up to {newest:%Y-%m-%d %H:%M} UTC (silent throttling?)", platform=self.name,
+                url=response.url), response.request)
 
     def parse_comments(self, response: Response) -> Iterator[Any]:
         meta = response.meta

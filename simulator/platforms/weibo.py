@@ -89,6 +89,8 @@ class WeiboSim(PlatformSim):
         if kind == "rate_limited":
             variant = options.get("variant") or ("http" if request[FAULT_KEY].fired % 2 else "ok0")
             if variant == "empty":  # throttled silently: a normal envelope with no cards
+                if request.path.endswith("/api/config"):  # the session itself is fine
+                    return json_response(request, _config_payload(True))
                 return json_response(request, {"ok": 1, "data": {"cardlistInfo": {"page": None, "total": 0},
                                                                  "cards": []}})
             if variant == "http":
