@@ -107,7 +107,7 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 
     cfg = _alembic_config(engine)
     try:
-        with engine.begin() as conn:
+        with _migration_file_lock(engine), engine.begin() as conn:
             if engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK_ID})
             cfg.attributes["connection"] = conn
@@ -116,6 +116,26 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         raise StorageError(f"cannot reach the database {safe_url(str(engine.url))}: {exc.orig}") from exc
     except SQLAlchemyError as exc:
         raise StorageError(f"migration failed on {safe_url(str(engine.url))}: {exc}") from exc
+
+
+@contextmanager
+def _migration_file_lock(engine: Engine) -> Iterator[None]:
+    """For a SQLite file: an exclusive lock on ``<db>.migrate-lock`` while migrating, so that two
+    first starts at once take turns (the second finds the schema at head) instead of both
+    creating the tables. PostgreSQL uses an advisory lock inside the transaction instead."""
+    db = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not db or db == ":memory:" or db.startswith("file:"):
+        yield
+        return
+    import fcntl
+
+    path = Path(db).expanduser()
+    with open(path.with_name(path.name + ".migrate-lock"), "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def current_revision(engine: Engine) -> str | None:
