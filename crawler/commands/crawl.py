@@ -70,6 +70,7 @@ def crawl_cmd(
         raise YuqingError(f"no spider for platform {platform!r} (have: {', '.join(SPIDERS)})")
     cfg.brand(brand)
     overrides = _parse_sets(sets)
+    _close_stale_runs(st)
     if as_json:
         outcome = run_crawl(platform, brand, keyword=keyword, config_path=st.config_path, overrides=overrides,
                             timeout=timeout)
@@ -93,6 +94,16 @@ def crawl_cmd(
     if outcome.status in ("failed", "timeout") or outcome.returncode not in (0, 1):
         kind = summary.get("error_kind") or f"exit status {outcome.returncode}"
         raise YuqingError(f"the {platform} crawl of {brand} {outcome.status} ({kind})")
+
+
+def _close_stale_runs(st: Any) -> None:
+    """Close ``running`` rows whose crawl process is gone (a kill -9), whoever looks first."""
+    from datetime import timedelta
+
+    from crawler.crawljob import mark_stale_runs
+
+    cfg = st.config()
+    mark_stale_runs(st.engine(), older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5))
 
 
 def register(app: typer.Typer) -> None:

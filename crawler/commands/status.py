@@ -75,6 +75,9 @@ def status_cmd(
     from crawler.service_status import collect_status
 
     st = state(ctx)
+    from crawler.commands.crawl import _close_stale_runs
+
+    _close_stale_runs(st)
     status = collect_status(st.engine(), st.config())
     if as_json:
         typer.echo(json.dumps(status, ensure_ascii=False, indent=2))

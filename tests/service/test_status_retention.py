@@ -109,3 +109,29 @@ def test_retention_keeps_complaints_and_drops_old_raw(make_config, db_url) -> No
     assert left["mid"] is None and left["new"] == {"k": "new"}
     assert alert.mention_id is None and alert.payload == {"title": "t"}  # the alert stays, unlinked
     assert purge(engine, cfg, now=now).mentions_deleted == 0
+
+
+def test_status_closes_a_run_whose_process_was_killed(make_config, db_url) -> None:
+    """A crawl killed with SIGKILL leaves a 'running' row; the next 'yuqing status' (or crawl) closes it."""
+    import socket
+    import subprocess
+    import sys
+
+    cfg = make_config(db_url)
+    engine = make_engine(db_url)
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer exists on this host
+    alive_pid = __import__("os").getpid()
+    now = utcnow()
+    with engine.begin() as conn:
+        conn.execute(insert(RUNS), [
+            {"spider": "weibo", "platform": "weibo", "brand": "鲜果时光", "status": "running", "started_at": now,
+             "host": socket.gethostname()[:128], "pid": dead.pid},
+            {"spider": "heimao", "platform": "heimao", "brand": "鲜果时光", "status": "running", "started_at": now,
+             "host": socket.gethostname()[:128], "pid": alive_pid}])
+    result = CliRunner().invoke(app, ["--config", cfg.source, "status", "--json"])
+    assert result.exit_code == 0, result.output
+    with engine.connect() as conn:
+        rows = {r.spider: r for r in conn.execute(select(RUNS.c.spider, RUNS.c.status, RUNS.c.error_message))}
+    assert rows["weibo"].status == "killed" and "disappeared" in rows["weibo"].error_message
+    assert rows["heimao"].status == "running"  # its process is alive: left alone
