@@ -176,8 +176,11 @@ def _supervise(argv: list[str], files: list[Path], log: Path, *, timeout: float 
     deadline = time.monotonic() + timeout if timeout else None
     seen = [0.0] * len(files)
     with open(log, "ab") as out:
+        from crawler.procs import die_with_parent
+
+        # a crawl child dies with the command that started it (kill -9 of 'yuqing crawl' included)
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=dict(env) if env is not None else None)
+                                env=dict(env) if env is not None else None, preexec_fn=die_with_parent)
         while proc.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
                 _stop(proc, grace)

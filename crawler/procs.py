@@ -24,6 +24,15 @@ from loguru import logger
 _PR_SET_PDEATHSIG = 1
 
 
+def die_with_parent() -> None:  # runs in the child between fork and exec
+    """The child gets SIGTERM when the process that started it dies, even by SIGKILL (Linux)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    except (OSError, AttributeError):  # not Linux: the parent's own shutdown still stops children
+        pass
+
+
 def _child_setup() -> None:  # runs in the child between fork and exec
     os.setsid()
     try:
