@@ -1,13 +1,15 @@
-"""Operator-editable word lists (``config/lexicons/*.txt``) and a fast multi-term matcher.
+"""Word lists (built in: ``sentiment/wordlists/*.txt``; an operator's additions in
+``[analysis].lexicon_dir``) and a fast multi-term matcher.
 
 File format, one entry a line: ``term`` or ``term<TAB or spaces>weight``; ``#`` starts a
 comment; ``re:PATTERN [weight]`` is a regular expression; ``-term`` removes a built-in
 term. A file may hold sections ``[name]`` (``categories.txt``: one section per category);
 so a Weibo emoticon entry such as ``[怒] -2`` must carry its weight.
 
-The built-in lists ship in the repository's ``config/lexicons``; the configured
-``[analysis].lexicon_dir`` is read on top of them when it is another directory, so an
-operator can keep only their additions there.
+The built-in lists ship in the package (``sentiment/wordlists``, so a wheel install has
+them); the configured ``[analysis].lexicon_dir`` is read on top of them when it is another
+directory, so an operator keeps only their additions there. Missing built-in lists are an
+error, never a silent analysis without them.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-BUILTIN_DIR = Path(__file__).resolve().parents[1] / "config" / "lexicons"
+BUILTIN_DIR = Path(__file__).resolve().with_name("wordlists")
 DEFAULT_SECTION = ""
 
 
@@ -73,6 +75,9 @@ def _split_weight(line: str) -> tuple[str, float]:
 def load_dirs(dirs: Iterable[Path]) -> dict[str, dict[str, WordList]]:
     """All ``*.txt`` lists from ``dirs`` in order; later directories extend earlier ones."""
     merged: dict[str, dict[str, WordList]] = {}
+    dirs = list(dirs)
+    if BUILTIN_DIR in dirs and not any(BUILTIN_DIR.glob("*.txt")):
+        raise FileNotFoundError(f"the built-in word lists are missing from {BUILTIN_DIR}: reinstall yuqing")
     for d in dirs:
         if not d.is_dir():
             continue

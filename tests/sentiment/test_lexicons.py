@@ -52,3 +52,16 @@ def test_a_missing_model_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="not a yuqing sentiment model"):
         sentiment.configure(make_config(tmp_path, sentiment_model=str(tmp_path / "nope.npz")))
     sentiment.configure(None)
+
+
+def test_built_in_word_lists_ship_in_the_package_and_their_absence_is_loud(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
+    import sentiment
+    from sentiment import lexicons
+
+    assert lexicons.BUILTIN_DIR.parent == Path(sentiment.__file__).resolve().parent  # inside the package
+    assert (lexicons.BUILTIN_DIR / "harm.txt").is_file()
+    monkeypatch.setattr(lexicons, "BUILTIN_DIR", tmp_path)
+    with pytest.raises(FileNotFoundError, match="built-in word lists are missing"):
+        lexicons.load_dirs(lexicons.lexicon_dirs(None))
