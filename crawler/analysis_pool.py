@@ -5,7 +5,8 @@ single thread, so on a machine with two or more CPUs :class:`AnalysisPool` runs
 ``sentiment.analyze`` in a spawned worker process (``YUQING_ANALYZE_WORKERS``; ``auto``
 = one worker when there are two CPUs or more, ``0`` = in the crawl process). Items wait
 in a batch of up to ``YUQING_ANALYZE_BATCH`` or 50 ms; each gets its ``Analysis.columns()``.
-If the worker cannot start or dies, the batch is analysed in-process instead.
+If the worker cannot start or dies, the batch is analysed in-process instead. The worker
+dies with the crawl process (``PR_SET_PDEATHSIG``), also when that is killed with SIGKILL.
 """
 
 from __future__ import annotations
@@ -31,7 +32,13 @@ def worker_count(value: Any) -> int:
     return max(0, int(value))
 
 
-def _init_worker(config_path: str | None) -> None:
+def _init_worker(config_path: str | None, parent: int | None = None) -> None:
+    if parent is not None:  # in the worker process: die with the crawl, even when it is killed -9
+        from crawler.procs import die_with_parent
+
+        die_with_parent()
+        if os.getppid() != parent:  # the crawl died before prctl took effect
+            os._exit(1)
     import sentiment
     from crawler.config import load_config
 
@@ -61,7 +68,7 @@ class AnalysisPool:
         self.config_path = config_path
         self.on_batch = on_batch  # (records, seconds, failures)
         self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                            initializer=_init_worker, initargs=(config_path,))
+                                            initializer=_init_worker, initargs=(config_path, os.getpid()))
         self.batch_size = batch
         self.linger = linger
         self.pending: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any] | None]]] = []

@@ -20,7 +20,6 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import psutil
 from loguru import logger
 from sqlalchemy import select, update
 
@@ -182,37 +181,42 @@ def record_outcome(engine: Engine, platform: str, brand: str, *, since: datetime
     )
 
 
-def mark_stale_runs(engine: Engine, *, older_than: timedelta, now: datetime | None = None) -> int:
-    """Close ``running`` crawl_runs whose process is gone (after a crash or ``kill -9``).
+def mark_stale_runs(engine: Engine, *, older_than: timedelta, now: datetime | None = None,
+                    heartbeat_grace: timedelta = timedelta(minutes=3)) -> int:
+    """Close ``running`` crawl_runs whose process is gone (after a crash or ``kill -9``) as ``killed``.
 
-    On this host a run is stale when its pid no longer exists; on other hosts when it
-    started longer ago than ``older_than`` (the crawl timeout plus a margin).
+    On this host a run is stale when its pid no longer exists; on other hosts when its
+    heartbeat (renewed every 30 s by a live crawl) is older than ``heartbeat_grace``, or,
+    for a run without heartbeats, when it started longer ago than ``older_than``.
     """
     now = now or utcnow()
     me = socket.gethostname()[:128]
     with engine.connect() as conn:
-        rows = conn.execute(select(RUNS.c.id, RUNS.c.host, RUNS.c.pid, RUNS.c.started_at)
+        rows = conn.execute(select(RUNS.c.id, RUNS.c.host, RUNS.c.pid, RUNS.c.started_at, RUNS.c.heartbeat_at)
                             .where(RUNS.c.status == "running")).all()
-    stale = [
-        r.id for r in rows
-        if (r.host == me and (r.pid is None or not _alive(r.pid))) or (r.started_at < now - older_than)
-    ]
+
+    def dead(r: Any) -> bool:
+        if r.host == me:
+            return r.pid is None or not _alive(r.pid)
+        if r.heartbeat_at is not None:
+            return bool(r.heartbeat_at < now - heartbeat_grace)
+        return bool(r.started_at < now - older_than)
+
+    stale = [r.id for r in rows if dead(r)]
     if stale:
         with engine.begin() as conn:
             conn.execute(update(RUNS).where(RUNS.c.id.in_(stale), RUNS.c.status == "running").values(
-                status="killed", finished_at=now, error_message="crawl process disappeared (service restart or crash)"))
+                status="killed", finished_at=now,
+                error_message="crawl process disappeared (killed, crashed or its machine was lost); "
+                              "its stored posts and open work are kept and the next crawl goes on from them"))
         logger.warning("closed {} stale crawl run(s) left by a stopped process", len(stale))
     return len(stale)
 
 
 def _alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        proc = psutil.Process(pid)
-        return proc.status() != psutil.STATUS_ZOMBIE
-    except psutil.NoSuchProcess:
-        return False
+    from crawler.procs import pid_alive
+
+    return pid_alive(pid)
 
 
 def python_argv(*args: str) -> list[str]:

@@ -31,6 +31,7 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     NETWORK = "network"
     BAD_PAYLOAD = "bad_payload"
+    STORAGE = "storage"  # the database went away or refused the writes: not the platform's fault
 
     @property
     def transient(self) -> bool:

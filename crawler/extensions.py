@@ -21,9 +21,10 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from scrapy import signals
-from twisted.internet import task
+from sqlalchemy.exc import SQLAlchemyError
+from twisted.internet import task, threads
 
-from crawler.storage.mentions import finish_run, set_watermark, start_run
+from crawler.storage.mentions import finish_run, heartbeat_run, set_watermark, settle_pending, start_run
 
 if TYPE_CHECKING:
     from typing import Self
@@ -90,6 +91,7 @@ class CrawlRunRecorder:
         self.started = time.monotonic()
         self.run_id: int | None = None
         self.loop: task.LoopingCall | None = None
+        self.beat: task.LoopingCall | None = None
         self.summary: dict[str, Any] = {}
 
     @classmethod
@@ -112,6 +114,19 @@ class CrawlRunRecorder:
         if self.summary_path:
             self.loop = task.LoopingCall(self._write_progress)
             self.loop.start(0.5, now=True)
+        period = self.crawler.settings.getfloat("YUQING_HEARTBEAT_SECONDS", 30.0)
+        if period > 0:
+            self.beat = task.LoopingCall(self._heartbeat, engine)
+            self.beat.start(period, now=False)
+
+    def _heartbeat(self, engine: Engine) -> Any:
+        """Tell other processes this crawl lives (crawl_runs.heartbeat_at), off the reactor thread."""
+        run_id = self.run_id
+        if run_id is None:
+            return None
+        d = threads.deferToThread(heartbeat_run, engine, run_id)
+        d.addErrback(lambda f: logger.warning("crawl heartbeat not recorded: {}", f.value))
+        return d
 
     def snapshot(self) -> dict[str, Any]:
         stats = self.crawler.stats
@@ -138,29 +153,47 @@ class CrawlRunRecorder:
             logger.warning("cannot write the crawl summary {}: {}", path, exc.strerror)
 
     def spider_closed(self, spider: Any, reason: str) -> None:
-        if self.loop is not None and self.loop.running:
-            self.loop.stop()
+        for loop in (self.loop, self.beat):
+            if loop is not None and loop.running:
+                loop.stop()
         if self.run_id is None or not hasattr(spider, "run_report"):
             return
         report = spider.run_report(reason)
         snap = self.snapshot()
+        stats_obj = self.crawler.stats
+        assert stats_obj is not None
+        unstored = int(stats_obj.get_value("yuqing/unstored", 0) or 0)
         if snap["store_errors"]:
-            report.status = "failed" if report.status == "ok" or not snap["new"] + snap["updated"] else "partial"
-            report.error_message = report.error_message or "storing mentions failed (see the log)"
+            store_error = str(stats_obj.get_value("yuqing/store_error") or "storing mentions failed (see the log)")
+            if reason == "storage" or unstored:
+                report.status = "failed" if not snap["new"] + snap["updated"] else "partial"
+                report.error_kind, report.error_message = "storage", store_error
+            else:  # a write failed and a later retry stored it
+                report.status = "partial" if report.status == "ok" else report.status
+                report.error_message = report.error_message or store_error
             report.watermarks = {}
-        assert self.crawler.stats is not None
-        self.crawler.stats.set_value("yuqing/status", report.status)
+        stats_obj.set_value("yuqing/status", report.status)
         engine = crawl_engine(self.crawler.settings)
         stats = {"faults": report.faults, "pending": report.pending, "timings": snap["timings"],
                  "bad_items": snap["bad_items"], "excluded": snap["excluded"], "triage_errors": snap["triage_errors"],
-                 "reason": reason}
-        finish_run(engine, self.run_id, status=report.status, requests=snap["requests"], pages=snap["pages"],
-                   items=snap["items"], new_count=snap["new"], updated_count=snap["updated"],
-                   duplicate_count=snap["duplicate"], retries=snap["retries"], error_kind=report.error_kind,
-                   error_message=report.error_message, stats=stats)
-        for chain, (published_at, post_id) in report.watermarks.items():
-            set_watermark(engine, spider.name, spider.brand.name, chain, newest_published_at=published_at,
-                          newest_post_id=post_id)
+                 "reason": reason, "unstored": unstored}
+        try:
+            self._settle(engine, spider, reason, unstored)
+            finish_run(engine, self.run_id, status=report.status, requests=snap["requests"], pages=snap["pages"],
+                       items=snap["items"], new_count=snap["new"], updated_count=snap["updated"],
+                       duplicate_count=snap["duplicate"], retries=snap["retries"], error_kind=report.error_kind,
+                       error_message=report.error_message, stats=stats)
+            for chain, (published_at, post_id) in report.watermarks.items():
+                set_watermark(engine, spider.name, spider.brand.name, chain, newest_published_at=published_at,
+                              newest_post_id=post_id)
+        except SQLAlchemyError as exc:  # the database is gone: the summary file still tells the parent
+            from crawler.pipelines import database_trouble
+
+            message = database_trouble(exc, engine)
+            logger.error("cannot record the end of crawl run {}: {}", self.run_id, message)
+            if report.error_kind != "storage":
+                report.error_message = message
+            report.status, report.error_kind = "failed", "storage"
         snap.update(state="finished", status=report.status, error_kind=report.error_kind,
                     error_message=report.error_message, faults=report.faults,
                     pending={k: len(v) for k, v in report.pending.items()})
@@ -169,3 +202,17 @@ class CrawlRunRecorder:
         log("{} {}: {} — {} requests, {} pages, {} new, {} updated, {} unchanged{}", spider.name,
             spider.brand.name, report.status, snap["requests"], snap["pages"], snap["new"], snap["updated"],
             snap["duplicate"], f"; {report.error_kind}: {report.error_message}" if report.error_kind else "")
+
+    @staticmethod
+    def _settle(engine: Engine, spider: Any, reason: str, unstored: int) -> None:
+        """crawl_pending after the run: finished tasks deleted (unless fetched items were left
+        unstored), open ones recorded; a run that got to its end counts an attempt for them."""
+        if not hasattr(spider, "done_work"):
+            return
+        still = [(kind, pid) for kind, ids in spider.open_work.items() for pid in ids]
+        done = [] if unstored else [t for t in spider.done_work if t[1] not in spider.open_work.get(t[0], ())]
+        given_up = settle_pending(engine, spider.name, spider.brand.name, done=done, still_open=still,
+                                  count_attempt=reason == "finished" and not unstored)
+        if given_up:
+            logger.warning("{} {}: gave up {} task(s) that failed in 5 crawls: {}", spider.name, spider.brand.name,
+                           len(given_up), ", ".join(f"{k} of {p}" for k, p in given_up[:10]))

@@ -2,7 +2,8 @@
 
 At spider start :meth:`CrawlMemory.load` reads, for one platform, the posts stored
 within the window (their engagement), the watermark of each keyword and the work the
-previous run left pending (comments, details, long texts that failed). A page is
+previous run left pending (comments, details, long texts: the ``crawl_pending`` rows, written
+with the posts that made them due, so even a killed run leaves them). A page is
 worth following while it brings new posts, or recent posts whose engagement changed
 (so a post that starts spreading is seen spreading), or until it reaches the region
 the last clean run already covered (the watermark). An unchanged platform therefore
@@ -21,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from crawler.items import MentionItem
-from crawler.storage.mentions import MENTIONS, RUNS, get_watermark
+from crawler.storage.mentions import MENTIONS, RUNS, get_watermark, load_pending
 
 NEW, CHANGED, SEEN = "new", "changed", "seen"
 PENDING_KINDS = ("comments", "details")
@@ -120,7 +121,9 @@ class CrawlMemory:
             for kw in keywords:
                 wm = get_watermark(conn, platform, brand, kw)
                 mem.watermarks[kw] = wm["newest_published_at"] if wm else None
-            mem.pending = _last_pending(conn, platform, brand)
+            mem.pending = _last_pending(conn, platform, brand)  # runs of versions before crawl_pending
+            for kind, ids in load_pending(conn, platform, brand, PENDING_KINDS).items():
+                mem.pending.setdefault(kind, set()).update(ids)
         return mem
 
     def classify(self, item: MentionItem) -> str:

@@ -4,7 +4,8 @@ A lease is a ``service_locks`` row with an owner and an expiry. Taking it is one
 upsert that succeeds only when the row is free, expired, or already ours, so it works the
 same on SQLite and PostgreSQL, across processes, machines and restarts. The holder renews
 it while it works (:class:`Lease` does that from a background thread); a holder killed with
-``kill -9`` frees it when the lease runs out. Clocks of machines sharing a database are
+``kill -9`` frees it when the lease runs out, or at once for a process of the same host
+that no longer exists. Clocks of machines sharing a database are
 assumed to be NTP-synchronised (leases are tens of seconds, skew should be far below).
 """
 
@@ -68,7 +69,26 @@ def try_acquire(engine: Engine, name: str, owner: str, lease_seconds: float, *, 
     ).returning(LOCKS.c.owner)
     with engine.begin() as conn:
         row = conn.execute(stmt).first()
-    return row is not None and row.owner == owner
+    if row is not None and row.owner == owner:
+        return True
+    return _take_from_dead(engine, name, owner, values)
+
+
+def _take_from_dead(engine: Engine, name: str, owner: str, values: dict[str, object]) -> bool:
+    """Take a lease whose holder is a process of this host that no longer exists (kill -9):
+    waiting for it to expire would only delay the next crawl."""
+    from crawler.procs import pid_alive
+
+    with engine.connect() as conn:
+        rec = conn.execute(select(LOCKS.c.owner, LOCKS.c.host, LOCKS.c.pid).where(LOCKS.c.name == name)).first()
+    if rec is None or rec.host != values["host"] or rec.pid is None or pid_alive(int(rec.pid)):
+        return False
+    with engine.begin() as conn:
+        res = conn.execute(update(LOCKS).where(LOCKS.c.name == name, LOCKS.c.owner == rec.owner)
+                           .values({k: v for k, v in values.items() if k != "name"}))
+    if res.rowcount:
+        logger.warning("lease {} taken over from {} (its process {} is gone)", name, rec.owner, rec.pid)
+    return bool(res.rowcount)
 
 
 def renew(engine: Engine, name: str, owner: str, lease_seconds: float) -> bool:

@@ -9,6 +9,10 @@
   ``YUQING_STORE_THREAD = False``) and, in the same transaction, calls
   ``alerts.triage.triage(conn, cfg, rows)`` inside a SAVEPOINT: a triage failure is
   logged and counted, the mentions still commit. ``YUQING_TRIAGE = False`` stores without triage.
+  The same transaction records the open work (comments, details) the spider queued for the
+  posts of the batch (``crawl_pending``), so a post is never stored without it. When the
+  database goes away (connection refused, dropped, read-only, disk full) the crawl stops after
+  that batch with ``error_kind = storage``: downloading on would only lose more.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
@@ -240,6 +244,16 @@ class AnalyzePipeline(_Base):
             self.pool.close()
 
 
+def database_trouble(exc: BaseException, engine: Any) -> str:
+    """One line naming the database (password masked) and what it said."""
+    where = engine.url.render_as_string(hide_password=True) if engine is not None else "the database"
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        said = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+    else:
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"database {where}: {said[:300]}"
+
+
 def _load_triage() -> Callable[..., Any] | None:
     try:
         from alerts.triage import triage
@@ -270,6 +284,8 @@ class StorePipeline(_Base):
         self.triage: Callable[..., Any] | None = None
         self.loop: task.LoopingCall | None = None
         self.inflight: Deferred[Any] | None = None
+        self.busy_failures = 0  # consecutive "database is locked" failures (SQLite under load)
+        self.stopping = False
 
     def open_spider(self) -> None:
         from crawler.extensions import crawl_engine
@@ -299,20 +315,25 @@ class StorePipeline(_Base):
         if self.inflight is not None or not self.buffer or self.engine is None:
             return
         rows, self.buffer = self.buffer, []
-        d = threads.deferToThread(self._write, rows)
-        d.addBoth(self._written, rows)
+        tasks = self._take_tasks()
+        d = threads.deferToThread(self._write, rows, tasks)
+        d.addBoth(self._written, rows, tasks)
         self.inflight = d
 
-    def _written(self, outcome: Any, rows: list[dict[str, Any]]) -> None:
+    def _take_tasks(self) -> list[tuple[str, str]]:
+        take = getattr(self.spider, "take_unsaved_work", None)
+        return take() if take is not None else []
+
+    def _written(self, outcome: Any, rows: list[dict[str, Any]], tasks: list[tuple[str, str]]) -> None:
         self.inflight = None
         if isinstance(outcome, Failure):
             exc = outcome.value
             if not isinstance(exc, SQLAlchemyError | StorageError):
                 logger.opt(exception=(type(exc), exc, outcome.getTracebackObject())).error("storing failed")
-            self._failed(rows, exc)
+            self._failed(rows, tasks, exc)
         else:
             self._count(outcome)
-        if len(self.buffer) >= self.batch:
+        if len(self.buffer) >= self.batch and not self.stopping:
             self.kick()
 
     async def close_spider(self) -> None:
@@ -326,6 +347,7 @@ class StorePipeline(_Base):
             if self.flush():
                 return
             await asyncio.sleep(0.5 * (attempt + 1))
+        self.stats.set_value("yuqing/unstored", len(self.buffer))
         logger.error("{} mentions could not be stored", len(self.buffer))
 
     def flush(self) -> bool:
@@ -333,20 +355,39 @@ class StorePipeline(_Base):
         if not self.buffer or self.engine is None:
             return True
         rows, self.buffer = self.buffer, []
+        tasks = self._take_tasks()
         try:
-            written = self._write(rows)
+            written = self._write(rows, tasks)
         except (SQLAlchemyError, StorageError) as exc:
-            self._failed(rows, exc)
+            self._failed(rows, tasks, exc)
             return False
         self._count(written)
         return True
 
-    def _failed(self, rows: list[dict[str, Any]], exc: BaseException) -> None:
+    def _failed(self, rows: list[dict[str, Any]], tasks: list[tuple[str, str]], exc: BaseException) -> None:
         self.buffer = rows + self.buffer
+        back = getattr(self.spider, "return_unsaved_work", None)
+        if back is not None:
+            back(tasks)
         self.stats.inc_value("yuqing/store_errors")
-        logger.error("storing {} mentions failed (kept for the next try): {}", len(rows), exc)
+        self.stats.set_value("yuqing/unstored", len(self.buffer))
+        message = database_trouble(exc, self.engine)
+        self.stats.set_value("yuqing/store_error", message)
+        logger.error("storing {} mentions failed (kept for the next try): {}", len(rows), message)
+        if isinstance(exc, OperationalError) and "locked" in str(exc.orig).lower():
+            self.busy_failures += 1
+            if self.busy_failures < 3:
+                return
+        if self.stopping or self.crawler.engine is None or self.spider is None:
+            return
+        # The database is gone or refuses writes: stop now instead of downloading what cannot be kept.
+        self.stopping = True
+        logger.error("stopping the crawl: {}", message)
+        self.crawler.engine.close_spider(self.spider, "storage")
 
     def _count(self, written: _Written) -> None:
+        self.busy_failures = 0
+        self.stats.set_value("yuqing/unstored", len(self.buffer))
         stats = self.stats
         stats.inc_value("yuqing/time/store", written.seconds)
         stats.inc_value("yuqing/time/triage", written.triage_seconds)
@@ -356,12 +397,14 @@ class StorePipeline(_Base):
         stats.inc_value("yuqing/updated", written.result.updated)
         stats.inc_value("yuqing/unchanged", written.result.unchanged)
 
-    def _write(self, rows: list[dict[str, Any]]) -> _Written:
-        """One transaction: the upsert, then triage in a SAVEPOINT (may run in a worker thread)."""
-        from crawler.storage.mentions import upsert_mentions
+    def _write(self, rows: list[dict[str, Any]], tasks: list[tuple[str, str]] | None = None) -> _Written:
+        """One transaction: the open work, the upsert, then triage in a SAVEPOINT (may run in a worker thread)."""
+        from crawler.storage.mentions import record_pending, upsert_mentions
 
         started = time.perf_counter()
         with self.engine.begin() as conn:
+            if tasks:
+                record_pending(conn, self.spider.name, self.spider.brand.name, tasks)
             result = upsert_mentions(conn, rows, batch_size=len(rows))
             written = _Written(result, 0.0)
             if self.triage is not None and result.rows:

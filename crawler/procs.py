@@ -33,6 +33,20 @@ def die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
+def pid_alive(pid: int) -> bool:
+    """True while process ``pid`` exists on this host and is not a zombie."""
+    import psutil
+
+    if pid == os.getpid():
+        return True
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+    except psutil.AccessDenied:  # exists, another user's
+        return True
+
+
 def _child_setup() -> None:  # runs in the child between fork and exec
     os.setsid()
     try:

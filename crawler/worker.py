@@ -68,6 +68,7 @@ class Worker:
             signal.signal(signal.SIGTERM, lambda *_: self.request_stop())
             signal.signal(signal.SIGINT, lambda *_: self.request_stop())
         logger.info("yuqing worker {} started: {} slot(s)", self.id, self.concurrency)
+        self._close_stale_runs()
         self.queue.requeue_expired()
         slots = [threading.Thread(target=self._slot, name=f"slot-{i}", daemon=True) for i in range(self.concurrency)]
         for t in slots:
@@ -82,6 +83,19 @@ class Worker:
         self.queue.remove_worker(self.id)
         logger.info("yuqing worker {} stopped", self.id)
         return 0
+
+    def _close_stale_runs(self) -> None:
+        """crawl_runs left ``running`` by a dead crawl: whichever process looks first closes them."""
+        from datetime import timedelta
+
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from crawler.crawljob import mark_stale_runs
+
+        try:
+            mark_stale_runs(self.engine, older_than=timedelta(minutes=self.cfg.scheduler.crawl_timeout_minutes * 2 + 5))
+        except SQLAlchemyError as exc:
+            logger.warning("could not check for stale crawl runs: {}", exc)
 
     def _slot(self) -> None:
         while not self._stop.is_set():

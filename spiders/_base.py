@@ -98,6 +98,8 @@ class MonitorSpider(scrapy.Spider):
         self.pages_ok = 0
         self.memory: CrawlMemory | None = None
         self.open_work: dict[str, set[str]] = {"comments": set(), "details": set()}
+        self.done_work: set[tuple[str, str]] = set()
+        self.unsaved_work: dict[tuple[str, str], None] = {}  # opened, not yet in crawl_pending
         self.dirty_chains: set[str] = set()
         self.list_state: dict[str, list[Any]] = {}
 
@@ -133,6 +135,9 @@ class MonitorSpider(scrapy.Spider):
             crawl_engine(s), platform=self.name, brand=self.brand.name, keywords=self.chains,
             window_days=s.getint("YUQING_WINDOW_DAYS"), refresh_hours=s.getint("YUQING_REFRESH_HOURS"),
         )
+        # What earlier runs left open stays open (and in crawl_pending) until this run finishes it.
+        for kind, ids in self.memory.pending.items():
+            self.open_work.setdefault(kind, set()).update(ids)
         logger.info("{} crawl of {} ({}) from {}", self.name, self.brand.name, ", ".join(self.keywords), self.base_url)
         for request in self.initial_requests():
             yield request
@@ -286,11 +291,30 @@ class MonitorSpider(scrapy.Spider):
 
     # --- pending work (comments, details) ------------------------------------
 
+    # A task is opened before the post that makes it due is yielded; the store pipeline writes
+    # the unsaved tasks to crawl_pending in the transaction of its next batch, so a stored post
+    # always has its open work recorded. Finished tasks are deleted when the crawl ends
+    # (CrawlRunRecorder), after everything it fetched is stored; a crawl killed before that
+    # leaves them, and the next one does them again (upserts make that harmless).
+
     def open_task(self, kind: str, post_id: str) -> None:
         self.open_work.setdefault(kind, set()).add(post_id)
+        self.unsaved_work[(kind, post_id)] = None
+        self.done_work.discard((kind, post_id))
 
     def close_task(self, kind: str, post_id: str) -> None:
         self.open_work.get(kind, set()).discard(post_id)
+        self.done_work.add((kind, post_id))
+
+    def take_unsaved_work(self) -> list[tuple[str, str]]:
+        """Tasks opened since the last call (the store pipeline persists them with its batch)."""
+        tasks, self.unsaved_work = list(self.unsaved_work), {}
+        return tasks
+
+    def return_unsaved_work(self, tasks: list[tuple[str, str]]) -> None:
+        """A batch failed to commit: its tasks go with the next one."""
+        for task in tasks:
+            self.unsaved_work[task] = None
 
     # --- report -------------------------------------------------------------
 

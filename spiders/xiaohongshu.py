@@ -197,8 +197,9 @@ class XiaohongshuSpider(MonitorSpider):
             elif want_detail:
                 yield self.detail_request(item, salvage=state == NEW)
             else:
+                comments = list(self.comment_requests(item))  # opens the task before the note is stored
                 yield item
-                yield from self.comment_requests(item)
+                yield from comments
         if self.follow_list(response, outcomes, page, meta["page"]):
             yield self.search_request(keyword, int(page.cursor), meta["search_id"])
 
@@ -225,8 +226,9 @@ class XiaohongshuSpider(MonitorSpider):
             return
         item.keyword = card.keyword
         self.close_task("details", card.post_id)
+        comments = list(self.comment_requests(item))  # opens the task before the note is stored
         yield item
-        yield from self.comment_requests(item)
+        yield from comments
 
     def parse_comments(self, response: Response) -> Iterator[Any]:
         meta = response.meta

@@ -68,18 +68,19 @@ def crawl_cmd(
     cfg = st.config()
     if platform not in SPIDERS:
         raise YuqingError(f"no spider for platform {platform!r} (have: {', '.join(SPIDERS)})")
-    cfg.brand(brand)
+    brand_name = cfg.brand(brand).name
     overrides = _parse_sets(sets)
     _close_stale_runs(st)
-    if as_json:
-        outcome = run_crawl(platform, brand, keyword=keyword, config_path=st.config_path, overrides=overrides,
-                            timeout=timeout)
-    else:
-        with Live(Text(f"starting the {platform} crawl of {brand} ..."), console=console, transient=True,
-                  refresh_per_second=4) as live:
-            outcome = run_crawl(platform, brand, keyword=keyword, config_path=st.config_path,
-                                overrides=overrides, timeout=timeout,
-                                on_progress=lambda s: live.update(progress_line(s)))
+    with _crawl_lease(st, platform, brand_name):
+        if as_json:
+            outcome = run_crawl(platform, brand, keyword=keyword, config_path=st.config_path, overrides=overrides,
+                                timeout=timeout)
+        else:
+            with Live(Text(f"starting the {platform} crawl of {brand} ..."), console=console, transient=True,
+                      refresh_per_second=4) as live:
+                outcome = run_crawl(platform, brand, keyword=keyword, config_path=st.config_path,
+                                    overrides=overrides, timeout=timeout,
+                                    on_progress=lambda s: live.update(progress_line(s)))
     summary = {"platform": platform, "brand": brand, **outcome.summary, "status": outcome.status,
                "returncode": outcome.returncode}
     if as_json:
@@ -94,6 +95,23 @@ def crawl_cmd(
     if outcome.status in ("failed", "timeout") or outcome.returncode not in (0, 1):
         kind = summary.get("error_kind") or f"exit status {outcome.returncode}"
         raise YuqingError(f"the {platform} crawl of {brand} {outcome.status} ({kind})")
+
+
+def _crawl_lease(st: Any, platform: str, brand: str) -> Any:
+    """The (platform, brand) crawl lease the scheduler and workers also take: one crawl of a
+    pair at a time, across processes and machines."""
+    from crawler.locks import Lease, crawl_lock_name, holder, new_owner
+
+    engine = st.engine()
+    name = crawl_lock_name(platform, brand)
+    lease = Lease.acquire(engine, name, new_owner("crawl"), st.config().scheduler.lock_lease_seconds,
+                          note="manual crawl")
+    if lease is None:
+        other = holder(engine, name)
+        who = f"{other.owner} since {other.acquired_at:%Y-%m-%d %H:%M:%S} UTC" if other else "another process"
+        raise YuqingError(f"a {platform} crawl of {brand} is already running ({who}); "
+                          "wait for it to end, or see 'yuqing status'")
+    return lease
 
 
 def _close_stale_runs(st: Any) -> None:

@@ -20,12 +20,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
-from crawler.storage.models import CrawlRun, Mention, Watermark
+from crawler.storage.models import CrawlRun, Mention, PendingWork, Watermark
 from crawler.storage.types import utcnow
 
 MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 RUNS = CrawlRun.__table__  # type: ignore[attr-defined]
 WATERMARKS = Watermark.__table__  # type: ignore[attr-defined]
+PENDING = PendingWork.__table__  # type: ignore[attr-defined]
 
 # A change in any of these makes an existing mention "updated".
 TRACKED_FIELDS: tuple[str, ...] = (
@@ -282,3 +283,76 @@ def set_watermark(
         if newest_published_at is not None and (old is None or newest_published_at > old):
             values.update(newest_published_at=newest_published_at, newest_post_id=newest_post_id)
         conn.execute(update(WATERMARKS).where(WATERMARKS.c.id == current["id"]).values(values))
+
+
+def heartbeat_run(engine: Engine, run_id: int) -> None:
+    """Stamp a running crawl as alive (see :func:`crawler.crawljob.mark_stale_runs`)."""
+    with engine.begin() as conn:
+        conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running")
+                     .values(heartbeat_at=utcnow()))
+
+
+# --- pending work (comments, details) -----------------------------------------
+
+Task = tuple[str, str]  # (kind, post_id)
+
+
+def record_pending(conn: Connection, platform: str, brand: str, tasks: Iterable[Task]) -> int:
+    """Make sure each task has a ``crawl_pending`` row (existing rows keep their attempts)."""
+    now = utcnow()
+    rows = [{"platform": platform, "brand": brand[:64], "kind": kind, "post_id": str(post_id)[:64], "keyword": None,
+             "attempts": 0, "created_at": now, "updated_at": now} for kind, post_id in dict.fromkeys(tasks)]
+    if not rows:
+        return 0
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(PENDING).on_conflict_do_nothing(index_elements=["platform", "brand", "kind", "post_id"])
+    for start in range(0, len(rows), 500):
+        conn.execute(stmt, rows[start:start + 500])
+    return len(rows)
+
+
+def load_pending(bind: Engine | Connection, platform: str, brand: str, kinds: Sequence[str]) -> dict[str, set[str]]:
+    """The open tasks of (platform, brand), by kind."""
+    out: dict[str, set[str]] = {k: set() for k in kinds}
+    stmt = select(PENDING.c.kind, PENDING.c.post_id).where(PENDING.c.platform == platform, PENDING.c.brand == brand)
+    if isinstance(bind, Connection):
+        rows = bind.execute(stmt).all()
+    else:
+        with bind.connect() as conn:
+            rows = conn.execute(stmt).all()
+    for kind, post_id in rows:
+        if kind in out:
+            out[kind].add(post_id)
+    return out
+
+
+def settle_pending(engine: Engine, platform: str, brand: str, *, done: Iterable[Task], still_open: Iterable[Task],
+                   count_attempt: bool, max_attempts: int = 5) -> list[Task]:
+    """End of a crawl: delete the tasks it finished; record the ones left open, and with
+    ``count_attempt`` (the crawl ran to its end) count one more attempt for them. Tasks that
+    reach ``max_attempts`` are given up and returned (the caller logs them)."""
+    done = list(dict.fromkeys(done))
+    still = list(dict.fromkeys(still_open))
+    given_up: list[Task] = []
+    with engine.begin() as conn:
+        key = (PENDING.c.platform == platform) & (PENDING.c.brand == brand[:64])
+        for kind in {k for k, _ in done}:
+            ids = [p for k, p in done if k == kind]
+            for start in range(0, len(ids), 500):
+                conn.execute(PENDING.delete().where(key, PENDING.c.kind == kind,
+                                                    PENDING.c.post_id.in_(ids[start:start + 500])))
+        record_pending(conn, platform, brand, still)
+        if not count_attempt or not still:
+            return given_up
+        now = utcnow()
+        for kind in {k for k, _ in still}:
+            ids = [p for k, p in still if k == kind]
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                where = (key, PENDING.c.kind == kind, PENDING.c.post_id.in_(chunk))
+                conn.execute(update(PENDING).where(*where).values(attempts=PENDING.c.attempts + 1, updated_at=now))
+                gone = conn.execute(select(PENDING.c.post_id).where(*where, PENDING.c.attempts >= max_attempts)).all()
+                if gone:
+                    given_up += [(kind, r[0]) for r in gone]
+                    conn.execute(PENDING.delete().where(*where, PENDING.c.attempts >= max_attempts))
+    return given_up

@@ -121,6 +121,7 @@ class CrawlRun(SQLModel, table=True):
     error_message: str | None = Field(default=None, sa_type=Text)
     host: str | None = Field(default=None, max_length=128)
     pid: int | None = None
+    heartbeat_at: datetime | None = _ts()  # renewed while the crawl process lives
     stats: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
 
 
@@ -137,6 +138,27 @@ class Watermark(SQLModel, table=True):
     newest_published_at: datetime | None = _ts()
     newest_post_id: str | None = Field(default=None, max_length=64)
     last_run_at: datetime | None = _ts()
+    updated_at: datetime = _ts(nullable=False)
+
+
+class PendingWork(SQLModel, table=True):
+    """Work a crawl owes a stored post: its comments or its detail page (full text).
+
+    Written in the same transaction as the batch of mentions that made it due, so a post is
+    never stored without its open work, whatever kills the crawl; deleted when a crawl has
+    finished the work and stored what it fetched. ``attempts`` counts the crawls that tried;
+    work that keeps failing is given up after a few (logged).
+    """
+
+    __tablename__ = "crawl_pending"
+
+    platform: str = Field(primary_key=True, max_length=16)
+    brand: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=16)  # comments | details
+    post_id: str = Field(primary_key=True, max_length=64)
+    keyword: str | None = Field(default=None, max_length=128)
+    attempts: int = 0
+    created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
 
 
@@ -421,7 +443,7 @@ class SchedulerJob(SQLModel, table=True):
 
 
 ALL_TABLES = [
-    Mention, Author, CrawlRun, Watermark, Event, EventKey, SurgeMark, DigestItem,
+    Mention, Author, CrawlRun, Watermark, PendingWork, Event, EventKey, SurgeMark, DigestItem,
     Alert, AlertDelivery, AlertSend, AlertChannelState,
     Complaint, ComplaintCounter, ComplaintMention, ComplaintHistory, HealthIncident,
     ServiceLock, SchedulerJob,

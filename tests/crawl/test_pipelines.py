@@ -186,11 +186,11 @@ def test_store_keeps_the_batch_when_the_database_fails(crawl_config: Path, monke
     real = pipe._write
     calls = {"n": 0}
 
-    def flaky(rows: Any) -> Any:  # the first transaction fails, the next succeeds
+    def flaky(rows: Any, tasks: Any = None) -> Any:  # the first transaction fails, the next succeeds
         calls["n"] += 1
         if calls["n"] == 1:
             raise OperationalError("INSERT", {}, Exception("database is locked"))
-        return real(rows)
+        return real(rows, tasks)
 
     monkeypatch.setattr(pipe, "_write", flaky)
     assert pipe.flush() is False and len(pipe.buffer) == 1
