@@ -70,6 +70,7 @@ def crawl_cmd(
         raise YuqingError(f"no spider for platform {platform!r} (have: {', '.join(SPIDERS)})")
     cfg.brand(brand)
     overrides = _parse_sets(sets)
+    st.writable_engine("crawl")
     _close_stale_runs(st)
     if as_json:
         outcome = run_crawl(platform, brand, keyword=keyword, config_path=st.config_path, overrides=overrides,
