@@ -143,7 +143,7 @@ def _read_only_connect(path: Path) -> Any:
     except sqlite3.OperationalError:
         conn.close()
         wal = path.with_name(path.name + "-wal")
-        if wal.exists() and wal.stat().st_size > 0:
+        if not _not_writable(path.parent) or (wal.exists() and wal.stat().st_size > 0):
             raise
     return sqlite3.connect(base + "&immutable=1", uri=True, timeout=30, check_same_thread=False)
 
