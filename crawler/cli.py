@@ -1,8 +1,10 @@
 """The ``yuqing`` command line (Typer). Each command group lives in ``crawler/commands/<name>.py``.
 
 A command module exposes ``register(app)``; this module discovers them, so adding a
-command never edits this file. Any :class:`~crawler.errors.YuqingError` becomes one
-red line on stderr and exit status 1 (2 for usage errors), never a traceback.
+command never edits this file. Any :class:`~crawler.errors.YuqingError` and any database
+error (unreachable, missing, refused, corrupt, read-only) becomes one red line on stderr
+naming the database with its password masked, and exit status 1 (2 for usage errors),
+never a traceback.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ import pkgutil
 import sys
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.markup import escape
+from sqlalchemy.exc import DBAPIError
 
 import crawler.commands
 from crawler import __version__
@@ -68,23 +70,46 @@ def _register_all() -> None:
 _register_all()
 
 
+def _fail(message: str) -> None:
+    # The message may quote user input or scraped text: no Rich markup in it.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
+
+
+def _database_error(exc: DBAPIError) -> str:
+    """One line for a driver error that reached the top: the database (masked) and the driver's reason.
+    The traceback goes to the log file only (DEBUG), for whoever has to dig."""
+    from loguru import logger
+
+    from crawler.storage.engine import describe_error, last_url
+
+    message = describe_error(exc, last_url())
+    logger.opt(exception=exc).debug("database error: {message}", message=message)
+    return message
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     try:
-        # With standalone_mode=False click returns the code of ``typer.Exit(n)``
+        # With standalone_mode=False the CLI returns the code of ``typer.Exit(n)``
         # instead of exiting: pass it on, or every failure would exit 0.
         code = app(args=argv, standalone_mode=False)
     except YuqingError as exc:
-        # The message may quote user input or scraped text: no Rich markup in it.
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True, soft_wrap=True)
+        _fail(str(exc))
         sys.exit(1)
-    except click.exceptions.Abort:
+    except DBAPIError as exc:
+        _fail(_database_error(exc))
+        sys.exit(1)
+    except typer.Abort:
         err_console.print("[red]aborted[/]")
         sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
+    except typer.TyperException as exc:  # usage errors: bad option, missing argument (typer's own click)
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            _fail(exc.format_message())
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)

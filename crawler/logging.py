@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import os
 import re
 import sys
 from pathlib import Path
@@ -90,6 +91,17 @@ class InterceptHandler(logging.Handler):
 _configured: dict[str, Any] = {}
 
 
+def _log_dir_writable(log_dir: Path) -> bool:
+    """Create ``log_dir`` if needed; False when this process may not write there (a read-only
+    data folder: the command still runs, its log goes to stderr)."""
+    try:
+        log_dir.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return False
+    target = log_dir / "yuqing.log"
+    return os.access(target if target.exists() else log_dir, os.W_OK)
+
+
 def setup_logging(
     level: str = "INFO",
     *,
@@ -102,9 +114,11 @@ def setup_logging(
     logger.configure(patcher=_patch)
     if stderr:
         logger.add(sys.stderr, level=level.upper(), format=_FORMAT, serialize=json, backtrace=False, diagnose=False)
+    if log_dir is not None and not _log_dir_writable(Path(log_dir)):
+        logger.warning("cannot write log files under {dir}: logging to stderr only", dir=str(log_dir))
+        log_dir = None
     if log_dir is not None:
         log_dir = Path(log_dir)
-        log_dir.mkdir(parents=True, exist_ok=True)
         logger.add(
             log_dir / "yuqing.log",
             level="DEBUG" if level.upper() == "DEBUG" else "INFO",

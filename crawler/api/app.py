@@ -3,8 +3,11 @@
 ``create_app(cfg)`` builds a fresh app (no module-level app, no engine at import time);
 the database is opened in the lifespan unless an engine is passed in (tests). Reads
 ``[api]`` (tokens, CORS origins, login limits) and ``[scheduler].timezone``.
-Every response carries a strict Content-Security-Policy: scripts only from this
-server, no inline script, no eval, no framing — scraped text can never execute.
+Every response, errors included, carries a strict Content-Security-Policy: scripts only
+from this server, no inline script, no eval, no framing — scraped text can never execute.
+``/api/docs`` is Swagger UI from the vendored copy under ``static/vendor/swagger-ui``,
+started by ``static/api-docs.js``: it obeys that policy and needs no network.
+A database error (gone, locked, corrupt, read-only) is a JSON 503, never a bare 500.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from loguru import logger
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 
 from crawler import __version__
 from crawler.api.auth import FailureLimiter, TokenAuth
@@ -67,20 +71,19 @@ def _install_handlers(app: FastAPI) -> None:
                   for e in exc.errors()[:20]]
         return JSONResponse({"detail": _validation_message(exc), "errors": errors}, status_code=422)
 
+    @app.exception_handler(DBAPIError)
+    async def _database(request: Request, exc: DBAPIError) -> JSONResponse:
+        # the database went away, is locked, is not a database, or is a read-only file
+        return _database_unavailable(request, exc)
+
     @app.exception_handler(Exception)
     async def _crash(request: Request, exc: Exception) -> JSONResponse:  # process boundary
         # this handler answers outside the middleware below: it sets the same headers itself
-        from sqlalchemy.exc import DBAPIError
-
         headers = {**SECURITY_HEADERS, "Cache-Control": "no-store"}
-        if isinstance(exc, DBAPIError):  # the database went away, is locked or is not a database
-            from crawler.storage.engine import safe_url
-
-            url = safe_url(str(request.app.state.engine.url)) if getattr(request.app.state, "engine", None) else "?"
-            logger.error("API: database unavailable on {method} {path}: {url}: {err}", method=request.method,
-                         path=request.url.path, url=url, err=type(exc.orig or exc).__name__)
-            return JSONResponse({"detail": "数据库暂时不可用，请稍后再试"}, status_code=503,
-                                headers={**headers, "Retry-After": "30"})
+        if isinstance(exc, DBAPIError):  # raised where the handler above cannot see it
+            response = _database_unavailable(request, exc)
+            response.headers.update(headers)
+            return response
         ERRORS["unhandled"] += 1
         logger.exception("API error on {method} {path}", method=request.method, path=request.url.path)
         return JSONResponse({"detail": "服务器内部错误"}, status_code=500, headers=headers)
@@ -93,6 +96,20 @@ def _install_handlers(app: FastAPI) -> None:
         if request.url.path.startswith("/api/"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+
+def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
+    """503 with a JSON reason; the log names the database (password masked), never the client."""
+    from crawler.storage.engine import describe_error, read_only_reason
+
+    engine: Engine | None = getattr(request.app.state, "engine", None)
+    url = engine.url.render_as_string(hide_password=False) if engine is not None else None
+    read_only = engine is not None and read_only_reason(engine) is not None
+    logger.log("WARNING" if read_only else "ERROR", "API: database unavailable on {method} {path}: {message}",
+               method=request.method, path=request.url.path, message=describe_error(exc, url))
+    if read_only:
+        return JSONResponse({"detail": "数据库为只读，无法保存修改（只能查看）"}, status_code=503)
+    return JSONResponse({"detail": "数据库暂时不可用，请稍后再试"}, status_code=503, headers={"Retry-After": "30"})
 
 
 ERROR_SCHEMA = {
@@ -133,7 +150,8 @@ def create_app(cfg: AppConfig, *, engine: Engine | None = None) -> FastAPI:
         yield
 
     app = FastAPI(title="yuqing 舆情监测 API", version=__version__, lifespan=lifespan,
-                  docs_url="/api/docs", openapi_url="/api/openapi.json", redoc_url=None,
+                  docs_url=None, swagger_ui_oauth2_redirect_url=None, openapi_url="/api/openapi.json",
+                  redoc_url=None,
                   description="品牌舆情：提及检索、统计、事件、告警、投诉单。使用 `Authorization: Bearer <token>`。")
     auth, ephemeral = _auth(cfg)
     app.state.cfg, app.state.engine, app.state.auth, app.state.ephemeral_token = cfg, engine, auth, ephemeral
@@ -154,6 +172,10 @@ def create_app(cfg: AppConfig, *, engine: Engine | None = None) -> FastAPI:
     @app.get("/", include_in_schema=False)
     def dashboard() -> FileResponse:
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+    @app.get("/api/docs", include_in_schema=False)
+    def api_docs() -> FileResponse:
+        return FileResponse(STATIC / "api-docs.html", media_type="text/html; charset=utf-8")
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> dict[str, Any]:

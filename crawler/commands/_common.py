@@ -46,6 +46,20 @@ class State:
 
         return open_database(self.config().database_url, migrate=migrate)
 
+    def writable_engine(self, command: str) -> Engine:
+        """The engine for a command that writes all along (crawl, run, worker): a read-only SQLite
+        file is refused up front with one line, instead of failing later inside a child process."""
+        from crawler.errors import StorageError
+        from crawler.storage.engine import read_only_reason, safe_url
+
+        engine = self.engine()
+        reason = read_only_reason(engine)
+        if reason is not None:
+            raise StorageError(f"the database {safe_url(str(engine.url))} is read-only ({reason}): "
+                               f"`yuqing {command}` needs to write; read-only use covers query, status, "
+                               "complaints list/show, report, export, db status and serve (reads)")
+        return engine
+
 
 def state(ctx: typer.Context) -> State:
     obj = ctx.find_root().obj

@@ -70,6 +70,7 @@ def crawl_cmd(
         raise YuqingError(f"no spider for platform {platform!r} (have: {', '.join(SPIDERS)})")
     brand_name = cfg.brand(brand).name
     overrides = _parse_sets(sets)
+    st.writable_engine("crawl")
     _close_stale_runs(st)
     with _crawl_lease(st, platform, brand_name):
         if as_json:

@@ -17,7 +17,7 @@ def run_cmd(ctx: typer.Context) -> None:
 
     st = state(ctx)
     cfg = st.config()
-    st.engine()
+    st.writable_engine("run")
     mode = "distributed (crawls run on `yuqing worker`s)" if cfg.distributed.active else "local"
     console.print(f"yuqing run: {len(cfg.brands)} brand(s), platforms {', '.join(cfg.platforms.enabled())}, {mode}",
                   highlight=False)

@@ -73,12 +73,15 @@ def status_cmd(
 ) -> None:
     """Each job's next run, the last crawl per platform and brand, open alerts, overdue complaints, health."""
     from crawler.service_status import collect_status
+    from crawler.storage.engine import read_only_reason
 
     st = state(ctx)
-    from crawler.commands.crawl import _close_stale_runs
+    engine = st.engine()
+    if read_only_reason(engine) is None:  # a read-only file is only shown, never swept
+        from crawler.commands.crawl import _close_stale_runs
 
-    _close_stale_runs(st)
-    status = collect_status(st.engine(), st.config())
+        _close_stale_runs(st)
+    status = collect_status(engine, st.config())
     if as_json:
         typer.echo(json.dumps(status, ensure_ascii=False, indent=2))
     else:

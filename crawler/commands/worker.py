@@ -26,6 +26,7 @@ def worker_cmd(
     if not cfg.distributed.active:
         raise ConfigError("yuqing worker needs distributed mode: set REDIS_URL, or redis_url in the distributed section",
                           path=cfg.source, key="distributed")
+    st.writable_engine("worker")
     if cfg.database_url.startswith("sqlite"):
         console.print("[yellow]warning:[/] workers share a SQLite file only on one machine; use PostgreSQL "
                       "for workers on several machines", highlight=False)
