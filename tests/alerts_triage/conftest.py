@@ -71,3 +71,15 @@ def store(engine: Any, cfg: AppConfig, rows: list[dict[str, Any]], **kw: Any) ->
         result = upsert_mentions(conn, rows)
         with conn.begin_nested():
             return triage(conn, cfg, result.rows, **kw)
+
+
+def seen_when_published(engine: Any) -> None:
+    """Make every stored mention look first seen when it was published: a brand watched for hours,
+    not one whose history a first crawl just brought in (see ``alerts.pacing``)."""
+    from sqlalchemy import update
+
+    from crawler.storage.models import Mention
+
+    with engine.begin() as conn:
+        conn.execute(update(Mention).where(Mention.published_at.is_not(None))
+                     .values(first_seen_at=Mention.published_at))
