@@ -285,6 +285,17 @@ def _text_sections(text: str) -> list[list[Line]]:
     return [[Line(None, line)] for line in text.splitlines() if line.strip()]
 
 
+def _event_worth_showing(e: Mapping[str, Any], kind: str, under_post: bool) -> bool:
+    """An event block says something when the story has spread: more than one mention, or, for a comment
+    shown under its post, more than that one post (its own thread is the post block already)."""
+    if kind in ("surge", "event"):
+        return True
+    total = int(e.get("mention_count") or 0)
+    if under_post and e.get("comment_count") is not None:
+        return total - int(e.get("comment_count") or 0) > 1
+    return total > 1
+
+
 def _body(kind: str, p: Mapping[str, Any], tz: ZoneInfo) -> tuple[list[Line], list[list[Line]]]:
     m, e, c, post = p.get("mention"), p.get("event"), p.get("complaint"), p.get("post")
     head = _risk_lines(p) if kind not in ("health", "report") else []
@@ -295,7 +306,7 @@ def _body(kind: str, p: Mapping[str, Any], tz: ZoneInfo) -> tuple[list[Line], li
         head += complaint_lines(c, tz)
     if p.get("text") and kind in ("complaint_sla", "complaint", "surge", "event", "backfill", "rollup"):
         head.append(Line(None, str(p["text"]), style="strong"))
-    if isinstance(e, Mapping) and (int(e.get("mention_count") or 0) > 1 or kind in ("surge", "event")):
+    if isinstance(e, Mapping) and _event_worth_showing(e, kind, isinstance(post, Mapping)):
         head += event_lines(e, tz)
     if isinstance(m, Mapping):
         if isinstance(post, Mapping):

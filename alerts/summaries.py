@@ -156,15 +156,20 @@ def _base(kind: str, title: str, brand: str, text: str, facts: list[list[str]], 
 def backfill_payload(cfg: AppConfig, brand: str, group: list[dict[str, Any]], items: list[dict[str, Any]],
                      mentions: dict[int, dict[str, Any]]) -> dict[str, Any]:
     """The backfill summary of one brand for one channel."""
-    n = _count(group)
     hours = cfg.alerts.max_age_hours
     tz = ZoneInfo(cfg.scheduler.timezone)
     facts = _breakdown(group, mentions)
     times = [m["published_at"] for m in mentions.values() if m.get("published_at")]
     if times:
         facts.append(["发布", f"{min(times).astimezone(tz):%m-%d} 至 {max(times).astimezone(tz):%m-%d}"])
-    text = f"以下 {n} 条在发布超过 {hours:g} 小时后才首次采集到（新品牌、新平台的首次采集或补采），不逐条推送。"
-    return _base("backfill", f"{n} 条历史内容", brand, text, facts, group, items, cfg)
+    found = len({it["mention_id"] for it in group if it["mention_id"]})
+    if found:
+        text = f"以下 {found} 条在发布超过 {hours:g} 小时后才首次采集到（新品牌、新平台的首次采集或补采），不逐条推送。"
+        title = f"{found} 条历史内容"
+    else:
+        text = "首次采集带回的历史被当作基线时出现的声量异动，不单独推送。"
+        title = "首次采集期间的声量异动"
+    return _base("backfill", title, brand, text, facts, group, items, cfg)
 
 
 def rollup_payload(cfg: AppConfig, brand: str, group: list[dict[str, Any]], items: list[dict[str, Any]],
