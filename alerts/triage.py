@@ -322,7 +322,7 @@ class _Decider:
             if s.scope in self.told:
                 continue
             channels = rules.surge_channels(self.cfg, s.brand)
-            if self.cfg.alerts.max_age_hours > 0 and self._reconstructed(s):
+            if self.cfg.alerts.max_age_hours > 0 and self._unwatched(s):
                 for ch in channels:  # measured against a backfill, not against what we watched: summarised
                     self._hold("backfill", ch, brand=s.brand, ref=f"s:{s.scope}:{s.fired_count}", alert_kind="surge",
                                m=None, note=s.describe())
@@ -345,14 +345,20 @@ class _Decider:
                 state["alerts"] = int(state.get("alerts") or 0) + 1
                 self._save_state(e["id"], state)
 
-    def _reconstructed(self, s: surge.Surge) -> bool:
-        """Whether the surge's baseline is mostly history a crawl just brought in (mentions first seen more
-        than a surge window after they were published: a first crawl), not what was watched as it happened."""
+    def _unwatched(self, s: surge.Surge) -> bool:
+        """Whether the surge compares against something nobody watched as it happened: the brand's first
+        mention was seen within the surge window (its first crawl), or the baseline is mostly history a
+        crawl just brought in (first seen more than a window after publication). Either way it is news
+        about a backfill, for the backfill summary."""
         sc = self.cfg.alerts.surge
         window = timedelta(minutes=sc.window_minutes)
+        c = MENTIONS.c
+        watched_before = self.conn.execute(select(c.id).where(
+            c.brand == s.brand, c.first_seen_at <= self.now - window).limit(1)).first()
+        if watched_before is None:
+            return True
         hi = self.now - window
         lo = hi - timedelta(hours=sc.baseline_hours)
-        c = MENTIONS.c
         scope = c.event_id == s.event_id if s.event_id is not None else c.brand == s.brand
         rows = self.conn.execute(select(c.published_at, c.first_seen_at).where(
             scope, c.published_at > lo, c.published_at <= hi)).all()

@@ -83,3 +83,19 @@ def seen_when_published(engine: Any) -> None:
     with engine.begin() as conn:
         conn.execute(update(Mention).where(Mention.published_at.is_not(None))
                      .values(first_seen_at=Mention.published_at))
+
+
+def watched_for(engine: Any, cfg: AppConfig, brand: str = "鲜果时光", hours: float = 3) -> None:
+    """A brand watched for ``hours``: one calm mention of it, first seen (and published) that long ago.
+
+    A surge in a brand's first hour of watching is news about its first crawl, not an alert."""
+    from sqlalchemy import update
+
+    from crawler.storage.models import Mention
+
+    then = datetime.now(UTC) - timedelta(hours=hours)
+    row = mention(f"{brand}的门店今天人不多", brand=brand, is_complaint=False, urgency=None, risk=0, sentiment=0.6,
+                  published_at=then)
+    store(engine, cfg, [row])
+    with engine.begin() as conn:
+        conn.execute(update(Mention).where(Mention.post_id == row["post_id"]).values(first_seen_at=then))

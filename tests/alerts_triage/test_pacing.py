@@ -25,7 +25,7 @@ from alerts.triage import flush_digest
 from crawler.config import AppConfig, ConfigError, config_from_dict, load_config
 from crawler.storage.models import Alert, AlertCharge, AlertHold, Complaint
 from crawler.storage.types import utcnow
-from tests.alerts_triage.conftest import mention, seen_when_published, store
+from tests.alerts_triage.conftest import mention, seen_when_published, store, watched_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBLEMS = ["喝出玻璃碎片", "发霉长毛", "吃完上吐下泻", "包装漏液", "配送超时三小时", "退款被拒", "客服电话打不通",
@@ -195,13 +195,16 @@ def test_the_budget_is_shared_by_crawls_in_other_processes(db_url, engine, recei
         assert conn.execute(select(func.count()).select_from(AlertHold)).scalar_one() == 3
 
 
-def test_a_surge_against_a_backfilled_baseline_joins_the_summary(engine, receiver) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("first", ["brand", "platform"])
+def test_a_surge_against_a_backfilled_baseline_joins_the_summary(engine, receiver, first: str) -> None:  # type: ignore[no-untyped-def]
     cfg = paced_cfg(receiver, surge={"min_count": 5})
+    if first == "platform":  # the brand is watched on Weibo; Douyin's first crawl brings its history in
+        watched_for(engine, cfg, hours=20)
     now = utcnow()
     calm = [mention(f"聊聊鲜果时光的新品{story(i)}", is_complaint=False, urgency=None, risk=5, sentiment=0.7,
-                    published_at=now - timedelta(hours=2, minutes=30 * i)) for i in range(8)]
+                    platform="douyin", published_at=now - timedelta(hours=2, minutes=30 * i)) for i in range(8)]
     burst = [mention(f"鲜果时光今天到处都在讨论{story(100 + i)}", is_complaint=False, urgency=None, risk=5,
-                     sentiment=0.7, published_at=now - timedelta(minutes=2 + i)) for i in range(12)]
+                     sentiment=0.7, platform="douyin", published_at=now - timedelta(minutes=2 + i)) for i in range(12)]
     counts = store(engine, cfg, [*calm, *burst], now=now)  # a first crawl: the calm hours are history it brought in
     assert counts["surges"] >= 1 and not [k for k in kinds(engine) if k[0] == "surge"]
     flush_digest(engine, cfg, now=now + timedelta(minutes=11))
