@@ -136,7 +136,7 @@ def _breakdown(group: list[dict[str, Any]], mentions: dict[int, dict[str, Any]])
         out.append(["客诉单", f"涉及 {len(records)} 张（已登记，见看板）"])
     surges = [it["note"] for it in group if it["alert_kind"] == "surge" and it["note"]]
     if surges:
-        out.append(["声量", "；".join(surges[:2]) + (f" 等 {len(surges)} 次" if len(surges) > 2 else "")])
+        out.append(["异动", "；".join(surges[:2]) + (f" 等 {len(surges)} 次" if len(surges) > 2 else "")])
     return out
 
 

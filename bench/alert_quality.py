@@ -5,7 +5,8 @@ summaries → dispatcher → loopback receiver) on the demo's two brands, each t
 empty SQLite database in a scratch directory, twice in this process:
 
 - **baseline**: the same config with pacing off (``[alerts] max_age_hours = 0``,
-  ``max_immediate_per_hour = 0``): what the product sent before pacing existed;
+  ``max_immediate_per_hour = 0``): backfill alerted story by story, no budget (the rest of
+  today's alert logic, e.g. official accounts never alerting, stays on);
 - **paced**: the config as given (defaults 24 h and 6 an hour unless it sets them).
 
 For the paced run it prints each figure with its target, as met / not met:
@@ -237,7 +238,7 @@ def report(cfg: AppConfig, paced: dict[str, Any], baseline: dict[str, Any] | Non
                  f"max_immediate_per_hour = {budget}; crawl at {paced['crawl_at']})")
     lines.append("1. No backfill floods")
     for brand, b in paced["brands"].items():
-        before = f" (before: {baseline['brands'][brand]['immediate']})" if baseline else ""
+        before = f" (pacing off: {baseline['brands'][brand]['immediate']})" if baseline else ""
         check(f"immediate alerts, {brand}{before}", b["immediate"],
               f"≤ {b['fresh_very_urgent_stories']} fresh 非常紧急 stories", b["immediate"] <= b["fresh_very_urgent_stories"])
     for key, s in sorted(paced["summaries"].items()):
@@ -249,7 +250,7 @@ def report(cfg: AppConfig, paced: dict[str, Any], baseline: dict[str, Any] | Non
     for key, s in sorted(paced["summaries"].items()):
         check(f"roll-ups, {key}", s.get("rollup", 0), "≤ 1", s.get("rollup", 0) <= 1)
     for name, c in paced["channels"].items():
-        before = f" (before: {baseline['channels'][name]['busiest_hour']})" if baseline else ""
+        before = f" (pacing off: {baseline['channels'][name]['busiest_hour']})" if baseline else ""
         lines.append(f"  messages to {name} ({c['type']}) in the busiest hour{before}: {c['busiest_hour']} "
                      f"{dict(sorted(c['by_kind'].items()))}")
         check(f"messages to {name} in the busiest minute", c["busiest_minute"], f"≤ {c['robot_per_minute']} (robot limit)",
@@ -263,7 +264,7 @@ def report(cfg: AppConfig, paced: dict[str, Any], baseline: dict[str, Any] | Non
     lines.append(f"  (info) immediate alerts featuring a story the simulator marks 非常紧急: {hit}/{total}"
                  + (f" = {hit / total:.2f}" if total else ""))
     if baseline:
-        lines.append("Before → after (immediate alerts per brand; messages per channel):")
+        lines.append("Pacing off → on (immediate alerts per brand; messages per channel):")
         for brand in paced["brands"]:
             lines.append(f"  {brand}: {baseline['brands'][brand]['immediate']} → {paced['brands'][brand]['immediate']}")
         for name in paced["channels"]:
