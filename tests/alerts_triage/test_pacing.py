@@ -269,3 +269,27 @@ def test_pacing_defaults_and_switching_off(tmp_path: Path) -> None:
 
     old = {"published_at": utcnow() - timedelta(days=30), "first_seen_at": utcnow()}
     assert not pacing.is_backfill(cfg, old, utcnow())
+
+
+def test_retention_deletes_old_mentions_that_were_held_or_digested(engine, receiver) -> None:  # type: ignore[no-untyped-def]
+    from crawler.retention import purge
+    from crawler.storage.models import DigestItem, Mention
+
+    rules = [{"name": "全部", "channels": ["pr"], "complaints_only": False, "min_risk": 50},
+             {"name": "摘要", "channels": ["kefu"], "complaints_only": False, "mode": "digest"}]
+    now = utcnow()
+
+    def old(i: int) -> dict[str, Any]:
+        return mention(story(i), is_complaint=False, urgency=None, risk=60, published_at=now - timedelta(days=400 + i))
+
+    store(engine, paced_cfg(receiver, rules=rules), [old(i) for i in range(3)], now=now)  # backfill: held
+    store(engine, paced_cfg(receiver, rules=rules, max_age_hours=0), [old(i) for i in range(3, 6)], now=now)  # digest
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(AlertHold)).scalar_one() == 6  # 3 mentions × 2 channels
+        assert conn.execute(select(func.count()).select_from(DigestItem)).scalar_one() == 3
+    result = purge(engine, paced_cfg(receiver, rules=rules), now=now)  # PostgreSQL checks every foreign key
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(Mention)).scalar_one() == 0
+        assert set(conn.execute(select(AlertHold.mention_id)).scalars()) == {None}
+        assert conn.execute(select(func.count()).select_from(DigestItem)).scalar_one() == 0
+    assert result.mentions_deleted == 6
