@@ -183,10 +183,13 @@ def rollup_payload(cfg: AppConfig, brand: str, group: list[dict[str, Any]], item
 
 def flush_holds(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool = False) -> int:
     """Queue the due backfill summaries and roll-ups (``force``: all of them now); returns alerts queued."""
+    from alerts.triage import lock_brands
+
     holds = _pending(conn)
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for it in holds:
         groups[(it["kind"], it["brand"], it["channel"])].append(it)
+    lock_brands(conn, {brand for kind, brand, _ in groups if kind == "rollup"})  # a roll-up takes a budget slot
     due = {k: g for k, g in groups.items() if force or _due(conn, cfg, *k, g, now)}
     if not due:
         return 0
