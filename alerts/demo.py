@@ -18,13 +18,14 @@ from sqlalchemy import func, select
 
 from alerts.rules import rank
 from crawler.config import AppConfig, ChannelConfig
-from crawler.storage.models import Alert, AlertDelivery, Complaint
+from crawler.storage.models import Alert, AlertDelivery, AlertHold, Complaint
 
 if TYPE_CHECKING:
     from alerts.receiver import Receiver
     from crawler.demo import DemoContext, DemoSection
 
 _FAST = {"rate_per_minute": 100_000, "rate_per_second": 10_000}
+IMMEDIATE_KINDS = ("mention", "event", "surge")  # one message per story; complaint reports go to the complaint team
 
 
 def _stand_in(receiver: Receiver, name: str, ch: ChannelConfig) -> ChannelConfig:
@@ -87,6 +88,10 @@ def alerts_section(ctx: DemoContext) -> DemoSection | None:
         kinds = dict(conn.execute(select(Alert.kind, func.count()).group_by(Alert.kind)).all())
         waiting = int(conn.execute(select(func.count()).select_from(AlertDelivery).where(
             AlertDelivery.status != "sent")).scalar_one())
+        immediate = dict(conn.execute(select(Alert.brand, func.count()).where(
+            Alert.kind.in_(IMMEDIATE_KINDS)).group_by(Alert.brand)).all())
+        held = dict(conn.execute(select(AlertHold.kind, func.count(func.distinct(AlertHold.ref))).group_by(
+            AlertHold.kind)).all())
     rows: list[list[Any]] = []
     for msg in seen[:15]:
         lines = [ln.strip(" #*>") for ln in msg.text.splitlines() if len(ln.strip(" #*>")) > 3]
@@ -94,10 +99,14 @@ def alerts_section(ctx: DemoContext) -> DemoSection | None:
     per_channel = Counter(m.robot for m in seen)
     note = (f"{len(seen)} message(s) delivered to a local receiver standing in for "
             f"{', '.join(sorted(per_channel)) or 'no channel'}; alerts by kind: "
-            f"{', '.join(f'{k} {n}' for k, n in sorted(kinds.items())) or 'none'}; not delivered: {waiting}")
+            f"{', '.join(f'{k} {n}' for k, n in sorted(kinds.items())) or 'none'}; not delivered: {waiting}; "
+            f"immediate alerts per brand: {', '.join(f'{b} {n}' for b, n in sorted(immediate.items())) or 'none'}; "
+            f"held back: {held.get('backfill', 0)} backfill item(s) in backfill summaries, "
+            f"{held.get('rollup', 0)} over the hourly budget in roll-ups")
     return DemoSection("告警 (alerts delivered)", ["channel", "robot", "first line"], rows,
                        {"delivered": len(seen), "per_channel": dict(per_channel), "alerts_by_kind": kinds,
-                        "undelivered": waiting}, note)
+                        "undelivered": waiting, "immediate_per_brand": immediate,
+                        "held": {"backfill": held.get("backfill", 0), "rollup": held.get("rollup", 0)}}, note)
 
 
 def complaints_section(ctx: DemoContext) -> DemoSection | None:

@@ -116,37 +116,47 @@ def _mark(conn: Connection, items: list[dict[str, Any]], due: set[str], alerts: 
 
 
 def flush_digest(engine: Engine, cfg: AppConfig, now: datetime | None = None, *, force: bool = False) -> int:
-    """Send the due digests, one per channel; returns the alerts queued.
+    """Send the due digests, one per channel, and the due backfill summaries and roll-ups
+    (``alerts/summaries.py``); returns the alerts queued.
 
     The scheduler calls this often; a channel's digest is due when its oldest pending item
     has waited ``[alerts].digest_minutes`` (``force`` sends every pending item now). Nothing
     is sent during quiet hours.
     """
+    from alerts.summaries import flush_holds
+
     now = now or utcnow()
     if rules.quiet_until(cfg, now) is not None:
         return 0
     with engine.begin() as conn:
-        items = _pending(conn)
-        by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
-        for it in items:
-            for ch in it["channels"] or []:
-                by_channel[ch].append(it)
-        ripe = now - timedelta(minutes=cfg.alerts.digest_minutes)
-        due = {ch for ch, group in by_channel.items() if force or min(it["created_at"] for it in group) <= ripe}
-        if not due:
-            return 0
-        wanted = [it for it in items if set(it["channels"] or []) & due]
-        mentions = _rows(conn, MENTIONS, {it["mention_id"] for it in wanted})
-        evts = _rows(conn, EVENTS, {it["event_id"] for it in wanted if it["event_id"]})
-        alerts: dict[str, int] = {}
-        for channel in sorted(due):
-            group = by_channel[channel]
-            payload = digest_payload(cfg, group, mentions, evts, min(it["created_at"] for it in group), now)
-            key = f"digest:{channel}:{group[0]['id']}-{group[-1]['id']}-{len(group)}"
-            alert_id = enqueue(conn, cfg, kind="digest", dedup_key=key, title=payload["title"], payload=payload,
-                               channels=[channel], brand=payload["brand"], risk=payload["risk"])
-            if alert_id is not None:
-                alerts[channel] = alert_id
-        _mark(conn, wanted, due, alerts, now)
+        queued = _flush_items(conn, cfg, now, force=force)
+        queued += flush_holds(conn, cfg, now, force=force)
+    return queued
+
+
+def _flush_items(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool) -> int:
+    """The digests of ``digest_items`` that are due, in the caller's transaction."""
+    items = _pending(conn)
+    by_channel: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for it in items:
+        for ch in it["channels"] or []:
+            by_channel[ch].append(it)
+    ripe = now - timedelta(minutes=cfg.alerts.digest_minutes)
+    due = {ch for ch, group in by_channel.items() if force or min(it["created_at"] for it in group) <= ripe}
+    if not due:
+        return 0
+    wanted = [it for it in items if set(it["channels"] or []) & due]
+    mentions = _rows(conn, MENTIONS, {it["mention_id"] for it in wanted})
+    evts = _rows(conn, EVENTS, {it["event_id"] for it in wanted if it["event_id"]})
+    alerts: dict[str, int] = {}
+    for channel in sorted(due):
+        group = by_channel[channel]
+        payload = digest_payload(cfg, group, mentions, evts, min(it["created_at"] for it in group), now)
+        key = f"digest:{channel}:{group[0]['id']}-{group[-1]['id']}-{len(group)}"
+        alert_id = enqueue(conn, cfg, kind="digest", dedup_key=key, title=payload["title"], payload=payload,
+                           channels=[channel], brand=payload["brand"], risk=payload["risk"])
+        if alert_id is not None:
+            alerts[channel] = alert_id
+    _mark(conn, wanted, due, alerts, now)
     logger.info("digest: {n} item(s) → {q} alert(s)", n=len(wanted), q=len(alerts))
     return len(alerts)

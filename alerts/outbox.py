@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
 DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 
-KINDS: tuple[str, ...] = ("mention", "event", "surge", "digest", "health", "complaint_sla", "complaint", "report")
+KINDS: tuple[str, ...] = ("mention", "event", "surge", "digest", "backfill", "rollup", "health", "complaint_sla",
+                          "complaint", "report")
 
 
 def idempotency_key(dedup_key: str, channel: str) -> str:

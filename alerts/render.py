@@ -3,7 +3,9 @@
 A Doc holds labels the product wrote and values taken from the payload. Values are
 treated as hostile and escaped by each format; the only URLs are the post and
 dashboard links, passed through :func:`alerts.escape.safe_link`. Kinds: mention,
-event, surge, digest, health, complaint_sla (or complaint) and report.
+event, surge, digest, backfill (summary of history), rollup (over the hourly budget),
+health, complaint_sla (or complaint) and report. A comment is shown under the post it
+answers (``payload["post"]``); an event with its speed and top spreader.
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ TRENDS = {"rising": "上升", "up": "上升", "surging": "激增", "falling": "�
 KIND_TITLES = {
     "mention": "舆情预警", "event": "舆情事件", "surge": "声量激增", "digest": "舆情摘要",
     "health": "采集状态", "complaint_sla": "客诉时限提醒", "complaint": "客诉登记", "report": "舆情报告",
+    "backfill": "回溯汇总", "rollup": "风险汇总",
 }
+SUMMARY_KINDS = ("digest", "backfill", "rollup")
 EXCERPT_CHARS = 280
+POST_EXCERPT_CHARS = 120
 DIGEST_EXCERPT_CHARS = 100
+SUMMARY_EXCERPT_CHARS = 80  # backfill summaries and roll-ups: a few items, each short
 
 
 @dataclass(slots=True)
@@ -93,23 +99,55 @@ def _risk_lines(p: Mapping[str, Any]) -> list[Line]:
     return lines
 
 
-def mention_lines(m: Mapping[str, Any], tz: ZoneInfo, *, excerpt_chars: int = EXCERPT_CHARS) -> list[Line]:
-    """Platform, author, time, region, engagement, excerpt and post link of one mention."""
-    lines = [Line("平台", _platform(m))]
+def _who(name: Any, followers: Any, verified: Any) -> str:
+    extra = f"粉丝 {number(followers)}" + ("，已认证" if verified else "")
+    return f"{name or '匿名用户'}（{extra}）"
+
+
+def _engagement(m: Mapping[str, Any]) -> str:
+    return f"赞 {number(m.get('likes'))} · 评论 {number(m.get('comments'))} · 转发 {number(m.get('shares'))}"
+
+
+def mention_lines(m: Mapping[str, Any], tz: ZoneInfo, *, excerpt_chars: int = EXCERPT_CHARS,
+                  comment: bool = False) -> list[Line]:
+    """Platform, author, time, region, engagement, excerpt and post link of one mention.
+
+    ``comment``: the mention is shown under its post (``post_lines``), so its lines say 评论.
+    """
+    lines = [] if comment else [Line("平台", _platform(m))]
     if m.get("category"):
         lines.append(Line("类别", str(m["category"])))
-    author = str(m.get("author_name") or "匿名用户")
-    extra = f"粉丝 {number(m.get('author_followers'))}" + ("，已认证" if m.get("author_verified") else "")
-    lines.append(Line("作者", f"{author}（{extra}）"))
+    lines.append(Line("评论者" if comment else "作者",
+                      _who(m.get("author_name"), m.get("author_followers"), m.get("author_verified"))))
     meta = " · ".join(x for x in (when(m.get("published_at"), tz), f"IP {m['ip_region']}" if m.get("ip_region") else "") if x)
     if meta:
         lines.append(Line("发布", meta))
-    lines.append(Line("互动", f"赞 {number(m.get('likes'))} · 评论 {number(m.get('comments'))} · 转发 {number(m.get('shares'))}"))
+    lines.append(Line("互动", _engagement(m)))
     if m.get("text"):
         lines.append(Line(None, str(m["text"])[: excerpt_chars * 2], style="quote"))
     link = safe_link(m.get("url"))
     if link:
+        lines.append(Line(None, "查看评论" if comment else "查看原帖", url=link))
+    return lines
+
+
+def post_lines(post: Mapping[str, Any], m: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
+    """The post a comment answers: who wrote it, its reach, an excerpt, and how many risky comments it drew."""
+    risky = (f"该帖已有 {number(post.get('risky_comments'))} 条风险评论"
+             f"（已采集评论 {number(post.get('stored_comments'))} 条）")
+    if post.get("missing"):
+        return [Line("原帖", f"{_platform(m)} · 未采集到原帖"), Line("风险评论", risky, color="warning")]
+    head = " · ".join(x for x in (_platform(m), _who(post.get("author_name"), post.get("author_followers"),
+                                                      post.get("author_verified")),
+                                  when(post.get("published_at"), tz)) if x)
+    lines = [Line("原帖", head, style="strong"), Line("原帖互动", _engagement(post))]
+    if post.get("text"):
+        lines.append(Line(None, str(post["text"])[: POST_EXCERPT_CHARS * 2], style="quote"))
+    link = safe_link(post.get("url"))
+    if link:
         lines.append(Line(None, "查看原帖", url=link))
+    lines.append(Line("风险评论", risky, color="warning"))
+    lines.append(Line(None, "↓ 触发本次告警的评论", style="strong"))
     return lines
 
 
@@ -119,13 +157,31 @@ def _trend(value: Any) -> str:
     return TRENDS.get(str(value).lower(), str(value)) if value else ""
 
 
-def event_lines(e: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
-    """Event size, spread per platform, engagement and trend."""
+def _size(e: Mapping[str, Any]) -> str:
     counts = e.get("platform_counts") or {}
     spread = " / ".join(f"{PLATFORM_NAMES.get(str(k), str(k))} {number(v)}" for k, v in counts.items()) if isinstance(
         counts, Mapping) else ""
-    size = f"{number(e.get('mention_count'))} 条相关内容" + (f"（{spread}）" if spread else "")
-    lines = [Line("事件", str(e.get("title") or "")), Line("规模", size)] if e.get("title") else [Line("规模", size)]
+    total = int(e.get("mention_count") or 0)
+    if e.get("comment_count") is not None:
+        comments = int(e.get("comment_count") or 0)
+        size = f"帖子 {number(total - comments)} 条" + (f"、评论 {number(comments)} 条" if comments else "")
+    else:
+        size = f"{number(total)} 条相关内容"
+    return size + (f"（{spread}）" if spread else "")
+
+
+def _speed(g: Any) -> str:
+    if not isinstance(g, Mapping):
+        return ""
+    minutes = int(g.get("minutes") or 60)
+    span = "1小时" if minutes == 60 else f"{minutes}分钟"
+    return f"近{span}新增 {number(g.get('last_hour'))} 条，此前{span} {number(g.get('prev_hour'))} 条"
+
+
+def event_lines(e: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
+    """Event size (posts and comments per platform), engagement, trend, speed and the top spreader."""
+    lines = [Line("事件", str(e.get("title") or "")), Line("规模", _size(e))] if e.get("title") else [
+        Line("规模", _size(e))]
     tail = " · ".join(x for x in (
         f"总互动 {number(e.get('engagement'))}" if e.get("engagement") is not None else "",
         f"趋势 {_trend(e.get('trend'))}" if e.get("trend") not in (None, "") else "",
@@ -133,6 +189,12 @@ def event_lines(e: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
     ) if x)
     if tail:
         lines.append(Line("态势", tail))
+    if _speed(e.get("growth")):
+        lines.append(Line("增速", _speed(e.get("growth")), color="warning"))
+    top = e.get("spreader")
+    if isinstance(top, Mapping) and top.get("author_name"):
+        lines.append(Line("扩散最广", f"{_who(top.get('author_name'), top.get('followers'), top.get('verified'))}"
+                                   f" · {_platform(top)} · 互动 {number(top.get('engagement'))}"))
     return lines
 
 
@@ -163,7 +225,7 @@ def _footer(p: Mapping[str, Any], ref: str) -> list[Line]:
 
 def _heading(p: Mapping[str, Any], kind: str) -> tuple[str, str]:
     urgency = str(p.get("urgency") or "")
-    marker = MARKERS.get(urgency, "🔵" if kind in ("digest", "report") else "⚪")
+    marker = MARKERS.get(urgency, "🔵" if kind in (*SUMMARY_KINDS, "report") else "⚪")
     if kind == "health":
         marker = "✅" if (p.get("health") or {}).get("state") == "cleared" else "⚠️"
     base = KIND_TITLES.get(kind, "舆情预警")
@@ -176,14 +238,28 @@ def _heading(p: Mapping[str, Any], kind: str) -> tuple[str, str]:
 
 def _digest_sections(p: Mapping[str, Any], tz: ZoneInfo) -> list[list[Line]]:
     out = []
+    quote = DIGEST_EXCERPT_CHARS * 2 if p.get("kind") == "digest" else SUMMARY_EXCERPT_CHARS
     for i, item in enumerate(p.get("items") or [], 1):
         if not isinstance(item, Mapping):
             continue
-        head = " · ".join(x for x in (_platform(item), str(item.get("author_name") or ""),
-                                      str(item.get("category") or ""), f"风险 {item['risk']}" if item.get("risk") is not None else "") if x)
+        if item.get("note") and not item.get("platform"):  # a held surge: its description only
+            out.append([Line(f"第{i}条", str(item["note"]), style="strong")])
+            continue
+        comp = item.get("complaint")
+        head = " · ".join(x for x in (
+            _platform(item), str(item.get("author_name") or ""), "评论" if item.get("kind") == "comment" else "",
+            str(item.get("category") or ""), str(item.get("urgency") or "") if p.get("kind") != "digest" else "",
+            f"风险 {item['risk']}" if item.get("risk") is not None else "",
+            f"客诉单 {comp.get('number')}" if isinstance(comp, Mapping) and comp.get("number") else "",
+            f"同事件 {number(item.get('event_mentions'))} 条" if int(item.get("event_mentions") or 0) > 1
+            and p.get("kind") != "digest" else "") if x)
         lines = [Line(f"第{i}条", head, style="strong")]
+        if item.get("post_text"):
+            lines.append(Line("原帖", str(item["post_text"])[:quote]))
         if item.get("text"):
-            lines.append(Line(None, str(item["text"])[: DIGEST_EXCERPT_CHARS * 2], style="quote"))
+            text = str(item["text"])
+            lines.append(Line(None, text[:quote] + ("…" if len(text) > quote and not text.endswith("…") else ""),
+                              style="quote"))
         link = safe_link(item.get("url"))
         if link:
             lines.append(Line(None, "查看原帖", url=link))
@@ -209,23 +285,38 @@ def _text_sections(text: str) -> list[list[Line]]:
     return [[Line(None, line)] for line in text.splitlines() if line.strip()]
 
 
+def _event_worth_showing(e: Mapping[str, Any], kind: str, under_post: bool) -> bool:
+    """An event block says something when the story has spread: more than one mention, or, for a comment
+    shown under its post, more than that one post (its own thread is the post block already)."""
+    if kind in ("surge", "event"):
+        return True
+    total = int(e.get("mention_count") or 0)
+    if under_post and e.get("comment_count") is not None:
+        return total - int(e.get("comment_count") or 0) > 1
+    return total > 1
+
+
 def _body(kind: str, p: Mapping[str, Any], tz: ZoneInfo) -> tuple[list[Line], list[list[Line]]]:
-    m, e, c = p.get("mention"), p.get("event"), p.get("complaint")
+    m, e, c, post = p.get("mention"), p.get("event"), p.get("complaint"), p.get("post")
     head = _risk_lines(p) if kind not in ("health", "report") else []
     sections: list[list[Line]] = []
     if kind == "health" and isinstance(p.get("health"), Mapping):
         head = _health_lines(p["health"])
     if isinstance(c, Mapping) and kind in ("complaint_sla", "complaint"):
         head += complaint_lines(c, tz)
-    if p.get("text") and kind in ("complaint_sla", "complaint", "surge", "event"):
+    if p.get("text") and kind in ("complaint_sla", "complaint", "surge", "event", "backfill", "rollup"):
         head.append(Line(None, str(p["text"]), style="strong"))
-    if isinstance(e, Mapping):
+    if isinstance(e, Mapping) and _event_worth_showing(e, kind, isinstance(post, Mapping)):
         head += event_lines(e, tz)
     if isinstance(m, Mapping):
-        head += mention_lines(m, tz)
+        if isinstance(post, Mapping):
+            head += post_lines(post, m, tz)
+        head += mention_lines(m, tz, comment=isinstance(post, Mapping))
     if isinstance(c, Mapping) and kind not in ("complaint_sla", "complaint"):
         head += complaint_lines(c, tz)
-    if kind == "digest":
+    if kind in ("backfill", "rollup") and isinstance(p.get("facts"), list):
+        head += [Line(str(f[0]), str(f[1])) for f in p["facts"] if isinstance(f, list | tuple) and len(f) == 2]
+    if kind in SUMMARY_KINDS:
         sections = _digest_sections(p, tz)
     if kind == "report" and p.get("text"):
         sections = _text_sections(str(p["text"]))

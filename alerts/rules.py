@@ -81,9 +81,24 @@ def _add(target: list[str], names: list[str]) -> None:
             target.append(n)
 
 
+OFFICIAL_MARKS = ("官方", "客服", "旗舰店")
+
+
+def is_brand_voice(cfg: AppConfig, m: dict[str, Any]) -> bool:
+    """Whether ``m`` was written by the brand itself: a verified account named after the brand (or an alias)
+    as its 官方 / 客服 / 旗舰店, e.g. "鲜果时光官方" replying "已私信您" under a complaint."""
+    author = str(m.get("author_name") or "")
+    if not m.get("author_verified") or not any(mark in author for mark in OFFICIAL_MARKS):
+        return False
+    names = next((b.all_names for b in cfg.brands if b.name == m.get("brand")), [str(m.get("brand") or "")])
+    return any(len(n) >= 2 and n in author for n in names)
+
+
 def route(cfg: AppConfig, m: dict[str, Any]) -> Route:
-    """The union of the channels of every matching rule, split by mode."""
+    """The union of the channels of every matching rule, split by mode; the brand's own accounts never alert."""
     out = Route()
+    if is_brand_voice(cfg, m):
+        return out
     for rule in cfg.alerts.rules:
         if rule_matches(rule, m):
             out.rules.append(rule.name)

@@ -6,6 +6,13 @@ authors → cluster into events → register/join complaint records → detect s
 decide alerts. One crisis = one thread: an event gets ONE immediate alert, then a new
 one only when it escalates (a higher urgency, a big-V author joins, a surge); every other
 matching mention is folded into the digest (``flush_digest``, run by the scheduler).
+
+Pacing (``alerts/pacing.py``): a mention first seen long after it was published is backfill
+and is held for the backfill summary instead; an immediate alert over the hourly budget of
+its brand and channel is held for the roll-up (a new 非常紧急 event never is). An event surge
+found in the same batch as the event's alert is told in that alert, not in a second one; a
+surge measured against a baseline a first crawl just brought in joins the backfill summary.
+The brand's own official accounts (``rules.is_brand_voice``) never alert.
 """
 
 from __future__ import annotations
@@ -13,14 +20,14 @@ from __future__ import annotations
 import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 from sqlalchemy import bindparam, select, text, update
 from sqlalchemy.engine import Connection
 
-from alerts import complaints, customers, events, payloads, registration, rules, surge
+from alerts import complaints, customers, events, pacing, payloads, registration, rules, surge
 from alerts.digest import flush_digest, fold
 from alerts.outbox import enqueue
 from crawler.storage.models import Event, Mention
@@ -72,10 +79,10 @@ def triage(conn: Connection, cfg: AppConfig, rows: Sequence[tuple[int, str, str,
     """Cluster, alert on and register the mentions of ``rows`` (``UpsertResult.rows``).
 
     Returns counts: events (created), alerts (queued), digest (folded), complaints (new records),
-    joined (repeat posts joined to an open record), surges.
+    joined (repeat posts joined to an open record), surges, backfill and rollup (newly held).
     """
     now = now or utcnow()
-    counts = dict.fromkeys(("events", "alerts", "digest", "complaints", "joined", "surges"), 0)
+    counts = dict.fromkeys(("events", "alerts", "digest", "complaints", "joined", "surges", "backfill", "rollup"), 0)
     outcome = {int(r[0]): r[3] for r in rows if r[3] in _ACTIVE}
     if not outcome:
         return counts
@@ -93,11 +100,13 @@ def triage(conn: Connection, cfg: AppConfig, rows: Sequence[tuple[int, str, str,
     surges = surge.check(conn, cfg, brands={m["brand"] for m in fresh}, event_ids=grown, now=now)
     counts["surges"] = len(surges)
     decider = _Decider(conn, cfg, assignment, regs, mentions, now)
+    decider.surge_of = {s.event_id: s for s in surges if s.event_id is not None}
     decider.mentions(mentions)
     decider.surges(surges)
     decider.reports(regs)
     decider.finish()
     counts["alerts"], counts["digest"] = decider.queued, decider.folded
+    counts["backfill"], counts["rollup"] = decider.held["backfill"], decider.held["rollup"]
     logger.debug("triage: {n} mention(s) → {counts}", n=len(mentions), counts=counts)
     return counts
 
@@ -122,21 +131,48 @@ class _Decider:
         self.reported: dict[str, list[int]] = {}
         self.created = assignment.created
         self.big_v = cfg.analysis.big_v_followers
+        self.holds: list[pacing.Hold] = []
+        self.held = {"backfill": 0, "rollup": 0}
+        self.surge_of: dict[int, surge.Surge] = {}  # event surges of this batch, told in the event's alert if any
+        self.told: set[str] = set()  # surge scopes already told in an event alert
 
     # -- helpers ---------------------------------------------------------------
 
     def _enqueue(self, *, kind: str, key: str, title: str, payload: dict[str, Any], channels: list[str],
                  brand: str, urgency: str | None, m: dict[str, Any] | None = None,
-                 event_id: int | None = None, complaint_id: int | None = None, risk: int | None = None) -> bool:
+                 event_id: int | None = None, complaint_id: int | None = None, risk: int | None = None,
+                 exempt: bool = False, ref: str | None = None, note: str | None = None) -> bool:
+        """Queue an immediate alert to the channels whose hourly budget has room; hold it for the others.
+
+        ``exempt`` (a new 非常紧急 event) passes a spent budget. Returns whether it was queued anywhere.
+        """
         if not channels:
             return False
+        not_before = rules.quiet_until(self.cfg, self.now, urgency)
+        due = not_before or self.now
+        send, held = pacing.split(self.conn, self.cfg, brand, channels, due, exempt=exempt)
+        for ch in held:
+            self._hold("rollup", ch, brand=brand, ref=ref or (f"m:{m['id']}" if m else key), alert_kind=kind, m=m,
+                       event_id=event_id, complaint_id=complaint_id, urgency=urgency, risk=risk, note=note)
+        if not send:
+            return False
         alert_id = enqueue(self.conn, self.cfg, kind=kind, dedup_key=key, title=title, payload=payload,
-                           channels=channels, brand=brand, event_id=event_id,
+                           channels=send, brand=brand, event_id=event_id,
                            mention_id=m["id"] if m else None, complaint_id=complaint_id, urgency=urgency,
-                           risk=risk, not_before=rules.quiet_until(self.cfg, self.now, urgency))
+                           risk=risk, not_before=not_before)
         if alert_id is not None:
+            pacing.charge(self.conn, brand, send, due, alert_id, exempt=exempt)
             self.queued += 1
         return alert_id is not None
+
+    def _hold(self, kind: str, channel: str, *, brand: str, ref: str, alert_kind: str, m: dict[str, Any] | None,
+              event_id: int | None = None, complaint_id: int | None = None, urgency: str | None = None,
+              risk: int | None = None, note: str | None = None) -> None:
+        self.holds.append(pacing.Hold(
+            kind=kind, brand=brand, channel=channel, ref=ref, alert_kind=alert_kind,
+            mention_id=m["id"] if m else None, event_id=event_id if event_id is not None else (m or {}).get("event_id"),
+            complaint_id=complaint_id, urgency=urgency if urgency is not None else (m or {}).get("urgency"),
+            risk=risk if risk is not None else (m or {}).get("risk"), note=note))
 
     def _payload(self, kind: str, title: str, m: dict[str, Any] | None, e: dict[str, Any] | None,
                  reasons: list[str], text: str | None = None) -> tuple[dict[str, Any], int | None]:
@@ -147,7 +183,8 @@ class _Decider:
             "urgency": m.get("urgency") if m else (e or {}).get("max_urgency"),
             "risk": m.get("risk") if m else (e or {}).get("max_risk"), "reasons": reasons,
             "mention": payloads.mention_part(m) if m else None,
-            "event": payloads.event_part(e, self._trend(e)) if e else None,
+            "post": payloads.thread_part(self.conn, self.cfg, m) if m else None,
+            "event": self._event_part(e) if e else None,
             "complaint": payloads.complaint_part(comp) if comp else None,
             "links": payloads.links(self.cfg, mention_id=m["id"] if m else None, event_id=e["id"] if e else None),
         }
@@ -155,10 +192,12 @@ class _Decider:
             p["text"] = text
         return p, (comp["id"] if comp else None)
 
-    def _trend(self, e: dict[str, Any]) -> str:
-        if e["id"] in self.created and int(e.get("mention_count") or 0) <= 1:
-            return "new"
-        return payloads.trend(self.conn, e["id"], self.now)
+    def _event_part(self, e: dict[str, Any]) -> dict[str, Any]:
+        """The event with its speed (mentions in the last hour vs the hour before) and its top spreader."""
+        g = payloads.growth(self.conn, e["id"], self.now)
+        single = e["id"] in self.created and int(e.get("mention_count") or 0) <= 1
+        return payloads.event_part(e, "new" if single else payloads.trend_of(g), growth_counts=g,
+                                   spreader=None if single else payloads.top_spreader(self.conn, e["id"]))
 
     def _save_state(self, event_id: int, state: dict[str, Any]) -> None:
         self.states[event_id] = state
@@ -176,6 +215,8 @@ class _Decider:
         for via, ids in self.reported.items():
             complaints.mark_reported(self.conn, ids, via=via, now=self.now)
         self.folded += fold(self.conn, list(self.folds.values()), self.now)
+        for kind in self.held:
+            self.held[kind] += pacing.hold(self.conn, [h for h in self.holds if h.kind == kind], self.now)
 
     def _fold(self, m: dict[str, Any], channels: list[str], reason: str) -> None:
         merged = self.folds.setdefault(m["id"], (m, [], reason))
@@ -188,6 +229,10 @@ class _Decider:
         by_event: dict[int, list[tuple[dict[str, Any], rules.Route]]] = defaultdict(list)
         for m in mentions:
             r = rules.route(self.cfg, m)
+            if pacing.is_backfill(self.cfg, m, self.now):
+                for ch in [*r.immediate, *r.digest]:
+                    self._hold("backfill", ch, brand=m["brand"], ref=f"m:{m['id']}", alert_kind="mention", m=m)
+                continue
             if r.digest:
                 self._fold(m, r.digest, "摘要规则")
             if r.immediate:
@@ -208,16 +253,26 @@ class _Decider:
             if m["id"] != featured:
                 self._fold(m, r.immediate, "事件后续（已告警，未升级）")
 
+    def _told_surge(self, e: dict[str, Any], state: dict[str, Any]) -> list[str]:
+        """This batch's surge of event ``e`` as a reason, told in the event's alert instead of its own."""
+        s = self.surge_of.get(e["id"])
+        if s is None or s.scope in self.told:
+            return []
+        self.told.add(s.scope)
+        state["surges"] = int(state.get("surges") or 0) + 1
+        return [s.describe()]
+
     def _first(self, e: dict[str, Any], top: dict[str, Any], ms: list[dict[str, Any]], channels: list[str],
                state: dict[str, Any]) -> int:
         urgency = top.get("urgency")
         title = payloads.masked_excerpt(top, 40)
-        payload, cid = self._payload("mention", title, top, e, list(top.get("reasons") or []))
+        level = max(rules.rank(m.get("urgency")) for m in ms)
+        payload, cid = self._payload("mention", title, top, e,
+                                     list(top.get("reasons") or []) + self._told_surge(e, state))
         sent = self._enqueue(kind="mention", key=f"event:{e['id']}:first", title=title, payload=payload,
                              channels=channels, brand=top["brand"], urgency=urgency, m=top, event_id=e["id"],
-                             complaint_id=cid, risk=top.get("risk"))
-        state.update(first=self.now.isoformat(), channels=channels,
-                     urgency=max(rules.rank(m.get("urgency")) for m in ms),
+                             complaint_id=cid, risk=top.get("risk"), exempt=rules.rank(urgency) >= 3)
+        state.update(first=self.now.isoformat(), channels=channels, urgency=level,
                      big_v=any(int(m.get("author_followers") or 0) >= self.big_v for m in ms), alerts=1)
         self._save_state(e["id"], state)
         if sent and cid:
@@ -242,13 +297,17 @@ class _Decider:
         targets = list(dict.fromkeys([*state.get("channels", []), *channels]))
         n = int(state.get("alerts") or 1) + 1
         title = f"事件升级 · {e.get('title') or ''}"[:80]
-        payload, cid = self._payload("event", title, featured, e, reasons + list(featured.get("reasons") or []),
+        reached_top = level > int(state.get("urgency") or 0) and level >= 3  # a new 非常紧急 event: never held
+        surge_note = self._told_surge(e, state)
+        payload, cid = self._payload("event", title, featured, e,
+                                     reasons + surge_note + list(featured.get("reasons") or []),
                                      text="；".join(reasons))
         urgency = rules.urgency_of_rank(max(level, int(state.get("urgency") or 0)))
         sent = self._enqueue(kind="event", key=f"event:{e['id']}:esc:{max(level, int(state.get('urgency') or 0))}"
                              f":{int(bool(bigs) or bool(state.get('big_v')))}", title=title, payload=payload,
                              channels=targets, brand=e["brand"], urgency=urgency, m=featured, event_id=e["id"],
-                             complaint_id=cid, risk=featured.get("risk"))
+                             complaint_id=cid, risk=featured.get("risk"), exempt=reached_top,
+                             ref=f"e:{e['id']}:{n}", note="；".join(reasons))
         state.update(channels=targets, alerts=n,
                      urgency=max(level, int(state.get("urgency") or 0)), big_v=bool(bigs) or bool(state.get("big_v")))
         self._save_state(e["id"], state)
@@ -260,7 +319,14 @@ class _Decider:
 
     def surges(self, fired: list[surge.Surge]) -> None:
         for s in fired:
+            if s.scope in self.told:
+                continue
             channels = rules.surge_channels(self.cfg, s.brand)
+            if self.cfg.alerts.max_age_hours > 0 and self._unwatched(s):
+                for ch in channels:  # measured against a backfill, not against what we watched: summarised
+                    self._hold("backfill", ch, brand=s.brand, ref=f"s:{s.scope}:{s.fired_count}", alert_kind="surge",
+                               m=None, note=s.describe())
+                continue
             e = None
             if s.event_id is not None:
                 e = self.events.get(s.event_id) or self._load_event(s.event_id)
@@ -270,13 +336,34 @@ class _Decider:
             payload, _ = self._payload("surge", title[:80], None, e, [s.describe()], text=s.describe())
             payload["brand"], payload["surge"] = s.brand, {"kind": s.kind, "count": s.count, "negative": s.negative,
                                                             "mean": s.mean, "std": s.std, "threshold": s.threshold}
-            if self._enqueue(kind="surge", key=f"surge:{s.scope}:{s.fired_count}:{self.now:%Y%m%d%H%M}", title=title[:80],
-                             payload=payload, channels=channels, brand=s.brand,
-                             urgency=(e or {}).get("max_urgency"), event_id=s.event_id) and e is not None:
+            key = f"surge:{s.scope}:{s.fired_count}:{self.now:%Y%m%d%H%M}"
+            if self._enqueue(kind="surge", key=key, title=title[:80], payload=payload, channels=channels,
+                             brand=s.brand, urgency=(e or {}).get("max_urgency"), event_id=s.event_id,
+                             ref=f"s:{s.scope}:{s.fired_count}", note=s.describe()) and e is not None:
                 state = dict(e.get("alert_state") or {})
                 state["surges"] = int(state.get("surges") or 0) + 1
                 state["alerts"] = int(state.get("alerts") or 0) + 1
                 self._save_state(e["id"], state)
+
+    def _unwatched(self, s: surge.Surge) -> bool:
+        """Whether the surge compares against something nobody watched as it happened: the brand's first
+        mention was seen within the surge window (its first crawl), or the baseline is mostly history a
+        crawl just brought in (first seen more than a window after publication). Either way it is news
+        about a backfill, for the backfill summary."""
+        sc = self.cfg.alerts.surge
+        window = timedelta(minutes=sc.window_minutes)
+        c = MENTIONS.c
+        watched_before = self.conn.execute(select(c.id).where(
+            c.brand == s.brand, c.first_seen_at <= self.now - window).limit(1)).first()
+        if watched_before is None:
+            return True
+        hi = self.now - window
+        lo = hi - timedelta(hours=sc.baseline_hours)
+        scope = c.event_id == s.event_id if s.event_id is not None else c.brand == s.brand
+        rows = self.conn.execute(select(c.published_at, c.first_seen_at).where(
+            scope, c.published_at > lo, c.published_at <= hi)).all()
+        late = sum(1 for published, seen in rows if seen - published > window)
+        return late * 2 > len(rows) > 0
 
     def _load_event(self, event_id: int) -> dict[str, Any]:
         row = self.conn.execute(select(EVENTS).where(EVENTS.c.id == event_id)).mappings().one()
@@ -295,6 +382,17 @@ class _Decider:
                         key=lambda x: (-rules.rank(x[1]["urgency"]), x[1]["id"]))
         if not channels or not urgent:
             return
+        old = [(mid, c) for mid, c in urgent if mid in self.by_id and pacing.is_backfill(self.cfg, self.by_id[mid], self.now)]
+        for mid, c in old:  # records of backfill: listed (and reported) by the backfill summary
+            for ch in channels:
+                self._hold("backfill", ch, brand=c["brand"], ref=f"c:{c['id']}", alert_kind="complaint",
+                           m=self.by_id[mid], complaint_id=c["id"], urgency=c["urgency"], risk=c.get("risk"))
+        urgent = [x for x in urgent if x not in old]
+        for brand in sorted({c["brand"] for _, c in urgent}):
+            self._report(channels, [x for x in urgent if x[1]["brand"] == brand])
+
+    def _report(self, channels: list[str], urgent: list[tuple[int, dict[str, Any]]]) -> None:
+        """One report message for one brand's new urgent records (budgeted; held records join the roll-up)."""
         mid, top = urgent[0]
         many = len(urgent) > 1
         title = (f"新登记紧急客诉 {len(urgent)} 条" if many
@@ -309,9 +407,19 @@ class _Decider:
             payload["items"] = [payloads.mention_part(self.by_id[m]) | {"complaint": payloads.complaint_part(c)}
                                 for m, c in urgent[:50] if m in self.by_id]
         key = f"complaint:{top['id']}:report" + (f"+{len(urgent) - 1}" if many else "")
-        if enqueue(self.conn, self.cfg, kind="complaint", dedup_key=key, title=title, payload=payload,
-                   channels=channels, brand=top["brand"], complaint_id=top["id"], mention_id=mid,
-                   urgency=top["urgency"], risk=top.get("risk")) is not None:
+        due = self.now  # reports are not delayed by quiet hours (the seeds' 30-minute report clock runs)
+        send, held = pacing.split(self.conn, self.cfg, top["brand"], channels, due, exempt=False)
+        for ch in held:
+            for m_id, c in urgent:
+                self._hold("rollup", ch, brand=c["brand"], ref=f"c:{c['id']}", alert_kind="complaint",
+                           m=self.by_id.get(m_id), complaint_id=c["id"], urgency=c["urgency"], risk=c.get("risk"))
+        if not send:
+            return
+        alert_id = enqueue(self.conn, self.cfg, kind="complaint", dedup_key=key, title=title, payload=payload,
+                           channels=send, brand=top["brand"], complaint_id=top["id"], mention_id=mid,
+                           urgency=top["urgency"], risk=top.get("risk"))
+        if alert_id is not None:
+            pacing.charge(self.conn, top["brand"], send, due, alert_id)
             self.queued += 1
             for _, c in urgent:
                 self._reported(c["id"], "客诉上报渠道")

@@ -396,6 +396,14 @@ class AlertsConfig(_Model):
     surge: SurgeConfig = Field(default_factory=SurgeConfig)
     events: EventConfig = Field(default_factory=EventConfig)
     dashboard_url: str | None = Field(default=None, description="Base URL of the dashboard, linked from alerts.")
+    max_age_hours: float = Field(
+        default=24.0, ge=0, le=8760, strict=True, allow_inf_nan=False,
+        description="A mention first seen later than this after it was published is backfill: it goes to the "
+                    "backfill summary, never out as an immediate alert. 0 turns the check off.")
+    max_immediate_per_hour: int = Field(
+        default=6, ge=0, le=10_000, strict=True,
+        description="Immediate messages per brand and channel in any hour; past it, one roll-up. A new 非常紧急 "
+                    "event always goes out. 0 turns the budget off.")
 
     @model_validator(mode="after")
     def _check_routes(self) -> AlertsConfig:

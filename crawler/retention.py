@@ -8,7 +8,7 @@
 - finished crawl runs and cleared health incidents older than ``retention_days`` go too.
 
 Alerts that pointed at a deleted mention keep their payload (which carries the excerpt)
-and lose only the link. Deletes run in batches, each its own transaction.
+and lose only the link; so do held alerts (``alert_holds``); its digest items go. Deletes run in batches, each its own transaction.
 """
 
 from __future__ import annotations
@@ -20,7 +20,16 @@ from typing import TYPE_CHECKING
 from loguru import logger
 from sqlalchemy import and_, delete, null, or_, select, update
 
-from crawler.storage.models import Alert, Complaint, ComplaintMention, CrawlRun, HealthIncident, Mention
+from crawler.storage.models import (
+    Alert,
+    AlertHold,
+    Complaint,
+    ComplaintMention,
+    CrawlRun,
+    DigestItem,
+    HealthIncident,
+    Mention,
+)
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -34,6 +43,8 @@ C = Complaint.__table__  # type: ignore[attr-defined]
 CM = ComplaintMention.__table__  # type: ignore[attr-defined]
 R = CrawlRun.__table__  # type: ignore[attr-defined]
 H = HealthIncident.__table__  # type: ignore[attr-defined]
+HOLDS = AlertHold.__table__  # type: ignore[attr-defined]
+DIGEST = DigestItem.__table__  # type: ignore[attr-defined]
 
 BATCH = 2000
 
@@ -80,6 +91,8 @@ def _purge_mentions(engine: Engine, cutoff: datetime) -> int:
             if not ids:
                 return total
             conn.execute(update(A).where(A.c.mention_id.in_(ids)).values(mention_id=None))
+            conn.execute(update(HOLDS).where(HOLDS.c.mention_id.in_(ids)).values(mention_id=None))
+            conn.execute(delete(DIGEST).where(DIGEST.c.mention_id.in_(ids)))
             conn.execute(delete(M).where(M.c.id.in_(ids)))
         total += len(ids)
 

@@ -235,6 +235,52 @@ class DigestItem(SQLModel, table=True):
     alert_id: int | None = Field(default=None, foreign_key="alerts.id")
 
 
+class AlertHold(SQLModel, table=True):
+    """Something held back from an immediate alert, for a summary per brand and channel.
+
+    ``kind`` backfill: a mention first seen more than ``[alerts].max_age_hours`` after it was
+    published (or a complaint record of one), for the backfill summary. ``kind`` rollup: an
+    immediate alert over the hourly budget of its brand and channel, for the roll-up.
+    ``ref`` names what is held (``m:<mention id>``, ``c:<complaint id>``, ``s:<surge key>``).
+    """
+
+    __tablename__ = "alert_holds"
+    __table_args__ = (
+        UniqueConstraint("kind", "channel", "ref", name="uq_alert_holds_kind_channel_ref"),
+        Index("ix_alert_holds_pending", "flushed_at", "kind", "brand", "channel"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # backfill | rollup
+    brand: str = Field(max_length=64)
+    channel: str = Field(max_length=64)
+    ref: str = Field(max_length=120)
+    alert_kind: str = Field(max_length=16)  # what it would have been: mention | event | surge | complaint
+    mention_id: int | None = Field(default=None, foreign_key="mentions.id")
+    event_id: int | None = Field(default=None, foreign_key="events.id")
+    complaint_id: int | None = Field(default=None, foreign_key="complaints.id")
+    urgency: str | None = Field(default=None, max_length=8)
+    risk: int | None = None
+    note: str | None = Field(default=None, sa_type=Text)  # e.g. a held surge's description
+    created_at: datetime = _ts(nullable=False)
+    flushed_at: datetime | None = _ts()
+    alert_id: int | None = Field(default=None, foreign_key="alerts.id")
+
+
+class AlertCharge(SQLModel, table=True):
+    """One immediate message charged to the hourly budget of a brand and channel (``at``: when it is due)."""
+
+    __tablename__ = "alert_charges"
+    __table_args__ = (Index("ix_alert_charges_brand_channel_at", "brand", "channel", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    brand: str = Field(max_length=64)
+    channel: str = Field(max_length=64)
+    at: datetime = _ts(nullable=False)
+    alert_id: int | None = Field(default=None, foreign_key="alerts.id")
+    exempt: bool = False  # a new 非常紧急 event: sent even when the budget is spent
+
+
 class Alert(SQLModel, table=True):
     """Something to tell people (a risky mention, an event escalation, a surge, a digest, crawl health)."""
 
@@ -444,7 +490,7 @@ class SchedulerJob(SQLModel, table=True):
 
 ALL_TABLES = [
     Mention, Author, CrawlRun, Watermark, PendingWork, Event, EventKey, SurgeMark, DigestItem,
-    Alert, AlertDelivery, AlertSend, AlertChannelState,
+    Alert, AlertDelivery, AlertSend, AlertChannelState, AlertHold, AlertCharge,
     Complaint, ComplaintCounter, ComplaintMention, ComplaintHistory, HealthIncident,
     ServiceLock, SchedulerJob,
 ]

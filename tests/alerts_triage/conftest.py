@@ -71,3 +71,31 @@ def store(engine: Any, cfg: AppConfig, rows: list[dict[str, Any]], **kw: Any) ->
         result = upsert_mentions(conn, rows)
         with conn.begin_nested():
             return triage(conn, cfg, result.rows, **kw)
+
+
+def seen_when_published(engine: Any) -> None:
+    """Make every stored mention look first seen when it was published: a brand watched for hours,
+    not one whose history a first crawl just brought in (see ``alerts.pacing``)."""
+    from sqlalchemy import update
+
+    from crawler.storage.models import Mention
+
+    with engine.begin() as conn:
+        conn.execute(update(Mention).where(Mention.published_at.is_not(None))
+                     .values(first_seen_at=Mention.published_at))
+
+
+def watched_for(engine: Any, cfg: AppConfig, brand: str = "鲜果时光", hours: float = 3) -> None:
+    """A brand watched for ``hours``: one calm mention of it, first seen (and published) that long ago.
+
+    A surge in a brand's first hour of watching is news about its first crawl, not an alert."""
+    from sqlalchemy import update
+
+    from crawler.storage.models import Mention
+
+    then = datetime.now(UTC) - timedelta(hours=hours)
+    row = mention(f"{brand}的门店今天人不多", brand=brand, is_complaint=False, urgency=None, risk=0, sentiment=0.6,
+                  published_at=then)
+    store(engine, cfg, [row])
+    with engine.begin() as conn:
+        conn.execute(update(Mention).where(Mention.post_id == row["post_id"]).values(first_seen_at=then))

@@ -11,7 +11,7 @@ from alerts import surge
 from crawler.config import SurgeConfig
 from crawler.storage.models import Alert
 from crawler.storage.types import utcnow
-from tests.alerts_triage.conftest import make_cfg, mention, store
+from tests.alerts_triage.conftest import make_cfg, mention, seen_when_published, store
 
 
 def test_volume_threshold_uses_mean_k_sigma_with_a_floor() -> None:
@@ -52,6 +52,7 @@ def test_brand_volume_surge_fires_once_per_cooldown(engine) -> None:  # type: ig
                        published_at=now - timedelta(hours=1, minutes=5 + 25 * i)) for i in range(26)]
     counts = store(engine, cfg, baseline, now=now)
     assert counts["surges"] == 0
+    seen_when_published(engine)  # a brand watched for the whole baseline
     burst = [mention(_text(100 + i), is_complaint=False, urgency=None, risk=5, sentiment=0.7,
                      published_at=now - timedelta(minutes=1 + i)) for i in range(12)]
     assert store(engine, cfg, burst[:6], now=now)["surges"] == 0  # 6 < 2 + 3·√2 and < min_count floor
@@ -71,6 +72,7 @@ def test_brand_negative_share_surge(engine) -> None:  # type: ignore[no-untyped-
     rows = [mention(_text(i), is_complaint=False, urgency=None, risk=5, sentiment=0.8 if i % 5 else 0.1,
                     published_at=now - timedelta(hours=1, minutes=5 + 20 * i)) for i in range(33)]
     store(engine, cfg, rows, now=now)
+    seen_when_published(engine)  # a brand watched for the whole baseline
     angry = [mention(_text(300 + i), is_complaint=False, urgency=None, risk=5, sentiment=0.05,
                      published_at=now - timedelta(minutes=3 + i)) for i in range(6)]
     counts = store(engine, cfg, angry, now=now)
