@@ -116,4 +116,5 @@ def safe_link(url: object) -> str | None:
     netloc = parts.hostname + (f":{port}" if port else "")
     path = quote(parts.path, safe=_URL_SAFE.replace("'", "").replace("*", "").replace("!", ""))
     query = quote(parts.query, safe=_URL_SAFE.replace("'", "").replace("*", "").replace("!", ""))
-    return urlunsplit((parts.scheme.lower(), netloc, path, query, ""))
+    fragment = quote(parts.fragment, safe="/-._~")  # the dashboard's item pages: #/mention/12
+    return urlunsplit((parts.scheme.lower(), netloc, path, query, fragment))

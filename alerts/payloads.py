@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Connection
@@ -155,9 +156,18 @@ def complaint_part(c: dict[str, Any]) -> dict[str, Any]:
 
 def links(cfg: AppConfig, *, mention_id: int | None = None, event_id: int | None = None,
           complaint_number: str | None = None) -> dict[str, str | None]:
-    """The dashboard link of an alert (``[alerts].dashboard_url``, else ``[api].public_url``).
-
-    The dashboard has no per-item pages yet, so every alert links to its start page.
-    """
+    """The dashboard page of an alert (``[alerts].dashboard_url``, else ``[api].public_url``): the
+    complaint record's page, else the mention's, else the event's, else the start page."""
     base = cfg.alerts.dashboard_url or cfg.api.public_url
-    return {"dashboard": base.rstrip("/") + "/" if base else None}
+    if not base:
+        return {"dashboard": None}
+    root = base.split("#", 1)[0].rstrip("/") + "/"
+    if complaint_number:
+        page = f"#/complaint/{quote(str(complaint_number), safe='')}"
+    elif mention_id is not None:
+        page = f"#/mention/{int(mention_id)}"
+    elif event_id is not None:
+        page = f"#/event/{int(event_id)}"
+    else:
+        page = ""
+    return {"dashboard": root + page}

@@ -76,6 +76,18 @@ def complaints_list(
     return {"items": items, "limit": limit, "offset": offset, "has_more": more, "statuses": list(statuses)}
 
 
+@router.get("/number/{number}", response_model=ComplaintDetail, summary="按编号查投诉单（告警链接用）")
+def complaint_by_number(number: Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")],
+                        conn: Conn, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
+    from crawler.storage.models import Complaint
+
+    table = Complaint.__table__  # type: ignore[attr-defined]
+    found = conn.execute(select(table.c.id).where(table.c.number == number)).scalar()
+    if found is None:
+        raise HTTPException(404, detail=f"投诉单 {number} 不存在")
+    return _detail(conn, _load(conn, int(found)))
+
+
 @router.get("/{complaint_id}", response_model=ComplaintDetail, summary="投诉单详情（含历史与关联提及）")
 def complaint_detail(complaint_id: IdPath, conn: Conn, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
     return _detail(conn, _load(conn, complaint_id))

@@ -13,6 +13,7 @@ from crawler.api.deps import Cfg, Conn, Filter, bad_request
 from crawler.api.schemas import (
     MentionOut,
     MentionPage,
+    MentionThread,
     Overview,
     Slice,
     Summary,
@@ -63,6 +64,36 @@ def get_mention(mention_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, us
     if row is None:
         raise HTTPException(404, detail=f"提及 {mention_id} 不存在")
     return mention_out(to_record(row, unmasked=unmasked))
+
+
+@router.get("/mentions/{mention_id}/thread", response_model=MentionThread, summary="提及所在的帖子、评论与投诉单")
+def mention_thread(mention_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, user: UserDep,
+                   unmasked: bool = False,
+                   limit: Annotated[int, Query(ge=1, le=200, description="comments at most")] = 50) -> dict[str, Any]:
+    """The post a mention belongs to (itself for a post), that post's stored comments (most
+    engaged first), and the complaint records the mention is linked to."""
+    from crawler.query import ROW_COLUMNS
+    from crawler.storage.models import Complaint, ComplaintMention
+
+    _check_unmasked(user, unmasked)
+    cols = [MENTIONS.c[c] for c in ROW_COLUMNS]
+    row = conn.execute(select(*cols, MENTIONS.c.parent_post_id).where(MENTIONS.c.id == mention_id)).first()
+    if row is None:
+        raise HTTPException(404, detail=f"提及 {mention_id} 不存在")
+    post_id = row.parent_post_id if row.kind == "comment" and row.parent_post_id else row.post_id
+    post = row if row.kind != "comment" else conn.execute(select(*cols).where(
+        MENTIONS.c.platform == row.platform, MENTIONS.c.post_id == post_id)).first()
+    comments = conn.execute(select(*cols).where(
+        MENTIONS.c.platform == row.platform, MENTIONS.c.parent_post_id == post_id, MENTIONS.c.kind == "comment")
+        .order_by(MENTIONS.c.likes.desc(), MENTIONS.c.id).limit(limit)).all()
+    complaints, links = Complaint.__table__, ComplaintMention.__table__  # type: ignore[attr-defined]
+    recs = conn.execute(select(complaints.c.id, complaints.c.number, complaints.c.status, complaints.c.urgency,
+                               complaints.c.category).join(links, links.c.complaint_id == complaints.c.id)
+                        .where(links.c.mention_id == mention_id).order_by(complaints.c.id)).mappings().all()
+    return {"mention": mention_out(to_record(row, unmasked=unmasked)),
+            "post": mention_out(to_record(post, unmasked=unmasked)) if post is not None else None,
+            "comments": [mention_out(to_record(c, unmasked=unmasked)) for c in comments],
+            "complaints": [dict(r) for r in recs]}
 
 
 @router.get("/export", summary="导出 CSV / XLSX（默认脱敏）", response_class=Response,

@@ -112,6 +112,21 @@ class StatusIn(BaseModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class ThreadComplaint(BaseModel):
+    id: int
+    number: str
+    status: str
+    urgency: str | None = None
+    category: str | None = None
+
+
+class MentionThread(BaseModel):
+    mention: MentionOut
+    post: MentionOut | None = Field(default=None, description="the post (the mention itself, or a comment's post)")
+    comments: list[MentionOut] = Field(default_factory=list, description="stored comments of the post")
+    complaints: list[ThreadComplaint] = Field(default_factory=list, description="records the mention is linked to")
+
+
 class VerdictIn(BaseModel):
     not_complaint: bool = Field(default=False, description="误报: the mentions are not a complaint (closes an open record)")
     category: str | None = Field(default=None, max_length=8, description="The corrected category")

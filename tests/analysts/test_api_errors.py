@@ -79,11 +79,13 @@ def test_every_error_status_carries_the_security_headers(seeded_sqlite: SeededDb
     _same_headers_as_a_200(r, ok)
 
 
-def _requests(complaint: int, mention: int, event: int) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+def _requests(complaint: int, mention: int, event: int,
+              number: str = "") -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
     """One valid request per API route, keyed by (method, path template as in the OpenAPI spec)."""
     return {
         ("get", "/api/mentions"): ("/api/mentions?q=橙汁", {}),
         ("get", "/api/mentions/{mention_id}"): (f"/api/mentions/{mention}", {}),
+        ("get", "/api/mentions/{mention_id}/thread"): (f"/api/mentions/{mention}/thread", {}),
         ("get", "/api/export"): ("/api/export?format=csv", {}),
         ("get", "/api/stats/summary"): ("/api/stats/summary", {}),
         ("get", "/api/stats/trend"): ("/api/stats/trend", {}),
@@ -98,6 +100,7 @@ def _requests(complaint: int, mention: int, event: int) -> dict[tuple[str, str],
         ("get", "/api/health"): ("/api/health", {}),
         ("get", "/api/complaints"): ("/api/complaints", {}),
         ("get", "/api/complaints/{complaint_id}"): (f"/api/complaints/{complaint}", {}),
+        ("get", "/api/complaints/number/{number}"): (f"/api/complaints/number/{number}", {}),
         ("post", "/api/complaints/{complaint_id}/status"): (f"/api/complaints/{complaint}/status",
                                                             {"status": "处理中"}),
         ("post", "/api/complaints/{complaint_id}/notes"): (f"/api/complaints/{complaint}/notes", {"note": "已联系"}),
@@ -114,7 +117,8 @@ NO_DATABASE = {("post", "/api/login"), ("get", "/api/me"), ("get", "/api/meta")}
 def _every_route_when_the_database_is_gone(c: TestClient, go_away: Any, ids: Any) -> None:
     spec = c.get("/api/openapi.json").json()
     routes = {(m, p) for p, ops in spec["paths"].items() for m in ops}
-    requests = _requests(ids.complaint_ids[0], ids.mention_ids[0], ids.event_id)
+    number = c.get(f"/api/complaints/{ids.complaint_ids[0]}", headers=H).json()["number"]
+    requests = _requests(ids.complaint_ids[0], ids.mention_ids[0], ids.event_id, number)
     assert routes == set(requests) | NO_DATABASE, "a new route: add it to _requests() or NO_DATABASE"
     for (method, _), (url, body) in requests.items():  # everything works first
         r = c.request(method.upper(), url, headers=H, json=body or None)

@@ -129,6 +129,7 @@
     if (YQ.meta.brands.length) $("f-brand").value = YQ.meta.brands[0];
     YQ.clear($("f-platform"));
     fillSelect($("f-platform"), [["", "全部"]].concat(Object.entries(YQ.meta.platforms)));
+    await YQ.items.route();
     await load();
     clearInterval(refreshTimer);
     refreshTimer = setInterval(load, REFRESH_MS);
@@ -163,6 +164,9 @@
     ["f-brand", "f-range", "f-platform"].forEach(function (id) { $(id).addEventListener("change", load); });
     $("logout").addEventListener("click", function () { YQ.setToken(null); clearInterval(refreshTimer); showLogin(""); });
     window.addEventListener("resize", function () { YQ.charts.resize(); });
+    window.addEventListener("hashchange", function () {
+      if (YQ.meta) YQ.items.route().then(function (onItem) { if (!onItem) YQ.charts.resize(); });
+    });
     setInterval(function () { YQ.board.tick(); }, 1000);
     if (YQ.token()) start().catch(function (e) { showLogin(e.message); });
     else showLogin("");

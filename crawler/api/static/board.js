@@ -120,5 +120,6 @@
       });
     },
     tick: function () { document.querySelectorAll(".sla[data-due]").forEach(tick); },
+    card: card,
   };
 })();
