@@ -284,7 +284,20 @@ def correct_verdict(conn: Connection | Session, key: int | str, *, actor: str, n
                       note=note or "误报", at=now)
         if rec["status"] in OPEN_STATUSES:
             rec = change_status(c, rec["id"], "已关闭", actor=actor, note=f"误报{'：' + note if note else ''}", now=now)
+        if rec.get("event_id"):
+            mute_event(c, int(rec["event_id"]), actor=actor, number=str(rec["number"]), now=now)
     return get(c, rec["id"])
+
+
+def mute_event(conn: Connection, event_id: int, *, actor: str, number: str, now: datetime) -> None:
+    """A 误报 mark silences the rest of the event's immediate alerts (``alert_state.muted``)."""
+    from crawler.storage.models import Event
+
+    events = Event.__table__  # type: ignore[attr-defined]
+    state = conn.execute(select(events.c.alert_state).where(events.c.id == event_id)).scalar()
+    state = dict(state) if isinstance(state, dict) else {}
+    state["muted"] = {"at": now.isoformat(), "by": actor, "record": number}
+    conn.execute(update(events).where(events.c.id == event_id).values(alert_state=state, updated_at=now))
 
 
 def training_labels(conn: Connection | Session) -> list[dict[str, Any]]:

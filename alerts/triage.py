@@ -82,7 +82,8 @@ def triage(conn: Connection, cfg: AppConfig, rows: Sequence[tuple[int, str, str,
     joined (repeat posts joined to an open record), surges, backfill and rollup (newly held).
     """
     now = now or utcnow()
-    counts = dict.fromkeys(("events", "alerts", "digest", "complaints", "joined", "surges", "backfill", "rollup"), 0)
+    counts = dict.fromkeys(("events", "alerts", "digest", "complaints", "joined", "surges", "backfill", "rollup",
+                            "muted"), 0)
     outcome = {int(r[0]): r[3] for r in rows if r[3] in _ACTIVE}
     if not outcome:
         return counts
@@ -107,6 +108,7 @@ def triage(conn: Connection, cfg: AppConfig, rows: Sequence[tuple[int, str, str,
     decider.finish()
     counts["alerts"], counts["digest"] = decider.queued, decider.folded
     counts["backfill"], counts["rollup"] = decider.held["backfill"], decider.held["rollup"]
+    counts["muted"] = decider.muted
     logger.debug("triage: {n} mention(s) → {counts}", n=len(mentions), counts=counts)
     return counts
 
@@ -125,7 +127,7 @@ class _Decider:
         self.by_id = {m["id"]: m for m in mentions}
         self.events = assignment.events
         self.regs = regs
-        self.queued = self.folded = 0
+        self.queued = self.folded = self.muted = 0
         self.folds: dict[int, tuple[dict[str, Any], list[str], str]] = {}
         self.states: dict[int, dict[str, Any]] = {}
         self.reported: dict[str, list[int]] = {}
@@ -243,6 +245,9 @@ class _Decider:
     def _event(self, event_id: int, items: list[tuple[dict[str, Any], rules.Route]]) -> None:
         e = self.events[event_id]
         state = dict(e.get("alert_state") or {})
+        if state.get("muted"):  # a handler marked the event's record 误报: no more immediate alerts
+            self.muted += len(items)
+            return
         ms = [m for m, _ in items]
         channels = list(dict.fromkeys(ch for _, r in items for ch in r.immediate))
         if not state.get("first"):

@@ -110,3 +110,24 @@ def test_triage_survives_sparse_rows_and_updates(engine) -> None:  # type: ignor
     again = store(engine, cfg, [{**r, "likes": 5} for r in odd])
     assert again["complaints"] == 0 and again["alerts"] == 0 and again["events"] == 0
     assert store(engine, cfg, odd) == dict.fromkeys(again, 0)  # unchanged rows: nothing to do
+
+
+def test_a_false_positive_mark_silences_the_rest_of_the_event(engine) -> None:  # type: ignore[no-untyped-def]
+    from alerts.complaints import correct_verdict
+
+    cfg = make_cfg(alerts={"surge": {"enabled": False}})
+    now = utcnow()
+    store(engine, cfg, [mention(f"{CRISIS} //@网友{i}:", published_at=now - timedelta(minutes=20)) for i in range(3)],
+          now=now)
+    assert [a.kind for a in _alerts(engine) if a.kind != "digest"] == ["mention"]
+    with engine.begin() as conn:
+        number = conn.execute(select(Complaint.number).where(Complaint.event_id.is_not(None))).scalars().first()
+        correct_verdict(conn, number, actor="王芳", not_complaint=True, note="广告号编的故事", now=now)
+    with engine.connect() as conn:
+        state = conn.execute(select(Event.alert_state)).scalar()
+    assert state["muted"]["record"] == number and state["muted"]["by"] == "王芳"
+    # what would have escalated the event (a 非常紧急 wave, a big-V) now raises no alert
+    counts = store(engine, cfg, [mention(f"{CRISIS} //@后来{i}:", urgency="非常紧急", risk=95,
+                                         author_followers=3_000_000) for i in range(3)], now=now)
+    assert counts["muted"] == 3
+    assert [a.kind for a in _alerts(engine) if a.kind != "digest"] == ["mention"]
