@@ -436,6 +436,7 @@ class _Decider:
         payload, _ = self._payload("complaint", title, self.by_id.get(mid), e, list(lead.get("reasons") or []),
                                    text=text)
         payload["complaint"] = payloads.complaint_part(lead)
+        payload["urgency"] = max((c["urgency"] for c in members), key=rules.rank)
         payload["group"] = {"event_id": group.event_id, "size": group.size,
                             "numbers": [c["number"] for c in members]}
         payload["links"] = payloads.links(self.cfg, complaint_number=lead["number"])
