@@ -300,7 +300,8 @@ class _Batch:
         if len(recs) == 1 or m.get("parent_post_id"):
             return recs[0]
         grams = grievance.bigrams(_text(m))
-        return max(recs, key=lambda r: (len(grams & r.story) / (len(grams | r.story) or 1), -recs.index(r)))
+        best = max(enumerate(recs), key=lambda ir: (len(grams & ir[1].story) / (len(grams | ir[1].story) or 1), -ir[0]))
+        return best[1]
 
     def add(self, m: dict[str, Any]) -> None:
         if is_brand_voice(self.cfg, m):  # the brand answering is never a complaint of the brand
