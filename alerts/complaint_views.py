@@ -20,11 +20,13 @@ from sqlalchemy.engine import Connection
 from alerts.clock import MILESTONES
 from alerts.complaints import COMPLAINTS, OPEN_STATUSES
 from alerts.sla import DONE
+from crawler.complaint_view import link_stats
 from crawler.storage.types import utcnow
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("number", "编号"), ("brand", "品牌"), ("platform", "平台"), ("customer_name", "客户"),
-    ("customer_tags", "客户标签"), ("category", "类别"), ("urgency", "紧急程度"), ("risk", "风险"),
+    ("customer_tags", "客户标签"), ("tags", "标签"), ("linked", "关联提及"), ("category", "类别"),
+    ("urgency", "紧急程度"), ("risk", "风险"),
     ("status", "状态"), ("team", "团队"), ("assignee", "负责人"), ("registered_at", "登记时间"),
     ("due_report_at", "上报时限"), ("due_first_check_at", "初核时限"), ("due_answer_at", "答复时限"),
     ("due_resolve_at", "处理时限"), ("callback_due_at", "回访时限"), ("escalation_level", "升级级别"),
@@ -51,9 +53,10 @@ def _due_soon(now: datetime, minutes: int) -> Any:
 
 def list_complaints(conn: Connection, *, status: Sequence[str] = (), team: str | None = None,
                     brand: str | None = None, assignee: str | None = None, overdue: bool = False,
-                    due_soon_minutes: int | None = None, urgency: str | None = None, limit: int = 200,
-                    offset: int = 0, now: datetime | None = None) -> list[dict[str, Any]]:
-    """Records matching every given filter, newest first."""
+                    due_soon_minutes: int | None = None, urgency: str | None = None, event_id: int | None = None,
+                    limit: int = 200, offset: int = 0, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Records matching every given filter, newest first, each with ``linked`` (mentions joined besides its
+    source) and ``spread`` (see :func:`crawler.complaint_view.link_stats`)."""
     now = now or utcnow()
     c = COMPLAINTS.c
     conds: list[Any] = []
@@ -66,8 +69,16 @@ def list_complaints(conn: Connection, *, status: Sequence[str] = (), team: str |
         conds.append(_overdue(now))
     if due_soon_minutes is not None:
         conds.append(_due_soon(now, due_soon_minutes))
+    if event_id is not None:
+        conds.append(c.event_id == event_id)
     stmt = select(COMPLAINTS).where(*conds).order_by(c.registered_at.desc(), c.id.desc()).limit(limit).offset(offset)
-    return [dict(r) for r in conn.execute(stmt).mappings()]
+    rows = [dict(r) for r in conn.execute(stmt).mappings()]
+    stats = link_stats(conn, [r["id"] for r in rows])
+    for r in rows:
+        st = stats.get(r["id"]) or {}
+        r["linked"] = int(st.get("linked") or 0)
+        r["spread"] = {k: st.get(k) for k in ("relations", "platforms", "engagement", "followers")} if st else None
+    return rows
 
 
 def cell(value: Any, tz: ZoneInfo) -> Any:

@@ -127,6 +127,14 @@ def history(conn: Connection | Session, complaint_id: int) -> list[dict[str, Any
     return [dict(r) for r in rows.mappings()]
 
 
+def links(conn: Connection | Session, complaint_id: int) -> list[dict[str, Any]]:
+    """The record's mentions: id, relation (source, repeat, repost, copy, comment), why (note), when added."""
+    rows = _conn(conn).execute(select(LINKS.c.mention_id, LINKS.c.relation, LINKS.c.note, LINKS.c.added_at)
+                               .where(LINKS.c.complaint_id == complaint_id)
+                               .order_by(LINKS.c.added_at, LINKS.c.mention_id))
+    return [dict(r) for r in rows.mappings()]
+
+
 def mention_ids(conn: Connection | Session, complaint_id: int) -> list[int]:
     rows = _conn(conn).execute(select(LINKS.c.mention_id).where(LINKS.c.complaint_id == complaint_id)
                                .order_by(LINKS.c.added_at, LINKS.c.mention_id))

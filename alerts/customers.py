@@ -120,15 +120,20 @@ def profile(conn: Connection, platform: str, author_id: str | None) -> Profile:
 
 
 def record_many(conn: Connection, deltas: dict[tuple[str, str], list[Any]], now: datetime) -> None:
-    """Add complaints/escalations per (platform, author): ``[complaints, escalations, tags]``; store the tags."""
+    """Add complaints/escalations per (platform, author): ``[complaints, escalations, tags]``; store the tags
+    (``tags`` None leaves the author's tags as they are)."""
     if not deltas:
         return
-    rows = [{"platform": p, "author_id": a, "first_seen_at": now, "last_seen_at": now, "mention_count": 0,
-             "complaint_count": int(d[0]), "escalation_count": int(d[1]), "tags": d[2], "followers": 0,
-             "verified": False} for (p, a), d in sorted(deltas.items())]
-    stmt = _upsert(conn)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["platform", "author_id"], set_={
-        "complaint_count": AUTHORS.c.complaint_count + stmt.excluded.complaint_count,
-        "escalation_count": AUTHORS.c.escalation_count + stmt.excluded.escalation_count,
-        "tags": stmt.excluded.tags,
-    }), rows)
+    for with_tags in (True, False):  # tags None: someone else's record was joined, keep their own tags
+        rows = [{"platform": p, "author_id": a, "first_seen_at": now, "last_seen_at": now, "mention_count": 0,
+                 "complaint_count": int(d[0]), "escalation_count": int(d[1]), "tags": d[2] if with_tags else [],
+                 "followers": 0, "verified": False}
+                for (p, a), d in sorted(deltas.items()) if (d[2] is not None) == with_tags]
+        if not rows:
+            continue
+        stmt = _upsert(conn)
+        changes = {"complaint_count": AUTHORS.c.complaint_count + stmt.excluded.complaint_count,
+                   "escalation_count": AUTHORS.c.escalation_count + stmt.excluded.escalation_count}
+        if with_tags:
+            changes["tags"] = stmt.excluded.tags
+        conn.execute(stmt.on_conflict_do_update(index_elements=["platform", "author_id"], set_=changes), rows)

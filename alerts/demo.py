@@ -3,7 +3,8 @@
 ``alerts_section`` flushes the digest, runs the SLA sweeper, then delivers the outbox the
 crawls filled to a loopback receiver (``alerts/receiver.py``) that stands in for every
 configured channel: the configured URLs are never contacted. ``complaints_section`` lists
-the complaint records the crawls registered, with their SLA deadlines.
+the complaint records the crawls registered, with their SLA deadlines, and prints records,
+linked mentions and distinct stories (target: at most 3 records per story on average).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import func, select
 
 from alerts.rules import rank
 from crawler.config import AppConfig, ChannelConfig
-from crawler.storage.models import Alert, AlertDelivery, AlertHold, Complaint
+from crawler.storage.models import Alert, AlertDelivery, AlertHold, Complaint, ComplaintMention, Mention
 
 if TYPE_CHECKING:
     from alerts.receiver import Receiver
@@ -109,13 +110,39 @@ def alerts_section(ctx: DemoContext) -> DemoSection | None:
                         "held": {"backfill": held.get("backfill", 0), "rollup": held.get("rollup", 0)}}, note)
 
 
+MAX_RECORDS_PER_STORY = 3.0
+
+
+def story_figures(conn: Any, cfg: AppConfig) -> dict[str, Any]:
+    """Records against stories: complaint mentions, the distinct stories (events) they tell, records,
+    linked mentions, and the old one-record-per-author count as the baseline."""
+    from alerts.registration import eligible
+
+    m = Mention.__table__  # type: ignore[attr-defined]
+    rows = [dict(r) for r in conn.execute(select(
+        m.c.id, m.c.event_id, m.c.brand, m.c.platform, m.c.author_id, m.c.is_complaint, m.c.risk).where(
+        m.c.is_complaint.is_(True))).mappings()]
+    rows = [r for r in rows if eligible(cfg, r)]
+    linked = set(conn.execute(select(ComplaintMention.mention_id)).scalars())
+    records = int(conn.execute(select(func.count()).select_from(Complaint)).scalar_one())
+    stories = len({r["event_id"] for r in rows if r["event_id"]}) + sum(1 for r in rows if not r["event_id"])
+    per_story = records / stories if stories else 0.0
+    return {"complaint_mentions": len(rows), "records": records, "linked_mentions": len(linked),
+            "joined": len(linked) - records, "not_registered": sum(1 for r in rows if r["id"] not in linked),
+            "distinct_stories": stories, "records_per_story": round(per_story, 2),
+            "per_author_baseline": len({(r["brand"], r["platform"], r["author_id"] or f"#{r['id']}") for r in rows}),
+            "target_met": per_story <= MAX_RECORDS_PER_STORY}
+
+
 def complaints_section(ctx: DemoContext) -> DemoSection | None:
-    """Complaint records registered during the crawls, most urgent first, with SLA deadlines."""
+    """Complaint records registered during the crawls, most urgent first, with SLA deadlines, and the
+    records-per-story figures (one record per consumer's complaint, not per repost)."""
     from crawler.demo import DemoSection
 
     tz = ZoneInfo(ctx.cfg.scheduler.timezone)
     with ctx.engine.connect() as conn:
         recs = [dict(r) for r in conn.execute(select(Complaint)).mappings()]
+        story = story_figures(conn, ctx.cfg)
     recs.sort(key=lambda r: (-rank(r["urgency"]), r["registered_at"], r["id"]))
 
     def t(v: Any) -> str:
@@ -130,10 +157,17 @@ def complaints_section(ctx: DemoContext) -> DemoSection | None:
     by_urgency = Counter(r["urgency"] for r in recs)
     note = (f"{len(recs)} record(s): " + ", ".join(f"{u} {n}" for u, n in sorted(by_urgency.items(),
                                                                                 key=lambda x: -rank(x[0])))
-            + (f"; registration latency max {max(latencies):.1f}s (limit {limit}s)" if latencies else ""))
+            + (f"; registration latency max {max(latencies):.1f}s (limit {limit}s)" if latencies else "")
+            + f". Stories: {story['records']} record(s), {story['linked_mentions']} linked mention(s) "
+              f"({story['joined']} joined a record as repost, copy, comment or repeat), "
+              f"{story['distinct_stories']} distinct stories → {story['records_per_story']:.2f} records per story "
+              f"(target ≤ {MAX_RECORDS_PER_STORY:g}: {'met' if story['target_met'] else 'not met'}); "
+              f"{story['complaint_mentions']} complaint mention(s), {story['not_registered']} comment(s) without a "
+              f"grievance of their own and no record to join; baseline one record per author: "
+              f"{story['per_author_baseline']}")
     return DemoSection("客诉登记 (complaint records, SLA deadlines)",
                        ["number", "platform", "category", "urgency", "team / assignee", "report by", "first check",
                         "answer by", "resolve by"], rows,
-                       {"records": len(recs), "by_urgency": dict(by_urgency),
+                       {"records": len(recs), "by_urgency": dict(by_urgency), "stories": story,
                         "max_latency_s": max(latencies) if latencies else None,
                         "within_registration_limit": all(x <= limit for x in latencies)}, note)

@@ -34,7 +34,7 @@ from crawler.storage.models import Event, Mention
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
-    from alerts.registration import Registration
+    from alerts.registration import Registrations
     from crawler.config import AppConfig
 
 __all__ = ["flush_digest", "load_mentions", "triage"]
@@ -122,7 +122,7 @@ class _Decider:
     """Alert decisions for one triage batch (state per event lives in ``events.alert_state``)."""
 
     def __init__(self, conn: Connection, cfg: AppConfig, assignment: events.Assignment,
-                 regs: dict[int, Registration], mentions: list[dict[str, Any]], now: datetime) -> None:
+                 regs: Registrations, mentions: list[dict[str, Any]], now: datetime) -> None:
         self.conn, self.cfg, self.now = conn, cfg, now
         self.by_id = {m["id"]: m for m in mentions}
         self.events = assignment.events
@@ -375,16 +375,24 @@ class _Decider:
         self.events[event_id] = dict(row)
         return self.events[event_id]
 
-    def reports(self, regs: dict[int, Registration]) -> None:
-        """Report this batch's new 紧急/非常紧急 records to ``[complaints].report_channels`` (one message).
+    def reports(self, regs: Registrations) -> None:
+        """Report this batch's new (or newly raised) 紧急/非常紧急 records to ``[complaints].report_channels``.
 
-        This is the seeds' "urgent complaints reported within 30 minutes"; a crisis of many
-        records is one message listing them, not one message per record.
+        This is the seeds' "urgent complaints reported within 30 minutes": per brand one message
+        listing the batch's records, not one message per record. The records of a 群体投诉 (an
+        event with ``group_min_records`` records) are reported once, as the group: one
+        "群体投诉" message when the group forms, charged once to the hourly budget; later members
+        of a reported group are reported by it (no further message).
         """
         channels = self.cfg.complaints.report_channels
-        urgent = sorted(((mid, r.complaint) for mid, r in regs.items()
-                         if r.created and rules.rank(r.complaint["urgency"]) >= 2),
-                        key=lambda x: (-rules.rank(x[1]["urgency"]), x[1]["id"]))
+        picked: dict[int, tuple[int, dict[str, Any]]] = {}
+        for mid, r in regs.items():
+            c = r.complaint
+            if rules.rank(c["urgency"]) < 2 or c["id"] in picked:
+                continue
+            if r.created or (r.urgency_raised and c.get("reported_at") is None):
+                picked[c["id"]] = (mid, c)
+        urgent = sorted(picked.values(), key=lambda x: (-rules.rank(x[1]["urgency"]), x[1]["id"]))
         if not channels or not urgent:
             return
         old = [(mid, c) for mid, c in urgent if mid in self.by_id and pacing.is_backfill(self.cfg, self.by_id[mid], self.now)]
@@ -393,8 +401,71 @@ class _Decider:
                 self._hold("backfill", ch, brand=c["brand"], ref=f"c:{c['id']}", alert_kind="complaint",
                            m=self.by_id[mid], complaint_id=c["id"], urgency=c["urgency"], risk=c.get("risk"))
         urgent = [x for x in urgent if x not in old]
+        groups = getattr(regs, "groups", {})
+        for eid, group in sorted(groups.items()):
+            mine = [x for x in urgent if x[1].get("event_id") == eid]
+            if mine:
+                self._group_report(channels, group, mine)
+        urgent = [x for x in urgent if x[1].get("event_id") not in groups]
         for brand in sorted({c["brand"] for _, c in urgent}):
             self._report(channels, [x for x in urgent if x[1]["brand"] == brand])
+
+    def _group_report(self, channels: list[str], group: registration.Group,
+                      fresh: list[tuple[int, dict[str, Any]]]) -> None:
+        """One "群体投诉" message for an event's records (once per event); later members ride on it."""
+        e = self.events.get(group.event_id) or self._load_event(group.event_id)
+        state = dict(e.get("alert_state") or {})
+        done = state.get("complaint_group")
+        if isinstance(done, dict):  # the group was reported (or held for the roll-up) already
+            if done.get("sent"):
+                for _, c in fresh:
+                    self._reported(c["id"], f"群体投诉（事件 #{group.event_id} 已上报）")
+            else:
+                for m_id, c in fresh:
+                    for ch in channels:
+                        self._hold("rollup", ch, brand=c["brand"], ref=f"c:{c['id']}", alert_kind="complaint",
+                                   m=self.by_id.get(m_id), complaint_id=c["id"], urgency=c["urgency"],
+                                   risk=c.get("risk"))
+            state["complaint_group"] = {**done, "size": group.size}
+            self._save_state(group.event_id, state)
+            return
+        members = sorted(group.members, key=lambda c: (c["registered_at"], c["id"]))
+        lead = members[0]
+        mid = int(lead.get("mention_id") or fresh[0][0])
+        title = f"群体投诉 {group.size} 张客诉单 · {(e.get('title') or '')[:30]}"
+        owner = " / ".join(x for x in (lead.get("team"), lead.get("assignee")) if x) or "-"
+        listing = "；".join(f"{c['number']} {c['category']} {c['urgency']}" for c in members[:20]) + (
+            f"；等共 {len(members)} 张" if len(members) > 20 else "")
+        text = (f"同一事件 {group.size} 位消费者各自投诉（事件 #{group.event_id}，共 {e.get('mention_count') or 0} 条提及），"
+                f"统一分派 {owner}：{listing}")
+        payload, _ = self._payload("complaint", title, self.by_id.get(mid), e, list(lead.get("reasons") or []),
+                                   text=text)
+        payload["complaint"] = payloads.complaint_part(lead)
+        payload["urgency"] = max((c["urgency"] for c in members), key=rules.rank)
+        payload["group"] = {"event_id": group.event_id, "size": group.size,
+                            "numbers": [c["number"] for c in members]}
+        payload["links"] = payloads.links(self.cfg, complaint_number=lead["number"])
+        send, held = pacing.split(self.conn, self.cfg, lead["brand"], channels, self.now, exempt=False)
+        for ch in held:
+            for c in members:
+                if c.get("reported_at") is None:
+                    self._hold("rollup", ch, brand=c["brand"], ref=f"c:{c['id']}", alert_kind="complaint",
+                               m=self.by_id.get(int(c.get("mention_id") or 0)), complaint_id=c["id"],
+                               urgency=c["urgency"], risk=c.get("risk"))
+        alert_id = None
+        if send:
+            alert_id = enqueue(self.conn, self.cfg, kind="complaint", dedup_key=f"complaint-group:{group.event_id}",
+                               title=title, payload=payload, channels=send, brand=lead["brand"],
+                               event_id=group.event_id, complaint_id=lead["id"], mention_id=mid,
+                               urgency=lead["urgency"], risk=lead.get("risk"))
+        if alert_id is not None:
+            pacing.charge(self.conn, lead["brand"], send, self.now, alert_id)  # one message: charged once
+            self.queued += 1
+            for c in members:
+                self._reported(c["id"], "群体投诉")
+        state["complaint_group"] = {"reported_at": self.now.isoformat(), "size": group.size,
+                                    "sent": alert_id is not None, "lead": lead["number"]}
+        self._save_state(group.event_id, state)
 
     def _report(self, channels: list[str], urgent: list[tuple[int, dict[str, Any]]]) -> None:
         """One report message for one brand's new urgent records (budgeted; held records join the roll-up)."""

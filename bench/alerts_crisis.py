@@ -9,6 +9,12 @@ send one message per repost: that count, measured in the same run, is the baseli
 one immediate alert for the event plus its escalation updates (urgency, big-V, surges), not
 hundreds; everything else folds into the digest. The alerts are then delivered to a loopback
 receiver to count what people would actually see per channel.
+
+Complaint records, same run: a record is a consumer's complaint, so the reposts join the
+story's record and only reposters who add a grievance of their own (``OWN``: their child,
+their order, their money) open one, reported together once as a 群体投诉. Baseline: one
+record per author (the old rule keyed records by brand, platform and author). Target: records
+≤ ``MAX_RECORDS`` (one for the story plus the scenario's first-person complainants).
 """
 
 from __future__ import annotations
@@ -23,15 +29,18 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
+if sys.path[0] != str(ROOT):  # run as a file, bench/ comes first and its alerts.py would shadow the package
     sys.path.insert(0, str(ROOT))
 
 STORY = "鲜果时光芒果冰沙里喝出玻璃碎片，孩子嘴巴划破了，门店拒绝赔偿，大家转起来"
 COMMENTS = ["太可怕了", "转发", "已经不敢喝了", "求官方回应", "心疼孩子", "抵制", "真的假的", "我也遇到过类似的",
             "必须曝光", "支持维权", "吓死了", "转给家里人看看", "这家店还敢开", "关注后续"]
 THREATS = ["已经打了12315投诉", "已经报警了", "记者已经联系我们了", "准备找律师起诉"]
+# Reposters who add a grievance of their own: each is a consumer who needs an answer (a record of their own).
+OWN = ["我儿子喝出玻璃，嘴划破了", "我买的那杯也有玻璃渣", "我女儿喝完嘴里出血了"]
 PLATFORMS = ("weibo", "douyin", "xiaohongshu")
 MAX_IMMEDIATE = 5  # first alert + urgency + big-V + event surge + brand surge
+MAX_RECORDS = 5  # the story's record + the scenario's first-person complainants
 
 
 def crisis_rows(n: int, start: datetime, rng: random.Random) -> list[dict[str, Any]]:
@@ -39,9 +48,11 @@ def crisis_rows(n: int, start: datetime, rng: random.Random) -> list[dict[str, A
     import sentiment
 
     rows = []
+    own_at = {int(n * f): text for f, text in zip((0.3, 0.5, 0.7), OWN, strict=True)} if n >= 10 else {}
     for i in range(n):
         threat = i > n * 0.4 and rng.random() < 0.3
         comment = rng.choice(THREATS) if threat else rng.choice(COMMENTS)
+        comment = own_at.get(i, comment)
         big_v = i == int(n * 0.6)
         platform = PLATFORMS[i % 3]
         text = f"{STORY} //@网友{i}: {comment}"
@@ -73,6 +84,7 @@ def crisis_config(db_url: str, data_dir: str, pr_url: str, kefu_url: str) -> dic
                 {"name": "投诉摘要", "channels": ["kefu"], "min_risk": 30, "mode": "digest"},
             ],
         },
+        "complaints": {"report_channels": ["kefu"]},
     }
 
 
@@ -81,12 +93,13 @@ def crisis_part(args: argparse.Namespace) -> dict[str, Any]:
 
     from alerts.dispatch import dispatch_once
     from alerts.receiver import Receiver
+    from alerts.registration import eligible
     from alerts.rules import route
     from alerts.triage import flush_digest, triage
     from crawler.config import config_from_dict
     from crawler.storage.engine import dispose_engines, open_database
     from crawler.storage.mentions import upsert_mentions
-    from crawler.storage.models import Alert, Complaint, Event
+    from crawler.storage.models import Alert, Complaint, ComplaintMention, Event
 
     n, size = int(getattr(args, "reposts", 500)), int(getattr(args, "crisis_batch", 50))
     tmp = Path(tempfile.mkdtemp(prefix="yuqing-bench-crisis-"))
@@ -97,6 +110,7 @@ def crisis_part(args: argparse.Namespace) -> dict[str, Any]:
         cfg = config_from_dict(crisis_config(db_url, str(tmp / "data"), rx.webhook("pr"), rx.webhook("kefu")))
         engine = open_database(db_url)
         naive = sum(bool(route(cfg, r).immediate) for r in rows)  # the baseline: one alert per matching repost
+        per_author = len({(r["brand"], r["platform"], r["author_id"]) for r in rows if eligible(cfg, r)})
         for i in range(0, n, size):
             batch = rows[i:i + size]
             now = batch[-1]["fetched_at"]
@@ -114,11 +128,14 @@ def crisis_part(args: argparse.Namespace) -> dict[str, Any]:
             keys = [k for (k,) in conn.execute(select(Alert.dedup_key).where(Alert.kind != "digest").order_by(Alert.id))]
             events = int(conn.execute(select(func.count()).select_from(Event)).scalar_one())
             records = int(conn.execute(select(func.count()).select_from(Complaint)).scalar_one())
+            linked = int(conn.execute(select(func.count()).select_from(ComplaintMention)).scalar_one())
+            tagged = sum("群体投诉" in (t or []) for t in conn.execute(select(Complaint.tags)).scalars())
         dispose_engines()
-    immediate = sum(v for k, v in kinds.items() if k != "digest")
+    immediate = sum(v for k, v in kinds.items() if k not in ("digest", "complaint"))
     return {"reposts": n, "naive": naive, "kinds": dict(kinds), "immediate": immediate, "keys": keys,
-            "events": events, "records": records, "delivered": dict(seen),
-            "urgencies": Counter(r["urgency"] for r in rows)}
+            "events": events, "records": records, "delivered": dict(seen), "per_author": per_author,
+            "eligible": sum(eligible(cfg, r) for r in rows), "linked": linked, "group_tagged": tagged,
+            "own": len(OWN) if n >= 10 else 0, "urgencies": Counter(r["urgency"] for r in rows)}
 
 
 def report_crisis(r: dict[str, Any], args: argparse.Namespace) -> bool:
@@ -132,7 +149,14 @@ def report_crisis(r: dict[str, Any], args: argparse.Namespace) -> bool:
     ok = 1 <= r["immediate"] <= MAX_IMMEDIATE and r["events"] == 1
     print(f"[crisis] ratio immediate / baseline: {ratio:.3f} ({r['naive']} → {r['immediate']}); target one alert "
           f"plus escalations (≤ {MAX_IMMEDIATE}) in one event → {'OK' if ok else 'MISSED'}")
-    return ok
+    reports = r["kinds"].get("complaint", 0)
+    print(f"[crisis] complaint records: {r['records']} for {r['eligible']} complaint mentions "
+          f"({r['linked']} linked, {r['group_tagged']} tagged 群体投诉, {reports} report(s) to the complaint channel); "
+          f"baseline one record per author: {r['per_author']}")
+    met = 1 <= r["records"] <= MAX_RECORDS and r["records"] >= 1 + r["own"] and r["linked"] == r["eligible"]
+    print(f"[crisis] records: {r['per_author']} → {r['records']} (target ≤ {MAX_RECORDS}: the story's record plus "
+          f"{r['own']} first-person complainant(s), every complaint mention linked) → {'met' if met else 'not met'}")
+    return ok and met
 
 
 def main() -> None:

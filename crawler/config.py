@@ -502,6 +502,9 @@ class ComplaintsConfig(_Model):
     warn_before_minutes: int = Field(default=10, ge=0)
     escalation: list[EscalationLevel] = Field(default_factory=list)
     repeat_window_days: int = Field(default=7, ge=1, description="A repeat post joins the open record within this.")
+    group_min_records: int = Field(
+        default=3, ge=2, le=1000,
+        description="This many records of one event (consumers with their own grievance) make a 群体投诉 group.")
     report_channels: list[str] = Field(
         default_factory=list, description="Where 紧急/非常紧急 records are reported at registration.")
     sla_channels: list[str] = Field(default_factory=list, description="Where SLA warnings and breaches go.")

@@ -17,7 +17,16 @@ from crawler.api.auth import User, current_user, handler_user
 from crawler.api.deps import Cfg, Conn, Tx, bad_request, resolve_brand, split_values
 from crawler.api.routes_mentions import mention_out
 from crawler.api.schemas import AssignIn, ComplaintDetail, ComplaintPage, NoteIn, StatusIn, VerdictIn
-from crawler.complaint_view import MENTIONS, list_complaints, present, workflow_statuses
+from crawler.complaint_view import (
+    LINKS,
+    MENTIONS,
+    RELATION_NAMES,
+    event_records,
+    link_stats,
+    list_complaints,
+    present,
+    workflow_statuses,
+)
 from crawler.config import URGENCIES
 from crawler.query import ROW_COLUMNS, to_record
 from crawler.storage.types import utcnow
@@ -40,18 +49,29 @@ def _load(conn: Connection, complaint_id: int) -> dict[str, Any]:
         raise HTTPException(404, detail=f"投诉单 {complaint_id} 不存在") from exc
 
 
+MAX_DETAIL_MENTIONS = 200
+
+
 def _detail(conn: Connection, rec: dict[str, Any]) -> dict[str, Any]:
     wf = _workflow()
     statuses, transitions = workflow_statuses()
-    ids = wf.mention_ids(conn, rec["id"])
-    rows = conn.execute(select(*[MENTIONS.c[c] for c in ROW_COLUMNS]).where(MENTIONS.c.id.in_(ids or [-1]))
-                        .order_by(MENTIONS.c.published_at)).all()
+    links = [{**link, "relation": link["relation"] or "source",
+              "relation_name": RELATION_NAMES.get(link["relation"] or "source", link["relation"] or "")}
+             for link in wf.links(conn, rec["id"])]
+    m = MENTIONS.c
+    source = rec.get("mention_id") or -1
+    rows = conn.execute(select(*[m[c] for c in ROW_COLUMNS])
+                        .where(m.id.in_(select(LINKS.c.mention_id).where(LINKS.c.complaint_id == rec["id"])))
+                        .order_by((m.id == source).desc(), (m.likes + m.comments + m.shares).desc(), m.id)
+                        .limit(MAX_DETAIL_MENTIONS)).all()
     mentions = [mention_out(to_record(r)) for r in rows]
-    url = next((m["url"] for m in mentions if m["id"] == rec.get("mention_id")), None)
+    url = next((x["url"] for x in mentions if x["id"] == rec.get("mention_id")), None)
     history = [{k: h.get(k) for k in ("at", "actor", "action", "field", "old", "new", "note")}
                for h in wf.history(conn, rec["id"])]
-    return {**present(rec, utcnow(), url), "history": history, "mentions": mentions,
-            "allowed_statuses": list(transitions.get(rec["status"], ()))}
+    stats = link_stats(conn, [rec["id"]]).get(rec["id"])
+    records = event_records(conn, [rec["event_id"]]).get(rec["event_id"]) if rec.get("event_id") else None
+    return {**present(rec, utcnow(), url, stats=stats, records=records), "history": history, "mentions": mentions,
+            "links": links, "allowed_statuses": list(transitions.get(rec["status"], ()))}
 
 
 @router.get("", response_model=ComplaintPage, summary="投诉单列表（看板）")
@@ -62,6 +82,7 @@ def complaints_list(
     urgency: Annotated[list[str] | None, Query(max_length=5)] = None,
     overdue: bool | None = None,
     assignee: Annotated[str | None, Query(max_length=64)] = None,
+    event_id: Annotated[int | None, Query(ge=1, le=2**62, description="only the records of this event")] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
 ) -> dict[str, Any]:
@@ -72,7 +93,8 @@ def complaints_list(
     if bad := [u for u in urg if u not in URGENCIES]:
         raise bad_request(f"未知紧急程度 {bad[0]!r}（可选：{'、'.join(URGENCIES)}）")
     items, more = list_complaints(conn, brand=resolve_brand(cfg, brand), statuses=wanted, urgencies=urg,
-                                  overdue=overdue, assignee=assignee or None, limit=limit, offset=offset)
+                                  overdue=overdue, assignee=assignee or None, event_id=event_id, limit=limit,
+                                  offset=offset)
     return {"items": items, "limit": limit, "offset": offset, "has_more": more, "statuses": list(statuses)}
 
 

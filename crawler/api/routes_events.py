@@ -12,6 +12,7 @@ from crawler.api.auth import current_user
 from crawler.api.deps import Cfg, Conn, bad_request, resolve_brand
 from crawler.api.routes_mentions import mention_out
 from crawler.api.schemas import AlertOut, CrawlRunOut, EventDetail, EventOut, HealthOut
+from crawler.complaint_view import event_records
 from crawler.query import MentionFilter, QueryError, find_mentions, mask_text, parse_time
 from crawler.stats import volume_trend
 from crawler.storage.engine import safe_url
@@ -69,7 +70,8 @@ def event_detail(event_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, cfg
     timeline = volume_trend(conn, f, bucket="hour" if span <= timedelta(days=3) else "day",
                             tz=cfg.scheduler.timezone)
     items, _ = find_mentions(conn, MentionFilter(event_id=event_id), order="engagement", limit=20)
-    return {**ev, "timeline": timeline, "mentions": [mention_out(m) for m in items]}
+    records = event_records(conn, [event_id]).get(event_id, [])
+    return {**ev, "timeline": timeline, "mentions": [mention_out(m) for m in items], "complaints": records}
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="告警记录")

@@ -152,6 +152,38 @@ class Milestone(BaseModel):
     state: str = Field(description="done | late | pending | overdue")
 
 
+class SpreadOut(BaseModel):
+    mentions: int = Field(description="mentions on the record, its source included")
+    relations: dict[str, int] = Field(description="source | repeat | repost | copy | comment → count")
+    platforms: dict[str, int]
+    engagement: int = Field(description="likes + comments + shares of all its mentions")
+    followers: int = Field(description="followers of their authors, summed (potential reach)")
+    max_followers: int
+
+
+class GroupRecordOut(BaseModel):
+    id: int
+    number: str
+    status: str
+    urgency: str
+    tags: list[str] | None = None
+
+
+class GroupOut(BaseModel):
+    event_id: int
+    size: int = Field(description="records of the event, any status")
+    tagged: bool = Field(description="tagged 群体投诉 (enough consumers with their own grievance)")
+    records: list[GroupRecordOut]
+
+
+class LinkOut(BaseModel):
+    mention_id: int
+    relation: str = Field(description="source | repeat | repost | copy | comment")
+    relation_name: str
+    note: str | None = Field(description="why it joined the record (Chinese)")
+    added_at: datetime
+
+
 class ComplaintOut(BaseModel):
     id: int
     number: str
@@ -175,6 +207,10 @@ class ComplaintOut(BaseModel):
     mention_id: int | None
     event_id: int | None
     url: str | None = None
+    tags: list[str] = Field(default_factory=list, description="record tags, e.g. 群体投诉")
+    linked_count: int = Field(default=0, description="mentions joined to the record besides its source")
+    spread: SpreadOut | None = None
+    group: GroupOut | None = Field(default=None, description="the other records of its event, when it has any")
 
 
 class ComplaintPage(BaseModel):
@@ -197,7 +233,8 @@ class HistoryOut(BaseModel):
 
 class ComplaintDetail(ComplaintOut):
     history: list[HistoryOut]
-    mentions: list[MentionOut]
+    mentions: list[MentionOut] = Field(description="its mentions: the source first, then the most engaging (at most 200)")
+    links: list[LinkOut] = Field(default_factory=list, description="how and why each mention is on the record")
     allowed_statuses: list[str]
 
 
@@ -221,6 +258,7 @@ class EventOut(BaseModel):
 class EventDetail(EventOut):
     timeline: list[TrendPoint]
     mentions: list[MentionOut]
+    complaints: list[GroupRecordOut] = Field(default_factory=list, description="the event's complaint records")
 
 
 class AlertOut(BaseModel):

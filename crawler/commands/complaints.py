@@ -19,7 +19,7 @@ complaints_app = typer.Typer(help="Complaint records (客诉登记): list, handl
                              no_args_is_help=True)
 
 ACTIONS = {"registered": "登记", "status": "状态", "assign": "分派", "note": "备注", "answer": "答复",
-           "urgency": "紧急程度", "merged": "并入", "reported": "上报", "sla_warning": "即将超时",
+           "urgency": "紧急程度", "merged": "并入", "group": "群体投诉", "reported": "上报", "sla_warning": "即将超时",
            "breach": "超时", "escalate": "升级", "callback_due": "回访到期"}
 _OUTPUT_OPT = typer.Option(..., "--output", "-o", help="File to write (.csv, .xlsx or .json).")
 _LABELS_OPT = typer.Option(..., "--output", "-o", help="JSON Lines file to write (RUBRIC record format).")
@@ -66,39 +66,83 @@ def list_cmd(
     overdue: bool = typer.Option(False, "--overdue", help="Only records with a missed SLA deadline."),
     due_soon: int | None = typer.Option(None, "--due-soon", metavar="MINUTES",
                                         help="Only records with a deadline within MINUTES."),
+    event: int | None = typer.Option(None, "--event", min=1, help="Only the records of this event (a 群体投诉)."),
     limit: int = typer.Option(50, "--limit", min=1, max=10_000),
     as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table."),
 ) -> None:
-    """List complaint records, newest first."""
+    """List complaint records, newest first: one line per record, +N = mentions joined to it."""
     from alerts.complaint_views import list_complaints
 
     tz = _tz(ctx)
     with state(ctx).engine().connect() as conn:
         rows = list_complaints(conn, status=status or (), team=team, brand=brand, assignee=assignee,
-                               urgency=urgency, overdue=overdue, due_soon_minutes=due_soon, limit=limit)
+                               urgency=urgency, overdue=overdue, due_soon_minutes=due_soon, event_id=event,
+                               limit=limit)
     if as_json:
         for r in rows:
             typer.echo(json.dumps({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()},
                                   ensure_ascii=False))
         return
-    table = Table("编号", "品牌", "平台", "类别", "紧急", "状态", "团队/负责人", "登记", "SLA", title=f"{len(rows)} 条客诉")
+    table = Table("编号", "关联", "品牌", "平台", "类别", "紧急", "状态", "团队/负责人", "登记", "SLA",
+                  title=f"{len(rows)} 条客诉")
     for r in rows:
-        table.add_row(r["number"], escape(r["brand"]), r["platform"], r["category"] or "-", r["urgency"], r["status"],
+        tags = " ".join(f"[magenta]{escape(t)}[/]" for t in r.get("tags") or [])
+        table.add_row(f"{r['number']} {tags}".strip(), f"+{r['linked']}" if r["linked"] else "-", escape(r["brand"]),
+                      r["platform"], r["category"] or "-", r["urgency"], r["status"],
                       escape(" / ".join(x for x in (r["team"], r["assignee"]) if x) or "-"),
                       _t(r["registered_at"], tz), _sla_cell(r, tz))
     console.print(table)
+
+
+def _spread_line(st: dict[str, Any] | None) -> str:
+    """Count and spread of a record's mentions, in Chinese."""
+    from alerts.customers import PLATFORM_NAMES
+    from crawler.complaint_view import RELATION_NAMES
+
+    if not st:
+        return "-"
+    kinds = "、".join(f"{RELATION_NAMES.get(k, k)} {n}" for k, n in sorted(st["relations"].items(),
+                                                                           key=lambda kv: -kv[1]))
+    where = "、".join(f"{PLATFORM_NAMES.get(p, p)} {n}" for p, n in sorted(st["platforms"].items(),
+                                                                          key=lambda kv: -kv[1]))
+    return (f"{st['mentions']} 条（{kinds}）；平台 {where}；合计互动 {st['engagement']}；"
+            f"作者粉丝合计 {st['followers']}（最大 {st['max_followers']}）")
+
+
+SHOW_LINKS = 20
+
+
+def _linked_mentions(conn: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
+    """Platform, author, engagement and a masked excerpt of each mention in ``ids``."""
+    from sqlalchemy import select
+
+    from alerts.payloads import masked_excerpt
+    from crawler.complaint_view import MENTIONS
+
+    if not ids:
+        return {}
+    c = MENTIONS.c
+    rows = conn.execute(select(c.id, c.platform, c.author_name, c.text, c.masked_text, c.likes, c.comments,
+                               c.shares).where(c.id.in_(ids))).mappings()
+    return {r["id"]: {"platform": r["platform"], "author_name": r["author_name"],
+                      "engagement": int(r["likes"] or 0) + int(r["comments"] or 0) + int(r["shares"] or 0),
+                      "excerpt": masked_excerpt(dict(r), 40)} for r in rows}
 
 
 @complaints_app.command("show")
 def show_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Record number (TS...) or id.")) -> None:
     """Show one record: customer, deadlines, source mentions and its full history."""
     from alerts import complaints
+    from crawler.complaint_view import RELATION_NAMES, event_records, link_stats
 
     tz = _tz(ctx)
     with state(ctx).engine().connect() as conn:
         rec = complaints.get(conn, key)
         hist = complaints.history(conn, rec["id"])
-        mids = complaints.mention_ids(conn, rec["id"])
+        links = complaints.links(conn, rec["id"])
+        stats = link_stats(conn, [rec["id"]]).get(rec["id"])
+        group = event_records(conn, [rec["event_id"]]).get(rec["event_id"], []) if rec["event_id"] else []
+        shown = _linked_mentions(conn, [x["mention_id"] for x in links[:SHOW_LINKS]])
     fields = [
         ("编号", rec["number"]), ("品牌", rec["brand"]), ("平台", rec["platform"]),
         ("客户", f"{rec['customer_name'] or '-'} ({rec['customer_platform'] or '-'}:{rec['customer_id'] or '-'})"),
@@ -110,10 +154,24 @@ def show_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Record num
         ("上报时限", _t(rec["due_report_at"], tz)), ("初核时限", _t(rec["due_first_check_at"], tz)),
         ("答复时限", _t(rec["due_answer_at"], tz)), ("处理时限", _t(rec["due_resolve_at"], tz)),
         ("回访时限", _t(rec["callback_due_at"], tz)), ("升级级别", str(rec["escalation_level"])),
-        ("来源帖子", ", ".join(f"#{m}" for m in mids)),
+        ("标签", "、".join(rec.get("tags") or []) or "-"),
+        ("关联提及", f"+{max(0, len(links) - 1)}；{_spread_line(stats)}"),
     ]
+    if len(group) > 1 or "群体投诉" in (rec.get("tags") or []):
+        fields.append(("同一事件", f"事件 #{rec['event_id']} 共 {len(group)} 张客诉单：" + "、".join(
+            f"{g['number']}（{g['status']}）" for g in group[:20]) + ("…" if len(group) > 20 else "")))
     for label, value in fields:
         console.print(f"[bold]{label}[/]: {escape(str(value))}", highlight=False)
+    console.print(f"[bold]关联帖子[/]（{len(links)} 条）", highlight=False)
+    for link in links[:SHOW_LINKS]:
+        m = shown.get(link["mention_id"], {})
+        who = " · ".join(str(x) for x in (m.get("platform"), m.get("author_name"),
+                                          f"互动 {m.get('engagement', 0)}") if x)
+        line = (f"#{link['mention_id']} {RELATION_NAMES.get(link['relation'] or 'source', link['relation'])} "
+                f"[{who}] {m.get('excerpt', '')} — {link['note'] or ''}")
+        console.print(f"  {escape(line)}", highlight=False)
+    if len(links) > SHOW_LINKS:
+        console.print(f"  …另有 {len(links) - SHOW_LINKS} 条（yuqing complaints show --json 或看板查看）", highlight=False)
     console.print("[bold]处理记录[/]", highlight=False)
     for h in hist:
         change = f"{h['field']}: {h['old'] or '-'} → {h['new'] or '-'}" if h["field"] else ""

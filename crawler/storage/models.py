@@ -363,6 +363,7 @@ class Complaint(SQLModel, table=True):
     __table_args__ = (
         Index("ix_complaints_status_due", "status", "due_resolve_at"),
         Index("ix_complaints_customer", "customer_platform", "customer_id"),
+        Index("ix_complaints_event", "event_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -379,6 +380,7 @@ class Complaint(SQLModel, table=True):
     urgency: str = Field(default="一般", max_length=8)
     risk: int = 0
     reasons: list[str] | None = Field(default=None, sa_type=JSONType)
+    tags: list[str] | None = Field(default=None, sa_type=JSONType)  # record tags, e.g. 群体投诉
     summary: str = Field(default="", sa_type=Text)
     assignee: str | None = Field(default=None, max_length=64)
     team: str | None = Field(default=None, max_length=64)
@@ -413,13 +415,16 @@ class ComplaintCounter(SQLModel, table=True):
 
 
 class ComplaintMention(SQLModel, table=True):
-    """Every mention joined to a complaint record (the first and the repeats)."""
+    """Every mention joined to a complaint record: its source, the customer's repeats, and the reposts,
+    near-copies and comments of the same story that joined it (``relation``, with the reason in ``note``)."""
 
     __tablename__ = "complaint_mentions"
 
     complaint_id: int = Field(foreign_key="complaints.id", primary_key=True)
     mention_id: int = Field(foreign_key="mentions.id", primary_key=True)
     added_at: datetime = _ts(nullable=False)
+    relation: str | None = Field(default=None, max_length=16)  # source | repeat | repost | copy | comment
+    note: str | None = Field(default=None, sa_type=Text)  # why it joined (Chinese), e.g. 转发同一事件，并入 TS…
 
 
 class ComplaintHistory(SQLModel, table=True):

@@ -75,6 +75,29 @@ def test_list_show_and_filters(cfg_path: Path) -> None:
     assert number in shown and "登记" in shown and "处理时限" in shown
 
 
+def test_list_shows_one_line_per_record_with_its_linked_mentions(cfg_path: Path) -> None:
+    story = "鲜果时光芒果冰沙里喝出玻璃碎片，门店拒绝赔偿，要求道歉"
+    kw = {"category": "食用不适", "urgency": "紧急", "risk": 75}
+    cfg = load_config(cfg_path)
+    store(open_database(cfg.database_url), cfg, [
+        mention(story, post_id="st1", author_name="原帖作者", **kw),
+        mention(f"扩散！{story}", author_name="转发者", **kw),
+        mention(f"天哪，{story}[怒]", author_name="路人", **kw),
+        mention("支持维权", kind="comment", parent_post_id="st1", author_name="评论者", **kw)])
+    recs = [json.loads(x) for x in run(cfg_path, "complaints", "list", "--json").splitlines() if x.startswith("{")]
+    assert len(recs) == 3 and sorted(r["linked"] for r in recs) == [0, 0, 3]  # one line per record
+    rec = next(r for r in recs if r["linked"])
+    assert rec["spread"]["relations"] == {"source": 1, "repost": 1, "copy": 1, "comment": 1}
+    table = run(cfg_path, "complaints", "list")
+    assert "+3" in table and "3 条客诉" in table
+    only = run(cfg_path, "complaints", "list", "--event", str(rec["event_id"]), "--json")
+    assert [json.loads(x)["number"] for x in only.splitlines() if x.startswith("{")] == [rec["number"]]
+    shown = run(cfg_path, "complaints", "show", rec["number"])
+    for text in ("关联提及: +3", "关联帖子（4 条）", f"转发同一事件，并入 {rec['number']}", "评论声援，未自述本人问题",
+                 "与同一事件内容近似", "合计互动"):
+        assert text in shown, text
+
+
 def test_handle_a_record_from_the_command_line(cfg_path: Path) -> None:
     run(cfg_path, "complaints", "status", "1", "处理中", "--actor", "张三")
     run(cfg_path, "complaints", "assign", "1", "--assignee", "李四")

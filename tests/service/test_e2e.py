@@ -10,6 +10,8 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
+from alerts.grievance import judge
+from alerts.rules import is_brand_voice
 from crawler.config import load_config
 from crawler.storage.engine import make_engine
 from crawler.storage.mentions import MENTIONS, RUNS
@@ -47,10 +49,18 @@ def _nothing_lost(engine, cfg) -> None:
         linked = set(conn.execute(select(LINKS.c.mention_id)).scalars())
         alerts = conn.execute(select(ALERTS.c.id, ALERTS.c.kind)).all()
         delivered = set(conn.execute(select(DELIVERIES.c.alert_id)).scalars())
-    # The registration rule (alerts/registration.py): a complaint at or above [complaints].min_risk.
-    eligible_ids = {m["id"] for m in mentions
-                    if m["is_complaint"] and int(m["risk"] or 0) >= cfg.complaints.min_risk}
-    assert eligible_ids and eligible_ids <= linked, "a stored complaint lost its complaint record"
+    # The registration rule (alerts/registration.py): a complaint at or above [complaints].min_risk is on a
+    # record, except the brand's own replies and a comment with no grievance of its own under a post that
+    # has no record to join.
+    eligible = [m for m in mentions if m["is_complaint"] and int(m["risk"] or 0) >= cfg.complaints.min_risk
+                and not is_brand_voice(cfg, m)]
+    on_records = {(m["platform"], m["post_id"]) for m in mentions if m["id"] in linked}
+    lost = [m["id"] for m in eligible if m["id"] not in linked and not (
+        m["parent_post_id"] and (m["platform"], m["parent_post_id"]) not in on_records
+        and not judge(m["text"], author_name=m["author_name"]).own)]
+    detail = [(m["id"], m["kind"], m["parent_post_id"], m["event_id"], m["text"][:30], m["first_seen_at"])
+              for m in mentions if m["id"] in lost]
+    assert eligible and not lost, f"stored complaints lost their complaint record: {detail}"
     assert alerts and {a.id for a in alerts if a.kind != "health"} <= delivered
 
 

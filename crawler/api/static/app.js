@@ -54,6 +54,14 @@
     YQ.clear(box).hidden = false;
     box.appendChild(el("h3", { text: ev.title }));
     box.appendChild(el("p", { cls: "muted", text: "共 " + ev.mention_count + " 条 · 互动 " + ev.engagement + " · " + YQ.fmtTime(ev.first_seen_at) + " 至 " + YQ.fmtTime(ev.last_seen_at) }));
+    if (ev.complaints && ev.complaints.length) {
+      box.appendChild(el("p", { cls: "e-complaints" }, [
+        (ev.complaints.some(function (c) { return (c.tags || []).indexOf("群体投诉") >= 0; }) ? "群体投诉 · " : "") +
+          "客诉单 " + ev.complaints.length + " 张：" +
+          ev.complaints.slice(0, 10).map(function (c) { return c.number + "（" + c.status + "）"; }).join("、") +
+          (ev.complaints.length > 10 ? " 等" : ""),
+      ]));
+    }
     box.appendChild(el("div", { cls: "chart small", attrs: { id: "c-event" } }));
     YQ.charts.timeline("c-event", ev.timeline);
     const ul = el("ul", { cls: "mentions" });

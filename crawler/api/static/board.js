@@ -1,5 +1,7 @@
 /* The complaint board: records grouped by status, SLA countdowns ticking every second,
- * overdue marks, and (for handlers) status changes and notes from the browser. */
+ * overdue marks, each record's linked mentions (+N, their spread, why each joined), the
+ * 群体投诉 tag and the other records of its event, and (for handlers) status changes and
+ * notes from the browser. */
 "use strict";
 
 (function () {
@@ -89,18 +91,82 @@
     return el("details", { cls: "verdict-controls" }, [el("summary", { text: "纠正判定" }), fp, cat, apply, msg]);
   }
 
+  const RELATION_ORDER = ["source", "repeat", "repost", "copy", "comment"];
+  const RELATION_NAMES = { source: "首帖", repeat: "同一客户再次发帖", repost: "转发", copy: "近似内容", comment: "评论" };
+
+  function platformName(p) { return (YQ.meta.platforms || {})[p] || p; }
+
+  /* "98 条：转发 19 · 评论 51 … · 微博 49 · 抖音 27 · 合计互动 108420" */
+  function spreadText(spread) {
+    if (!spread) return "";
+    const kinds = RELATION_ORDER.filter(function (k) { return spread.relations[k]; })
+      .map(function (k) { return RELATION_NAMES[k] + " " + spread.relations[k]; });
+    const where = Object.keys(spread.platforms).map(function (p) { return platformName(p) + " " + spread.platforms[p]; });
+    return spread.mentions + " 条：" + kinds.concat(where).join(" · ") + " · 合计互动 " + spread.engagement +
+      " · 作者粉丝合计 " + spread.followers;
+  }
+
+  /* The record's linked mentions, loaded when the reader opens them: how and why each joined. */
+  function linkedPanel(item) {
+    const list = el("ul", { cls: "c-links" });
+    const box = el("details", { cls: "c-linked", attrs: { "data-id": item.id } }, [
+      el("summary", { text: "关联提及 +" + item.linked_count + "（" + spreadText(item.spread) + "）" }), list]);
+    let loaded = false;
+    box.addEventListener("toggle", async function () {
+      if (!box.open || loaded) return;
+      loaded = true;
+      try {
+        const d = await YQ.api("/api/complaints/" + item.id);
+        const byId = {};
+        d.mentions.forEach(function (m) { byId[m.id] = m; });
+        d.links.forEach(function (link) {
+          const m = byId[link.mention_id];
+          list.appendChild(el("li", { cls: "c-link", attrs: { "data-relation": link.relation } }, [
+            el("span", { cls: "badge", text: link.relation_name }),
+            " ",
+            el("span", { cls: "muted", text: m ? platformName(m.platform) + " · " + (m.author_name || "匿名") +
+              " · 互动 " + (m.likes + m.comments + m.shares) : "#" + link.mention_id }),
+            m ? el("p", { cls: "c-link-text", text: m.text }) : null,
+            el("p", { cls: "c-link-note muted", text: link.note || "" }),
+            m && m.url ? YQ.link(m.url, "原文") : null,
+          ]));
+        });
+        if (d.links.length > d.mentions.length) {
+          list.appendChild(el("li", { cls: "muted", text: "仅显示互动最多的 " + d.mentions.length + " 条的正文" }));
+        }
+      } catch (e) {
+        list.appendChild(el("li", { cls: "error", text: e.message }));
+      }
+    });
+    return box;
+  }
+
+  function groupLine(item) {
+    const g = item.group;
+    if (!g) return null;
+    const others = g.records.filter(function (r) { return r.id !== item.id; }).map(function (r) { return r.number; });
+    return el("p", { cls: "c-meta c-group" }, [
+      (g.tagged ? "群体投诉：" : "") + "同一事件 " + g.size + " 张客诉单" +
+        (others.length ? "（另 " + others.slice(0, 5).join("、") + (others.length > 5 ? " 等" : "") + "）" : ""),
+    ]);
+  }
+
   function card(item, onChanged) {
     const head = el("div", { cls: "c-head" }, [
       el("span", { cls: "number", text: item.number }),
       el("span", { cls: "badge " + (URGENCY_CLASS[item.urgency] || ""), text: item.urgency }),
+      item.linked_count ? el("span", { cls: "badge linked-mark", text: "+" + item.linked_count }) : null,
+    ].concat((item.tags || []).map(function (t) { return el("span", { cls: "badge group-mark", text: t }); }), [
       item.overdue ? el("span", { cls: "badge overdue-mark", text: "已超时" }) : null,
-    ]);
+    ]));
     return el("article", { cls: "c-card" + (item.overdue ? " is-overdue" : ""), attrs: { "data-id": item.id, "data-status": item.status } }, [
       head,
       el("p", { cls: "c-meta muted", text: [item.brand, item.category || "未分类", (YQ.meta.platforms || {})[item.platform] || item.platform].join(" · ") }),
       el("p", { cls: "c-summary", text: item.summary }),
       el("p", { cls: "c-meta", text: "处理人：" + (item.assignee || "未分派") + (item.team ? "（" + item.team + "）" : "") }),
+      groupLine(item),
       el("p", { cls: "c-meta" }, ["下一时限：", countdown(item)]),
+      item.linked_count ? linkedPanel(item) : null,
       el("details", { cls: "c-sla" }, [el("summary", { text: "SLA 明细" }), milestoneLine(item)]),
       item.url ? el("p", { cls: "c-meta" }, [YQ.link(item.url, "查看原帖")]) : null,
       controls(item, onChanged),
