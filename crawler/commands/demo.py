@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from crawler.commands._choices import PLATFORMS, comma_choice
 from crawler.commands._common import console, state
 
 
@@ -39,8 +40,8 @@ def demo_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Simulator seed (the same seed, the same posts).")] = 7,
-    platforms: Annotated[str | None, typer.Option("--platforms", help="Comma-separated subset, e.g. weibo,heimao.")
-                         ] = None,
+    platforms: Annotated[str | None, typer.Option("--platforms", "-p", help="Comma-separated subset, e.g. weibo,heimao.",
+                                                **comma_choice(PLATFORMS, "platform"))] = None,
     database: Annotated[str | None, typer.Option("--database", help="Database URL (default: the configured one).")
                         ] = None,
 ) -> None:
