@@ -30,7 +30,7 @@ def _totals_table(totals: dict[str, dict[str, Any]]) -> Table:
     for col in ("platform", "status", "requests", "new", "updated", "same", "retries", "errors", "time"):
         table.add_column(col, justify="left" if col in ("platform", "status") else "right")
     for platform, t in totals.items():
-        style = {"ok": "green", "partial": "yellow"}.get(t["status"], "red")
+        style = {"ok": "green", "partial": "yellow", "skipped": "yellow"}.get(t["status"], "red")
         table.add_row(platform, f"[{style}]{t['status']}[/]", *(str(t[k]) for k in (
             "requests", "new", "updated", "duplicate", "retries", "errors")), f"{t['seconds']:.1f}s")
     return table
@@ -68,13 +68,18 @@ def demo_cmd(
             demo, sections = run_demo(cfg, engine, url, config_path=st.config_path, seed=seed, platforms=wanted,
                                       on_progress=show)
     totals = platform_totals(demo.crawls)
+    for platform, reason in demo.skipped.items():
+        totals[platform] = {"crawls": 0, "requests": 0, "pages": 0, "new": 0, "updated": 0, "duplicate": 0,
+                            "retries": 0, "errors": 0, "seconds": 0.0, "status": "skipped", "reason": reason}
     elapsed = time.monotonic() - started
     if as_json:
         typer.echo(json.dumps({"database": safe_url(url), "seed": seed, "seconds": round(elapsed, 2),
-                               "platforms": totals, "crawls": demo.crawls,
+                               "platforms": totals, "crawls": demo.crawls, "skipped": demo.skipped,
                                "sections": {s.title: s.data for s in sections}}, ensure_ascii=False, default=str))
         return
     console.print(_totals_table(totals))
+    for platform, reason in demo.skipped.items():
+        console.print(Text(f"{platform} skipped: {reason}", style="yellow"))
     for c in demo.crawls:
         if c.get("error_message"):
             console.print(Text(f"{c['platform']} {c['brand']}: {c.get('error_kind')}: {c['error_message']}",
