@@ -173,3 +173,26 @@ def test_completion_script_and_choice_completion(tmp_path: Path) -> None:
     assert done.stdout.split() == ["weibo,heimao"]
     done = _run([], tmp_path, _YUQING_COMPLETE="complete_bash", COMP_WORDS="yuqing crawl d", COMP_CWORD="2")
     assert done.stdout.split() == ["douyin"]
+
+
+def test_training_without_the_train_extra_is_one_line() -> None:
+    from crawler.commands.train import TrainError, require_train_extra
+
+    require_train_extra({"json": "json"})  # present: no error
+    with pytest.raises(TrainError) as err:
+        require_train_extra({"sklearn": "scikit-learn", "yuqing_no_such_module": "no-such-dist"})
+    assert "no-such-dist" in str(err.value) and "pip install 'yuqing[train]'" in str(err.value)
+    assert "scikit-learn" not in str(err.value)  # only what is missing is named
+
+
+def test_the_run_time_imports_no_training_or_test_package() -> None:
+    """scikit-learn, scipy, snownlp (train/bench extras) and aiosmtpd (dev) stay out of the analysis,
+    the crawl pipeline, the API and the CLI."""
+    code = ("import sys, crawler.cli, crawler.api, crawler.pipelines, crawler.demo, sentiment, alerts.dispatch; "
+            "import sentiment; sentiment.configure(None); sentiment.analyze('鲜果时光的橙汁喝出异物，要求退款！'); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'snownlp', 'aiosmtpd', "
+            "'scrapy_playwright', 'hypothesis', 'pytest'}))")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
+                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
