@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from crawler.export import safe_url
+from crawler.paths import package_path
 from crawler.stats import PLATFORM_NAMES
 
 if TYPE_CHECKING:
     from crawler.reports import ReportData
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = package_path("crawler", "templates")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MILESTONE_ORDER = ("上报", "初步核实", "答复", "处理完成或升级", "回访")
