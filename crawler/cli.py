@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import sys
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
@@ -56,7 +56,9 @@ def _root(
         typer.Option("--config", "-c", help="Config file (default: $YUQING_CONFIG or config/yuqing.toml).",
                      envvar="YUQING_CONFIG", show_envvar=True),
     ] = None,
-    log_level: Annotated[str | None, typer.Option("--log-level", help="DEBUG, INFO, WARNING or ERROR.")] = None,
+    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None,
+                         typer.Option("--log-level", case_sensitive=False, help="Log level (default [project].log_level).")
+                         ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,
