@@ -103,10 +103,11 @@ def test_analyze_the_readme_example_outside_the_repository(installed: Path, tmp_
     assert proc.returncode == 0, proc.stderr
     a = json.loads(proc.stdout)
     assert a["is_complaint"] is True and a["risk"] >= 50, a  # a lost word list made this "no, risk 12"
-    import sentiment
-
-    sentiment.configure(None)
-    here = sentiment.analyze(EXAMPLE).to_json()  # the checkout's verdict: the wheel must agree
+    # the checkout's verdict (a fresh process, as the wheel's): the wheel must agree
+    checkout = subprocess.run([sys.executable, "-m", "crawler.cli", "analyze", EXAMPLE, "--json"], capture_output=True,
+                              text=True, timeout=300, cwd=tmp_path, env={**_env(), "PYTHONPATH": str(ROOT)})
+    assert checkout.returncode == 0, checkout.stderr
+    here = json.loads(checkout.stdout)
     assert {k: a[k] for k in ("is_complaint", "category", "urgency", "risk", "reasons", "model_version")} == \
            {k: here[k] for k in ("is_complaint", "category", "urgency", "risk", "reasons", "model_version")}
     assert not (tmp_path / "config").exists()  # it needed no config folder
