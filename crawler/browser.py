@@ -1,7 +1,13 @@
-"""The Playwright browser helper: Debian's Chromium, headless, media blocked, closed reliably.
+"""The Playwright browser helper: Chromium found, headless, media blocked, closed reliably.
 
 Used by the Douyin spider (the page signs its own API calls), the Xiaohongshu
-browser signer and ``yuqing login``. :func:`open_browser` is an async context
+browser signer, ``yuqing login``, PDF reports and the dashboard screenshot script.
+:func:`find_chromium` looks for the browser in this order: ``YUQING_CHROMIUM`` (when set,
+only there), Debian's ``/usr/bin/chromium`` (or ``chromium`` / ``chromium-browser`` on
+the PATH), then Playwright's own download (``playwright install chromium``, under
+``$PLAYWRIGHT_BROWSERS_PATH`` or ``~/.cache/ms-playwright``). Without one,
+:func:`require_chromium` raises :class:`BrowserMissing`: one line naming what is missing
+and the command that installs it. :func:`open_browser` is an async context
 manager; whatever happens inside it, pages, contexts, the browser and the
 Playwright driver are closed on exit, and any Chromium process left among this
 process's descendants is killed (no leaked browsers after a failed crawl).
@@ -12,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shutil
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
@@ -20,6 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import psutil
 from loguru import logger
+
+from crawler.errors import YuqingError
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, BrowserContext, Page, Playwright, Route
@@ -33,8 +43,87 @@ BASE_ARGS: tuple[str, ...] = (
 BLOCKED_RESOURCES = frozenset({"image", "media", "font"})
 
 
+INSTALL_HINT = ("install it: apt-get install -y chromium fonts-noto-cjk (Debian), or playwright install chromium; "
+                "or set YUQING_CHROMIUM to its path")
+
+
+class BrowserMissing(YuqingError):
+    """No Chromium to run: the message says what is missing and how to install it."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChromiumLookup:
+    """Where Chromium was found (``path``, ``source``) or, when ``path`` is None, why not (``reason``)."""
+
+    path: str | None
+    source: str
+    reason: str = ""
+
+    def message(self) -> str:
+        return f"Chromium not found ({self.reason}): {INSTALL_HINT}"
+
+
+def _executable(path: str | os.PathLike[str]) -> bool:
+    return os.path.isfile(path) and os.access(path, os.X_OK)
+
+
+def _playwright_chromium() -> str | None:
+    """The newest Chromium that ``playwright install chromium`` downloaded, if any."""
+    root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
+    bases = [Path(root)] if root and root != "0" else [Path.home() / ".cache" / "ms-playwright"]
+    if root == "0":  # browsers kept inside the playwright package
+        import importlib.util
+
+        spec = importlib.util.find_spec("playwright")
+        if spec and spec.origin:
+            bases = [Path(spec.origin).parent / "driver" / "package" / ".local-browsers"]
+    found: list[tuple[int, str]] = []
+    for base in bases:
+        for pattern in ("chromium-*/chrome-linux*/chrome", "chromium_headless_shell-*/chrome-*/headless_shell",
+                        "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium"):
+            for candidate in base.glob(pattern):
+                revision = re.search(r"-(\d+)", candidate.relative_to(base).parts[0])
+                if _executable(candidate):
+                    found.append((int(revision.group(1)) if revision else 0, str(candidate)))
+    return max(found)[1] if found else None
+
+
+def find_chromium() -> ChromiumLookup:
+    """Look for Chromium (see the module docstring for the order)."""
+    explicit = os.environ.get("YUQING_CHROMIUM")
+    if explicit:
+        if _executable(explicit):
+            return ChromiumLookup(explicit, "YUQING_CHROMIUM")
+        return ChromiumLookup(None, "YUQING_CHROMIUM", f"YUQING_CHROMIUM={explicit} is not an executable file")
+    for candidate in (CHROMIUM, shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and _executable(candidate):
+            return ChromiumLookup(candidate, "debian")
+    own = _playwright_chromium()
+    if own:
+        return ChromiumLookup(own, "playwright")
+    return ChromiumLookup(None, "none", f"no {CHROMIUM}, no chromium on the PATH, no Playwright download")
+
+
+def require_chromium() -> str:
+    """The Chromium executable to launch, or :class:`BrowserMissing`."""
+    found = find_chromium()
+    if found.path is None:
+        raise BrowserMissing(found.message())
+    return found.path
+
+
 def chromium_path() -> str:
-    return os.environ.get("YUQING_CHROMIUM", CHROMIUM)
+    return require_chromium()
+
+
+def platform_needs_browser(cfg: Any, platform: str) -> bool:
+    """Whether crawling ``platform`` with this config runs Chromium (Douyin's browser mode or a browser signer)."""
+    if platform == "douyin":
+        dcfg = cfg.platforms.douyin
+        return bool(dcfg.mode == "browser" or dcfg.signer == "browser")
+    if platform == "xiaohongshu":
+        return bool(cfg.platforms.xiaohongshu.signer == "browser")
+    return False
 
 
 def has_display() -> bool:

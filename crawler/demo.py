@@ -71,6 +71,7 @@ class DemoContext:
     platforms: list[str]
     crawls: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
+    skipped: dict[str, str] = field(default_factory=dict)  # platform → why it was not crawled
 
 
 def demo_platforms(cfg: AppConfig, wanted: list[str] | None) -> list[str]:
@@ -82,6 +83,17 @@ def demo_platforms(cfg: AppConfig, wanted: list[str] | None) -> list[str]:
     if unknown:
         raise YuqingError(f"no spider for {', '.join(unknown)} (have: {', '.join(SPIDERS)})")
     return [p for p in SPIDERS if p in wanted]
+
+
+def unavailable(cfg: AppConfig, platforms: list[str]) -> dict[str, str]:
+    """The platforms this machine cannot crawl, with the reason and the fix (no Chromium for the browser ones)."""
+    from crawler.browser import find_chromium, platform_needs_browser
+
+    needy = [p for p in platforms if platform_needs_browser(cfg, p)]
+    if not needy:
+        return {}
+    found = find_chromium()
+    return {} if found.path is not None else {p: found.message() for p in needy}
 
 
 def crawl_jobs(cfg: AppConfig, platforms: list[str]) -> list[tuple[str, str]]:
@@ -112,8 +124,13 @@ def run_demo(
     chosen = demo_platforms(cfg, platforms)
     if not chosen:
         raise YuqingError("no platform to crawl: enable one in [platforms] or pass --platforms")
+    skipped = unavailable(cfg, chosen)
+    chosen = [p for p in chosen if p not in skipped]
     with Simulator(seed=seed, cfg=cfg, port=0) as sim:
-        ctx = DemoContext(cfg=cfg, engine=engine, database_url=database_url, simulator=sim, platforms=chosen)
+        ctx = DemoContext(cfg=cfg, engine=engine, database_url=database_url, simulator=sim, platforms=chosen,
+                          skipped=skipped)
+        for platform, reason in skipped.items():
+            logger.debug("demo: {} skipped: {}", platform, reason)
         jobs = crawl_jobs(cfg, chosen)
         logger.info("demo: simulator at {}; {} crawls", sim.url, len(jobs))
         # One process per platform (its brands crawl side by side in one reactor), two platforms at a time.

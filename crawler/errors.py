@@ -32,6 +32,7 @@ class ErrorKind(StrEnum):
     NETWORK = "network"
     BAD_PAYLOAD = "bad_payload"
     STORAGE = "storage"  # the database went away or refused the writes: not the platform's fault
+    BROWSER_MISSING = "browser_missing"  # this machine has no Chromium for a platform that needs one
 
     @property
     def transient(self) -> bool:
@@ -92,6 +93,12 @@ class Blocked(PlatformError):
     """Rate limited, captcha, IP block or signature rejected."""
 
     default_kind = ErrorKind.RATE_LIMITED
+
+
+class BrowserUnavailable(PlatformError):
+    """The platform is crawled through Chromium and this machine has none (see ``crawler.browser``)."""
+
+    default_kind = ErrorKind.BROWSER_MISSING
 
 
 class ServerError(PlatformError):

@@ -44,12 +44,13 @@ if TYPE_CHECKING:
 INCIDENTS = HealthIncident.__table__  # type: ignore[attr-defined]
 DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 
-PLATFORM_WIDE: frozenset[str] = frozenset({"session_expired", "blocked", "signature_rejected", "schema_change"})
+PLATFORM_WIDE: frozenset[str] = frozenset({"session_expired", "blocked", "signature_rejected", "schema_change",
+                                           "browser_missing"})
 PER_BRAND: frozenset[str] = frozenset({"timeout", "zero_results", "crawl_failed"})
 SERVICE_WIDE: frozenset[str] = frozenset({"dispatcher_lag", "no_workers"})
 _ERROR_KINDS: dict[str, str] = {
     "auth_expired": "session_expired", "captcha": "blocked", "ip_blocked": "blocked",
-    "signature_rejected": "signature_rejected", "bad_payload": "schema_change",
+    "signature_rejected": "signature_rejected", "bad_payload": "schema_change", "browser_missing": "browser_missing",
 }
 _COMPLETED = ("ok", "partial")
 _JUDGED = ("ok", "partial", "failed", "timeout")

@@ -19,6 +19,7 @@ LABELS: dict[str, str] = {
     "blocked": "触发风控（验证码/封禁/限流）",
     "signature_rejected": "签名被平台拒绝",
     "schema_change": "返回数据结构变化",
+    "browser_missing": "缺少 Chromium 浏览器",
     "timeout": "采集超时",
     "zero_results": "连续多次无结果",
     "crawl_failed": "采集连续失败",
@@ -53,6 +54,8 @@ def _message(kind: str, where: str, platform: str | None, detail: str | None, cf
         return f"{where} 拒绝了请求签名，采集无法进行{tail}。"
     if kind == "schema_change":
         return f"{where} 返回的数据结构与预期不符，解析失败{tail}。"
+    if kind == "browser_missing":
+        return f"{where} 需要用 Chromium 浏览器采集，但这台机器上找不到它，采集无法进行。"
     if kind == "timeout":
         minutes = cfg.scheduler.crawl_timeout_minutes
         return f"{where} 的采集超过 {minutes:g} 分钟未结束，已被终止{tail}。"
@@ -77,6 +80,8 @@ def _fix(kind: str, platform: str | None) -> str:
                     f"需要验证码时运行 `{login}` 人工通过；必要时更换账号或出口 IP。"),
         "signature_rejected": "平台的签名算法可能已更新：升级 yuqing，或在配置中更换签名方式（signer）。",
         "schema_change": "平台接口改版，解析器需要更新：升级 yuqing；原始响应见 data/logs/crawls/ 下的采集日志。",
+        "browser_missing": ("安装 Chromium：apt-get install -y chromium fonts-noto-cjk（Debian），或 playwright install "
+                            "chromium，或把 YUQING_CHROMIUM 设为浏览器路径；`yuqing doctor` 可检查。"),
         "timeout": "检查网络和平台响应速度；必要时调大 [scheduler] crawl_timeout_minutes 或减少 max_pages。",
         "zero_results": f"检查关键词配置和账号状态（`{login}`），以及平台是否限流或改版。",
         "crawl_failed": "查看 data/logs/crawls/ 下的采集日志；平台可能暂时不可用或网络中断。",

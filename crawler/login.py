@@ -22,7 +22,7 @@ import httpx
 from loguru import logger
 
 from crawler.errors import YuqingError
-from crawler.sessions import Session, SessionStore, _write_private, cookie_header
+from crawler.sessions import Session, SessionStore, _write_private, cookie_header, cookies_expiry
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -133,7 +133,8 @@ async def qr_login(cfg: AppConfig, platform: str, *, account: str, timeout: floa
             announce(f"scan the QR code in the browser window with the {platform} app (waiting {timeout:.0f}s)")
         got = await _wait_login(cookies, spec, before, timeout)
         user_agent = await page.evaluate("() => navigator.userAgent")
-    session = Session(platform, account, got, source="qr", user_agent=user_agent)
+        expires = cookies_expiry(list(await browser.context.cookies(url)), spec.required)  # type: ignore[arg-type]
+    session = Session(platform, account, got, source="qr", user_agent=user_agent, expires_at=expires)
     path = store.save(session)
     logger.info("{} login stored for account {}", platform, account)
     return LoginResult(session, path, qr_path)

@@ -11,13 +11,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from crawler.export import safe_url
+from crawler.paths import package_path
 from crawler.stats import PLATFORM_NAMES
 
 if TYPE_CHECKING:
     from crawler.reports import ReportData
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
-CHROMIUM = "/usr/bin/chromium"
+TEMPLATES = package_path("crawler", "templates")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 MILESTONE_ORDER = ("上报", "初步核实", "答复", "处理完成或升级", "回访")
@@ -90,11 +90,15 @@ def to_html(data: ReportData) -> str:
 
 
 def to_pdf(html: str, path: Path) -> None:
-    """Print the HTML to an A4 PDF with Debian's Chromium (no network: the page has no external resource)."""
+    """Print the HTML to an A4 PDF with Chromium (no network: the page has no external resource).
+    Without Chromium: :class:`crawler.browser.BrowserMissing` (one line, with the install command)."""
     from playwright.sync_api import sync_playwright
 
+    from crawler.browser import require_chromium
+
+    executable = require_chromium()
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page()
             page.route("**/*", lambda route: route.abort())  # nothing may be fetched while printing

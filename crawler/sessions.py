@@ -3,7 +3,8 @@
 Layout under ``<data_dir>/sessions/<platform>/`` (directory mode 0700):
 
     <account>.json         {"platform", "account", "cookies": {name: value}, "source", "saved_at",
-                            "status": "ok" | "expired", "status_reason", "user_agent"}
+                            "status": "ok" | "expired", "status_reason", "user_agent",
+                            "expires_at" (when the login cookies say, else null)}
     <account>.profile/     the Playwright persistent browser profile ``yuqing login`` used
     qrcode.png             the last QR code shown (headless login)
     .rotation              which account is next
@@ -22,7 +23,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from crawler.config import AppConfig
 
 _ACCOUNT_RE = re.compile(r"^[\w.@-]{1,64}$")
+EXPIRING_WITHIN = timedelta(days=3)  # `yuqing doctor` warns about a session ending this soon
 DEFAULT_ACCOUNT = "default"
 
 
@@ -125,15 +127,36 @@ class Session:
     user_agent: str | None = None
     stored: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
+    expires_at: datetime | None = None  # the login cookies' own expiry (QR login), when known
 
     @property
     def expired(self) -> bool:
         return self.status == "expired"
 
+    def lifetime(self, now: datetime | None = None, warn: timedelta = EXPIRING_WITHIN) -> str:
+        """``expired`` (a platform refused it, or its cookies ran out), ``expiring`` (its cookies
+        end within ``warn``) or ``valid`` (as far as yuqing knows without asking the platform)."""
+        now = now or utcnow()
+        if self.expired or (self.expires_at is not None and self.expires_at <= now):
+            return "expired"
+        if self.expires_at is not None and self.expires_at - now <= warn:
+            return "expiring"
+        return "valid"
+
     def to_json(self) -> dict[str, Any]:
         return {"platform": self.platform, "account": self.account, "cookies": self.cookies,
                 "source": self.source, "saved_at": self.saved_at.isoformat() if self.saved_at else None,
-                "status": self.status, "status_reason": self.status_reason, "user_agent": self.user_agent}
+                "status": self.status, "status_reason": self.status_reason, "user_agent": self.user_agent,
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None}
+
+
+def cookies_expiry(cookies: list[dict[str, Any]], names: tuple[str, ...]) -> datetime | None:
+    """The earliest expiry among the ``names`` cookies of a browser's cookie list (session
+    cookies, ``expires`` -1, have none); None when none of them says."""
+    from datetime import UTC
+
+    ends = [float(c["expires"]) for c in cookies if c.get("name") in names and float(c.get("expires") or -1) > 0]
+    return datetime.fromtimestamp(min(ends), UTC) if ends else None
 
 
 def _check_account(account: str) -> str:
@@ -200,13 +223,14 @@ class SessionStore:
         try:
             if not isinstance(data, dict) or not isinstance(data.get("cookies") or {}, dict):
                 raise ValueError("not a session object with a cookies map")
-            saved = data.get("saved_at")
+            saved, ends = data.get("saved_at"), data.get("expires_at")
             return Session(platform=platform, account=account,
                            cookies={str(k): str(v) for k, v in (data.get("cookies") or {}).items()},
                            source=str(data.get("source", "cookie-file")),
                            saved_at=datetime.fromisoformat(saved) if saved else None,
                            status=str(data.get("status", "ok")), status_reason=data.get("status_reason"),
-                           user_agent=data.get("user_agent"))
+                           user_agent=data.get("user_agent"),
+                           expires_at=datetime.fromisoformat(ends) if ends else None)
         except (ValueError, TypeError) as exc:
             raise YuqingError(f"session file {path} is malformed ({exc}); "
                               f"run `{login_command(platform, account)}`") from exc

@@ -19,6 +19,7 @@ from playwright.sync_api import sync_playwright
 
 from crawler import search_index
 from crawler.api import create_app
+from crawler.browser import require_chromium
 from crawler.config import load_config
 from crawler.fakedata_db import seed_database
 from crawler.storage.engine import open_database
@@ -51,7 +52,7 @@ def main() -> None:
             time.sleep(0.05)
         try:
             with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=ARGS)
+                browser = p.chromium.launch(executable_path=require_chromium(), args=ARGS)
                 page = browser.new_page(viewport={"width": 1440, "height": 2300})
                 page.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/#token={TOKEN}")
                 page.wait_for_selector("body[data-loaded='1']", timeout=30_000)

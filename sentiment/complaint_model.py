@@ -34,10 +34,11 @@ from typing import Any
 
 import numpy as np
 
+from crawler.paths import package_path
 from sentiment import ngram
 from sentiment.segment import BREAK
 
-SHIPPED = Path(__file__).with_name("complaint_model.npz")
+SHIPPED = package_path("sentiment", "complaint_model.npz")
 CATEGORIES: tuple[str, ...] = ("产品质量", "食用不适", "活动政策", "使用问题", "服务态度", "物流配送", "退换货",
                                "虚假宣传", "价格收费", "其他")
 URGENCIES: tuple[str, ...] = ("非常紧急", "紧急", "一般")

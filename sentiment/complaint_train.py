@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crawler.paths import package_path
 from sentiment import analyzer, complaint_model
 from sentiment import train as strain
 from sentiment.complaint_model import CATEGORIES, DENSE, HEADS, URGENCIES, ComplaintModel
@@ -39,7 +40,7 @@ from sentiment.complaint_model import CATEGORIES, DENSE, HEADS, URGENCIES, Compl
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-CORPUS_DIR = Path(__file__).with_name("data") / "complaints"
+CORPUS_DIR = package_path("sentiment", "data", "complaints")
 CORPUS_FILES = ("real.jsonl", "written.jsonl")
 PLATFORMS = ("weibo", "xiaohongshu", "douyin", "heimao")
 # real review domains grouped into the folds of the leave-one-domain-out evaluation

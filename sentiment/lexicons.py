@@ -22,7 +22,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-BUILTIN_DIR = Path(__file__).resolve().with_name("wordlists")
+from crawler.paths import package_path
+
+BUILTIN_DIR = package_path("sentiment", "wordlists")
 DEFAULT_SECTION = ""
 
 

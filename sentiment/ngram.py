@@ -30,11 +30,12 @@ from typing import Any
 
 import numpy as np
 
+from crawler.paths import package_path
 from sentiment.fingerprint import _HASHES as _TOKEN_HASHES
 from sentiment.fingerprint import token_hash
 from sentiment.segment import BREAK
 
-SHIPPED_MODEL = Path(__file__).with_name("sentiment_model.npz")
+SHIPPED_MODEL = package_path("sentiment", "sentiment_model.npz")
 IDF_SCALE = 16.0
 DEFAULT_BLEND = 0.5  # idf is stored as round(idf * 16) in a uint8
 NEGATORS = frozenset(("不", "没", "没有", "别", "无", "未", "非", "不是", "并非", "从未", "毫无", "不会", "不能",

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 
 # Kinds after which further requests of this run are pointless or harmful.
 FATAL_KINDS = frozenset({ErrorKind.AUTH_EXPIRED, ErrorKind.CAPTCHA, ErrorKind.IP_BLOCKED,
-                         ErrorKind.SIGNATURE_REJECTED, ErrorKind.RATE_LIMITED})
+                         ErrorKind.SIGNATURE_REJECTED, ErrorKind.RATE_LIMITED, ErrorKind.BROWSER_MISSING})
 _configs: dict[str | None, AppConfig] = {}
 offline_public_suffixes()
 
@@ -284,6 +284,15 @@ class MonitorSpider(scrapy.Spider):
             self.fatal = err
             logger.error("{}: stopping this crawl: {}", self.name, err)
             raise CloseSpider(str(err.kind))
+
+    def require_browser(self) -> None:
+        """End the crawl now (``browser_missing``, with the install command) when no Chromium can be found."""
+        from crawler.browser import find_chromium
+        from crawler.errors import BrowserUnavailable
+
+        found = find_chromium()
+        if found.path is None:
+            self.record_fault(BrowserUnavailable(found.message(), platform=self.name))  # raises CloseSpider
 
     def fail_page(self, err: PlatformError, response: Response) -> None:
         """A callback found the payload unusable (a changed schema): record it, end this chain."""

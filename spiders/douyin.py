@@ -89,6 +89,8 @@ class DouyinSpider(MonitorSpider):
     async def start(self) -> AsyncIterator[Any]:
         if self.session_error is not None:
             self.record_fault(self.session_error)  # raises CloseSpider: the run ends with auth_expired
+        if self.mode == "browser" or self.cfg.platforms.douyin.signer == "browser":
+            self.require_browser()
         async for request in super().start():
             yield request
         if self.mode == "browser":

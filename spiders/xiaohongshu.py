@@ -42,6 +42,7 @@ class XiaohongshuSpider(MonitorSpider):
     custom_settings = {"USER_AGENT": DESKTOP_UA}
     session: Session | None = None
     session_error: LoginRequired | None = None
+    uses_browser: bool = False
     signer: XhsSigner
 
     @classmethod
@@ -65,6 +66,7 @@ class XiaohongshuSpider(MonitorSpider):
         spider.session, spider.session_error = pick_session(cls.name, spider.cfg, s)
         spider.cookies = spider.session.cookies if spider.session else {}
         signer_name = s.get("XIAOHONGSHU_SIGNER") or xcfg.signer
+        spider.uses_browser = signer_name == "browser"
         spider.signer = make_xhs_signer(xcfg.model_copy(update={"signer": signer_name,
                                                                  "web_url": spider.web_url}))
         crawler.signals.connect(spider.close_signer, signal=signals.spider_closed)
@@ -73,6 +75,8 @@ class XiaohongshuSpider(MonitorSpider):
     async def start(self) -> AsyncIterator[Any]:
         if self.session_error is not None:
             self.record_fault(self.session_error)  # raises CloseSpider: the run ends with auth_expired
+        if self.uses_browser:
+            self.require_browser()
         async for request in super().start():
             yield request
 

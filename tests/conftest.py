@@ -3,8 +3,9 @@
 ``db_url`` is parametrised over both backends; PostgreSQL tests run in a database
 created for this test session (one per xdist worker) and dropped at the end, and
 every test starts from empty tables. The server comes from ``YUQING_TEST_PG``
-(default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); when it is
-not reachable the PostgreSQL tests fail, they are not skipped.
+(default ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), Redis from
+``YUQING_TEST_REDIS`` (default ``redis://127.0.0.1:6379/0``); when they are not
+reachable those tests fail, they are not skipped.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("YUQING_SHARED", ROOT.parent / "shared"))
 PG_ADMIN = os.environ.get("YUQING_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+# The Redis server of the distributed-mode tests (scripts/test may start a private one).
+REDIS_TEST = os.environ.get("YUQING_TEST_REDIS", "redis://127.0.0.1:6379/0")
 
 
 def _pg_conninfo(url: str) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
@@ -29,8 +28,9 @@ from sqlalchemy.exc import DBAPIError
 from crawler import __version__
 from crawler.api.auth import FailureLimiter, TokenAuth
 from crawler.config import AppConfig
+from crawler.paths import package_path
 
-STATIC = Path(__file__).resolve().parent / "static"
+STATIC = package_path("crawler", "api", "static")
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
        "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
        "form-action 'self'")

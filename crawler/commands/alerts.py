@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from crawler.commands._choices import AlertKind, DeliveryStatus
 from crawler.commands._common import console, state
 from crawler.errors import ConfigError, YuqingError
 
@@ -75,9 +76,10 @@ def _deliveries_by_alert(conn: Any, alert_ids: list[int]) -> dict[int, list[Any]
 @alerts_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    status: Annotated[str | None, typer.Option("--status", help="pending, sending, sent, failed or dead.")] = None,
+    status: Annotated[DeliveryStatus | None, typer.Option("--status", help="Only alerts with a delivery in this state.")
+                      ] = None,
     channel: Annotated[str | None, typer.Option("--channel", help="Only deliveries to this channel.")] = None,
-    kind: Annotated[str | None, typer.Option("--kind", help="mention, event, surge, digest, health, ...")] = None,
+    kind: Annotated[AlertKind | None, typer.Option("--kind", help="Only alerts of this kind.")] = None,
     limit: Annotated[int, typer.Option("--limit", min=1, max=10_000)] = 50,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -86,8 +88,6 @@ def list_cmd(
 
     from alerts.ledger import ALERTS, DELIVERIES
 
-    if status and status not in ("pending", "sending", "sent", "failed", "dead"):
-        raise YuqingError(f"unknown status {status!r}: use pending, sending, sent, failed or dead")
     q = select(ALERTS).order_by(ALERTS.c.id.desc()).limit(limit)
     if kind:
         q = q.where(ALERTS.c.kind == kind)
@@ -167,7 +167,9 @@ def retry_cmd(
 
 
 @alerts_app.command("test")
-def test_cmd(ctx: typer.Context, channel: Annotated[str, typer.Argument(help="A channel name from [alerts.channels].")]) -> None:
+def test_cmd(ctx: typer.Context,
+             channel: Annotated[str, typer.Argument(help="A channel name from [alerts.channels].", show_default=False)],
+             as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False) -> None:
     """Send a sample message to CHANNEL now (not through the outbox) and report the platform's answer."""
     from alerts.channels import DeliveryFailed, make_channel
 
@@ -186,11 +188,15 @@ def test_cmd(ctx: typer.Context, channel: Annotated[str, typer.Argument(help="A 
         raise YuqingError(f"test message refused: {exc} ({hint})") from exc
     finally:
         ch.close()
+    if as_json:
+        typer.echo(json.dumps({"channel": channel, "type": ccfg.type, "ok": True, "parts": len(parts)}))
+        return
     console.print(f"[green]OK[/] {channel} ({ccfg.type}) accepted the test message", highlight=False)
 
 
 @alerts_app.command("channels")
-def channels_cmd(ctx: typer.Context) -> None:
+def channels_cmd(ctx: typer.Context,
+                 as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False) -> None:
     """Each channel: type, limits, queue by status, pause and last error."""
     from sqlalchemy import func, select
 
@@ -202,6 +208,17 @@ def channels_cmd(ctx: typer.Context) -> None:
         counts = conn.execute(select(DELIVERIES.c.channel, DELIVERIES.c.status, func.count())
                               .group_by(DELIVERIES.c.channel, DELIVERIES.c.status)).all()
         states = {r.name: r for r in conn.execute(select(CHANNELS))}
+    if as_json:
+        out = []
+        for name, c in cfg.alerts.channels.items():
+            row = states.get(name)
+            out.append({"channel": name, "type": c.type, "enabled": c.enabled, "per_minute": c.limits[0],
+                        "per_second": c.limits[1], "queue": {s: n for ch, s, n in counts if ch == name},
+                        "paused_until": row.paused_until.isoformat() if row and row.paused_until else None,
+                        "last_ok_at": row.last_ok_at.isoformat() if row and row.last_ok_at else None,
+                        "last_error": row.last_error if row else None})
+        typer.echo(json.dumps(out, ensure_ascii=False, indent=1))
+        return
     table = Table("channel", "type", "limit", "queue", "paused until", "last ok", "last error")
     for name, c in cfg.alerts.channels.items():
         per_min, per_sec = c.limits

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from crawler.commands._choices import Platform
 from crawler.commands._common import console, state
 from crawler.errors import ConfigError, YuqingError
 
@@ -38,8 +39,8 @@ def analyze_command(
     out: Annotated[Path | None, typer.Option("--out", "-o", help="With --jsonl: write here (default stdout).")] = None,
     eval_file: Annotated[Path | None, typer.Option("--eval", help="Score a labelled JSON Lines file.")] = None,
     errors: Annotated[int, typer.Option("--errors", help="With --eval: list this many misclassified records.")] = 0,
-    platform: Annotated[str | None, typer.Option("--platform", help="weibo, xiaohongshu, douyin or heimao.")] = None,
-    brand: Annotated[str | None, typer.Option("--brand", help="The brand the text is about.")] = None,
+    platform: Annotated[Platform | None, typer.Option("--platform", "-p", help="Where the text was posted.")] = None,
+    brand: Annotated[str | None, typer.Option("--brand", "-b", help="The brand the text is about.")] = None,
     followers: Annotated[int, typer.Option("--followers", min=0)] = 0,
     likes: Annotated[int, typer.Option("--likes", min=0)] = 0,
     comments: Annotated[int, typer.Option("--comments", min=0)] = 0,

@@ -6,13 +6,21 @@ import getpass
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from crawler.commands._choices import (
+    COMPLAINT_STATUSES,
+    Category,
+    ComplaintExportFormat,
+    ComplaintStatus,
+    Urgency,
+    comma_choice,
+)
 from crawler.commands._common import console, state
 
 complaints_app = typer.Typer(help="Complaint records (客诉登记): list, handle, export, SLA sweep.",
@@ -23,7 +31,9 @@ ACTIONS = {"registered": "登记", "status": "状态", "assign": "分派", "note
            "breach": "超时", "escalate": "升级", "callback_due": "回访到期"}
 _OUTPUT_OPT = typer.Option(..., "--output", "-o", help="File to write (.csv, .xlsx or .json).")
 _LABELS_OPT = typer.Option(..., "--output", "-o", help="JSON Lines file to write (RUBRIC record format).")
-_STATUS_OPT = typer.Option(None, "--status", "-s", help="待处理 处理中 已升级 已解决 已回访 已关闭 (repeatable).")
+_STATUS_OPT = typer.Option(None, "--status", help="Only records in these statuses (repeatable or comma-separated).",
+                           **comma_choice(COMPLAINT_STATUSES, "complaint status"))
+_JSON_OPT = typer.Option(False, "--json", help="Print the record as JSON.")
 
 
 def _actor(value: str | None) -> str:
@@ -41,6 +51,14 @@ def _tz(ctx: typer.Context) -> ZoneInfo:
 
 def _t(value: Any, tz: ZoneInfo) -> str:
     return value.astimezone(tz).strftime("%m-%d %H:%M") if value is not None else "-"
+
+
+def _statuses(values: list[str] | None) -> tuple[str, ...]:
+    return tuple(s for v in values or () for s in v.split(","))
+
+
+def _jsonable(rec: dict[str, Any]) -> dict[str, Any]:
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in rec.items()}
 
 
 def _sla_cell(rec: dict[str, Any], tz: ZoneInfo) -> str:
@@ -62,7 +80,7 @@ def list_cmd(
     team: str | None = typer.Option(None, "--team", help="Only this team."),
     brand: str | None = typer.Option(None, "--brand", help="Only this brand."),
     assignee: str | None = typer.Option(None, "--assignee"),
-    urgency: str | None = typer.Option(None, "--urgency", help="非常紧急 紧急 一般"),
+    urgency: Annotated[Urgency | None, typer.Option("--urgency", "-u", help="Only this urgency.")] = None,
     overdue: bool = typer.Option(False, "--overdue", help="Only records with a missed SLA deadline."),
     due_soon: int | None = typer.Option(None, "--due-soon", metavar="MINUTES",
                                         help="Only records with a deadline within MINUTES."),
@@ -75,13 +93,12 @@ def list_cmd(
 
     tz = _tz(ctx)
     with state(ctx).engine().connect() as conn:
-        rows = list_complaints(conn, status=status or (), team=team, brand=brand, assignee=assignee,
+        rows = list_complaints(conn, status=_statuses(status), team=team, brand=brand, assignee=assignee,
                                urgency=urgency, overdue=overdue, due_soon_minutes=due_soon, event_id=event,
                                limit=limit)
     if as_json:
         for r in rows:
-            typer.echo(json.dumps({k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in r.items()},
-                                  ensure_ascii=False))
+            typer.echo(json.dumps(_jsonable(r), ensure_ascii=False))
         return
     table = Table("编号", "关联", "品牌", "平台", "类别", "紧急", "状态", "团队/负责人", "登记", "SLA",
                   title=f"{len(rows)} 条客诉")
@@ -130,7 +147,8 @@ def _linked_mentions(conn: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
 
 
 @complaints_app.command("show")
-def show_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Record number (TS...) or id.")) -> None:
+def show_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Record number (TS...) or id."),
+             as_json: bool = _JSON_OPT) -> None:
     """Show one record: customer, deadlines, source mentions and its full history."""
     from alerts import complaints
     from crawler.complaint_view import RELATION_NAMES, event_records, link_stats
@@ -143,6 +161,12 @@ def show_cmd(ctx: typer.Context, key: str = typer.Argument(..., help="Record num
         stats = link_stats(conn, [rec["id"]]).get(rec["id"])
         group = event_records(conn, [rec["event_id"]]).get(rec["event_id"], []) if rec["event_id"] else []
         shown = _linked_mentions(conn, [x["mention_id"] for x in links[:SHOW_LINKS]])
+    if as_json:
+        typer.echo(json.dumps({**_jsonable(rec), "mention_ids": [x["mention_id"] for x in links],
+                               "links": [_jsonable(x) for x in links], "spread": stats,
+                               "event_records": [_jsonable(g) for g in group] if group else [],
+                               "history": [_jsonable(h) for h in hist]}, ensure_ascii=False, indent=1, default=str))
+        return
     fields = [
         ("编号", rec["number"]), ("品牌", rec["brand"]), ("平台", rec["platform"]),
         ("客户", f"{rec['customer_name'] or '-'} ({rec['customer_platform'] or '-'}:{rec['customer_id'] or '-'})"),
@@ -201,16 +225,21 @@ def assign_cmd(
 @complaints_app.command("status")
 def status_cmd(
     ctx: typer.Context,
-    key: str = typer.Argument(..., help="Record number or id."),
-    new_status: str = typer.Argument(..., help="处理中 已升级 已解决 已回访 已关闭"),
+    key: Annotated[str, typer.Argument(help="Record number or id.", show_default=False)],
+    new_status: Annotated[ComplaintStatus, typer.Argument(help="The new status (the workflow decides which are allowed).",
+                                                          show_default=False)],
     note: str | None = typer.Option(None, "--note", "-m"),
     actor: str | None = typer.Option(None, "--actor"),
+    as_json: bool = _JSON_OPT,
 ) -> None:
     """Move a record to a new status (the workflow is validated; history is kept)."""
     from alerts import complaints
 
     with state(ctx).engine().begin() as conn:
         rec = complaints.change_status(conn, key, new_status, actor=_actor(actor), note=note)
+    if as_json:
+        typer.echo(json.dumps(_jsonable(rec), ensure_ascii=False))
+        return
     extra = f"，回访时限 {_t(rec['callback_due_at'], _tz(ctx))}" if rec["callback_due_at"] else ""
     console.print(f"[green]OK[/] {rec['number']}: {rec['status']}{extra}", highlight=False)
 
@@ -228,7 +257,7 @@ def note_cmd(
 
     with state(ctx).engine().begin() as conn:
         rec = complaints.add_note(conn, key, actor=_actor(actor), note=text, answer=answer)
-    console.print(f"[green]OK[/] {rec['number']}: note added", highlight=False)
+    console.print(f"[green]OK[/] {rec['number']}：{'已记录答复' if answer else '已添加备注'}", highlight=False)
 
 
 @complaints_app.command("verdict")
@@ -236,7 +265,7 @@ def verdict_cmd(
     ctx: typer.Context,
     key: str = typer.Argument(..., help="Record number or id."),
     not_complaint: bool = typer.Option(False, "--not-complaint", help="误报: the mentions are not a complaint (an open record is closed)."),
-    category: str | None = typer.Option(None, "--category", help="The correct category (产品质量 食用不适 活动政策 使用问题 服务态度 物流配送 退换货 虚假宣传 价格收费 其他)."),
+    category: Annotated[Category | None, typer.Option("--category", help="The correct category.")] = None,
     note: str | None = typer.Option(None, "--note"),
     actor: str | None = typer.Option(None, "--actor"),
 ) -> None:
@@ -246,8 +275,8 @@ def verdict_cmd(
     with state(ctx).engine().begin() as conn:
         rec = complaints.correct_verdict(conn, key, actor=_actor(actor), not_complaint=not_complaint,
                                          category=category, note=note)
-    what = "marked 误报" if not_complaint else f"category {rec['category']}"
-    console.print(f"[green]OK[/] {rec['number']}: {what} (status {rec['status']})", highlight=False)
+    what = "已标记为误报" if not_complaint else f"类别已改为 {rec['category']}"
+    console.print(f"[green]OK[/] {rec['number']}：{what}（状态 {rec['status']}）", highlight=False)
 
 
 @complaints_app.command("export-labels")
@@ -275,7 +304,8 @@ def export_labels_cmd(
 def export_cmd(
     ctx: typer.Context,
     output: Path = _OUTPUT_OPT,
-    fmt: str | None = typer.Option(None, "--format", help="csv, xlsx or json (default: from the file name)."),
+    fmt: Annotated[ComplaintExportFormat | None, typer.Option("--format", "-f", help="Default: from the file name.")
+                   ] = None,
     status: list[str] = _STATUS_OPT,
     team: str | None = typer.Option(None, "--team"),
     brand: str | None = typer.Option(None, "--brand"),
@@ -290,11 +320,13 @@ def export_cmd(
     kind = (fmt or output.suffix.lstrip(".")).lower()
     if kind not in ("csv", "xlsx", "json"):
         raise YuqingError(f"cannot tell the export format of {output.name!r}: use --format csv|xlsx|json")
+    if output.is_dir():
+        raise YuqingError(f"{output} is a folder: give the file to write, e.g. {output / ('complaints.' + kind)}")
     with state(ctx).engine().connect() as conn:
-        rows = list_complaints(conn, status=status or (), team=team, brand=brand, overdue=overdue,
+        rows = list_complaints(conn, status=_statuses(status), team=team, brand=brand, overdue=overdue,
                                due_soon_minutes=due_soon, limit=limit)
     n = export(rows, output, kind, _tz(ctx))
-    console.print(f"[green]OK[/] {n} record(s) → {escape(str(output))}", highlight=False)
+    console.print(f"[green]OK[/] 已导出 {n} 条客诉 → {escape(str(output))}", highlight=False)
 
 
 @complaints_app.command("sweep")

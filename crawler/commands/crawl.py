@@ -10,6 +10,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from crawler.commands._choices import Platform
 from crawler.commands._common import console, state
 from crawler.errors import YuqingError
 
@@ -54,7 +55,7 @@ def _parse_sets(values: list[str] | None) -> dict[str, str]:
 
 def crawl_cmd(
     ctx: typer.Context,
-    platform: Annotated[str, typer.Argument(help="weibo, heimao, ... (a platform with a spider)")],
+    platform: Annotated[Platform, typer.Argument(help="The platform to crawl.", show_default=False)],
     brand: Annotated[str, typer.Option("--brand", "-b", help="Brand name (or alias) from the config.")],
     keyword: Annotated[str | None, typer.Option("--keyword", "-k", help="Only this keyword.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,

@@ -11,6 +11,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from crawler.commands._choices import PLATFORMS, comma_choice
 from crawler.commands._common import console, state
 
 
@@ -29,7 +30,7 @@ def _totals_table(totals: dict[str, dict[str, Any]]) -> Table:
     for col in ("platform", "status", "requests", "new", "updated", "same", "retries", "errors", "time"):
         table.add_column(col, justify="left" if col in ("platform", "status") else "right")
     for platform, t in totals.items():
-        style = {"ok": "green", "partial": "yellow"}.get(t["status"], "red")
+        style = {"ok": "green", "partial": "yellow", "skipped": "yellow"}.get(t["status"], "red")
         table.add_row(platform, f"[{style}]{t['status']}[/]", *(str(t[k]) for k in (
             "requests", "new", "updated", "duplicate", "retries", "errors")), f"{t['seconds']:.1f}s")
     return table
@@ -39,8 +40,8 @@ def demo_cmd(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
     seed: Annotated[int, typer.Option("--seed", help="Simulator seed (the same seed, the same posts).")] = 7,
-    platforms: Annotated[str | None, typer.Option("--platforms", help="Comma-separated subset, e.g. weibo,heimao.")
-                         ] = None,
+    platforms: Annotated[str | None, typer.Option("--platforms", "-p", help="Comma-separated subset, e.g. weibo,heimao.",
+                                                **comma_choice(PLATFORMS, "platform"))] = None,
     database: Annotated[str | None, typer.Option("--database", help="Database URL (default: the configured one).")
                         ] = None,
 ) -> None:
@@ -67,13 +68,18 @@ def demo_cmd(
             demo, sections = run_demo(cfg, engine, url, config_path=st.config_path, seed=seed, platforms=wanted,
                                       on_progress=show)
     totals = platform_totals(demo.crawls)
+    for platform, reason in demo.skipped.items():
+        totals[platform] = {"crawls": 0, "requests": 0, "pages": 0, "new": 0, "updated": 0, "duplicate": 0,
+                            "retries": 0, "errors": 0, "seconds": 0.0, "status": "skipped", "reason": reason}
     elapsed = time.monotonic() - started
     if as_json:
         typer.echo(json.dumps({"database": safe_url(url), "seed": seed, "seconds": round(elapsed, 2),
-                               "platforms": totals, "crawls": demo.crawls,
+                               "platforms": totals, "crawls": demo.crawls, "skipped": demo.skipped,
                                "sections": {s.title: s.data for s in sections}}, ensure_ascii=False, default=str))
         return
     console.print(_totals_table(totals))
+    for platform, reason in demo.skipped.items():
+        console.print(Text(f"{platform} skipped: {reason}", style="yellow"))
     for c in demo.crawls:
         if c.get("error_message"):
             console.print(Text(f"{c['platform']} {c['brand']}: {c.get('error_kind')}: {c['error_message']}",

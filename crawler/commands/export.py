@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from crawler.commands._analyst import authorise_unmasked, make_filter
+from crawler.commands._choices import CATEGORIES, PLATFORMS, URGENCIES, ExportFormat, Sentiment, comma_choice
 from crawler.commands._common import console, state
 
 Multi = list[str] | None
@@ -16,22 +17,22 @@ Multi = list[str] | None
 def export_cmd(
     ctx: typer.Context,
     output: Annotated[Path, typer.Argument(help="File to write: .csv or .xlsx (the suffix picks the format).")],
-    text: Annotated[str | None, typer.Option("--search", "-s", help="Full-text search (as in yuqing query).")] = None,
+    text: Annotated[str | None, typer.Option("--search", help="Full-text search (as in yuqing query).")] = None,
     brand: Annotated[str | None, typer.Option("--brand", "-b")] = None,
-    platform: Annotated[Multi, typer.Option("--platform", "-p")] = None,
+    platform: Annotated[Multi, typer.Option("--platform", "-p", **comma_choice(PLATFORMS, "platform"))] = None,
     since: Annotated[str | None, typer.Option("--since", help="24h, 7d, 2026-11-01 or an ISO time.")] = None,
     until: Annotated[str | None, typer.Option("--until")] = None,
-    sentiment: Annotated[str | None, typer.Option("--sentiment")] = None,
+    sentiment: Annotated[Sentiment | None, typer.Option("--sentiment")] = None,
     complaint: Annotated[bool | None, typer.Option("--complaint/--no-complaint")] = None,
-    category: Annotated[Multi, typer.Option("--category", "-c")] = None,
-    urgency: Annotated[Multi, typer.Option("--urgency", "-u")] = None,
+    category: Annotated[Multi, typer.Option("--category", **comma_choice(CATEGORIES, "category"))] = None,
+    urgency: Annotated[Multi, typer.Option("--urgency", "-u", **comma_choice(URGENCIES, "urgency"))] = None,
     min_risk: Annotated[int | None, typer.Option("--min-risk", min=0, max=100)] = None,
     max_risk: Annotated[int | None, typer.Option("--max-risk", min=0, max=100)] = None,
     region: Annotated[Multi, typer.Option("--region")] = None,
     author: Annotated[str | None, typer.Option("--author")] = None,
     event: Annotated[int | None, typer.Option("--event", min=1)] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1_000_000)] = 100_000,
-    fmt: Annotated[str | None, typer.Option("--format", "-f", help="csv or xlsx (default: from the suffix).")
+    fmt: Annotated[ExportFormat | None, typer.Option("--format", "-f", help="Default: from the suffix.")
                    ] = None,
     unmasked: Annotated[bool, typer.Option("--unmasked", help="Export PII (needs a handler token).")] = False,
     token: Annotated[str | None, typer.Option("--token", help="Handler token (prefer $YUQING_API_TOKEN).")] = None,
@@ -44,6 +45,8 @@ def export_cmd(
     chosen = (fmt or output.suffix.lstrip(".") or "csv").lower()
     if chosen not in ("csv", "xlsx"):
         raise YuqingError(f"cannot export to {chosen!r}: use a .csv or .xlsx file (or --format)")
+    if output.is_dir():
+        raise YuqingError(f"{output} is a folder: give the file to write, e.g. {output / ('mentions.' + chosen)}")
     st = state(ctx)
     cfg = st.config()
     actor = authorise_unmasked(cfg, token) if unmasked else "cli"

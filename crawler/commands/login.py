@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from crawler.commands._choices import LoginPlatform
 from crawler.commands._common import console, state
 from crawler.errors import YuqingError
 
@@ -39,7 +40,7 @@ def _report_check(cfg, store, session, check) -> None:  # type: ignore[no-untype
         console.print(f"[yellow]not checked:[/] {check.detail}", highlight=False)
 
 
-def _status(cfg, platforms: list[str], check: bool) -> None:  # type: ignore[no-untyped-def]
+def _status(cfg, platforms: list[str], check: bool, as_json: bool = False) -> None:  # type: ignore[no-untyped-def]
     from rich.table import Table
 
     from crawler.login import check_session
@@ -47,17 +48,19 @@ def _status(cfg, platforms: list[str], check: bool) -> None:  # type: ignore[no-
 
     store = SessionStore.from_config(cfg)
     table = Table("platform", "account", "source", "saved", "state", "platform says")
+    rows: list[dict[str, object]] = []
     # Next steps go below the table: a wrapped table cell would split the command.
     todo: list[str] = []
     for platform in platforms:
         sessions = store.candidates(platform, cfg)
         if not sessions:
             table.add_row(platform, "-", "-", "-", "[red]none[/]", "-")
+            rows.append({"platform": platform, "account": None, "state": "none", "fix": login_command(platform)})
             todo.append(f"{platform}: no session; run: {login_command(platform)}")
             continue
         for s in sessions:
             saved = s.saved_at.strftime("%Y-%m-%d %H:%M") if s.saved_at else "-"
-            verdict = "-"
+            verdict, said = "-", None
             if check:
                 result = check_session(cfg, s)
                 if result.ok is not None:
@@ -65,12 +68,23 @@ def _status(cfg, platforms: list[str], check: bool) -> None:  # type: ignore[no-
                         store.mark(platform, s.account, "ok" if result.ok else "expired",
                                    None if result.ok else result.detail)
                     s.status = "ok" if result.ok else "expired"
+                said = {"ok": result.ok, "detail": result.detail}
                 verdict = {True: "[green]valid[/]", False: "[red]expired[/]", None: "[yellow]unknown[/]"}[
-                    result.ok] + f" ({result.detail})"
+                    result.ok] + f" ({escape(result.detail)})"
                 if result.ok is False:
                     todo.append(f"{platform}/{s.account}: session expired; run: {login_command(platform, s.account)}")
             state_ = "[red]expired[/]" if s.expired else "ok"
-            table.add_row(platform, s.account, s.source, saved, state_, verdict)
+            table.add_row(platform, escape(s.account), s.source, saved, state_, verdict)
+            rows.append({"platform": platform, "account": s.account, "source": s.source,
+                         "saved_at": s.saved_at.isoformat() if s.saved_at else None,
+                         "state": "expired" if s.expired else "ok", "platform_says": said,
+                         "fix": login_command(platform, s.account) if s.expired or (said and said["ok"] is False)
+                         else None})
+    if as_json:
+        import json
+
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
+        return
     console.print(table)
     for line in todo:
         console.print(escape(line), highlight=False, soft_wrap=True)
@@ -78,7 +92,8 @@ def _status(cfg, platforms: list[str], check: bool) -> None:  # type: ignore[no-
 
 def login_cmd(
     ctx: typer.Context,
-    platform: Annotated[str | None, typer.Argument(help="weibo, xiaohongshu or douyin.")] = None,
+    platform: Annotated[LoginPlatform | None, typer.Argument(help="The platform to log in to.", show_default=False)
+                        ] = None,
     cookie_file: Annotated[str | None, typer.Option("--cookie-file", help="Import a cookie string/JSON/cookies.txt.")
                            ] = None,
     account: Annotated[str, typer.Option("--account", "-a", help="Account name (several per platform).")
@@ -90,6 +105,7 @@ def login_cmd(
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the QR scan.")] = 300.0,
     headless: Annotated[bool | None, typer.Option("--headless/--headed", help="Default: headed when a display exists.")
                         ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="With --status: print JSON.")] = False,
 ) -> None:
     """Log in to a platform: scan a QR code, or import cookies with --cookie-file; --status checks sessions."""
     from crawler.login import LOGIN_PLATFORMS, qr_login
@@ -98,7 +114,7 @@ def login_cmd(
     if platform is not None and platform not in LOGIN_PLATFORMS:
         raise YuqingError(f"unknown platform {platform!r} for login (use {', '.join(LOGIN_PLATFORMS)})")
     if status:
-        _status(cfg, [platform] if platform else list(LOGIN_PLATFORMS), check=not no_check)
+        _status(cfg, [platform] if platform else list(LOGIN_PLATFORMS), check=not no_check, as_json=as_json)
         return
     if platform is None:
         raise YuqingError("name a platform: yuqing login xiaohongshu|douyin|weibo (or --status)")

@@ -9,6 +9,16 @@ from typing import Annotated, Any
 import typer
 
 from crawler.commands._analyst import authorise_unmasked, make_filter
+from crawler.commands._choices import (
+    CATEGORIES,
+    KINDS,
+    PLATFORMS,
+    URGENCIES,
+    Order,
+    QueryFormat,
+    Sentiment,
+    comma_choice,
+)
 from crawler.commands._common import console, state
 
 Multi = list[str] | None
@@ -49,38 +59,37 @@ def query_cmd(
     words: Annotated[list[str] | None, typer.Argument(
         help="Full-text search: words ANDed, OR, -word, \"phrase\", prefix*", show_default=False)] = None,
     brand: Annotated[str | None, typer.Option("--brand", "-b", help="Brand name or alias.")] = None,
-    platform: Annotated[Multi, typer.Option("--platform", "-p", help="weibo, xiaohongshu, douyin, heimao.")] = None,
+    platform: Annotated[Multi, typer.Option("--platform", "-p", help="Platforms (repeatable or comma-separated).",
+                                            **comma_choice(PLATFORMS, "platform"))] = None,
     since: Annotated[str | None, typer.Option("--since", help="24h, 7d, 2026-11-01 or an ISO time.")] = None,
     until: Annotated[str | None, typer.Option("--until", help="End (exclusive); a date means through that day.")
                      ] = None,
-    sentiment: Annotated[str | None, typer.Option("--sentiment", help="positive, neutral or negative.")] = None,
+    sentiment: Annotated[Sentiment | None, typer.Option("--sentiment", help="Sentiment of the mention.")] = None,
     complaint: Annotated[bool | None, typer.Option("--complaint/--no-complaint", help="Only (non-)complaints.")
                          ] = None,
-    category: Annotated[Multi, typer.Option("--category", "-c", help="Complaint category, e.g. 食用不适.")] = None,
-    urgency: Annotated[Multi, typer.Option("--urgency", "-u", help="非常紧急, 紧急 or 一般.")] = None,
+    category: Annotated[Multi, typer.Option("--category", help="Complaint categories (repeatable or comma-separated).",
+                                            **comma_choice(CATEGORIES, "category"))] = None,
+    urgency: Annotated[Multi, typer.Option("--urgency", "-u", help="Urgencies (repeatable or comma-separated).",
+                                           **comma_choice(URGENCIES, "urgency"))] = None,
     min_risk: Annotated[int | None, typer.Option("--min-risk", min=0, max=100)] = None,
     max_risk: Annotated[int | None, typer.Option("--max-risk", min=0, max=100)] = None,
     region: Annotated[Multi, typer.Option("--region", help="IP region, e.g. 广东.")] = None,
     author: Annotated[str | None, typer.Option("--author", help="Author id or exact name.")] = None,
     event: Annotated[int | None, typer.Option("--event", min=1, help="Event id.")] = None,
-    kind: Annotated[Multi, typer.Option("--kind", help="post, comment or complaint.")] = None,
-    order: Annotated[str, typer.Option("--order", help="newest, oldest, risk or engagement.")] = "newest",
+    kind: Annotated[Multi, typer.Option("--kind", help="Mention kinds (repeatable or comma-separated).",
+                                        **comma_choice(KINDS, "kind"))] = None,
+    order: Annotated[Order, typer.Option("--order", help="Sort order.")] = "newest",
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=100_000)] = 50,
     offset: Annotated[int, typer.Option("--offset", min=0)] = 0,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table, json (JSON lines) or csv.")] = "table",
+    fmt: Annotated[QueryFormat, typer.Option("--format", "-f", help="table, json (JSON lines) or csv.")] = "table",
     count: Annotated[bool, typer.Option("--count", help="Only print how many mentions match.")] = False,
     unmasked: Annotated[bool, typer.Option("--unmasked", help="Show PII (needs a handler token).")] = False,
     token: Annotated[str | None, typer.Option("--token", help="Handler token (prefer $YUQING_API_TOKEN).")] = None,
 ) -> None:
     """Search and slice the mention database."""
     from crawler import search_index
-    from crawler.errors import YuqingError
     from crawler.query import count_mentions, find_mentions
 
-    if fmt not in ("table", "json", "csv"):
-        raise YuqingError(f"unknown --format {fmt!r}: use table, json or csv")
-    if order not in ("newest", "oldest", "risk", "engagement"):
-        raise YuqingError(f"unknown --order {order!r}: use newest, oldest, risk or engagement")
     st = state(ctx)
     cfg = st.config()
     actor = authorise_unmasked(cfg, token) if unmasked else None

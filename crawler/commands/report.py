@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from crawler.commands._choices import REPORT_FORMATS, ReportKind, comma_choice
 from crawler.commands._common import console, state
 
 
 def report_cmd(
     ctx: typer.Context,
-    kind: Annotated[str, typer.Argument(help="daily (yesterday) or weekly (last Monday–Sunday).")],
+    kind: Annotated[ReportKind, typer.Argument(help="daily (yesterday) or weekly (last Monday–Sunday).",
+                                               show_default=False)],
     brand: Annotated[str | None, typer.Option("--brand", "-b", help="One brand (default: all brands together).")
                      ] = None,
-    fmt: Annotated[list[str] | None, typer.Option("--format", "-f", help="html, pdf or xlsx (repeatable; "
-                                                   "default [reports].formats).")] = None,
+    fmt: Annotated[list[str] | None, typer.Option("--format", "-f", help="Repeatable; default [reports].formats.",
+                                                 **comma_choice(REPORT_FORMATS, "report format"))] = None,
     day: Annotated[str | None, typer.Option("--date", help="The day (daily) or a day of the week (weekly), "
                                             "e.g. 2026-11-20.")] = None,
-    out: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Default [reports].output_dir.")] = None,
+    out: Annotated[Path | None, typer.Option("--output-dir", "-o", help="Folder to write the files into "
+                                             "(default [reports].output_dir).")] = None,
     send: Annotated[bool, typer.Option("--send", help="Queue the summary to [reports].channels (chat, e-mail).")
                     ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the files written (and the queued alert) as JSON.")
+                       ] = False,
 ) -> None:
     """Write a daily or weekly report."""
     from crawler import search_index
@@ -31,9 +37,11 @@ def report_cmd(
 
     if kind not in KIND_NAMES:
         raise YuqingError(f"unknown report {kind!r}: use daily or weekly")
+    if out is not None and out.exists() and not out.is_dir():
+        raise YuqingError(f"--output-dir {out} is a file: give a folder (the report writes one file per format)")
     st = state(ctx)
     cfg = st.config()
-    formats = fmt or list(cfg.reports.formats)
+    formats = [f for value in fmt for f in value.split(",")] if fmt else list(cfg.reports.formats)
     if bad := [f for f in formats if f not in ("html", "pdf", "xlsx")]:
         raise YuqingError(f"unknown --format {bad[0]!r}: use html, pdf or xlsx")
     try:
@@ -48,6 +56,11 @@ def report_cmd(
         data = build_report(conn, cfg, kind, brand=name, day=when)  # type: ignore[arg-type]
         paths = write_report(data, formats, out or output_dir(cfg))
         alert_id = send_report(conn, cfg, data) if send else None
+    if as_json:
+        typer.echo(json.dumps({"kind": kind, "brand": name, "period": data.period.label,
+                               "files": [str(p) for p in paths], "queued_alert": alert_id if send else None},
+                              ensure_ascii=False))
+        return
     for p in paths:
         console.print(f"[green]OK[/] {p}", highlight=False)
     if send:

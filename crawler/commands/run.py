@@ -11,7 +11,7 @@ def run_cmd(ctx: typer.Context) -> None:
     """Run the scheduler: crawls on schedule, alert dispatch, digests, SLA sweeps, health, reports, retention.
 
     SIGHUP reloads the config file; SIGTERM stops running crawls cleanly and exits.
-    With REDIS_URL or \\[distributed] it only enqueues crawl tasks for `yuqing worker`s.
+    With REDIS_URL or [distributed] it only enqueues crawl tasks for `yuqing worker`s.
     """
     from crawler.service import Service
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from crawler.commands._choices import PLATFORMS, comma_choice
 from crawler.commands._common import state
 from crawler.errors import ConfigError
 
@@ -38,7 +39,8 @@ def simulate_cmd(
         help="Faults to switch on: platform:kind[:rate[:duration]],... e.g. weibo:rate_limited:0.2")] = None,
     posts: Annotated[int | None, typer.Option(help="Posts per brand per platform (default: per platform).")] = None,
     comments: Annotated[str | None, typer.Option(help="Comments per post as MIN-MAX, e.g. 0-6 (0-0: none).")] = None,
-    platforms: Annotated[str | None, typer.Option(help="Comma-separated subset of platforms to serve.")] = None,
+    platforms: Annotated[str | None, typer.Option("--platforms", "-p", help="Comma-separated subset of platforms to serve.",
+                                                **comma_choice(PLATFORMS, "platform"))] = None,
     rate_limit: Annotated[str | None, typer.Option(
         "--rate-limit", help="Block above N requests/min, e.g. heimao=45.")] = None,
     config: Annotated[str | None, typer.Option(

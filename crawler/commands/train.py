@@ -18,6 +18,19 @@ class TrainError(YuqingError):
     """Training data or options that cannot be used."""
 
 
+TRAIN_MODULES = {"sklearn": "scikit-learn", "scipy": "scipy", "snownlp": "snownlp"}
+
+
+def require_train_extra(modules: dict[str, str] = TRAIN_MODULES) -> None:
+    """Training needs the ``train`` extra (the run time does not): say so in one line when it is missing."""
+    from importlib.util import find_spec
+
+    missing = [dist for mod, dist in modules.items() if find_spec(mod) is None]
+    if missing:
+        raise TrainError(f"training needs {', '.join(missing)}, which a plain install leaves out: "
+                         "pip install 'yuqing[train]' (from a checkout: pip install -e '.[train]')")
+
+
 def train_command(
     data: Annotated[list[Path], typer.Option("--data", "-d", help="A label,text CSV or a folder of train.csv files; repeatable.")],
     out: Annotated[Path | None, typer.Option("--out", "-o", help="Model file to write (default: the shipped model).")] = None,
@@ -28,6 +41,7 @@ def train_command(
     max_features: Annotated[int, typer.Option("--max-features", min=1_000, help="Vocabulary size (most frequent n-grams).")] = 400_000,
 ) -> None:
     """Train the sentiment model (same data and seed → same file). Prints accuracy on the held-out rows."""
+    require_train_extra({"sklearn": "scikit-learn", "scipy": "scipy"})
     from sentiment import ngram, train
 
     target = out or ngram.SHIPPED_MODEL
@@ -61,6 +75,8 @@ def complaint_train_command(
     import json
 
     from crawler.commands._common import state
+
+    require_train_extra()
     from sentiment import complaint_train as ct
 
     cfg = state(ctx).config()

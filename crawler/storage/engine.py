@@ -31,9 +31,10 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError, SQLAlche
 from sqlmodel import Session
 
 from crawler.errors import StorageError
+from crawler.paths import package_path
 from crawler.storage.types import dumps_json
 
-_MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+_MIGRATIONS = package_path("crawler", "migrations")
 _engines: dict[str, Engine] = {}
 _read_only: dict[Engine, str] = {}  # engine -> why its SQLite file is opened read-only
 _lock = threading.Lock()

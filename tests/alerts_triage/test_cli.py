@@ -161,7 +161,7 @@ def test_verdict_corrections_become_training_labels_for_yuqing_train(cfg_path: P
     shown = run(cfg_path, "complaints", "show", "2")
     assert "服务态度" in shown
     bad = runner.invoke(app, ["--config", str(cfg_path), "complaints", "verdict", "2", "--category", "质量"])
-    assert bad.exit_code == 1 and "unknown category" in str(bad.exception)
+    assert bad.exit_code == 2 and "'质量' is not one of '产品质量'" in bad.output  # a usage error: the choices
     nothing = runner.invoke(app, ["--config", str(cfg_path), "complaints", "verdict", "2"])
     assert nothing.exit_code == 1 and "--not-complaint" in str(nothing.exception)
     labels_path = tmp_path / "labels" / "mine.jsonl"

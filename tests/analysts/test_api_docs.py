@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from crawler.api.app import CSP, STATIC
+from crawler.browser import require_chromium
 from crawler.fakedata_db import seed_database
 from crawler.storage.engine import open_database
 from tests.analysts.conftest import ARTIFACTS, VIEWER, LiveServer, make_cfg
@@ -46,7 +47,7 @@ def test_api_docs_render_offline_under_the_csp(tmp_path: Path, data_dir: Path) -
     operations = sum(len(ops) for ops in app.openapi()["paths"].values())
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with LiveServer(app) as srv, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 1600})
             page.add_init_script(WATCH_CSP)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from crawler.browser import require_chromium
 from crawler.fakedata_db import HOSTILE_TEXTS, seed_database
 from crawler.storage.engine import open_database
 from crawler.storage.models import Complaint, ComplaintHistory
@@ -45,7 +46,7 @@ def test_dashboard_end_to_end(tmp_path: Path, data_dir: Path) -> None:
     seed_database(engine, cfg, mentions=250, hostile=True)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with LiveServer(create_app(cfg, engine=engine)) as srv, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = p.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1440, "height": 1800})
             dialogs: list[str] = []

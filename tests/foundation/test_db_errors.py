@@ -148,9 +148,15 @@ def test_the_right_password_works_on_the_same_server(tmp_path: Path, password_pg
 
 @pytest.mark.postgres
 def test_an_unknown_role(tmp_path: Path) -> None:
-    url = "postgresql+psycopg://yuqing_no_such_role@127.0.0.1:5432/postgres"
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import PG_ADMIN
+
+    server = make_url(PG_ADMIN)
+    where = f"yuqing_no_such_role@{server.host}:{server.port or 5432}/postgres"
+    url = f"postgresql+psycopg://{where}"
     results = _run_all(_config(tmp_path / "c.toml", url), FEW_COMMANDS, tmp_path)
-    _check(results, FEW_COMMANDS, where="yuqing_no_such_role@127.0.0.1:5432/postgres",
+    _check(results, FEW_COMMANDS, where=where,
            reason='role "yuqing_no_such_role" does not exist')
 
 

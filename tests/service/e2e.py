@@ -16,6 +16,7 @@ from sqlalchemy import func, select
 
 from crawler.storage.mentions import MENTIONS, RUNS
 from crawler.storage.types import utcnow
+from tests.conftest import REDIS_TEST
 from tests.service.conftest import ROOT, write_config
 
 # The simulator's default brands: Heimao company id and aliases (searched as keywords too).
@@ -38,7 +39,7 @@ def sim_config(tmp_path: Path, sim: Any, db_url: str, *, brands: list[str], sche
     }
     extra = '[[alerts.rules]]\nname = "complaints"\nchannels = ["ops"]\ncomplaints_only = true\n'
     if redis_prefix:
-        extra += f'[distributed]\nenabled = true\nredis_url = "redis://127.0.0.1:6379/0"\nkey_prefix = "{redis_prefix}"\n' \
+        extra += f'[distributed]\nenabled = true\nredis_url = "{REDIS_TEST}"\nkey_prefix = "{redis_prefix}"\n' \
                  'task_lease_seconds = 5\npoll_seconds = 0.3\nworker_concurrency = 2\n'
     path = write_config(tmp_path / "yuqing.toml", db_url=db_url, brands=brands, platforms=platforms,
                         scheduler={"lock_lease_seconds": 5, "stop_grace_seconds": 5, "health_seconds": 3,

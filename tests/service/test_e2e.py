@@ -16,6 +16,7 @@ from crawler.config import load_config
 from crawler.storage.engine import make_engine
 from crawler.storage.mentions import MENTIONS, RUNS
 from crawler.storage.models import Alert, AlertDelivery, ComplaintMention
+from tests.conftest import REDIS_TEST
 from tests.service.e2e import (
     fresh_ok_runs,
     mention_counts,
@@ -164,7 +165,7 @@ def test_distributed_two_workers_live_kill9_rate_limit_and_health(tmp_path, pg) 
     with engine.connect() as conn:
         kinds = conn.execute(select(ALERTS.c.payload).where(ALERTS.c.kind == "health")).scalars().all()
     assert [(k["health"]["kind"], k["health"]["platform"]) for k in kinds] == [("session_expired", "weibo")] * 2
-    r = redis.Redis.from_url("redis://127.0.0.1:6379/0")
+    r = redis.Redis.from_url(REDIS_TEST)
     leftover = list(r.scan_iter(f"{prefix}:*"))
     if leftover:
         r.delete(*leftover)

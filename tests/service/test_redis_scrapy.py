@@ -20,8 +20,9 @@ import redis
 
 from crawler.distributed import TaskQueue, task_keys
 from crawler.redis_scrapy import ADDON_PATH
+from tests.conftest import REDIS_TEST
 
-REDIS_URL = os.environ.get("YUQING_TEST_REDIS", "redis://127.0.0.1:6379/0")
+REDIS_URL = REDIS_TEST
 SPIDER = Path(__file__).resolve().parent / "redis_spider.py"
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.redis

@@ -102,4 +102,4 @@ def test_session_json_never_holds_more_than_the_cookies(tmp_path: Path) -> None:
     path = store.save(Session("douyin", "main", {"sessionid": "S"}, user_agent="UA"))
     data = json.loads(path.read_text())
     assert set(data) == {"platform", "account", "cookies", "source", "saved_at", "status", "status_reason",
-                         "user_agent"}
+                         "user_agent", "expires_at"}
