@@ -276,21 +276,26 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
     rows, keys = ngram.keys_batch(texts, streams)
     counts = ngram.count_pairs(rows, keys)
     m = st.model._combine(st.model.head_margins_counts(counts, len(texts)))
-    main = rows < n
-    rows, keys = rows[main], keys[main]
+    if len(texts) > n:  # drop the contrast tails' rows
+        main = rows < n
+        rows, keys = rows[main], keys[main]
+        counts = ngram.rows_below(counts, n)
     margins = m[:n]
-    tails = [None if r is None else float(m[r]) for r in tail_rows]
+    every = m.tolist()
+    tails = [None if r is None else every[r] for r in tail_rows]
     issues: list[dict[str, float] | None] = []
-    dense = np.zeros((n, len(complaint_model.DENSE)), dtype=np.float64)
+    dense_rows = []
     for i, p in enumerate(prepared):
         assert p.sig is not None
-        issue = complaint.heimao_issue(p.lower) if p.platform == complaint.HEIMAO else None
+        heimao = p.platform == complaint.HEIMAO
+        issue = complaint.heimao_issue(p.lower) if heimao else None
         issue_cats = category_scores(issue) if issue else None
         issues.append(issue_cats)
-        dense[i] = complaint_model.dense_row(p.sig, float(margins[i]), tails[i], cm.snow_features(p.stream),
-                                             heimao=p.platform == complaint.HEIMAO, text_len=len(p.norm),
-                                             issue_categories=issue_cats, text=p.norm)
-    return Features(prepared, rows, keys, margins, tails, dense, issues, ngram.rows_below(counts, n))
+        dense_rows.append(complaint_model.dense_row(p.sig, every[i], tails[i], cm.snow_features(p.stream),
+                                                    heimao=heimao, text_len=len(p.norm),
+                                                    issue_categories=issue_cats, text=p.norm))
+    dense = np.array(dense_rows, dtype=np.float64).reshape(n, len(complaint_model.DENSE))
+    return Features(prepared, rows, keys, margins, tails, dense, issues, counts)
 
 
 def prepare(records: Iterable[Any]) -> list[_Prepared]:
@@ -315,24 +320,23 @@ def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
         return []
     if feats.counts is None:
         feats.counts = ngram.count_pairs(feats.rows, feats.keys)
-    m = cmodel.margins(feats.rows, feats.keys, n, feats.dense, feats.counts)
-    p_complaint = 1.0 / (1.0 + np.exp(-np.clip(m[:, 0], -30, 30)))
+    hits = cmodel.sparse.hits(feats.counts)  # looked up once: margins and reasons
+    m = cmodel.margins(feats.rows, feats.keys, n, feats.dense, feats.counts, hits)
     ncat = len(complaint_model.CATEGORIES)
-    cats = complaint_model.softmax_rows(m[:, 1:1 + ncat])
-    p_urgent = 1.0 / (1.0 + np.exp(-np.clip(m[:, 1 + ncat], -30, 30)))
-    p_top = 1.0 / (1.0 + np.exp(-np.clip(m[:, 2 + ncat], -30, 30)))
+    cats = complaint_model.softmax_rows(m[:, 1:1 + ncat]).tolist()
+    # complaint, 紧急 and 非常紧急 probabilities, in one pass
+    probs = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(m[:, [0, 1 + ncat, 2 + ncat]], -30), 30)))
+    threshold = cmodel.threshold
     top_threshold = float(cmodel.meta.get("top_threshold", 1.01))
-    hard_threshold = float(cmodel.meta.get("hard_threshold", cmodel.threshold))
-    which = np.flatnonzero(p_complaint >= min(cmodel.threshold, hard_threshold)) if explain else np.zeros(0, np.int64)
-    counts = feats.counts if feats.counts is not None else ngram.count_pairs(feats.rows, feats.keys)
-    why = cmodel.explain(counts, feats.dense, which)
+    hard_threshold = float(cmodel.meta.get("hard_threshold", threshold))
+    which = (probs[:, 0] >= min(threshold, hard_threshold)).nonzero()[0] if explain else np.zeros(0, np.int64)
+    why = cmodel.explain(feats.counts, feats.dense, which, hits=hits)
     out = []
-    for i in range(n):
-        evidence, cues = why.get(i, ([], []))
+    for i, (p_complaint, p_urgent, p_top) in enumerate(probs.tolist()):
+        evidence, cues = why.get(i) or ([], [])
         out.append(complaint.ModelOutput(
-            float(p_complaint[i]), cmodel.threshold,
-            {c: float(cats[i, j]) for j, c in enumerate(complaint_model.CATEGORIES)},
-            float(p_urgent[i]), evidence, cues, float(p_top[i]), top_threshold, hard_threshold))
+            p_complaint, threshold, dict(zip(complaint_model.CATEGORIES, cats[i], strict=True)),
+            p_urgent, evidence, cues, p_top, top_threshold, hard_threshold))
     return out
 
 

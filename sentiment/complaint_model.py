@@ -127,10 +127,11 @@ class ComplaintModel:
         return max(-12.0, min(12.0, total)) / 6.0, (total / n if n else 0.0)
 
     def margins(self, rows: np.ndarray, keys: np.ndarray, n: int, dense: np.ndarray,
-                counts: ngram.Counts | None = None) -> np.ndarray:
+                counts: ngram.Counts | None = None, hits: ngram.Hits | None = None) -> np.ndarray:
         """Margins of every head, (n, len(HEADS)), from feature (row, key) pairs (or their
-        :func:`ngram.count_pairs`, shared with the sentiment model) and dense rows."""
-        out = self.sparse.head_margins_counts(counts, n) if counts is not None \
+        :func:`ngram.count_pairs`, shared with the sentiment model, and its ``hits`` in this
+        model's vocabulary, shared with :meth:`explain`) and dense rows."""
+        out = self.sparse.head_margins_counts(counts, n, hits) if counts is not None \
             else self.sparse.head_margins_flat(rows, keys, n)
         if n:
             z = (dense - self.dense_mean) / self.dense_scale
@@ -138,22 +139,20 @@ class ComplaintModel:
         return out
 
     def explain(self, counts: ngram.Counts, dense: np.ndarray, which: np.ndarray,
-                k: int = 3, k_dense: int = 2) -> dict[int, tuple[list[str], list[str]]]:
+                k: int = 3, k_dense: int = 2, hits: ngram.Hits | None = None) -> dict[int, tuple[list[str], list[str]]]:
         """For the texts ``which`` of a batch: the named n-grams that push the complaint head up most,
         and the labels of the dense signals that do (both for the reasons), in one pass over the
-        batch's distinct (text, feature) pairs (:func:`ngram.count_pairs`)."""
+        batch's distinct (text, feature) pairs this model knows (``hits``: ``self.sparse.hits(counts)``)."""
         out: dict[int, tuple[list[str], list[str]]] = {int(i): ([], []) for i in which}
         if not len(which):
             return out
-        uk, r, ui, _ = counts
-        if self.names and len(r) and len(self.sparse.keys):
+        if self.names and len(counts[1]) and len(self.sparse.keys):
+            r, col, _ = self.sparse.hits(counts) if hits is None else hits
             wanted = np.zeros(len(dense), dtype=bool)
             wanted[which] = True
-            upos = np.minimum(np.searchsorted(self.sparse.keys, uk), len(self.sparse.keys) - 1)
-            ucontrib = np.where(self.sparse.keys[upos] == uk, self.sparse.weights[upos, 0] * self.sparse.idf[upos], 0.0)
-            contrib = ucontrib[ui]
+            contrib = self.sparse.weights[col, 0] * self.sparse.idf[col]
             sel = wanted[r] & (contrib > 0)
-            r, kk, contrib = r[sel], uk[ui[sel]], contrib[sel]
+            r, kk, contrib = r[sel], self.sparse.keys[col[sel]], contrib[sel]
             order = np.lexsort((-contrib, r))
             r, kk = r[order], kk[order]
             if len(r):  # only the strongest few of each text reach Python

@@ -59,6 +59,9 @@ def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]]) -> tuple[
     n-grams of the batch are hashed in a few numpy operations; n-grams that would cross
     from one text into the next are dropped.
     """
+    if len(texts) == 1:
+        keys = _keys_one(texts[0], streams[0])
+        return np.zeros(len(keys), dtype=np.int64), keys
     compact = [t.translate(_DROP).lower() for t in texts]
     lens = np.fromiter((len(x) for x in compact), dtype=np.int64, count=len(compact))
     c = _codes("".join(compact))
@@ -90,6 +93,33 @@ def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]]) -> tuple[
     h = np.concatenate(hashes)
     h = (h ^ (h >> _SHIFT29)) * _MIX
     return np.concatenate(rows), (h >> _SHIFT32).astype(np.int64)
+
+
+def _keys_one(text: str, stream: Sequence[str]) -> np.ndarray:
+    """:func:`keys_batch` of one text (the same keys in the same order, fewer numpy calls)."""
+    c = _codes(text.translate(_DROP).lower())
+    hashes = [c]
+    if len(c) > 1:
+        c2 = c[:-1] * _P1 + c[1:]
+        hashes.append(c2 ^ _SALT["c2"])
+        if len(c) > 2:
+            hashes.append((c2[:-1] * _P2 + c[2:]) ^ _SALT["c3"])
+    words, _, starts, negated, _ = _word_hashes((stream,))
+    if words:
+        w = np.array(words, dtype=np.uint64)
+        hashes.append(w ^ _SALT["w"])
+        if len(w) > 1:
+            if any(starts[1:]):
+                hashes.append(((w[:-1] * _P2 + w[1:]) ^ _SALT["b"])[~np.array(starts[1:], dtype=bool)])
+            else:
+                hashes.append((w[:-1] * _P2 + w[1:]) ^ _SALT["b"])
+        if negated:
+            hashes.append(np.array(negated, dtype=np.uint64) ^ _SALT["n"])
+    h = np.concatenate(hashes)
+    h ^= h >> _SHIFT29
+    h *= _MIX
+    h >>= _SHIFT32
+    return h.astype(np.int64)
 
 
 def _word_hashes(streams: Sequence[Sequence[str]]) -> tuple[list[int], list[int], list[bool], list[int], list[int]]:
@@ -127,19 +157,92 @@ def feature_keys(text: str, tokens: Sequence[str]) -> np.ndarray:
 
 
 Counts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+Hits = tuple[np.ndarray, np.ndarray, np.ndarray]  # (row, vocabulary position, count) of the pairs a model knows
+_LOW32 = np.uint64(0xFFFFFFFF)
+
+
+def _runs(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(start, length) of every run of equal values of the sorted, non-empty array ``s``."""
+    new = np.empty(len(s), dtype=bool)
+    new[0] = True
+    np.not_equal(s[1:], s[:-1], out=new[1:])
+    starts = new.nonzero()[0]
+    length = np.empty_like(starts)
+    np.subtract(starts[1:], starts[:-1], out=length[:-1])
+    length[-1] = len(s) - starts[-1]
+    return starts, length
 
 
 def count_pairs(rows: np.ndarray, keys: np.ndarray) -> Counts:
     """Distinct keys and, per (row, distinct key) pair, its count: (keys, pair rows, pair key index, counts).
 
-    Pairs are sorted by row. Computed once per batch, it serves every model scoring that batch.
+    Pairs are sorted by row, then key. Computed once per batch, it serves every model scoring that batch.
+    Two plain sorts of packed 64-bit values do it (no argsort): the first, key-major, finds the
+    distinct pairs and keys; the second puts the pairs in row order.
     """
-    if len(rows) and rows[0] == rows[-1] and not (rows != rows[0]).any():  # one text: one unique is enough
-        uk, cnt = np.unique(keys, return_counts=True)
-        return uk, np.full(len(uk), rows[0], dtype=np.int64), np.arange(len(uk), dtype=np.int64), cnt
-    uk, inv = np.unique(keys, return_inverse=True)
-    combo, cnt = np.unique((rows << 32) | inv.astype(np.int64), return_counts=True)
-    return uk, combo >> 32, combo & 0xFFFFFFFF, cnt
+    if not len(keys):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
+    if rows[0] == rows[-1] and not (rows != rows[0]).any():  # one text: one sort is enough
+        s = np.sort(keys)
+        starts, cnt = _runs(s)
+        return s[starts], np.full(len(starts), rows[0], dtype=np.int64), np.arange(len(starts), dtype=np.int64), cnt
+    s = np.sort((keys.astype(np.uint64) << _SHIFT32) | rows.astype(np.uint64))  # keys are 32-bit, rows < 2**31
+    starts, cnt = _runs(s)
+    pairs = s[starts]
+    pkey = (pairs >> _SHIFT32).astype(np.int64)
+    kstart = np.empty(len(pkey), dtype=bool)
+    kstart[0] = True
+    np.not_equal(pkey[1:], pkey[:-1], out=kstart[1:])
+    ui = kstart.cumsum() - 1
+    # row order: within a row, the key-major pair index rises with the key
+    order = np.sort(((pairs & _LOW32).astype(np.int64) << 32) | np.arange(len(pairs), dtype=np.int64))
+    perm = order & 0xFFFFFFFF
+    return pkey[kstart], order >> 32, ui[perm], cnt[perm]
+
+
+class KeyIndex:
+    """Where each key of a short list sits in a model's sorted vocabulary, in one memory access per key.
+
+    Binary search (``np.searchsorted``) touches some twenty cache lines per key, which is what
+    one text at a time pays. Keys are 32-bit hash values, so their top ``bits`` spread them
+    evenly over ``2**bits`` buckets, and a bucket's keys are contiguous in the sorted vocabulary.
+    Each bucket is copied into one row of :data:`WIDTH` slots (64 bytes); a look-up reads the
+    key's row, compares, and adds the bucket's start. Free slots hold a value from another
+    bucket, which no key of this bucket can equal. Long, sorted key lists (a batch) are faster
+    with binary search, whose successive keys share cache lines.
+    """
+
+    WIDTH = 16
+    BATCH = 2_048  # at least this many keys: binary search
+
+    def __init__(self, vocab: np.ndarray) -> None:
+        self.vocab = vocab
+        n = len(vocab)
+        bits = max(1, (max(n, 1) // 4).bit_length())
+        while True:
+            self.shift = 32 - bits
+            bucket = vocab >> self.shift
+            sizes = np.bincount(bucket, minlength=1 << bits)
+            if not n or sizes.max() <= self.WIDTH:
+                break
+            bits += 1
+        self.starts = np.zeros((1 << bits) + 1, dtype=np.int64)
+        np.cumsum(sizes, out=self.starts[1:])
+        other = ((np.arange(1 << bits, dtype=np.int64) + 1) << self.shift) & 0xFFFFFFFF
+        self.table = np.repeat(other.astype(np.uint32)[:, None], self.WIDTH, axis=1)
+        self.table[bucket, np.arange(n) - self.starts[bucket]] = vocab.astype(np.uint32)
+
+    def find(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(position, found) of each key; the position of a key not found is meaningless."""
+        if len(keys) >= self.BATCH:
+            pos = np.searchsorted(self.vocab, keys)
+            pos[pos >= len(self.vocab)] = 0
+            return pos, self.vocab[pos] == keys
+        bucket = keys >> self.shift
+        eq = self.table[bucket] == keys.astype(np.uint32)[:, None]
+        slot = eq.argmax(1)
+        return self.starts[bucket] + slot, eq.ravel()[slot + np.arange(0, eq.size, self.WIDTH)]
 
 
 def rows_below(counts: Counts, n: int) -> Counts:
@@ -160,6 +263,9 @@ class SentimentModel:
     heads: list[str]
     blend: dict[str, float] = field(default_factory=dict)  # per domain; missing: DEFAULT_BLEND
     meta: dict[str, Any] = field(default_factory=dict)
+    _gating: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False,
+                                                                      compare=False)
+    _index: KeyIndex | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -170,12 +276,19 @@ class SentimentModel:
         return [h.split(":", 1)[1] for h in self.heads if h.startswith("spec:")]
 
     def _combine(self, m: np.ndarray) -> np.ndarray:
-        """Final margins from head margins (rows = texts)."""
+        """Final margins from head margins (rows = texts); every domain's gate in one numpy pass."""
         out = m[:, 0].copy()
-        for d in self.domains:
-            spec, gate = m[:, self.heads.index("spec:" + d)], m[:, self.heads.index("gate:" + d)]
-            p = 1.0 / (1.0 + np.exp(-np.clip(gate, -30, 30)))
-            out += self.blend.get(d, DEFAULT_BLEND) * p * (spec - m[:, 0])
+        if self._gating is None:
+            doms = self.domains
+            self._gating = (np.array([self.heads.index("spec:" + d) for d in doms], dtype=np.int64),
+                            np.array([self.heads.index("gate:" + d) for d in doms], dtype=np.int64),
+                            np.array([self.blend.get(d, DEFAULT_BLEND) for d in doms], dtype=np.float64))
+        spec, gate, blend = self._gating
+        if len(spec):
+            p = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(m[:, gate], -30), 30)))  # = np.clip, cheaper
+            terms = blend * p * (m[:, spec] - m[:, :1])
+            for j in range(len(spec)):  # added one domain after the other, as ever
+                out += terms[:, j]
         return out
 
     def head_margins(self, key_lists: Sequence[np.ndarray]) -> np.ndarray:
@@ -203,19 +316,37 @@ class SentimentModel:
             return out
         return self.head_margins_counts(count_pairs(rows, keys), n)
 
-    def head_margins_counts(self, counts: Counts, n: int) -> np.ndarray:
-        """Margins of every head for ``n`` texts from :func:`count_pairs` (shareable between models)."""
-        out = np.tile(self.biases, (n, 1))
+    def hits(self, counts: Counts) -> Hits:
+        """The pairs of :func:`count_pairs` whose key the model knows: (row, vocabulary position, count).
+
+        Each distinct key is looked up once, in sorted order (cache-friendly), then mapped back;
+        the pairs keep their order (by row, then key). One look-up serves every use of a batch
+        (the margins and, for the complaint model, the reasons).
+        """
         uk, r, ui, cnt = counts
-        if n == 0 or len(uk) == 0 or len(self.keys) == 0:
+        if len(uk) == 0 or len(self.keys) == 0:
+            empty = np.zeros(0, dtype=np.int64)
+            return empty, empty, empty
+        upos, found = self.index.find(uk)
+        hit = found[ui]
+        return r[hit], upos[ui[hit]], cnt[hit]
+
+    @property
+    def index(self) -> KeyIndex:
+        """The :class:`KeyIndex` of the vocabulary (built on first use)."""
+        if self._index is None:
+            self._index = KeyIndex(self.keys)
+        return self._index
+
+    def head_margins_counts(self, counts: Counts, n: int, hits: Hits | None = None) -> np.ndarray:
+        """Margins of every head for ``n`` texts from :func:`count_pairs` (shareable between models);
+        ``hits``: :meth:`hits` of ``counts``, when already known."""
+        out = np.empty((n, len(self.biases)), dtype=self.biases.dtype)
+        out[:] = self.biases
+        if n == 0 or len(counts[0]) == 0 or len(self.keys) == 0:
             return out
-        # look each distinct key up once, in sorted order (cache-friendly), then map back
-        upos = np.searchsorted(self.keys, uk)
-        upos[upos >= len(self.keys)] = 0
-        uhit = self.keys[upos] == uk
-        hit = uhit[ui]
-        r, col = r[hit], upos[ui[hit]]
-        v = (1.0 + np.log(cnt[hit])) * self.idf[col]
+        r, col, c = self.hits(counts) if hits is None else hits
+        v = (1.0 + np.log(c)) * self.idf[col]
         if n == 1:  # one text (analyze() one at a time): fewer numpy calls
             sq = float(v @ v)
             if sq > 0:
