@@ -103,6 +103,7 @@ class ComplaintModel:
     snow: dict[str, float]          # snownlp word → log P(w|pos)/P(w|neg)
     names: dict[int, str] = field(default_factory=dict)  # feature key → its text, for reasons
     meta: dict[str, Any] = field(default_factory=dict)
+    _contrib: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -148,16 +149,22 @@ class ComplaintModel:
             return out
         if self.names and len(counts[1]) and len(self.sparse.keys):
             r, col, _ = self.sparse.hits(counts) if hits is None else hits
-            wanted = np.zeros(len(dense), dtype=bool)
-            wanted[which] = True
-            contrib = self.sparse.weights[col, 0] * self.sparse.idf[col]
-            sel = wanted[r] & (contrib > 0)
-            r, kk, contrib = r[sel], self.sparse.keys[col[sel]], contrib[sel]
-            order = np.lexsort((-contrib, r))
-            r, kk = r[order], kk[order]
-            if len(r):  # only the strongest few of each text reach Python
-                rank = np.arange(len(r)) - np.searchsorted(r, r)
-                r, kk = r[rank < 4 * k], kk[rank < 4 * k]
+            contrib = self.contributions[col]
+            if len(dense) == 1:  # one text: the pairs are its features, in key order
+                sel = contrib > 0
+                kk, contrib = self.sparse.keys[col[sel]], contrib[sel]
+                kk = kk[np.argsort(-contrib, kind="stable")[:4 * k]]
+                r = np.zeros(len(kk), dtype=np.int64)
+            else:
+                wanted = np.zeros(len(dense), dtype=bool)
+                wanted[which] = True
+                sel = wanted[r] & (contrib > 0)
+                r, kk, contrib = r[sel], self.sparse.keys[col[sel]], contrib[sel]
+                order = np.lexsort((-contrib, r))
+                r, kk = r[order], kk[order]
+                if len(r):  # only the strongest few of each text reach Python
+                    rank = np.arange(len(r)) - np.searchsorted(r, r)
+                    r, kk = r[rank < 4 * k], kk[rank < 4 * k]
             names = self.names
             for row, key in zip(r.tolist(), kk.tolist(), strict=True):
                 found = out[row][0]
@@ -167,16 +174,24 @@ class ComplaintModel:
                 if name and not any(name in o or o in name for o in found):
                     found.append(name)
         z = (dense[which] - self.dense_mean) / self.dense_scale * self.dense_w[:, 0]
-        top = np.argsort(-z, axis=1)[:, :6]
+        top = np.argsort(-z, axis=1)[:, :6].tolist()
+        zs = z.tolist()
         for j, i in enumerate(which.tolist()):
             cues = out[i][1]
-            for f in top[j].tolist():
+            for f in top[j]:
                 label = DENSE_LABELS.get(DENSE[f])
-                if z[j, f] > 0.3 and label and label not in cues:
+                if zs[j][f] > 0.3 and label and label not in cues:
                     cues.append(label)
                 if len(cues) >= k_dense:
                     break
         return out
+
+    @property
+    def contributions(self) -> np.ndarray:
+        """Per vocabulary key, how much one occurrence pushes the complaint head (weight × idf, float32)."""
+        if self._contrib is None or len(self._contrib) != len(self.sparse.keys):
+            self._contrib = self.sparse.weights[:, 0] * self.sparse.idf
+        return self._contrib
 
 
 def empty(snow: dict[str, float] | None = None) -> ComplaintModel:

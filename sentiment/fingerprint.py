@@ -43,12 +43,15 @@ def simhash_many(token_lists: Sequence[Sequence[str]]) -> list[int]:
     flat = [cached(t) or token_hash(t) for tokens in token_lists for t in tokens]
     if not flat:
         return [0] * len(token_lists)
+    if len(token_lists) == 1:
+        return [to_signed(_combine(flat))]
     arr = np.array(flat, dtype="<u8")
-    bits = np.unpackbits(arr.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little").astype(np.int32)
+    # one row per bit (64 × tokens), so each text's votes are a contiguous run of every row
+    bits = np.unpackbits(np.ascontiguousarray(arr.view(np.uint8).reshape(-1, 8).T), axis=0, bitorder="little")
     ends = np.cumsum(lens)
     starts = ends - np.asarray(lens)
     nonempty = np.asarray(lens) > 0
-    sums = np.add.reduceat(bits, starts[nonempty], axis=0)
+    sums = np.add.reduceat(bits, starts[nonempty], axis=1, dtype=np.int32).T
     votes = sums * 2 - np.asarray(lens)[nonempty][:, None]
     packed = np.packbits(votes > 0, axis=1, bitorder="little")
     values = iter(int.from_bytes(row.tobytes(), "little") for row in packed)
@@ -79,7 +82,7 @@ def simhash(tokens: Iterable[str]) -> int:
 def _combine(hashes: Sequence[int]) -> int:
     arr = np.array(hashes, dtype="<u8")
     bits = np.unpackbits(arr.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-    votes = bits.sum(axis=0, dtype=np.int32) * 2 - len(hashes)
+    votes = np.add.reduce(bits, axis=0, dtype=np.int32) * 2 - len(hashes)
     packed = np.packbits(votes > 0, bitorder="little")
     return int.from_bytes(packed.tobytes(), "little")
 

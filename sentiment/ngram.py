@@ -328,6 +328,8 @@ class SentimentModel:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
         upos, found = self.index.find(uk)
+        if len(r) == len(uk) and r[0] == r[-1]:  # one text: its pairs are the distinct keys, in order
+            return r[found], upos[found], cnt[found]
         hit = found[ui]
         return r[hit], upos[ui[hit]], cnt[hit]
 
