@@ -1,6 +1,6 @@
 """Snapshot every output of the text analysis over a few thousand varied texts, and compare snapshots.
 
-    python scripts/analysis_snapshot.py dump OUT.json [--limit N]
+    python scripts/analysis_snapshot.py dump OUT.json [--limit N] [--exact]
     python scripts/analysis_snapshot.py compare BEFORE.json AFTER.json
 
 Used to prove that a change meant to be behaviour-neutral (a speed-up) changes no output.
@@ -14,7 +14,7 @@ time records
 * ``batch``: every field of ``analyze_many`` (in batches of mixed sizes),
 * ``single``: every field of ``analyze`` one call at a time,
 * ``model``: the models' raw outputs (sentiment margins, complaint, category, urgency
-  probabilities, evidence) rounded to 1e-9, and ``score_sentiment``.
+  probabilities, evidence) rounded to 1e-9 (``--exact``: bit for bit), and ``score_sentiment``.
 
 ``compare`` prints the first differences per section and exits 1 when there is any.
 """
@@ -38,8 +38,13 @@ FIELDS = ("sentiment", "is_complaint", "category", "urgency", "risk", "reasons",
           "tokens", "model_version")
 
 
+EXACT = False  # --exact: keep the models' raw outputs bit for bit instead of rounding to 1e-9
+
+
 def _r(x: float | None) -> float | None:
-    return None if x is None else round(float(x), 9)
+    if x is None:
+        return None
+    return float(x) if EXACT else round(float(x), 9)
 
 
 def odd_inputs() -> list[dict[str, Any]]:
@@ -182,11 +187,14 @@ def main() -> int:
     d = sub.add_parser("dump")
     d.add_argument("out", type=Path)
     d.add_argument("--limit", type=int, default=0, help="At most this many corpus texts (0: all).")
+    d.add_argument("--exact", action="store_true", help="Raw model outputs bit for bit (no rounding).")
     c = sub.add_parser("compare")
     c.add_argument("before", type=Path)
     c.add_argument("after", type=Path)
     args = ap.parse_args()
     if args.cmd == "dump":
+        global EXACT
+        EXACT = args.exact
         dump(args.out, args.limit)
         return 0
     return compare(args.before, args.after)

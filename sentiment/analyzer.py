@@ -214,11 +214,17 @@ class _Prepared:
     sig: Signals | None = None
 
 
-def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes: Any, comments: Any,
-             shares: Any, brand: str | None, author_history: dict[str, Any] | None) -> _Prepared:
+def _clean(text: Any) -> tuple[str, str]:
+    """(PII-masked text, its normalised first MAX_ANALYSED_CHARS characters)."""
     raw = text if isinstance(text, str) else ("" if text is None else str(text))
     masked = pii.mask(raw)
-    norm = segment.normalize(masked[:MAX_ANALYSED_CHARS])  # tokens never hold a phone number
+    return masked, segment.normalize(masked[:MAX_ANALYSED_CHARS])  # tokens never hold a phone number
+
+
+def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes: Any, comments: Any,
+             shares: Any, brand: str | None, author_history: dict[str, Any] | None,
+             cleaned: tuple[str, str] | None = None) -> _Prepared:
+    masked, norm = cleaned or _clean(text)
     stream = segment.stream_normalized(norm)
     lower = norm.lower()
     return _Prepared(masked, norm, lower, stream, _tail(stream), _brand_for(st, brand),
@@ -301,15 +307,18 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
 def prepare(records: Iterable[Any]) -> list[_Prepared]:
     """Mask, normalise and segment records (dicts in the RUBRIC format, or objects with those attributes)."""
     st = state()
-    prepared = []
+    fields = []
     for rec in records:
         get = rec.get if isinstance(rec, dict) else (lambda k, d=None, r=rec: getattr(r, k, d))
         followers = get("author_followers", None)
         if followers is None:
             followers = get("followers", 0)
-        prepared.append(_prepare(st, get("text", ""), get("platform"), followers, get("likes", 0),
-                                 get("comments", 0), get("shares", 0), get("brand"), get("author_history")))
-    return prepared
+        fields.append((get("text", ""), get("platform"), followers, get("likes", 0), get("comments", 0),
+                       get("shares", 0), get("brand"), get("author_history")))
+    cleaned = [_clean(f[0]) for f in fields]
+    if len(cleaned) > 1:
+        segment.warm(norm for _, norm in cleaned)  # the batch's new Han runs, cut in one call
+    return [_prepare(st, *f, cleaned=c) for f, c in zip(fields, cleaned, strict=True)]
 
 
 def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,

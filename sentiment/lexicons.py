@@ -199,6 +199,8 @@ class Matcher:
     so each position costs one or two dict look-ups; regex entries run separately.
     """
 
+    SHORT = 256  # one text up to this long is scanned in Python; longer ones and batches with numpy
+
     def __init__(self, lists: dict[str, WordList]) -> None:
         self._by2: dict[str, list[tuple[str, str, float]]] = {}
         self._by1: dict[str, list[tuple[str, str, float]]] = {}
@@ -235,6 +237,8 @@ class Matcher:
         term) of the whole batch are found with numpy in one pass; only those are checked
         in Python.
         """
+        if len(texts) == 1 and len(texts[0]) <= self.SHORT:  # one short text: a Python scan beats numpy's set-up
+            return [self._hits(texts[0], None)]
         cands: list[list[int]] = [[] for _ in texts]
         if len(texts) == 1 and len(texts[0]) > 1 and len(self._pairs):  # one text: no offsets needed
             c = np.frombuffer(texts[0].encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.int64)
@@ -256,13 +260,24 @@ class Matcher:
                         cands[row].append(i)
         return [self._hits(text, cand) for text, cand in zip(texts, cands, strict=True)]
 
-    def _hits(self, text: str, candidates: list[int]) -> list[Hit]:
+    def _hits(self, text: str, candidates: list[int] | None) -> list[Hit]:
+        """Hits in ``text``; ``candidates``: the positions whose two characters start some term
+        (None: find them here, position by position)."""
         hits: list[Hit] = []
         by2 = self._by2
-        for i in candidates:
-            for kind, term, weight in by2[text[i:i + 2]]:
-                if text.startswith(term, i):
-                    hits.append(Hit(kind, term, weight, i, i + len(term)))
+        if candidates is None:
+            get = by2.get
+            for i in range(len(text) - 1):
+                bucket = get(text[i:i + 2])
+                if bucket is not None:
+                    for kind, term, weight in bucket:
+                        if text.startswith(term, i):
+                            hits.append(Hit(kind, term, weight, i, i + len(term)))
+        else:
+            for i in candidates:
+                for kind, term, weight in by2[text[i:i + 2]]:
+                    if text.startswith(term, i):
+                        hits.append(Hit(kind, term, weight, i, i + len(term)))
         present = set(text)
         for ch in self._singles.intersection(present):
             i = text.find(ch)

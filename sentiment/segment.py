@@ -20,7 +20,6 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable
-from functools import lru_cache
 from math import log
 from pathlib import Path
 
@@ -37,6 +36,7 @@ _PIECE_RE = re.compile(
 BREAK = "|"
 _BREAK_CHARS = frozenset("，,。.！？!?；;…~～")
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_HAN_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 
 _lock = threading.RLock()
 _state: dict[str, object] = {"ready": False, "protected": None, "terms": frozenset(), "engine": None}
@@ -45,11 +45,10 @@ ENGINES = ("rust", "python")
 
 def normalize(text: str) -> str:
     """NFKC (full-width letters and digits to ASCII), control characters to spaces."""
-    text = unicodedata.normalize("NFKC", text)
-    return text.translate(_CONTROL_TABLE)
+    return _CONTROL_RE.sub(" ", unicodedata.normalize("NFKC", text))
 
 
-_CONTROL_TABLE = dict.fromkeys(list(range(0, 32)) + list(range(127, 160)), " ")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # one space for each (a scan in C; most texts have none)
 
 
 def engine() -> str:
@@ -133,7 +132,7 @@ def add_terms(terms: Iterable[str]) -> None:
 
 def clear_caches() -> None:
     """Forget memoised cuts (after the dictionary changed; the benchmark measures cold)."""
-    _cut_han.cache_clear()
+    _cuts.clear()
     _logp.clear()
 
 
@@ -196,12 +195,44 @@ def words(tokens: list[str]) -> list[str]:
     return [t[1:] if t[0] == "@" else t for t in tokens if t[0].isalnum() or (t[0] == "@" and len(t) > 1)]
 
 
+def warm(texts: Iterable[str]) -> None:
+    """Cut the Han runs of many normalised texts that are not cached yet, in one call of jieba-rs.
+
+    Each run is cut on its own either way (a newline between runs is a boundary jieba never
+    crosses), so the words are the same; a batch just pays the call overhead once instead of
+    once per run. The Python engine cuts run by run as before.
+    """
+    init()
+    if _state["engine"] != "rust":
+        return
+    cuts = _cuts
+    todo = dict.fromkeys(run for text in texts for run in _HAN_RUN_RE.findall(text)
+                         if len(run) > 1 and run not in cuts)
+    if not todo:
+        return
+    runs = list(todo)[:_CUTS_MAX]
+    words = _state["rust"].cut("\n".join(runs), False)  # type: ignore[attr-defined]
+    groups: list[tuple[str, ...]] = []
+    start = 0
+    for i, w in enumerate(words):
+        if w == "\n":
+            groups.append(tuple(words[start:i]))
+            start = i + 1
+    groups.append(tuple(words[start:]))
+    if len(groups) != len(runs):  # never expected; the runs are then cut one by one when met
+        return
+    if len(cuts) + len(runs) > _CUTS_MAX:
+        cuts.clear()
+    cuts.update(zip(runs, groups, strict=True))
+
+
 def _tokens_of(text: str) -> list[str]:
     out: list[str] = []
+    cached = _cuts.get
     for piece in _PIECE_RE.findall(text):
         ch = piece[0]
         if "\u3400" <= ch <= "\u9fff" and len(piece) > 1:
-            out.extend(_cut_han(piece))
+            out.extend(cached(piece) or _cut_han(piece))
         elif ch.isascii() and ch.isalnum():
             out.append(piece.lower())
         elif ch == "@":
@@ -218,12 +249,22 @@ _LOGP_MAX = 400_000
 _logp: dict[str, float | None] = {}
 
 
-@lru_cache(maxsize=65_536)  # clauses repeat: Heimao templates, reposts, stock phrases
+_CUTS_MAX = 65_536
+_cuts: dict[str, tuple[str, ...]] = {}  # run → its words: clauses repeat (Heimao templates, reposts, stock phrases)
+
+
 def _cut_han(block: str) -> tuple[str, ...]:
-    """The words of one run of Han characters."""
-    if _state["engine"] == "rust":
-        return tuple(_state["rust"].cut(block, False))  # type: ignore[attr-defined]
-    return _py_cut(block)
+    """The words of one run of Han characters (memoised)."""
+    words = _cuts.get(block)
+    if words is None:
+        if _state["engine"] == "rust":
+            words = tuple(_state["rust"].cut(block, False))  # type: ignore[attr-defined]
+        else:
+            words = _py_cut(block)
+        if len(_cuts) >= _CUTS_MAX:
+            _cuts.clear()
+        _cuts[block] = words
+    return words
 
 
 def _lookup(piece: str) -> float | None:
