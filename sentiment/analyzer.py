@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from math import exp
 from typing import TYPE_CHECKING, Any
 
@@ -300,7 +301,8 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
         dense_rows.append(complaint_model.dense_row(p.sig, every[i], tails[i], cm.snow_features(p.stream),
                                                     heimao=heimao, text_len=len(p.norm),
                                                     issue_categories=issue_cats, text=p.norm))
-    dense = np.array(dense_rows, dtype=np.float64).reshape(n, len(complaint_model.DENSE))
+    dense = np.fromiter(chain.from_iterable(dense_rows), dtype=np.float64,
+                        count=n * len(complaint_model.DENSE)).reshape(n, len(complaint_model.DENSE))
     return Features(prepared, rows, keys, margins, tails, dense, issues, counts)
 
 
@@ -359,7 +361,8 @@ def verdict(st: _State, p: _Prepared, margin: float, tail_margin: float | None, 
         senti = min(senti, 1.0 - senti)  # praise words inside sarcasm carry a grievance
     v = complaint.decide(p.sig, model=out, sentiment=focus, platform=p.platform, followers=p.followers,
                          engagement=p.engagement, th=st.thresholds, author_history=p.author_history,
-                         courier=complaint.courier_harm(p.lower), issue_categories=issue)
+                         courier=p.sig.score.get("harm", 0.0) >= 2.5 and complaint.courier_harm(p.lower),
+                         issue_categories=issue)  # courier: read only when harm fired
     return senti, v
 
 

@@ -68,19 +68,13 @@ def dense_row(sig: Any, margin: float, tail_margin: float | None, snow: tuple[fl
     """The dense feature vector of one mention, in :data:`DENSE` order (``sig``: signals.Signals)."""
     m = max(-8.0, min(8.0, margin)) / 4.0
     t = m if tail_margin is None else max(-8.0, min(8.0, tail_margin)) / 4.0
-    get = sig.score.get
     row = [m, t, min(m, t), snow[0], snow[1]]
-    row += [log1p(min(max(get(k, 0.0), 0.0), 8.0)) for k in SIGNAL_KINDS]
+    row += _squash(sig.score, _SIGNAL_INDEX)
     row.append(1.0 if sig.competitor_terms else 0.0)
     row.append(log1p(min(len(sig.negated), 4)))
     row.append(1.0 if sig.brand_named else 0.0)
-    cget = sig.categories.get
-    row += [log1p(min(max(cget(c, 0.0), 0.0), 8.0)) for c in CATEGORIES]
-    if issue_categories:
-        iget = issue_categories.get
-        row += [log1p(min(max(iget(c, 0.0), 0.0), 8.0)) for c in CATEGORIES]
-    else:
-        row += _ZEROS
+    row += _squash(sig.categories, _CATEGORY_INDEX)
+    row += _squash(issue_categories, _CATEGORY_INDEX) if issue_categories else _ZEROS
     row.append(1.0 if heimao else 0.0)
     row.append(log1p(text_len) / 6.0)
     row.append(1.0 if ("?" in text or "？" in text or "吗" in text) else 0.0)
@@ -88,7 +82,20 @@ def dense_row(sig: Any, margin: float, tail_margin: float | None, snow: tuple[fl
     return row
 
 
+def _squash(scores: dict[str, float], index: dict[str, int]) -> list[float]:
+    """log1p of each indexed score clipped to [0, 8], in index order. A text has few scores, so
+    only those are visited; an absent one is 0.0 (which log1p(0.0) is)."""
+    out = [0.0] * len(index)
+    for name, value in scores.items():
+        i = index.get(name)
+        if i is not None:
+            out[i] = log1p(min(max(value, 0.0), 8.0))
+    return out
+
+
 _ZEROS = [0.0] * len(CATEGORIES)
+_SIGNAL_INDEX = {k: i for i, k in enumerate(SIGNAL_KINDS)}
+_CATEGORY_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
 
 
 @dataclass
@@ -160,7 +167,10 @@ class ComplaintModel:
                 wanted[which] = True
                 sel = wanted[r] & (contrib > 0)
                 r, kk, contrib = r[sel], self.sparse.keys[col[sel]], contrib[sel]
-                order = np.lexsort((-contrib, r))
+                # by row, then strongest first, ties in key order (= np.lexsort((-contrib, r))): a positive
+                # float32's bits rise with its value, so one stable sort of packed integers does it
+                packed = (r << 31) | (0x7FFFFFFF - contrib.view(np.int32).astype(np.int64))
+                order = np.argsort(packed, kind="stable")
                 r, kk = r[order], kk[order]
                 if len(r):  # only the strongest few of each text reach Python
                     rank = np.arange(len(r)) - np.searchsorted(r, r)
