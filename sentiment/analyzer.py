@@ -224,9 +224,10 @@ def _clean(text: Any) -> tuple[str, str]:
 
 def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes: Any, comments: Any,
              shares: Any, brand: str | None, author_history: dict[str, Any] | None,
-             cleaned: tuple[str, str] | None = None) -> _Prepared:
+             cleaned: tuple[str, str] | None = None, stream: list[str] | None = None) -> _Prepared:
     masked, norm = cleaned or _clean(text)
-    stream = segment.stream_normalized(norm)
+    if stream is None:
+        stream = segment.stream_normalized(norm)
     lower = norm.lower()
     return _Prepared(masked, norm, lower, stream, _tail(stream), _brand_for(st, brand),
                      platform if isinstance(platform, str) else None, _int(followers),
@@ -318,9 +319,8 @@ def prepare(records: Iterable[Any]) -> list[_Prepared]:
         fields.append((get("text", ""), get("platform"), followers, get("likes", 0), get("comments", 0),
                        get("shares", 0), get("brand"), get("author_history")))
     cleaned = [_clean(f[0]) for f in fields]
-    if len(cleaned) > 1:
-        segment.warm(norm for _, norm in cleaned)  # the batch's new Han runs, cut in one call
-    return [_prepare(st, *f, cleaned=c) for f, c in zip(fields, cleaned, strict=True)]
+    streams = segment.streams_normalized([norm for _, norm in cleaned])  # new Han runs cut in one call
+    return [_prepare(st, *f, cleaned=c, stream=s) for f, c, s in zip(fields, cleaned, streams, strict=True)]
 
 
 def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
