@@ -143,7 +143,8 @@ class ComplaintModel:
             else self.sparse.head_margins_flat(rows, keys, n)
         if n:
             z = (dense - self.dense_mean) / self.dense_scale
-            out += z @ self.dense_w + self.bias
+            for a, b in _blocks(n):
+                out[a:b] += z[a:b] @ self.dense_w + self.bias
         return out
 
     def explain(self, counts: ngram.Counts, dense: np.ndarray, which: np.ndarray,
@@ -202,6 +203,20 @@ class ComplaintModel:
         if self._contrib is None or len(self._contrib) != len(self.sparse.keys):
             self._contrib = self.sparse.weights[:, 0] * self.sparse.idf
         return self._contrib
+
+
+_BLOCK = 256
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    """Row blocks for the dense product: small enough that OpenBLAS computes each on the calling
+    thread (a whole batch at once wakes its worker threads, whose spinning costs more CPU time
+    than the product itself), never a one-row block unless the batch is one row (numpy would
+    take another BLAS routine for it)."""
+    bounds = list(range(0, n, _BLOCK))
+    if n > 1 and n - bounds[-1] == 1 and len(bounds) > 1:
+        bounds.pop()
+    return list(zip(bounds, [*bounds[1:], n], strict=True))
 
 
 def empty(snow: dict[str, float] | None = None) -> ComplaintModel:
