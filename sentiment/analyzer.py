@@ -410,14 +410,30 @@ def analyze_many(records: Iterable[Any]) -> list[Analysis]:
     the RUBRIC.md record format and MentionItem rows both work.
     """
     st = state()
+    records = records if isinstance(records, list) else list(records)
     enabled = gc.isenabled()
     gc.disable()  # a batch makes many short-lived objects and no cycles: skip the collector's passes
     try:
-        prepared = prepare(records)
-        return _analyses(st, prepared) if prepared else []
+        out: list[Analysis] = []
+        for a, b in _blocks(len(records)):
+            out += _analyses(st, prepare(records[a:b]))
+        return out
     finally:
         if enabled:
             gc.enable()
+
+
+BLOCK = 256  # texts scored together: numpy's per-call cost is spread, while the arrays stay in cache
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    """Blocks of at most :data:`BLOCK` texts, never one text alone unless the batch is one text: a
+    single text takes the one-text arithmetic (BLAS dot products), a block the batched one, so
+    blocking changes no result."""
+    bounds = list(range(0, n, BLOCK))
+    if len(bounds) > 1 and n - bounds[-1] == 1:
+        bounds.pop()
+    return list(zip(bounds, [*bounds[1:], n], strict=True)) if n else []
 
 
 def _int(v: Any) -> int:

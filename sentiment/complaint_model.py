@@ -216,7 +216,7 @@ def _blocks(n: int) -> list[tuple[int, int]]:
     bounds = list(range(0, n, _BLOCK))
     if n > 1 and n - bounds[-1] == 1 and len(bounds) > 1:
         bounds.pop()
-    return list(zip(bounds, [*bounds[1:], n], strict=True))
+    return list(zip(bounds, [*bounds[1:], n], strict=True)) if n else []
 
 
 def empty(snow: dict[str, float] | None = None) -> ComplaintModel:
