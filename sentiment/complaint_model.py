@@ -315,7 +315,7 @@ def softmax_rows(m: np.ndarray) -> np.ndarray:
 
 def feature_strings(text: str, stream: Sequence[str]) -> list[str]:
     """The text of every feature occurrence, in the order :func:`ngram.keys_batch` emits their keys."""
-    compact = text.translate(ngram._DROP).lower()
+    compact = ngram.compact(text)
     out = list(compact)
     out += [compact[i:i + 2] for i in range(len(compact) - 1)]
     out += [compact[i:i + 3] for i in range(len(compact) - 2)]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import threading
 import zipfile
 from collections.abc import Sequence
@@ -39,7 +40,14 @@ IDF_SCALE = 16.0
 DEFAULT_BLEND = 0.5  # idf is stored as round(idf * 16) in a uint8
 NEGATORS = frozenset(("不", "没", "没有", "别", "无", "未", "非", "不是", "并非", "从未", "毫无", "不会", "不能",
                       "没法", "绝不", "决不", "不太", "不怎么", "不够", "一点也不", "一点都不"))
-_DROP = str.maketrans("", "", " \t\n\r\u3000")
+_DROP_RE = re.compile("[ \t\n\r\u3000]+")
+
+
+def compact(text: str) -> str:
+    """``text`` without spaces, tabs, newlines and ideographic spaces, lower-cased (what the
+    character n-grams are taken from); a regex pass, much faster than ``str.translate`` on
+    non-ASCII text."""
+    return _DROP_RE.sub("", text).lower()
 _U = np.uint64
 _P1, _P2 = _U(0x9E3779B97F4A7C15), _U(0xC2B2AE3D27D4EB4F)
 _SALT = {"c2": _U(0x2545F4914F6CDD1D), "c3": _U(0x5851F42D4C957F2D), "w": _U(0x14057B7EF767814F),
@@ -62,10 +70,10 @@ def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]]) -> tuple[
     if len(texts) == 1:
         keys = _keys_one(texts[0], streams[0])
         return np.zeros(len(keys), dtype=np.int64), keys
-    compact = [t.translate(_DROP).lower() for t in texts]
-    lens = np.fromiter((len(x) for x in compact), dtype=np.int64, count=len(compact))
-    c = _codes("".join(compact))
-    crow = np.repeat(np.arange(len(compact), dtype=np.int64), lens)
+    compacts = [compact(t) for t in texts]
+    lens = np.fromiter((len(x) for x in compacts), dtype=np.int64, count=len(compacts))
+    c = _codes("".join(compacts))
+    crow = np.repeat(np.arange(len(compacts), dtype=np.int64), lens)
     hashes = [c]
     rows = [crow]
     if len(c) > 1:
@@ -97,7 +105,7 @@ def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]]) -> tuple[
 
 def _keys_one(text: str, stream: Sequence[str]) -> np.ndarray:
     """:func:`keys_batch` of one text (the same keys in the same order, fewer numpy calls)."""
-    c = _codes(text.translate(_DROP).lower())
+    c = _codes(compact(text))
     hashes = [c]
     if len(c) > 1:
         c2 = c[:-1] * _P1 + c[1:]
