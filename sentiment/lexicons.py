@@ -188,45 +188,41 @@ def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
     return frozenset(got) if got else None
 
 
-_GATE_CAP = 256  # at most this many two-character strings per pattern (else no gate)
+_GATE_CAP = 256  # at most this many strings per pattern end (else unknown)
 _ZERO_WIDTH = object()
 
 
-def gate_bigrams(pattern: re.Pattern[str]) -> frozenset[str] | None:
-    """Two-character strings one of which every match of ``pattern`` contains: the possible first two
-    characters of a match, or the possible last two, whichever set is smaller. None when that cannot
-    be told (a match may be shorter than two characters, a class is too wide or a category such as
-    ``\\d``, case-insensitive matching, back-references).
-
-    Lets :class:`Matcher` skip a regular expression when none of these strings occurs in the text:
-    a necessary condition, so the hits are the same, only found with fewer regex runs.
-    """
+def match_ends(pattern: re.Pattern[str], k: int, last: bool = False) -> set[str] | None:
+    """The first (``last``: final) ``k`` characters of every string ``pattern`` can match, as a set
+    (a string shorter than ``k`` where a whole match can be that short); None when that cannot be
+    told exactly: a class too wide or a category such as ``\\d`` (its full Unicode meaning is not
+    enumerated), case-insensitive matching, back-references, more than a few hundred strings."""
     from re import _constants as c  # type: ignore[attr-defined]
     from re import _parser as sre  # type: ignore[attr-defined]
 
-    def join(acc: set[str], part: set[str], rev: bool) -> set[str] | None:
+    def join(acc: set[str], part: set[str]) -> set[str] | None:
         out = set()
         for a in acc:
-            if len(a) >= 2:
+            if len(a) >= k:
                 out.add(a)
                 continue
             for b in part:
-                out.add((b + a)[-2:] if rev else (a + b)[:2])
+                out.add((b + a)[-k:] if last else (a + b)[:k])
         return out if len(out) <= _GATE_CAP else None
 
-    def ends(items: list[Any], rev: bool) -> set[str] | None:
+    def ends(items: list[Any]) -> set[str] | None:
         acc: set[str] | None = {""}
-        for op, av in (reversed(items) if rev else items):
-            if acc is None or all(len(a) >= 2 for a in acc):
+        for op, av in (reversed(items) if last else items):
+            if acc is None or all(len(a) >= k for a in acc):
                 break
-            part = item(op, av, rev)
+            part = item(op, av)
             if part is None:
                 return None
             if part is not _ZERO_WIDTH:
-                acc = join(acc, part, rev)  # type: ignore[arg-type]
+                acc = join(acc, part)
         return acc
 
-    def item(op: Any, av: Any, rev: bool) -> Any:
+    def item(op: Any, av: Any) -> Any:
         if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
             return _ZERO_WIDTH
         if op == c.LITERAL:
@@ -242,27 +238,27 @@ def gate_bigrams(pattern: re.Pattern[str]) -> frozenset[str] | None:
                     return None
             return chars
         if op == c.SUBPATTERN:
-            return None if av[1] & re.IGNORECASE else ends(list(av[-1]), rev)
+            return None if av[1] & re.IGNORECASE else ends(list(av[-1]))
         if op == c.ATOMIC_GROUP:
-            return ends(list(av), rev)
+            return ends(list(av))
         if op == c.BRANCH:
             out: set[str] = set()
             for branch in av[1]:
-                got = ends(list(branch), rev)
+                got = ends(list(branch))
                 if got is None:
                     return None
                 out |= got
             return out
         if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
             lo, hi, sub = av
-            one = ends(list(sub), rev)
+            one = ends(list(sub))
             if one is None:
                 return None
             out = {""} if lo == 0 else set()
             acc: set[str] | None = {""}
             r = 0
-            while r < hi and r < lo + 2:  # two more repeats than the minimum decide two characters
-                acc = join(acc, one, rev)  # type: ignore[arg-type]
+            while r < hi and r < lo + k:  # k more repeats than the minimum decide k characters
+                acc = join(acc, one)  # type: ignore[arg-type]
                 if acc is None:
                     return None
                 r += 1
@@ -277,12 +273,29 @@ def gate_bigrams(pattern: re.Pattern[str]) -> frozenset[str] | None:
         items = list(sre.parse(pattern.pattern, pattern.flags))
     except (TypeError, ValueError, IndexError, re.error):
         return None
+    return ends(items)
+
+
+def gate_bigrams(pattern: re.Pattern[str]) -> frozenset[str] | None:
+    """Two-character strings one of which every match of ``pattern`` contains: the possible first two
+    characters of a match, or the possible last two, whichever set is smaller (:func:`match_ends`).
+    None when that cannot be told, or a match may be shorter than two characters.
+
+    Lets :class:`Matcher` skip a regular expression when none of these strings occurs in the text:
+    a necessary condition, so the hits are the same, only found with fewer regex runs.
+    """
     best: set[str] | None = None
-    for rev in (False, True):
-        got = ends(items, rev)
+    for last in (False, True):
+        got = match_ends(pattern, 2, last)
         if got and all(len(x) == 2 and "\x00" not in x for x in got) and (best is None or len(got) < len(best)):
             best = got
     return frozenset(best) if best else None
+
+
+def _char_class(chars: Iterable[str]) -> re.Pattern[str] | None:
+    """A regex matching any one of ``chars`` (None for none)."""
+    chars = sorted(set(chars))
+    return re.compile("[" + "".join(re.escape(c) for c in chars) + "]") if chars else None
 
 
 def _pair_code(two: str) -> int:
@@ -313,25 +326,35 @@ class Matcher:
         for bucket in (*self._by2.values(), *self._by1.values()):
             bucket.sort(key=lambda e: -len(e[1]))
         self._singles = frozenset(self._by1)
-        # regular expressions: chosen by the characters that can start a match (one bit each, so the
-        # choice is a few integer ORs), and skipped when none of their gate strings occurs in the text
-        self._first_mask: dict[str, int] = {}
+        self._single_re = _char_class(self._singles)
+        # Regular expressions. Each has a bit; per text the runs are a few integer operations:
+        # - gated (gate_bigrams) with an exact first-character set: run when a gate string occurs
+        #   (a match needs one, and starts with one of those characters anyway);
+        # - gated, first characters approximate (a \\d counts as 0-9 there): gate and first character;
+        # - not gated: when one of their first characters occurs; patterns without a first-character
+        #   set always.
         self._always = 0
         self._gated = 0
+        self._exact = 0
+        self._first_mask: dict[str, int] = {}
         gates: dict[str, int] = {}
         for n, (_kind, pattern, _weight, first) in enumerate(self._patterns):
             bit = 1 << n
             if first is None:
                 self._always |= bit
-            else:
-                for ch in first:
-                    self._first_mask[ch] = self._first_mask.get(ch, 0) | bit
+                continue
             gate = gate_bigrams(pattern)
+            exact = match_ends(pattern, 1)
             if gate:
                 self._gated |= bit
                 for two in gate:
                     gates[two] = gates.get(two, 0) | bit
-        self._first_keys = frozenset(self._first_mask)
+                if exact is not None and exact == set(first):
+                    self._exact |= bit
+                    continue
+            for ch in first:
+                self._first_mask[ch] = self._first_mask.get(ch, 0) | bit
+        self._first_re = _char_class(self._first_mask)
         # what two characters start (terms) or open the gate of (regexes): one look-up per position
         self._scan: dict[str, tuple[list[tuple[str, str, float]], int]] = {
             two: (self._by2.get(two, []), gates.get(two, 0)) for two in sorted({*self._by2, *gates})}
@@ -391,18 +414,21 @@ class Matcher:
                 for kind, term, weight in terms:
                     if text.startswith(term, i):
                         hits.append(Hit(kind, term, weight, i, i + len(term)))
-        present = set(text)
-        for ch in self._singles.intersection(present):
-            i = text.find(ch)
-            while i >= 0:
-                for kind, term, weight in self._by1[ch]:
-                    hits.append(Hit(kind, term, weight, i, i + 1))
-                i = text.find(ch, i + 1)
-        chosen = self._always
-        first = self._first_mask
-        for ch in self._first_keys.intersection(present):
-            chosen |= first[ch]
-        chosen &= ~self._gated | opened
+        if self._single_re is not None and self._single_re.search(text):
+            present = set(text)
+            for ch in self._singles.intersection(present):
+                i = text.find(ch)
+                while i >= 0:
+                    for kind, term, weight in self._by1[ch]:
+                        hits.append(Hit(kind, term, weight, i, i + 1))
+                    i = text.find(ch, i + 1)
+        chosen = self._always | (opened & self._exact)
+        if self._first_re is not None:
+            first = 0
+            masks = self._first_mask
+            for ch in set(self._first_re.findall(text)):
+                first |= masks[ch]
+            chosen |= first & (~self._gated | opened)
         while chosen:  # in list order, as ever
             low = chosen & -chosen
             chosen ^= low
