@@ -238,10 +238,22 @@ def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes:
 _NOT_WORDS = re.compile(r"(?i)(?:https?://|www\.)\S+|\[[^\[\]\s]{1,8}\]|[^\w]|[\d_]")
 
 
+# the same scan with one more alternative, a letter, so each position is consumed as by the sub()
+_WORDS_SCAN = re.compile(_NOT_WORDS.pattern + r"|([^\W\d_])")
+
+
 def has_words(text: str) -> bool:
     """Whether a text has something to read: two letters (Han or other) outside links, Weibo
     emoticons ("[微笑]"), emoji, digits and punctuation."""
-    return len(_NOT_WORDS.sub("", text)) >= 2
+    letters = 0
+    for n, m in enumerate(_WORDS_SCAN.finditer(text)):  # most texts show two letters at once
+        if m.lastindex:
+            letters += 1
+            if letters >= 2:
+                return True
+        elif n >= 16:
+            return len(_NOT_WORDS.sub("", text)) >= 2  # much to skip: the plain way
+    return False
 
 
 def _collect(st: _State, prepared: list[_Prepared]) -> None:

@@ -28,7 +28,9 @@ import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from math import log1p
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +113,7 @@ class ComplaintModel:
     names: dict[int, str] = field(default_factory=dict)  # feature key → its text, for reasons
     meta: dict[str, Any] = field(default_factory=dict)
     _contrib: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _snow_words: dict[str, float] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -123,16 +126,11 @@ class ComplaintModel:
 
     def snow_features(self, stream: Sequence[str]) -> tuple[float, float]:
         """(clipped sum, mean) of snownlp's word log-likelihood ratios over the words of a stream."""
-        get = self.snow.get
-        total, n = 0.0, 0
-        for tok in stream:
-            if tok == BREAK:
-                continue
-            v = get(tok)
-            if v is not None:
-                total += v
-                n += 1
-        return max(-12.0, min(12.0, total)) / 6.0, (total / n if n else 0.0)
+        if self._snow_words is None:
+            self._snow_words = {w: v for w, v in self.snow.items() if w != BREAK}  # a clause break is no word
+        vals = [v for v in map(self._snow_words.get, stream) if v is not None]
+        total = reduce(add, vals, 0.0)  # left to right, as a loop would (sum() may compensate)
+        return max(-12.0, min(12.0, total)) / 6.0, (total / len(vals) if vals else 0.0)
 
     def margins(self, rows: np.ndarray, keys: np.ndarray, n: int, dense: np.ndarray,
                 counts: ngram.Counts | None = None, hits: ngram.Hits | None = None) -> np.ndarray:
