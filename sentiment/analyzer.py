@@ -70,6 +70,7 @@ class _State:
     all_brand_terms: tuple[str, ...]
     version: str
     key: tuple[Any, ...]
+    joint: ngram.JointVocab | None = None  # both models' vocabularies: one key look-up per batch
 
 
 _lock = threading.RLock()
@@ -104,7 +105,7 @@ def configure(cfg: AppConfig | None = None, *, cmodel: complaint_model.Complaint
             th = complaint.Thresholds(a.big_v_followers, a.viral_engagement, a.complaint_min_risk)
         terms = tuple(sorted({t.lower() for ts in brands.values() for t in ts}, key=len, reverse=True))
         version = f"{mdl.version}+{cmodel.version}+{RULES_VERSION}"[:64]
-        _state = _State(lex, mdl, cmodel, th, brands, terms, version, key)
+        _state = _State(lex, mdl, cmodel, th, brands, terms, version, key, ngram.JointVocab([mdl, cmodel.sparse]))
 
 
 @contextmanager
@@ -276,6 +277,8 @@ class Features:
     dense: np.ndarray         # complaint_model.DENSE per text
     issues: list[dict[str, float] | None]
     counts: ngram.Counts | None = None  # ngram.count_pairs of the main texts (None: recompute)
+    # (model, (position, found) of counts' distinct keys in its vocabulary), when looked up already
+    found_keys: tuple[ngram.SentimentModel, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.ComplaintModel | None = None) -> Features:
@@ -295,7 +298,9 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
             streams.append(segment.stream_normalized(p.tail))
     rows, keys = ngram.keys_batch(texts, streams)
     counts = ngram.count_pairs(rows, keys)
-    m = st.model._combine(st.model.head_margins_counts(counts, len(texts)))
+    found = st.joint.lookup(counts[0]) if st.joint is not None and st.joint.serves(st.model, cm.sparse) else None
+    hits = st.model.hits(counts, found[0] if found else None)
+    m = st.model._combine(st.model.head_margins_counts(counts, len(texts), hits))
     if len(texts) > n:  # drop the contrast tails' rows
         main = rows < n
         rows, keys = rows[main], keys[main]
@@ -316,7 +321,8 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
                                                     issue_categories=issue_cats, text=p.norm))
     dense = np.fromiter(chain.from_iterable(dense_rows), dtype=np.float64,
                         count=n * len(complaint_model.DENSE)).reshape(n, len(complaint_model.DENSE))
-    return Features(prepared, rows, keys, margins, tails, dense, issues, counts)
+    return Features(prepared, rows, keys, margins, tails, dense, issues, counts,
+                    (cm.sparse, found[1]) if found else None)
 
 
 def prepare(records: Iterable[Any]) -> list[_Prepared]:
@@ -341,9 +347,12 @@ def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
     n = len(feats.prepared)
     if n == 0:
         return []
+    found = None
     if feats.counts is None:
         feats.counts = ngram.count_pairs(feats.rows, feats.keys)
-    hits = cmodel.sparse.hits(feats.counts)  # looked up once: margins and reasons
+    elif feats.found_keys is not None and feats.found_keys[0] is cmodel.sparse:
+        found = feats.found_keys[1]
+    hits = cmodel.sparse.hits(feats.counts, found)  # looked up once: margins and reasons
     m = cmodel.margins(feats.rows, feats.keys, n, feats.dense, feats.counts, hits)
     ncat = len(complaint_model.CATEGORIES)
     cats = complaint_model.softmax_rows(m[:, 1:1 + ncat]).tolist()

@@ -253,6 +253,38 @@ class KeyIndex:
         return self.starts[bucket] + slot, eq.ravel()[slot + np.arange(0, eq.size, self.WIDTH)]
 
 
+class JointVocab:
+    """The vocabularies of several models as one sorted key array, so that one look-up of a batch's
+    distinct keys serves every model (the sentiment and the complaint model read the same keys)."""
+
+    def __init__(self, models: Sequence[SentimentModel]) -> None:
+        self.models = list(models)
+        keys = np.sort(np.concatenate([m.keys for m in self.models])) if self.models else np.zeros(0, np.int64)
+        if len(keys):
+            keys = keys[_runs(keys)[0]]  # distinct (np.unique is much slower here)
+        self.index = KeyIndex(keys)
+        self.positions = []
+        for m in self.models:
+            pos = np.full(len(keys), -1, dtype=np.int64)
+            pos[np.searchsorted(keys, m.keys)] = np.arange(len(m.keys))
+            self.positions.append(pos)
+
+    def serves(self, *models: SentimentModel) -> bool:
+        return len(models) == len(self.models) and all(a is b for a, b in zip(models, self.models, strict=True))
+
+    def lookup(self, uk: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per model, (position, found) of each sorted distinct key ``uk`` (for :meth:`SentimentModel.hits`)."""
+        if not len(uk) or not len(self.index.vocab):
+            return [(np.zeros(len(uk), np.int64), np.zeros(len(uk), bool)) for _ in self.models]
+        upos, found = self.index.find(uk)
+        np.minimum(upos, len(self.index.vocab) - 1, out=upos)
+        out = []
+        for pos in self.positions:
+            mpos = pos[upos]
+            out.append((mpos, found & (mpos >= 0)))
+        return out
+
+
 def rows_below(counts: Counts, n: int) -> Counts:
     """The pairs of rows < ``n`` (pairs are sorted by row)."""
     uk, r, ui, cnt = counts
@@ -324,18 +356,19 @@ class SentimentModel:
             return out
         return self.head_margins_counts(count_pairs(rows, keys), n)
 
-    def hits(self, counts: Counts) -> Hits:
+    def hits(self, counts: Counts, found_keys: tuple[np.ndarray, np.ndarray] | None = None) -> Hits:
         """The pairs of :func:`count_pairs` whose key the model knows: (row, vocabulary position, count).
 
         Each distinct key is looked up once, in sorted order (cache-friendly), then mapped back;
         the pairs keep their order (by row, then key). One look-up serves every use of a batch
-        (the margins and, for the complaint model, the reasons).
+        (the margins and, for the complaint model, the reasons); ``found_keys``: (position, found)
+        of the distinct keys, when already looked up (:class:`JointVocab`).
         """
         uk, r, ui, cnt = counts
-        if len(uk) == 0 or len(self.keys) == 0:
+        if len(uk) == 0 or len(self.keys) == 0 or len(r) == 0:
             empty = np.zeros(0, dtype=np.int64)
             return empty, empty, empty
-        upos, found = self.index.find(uk)
+        upos, found = self.index.find(uk) if found_keys is None else found_keys
         if len(r) == len(uk) and r[0] == r[-1]:  # one text: its pairs are the distinct keys, in order
             return r[found], upos[found], cnt[found]
         hit = found[ui]
