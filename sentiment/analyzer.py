@@ -356,15 +356,21 @@ def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
     m = cmodel.margins(feats.rows, feats.keys, n, feats.dense, feats.counts, hits)
     ncat = len(complaint_model.CATEGORIES)
     cats = complaint_model.softmax_rows(m[:, 1:1 + ncat]).tolist()
-    # complaint, 紧急 and 非常紧急 probabilities, in one pass
-    probs = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(m[:, [0, 1 + ncat, 2 + ncat]], -30), 30)))
     threshold = cmodel.threshold
     top_threshold = float(cmodel.meta.get("top_threshold", 1.01))
     hard_threshold = float(cmodel.meta.get("hard_threshold", threshold))
-    which = (probs[:, 0] >= min(threshold, hard_threshold)).nonzero()[0] if explain else np.zeros(0, np.int64)
+    # complaint, 紧急 and 非常紧急 probabilities, in one pass
+    if n == 1:  # one text: the same IEEE operations on plain floats, one np.exp
+        e = np.exp([-min(max(x, -30.0), 30.0) for x in m[0, [0, 1 + ncat, 2 + ncat]].tolist()]).tolist()
+        probs = [[1.0 / (1.0 + x) for x in e]]
+        which = np.zeros(1 if explain and probs[0][0] >= min(threshold, hard_threshold) else 0, np.int64)
+    else:
+        p = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(m[:, [0, 1 + ncat, 2 + ncat]], -30), 30)))
+        which = (p[:, 0] >= min(threshold, hard_threshold)).nonzero()[0] if explain else np.zeros(0, np.int64)
+        probs = p.tolist()
     why = cmodel.explain(feats.counts, feats.dense, which, hits=hits)
     out = []
-    for i, (p_complaint, p_urgent, p_top) in enumerate(probs.tolist()):
+    for i, (p_complaint, p_urgent, p_top) in enumerate(probs):
         evidence, cues = why.get(i) or ([], [])
         out.append(complaint.ModelOutput(
             p_complaint, threshold, dict(zip(complaint_model.CATEGORIES, cats[i], strict=True)),

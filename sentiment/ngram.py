@@ -324,6 +324,14 @@ class SentimentModel:
                             np.array([self.heads.index("gate:" + d) for d in doms], dtype=np.int64),
                             np.array([self.blend.get(d, DEFAULT_BLEND) for d in doms], dtype=np.float64))
         spec, gate, blend = self._gating
+        if len(m) == 1 and len(spec):  # one text: the same IEEE operations on plain floats, one np.exp
+            row = m[0].tolist()
+            e = np.exp([-min(max(row[g], -30.0), 30.0) for g in gate.tolist()]).tolist()
+            total = row[0]
+            for j, b, ej in zip(spec.tolist(), blend.tolist(), e, strict=True):
+                total += b * (1.0 / (1.0 + ej)) * (row[j] - row[0])
+            out[0] = total
+            return out
         if len(spec):
             p = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(m[:, gate], -30), 30)))  # = np.clip, cheaper
             terms = blend * p * (m[:, spec] - m[:, :1])
