@@ -214,6 +214,7 @@ class _Prepared:
     engagement: int
     author_history: dict[str, Any] | None
     sig: Signals | None = None
+    content: list[int] | None = None  # hashes of the words that identify the content (fingerprint)
 
 
 def _clean(text: Any) -> tuple[str, str]:
@@ -296,7 +297,11 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
             tail_rows.append(len(texts))
             texts.append(p.tail)
             streams.append(segment.stream_normalized(p.tail))
-    rows, keys = ngram.keys_batch(texts, streams)
+    word_hashes, snows = _token_pass(prepared, cm.snow, st.lexicon.stopwords)
+    if len(texts) > n:
+        tail_hashes = ngram._word_hashes(streams[n:], first_row=n)
+        word_hashes = tuple(a + b for a, b in zip(word_hashes, tail_hashes, strict=True))  # type: ignore[assignment]
+    rows, keys = ngram.keys_batch(texts, streams, word_hashes)
     counts = ngram.count_pairs(rows, keys)
     found = st.joint.lookup(counts[0]) if st.joint is not None and st.joint.serves(st.model, cm.sparse) else None
     hits = st.model.hits(counts, found[0] if found else None)
@@ -316,13 +321,58 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
         issue = complaint.heimao_issue(p.lower) if heimao else None
         issue_cats = category_scores(issue) if issue else None
         issues.append(issue_cats)
-        dense_rows.append(complaint_model.dense_row(p.sig, every[i], tails[i], cm.snow_features(p.stream),
+        dense_rows.append(complaint_model.dense_row(p.sig, every[i], tails[i], snows[i],
                                                     heimao=heimao, text_len=len(p.norm),
                                                     issue_categories=issue_cats, text=p.norm))
     dense = np.fromiter(chain.from_iterable(dense_rows), dtype=np.float64,
                         count=n * len(complaint_model.DENSE)).reshape(n, len(complaint_model.DENSE))
     return Features(prepared, rows, keys, margins, tails, dense, issues, counts,
                     (cm.sparse, found[1]) if found else None)
+
+
+def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
+                stop: frozenset[str]) -> tuple[ngram.WordHashes, list[tuple[float, float]]]:
+    """One pass over each text's tokens for what three stages read per token: the word keys'
+    hashes, clause starts and negation scopes (exactly as :func:`ngram._word_hashes`), snownlp's
+    evidence (as :meth:`ComplaintModel.snow_features`) and the content words' hashes for the
+    fingerprint (as :func:`fingerprint.content_tokens`, kept in ``p.content``)."""
+    words: list[int] = []
+    wrows: list[int] = []
+    starts: list[bool] = []
+    negated: list[int] = []
+    nrows: list[int] = []
+    snows = []
+    cached, token_hash = fingerprint._HASHES.get, fingerprint.token_hash
+    negators, repost, evidence = ngram.NEGATORS, fingerprint.REPOST_WORDS, snow.get
+    for row, p in enumerate(prepared):
+        neg = False
+        new_clause = True
+        total, k = 0.0, 0
+        content: list[int] = []
+        for tok in p.stream:
+            if tok == segment.BREAK:
+                neg = False
+                new_clause = True
+                continue
+            h = cached(tok) or token_hash(tok)
+            words.append(h)
+            starts.append(new_clause)
+            new_clause = False
+            if neg:
+                negated.append(h)
+                nrows.append(row)
+            elif tok in negators:
+                neg = True
+            v = evidence(tok)
+            if v is not None:
+                total += v
+                k += 1
+            if tok[0] != "@" and tok[0].isalnum() and tok not in repost and tok not in stop:
+                content.append(h)
+        wrows.extend([row] * (len(words) - len(wrows)))
+        snows.append((max(-12.0, min(12.0, total)) / 6.0, total / k if k else 0.0))
+        p.content = content
+    return (words, wrows, starts, negated, nrows), snows
 
 
 def prepare(records: Iterable[Any]) -> list[_Prepared]:
@@ -394,6 +444,8 @@ def verdict(st: _State, p: _Prepared, margin: float, tail_margin: float | None, 
 
 
 def _fingerprints(st: _State, prepared: list[_Prepared]) -> list[int]:
+    if all(p.content is not None for p in prepared):  # hashed by _token_pass already
+        return fingerprint.simhash_hashes([p.content for p in prepared])  # type: ignore[misc]
     stop = st.lexicon.stopwords
     return fingerprint.simhash_many([fingerprint.content_tokens(p.stream, stop) for p in prepared])
 

@@ -38,12 +38,17 @@ def clear_cache() -> None:
 
 def simhash_many(token_lists: Sequence[Sequence[str]]) -> list[int]:
     """:func:`simhash` of many token lists in one numpy pass."""
-    lens = [len(t) for t in token_lists]
     cached = _HASHES.get
-    flat = [cached(t) or token_hash(t) for tokens in token_lists for t in tokens]
+    return simhash_hashes([[cached(t) or token_hash(t) for t in tokens] for tokens in token_lists])
+
+
+def simhash_hashes(hash_lists: Sequence[Sequence[int]]) -> list[int]:
+    """:func:`simhash_many` of lists of token hashes (:func:`token_hash`) instead of tokens."""
+    lens = [len(h) for h in hash_lists]
+    flat = [h for hashes in hash_lists for h in hashes]
     if not flat:
-        return [0] * len(token_lists)
-    if len(token_lists) == 1:
+        return [0] * len(hash_lists)
+    if len(hash_lists) == 1:
         return [to_signed(_combine(flat))]
     arr = np.array(flat, dtype="<u8")
     # one row per bit (64 × tokens), so each text's votes are a contiguous run of every row

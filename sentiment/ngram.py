@@ -60,15 +60,20 @@ def _codes(s: str) -> np.ndarray:
     return np.frombuffer(s.encode("utf-32-le", "surrogatepass"), dtype="<u4").astype(np.uint64)
 
 
-def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+WordHashes = tuple[list[int], list[int], list[bool], list[int], list[int]]  # what _word_hashes returns
+
+
+def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]],
+               word_hashes: WordHashes | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Feature keys of many texts at once: (row of each key, 32-bit key), both int64.
 
     ``texts`` are normalised, ``streams`` their token streams (with BREAK). All character
     n-grams of the batch are hashed in a few numpy operations; n-grams that would cross
-    from one text into the next are dropped.
+    from one text into the next are dropped. ``word_hashes``: :func:`_word_hashes` of the
+    streams, when the caller computed them already.
     """
     if len(texts) == 1:
-        keys = _keys_one(texts[0], streams[0])
+        keys = _keys_one(texts[0], streams[0], word_hashes)
         return np.zeros(len(keys), dtype=np.int64), keys
     compacts = [compact(t) for t in texts]
     lens = np.fromiter((len(x) for x in compacts), dtype=np.int64, count=len(compacts))
@@ -85,7 +90,7 @@ def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]]) -> tuple[
             same3 = same2[:-1] & same2[1:]
             hashes.append(((c2[:-1] * _P2 + c[2:]) ^ _SALT["c3"])[same3])
             rows.append(crow[:-2][same3])
-    words, wrows, starts, negated, nrows = _word_hashes(streams)
+    words, wrows, starts, negated, nrows = word_hashes or _word_hashes(streams)
     if words:
         w = np.array(words, dtype=np.uint64)
         wr = np.array(wrows, dtype=np.int64)
@@ -103,7 +108,7 @@ def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]]) -> tuple[
     return np.concatenate(rows), (h >> _SHIFT32).astype(np.int64)
 
 
-def _keys_one(text: str, stream: Sequence[str]) -> np.ndarray:
+def _keys_one(text: str, stream: Sequence[str], word_hashes: WordHashes | None = None) -> np.ndarray:
     """:func:`keys_batch` of one text (the same keys in the same order, fewer numpy calls)."""
     c = _codes(compact(text))
     hashes = [c]
@@ -112,7 +117,7 @@ def _keys_one(text: str, stream: Sequence[str]) -> np.ndarray:
         hashes.append(c2 ^ _SALT["c2"])
         if len(c) > 2:
             hashes.append((c2[:-1] * _P2 + c[2:]) ^ _SALT["c3"])
-    words, _, starts, negated, _ = _word_hashes((stream,))
+    words, _, starts, negated, _ = word_hashes or _word_hashes((stream,))
     if words:
         w = np.array(words, dtype=np.uint64)
         hashes.append(w ^ _SALT["w"])
@@ -130,15 +135,16 @@ def _keys_one(text: str, stream: Sequence[str]) -> np.ndarray:
     return h.astype(np.int64)
 
 
-def _word_hashes(streams: Sequence[Sequence[str]]) -> tuple[list[int], list[int], list[bool], list[int], list[int]]:
-    """Token hashes with their rows, clause-start flags, and the negation-scoped ones."""
+def _word_hashes(streams: Sequence[Sequence[str]], first_row: int = 0) -> WordHashes:
+    """Token hashes with their rows (numbered from ``first_row``), clause-start flags, and the
+    negation-scoped ones (with their rows)."""
     words: list[int] = []
     wrows: list[int] = []
     starts: list[bool] = []  # True where a token begins a clause (no bigram with the previous one)
     negated: list[int] = []
     nrows: list[int] = []
     cached = _TOKEN_HASHES.get
-    for row, tokens in enumerate(streams):
+    for row, tokens in enumerate(streams, first_row):
         neg = False
         new_clause = True
         for tok in tokens:
