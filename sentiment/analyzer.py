@@ -344,6 +344,7 @@ def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
     snows = []
     cached, token_hash = fingerprint._HASHES.get, fingerprint.token_hash
     negators, repost, evidence = ngram.NEGATORS, fingerprint.REPOST_WORDS, snow.get
+    known: dict[str, tuple[int, float | None, bool, bool]] = {}  # this batch's tokens, each worked out once
     for row, p in enumerate(prepared):
         neg = False
         new_clause = True
@@ -354,20 +355,23 @@ def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
                 neg = False
                 new_clause = True
                 continue
-            h = cached(tok) or token_hash(tok)
+            info = known.get(tok)
+            if info is None:
+                info = known[tok] = (cached(tok) or token_hash(tok), evidence(tok), tok in negators,
+                                     tok[0] != "@" and tok[0].isalnum() and tok not in repost and tok not in stop)
+            h, v, negator, is_content = info
             words.append(h)
             starts.append(new_clause)
             new_clause = False
             if neg:
                 negated.append(h)
                 nrows.append(row)
-            elif tok in negators:
+            elif negator:
                 neg = True
-            v = evidence(tok)
             if v is not None:
                 total += v
                 k += 1
-            if tok[0] != "@" and tok[0].isalnum() and tok not in repost and tok not in stop:
+            if is_content:
                 content.append(h)
         wrows.extend([row] * (len(words) - len(wrows)))
         snows.append((max(-12.0, min(12.0, total)) / 6.0, total / k if k else 0.0))

@@ -216,15 +216,20 @@ def streams_normalized(texts: Sequence[str]) -> list[list[str]]:
     """:func:`stream_normalized` of many texts, with the Han runs none of them had cut before cut
     in one call of jieba-rs (see :func:`warm`): the same words, the call overhead paid once."""
     init()
-    if _state["protected"] is not None or _state["engine"] != "rust":
-        warm(texts)
+    if _state["engine"] != "rust":
         return [stream_normalized(t) for t in texts]
-    pieces = [_PIECE_RE.findall(t) for t in texts]
+    protected: re.Pattern[str] | None = _state["protected"]  # type: ignore[assignment]
+    # a text without a protected term is its pieces' tokens (what stream_normalized gives it)
+    pieces = [None if protected is not None and protected.search(t) else _PIECE_RE.findall(t) for t in texts]
     cuts = _cuts
-    todo = dict.fromkeys(p for ps in pieces for p in ps if len(p) > 1 and "\u3400" <= p[0] <= "\u9fff" and p not in cuts)
+    todo = dict.fromkeys(p for ps in pieces if ps is not None for p in ps
+                         if len(p) > 1 and "\u3400" <= p[0] <= "\u9fff" and p not in cuts)
+    for t, ps in zip(texts, pieces, strict=True):
+        if ps is None:
+            todo.update(dict.fromkeys(r for r in _HAN_RUN_RE.findall(t) if len(r) > 1 and r not in cuts))
     if todo:
         _cut_together(list(todo))
-    return [_tokens_from(ps) for ps in pieces]
+    return [stream_normalized(t) if ps is None else _tokens_from(ps) for t, ps in zip(texts, pieces, strict=True)]
 
 
 def warm(texts: Iterable[str]) -> None:
@@ -248,15 +253,11 @@ def _cut_together(runs: list[str]) -> None:
     """Cut Han runs with one jieba-rs call (newline-separated) and memoise each run's words."""
     runs = runs[:_CUTS_MAX]
     words = _state["rust"].cut("\n".join(runs), False)  # type: ignore[attr-defined]
-    groups: list[tuple[str, ...]] = []
-    start = 0
-    for i, w in enumerate(words):
-        if w == "\n":
-            groups.append(tuple(words[start:i]))
-            start = i + 1
-    groups.append(tuple(words[start:]))
-    if len(groups) != len(runs):  # never expected; the runs are then cut one by one when met
-        return
+    # split the word list at the newlines with string operations (no Python loop per word):
+    # runs are Han only, so neither separator can occur inside a word
+    groups = [tuple(g.split("\x01")) for g in "\x01".join(words).split("\x01\n\x01")]
+    if len(groups) != len(runs) or sum(map(len, groups)) + len(runs) - 1 != len(words):
+        return  # never expected; the runs are then cut one by one when met
     if len(_cuts) + len(runs) > _CUTS_MAX:
         _cuts.clear()
     _cuts.update(zip(runs, groups, strict=True))
