@@ -417,8 +417,13 @@ class SentimentModel:
         first = starts[has]
         if len(first):
             sq = np.add.reduceat(v * v, first)
-            raw = np.add.reduceat(self.weights[col] * v[:, None], first, axis=0)
-            out[has] += raw / np.sqrt(sq)[:, None]
+            contrib = self.weights[col].astype(np.float64)  # then an in-place product: no mixed-type buffering
+            contrib *= v[:, None]
+            raw = np.add.reduceat(contrib, first, axis=0)
+            if len(first) == n:  # every text has a known feature (the usual case): no masked update
+                out += raw / np.sqrt(sq)[:, None]
+            else:
+                out[has] += raw / np.sqrt(sq)[:, None]
         return out
 
     def margins(self, key_lists: Sequence[np.ndarray]) -> np.ndarray:
