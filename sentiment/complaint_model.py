@@ -155,17 +155,17 @@ class ComplaintModel:
             return out
         if self.names and len(counts[1]) and len(self.sparse.keys):
             r, col, _ = self.sparse.hits(counts) if hits is None else hits
-            contrib = self.contributions[col]
+            contrib = self.contributions.take(col)
             if len(dense) == 1:  # one text: the pairs are its features, in key order
-                sel = contrib > 0
-                kk, contrib = self.sparse.keys[col[sel]], contrib[sel]
+                sel = (contrib > 0).nonzero()[0]
+                kk, contrib = self.sparse.keys.take(col.take(sel)), contrib.take(sel)
                 kk = kk[np.argsort(-contrib, kind="stable")[:4 * k]]
                 r = np.zeros(len(kk), dtype=np.int64)
             else:
                 wanted = np.zeros(len(dense), dtype=bool)
                 wanted[which] = True
-                sel = wanted[r] & (contrib > 0)
-                r, kk, contrib = r[sel], self.sparse.keys[col[sel]], contrib[sel]
+                sel = (wanted.take(r) & (contrib > 0)).nonzero()[0]
+                r, kk, contrib = r.take(sel), self.sparse.keys.take(col.take(sel)), contrib.take(sel)
                 # by row, then strongest first, ties in key order (= np.lexsort((-contrib, r))): a positive
                 # float32's bits rise with its value, so one stable sort of packed integers does it
                 packed = (r << 31) | (0x7FFFFFFF - contrib.view(np.int32).astype(np.int64))

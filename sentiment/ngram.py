@@ -212,7 +212,7 @@ def count_pairs(rows: np.ndarray, keys: np.ndarray) -> Counts:
     # row order: within a row, the key-major pair index rises with the key
     order = np.sort(((pairs & _LOW32).astype(np.int64) << 32) | np.arange(len(pairs), dtype=np.int64))
     perm = order & 0xFFFFFFFF
-    return pkey[kstart], order >> 32, ui[perm], cnt[perm]
+    return pkey.take(kstart.nonzero()[0]), order >> 32, ui.take(perm), cnt.take(perm)
 
 
 class KeyIndex:
@@ -384,9 +384,11 @@ class SentimentModel:
             return empty, empty, empty
         upos, found = self.index.find(uk) if found_keys is None else found_keys
         if len(r) == len(uk) and r[0] == r[-1]:  # one text: its pairs are the distinct keys, in order
-            return r[found], upos[found], cnt[found]
-        hit = found[ui]
-        return r[hit], upos[ui[hit]], cnt[hit]
+            idx = found.nonzero()[0]
+            return r.take(idx), upos.take(idx), cnt.take(idx)
+        # (index arrays and take(): several times faster than boolean masks and fancy indexing here)
+        idx = found.take(ui).nonzero()[0]
+        return r.take(idx), upos.take(ui.take(idx)), cnt.take(idx)
 
     @property
     def index(self) -> KeyIndex:
@@ -403,7 +405,7 @@ class SentimentModel:
         if n == 0 or len(counts[0]) == 0 or len(self.keys) == 0:
             return out
         r, col, c = self.hits(counts) if hits is None else hits
-        v = (1.0 + np.log(c)) * self.idf[col]
+        v = (1.0 + np.log(c)) * self.idf.take(col)
         if n == 1:  # one text (analyze() one at a time): fewer numpy calls
             sq = float(v @ v)
             if sq > 0:
@@ -417,7 +419,7 @@ class SentimentModel:
         first = starts[has]
         if len(first):
             sq = np.add.reduceat(v * v, first)
-            contrib = self.weights[col].astype(np.float64)  # then an in-place product: no mixed-type buffering
+            contrib = self.weights.take(col, axis=0).astype(np.float64)  # then multiplied in place: no mixed-type buffering
             contrib *= v[:, None]
             raw = np.add.reduceat(contrib, first, axis=0)
             if len(first) == n:  # every text has a known feature (the usual case): no masked update
