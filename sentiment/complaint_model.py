@@ -170,10 +170,10 @@ class ComplaintModel:
                 # float32's bits rise with its value, so one stable sort of packed integers does it
                 packed = (r << 31) | (0x7FFFFFFF - contrib.view(np.int32).astype(np.int64))
                 order = np.argsort(packed, kind="stable")
-                r, kk = r[order], kk[order]
+                r, kk = r.take(order), kk.take(order)
                 if len(r):  # only the strongest few of each text reach Python
-                    rank = np.arange(len(r)) - np.searchsorted(r, r)
-                    r, kk = r[rank < 4 * k], kk[rank < 4 * k]
+                    keep = (np.arange(len(r)) - np.searchsorted(r, r) < 4 * k).nonzero()[0]
+                    r, kk = r.take(keep), kk.take(keep)
             names = self.names
             for row, key in zip(r.tolist(), kk.tolist(), strict=True):
                 found = out[row][0]

@@ -200,10 +200,10 @@ def count_pairs(rows: np.ndarray, keys: np.ndarray) -> Counts:
     if rows[0] == rows[-1] and not (rows != rows[0]).any():  # one text: one sort is enough
         s = np.sort(keys)
         starts, cnt = _runs(s)
-        return s[starts], np.full(len(starts), rows[0], dtype=np.int64), np.arange(len(starts), dtype=np.int64), cnt
+        return s.take(starts), np.full(len(starts), rows[0], dtype=np.int64), np.arange(len(starts), dtype=np.int64), cnt
     s = np.sort((keys.astype(np.uint64) << _SHIFT32) | rows.astype(np.uint64))  # keys are 32-bit, rows < 2**31
     starts, cnt = _runs(s)
-    pairs = s[starts]
+    pairs = s.take(starts)
     pkey = (pairs >> _SHIFT32).astype(np.int64)
     kstart = np.empty(len(pkey), dtype=bool)
     kstart[0] = True
@@ -252,11 +252,11 @@ class KeyIndex:
         if len(keys) >= self.BATCH:
             pos = np.searchsorted(self.vocab, keys)
             pos[pos >= len(self.vocab)] = 0
-            return pos, self.vocab[pos] == keys
+            return pos, self.vocab.take(pos) == keys
         bucket = keys >> self.shift
-        eq = self.table[bucket] == keys.astype(np.uint32)[:, None]
+        eq = self.table.take(bucket, axis=0) == keys.astype(np.uint32)[:, None]
         slot = eq.argmax(1)
-        return self.starts[bucket] + slot, eq.ravel()[slot + np.arange(0, eq.size, self.WIDTH)]
+        return self.starts.take(bucket) + slot, eq.ravel().take(slot + np.arange(0, eq.size, self.WIDTH))
 
 
 class JointVocab:
@@ -286,7 +286,7 @@ class JointVocab:
         np.minimum(upos, len(self.index.vocab) - 1, out=upos)
         out = []
         for pos in self.positions:
-            mpos = pos[upos]
+            mpos = pos.take(upos)
             out.append((mpos, found & (mpos >= 0)))
         return out
 
