@@ -215,6 +215,7 @@ class _Prepared:
     author_history: dict[str, Any] | None
     sig: Signals | None = None
     content: list[int] | None = None  # hashes of the words that identify the content (fingerprint)
+    words: str | None = None  # the searchable words, space-joined (Analysis.tokens)
 
 
 def _clean(text: Any) -> tuple[str, str]:
@@ -332,10 +333,11 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
 
 def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
                 stop: frozenset[str]) -> tuple[ngram.WordHashes, list[tuple[float, float]]]:
-    """One pass over each text's tokens for what three stages read per token: the word keys'
+    """One pass over each text's tokens for what four stages read per token: the word keys'
     hashes, clause starts and negation scopes (exactly as :func:`ngram._word_hashes`), snownlp's
-    evidence (as :meth:`ComplaintModel.snow_features`) and the content words' hashes for the
-    fingerprint (as :func:`fingerprint.content_tokens`, kept in ``p.content``)."""
+    evidence (as :meth:`ComplaintModel.snow_features`), the content words' hashes for the
+    fingerprint (as :func:`fingerprint.content_tokens`, kept in ``p.content``) and the searchable
+    words (as :func:`segment.words`, kept joined in ``p.words``)."""
     words: list[int] = []
     wrows: list[int] = []
     starts: list[bool] = []
@@ -344,12 +346,13 @@ def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
     snows = []
     cached, token_hash = fingerprint._HASHES.get, fingerprint.token_hash
     negators, repost, evidence = ngram.NEGATORS, fingerprint.REPOST_WORDS, snow.get
-    known: dict[str, tuple[int, float | None, bool, bool]] = {}  # this batch's tokens, each worked out once
+    known: dict[str, tuple[int, float | None, bool, bool, str | None]] = {}  # a batch's tokens, each worked out once
     for row, p in enumerate(prepared):
         neg = False
         new_clause = True
         total, k = 0.0, 0
         content: list[int] = []
+        searchable: list[str] = []
         for tok in p.stream:
             if tok == segment.BREAK:
                 neg = False
@@ -357,9 +360,11 @@ def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
                 continue
             info = known.get(tok)
             if info is None:
+                first = tok[0]
                 info = known[tok] = (cached(tok) or token_hash(tok), evidence(tok), tok in negators,
-                                     tok[0] != "@" and tok[0].isalnum() and tok not in repost and tok not in stop)
-            h, v, negator, is_content = info
+                                     first != "@" and first.isalnum() and tok not in repost and tok not in stop,
+                                     tok if first.isalnum() else (tok[1:] if first == "@" and len(tok) > 1 else None))
+            h, v, negator, is_content, word = info
             words.append(h)
             starts.append(new_clause)
             new_clause = False
@@ -373,9 +378,12 @@ def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
                 k += 1
             if is_content:
                 content.append(h)
+            if word is not None:
+                searchable.append(word)
         wrows.extend([row] * (len(words) - len(wrows)))
         snows.append((max(-12.0, min(12.0, total)) / 6.0, total / k if k else 0.0))
         p.content = content
+        p.words = " ".join(searchable)
     return (words, wrows, starts, negated, nrows), snows
 
 
@@ -470,7 +478,7 @@ def _analyses(st: _State, prepared: list[_Prepared]) -> list[Analysis]:
             reasons=v.reasons,
             fingerprint=fps[i],
             masked_text=p.masked,
-            tokens=" ".join(segment.words(p.stream)),
+            tokens=p.words if p.words is not None else " ".join(segment.words(p.stream)),
             model_version=st.version,
         ))
     return result
