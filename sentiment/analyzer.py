@@ -230,7 +230,7 @@ def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes:
              cleaned: tuple[str, str] | None = None, stream: list[str] | None = None) -> _Prepared:
     masked, norm = cleaned or _clean(text)
     if stream is None:
-        stream = segment.stream_normalized(norm)
+        stream = segment.streams_normalized([norm])[0]  # its new Han runs cut in one call
     lower = norm.lower()
     return _Prepared(masked, norm, lower, stream, _tail(stream), _brand_for(st, brand),
                      platform if isinstance(platform, str) else None, _int(followers),

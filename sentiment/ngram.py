@@ -409,7 +409,7 @@ class SentimentModel:
         if n == 1:  # one text (analyze() one at a time): fewer numpy calls
             sq = float(v @ v)
             if sq > 0:
-                out[0] += (v @ self.weights[col]) / sq ** 0.5
+                out[0] += (v @ self.weights.take(col, axis=0)) / sq ** 0.5
             return out
         # pairs are sorted by row, so each row's features are one contiguous run: sum runs with reduceat
         everyone = np.arange(n, dtype=np.int64)
