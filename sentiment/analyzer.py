@@ -297,7 +297,7 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
         else:
             tail_rows.append(len(texts))
             texts.append(p.tail)
-            streams.append(segment.stream_normalized(p.tail))
+    streams += segment.streams_normalized(texts[n:])  # the contrast tails, segmented on their own
     word_hashes, snows = _token_pass(prepared, cm.snow, st.lexicon.stopwords)
     if len(texts) > n:
         tail_hashes = ngram._word_hashes(streams[n:], first_row=n)

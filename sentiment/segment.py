@@ -214,7 +214,7 @@ def words(tokens: list[str]) -> list[str]:
 
 def streams_normalized(texts: Sequence[str]) -> list[list[str]]:
     """:func:`stream_normalized` of many texts, with the Han runs none of them had cut before cut
-    in one call of jieba-rs (see :func:`warm`): the same words, the call overhead paid once."""
+    in one call of jieba-rs (:func:`_cut_together`): the same words, the call overhead paid once."""
     init()
     if _state["engine"] != "rust":
         return [stream_normalized(t) for t in texts]
@@ -232,25 +232,12 @@ def streams_normalized(texts: Sequence[str]) -> list[list[str]]:
     return [stream_normalized(t) if ps is None else _tokens_from(ps) for t, ps in zip(texts, pieces, strict=True)]
 
 
-def warm(texts: Iterable[str]) -> None:
-    """Cut the Han runs of many normalised texts that are not cached yet, in one call of jieba-rs.
+def _cut_together(runs: list[str]) -> None:
+    """Cut Han runs with one jieba-rs call and memoise each run's words.
 
     Each run is cut on its own either way (a newline between runs is a boundary jieba never
-    crosses), so the words are the same; a batch just pays the call overhead once instead of
-    once per run. The Python engine cuts run by run as before.
+    crosses), so the words are the same; the call overhead is paid once instead of once per run.
     """
-    init()
-    if _state["engine"] != "rust":
-        return
-    cuts = _cuts
-    todo = dict.fromkeys(run for text in texts for run in _HAN_RUN_RE.findall(text)
-                         if len(run) > 1 and run not in cuts)
-    if todo:
-        _cut_together(list(todo))
-
-
-def _cut_together(runs: list[str]) -> None:
-    """Cut Han runs with one jieba-rs call (newline-separated) and memoise each run's words."""
     runs = runs[:_CUTS_MAX]
     words = _state["rust"].cut("\n".join(runs), False)  # type: ignore[attr-defined]
     # split the word list at the newlines with string operations (no Python loop per word):
