@@ -41,6 +41,12 @@ DEFAULT_BLEND = 0.5  # idf is stored as round(idf * 16) in a uint8
 NEGATORS = frozenset(("不", "没", "没有", "别", "无", "未", "非", "不是", "并非", "从未", "毫无", "不会", "不能",
                       "没法", "绝不", "决不", "不太", "不怎么", "不够", "一点也不", "一点都不"))
 _DROP_RE = re.compile("[ \t\n\r\u3000]+")
+_U = np.uint64
+_P1, _P2 = _U(0x9E3779B97F4A7C15), _U(0xC2B2AE3D27D4EB4F)
+_SALT = {"c2": _U(0x2545F4914F6CDD1D), "c3": _U(0x5851F42D4C957F2D), "w": _U(0x14057B7EF767814F),
+         "b": _U(0x9FB21C651E98DF25), "n": _U(0xD6E8FEB86659FD93)}
+_MIX = _U(0xBF58476D1CE4E5B9)
+_SHIFT29, _SHIFT32 = _U(29), _U(32)
 
 
 def compact(text: str) -> str:
@@ -48,12 +54,6 @@ def compact(text: str) -> str:
     character n-grams are taken from); a regex pass, much faster than ``str.translate`` on
     non-ASCII text."""
     return _DROP_RE.sub("", text).lower()
-_U = np.uint64
-_P1, _P2 = _U(0x9E3779B97F4A7C15), _U(0xC2B2AE3D27D4EB4F)
-_SALT = {"c2": _U(0x2545F4914F6CDD1D), "c3": _U(0x5851F42D4C957F2D), "w": _U(0x14057B7EF767814F),
-         "b": _U(0x9FB21C651E98DF25), "n": _U(0xD6E8FEB86659FD93)}
-_MIX = _U(0xBF58476D1CE4E5B9)
-_SHIFT29, _SHIFT32 = _U(29), _U(32)
 
 
 def _codes(s: str) -> np.ndarray:
