@@ -347,6 +347,8 @@ def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
     cached, token_hash = fingerprint._HASHES.get, fingerprint.token_hash
     negators, repost, evidence = ngram.NEGATORS, fingerprint.REPOST_WORDS, snow.get
     known: dict[str, tuple[int, float | None, bool, bool, str | None]] = {}  # a batch's tokens, each worked out once
+    get_known, add_word, add_start = known.get, words.append, starts.append
+    brk = segment.BREAK
     for row, p in enumerate(prepared):
         neg = False
         new_clause = True
@@ -354,19 +356,19 @@ def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
         content: list[int] = []
         searchable: list[str] = []
         for tok in p.stream:
-            if tok == segment.BREAK:
+            if tok == brk:
                 neg = False
                 new_clause = True
                 continue
-            info = known.get(tok)
+            info = get_known(tok)
             if info is None:
                 first = tok[0]
                 info = known[tok] = (cached(tok) or token_hash(tok), evidence(tok), tok in negators,
                                      first != "@" and first.isalnum() and tok not in repost and tok not in stop,
                                      tok if first.isalnum() else (tok[1:] if first == "@" and len(tok) > 1 else None))
             h, v, negator, is_content, word = info
-            words.append(h)
-            starts.append(new_clause)
+            add_word(h)
+            add_start(new_clause)
             new_clause = False
             if neg:
                 negated.append(h)

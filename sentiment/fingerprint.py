@@ -17,6 +17,7 @@ _MASK = (1 << 64) - 1
 
 
 _HASHES: dict[str, int] = {}
+_BLAKE2B_8 = blake2b(digest_size=8)
 _MAX_CACHED = 300_000
 
 
@@ -24,7 +25,9 @@ def token_hash(token: str) -> int:
     """A stable 64-bit hash of one token (independent of PYTHONHASHSEED), memoised."""
     h = _HASHES.get(token)
     if h is None:
-        h = int.from_bytes(blake2b(token.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+        state = _BLAKE2B_8.copy()  # copying a fresh state is cheaper than setting one up
+        state.update(token.encode("utf-8", "surrogatepass"))
+        h = int.from_bytes(state.digest(), "little")
         if len(_HASHES) >= _MAX_CACHED:
             _HASHES.clear()
         _HASHES[token] = h
