@@ -312,6 +312,7 @@ class SentimentModel:
     _gating: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False,
                                                                       compare=False)
     _index: KeyIndex | None = field(default=None, init=False, repr=False, compare=False)
+    _packed: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -391,6 +392,22 @@ class SentimentModel:
         return r.take(idx), upos.take(ui.take(idx)), cnt.take(idx)
 
     @property
+    def packed(self) -> np.ndarray | None:
+        """Each key's idf and head weights in one float16 row: one gather per hit instead of two,
+        from a table a third the size of the float32 arrays (a batch's look-ups miss the cache
+        less). Only when float16 holds the values exactly, as for a model read from its file (idf
+        stored in sixteenths, weights in float16); None for a model trained in this process."""
+        if self._packed is None:
+            table = np.empty((len(self.keys), 1 + self.weights.shape[1]), dtype=np.float16)
+            with np.errstate(over="ignore", invalid="ignore"):
+                table[:, 0] = self.idf
+                table[:, 1:] = self.weights
+            exact = np.array_equal(table[:, 0].astype(np.float32), self.idf) \
+                and np.array_equal(table[:, 1:].astype(np.float32), self.weights)
+            self._packed = table if exact else np.zeros((0, 0), dtype=np.float16)
+        return self._packed if self._packed.size else None
+
+    @property
     def index(self) -> KeyIndex:
         """The :class:`KeyIndex` of the vocabulary (built on first use)."""
         if self._index is None:
@@ -405,11 +422,18 @@ class SentimentModel:
         if n == 0 or len(counts[0]) == 0 or len(self.keys) == 0:
             return out
         r, col, c = self.hits(counts) if hits is None else hits
-        v = (1.0 + np.log(c)) * self.idf.take(col)
+        packed = self.packed
+        if packed is not None:  # each hit's idf and weights in one gather from the compact table
+            g = packed.take(col, axis=0)
+            v = (1.0 + np.log(c)) * g[:, 0]
+            weights = g[:, 1:].astype(np.float64)
+        else:
+            v = (1.0 + np.log(c)) * self.idf.take(col)
+            weights = self.weights.take(col, axis=0).astype(np.float64)
         if n == 1:  # one text (analyze() one at a time): fewer numpy calls
             sq = float(v @ v)
             if sq > 0:
-                out[0] += (v @ self.weights.take(col, axis=0)) / sq ** 0.5
+                out[0] += (v @ weights) / sq ** 0.5
             return out
         # pairs are sorted by row, so each row's features are one contiguous run: sum runs with reduceat
         everyone = np.arange(n, dtype=np.int64)
@@ -419,9 +443,8 @@ class SentimentModel:
         first = starts[has]
         if len(first):
             sq = np.add.reduceat(v * v, first)
-            contrib = self.weights.take(col, axis=0).astype(np.float64)  # then multiplied in place: no mixed-type buffering
-            contrib *= v[:, None]
-            raw = np.add.reduceat(contrib, first, axis=0)
+            weights *= v[:, None]  # float64 already: multiplied in place, no mixed-type buffering
+            raw = np.add.reduceat(weights, first, axis=0)
             if len(first) == n:  # every text has a known feature (the usual case): no masked update
                 out += raw / np.sqrt(sq)[:, None]
             else:

@@ -184,3 +184,26 @@ def test_token_pass_matches_the_stages_it_replaces() -> None:
         assert snow == st.cmodel.snow_features(p.stream)
         assert p.content == [fingerprint.token_hash(t) for t in fingerprint.content_tokens(p.stream, st.lexicon.stopwords)]
         assert p.words == " ".join(segment.words(p.stream))
+
+
+def test_packed_float16_table_only_when_exact_and_then_the_same_margins() -> None:
+    sentiment.configure(None)
+    st = analyzer.state()
+    assert st.model.packed is not None and st.cmodel.sparse.packed is not None  # the shipped files: exact
+    rng = np.random.default_rng(5)
+    keys = np.unique(rng.integers(0, 2**32, 2000)).astype(np.int64)
+    inexact = ngram.SentimentModel(keys, np.full(len(keys), 0.1, np.float32),  # 0.1 is no float16 value
+                                   rng.standard_normal((len(keys), 3)).astype(np.float32), np.zeros(3),
+                                   ["general", "spec:x", "gate:x"])
+    assert inexact.packed is None
+    prepared = analyzer.prepare([{"text": t} for t in _corpus_texts(300)])
+    texts, streams = [p.norm for p in prepared], [p.stream for p in prepared]
+    counts = ngram.count_pairs(*ngram.keys_batch(texts, streams))
+    one = ngram.count_pairs(*ngram.keys_batch(texts[:1], streams[:1]))
+    for model in (st.model, st.cmodel.sparse):
+        with_table = model.head_margins_counts(counts, len(texts)), model.head_margins_counts(one, 1)
+        plain = ngram.SentimentModel(model.keys, model.idf, model.weights, model.biases, model.heads, model.blend)
+        plain._packed = np.zeros((0, 0), np.float16)  # force the float32 arrays
+        assert plain.packed is None
+        assert np.array_equal(with_table[0], plain.head_margins_counts(counts, len(texts)))
+        assert np.array_equal(with_table[1], plain.head_margins_counts(one, 1))
