@@ -530,6 +530,8 @@ def _blocks(n: int) -> list[tuple[int, int]]:
 
 
 def _int(v: Any) -> int:
+    if type(v) is int:  # the usual case, without the try
+        return v if v > 0 else 0
     try:
         return max(0, int(v or 0))
     except (TypeError, ValueError, OverflowError):

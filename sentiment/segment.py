@@ -256,19 +256,19 @@ def _tokens_of(text: str) -> list[str]:
 
 def _tokens_from(pieces: list[str]) -> list[str]:
     out: list[str] = []
-    cached = _cuts.get
+    cached, extend, append = _cuts.get, out.extend, out.append
     for piece in pieces:
         ch = piece[0]
         if "\u3400" <= ch <= "\u9fff" and len(piece) > 1:
-            out.extend(cached(piece) or _cut_han(piece))
+            extend(cached(piece) or _cut_han(piece))
         elif ch.isascii() and ch.isalnum():
-            out.append(piece.lower())
+            append(piece.lower())
         elif ch == "@":
-            out.append(piece.lower())
+            append(piece.lower())
         elif ch in _BREAK_CHARS:
-            out.append(BREAK)
+            append(BREAK)
         else:
-            out.append(piece)
+            append(piece)
     return out
 
 
