@@ -180,16 +180,20 @@ class ComplaintModel:
                 if len(found) >= k:
                     continue
                 name = names.get(key)
-                if name and not any(name in o or o in name for o in found):
-                    found.append(name)
+                if name:
+                    for o in found:
+                        if name in o or o in name:
+                            break
+                    else:
+                        found.append(name)
         z = (dense[which] - self.dense_mean) / self.dense_scale * self.dense_w[:, 0]
-        top = np.argsort(-z, axis=1)[:, :6].tolist()
-        zs = z.tolist()
-        for j, i in enumerate(which.tolist()):
+        top = np.argsort(-z, axis=1)[:, :6]
+        zs = np.take_along_axis(z, top, axis=1).tolist()
+        for i, fs, zrow in zip(which.tolist(), top.tolist(), zs, strict=True):
             cues = out[i][1]
-            for f in top[j]:
+            for f, zf in zip(fs, zrow, strict=True):
                 label = DENSE_LABELS.get(DENSE[f])
-                if zs[j][f] > 0.3 and label and label not in cues:
+                if zf > 0.3 and label and label not in cues:
                     cues.append(label)
                 if len(cues) >= k_dense:
                     break
