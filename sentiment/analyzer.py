@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import chain
 from math import exp
 from typing import TYPE_CHECKING, Any
 
@@ -69,6 +70,7 @@ class _State:
     all_brand_terms: tuple[str, ...]
     version: str
     key: tuple[Any, ...]
+    joint: ngram.JointVocab | None = None  # both models' vocabularies: one key look-up per batch
 
 
 _lock = threading.RLock()
@@ -103,7 +105,7 @@ def configure(cfg: AppConfig | None = None, *, cmodel: complaint_model.Complaint
             th = complaint.Thresholds(a.big_v_followers, a.viral_engagement, a.complaint_min_risk)
         terms = tuple(sorted({t.lower() for ts in brands.values() for t in ts}, key=len, reverse=True))
         version = f"{mdl.version}+{cmodel.version}+{RULES_VERSION}"[:64]
-        _state = _State(lex, mdl, cmodel, th, brands, terms, version, key)
+        _state = _State(lex, mdl, cmodel, th, brands, terms, version, key, ngram.JointVocab([mdl, cmodel.sparse]))
 
 
 @contextmanager
@@ -212,14 +214,23 @@ class _Prepared:
     engagement: int
     author_history: dict[str, Any] | None
     sig: Signals | None = None
+    content: list[int] | None = None  # hashes of the words that identify the content (fingerprint)
+    words: str | None = None  # the searchable words, space-joined (Analysis.tokens)
+
+
+def _clean(text: Any) -> tuple[str, str]:
+    """(PII-masked text, its normalised first MAX_ANALYSED_CHARS characters)."""
+    raw = text if isinstance(text, str) else ("" if text is None else str(text))
+    masked = pii.mask(raw)
+    return masked, segment.normalize(masked[:MAX_ANALYSED_CHARS])  # tokens never hold a phone number
 
 
 def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes: Any, comments: Any,
-             shares: Any, brand: str | None, author_history: dict[str, Any] | None) -> _Prepared:
-    raw = text if isinstance(text, str) else ("" if text is None else str(text))
-    masked = pii.mask(raw)
-    norm = segment.normalize(masked[:MAX_ANALYSED_CHARS])  # tokens never hold a phone number
-    stream = segment.stream_normalized(norm)
+             shares: Any, brand: str | None, author_history: dict[str, Any] | None,
+             cleaned: tuple[str, str] | None = None, stream: list[str] | None = None) -> _Prepared:
+    masked, norm = cleaned or _clean(text)
+    if stream is None:
+        stream = segment.streams_normalized([norm])[0]  # its new Han runs cut in one call
     lower = norm.lower()
     return _Prepared(masked, norm, lower, stream, _tail(stream), _brand_for(st, brand),
                      platform if isinstance(platform, str) else None, _int(followers),
@@ -230,10 +241,22 @@ def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes:
 _NOT_WORDS = re.compile(r"(?i)(?:https?://|www\.)\S+|\[[^\[\]\s]{1,8}\]|[^\w]|[\d_]")
 
 
+# the same scan with one more alternative, a letter, so each position is consumed as by the sub()
+_WORDS_SCAN = re.compile(_NOT_WORDS.pattern + r"|([^\W\d_])")
+
+
 def has_words(text: str) -> bool:
     """Whether a text has something to read: two letters (Han or other) outside links, Weibo
     emoticons ("[微笑]"), emoji, digits and punctuation."""
-    return len(_NOT_WORDS.sub("", text)) >= 2
+    letters = 0
+    for n, m in enumerate(_WORDS_SCAN.finditer(text)):  # most texts show two letters at once
+        if m.lastindex:
+            letters += 1
+            if letters >= 2:
+                return True
+        elif n >= 16:
+            return len(_NOT_WORDS.sub("", text)) >= 2  # much to skip: the plain way
+    return False
 
 
 def _collect(st: _State, prepared: list[_Prepared]) -> None:
@@ -256,6 +279,8 @@ class Features:
     dense: np.ndarray         # complaint_model.DENSE per text
     issues: list[dict[str, float] | None]
     counts: ngram.Counts | None = None  # ngram.count_pairs of the main texts (None: recompute)
+    # (model, (position, found) of counts' distinct keys in its vocabulary), when looked up already
+    found_keys: tuple[ngram.SentimentModel, tuple[np.ndarray, np.ndarray]] | None = None
 
 
 def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.ComplaintModel | None = None) -> Features:
@@ -272,39 +297,112 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
         else:
             tail_rows.append(len(texts))
             texts.append(p.tail)
-            streams.append(segment.stream_normalized(p.tail))
-    rows, keys = ngram.keys_batch(texts, streams)
+    streams += segment.streams_normalized(texts[n:])  # the contrast tails, segmented on their own
+    word_hashes, snows = _token_pass(prepared, cm.snow, st.lexicon.stopwords)
+    if len(texts) > n:
+        tail_hashes = ngram._word_hashes(streams[n:], first_row=n)
+        word_hashes = tuple(a + b for a, b in zip(word_hashes, tail_hashes, strict=True))  # type: ignore[assignment]
+    rows, keys = ngram.keys_batch(texts, streams, word_hashes)
     counts = ngram.count_pairs(rows, keys)
-    m = st.model._combine(st.model.head_margins_counts(counts, len(texts)))
-    main = rows < n
-    rows, keys = rows[main], keys[main]
+    found = st.joint.lookup(counts[0]) if st.joint is not None and st.joint.serves(st.model, cm.sparse) else None
+    hits = st.model.hits(counts, found[0] if found else None)
+    m = st.model._combine(st.model.head_margins_counts(counts, len(texts), hits))
+    if len(texts) > n:  # drop the contrast tails' rows
+        main = rows < n
+        rows, keys = rows[main], keys[main]
+        counts = ngram.rows_below(counts, n)
     margins = m[:n]
-    tails = [None if r is None else float(m[r]) for r in tail_rows]
+    every = m.tolist()
+    tails = [None if r is None else every[r] for r in tail_rows]
     issues: list[dict[str, float] | None] = []
-    dense = np.zeros((n, len(complaint_model.DENSE)), dtype=np.float64)
+    dense_rows = []
     for i, p in enumerate(prepared):
         assert p.sig is not None
-        issue = complaint.heimao_issue(p.lower) if p.platform == complaint.HEIMAO else None
+        heimao = p.platform == complaint.HEIMAO
+        issue = complaint.heimao_issue(p.lower) if heimao else None
         issue_cats = category_scores(issue) if issue else None
         issues.append(issue_cats)
-        dense[i] = complaint_model.dense_row(p.sig, float(margins[i]), tails[i], cm.snow_features(p.stream),
-                                             heimao=p.platform == complaint.HEIMAO, text_len=len(p.norm),
-                                             issue_categories=issue_cats, text=p.norm)
-    return Features(prepared, rows, keys, margins, tails, dense, issues, ngram.rows_below(counts, n))
+        dense_rows.append(complaint_model.dense_row(p.sig, every[i], tails[i], snows[i],
+                                                    heimao=heimao, text_len=len(p.norm),
+                                                    issue_categories=issue_cats, text=p.norm))
+    dense = np.fromiter(chain.from_iterable(dense_rows), dtype=np.float64,
+                        count=n * len(complaint_model.DENSE)).reshape(n, len(complaint_model.DENSE))
+    return Features(prepared, rows, keys, margins, tails, dense, issues, counts,
+                    (cm.sparse, found[1]) if found else None)
+
+
+def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
+                stop: frozenset[str]) -> tuple[ngram.WordHashes, list[tuple[float, float]]]:
+    """One pass over each text's tokens for what four stages read per token: the word keys'
+    hashes, clause starts and negation scopes (exactly as :func:`ngram._word_hashes`), snownlp's
+    evidence (as :meth:`ComplaintModel.snow_features`), the content words' hashes for the
+    fingerprint (as :func:`fingerprint.content_tokens`, kept in ``p.content``) and the searchable
+    words (as :func:`segment.words`, kept joined in ``p.words``)."""
+    words: list[int] = []
+    wrows: list[int] = []
+    starts: list[bool] = []
+    negated: list[int] = []
+    nrows: list[int] = []
+    snows = []
+    cached, token_hash = fingerprint._HASHES.get, fingerprint.token_hash
+    negators, repost, evidence = ngram.NEGATORS, fingerprint.REPOST_WORDS, snow.get
+    known: dict[str, tuple[int, float | None, bool, bool, str | None]] = {}  # a batch's tokens, each worked out once
+    get_known, add_word, add_start = known.get, words.append, starts.append
+    brk = segment.BREAK
+    for row, p in enumerate(prepared):
+        neg = False
+        new_clause = True
+        total, k = 0.0, 0
+        content: list[int] = []
+        searchable: list[str] = []
+        for tok in p.stream:
+            if tok == brk:
+                neg = False
+                new_clause = True
+                continue
+            info = get_known(tok)
+            if info is None:
+                first = tok[0]
+                info = known[tok] = (cached(tok) or token_hash(tok), evidence(tok), tok in negators,
+                                     first != "@" and first.isalnum() and tok not in repost and tok not in stop,
+                                     tok if first.isalnum() else (tok[1:] if first == "@" and len(tok) > 1 else None))
+            h, v, negator, is_content, word = info
+            add_word(h)
+            add_start(new_clause)
+            new_clause = False
+            if neg:
+                negated.append(h)
+                nrows.append(row)
+            elif negator:
+                neg = True
+            if v is not None:
+                total += v
+                k += 1
+            if is_content:
+                content.append(h)
+            if word is not None:
+                searchable.append(word)
+        wrows.extend([row] * (len(words) - len(wrows)))
+        snows.append((max(-12.0, min(12.0, total)) / 6.0, total / k if k else 0.0))
+        p.content = content
+        p.words = " ".join(searchable)
+    return (words, wrows, starts, negated, nrows), snows
 
 
 def prepare(records: Iterable[Any]) -> list[_Prepared]:
     """Mask, normalise and segment records (dicts in the RUBRIC format, or objects with those attributes)."""
     st = state()
-    prepared = []
+    fields = []
     for rec in records:
         get = rec.get if isinstance(rec, dict) else (lambda k, d=None, r=rec: getattr(r, k, d))
         followers = get("author_followers", None)
         if followers is None:
             followers = get("followers", 0)
-        prepared.append(_prepare(st, get("text", ""), get("platform"), followers, get("likes", 0),
-                                 get("comments", 0), get("shares", 0), get("brand"), get("author_history")))
-    return prepared
+        fields.append((get("text", ""), get("platform"), followers, get("likes", 0), get("comments", 0),
+                       get("shares", 0), get("brand"), get("author_history")))
+    cleaned = [_clean(f[0]) for f in fields]
+    streams = segment.streams_normalized([norm for _, norm in cleaned])  # new Han runs cut in one call
+    return [_prepare(st, *f, cleaned=c, stream=s) for f, c, s in zip(fields, cleaned, streams, strict=True)]
 
 
 def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
@@ -313,26 +411,34 @@ def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
     n = len(feats.prepared)
     if n == 0:
         return []
+    found = None
     if feats.counts is None:
         feats.counts = ngram.count_pairs(feats.rows, feats.keys)
-    m = cmodel.margins(feats.rows, feats.keys, n, feats.dense, feats.counts)
-    p_complaint = 1.0 / (1.0 + np.exp(-np.clip(m[:, 0], -30, 30)))
+    elif feats.found_keys is not None and feats.found_keys[0] is cmodel.sparse:
+        found = feats.found_keys[1]
+    hits = cmodel.sparse.hits(feats.counts, found)  # looked up once: margins and reasons
+    m = cmodel.margins(feats.rows, feats.keys, n, feats.dense, feats.counts, hits)
     ncat = len(complaint_model.CATEGORIES)
-    cats = complaint_model.softmax_rows(m[:, 1:1 + ncat])
-    p_urgent = 1.0 / (1.0 + np.exp(-np.clip(m[:, 1 + ncat], -30, 30)))
-    p_top = 1.0 / (1.0 + np.exp(-np.clip(m[:, 2 + ncat], -30, 30)))
+    cats = complaint_model.softmax_rows(m[:, 1:1 + ncat]).tolist()
+    threshold = cmodel.threshold
     top_threshold = float(cmodel.meta.get("top_threshold", 1.01))
-    hard_threshold = float(cmodel.meta.get("hard_threshold", cmodel.threshold))
-    which = np.flatnonzero(p_complaint >= min(cmodel.threshold, hard_threshold)) if explain else np.zeros(0, np.int64)
-    counts = feats.counts if feats.counts is not None else ngram.count_pairs(feats.rows, feats.keys)
-    why = cmodel.explain(counts, feats.dense, which)
+    hard_threshold = float(cmodel.meta.get("hard_threshold", threshold))
+    # complaint, 紧急 and 非常紧急 probabilities, in one pass
+    if n == 1:  # one text: the same IEEE operations on plain floats, one np.exp
+        e = np.exp([-min(max(x, -30.0), 30.0) for x in m[0, [0, 1 + ncat, 2 + ncat]].tolist()]).tolist()
+        probs = [[1.0 / (1.0 + x) for x in e]]
+        which = np.zeros(1 if explain and probs[0][0] >= min(threshold, hard_threshold) else 0, np.int64)
+    else:
+        p = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(m[:, [0, 1 + ncat, 2 + ncat]], -30), 30)))
+        which = (p[:, 0] >= min(threshold, hard_threshold)).nonzero()[0] if explain else np.zeros(0, np.int64)
+        probs = p.tolist()
+    why = cmodel.explain(feats.counts, feats.dense, which, hits=hits)
     out = []
-    for i in range(n):
-        evidence, cues = why.get(i, ([], []))
+    for i, (p_complaint, p_urgent, p_top) in enumerate(probs):
+        evidence, cues = why.get(i) or ([], [])
         out.append(complaint.ModelOutput(
-            float(p_complaint[i]), cmodel.threshold,
-            {c: float(cats[i, j]) for j, c in enumerate(complaint_model.CATEGORIES)},
-            float(p_urgent[i]), evidence, cues, float(p_top[i]), top_threshold, hard_threshold))
+            p_complaint, threshold, dict(zip(complaint_model.CATEGORIES, cats[i], strict=True)),
+            p_urgent, evidence, cues, p_top, top_threshold, hard_threshold))
     return out
 
 
@@ -346,11 +452,14 @@ def verdict(st: _State, p: _Prepared, margin: float, tail_margin: float | None, 
         senti = min(senti, 1.0 - senti)  # praise words inside sarcasm carry a grievance
     v = complaint.decide(p.sig, model=out, sentiment=focus, platform=p.platform, followers=p.followers,
                          engagement=p.engagement, th=st.thresholds, author_history=p.author_history,
-                         courier=complaint.courier_harm(p.lower), issue_categories=issue)
+                         courier=p.sig.score.get("harm", 0.0) >= 2.5 and complaint.courier_harm(p.lower),
+                         issue_categories=issue)  # courier: read only when harm fired
     return senti, v
 
 
 def _fingerprints(st: _State, prepared: list[_Prepared]) -> list[int]:
+    if all(p.content is not None for p in prepared):  # hashed by _token_pass already
+        return fingerprint.simhash_hashes([p.content for p in prepared])  # type: ignore[misc]
     stop = st.lexicon.stopwords
     return fingerprint.simhash_many([fingerprint.content_tokens(p.stream, stop) for p in prepared])
 
@@ -371,7 +480,7 @@ def _analyses(st: _State, prepared: list[_Prepared]) -> list[Analysis]:
             reasons=v.reasons,
             fingerprint=fps[i],
             masked_text=p.masked,
-            tokens=" ".join(segment.words(p.stream)),
+            tokens=p.words if p.words is not None else " ".join(segment.words(p.stream)),
             model_version=st.version,
         ))
     return result
@@ -394,17 +503,35 @@ def analyze_many(records: Iterable[Any]) -> list[Analysis]:
     the RUBRIC.md record format and MentionItem rows both work.
     """
     st = state()
+    records = records if isinstance(records, list) else list(records)
     enabled = gc.isenabled()
     gc.disable()  # a batch makes many short-lived objects and no cycles: skip the collector's passes
     try:
-        prepared = prepare(records)
-        return _analyses(st, prepared) if prepared else []
+        out: list[Analysis] = []
+        for a, b in _blocks(len(records)):
+            out += _analyses(st, prepare(records[a:b]))
+        return out
     finally:
         if enabled:
             gc.enable()
 
 
+BLOCK = 256  # texts scored together: numpy's per-call cost is spread, while the arrays stay in cache
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    """Blocks of at most :data:`BLOCK` texts, never one text alone unless the batch is one text: a
+    single text takes the one-text arithmetic (BLAS dot products), a block the batched one, so
+    blocking changes no result."""
+    bounds = list(range(0, n, BLOCK))
+    if len(bounds) > 1 and n - bounds[-1] == 1:
+        bounds.pop()
+    return list(zip(bounds, [*bounds[1:], n], strict=True)) if n else []
+
+
 def _int(v: Any) -> int:
+    if type(v) is int:  # the usual case, without the try
+        return v if v > 0 else 0
     try:
         return max(0, int(v or 0))
     except (TypeError, ValueError, OverflowError):

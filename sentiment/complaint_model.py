@@ -28,7 +28,9 @@ import threading
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import reduce
 from math import log1p
+from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -69,19 +71,13 @@ def dense_row(sig: Any, margin: float, tail_margin: float | None, snow: tuple[fl
     """The dense feature vector of one mention, in :data:`DENSE` order (``sig``: signals.Signals)."""
     m = max(-8.0, min(8.0, margin)) / 4.0
     t = m if tail_margin is None else max(-8.0, min(8.0, tail_margin)) / 4.0
-    get = sig.score.get
     row = [m, t, min(m, t), snow[0], snow[1]]
-    row += [log1p(min(max(get(k, 0.0), 0.0), 8.0)) for k in SIGNAL_KINDS]
+    row += _squash(sig.score, _SIGNAL_INDEX)
     row.append(1.0 if sig.competitor_terms else 0.0)
     row.append(log1p(min(len(sig.negated), 4)))
     row.append(1.0 if sig.brand_named else 0.0)
-    cget = sig.categories.get
-    row += [log1p(min(max(cget(c, 0.0), 0.0), 8.0)) for c in CATEGORIES]
-    if issue_categories:
-        iget = issue_categories.get
-        row += [log1p(min(max(iget(c, 0.0), 0.0), 8.0)) for c in CATEGORIES]
-    else:
-        row += _ZEROS
+    row += _squash(sig.categories, _CATEGORY_INDEX)
+    row += _squash(issue_categories, _CATEGORY_INDEX) if issue_categories else _ZEROS
     row.append(1.0 if heimao else 0.0)
     row.append(log1p(text_len) / 6.0)
     row.append(1.0 if ("?" in text or "？" in text or "吗" in text) else 0.0)
@@ -89,7 +85,20 @@ def dense_row(sig: Any, margin: float, tail_margin: float | None, snow: tuple[fl
     return row
 
 
+def _squash(scores: dict[str, float], index: dict[str, int]) -> list[float]:
+    """log1p of each indexed score clipped to [0, 8], in index order. A text has few scores, so
+    only those are visited; an absent one is 0.0 (which log1p(0.0) is)."""
+    out = [0.0] * len(index)
+    for name, value in scores.items():
+        i = index.get(name)
+        if i is not None:
+            out[i] = log1p(min(max(value, 0.0), 8.0))
+    return out
+
+
 _ZEROS = [0.0] * len(CATEGORIES)
+_SIGNAL_INDEX = {k: i for i, k in enumerate(SIGNAL_KINDS)}
+_CATEGORY_INDEX = {c: i for i, c in enumerate(CATEGORIES)}
 
 
 @dataclass
@@ -104,6 +113,8 @@ class ComplaintModel:
     snow: dict[str, float]          # snownlp word → log P(w|pos)/P(w|neg)
     names: dict[int, str] = field(default_factory=dict)  # feature key → its text, for reasons
     meta: dict[str, Any] = field(default_factory=dict)
+    _contrib: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+    _snow_words: dict[str, float] | None = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -116,69 +127,99 @@ class ComplaintModel:
 
     def snow_features(self, stream: Sequence[str]) -> tuple[float, float]:
         """(clipped sum, mean) of snownlp's word log-likelihood ratios over the words of a stream."""
-        get = self.snow.get
-        total, n = 0.0, 0
-        for tok in stream:
-            if tok == BREAK:
-                continue
-            v = get(tok)
-            if v is not None:
-                total += v
-                n += 1
-        return max(-12.0, min(12.0, total)) / 6.0, (total / n if n else 0.0)
+        if self._snow_words is None:
+            self._snow_words = {w: v for w, v in self.snow.items() if w != BREAK}  # a clause break is no word
+        vals = [v for v in map(self._snow_words.get, stream) if v is not None]
+        total = reduce(add, vals, 0.0)  # left to right, as a loop would (sum() may compensate)
+        return max(-12.0, min(12.0, total)) / 6.0, (total / len(vals) if vals else 0.0)
 
     def margins(self, rows: np.ndarray, keys: np.ndarray, n: int, dense: np.ndarray,
-                counts: ngram.Counts | None = None) -> np.ndarray:
+                counts: ngram.Counts | None = None, hits: ngram.Hits | None = None) -> np.ndarray:
         """Margins of every head, (n, len(HEADS)), from feature (row, key) pairs (or their
-        :func:`ngram.count_pairs`, shared with the sentiment model) and dense rows."""
-        out = self.sparse.head_margins_counts(counts, n) if counts is not None \
+        :func:`ngram.count_pairs`, shared with the sentiment model, and its ``hits`` in this
+        model's vocabulary, shared with :meth:`explain`) and dense rows."""
+        out = self.sparse.head_margins_counts(counts, n, hits) if counts is not None \
             else self.sparse.head_margins_flat(rows, keys, n)
         if n:
             z = (dense - self.dense_mean) / self.dense_scale
-            out += z @ self.dense_w + self.bias
+            for a, b in _blocks(n):
+                out[a:b] += z[a:b] @ self.dense_w + self.bias
         return out
 
     def explain(self, counts: ngram.Counts, dense: np.ndarray, which: np.ndarray,
-                k: int = 3, k_dense: int = 2) -> dict[int, tuple[list[str], list[str]]]:
+                k: int = 3, k_dense: int = 2, hits: ngram.Hits | None = None) -> dict[int, tuple[list[str], list[str]]]:
         """For the texts ``which`` of a batch: the named n-grams that push the complaint head up most,
         and the labels of the dense signals that do (both for the reasons), in one pass over the
-        batch's distinct (text, feature) pairs (:func:`ngram.count_pairs`)."""
+        batch's distinct (text, feature) pairs this model knows (``hits``: ``self.sparse.hits(counts)``)."""
         out: dict[int, tuple[list[str], list[str]]] = {int(i): ([], []) for i in which}
         if not len(which):
             return out
-        uk, r, ui, _ = counts
-        if self.names and len(r) and len(self.sparse.keys):
-            wanted = np.zeros(len(dense), dtype=bool)
-            wanted[which] = True
-            upos = np.minimum(np.searchsorted(self.sparse.keys, uk), len(self.sparse.keys) - 1)
-            ucontrib = np.where(self.sparse.keys[upos] == uk, self.sparse.weights[upos, 0] * self.sparse.idf[upos], 0.0)
-            contrib = ucontrib[ui]
-            sel = wanted[r] & (contrib > 0)
-            r, kk, contrib = r[sel], uk[ui[sel]], contrib[sel]
-            order = np.lexsort((-contrib, r))
-            r, kk = r[order], kk[order]
-            if len(r):  # only the strongest few of each text reach Python
-                rank = np.arange(len(r)) - np.searchsorted(r, r)
-                r, kk = r[rank < 4 * k], kk[rank < 4 * k]
+        if self.names and len(counts[1]) and len(self.sparse.keys):
+            r, col, _ = self.sparse.hits(counts) if hits is None else hits
+            contrib = self.contributions.take(col)
+            if len(dense) == 1:  # one text: the pairs are its features, in key order
+                sel = (contrib > 0).nonzero()[0]
+                kk, contrib = self.sparse.keys.take(col.take(sel)), contrib.take(sel)
+                kk = kk[np.argsort(-contrib, kind="stable")[:4 * k]]
+                r = np.zeros(len(kk), dtype=np.int64)
+            else:
+                wanted = np.zeros(len(dense), dtype=bool)
+                wanted[which] = True
+                sel = (wanted.take(r) & (contrib > 0)).nonzero()[0]
+                r, kk, contrib = r.take(sel), self.sparse.keys.take(col.take(sel)), contrib.take(sel)
+                # by row, then strongest first, ties in key order (= np.lexsort((-contrib, r))): a positive
+                # float32's bits rise with its value, so one stable sort of packed integers does it
+                packed = (r << 31) | (0x7FFFFFFF - contrib.view(np.int32).astype(np.int64))
+                order = np.argsort(packed, kind="stable")
+                r, kk = r.take(order), kk.take(order)
+                if len(r):  # only the strongest few of each text reach Python
+                    keep = (np.arange(len(r)) - np.searchsorted(r, r) < 4 * k).nonzero()[0]
+                    r, kk = r.take(keep), kk.take(keep)
             names = self.names
             for row, key in zip(r.tolist(), kk.tolist(), strict=True):
                 found = out[row][0]
                 if len(found) >= k:
                     continue
                 name = names.get(key)
-                if name and not any(name in o or o in name for o in found):
-                    found.append(name)
+                if name:
+                    for o in found:
+                        if name in o or o in name:
+                            break
+                    else:
+                        found.append(name)
         z = (dense[which] - self.dense_mean) / self.dense_scale * self.dense_w[:, 0]
         top = np.argsort(-z, axis=1)[:, :6]
-        for j, i in enumerate(which.tolist()):
+        zs = np.take_along_axis(z, top, axis=1).tolist()
+        for i, fs, zrow in zip(which.tolist(), top.tolist(), zs, strict=True):
             cues = out[i][1]
-            for f in top[j].tolist():
+            for f, zf in zip(fs, zrow, strict=True):
                 label = DENSE_LABELS.get(DENSE[f])
-                if z[j, f] > 0.3 and label and label not in cues:
+                if zf > 0.3 and label and label not in cues:
                     cues.append(label)
                 if len(cues) >= k_dense:
                     break
         return out
+
+    @property
+    def contributions(self) -> np.ndarray:
+        """Per vocabulary key, how much one occurrence pushes the complaint head (weight × idf, float32)."""
+        if self._contrib is None or len(self._contrib) != len(self.sparse.keys):
+            self._contrib = self.sparse.weights[:, 0] * self.sparse.idf
+        return self._contrib
+
+
+_BLOCK = 256
+
+
+def _blocks(n: int) -> list[tuple[int, int]]:
+    """Row blocks for the dense product: small enough that OpenBLAS computes each on the calling
+    thread (a whole batch at once wakes its worker threads, whose spinning costs more CPU time
+    than the product itself), never a one-row block unless the batch is one row (numpy would
+    take another BLAS routine for it)."""
+    bounds = list(range(0, n, _BLOCK))
+    if n > 1 and n - bounds[-1] == 1 and len(bounds) > 1:
+        bounds.pop()
+    return list(zip(bounds, [*bounds[1:], n], strict=True)) if n else []
 
 
 def empty(snow: dict[str, float] | None = None) -> ComplaintModel:
@@ -277,7 +318,7 @@ def softmax_rows(m: np.ndarray) -> np.ndarray:
 
 def feature_strings(text: str, stream: Sequence[str]) -> list[str]:
     """The text of every feature occurrence, in the order :func:`ngram.keys_batch` emits their keys."""
-    compact = text.translate(ngram._DROP).lower()
+    compact = ngram.compact(text)
     out = list(compact)
     out += [compact[i:i + 2] for i in range(len(compact) - 1)]
     out += [compact[i:i + 3] for i in range(len(compact) - 2)]

@@ -17,6 +17,7 @@ _MASK = (1 << 64) - 1
 
 
 _HASHES: dict[str, int] = {}
+_BLAKE2B_8 = blake2b(digest_size=8)
 _MAX_CACHED = 300_000
 
 
@@ -24,7 +25,9 @@ def token_hash(token: str) -> int:
     """A stable 64-bit hash of one token (independent of PYTHONHASHSEED), memoised."""
     h = _HASHES.get(token)
     if h is None:
-        h = int.from_bytes(blake2b(token.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "little")
+        state = _BLAKE2B_8.copy()  # copying a fresh state is cheaper than setting one up
+        state.update(token.encode("utf-8", "surrogatepass"))
+        h = int.from_bytes(state.digest(), "little")
         if len(_HASHES) >= _MAX_CACHED:
             _HASHES.clear()
         _HASHES[token] = h
@@ -38,17 +41,25 @@ def clear_cache() -> None:
 
 def simhash_many(token_lists: Sequence[Sequence[str]]) -> list[int]:
     """:func:`simhash` of many token lists in one numpy pass."""
-    lens = [len(t) for t in token_lists]
     cached = _HASHES.get
-    flat = [cached(t) or token_hash(t) for tokens in token_lists for t in tokens]
+    return simhash_hashes([[cached(t) or token_hash(t) for t in tokens] for tokens in token_lists])
+
+
+def simhash_hashes(hash_lists: Sequence[Sequence[int]]) -> list[int]:
+    """:func:`simhash_many` of lists of token hashes (:func:`token_hash`) instead of tokens."""
+    lens = [len(h) for h in hash_lists]
+    flat = [h for hashes in hash_lists for h in hashes]
     if not flat:
-        return [0] * len(token_lists)
+        return [0] * len(hash_lists)
+    if len(hash_lists) == 1:
+        return [to_signed(_combine(flat))]
     arr = np.array(flat, dtype="<u8")
-    bits = np.unpackbits(arr.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little").astype(np.int32)
+    # one row per bit (64 × tokens), so each text's votes are a contiguous run of every row
+    bits = np.unpackbits(np.ascontiguousarray(arr.view(np.uint8).reshape(-1, 8).T), axis=0, bitorder="little")
     ends = np.cumsum(lens)
     starts = ends - np.asarray(lens)
     nonempty = np.asarray(lens) > 0
-    sums = np.add.reduceat(bits, starts[nonempty], axis=0)
+    sums = np.add.reduceat(bits, starts[nonempty], axis=1, dtype=np.int32).T
     votes = sums * 2 - np.asarray(lens)[nonempty][:, None]
     packed = np.packbits(votes > 0, axis=1, bitorder="little")
     values = iter(int.from_bytes(row.tobytes(), "little") for row in packed)
@@ -79,7 +90,7 @@ def simhash(tokens: Iterable[str]) -> int:
 def _combine(hashes: Sequence[int]) -> int:
     arr = np.array(hashes, dtype="<u8")
     bits = np.unpackbits(arr.view(np.uint8).reshape(-1, 8), axis=1, bitorder="little")
-    votes = bits.sum(axis=0, dtype=np.int32) * 2 - len(hashes)
+    votes = np.add.reduce(bits, axis=0, dtype=np.int32) * 2 - len(hashes)
     packed = np.packbits(votes > 0, bitorder="little")
     return int.from_bytes(packed.tobytes(), "little")
 

@@ -19,8 +19,7 @@ import os
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable
-from functools import lru_cache
+from collections.abc import Iterable, Sequence
 from math import log
 from pathlib import Path
 
@@ -37,6 +36,7 @@ _PIECE_RE = re.compile(
 BREAK = "|"
 _BREAK_CHARS = frozenset("，,。.！？!?；;…~～")
 _HAN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
+_HAN_RUN_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]+")
 
 _lock = threading.RLock()
 _state: dict[str, object] = {"ready": False, "protected": None, "terms": frozenset(), "engine": None}
@@ -45,11 +45,27 @@ ENGINES = ("rust", "python")
 
 def normalize(text: str) -> str:
     """NFKC (full-width letters and digits to ASCII), control characters to spaces."""
-    text = unicodedata.normalize("NFKC", text)
-    return text.translate(_CONTROL_TABLE)
+    return _CONTROL_RE.sub(" ", _nfkc(text))
 
 
-_CONTROL_TABLE = dict.fromkeys(list(range(0, 32)) + list(range(127, 160)), " ")
+def _nfkc(text: str) -> str:
+    """``unicodedata.normalize("NFKC", text)``, faster for typical Chinese text.
+
+    Most texts are normalised except for full-width punctuation and letters, the ideographic
+    space and "…". Replacing those by their compatibility decomposition changes no character's
+    full decomposition, so the result has the same NFKC form; when it already is in NFKC
+    (checked exactly), it is that form. Otherwise the full normalisation runs.
+    """
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    quick = text.translate(_COMPAT_TABLE)
+    return quick if unicodedata.is_normalized("NFKC", quick) else unicodedata.normalize("NFKC", text)
+
+
+_COMPAT_TABLE = {c: unicodedata.normalize("NFKD", chr(c)) for c in (*range(0xFF01, 0xFF5F), 0x3000, 0x2026, 0xA0)}
+
+
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # one space for each (a scan in C; most texts have none)
 
 
 def engine() -> str:
@@ -133,7 +149,7 @@ def add_terms(terms: Iterable[str]) -> None:
 
 def clear_caches() -> None:
     """Forget memoised cuts (after the dictionary changed; the benchmark measures cold)."""
-    _cut_han.cache_clear()
+    _cuts.clear()
     _logp.clear()
 
 
@@ -196,20 +212,63 @@ def words(tokens: list[str]) -> list[str]:
     return [t[1:] if t[0] == "@" else t for t in tokens if t[0].isalnum() or (t[0] == "@" and len(t) > 1)]
 
 
+def streams_normalized(texts: Sequence[str]) -> list[list[str]]:
+    """:func:`stream_normalized` of many texts, with the Han runs none of them had cut before cut
+    in one call of jieba-rs (:func:`_cut_together`): the same words, the call overhead paid once."""
+    init()
+    if _state["engine"] != "rust":
+        return [stream_normalized(t) for t in texts]
+    protected: re.Pattern[str] | None = _state["protected"]  # type: ignore[assignment]
+    # a text without a protected term is its pieces' tokens (what stream_normalized gives it)
+    pieces = [None if protected is not None and protected.search(t) else _PIECE_RE.findall(t) for t in texts]
+    cuts = _cuts
+    todo = dict.fromkeys(p for ps in pieces if ps is not None for p in ps
+                         if len(p) > 1 and "\u3400" <= p[0] <= "\u9fff" and p not in cuts)
+    for t, ps in zip(texts, pieces, strict=True):
+        if ps is None:
+            todo.update(dict.fromkeys(r for r in _HAN_RUN_RE.findall(t) if len(r) > 1 and r not in cuts))
+    if todo:
+        _cut_together(list(todo))
+    return [stream_normalized(t) if ps is None else _tokens_from(ps) for t, ps in zip(texts, pieces, strict=True)]
+
+
+def _cut_together(runs: list[str]) -> None:
+    """Cut Han runs with one jieba-rs call and memoise each run's words.
+
+    Each run is cut on its own either way (a newline between runs is a boundary jieba never
+    crosses), so the words are the same; the call overhead is paid once instead of once per run.
+    """
+    runs = runs[:_CUTS_MAX]
+    words = _state["rust"].cut("\n".join(runs), False)  # type: ignore[attr-defined]
+    # split the word list at the newlines with string operations (no Python loop per word):
+    # runs are Han only, so neither separator can occur inside a word
+    groups = [tuple(g.split("\x01")) for g in "\x01".join(words).split("\x01\n\x01")]
+    if len(groups) != len(runs) or sum(map(len, groups)) + len(runs) - 1 != len(words):
+        return  # never expected; the runs are then cut one by one when met
+    if len(_cuts) + len(runs) > _CUTS_MAX:
+        _cuts.clear()
+    _cuts.update(zip(runs, groups, strict=True))
+
+
 def _tokens_of(text: str) -> list[str]:
+    return _tokens_from(_PIECE_RE.findall(text))
+
+
+def _tokens_from(pieces: list[str]) -> list[str]:
     out: list[str] = []
-    for piece in _PIECE_RE.findall(text):
+    cached, extend, append = _cuts.get, out.extend, out.append
+    for piece in pieces:
         ch = piece[0]
         if "\u3400" <= ch <= "\u9fff" and len(piece) > 1:
-            out.extend(_cut_han(piece))
+            extend(cached(piece) or _cut_han(piece))
         elif ch.isascii() and ch.isalnum():
-            out.append(piece.lower())
+            append(piece.lower())
         elif ch == "@":
-            out.append(piece.lower())
+            append(piece.lower())
         elif ch in _BREAK_CHARS:
-            out.append(BREAK)
+            append(BREAK)
         else:
-            out.append(piece)
+            append(piece)
     return out
 
 
@@ -218,12 +277,22 @@ _LOGP_MAX = 400_000
 _logp: dict[str, float | None] = {}
 
 
-@lru_cache(maxsize=65_536)  # clauses repeat: Heimao templates, reposts, stock phrases
+_CUTS_MAX = 65_536
+_cuts: dict[str, tuple[str, ...]] = {}  # run → its words: clauses repeat (Heimao templates, reposts, stock phrases)
+
+
 def _cut_han(block: str) -> tuple[str, ...]:
-    """The words of one run of Han characters."""
-    if _state["engine"] == "rust":
-        return tuple(_state["rust"].cut(block, False))  # type: ignore[attr-defined]
-    return _py_cut(block)
+    """The words of one run of Han characters (memoised)."""
+    words = _cuts.get(block)
+    if words is None:
+        if _state["engine"] == "rust":
+            words = tuple(_state["rust"].cut(block, False))  # type: ignore[attr-defined]
+        else:
+            words = _py_cut(block)
+        if len(_cuts) >= _CUTS_MAX:
+            _cuts.clear()
+        _cuts[block] = words
+    return words
 
 
 def _lookup(piece: str) -> float | None:

@@ -13,6 +13,7 @@ import re
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from sentiment.lexicons import Hit, Matcher, WordList
 
@@ -29,6 +30,8 @@ _NOT_NEGATION = ("不过", "不错", "不少", "不仅", "不停", "不断", "�
 HYPOTHETICAL = ("如遇", "如有", "若有", "如果有", "有任何问题", "可直接", "可随时", "随时找", "随时投诉", "有问题随时",
                 "有问题可", "万一", "一旦有",
                 "担心", "本来以为", "原本以为", "还以为", "怕")
+_NOT_NEGATION_RE = re.compile("|".join(re.escape(p) for p in _NOT_NEGATION))
+_HYPOTHETICAL_RE = re.compile("|".join(re.escape(h) for h in HYPOTHETICAL))
 _NEAR_MISS = re.compile(r"差点|差一点|险些|还好没事|幸好没事|好在没事|没出事|完全没事|一点事都没有|担心会|怕会")
 
 
@@ -76,10 +79,7 @@ class Lexicon:
 
 def clauses(text: str) -> list[int]:
     """Start offsets of the clauses of ``text`` (always begins with 0)."""
-    starts = [0]
-    for m in CLAUSE_BREAK.finditer(text):
-        starts.append(m.end())
-    return starts
+    return [0, *(m.end() for m in CLAUSE_BREAK.finditer(text))]
 
 
 BRAND_MARK = "\u24b7"  # Ⓑ: brand names are blanked out before matching ("味多多出了" is no "多出")
@@ -192,8 +192,12 @@ def _is_negated(text: str, clause_start: int, hit: Hit, negators: tuple[str, ...
     window = text[max(clause_start, hit.start - 8):hit.start]
     if not window:
         return False
-    for phrase in _NOT_NEGATION:
-        window = window.replace(phrase, "＿" * len(phrase))
+    quick = _any_negator(negators)
+    if quick is not None and not quick.search(window):  # the blanking below cannot make one appear
+        return False
+    if _NOT_NEGATION_RE.search(window):
+        for phrase in _NOT_NEGATION:
+            window = window.replace(phrase, "＿" * len(phrase))
     for neg in negators:  # longest first
         at = window.rfind(neg)
         if at < 0:
@@ -204,11 +208,18 @@ def _is_negated(text: str, clause_start: int, hit: Hit, negators: tuple[str, ...
     return False
 
 
+@lru_cache(maxsize=8)
+def _any_negator(negators: tuple[str, ...]) -> re.Pattern[str] | None:
+    """One regex finding any of ``negators`` (None when a negator could not be searched so)."""
+    if not negators or any(not n or "＿" in n for n in negators):
+        return None
+    return re.compile("|".join(re.escape(n) for n in negators))
+
+
 def _is_hypothetical(text: str, starts: list[int], clause_no: int, hit: Hit) -> bool:
     """A problem word in the clause of (or right after) a conditional offer."""
     begin = starts[clause_no - 1] if clause_no > 0 else 0
-    window = text[begin:hit.start]
-    return any(h in window for h in HYPOTHETICAL)
+    return _HYPOTHETICAL_RE.search(text, begin, hit.start) is not None
 
 
 def _competitor_clauses(text: str, starts: list[int], hits: list[Hit], sig: Signals) -> set[int]:
