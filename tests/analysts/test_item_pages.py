@@ -86,17 +86,17 @@ def test_item_pages_in_chromium(tmp_path: Path, data_dir: Path) -> None:
 
             # the complaint record: card with SLA clock; handler assigns and adds a note
             page.goto(f"{srv.url}/#/complaint/{rec.number}")
-            page.wait_for_selector("body[data-item='complaint']", timeout=20_000)
+            page.wait_for_selector("body[data-item='complaint'] #item-page .handler-tools", timeout=20_000)
             assert page.locator("#item-page .c-card .sla").count() == 1
             page.fill("#item-page input.assignee-input", "李娜")
             page.click("#item-page button.assign")
             page.wait_for_function("() => document.querySelector('#item-page').textContent.includes('处理人：李娜')",
-                                   timeout=15_000)
-            page.wait_for_selector("body[data-item='complaint']", timeout=20_000)
+                                   timeout=30_000)
+            page.wait_for_selector("body[data-item='complaint'] #item-page .handler-tools", timeout=20_000)
             page.fill("#item-page input.note-only", "已电话联系顾客")
             page.click("#item-page button.add-note")
             page.wait_for_function("() => ((document.querySelector('#item-page .history') || {}).textContent || '')"
-                                   ".includes('已电话联系顾客')", timeout=15_000)
+                                   ".includes('已电话联系顾客')", timeout=30_000)
             page.screenshot(path=str(ARTIFACTS / "item-complaint.png"), full_page=True)
             with engine.connect() as conn:
                 assignee = conn.execute(select(C.c.assignee).where(C.c.id == rec.id)).scalar()

@@ -44,8 +44,9 @@
     ]);
   }
 
-  async function mentionPage(box, id) {
+  async function mentionPage(box, id, stale) {
     const t = await YQ.api("/api/mentions/" + encodeURIComponent(id) + "/thread");
+    if (stale()) return;
     const m = t.mention;
     box.appendChild(el("h2", { text: "提及 #" + m.id + " · " + m.brand }));
     box.appendChild(mentionBlock(m, { current: true }));
@@ -69,8 +70,9 @@
     box.appendChild(list);
   }
 
-  async function eventPage(box, id) {
+  async function eventPage(box, id, stale) {
     const ev = await YQ.api("/api/events/" + encodeURIComponent(id));
+    if (stale()) return;
     box.appendChild(el("h2", { text: "事件 #" + ev.id + " · " + ev.title }));
     const platforms = Object.entries(ev.platform_counts || {}).map(function (p) { return platformName(p[0]) + " " + p[1]; }).join("，");
     box.appendChild(el("p", { cls: "muted", text: ev.brand + " · 共 " + ev.mention_count + " 条（" + (platforms || "-") +
@@ -116,8 +118,9 @@
     return el("div", { cls: "handler-tools" }, [who, assign, note, add, msg]);
   }
 
-  async function complaintPage(box, number) {
+  async function complaintPage(box, number, stale) {
     const rec = await YQ.api("/api/complaints/number/" + encodeURIComponent(number));
+    if (stale()) return;
     async function reload() { await route(); }
     box.appendChild(el("h2", { text: "投诉单 " + rec.number }));
     box.appendChild(YQ.board.card(rec, reload));
@@ -140,9 +143,12 @@
   }
 
   const PAGES = { mention: mentionPage, event: eventPage, complaint: complaintPage };
+  let shown = 0;  // the latest route() call: an older one still loading must not draw over it
 
   /* Show the page the hash names (true), or the overview (false). */
   async function route() {
+    const mine = ++shown;
+    function stale() { return mine !== shown; }
     const box = $("item-page");
     const m = ROUTE.exec(window.location.hash || "");
     const overview = document.querySelectorAll("#app > section:not(#item-page)");
@@ -160,9 +166,10 @@
     box.appendChild(body);
     document.body.setAttribute("data-item", "loading");
     try {
-      await PAGES[m[1]](body, decodeURIComponent(m[2]));
-      document.body.setAttribute("data-item", m[1]);
+      await PAGES[m[1]](body, decodeURIComponent(m[2]), stale);
+      if (!stale()) document.body.setAttribute("data-item", m[1]);
     } catch (e) {
+      if (stale()) return true;
       body.appendChild(el("p", { cls: "error", text: e.message }));
       document.body.setAttribute("data-item", "error");
     }
