@@ -99,6 +99,33 @@ def test_no_reference_to_notes_outside_the_repository(page: Path) -> None:
     assert offenders == []
 
 
+def unclosed_code_blocks(text: str) -> list[int]:
+    """Lines where a fenced block goes wrong: a closing fence with text after it (Markdown
+    then keeps the block open and the rest of the page renders as code), or a block never closed."""
+    problems, opened = [], 0
+    for number, line in enumerate(text.splitlines(), 1):
+        match = re.match(r"^\s*(```|~~~)(.*)$", line)
+        if not match:
+            continue
+        if not opened:
+            opened = number
+        elif match.group(2).strip():
+            problems.append(number)
+        else:
+            opened = 0
+    return problems + ([opened] if opened else [])
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_code_blocks_are_closed(page: Path) -> None:
+    assert unclosed_code_blocks(page.read_text(encoding="utf-8")) == []
+
+
+def test_the_block_checker_finds_a_fence_with_text_after_it() -> None:
+    assert unclosed_code_blocks("```text\nhello\n``` and more\nprose\n```\n") == [3]
+    assert unclosed_code_blocks("```\ncode\n") == [1]
+
+
 def test_the_readme_has_a_table_of_contents_of_its_sections() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
