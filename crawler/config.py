@@ -681,8 +681,10 @@ class HotListsConfig(_Model):
     enabled: bool = True
     platforms: list[Literal["weibo", "douyin"]] = Field(default_factory=lambda: ["weibo", "douyin"])
     schedule: str = Field(default="every 5m", description="How often each list is fetched.")
-    weibo_url: str = Field(default="https://weibo.com", description="Host of /ajax/side/hotSearch (PC site).")
-    douyin_url: str = Field(default="https://www.douyin.com", description="Host of the hot list API.")
+    weibo_url: str | None = Field(default=None, description="Host of /ajax/side/hotSearch (PC site); default: "
+                                  "https://weibo.com, or [platforms.weibo].base_url when that is not m.weibo.cn.")
+    douyin_url: str | None = Field(default=None, description="Host of the hot list API; default: "
+                                   "[platforms.douyin].base_url.")
     channels: list[str] = Field(default_factory=list,
                                 description="Where hot-list alerts go; empty: the channels of the surge rules.")
     top: int = Field(default=10, ge=1, le=50, description="Climbing into the top N is an alert update.")
@@ -698,8 +700,8 @@ class HotListsConfig(_Model):
 
     @field_validator("weibo_url", "douyin_url")
     @classmethod
-    def _check_urls(cls, v: str) -> str:
-        return PlatformConfig._check_url(v)
+    def _check_urls(cls, v: str | None) -> str | None:
+        return None if v is None else PlatformConfig._check_url(v)
 
 
 class TrackingConfig(_Model):

@@ -108,6 +108,10 @@ class World:
         self.cascades: dict[str, Cascade] = {}
         self._crisis_tracking()
 
+    def is_hot_topic(self, keyword: str) -> bool:
+        kw = keyword.strip().strip("#").casefold()
+        return any(kw == b.brand_word.casefold() for b in getattr(self, "hot", {}).values())
+
     def _crisis_tracking(self) -> None:
         """Hot lists (Weibo, Douyin) and the repost cascade of the crisis' first Weibo post."""
         opts, brand = self.opts, self.ctx.brands[0]
@@ -243,6 +247,8 @@ class World:
             if hit is not None and hit[0] == version:
                 return hit[1]
             found = [p for p in self.posts[platform] if kw and kw in p.search_text]
+            if self.is_hot_topic(kw):  # a hot topic's search shows the crisis posts (its topic page)
+                found = [p for p in self.posts[platform] if p.crisis] or found
             if order == "hot":
                 now = now_utc()
                 found.sort(key=lambda p: (math.log1p(p.engagement) * 2
