@@ -253,15 +253,20 @@ class Cascade:
             weights.append(max(0.5, author.followers ** 0.5 / 40))
         self.reposts.sort(key=lambda r: (r.published_at, r.post_id))
         self._times = [r.published_at for r in self.reposts]
+        self.offset = timedelta(0)
+
+    def advance(self, seconds: float) -> None:
+        """Let the cascade run ``seconds`` ahead of the wall clock (time-accelerated tests and benchmarks);
+        the reposts keep their times, so some show times a little in the future."""
+        self.offset += timedelta(seconds=seconds)
 
     def visible(self, now: datetime) -> list[Repost]:
-        """Reposts published by ``now``, oldest first."""
-        return self.reposts[: bisect.bisect_right(self._times, now)]
+        """Reposts published by ``now`` (plus the offset of :meth:`advance`), oldest first."""
+        return self.reposts[: bisect.bisect_right(self._times, now + self.offset)]
 
     def truth(self, now: datetime | None = None) -> dict[str, Any]:
         """The tree as of ``now``: every visible repost's parent (None = the post) and the spreaders by reach."""
-        now = now or datetime.now(UTC)
-        vis = self.visible(now)
+        vis = self.visible(now - self.offset) if now is not None else self.visible(datetime.now(UTC))
         shown = {r.post_id for r in vis}
         reach: dict[str, int] = {}
         below: dict[str, int] = {}
