@@ -83,9 +83,9 @@ class LightFetcher:
             from spiders._weibo_api import STATUSES
 
             statuses = dict(STATUSES)
-        return cls(platform, cookies if cookies is not None else session_cookies(cfg, platform),
-                   per_minute=pc.rate_limit_per_minute, retries=pc.max_retries, timeout=pc.timeout_seconds,
-                   statuses=statuses, **kw)
+        options: dict[str, Any] = {"per_minute": pc.rate_limit_per_minute, "retries": pc.max_retries,
+                                   "timeout": pc.timeout_seconds, "statuses": statuses, **kw}
+        return cls(platform, cookies if cookies is not None else session_cookies(cfg, platform), **options)
 
     @property
     def client(self) -> httpx.Client:

@@ -306,7 +306,8 @@ def payloads_number(n: int) -> str:
 
 def run_due(engine: Engine, cfg: AppConfig, *, fetcher: LightFetcher | None = None,
             now: datetime | None = None) -> list[Visit]:
-    """Visit every watched post that is due (one fetcher, so one rate ceiling, for all of them)."""
+    """Visit every watched post that is due (one fetcher, so one rate ceiling, for all of them);
+    ``now`` is the clock of the whole visit (tests and the benchmark run it ahead of the wall clock)."""
     now = now or utcnow()
     t = TRACKED.c
     with engine.begin() as conn:
@@ -319,7 +320,7 @@ def run_due(engine: Engine, cfg: AppConfig, *, fetcher: LightFetcher | None = No
     own = fetcher is None
     fetcher = fetcher or LightFetcher.for_platform(cfg, "weibo")
     try:
-        return [visit(engine, cfg, tr, fetcher, now=None) for tr in due]
+        return [visit(engine, cfg, tr, fetcher, now=now) for tr in due]
     finally:
         if own:
             fetcher.close()

@@ -91,10 +91,10 @@ def test_visits_rebuild_the_tree_and_alert_on_big_v(tmp_path: Path, sim: Simulat
                                            "brand": "鲜果时光"}, "非常紧急", datetime.now(UTC))
     fetcher = LightFetcher("weibo", {"SUB": WEIBO_TEST_SUB}, per_minute=6000, retries=1, backoff_base=0.01)
     seen = []
-    for _ in range(6):
-        visits = run_due(engine, cfg, fetcher=fetcher, now=datetime.now(UTC) + timedelta(hours=1))
+    for _ in range(6):  # the clock runs twelve minutes per round, for the cascade and the watch alike
+        visits = run_due(engine, cfg, fetcher=fetcher, now=datetime.now(UTC) + cascade.offset)
         seen += visits
-        cascade.advance(12 * 60)  # twelve more minutes of spreading
+        cascade.advance(12 * 60)
     assert all(v.status == "ok" for v in seen) and len(seen) == 6
     truth = cascade.truth()
     with engine.connect() as conn:
