@@ -1,21 +1,33 @@
-"""Putting a risky post on watch (``tracked_posts``), from triage; the visits live in ``crawler/tracking.py``."""
+"""Putting a risky post on watch (``tracked_posts``), from triage; the visits live in ``crawler/tracking.py``.
+
+**One watch per event.** A crisis is many posts of one story: on Weibo most are copies and reposts
+of the first one, each graded 非常紧急. Watching each would fill ``[tracking].max_posts`` with posts
+that have no reposts of their own and push out the one that has. So an event is followed through
+one post, its earliest one seen so far: a triage batch proposes, per event, its earliest post among
+those featured in the event's first immediate alert or graded 非常紧急; it takes the watch unless the
+event is already watched through an earlier post. When an earlier post turns up later (the crawl
+found the copies first), it takes the watch over; the later post's watch ends (and is dropped when
+it was never visited). A post that belongs to no event is watched on its own.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from crawler.storage.models import TrackedPost
+from crawler.storage.models import Mention, TrackedPost
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
 TRACKED = TrackedPost.__table__  # type: ignore[attr-defined]
+MENTIONS = Mention.__table__  # type: ignore[attr-defined]
+_LATEST = datetime.max
 
 
 def start_watch(conn: Connection, cfg: AppConfig, m: dict[str, Any], reason: str, now: datetime) -> bool:
@@ -40,16 +52,56 @@ def start_watch(conn: Connection, cfg: AppConfig, m: dict[str, Any], reason: str
     return True
 
 
+def watchable(cfg: AppConfig, m: dict[str, Any]) -> bool:
+    """Whether ``m`` can be followed: a Weibo post (not a comment), with tracking on."""
+    return bool(cfg.tracking.enabled and m.get("platform") == "weibo" and m.get("kind") == "post"
+                and not m.get("parent_post_id"))
+
+
+def _when(m: dict[str, Any]) -> tuple[datetime, int]:
+    t = m.get("published_at")
+    if isinstance(t, datetime) and t.tzinfo is not None:
+        t = t.astimezone(UTC).replace(tzinfo=None)
+    return (t if isinstance(t, datetime) else _LATEST, int(m.get("id") or 0))
+
+
+def _event_watch(conn: Connection, event_id: int) -> dict[str, Any] | None:
+    """The event's running watch with its post's publication time (None: the event is not watched)."""
+    t, m = TRACKED.c, MENTIONS.c
+    row = conn.execute(select(t.id, t.post_id, t.fetches, m.published_at, t.mention_id)
+                       .select_from(TRACKED.outerjoin(MENTIONS, m.id == t.mention_id))
+                       .where(t.event_id == event_id, t.status == "watching")
+                       .order_by(t.started_at, t.id).limit(1)).mappings().first()
+    return dict(row) if row else None
+
+
 def start_from_triage(conn: Connection, cfg: AppConfig, mentions: Sequence[dict[str, Any]],
                       featured: Iterable[int], now: datetime) -> int:
-    """Watch the featured posts of events' first alerts and every 非常紧急 post of a triage batch."""
+    """Watch the posts of a triage batch that need it: per event, its earliest post among those featured in
+    the event's first alert or graded 非常紧急 (one watch per event); every such post outside an event."""
     first = set(featured)
-    n = 0
+    proposed: dict[int, tuple[dict[str, Any], str]] = {}
+    loose: list[tuple[dict[str, Any], str]] = []
     for m in mentions:
-        if m["id"] in first:
-            n += start_watch(conn, cfg, m, "事件首帖", now)
-        elif m.get("urgency") == "非常紧急":
-            n += start_watch(conn, cfg, m, "非常紧急", now)
+        reason = "事件首帖" if m["id"] in first else "非常紧急" if m.get("urgency") == "非常紧急" else None
+        if reason is None or not watchable(cfg, m):
+            continue
+        eid = m.get("event_id")
+        if eid is None:
+            loose.append((m, reason))
+        elif eid not in proposed or _when(m) < _when(proposed[eid][0]):
+            proposed[eid] = (m, reason)
+    n = sum(start_watch(conn, cfg, m, reason, now) for m, reason in loose)
+    for eid, (m, reason) in proposed.items():
+        current = _event_watch(conn, eid)
+        if current is not None:
+            if current["post_id"] == m["post_id"] or _when({"published_at": current["published_at"],
+                                                             "id": current["mention_id"]}) <= _when(m):
+                continue  # followed already, through this post or an earlier one
+            if current["fetches"]:
+                conn.execute(update(TRACKED).where(TRACKED.c.id == current["id"]).values(
+                    status="done", last_error="让位于同一事件更早的帖子"))
+            else:
+                conn.execute(delete(TRACKED).where(TRACKED.c.id == current["id"]))
+        n += start_watch(conn, cfg, m, reason, now)
     return n
-
-

@@ -139,13 +139,26 @@ def store(conn: Connection, cfg: AppConfig, platform: str, page: api.HotPage, no
 
 
 def link_event(conn: Connection, topic_id: int, brand: str, keyword: str, platform: str) -> int | None:
-    """The event most of the topic's crawled posts joined, recorded as the topic's event."""
+    """The event most of the topic's crawled posts joined, recorded as the topic's event.
+
+    Posts the topic search found first carry the topic as their keyword. When the brand's own
+    searches stored them earlier (the usual case: a story is on the list because people already
+    post about it), they keep their keyword; then the newest post the topic search saw (its
+    watermark) names the event."""
     m = MENTIONS.c
     counts = Counter(dict(conn.execute(
         select(m.event_id, func.count()).where(m.brand == brand, m.keyword == keyword, m.event_id.is_not(None))
         .group_by(m.event_id)).all()))
     if not counts:
-        return None
+        from crawler.storage.mentions import get_watermark
+
+        mark = get_watermark(conn, platform, brand, keyword)
+        newest = mark.get("newest_post_id") if mark else None
+        found = conn.execute(select(m.event_id).where(m.platform == platform, m.post_id == str(newest))
+                             ).scalar() if newest else None
+        if found is None:
+            return None
+        counts[found] = 1
     event_id = int(counts.most_common(1)[0][0])
     conn.execute(update(TOPICS).where(TOPICS.c.id == topic_id).values(event_id=event_id))
     return event_id

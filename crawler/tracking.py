@@ -20,7 +20,8 @@ every repost below it (the audience the cascade reached through it); spreaders r
 
 **Alerts** (``spread``): an update when a big-V (``[analysis].big_v_followers``) reposts, or when
 reposts per hour grow faster than ``[tracking].acceleration_alert`` per hour (again each time the
-speed doubles).
+speed doubles). Like every immediate alert it is charged to the brand's hourly budget; a channel
+whose budget is spent gets it in the next roll-up instead.
 """
 
 from __future__ import annotations
@@ -287,7 +288,11 @@ def _alerts(conn: Connection, cfg: AppConfig, tracked: dict[str, Any], everythin
                "spread": {"post_id": tracked["post_id"], "reposts": res.reposts, "comments": res.comments,
                           "velocity": res.velocity, "acceleration": res.acceleration, "spreaders": top},
                "links": payloads.links(cfg, mention_id=tracked.get("mention_id"))}
-    send, _held = pacing.split(conn, cfg, tracked["brand"], channels, now, exempt=False)
+    send, held = pacing.split(conn, cfg, tracked["brand"], channels, now, exempt=False)
+    if held:  # over the brand's hourly budget there: told in the next roll-up, not lost
+        pacing.hold(conn, [pacing.Hold("rollup", tracked["brand"], ch, f"spread:{tracked['id']}:{n}", "spread",
+                                       mention_id=tracked.get("mention_id"), event_id=tracked.get("event_id"),
+                                       note=f"传播追踪：{payload['text']}"[:500]) for ch in held], now)
     alert_id = enqueue(conn, cfg, kind="spread", dedup_key=f"spread:{tracked['id']}:{n}", title=title,
                        payload=payload, channels=send, brand=tracked["brand"], event_id=tracked.get("event_id"),
                        mention_id=tracked.get("mention_id")) if send else None

@@ -103,6 +103,10 @@ class HotBoard:
             self.topics.append(_Topic(word, start - timedelta(minutes=30 + 40 * j), 1_800_000 - j * 300_000, 30.0,
                                       "生活"))
 
+    def enter(self, at: datetime) -> None:
+        """Let the brand topic enter the list at ``at`` instead (the demo lets it in while it watches)."""
+        self.enter_at = at
+
     @staticmethod
     def _heat(t: _Topic, now: datetime) -> float:
         age = (now - t.onboard).total_seconds() / 3600

@@ -112,6 +112,11 @@ class World:
         kw = keyword.strip().strip("#").casefold()
         return any(kw == b.brand_word.casefold() for b in getattr(self, "hot", {}).values())
 
+    def hot_topic_enters(self, at: datetime, douyin_after: float = 120.0) -> None:
+        """The brand topic enters Weibo hot search at ``at`` and the Douyin hot list ``douyin_after`` s later."""
+        for platform, board in self.hot.items():
+            board.enter(at + timedelta(seconds=douyin_after if platform == "douyin" else 0.0))
+
     def _crisis_tracking(self) -> None:
         """Hot lists (Weibo, Douyin) and the repost cascade of the crisis' first Weibo post."""
         opts, brand = self.opts, self.ctx.brands[0]
