@@ -34,12 +34,13 @@ the deadlines from the registration time (:func:`alerts.complaints.set_urgency`)
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from alerts import clock, customers, grievance
 from alerts.complaints import (
@@ -172,7 +173,7 @@ class _Rec:
 
     values: dict[str, Any]
     new: bool
-    story: set[str] = field(default_factory=set)
+    story: AbstractSet[str] = field(default_factory=set)
     spread: _Spread = field(default_factory=_Spread)
     links: list[dict[str, Any]] = field(default_factory=list)  # new links: mention_id, relation, note (templates)
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -263,7 +264,7 @@ class _Batch:
         for start in range(0, len(src), 500):
             for r in self.conn.execute(select(MENTIONS.c.id, MENTIONS.c.title, MENTIONS.c.text).where(
                     MENTIONS.c.id.in_(src[start:start + 500]))).mappings():
-                sources[r["id"]].story = grievance.story_of([r["title"], r["text"]])
+                sources[r["id"]].story = grievance.source_story(r["title"], r["text"])
         m = MENTIONS.c
         for start in range(0, len(ids), 500):
             stmt = (select(LINKS.c.complaint_id, m.platform, func.count(), func.sum(m.likes + m.comments + m.shares),
@@ -300,8 +301,14 @@ class _Batch:
         if len(recs) == 1 or m.get("parent_post_id"):
             return recs[0]
         grams = grievance.bigrams(_text(m))
-        best = max(enumerate(recs), key=lambda ir: (len(grams & ir[1].story) / (len(grams | ir[1].story) or 1), -ir[0]))
-        return best[1]
+        n = len(grams)
+
+        def closeness(ir: tuple[int, _Rec]) -> tuple[float, int]:
+            story = ir[1].story
+            inter = len(grams & story)
+            return inter / ((n + len(story) - inter) or 1), -ir[0]  # Jaccard, earliest record first
+
+        return max(enumerate(recs), key=closeness)[1]
 
     def add(self, m: dict[str, Any]) -> None:
         if is_brand_voice(self.cfg, m):  # the brand answering is never a complaint of the brand
@@ -558,19 +565,25 @@ class _Batch:
             c.execute(insert(LINKS), links)
         if history:
             c.execute(insert(HISTORY), history)
-        for rec in self.recs.values():
-            if not rec.touched:
-                continue
-            values: dict[str, Any] = {"risk": rec.values["risk"], "updated_at": self.now}
-            if rec.tagged:
-                values["tags"] = rec.values["tags"]
-            c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == rec.values["id"]).values(**values))
-            if rec.wanted:
-                set_urgency(c, self.cfg, rec.values["id"], rec.wanted, actor=SYSTEM,
-                            note="；".join(dict.fromkeys(rec.why)) + "，紧急程度上调", now=self.now)
-                reasons = [*(rec.values.get("reasons") or []),
-                           *(f"{w}，紧急程度上调为{rec.wanted}" for w in dict.fromkeys(rec.why))]
-                c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == rec.values["id"]).values(reasons=reasons))
+        touched = [rec for rec in self.recs.values() if rec.touched]
+        # One executemany per shape (risk and time; risk, time and the group tag), not a statement per record.
+        for tagged in (False, True):
+            rows = [{"_cid": rec.values["id"], "risk": rec.values["risk"], "updated_at": self.now,
+                     **({"tags": rec.values["tags"]} if tagged else {})}
+                    for rec in touched if rec.tagged is tagged]
+            if rows:
+                cols = ("risk", "updated_at", "tags") if tagged else ("risk", "updated_at")
+                c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == bindparam("_cid"))
+                          .values({k: bindparam(k) for k in cols}), rows)
+        for rec in touched:
+            rec.values["updated_at"] = self.now
+            if not rec.wanted:
+                continue  # the row is what this batch loaded plus the values just written
+            set_urgency(c, self.cfg, rec.values["id"], rec.wanted, actor=SYSTEM,
+                        note="；".join(dict.fromkeys(rec.why)) + "，紧急程度上调", now=self.now)
+            reasons = [*(rec.values.get("reasons") or []),
+                       *(f"{w}，紧急程度上调为{rec.wanted}" for w in dict.fromkeys(rec.why))]
+            c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == rec.values["id"]).values(reasons=reasons))
             rec.values.update(get(c, rec.values["id"]))
 
 
