@@ -66,6 +66,10 @@ if TYPE_CHECKING:
 
 MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 Key = tuple[str, str, str]  # brand, platform, author id
+# What deciding needs of an open record (the rest is loaded for the records a batch touches or reports).
+_LIGHT = [COMPLAINTS.c[n] for n in ("id", "number", "brand", "platform", "mention_id", "event_id", "customer_platform",
+                                    "customer_id", "customer_tags", "category", "urgency", "risk", "tags", "assignee",
+                                    "team", "status", "registered_at")]
 GROUP_TAG = "群体投诉"
 RELATION_NAMES = {"source": "首帖", "repeat": "同一客户再次发帖", "repost": "转发", "copy": "近似内容", "comment": "评论"}
 
@@ -218,7 +222,7 @@ class _Batch:
         for platform in sorted({k[1] for k in keys}):
             ids = sorted({k[2] for k in keys if k[1] == platform})
             for start in range(0, len(ids), 500):
-                rows = self.conn.execute(select(COMPLAINTS).where(
+                rows = self.conn.execute(select(*_LIGHT).where(
                     c.customer_platform == platform, c.customer_id.in_(ids[start:start + 500]),
                     c.status.in_(OPEN_STATUSES), c.registered_at >= since,
                 ).order_by(c.registered_at.desc(), c.id.desc())).mappings()
@@ -226,7 +230,7 @@ class _Batch:
                     self.by_customer[(r["brand"], platform, r["customer_id"])].append(self._rec(dict(r)))
         events = sorted({int(m["event_id"]) for m in todo if m.get("event_id")})
         for start in range(0, len(events), 500):
-            rows = self.conn.execute(select(COMPLAINTS).where(
+            rows = self.conn.execute(select(*_LIGHT).where(
                 c.event_id.in_(events[start:start + 500]), c.status.in_(OPEN_STATUSES),
             ).order_by(c.registered_at, c.id)).mappings()
             for r in rows:
@@ -246,7 +250,7 @@ class _Batch:
         for start in range(0, len(pairs), 300):
             chunk = pairs[start:start + 300]
             rows = self.conn.execute(
-                select(COMPLAINTS, MENTIONS.c.platform.label("_p"), MENTIONS.c.post_id.label("_post"))
+                select(*_LIGHT, MENTIONS.c.platform.label("_p"), MENTIONS.c.post_id.label("_post"))
                 .select_from(LINKS.join(MENTIONS, MENTIONS.c.id == LINKS.c.mention_id)
                              .join(COMPLAINTS, COMPLAINTS.c.id == LINKS.c.complaint_id))
                 .where(tuple_(MENTIONS.c.platform, MENTIONS.c.post_id).in_(chunk),
@@ -503,8 +507,24 @@ class _Batch:
 
     # -- writing -------------------------------------------------------------------------
 
+    def _complete(self) -> None:
+        """The full rows of the loaded records this batch touches or reports (loaded with ``_LIGHT`` only:
+        a busy event's open records are reloaded for every batch, most of them only to be compared)."""
+        need = {int(rec.values["id"]) for _, rec, _, _ in self.decided if not rec.new}
+        need.update(rid for rid, rec in self.recs.items() if rec.touched)
+        for eid in self.grouped:
+            need.update(int(r.values["id"]) for r in self.by_event[eid] if not r.new)
+        ids = sorted(need)
+        for start in range(0, len(ids), 500):
+            for row in self.conn.execute(select(COMPLAINTS).where(COMPLAINTS.c.id.in_(ids[start:start + 500])))\
+                    .mappings():
+                values = self.recs[int(row["id"])].values
+                for k, v in row.items():
+                    values.setdefault(k, v)
+
     def finish(self) -> Registrations:
         self._groups()
+        self._complete()
         if self.pending:
             self._insert()
         self._write_existing()
