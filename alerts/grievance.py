@@ -251,7 +251,7 @@ KIND_NAMES = {"own": "自述问题", "advice": "给出建议", "echo": "附和�
               "repost": "转发", "other": "未自述本人问题"}
 
 
-@functools.lru_cache(maxsize=2048)
+@functools.lru_cache(maxsize=4096)
 def source_story(title: str | None, text: str | None) -> frozenset[str]:
     """:func:`story_of` a record's source post (title, text), cached: triage reloads the same open
     records for every batch of a busy event."""
