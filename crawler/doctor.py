@@ -196,7 +196,7 @@ def check_channels(cfg: AppConfig) -> Iterator[Check]:
     channels = cfg.alerts.channels
     if not channels:
         yield Check("alert channels", "warn", "no channel configured: alerts stay in the outbox",
-                    "add [alerts.channels.<name>] (see the README's Channels section)", needed=False)
+                    "add [alerts.channels.<name>] (see docs/alerts.md, Channels)", needed=False)
         return
     for name, channel in channels.items():
         label = f"channel {name} ({channel.type})"

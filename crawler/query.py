@@ -102,7 +102,7 @@ class MentionFilter(BaseModel):
     author: str | None = Field(default=None, max_length=128, description="Author id or exact name")
     event_id: int | None = Field(default=None, ge=1)
     kinds: list[Literal["post", "comment", "complaint"]] = Field(default_factory=list)
-    q: str | None = Field(default=None, max_length=200, description="Full-text search (see README)")
+    q: str | None = Field(default=None, max_length=200, description="Full-text search (syntax: docs/analysts.md)")
 
     @field_validator("platforms")
     @classmethod

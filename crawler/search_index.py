@@ -5,7 +5,7 @@ PostgreSQL a GIN index on ``to_tsvector('simple', coalesce(tokens, ''))``. Both 
 created by migration ``0002_fulltext`` as raw DDL and are not part of the SQLModel
 metadata (:func:`include_object` keeps them out of autogenerate comparisons).
 
-Query syntax (see README): words are ANDed; ``a OR b``; ``-word`` excludes;
+Query syntax (see docs/analysts.md): words are ANDed; ``a OR b``; ``-word`` excludes;
 ``"a phrase"`` matches adjacent words; ``word*`` is a prefix. Every word is
 segmented with the same jieba dictionary as the index, so ``鲜果时光`` is one word.
 """

@@ -63,7 +63,7 @@ class DouyinSigner(Protocol):
 
 
 def _rejected(platform: str, message: str) -> Blocked:
-    return Blocked(f"{message} (see README: when a platform changes its signing)", platform=platform,
+    return Blocked(f"{message} (see docs/platforms.md: when a platform changes its signing)", platform=platform,
                    kind=ErrorKind.SIGNATURE_REJECTED)
 
 

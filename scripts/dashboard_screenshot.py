@@ -1,4 +1,4 @@
-"""Take the README's dashboard screenshot: ``python scripts/dashboard_screenshot.py [docs/dashboard.png]``.
+"""Take the dashboard screenshot of the README and docs/api.md: ``python scripts/dashboard_screenshot.py [docs/dashboard.png]``.
 
 Seeds a temporary SQLite database with the fake-data generator (a fortnight of mentions
 for the two example brands, a crisis event, complaint records), serves the dashboard on

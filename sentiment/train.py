@@ -30,7 +30,7 @@ DEFAULT_SEED = 20240601
 DEFAULT_HOLDOUT = 0.1
 DEFAULT_C = 8.0
 DEFAULT_FEATURES = 400_000
-# datasets that get their own specialist head and domain gate when present (README model card)
+# datasets that get their own specialist head and domain gate when present (docs/analysis.md, sentiment model card)
 DEFAULT_SPECIALISTS: tuple[str, ...] = ("weibo2018", "waimai_10k", "chnsenticorp_htl")
 EVAL_NAMES = ("dev.csv", "test.csv")
 

@@ -16,7 +16,7 @@ def test_negation_flips_sentiment(nlp_cfg: AppConfig) -> None:
 
 
 @pytest.mark.xfail(strict=True, reason="known error of the learned model: it reads 丢过件/慢 as a grievance "
-                   "through the negations (README model card, known errors)")
+                   "through the negations (docs/analysis.md, complaint model card, known errors)")
 def test_negated_problem_is_not_a_complaint(nlp_cfg: AppConfig) -> None:
     a = sentiment.analyze("寄了三次云途快递，没有任何问题，也没丢过件，一点都不慢", brand="云途快递")
     b = sentiment.analyze("寄了三次云途快递，丢了两次件，太慢了", brand="云途快递")
