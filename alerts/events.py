@@ -5,6 +5,11 @@ its SimHash fingerprint is within ``simhash_distance`` bits of the event's, or w
 character-bigram sets of their texts overlap enough (``min_similarity``, Jaccard; or a
 containment of 0.8 for a repost quoting the story). Candidates come from lookup keys
 (SimHash bands and MinHash bands, table ``event_keys``), never from a scan of the window.
+An event is compared through its wordings: the mention that opened it and, per other
+platform, the first member that tells the story more barely (``variants``: mostly inside an
+existing wording yet with a Jaccard similarity under ``VARIANT_BELOW`` to each), each with its
+own keys, so a story that first arrives framed on one platform (a Heimao complaint quoting it)
+still gathers the reposts on another, framed their own way.
 Aggregates (counts per platform, engagement, sentiment mix, max urgency/risk) are recomputed
 from the member mentions of each touched event.
 """
@@ -37,6 +42,11 @@ MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 NEGATIVE_BELOW = 0.4  # sentiment under this is negative
 POSITIVE_ABOVE = 0.6
 MAX_FEATURES = 400
+# A mention from a platform the event's wordings do not cover that joins it with a Jaccard similarity
+# under VARIANT_BELOW to each of them (and no fingerprint match) while 80 % of its features are in the
+# closest one is kept as one more wording.
+VARIANT_BELOW = 0.7
+MAX_VARIANTS = 3  # one per platform besides the representative's
 _SIMHASH_BANDS = 4  # 4 x 16 bits: exact band match guaranteed up to 3 differing bits
 _MINHASH_BANDS, _MINHASH_ROWS = 20, 3  # J 0.75: missed 1 in 50 000; J 0.1: candidate 2 %
 _PRIME = (1 << 31) - 1
@@ -120,12 +130,24 @@ def mention_time(m: dict[str, Any], now: datetime) -> datetime:
 
 @dataclass(slots=True)
 class _Candidate:
+    """An event as clustering sees it: its representative's wording and its variants' (``reps``)."""
+
     id: int
-    fingerprint: int | None
-    feats: set[str]
+    fingerprints: list[int | None]  # per wording: the representative first, then the variants
+    feats: list[set[str]]
     last_seen_at: datetime
-    bits: int = -1  # ``feats`` as a bit set over the batch's vocabulary (-1: not encoded yet)
-    size: int = 0  # len(feats)
+    platforms: list[str | None] = field(default_factory=list)  # per wording (None: not known, older events)
+    bits: list[int] = field(default_factory=list)  # each wording's features as a bit set over the batch vocabulary
+    sizes: list[int] = field(default_factory=list)  # len() of each wording's features
+    added: list[int] = field(default_factory=list)  # indexes of the wordings this batch added (to store)
+    keys: set[str] = field(default_factory=set)  # lookup keys known for it in this batch
+
+    def wording(self, platform: str, fingerprint: int | None, feats: set[str], bits: int) -> None:
+        self.platforms.append(platform)
+        self.fingerprints.append(fingerprint)
+        self.feats.append(feats)
+        self.bits.append(bits)
+        self.sizes.append(len(feats))
 
 
 @dataclass(slots=True)
@@ -162,16 +184,21 @@ class _Index:
         return int.from_bytes(bits, "little")
 
     def add(self, cand: _Candidate, keys: Iterable[str]) -> None:
-        if cand.bits < 0:
-            cand.bits, cand.size = self.encode(cand.feats), len(cand.feats)
+        if len(cand.bits) < len(cand.feats):
+            cand.bits = [self.encode(f) for f in cand.feats]
+            cand.sizes = [len(f) for f in cand.feats]
         self.events[cand.id] = cand
         for k in keys:
+            cand.keys.add(k)
             self.by_key[k].add(cand.id)
 
     def best(self, fp: int | None, feats: set[str], keys: list[str], since: datetime,
-             max_distance: int, min_sim: float, bits: int | None = None) -> _Candidate | None:
+             max_distance: int, min_sim: float, bits: int | None = None) -> tuple[_Candidate | None, float, float]:
+        """The event this mention belongs to, with its score (2.0 for a fingerprint match, else 1 + the
+        Jaccard similarity of its closest wording; 0.0: none) and the share of the mention's features
+        found in that wording."""
         if not keys:
-            return None
+            return None, 0.0, 0.0
         if bits is None:
             bits = self.encode(feats)
         by_key, events = self.by_key, self.events
@@ -182,28 +209,32 @@ class _Index:
                 ids.update(hit)
         # The best score wins, the lowest id among equals. A fingerprint match scores 2.0, the most
         # there is (text scores 1 + Jaccard), so walking the ids in order, the first fingerprint match
-        # is the answer unless an earlier candidate had identical features (also 2.0).
+        # is the answer unless an earlier candidate had identical features (also 2.0). An event's
+        # score is that of its closest wording.
         mask = 0xFFFF_FFFF_FFFF_FFFF
         n = len(feats)
-        best_score, best_id = 0.0, 0
+        best_score, best_id, best_inside = 0.0, 0, 0.0
         for eid in sorted(ids):
             cand = events[eid]
             if cand.last_seen_at < since:
                 continue
-            cfp = cand.fingerprint
-            if fp is not None and cfp is not None and ((fp ^ cfp) & mask).bit_count() <= max_distance:
-                return events[best_id] if best_score >= 2.0 else cand
-            m = cand.size
-            if not n or not m:
+            if fp is not None:
+                for cfp in cand.fingerprints:
+                    if cfp is not None and ((fp ^ cfp) & mask).bit_count() <= max_distance:
+                        return (events[best_id], best_score, best_inside) if best_score >= 2.0 else (cand, 2.0, 1.0)
+            if not n:
                 continue
-            inter = (bits & cand.bits).bit_count()
-            if not inter:
-                continue
-            small = n if n < m else m
-            jac = inter / (n + m - inter)
-            if (jac >= min_sim or (inter / small >= 0.8 and small >= 8)) and 1.0 + jac > best_score:
-                best_score, best_id = 1.0 + jac, eid
-        return events[best_id] if best_score else None
+            for cbits, m in zip(cand.bits, cand.sizes, strict=True):
+                if not m:
+                    continue
+                inter = (bits & cbits).bit_count()
+                if not inter:
+                    continue
+                small = n if n < m else m
+                jac = inter / (n + m - inter)
+                if (jac >= min_sim or (inter / small >= 0.8 and small >= 8)) and 1.0 + jac > best_score:
+                    best_score, best_id, best_inside = 1.0 + jac, eid, inter / n
+        return (events[best_id], best_score, best_inside) if best_score else (None, 0.0, 0.0)
 
 
 def _drop_words(cfg: AppConfig, brand: str) -> list[str]:
@@ -231,10 +262,22 @@ def _load_candidates(conn: Connection, brand: str, keys: set[str], since: dateti
             hits[int(eid)].append(key)
     ids = sorted(hits)
     for start in range(0, len(ids), 500):
-        stmt = select(EVENTS.c.id, EVENTS.c.fingerprint, EVENTS.c.features, EVENTS.c.last_seen_at).where(
+        stmt = select(EVENTS.c.id, EVENTS.c.fingerprint, EVENTS.c.features, EVENTS.c.variants,
+                      EVENTS.c.platform_counts, EVENTS.c.last_seen_at).where(
             EVENTS.c.id.in_(ids[start:start + 500]))
         for r in conn.execute(stmt):
-            cand = index.events.get(r.id) or _Candidate(r.id, r.fingerprint, set(r.features or []), r.last_seen_at)
+            cand = index.events.get(r.id)
+            if cand is None:
+                variants = r.variants if isinstance(r.variants, dict) else {}
+                first = variants.get("platform")
+                if first is None and len(r.platform_counts or {}) == 1:  # an event from before 0006
+                    first = next(iter(r.platform_counts))
+                fps, feats, platforms = [r.fingerprint], [set(r.features or [])], [first]
+                for v in variants.get("wordings") or []:
+                    platforms.append(v.get("platform"))
+                    fps.append(v.get("fingerprint"))
+                    feats.append(set(v.get("features") or []))
+                cand = _Candidate(r.id, fps, feats, r.last_seen_at, platforms)
             index.add(cand, hits[r.id])
 
 
@@ -251,7 +294,36 @@ def _event_row(m: dict[str, Any], feats: set[str], t: datetime, now: datetime) -
         "mention_count": 0, "platform_counts": {}, "engagement": 0, "negative_count": 0,
         "positive_count": 0, "complaint_count": 0, "max_risk": 0, "max_followers": 0,
         "alert_state": {}, "status": "open", "updated_at": now,
+        "variants": {"platform": m.get("platform"), "wordings": []},
     }
+
+
+def _variants(cand: _Candidate, which: Iterable[int]) -> list[dict[str, Any]]:
+    return [{"platform": cand.platforms[i], "fingerprint": cand.fingerprints[i],
+             "features": sorted(cand.feats[i])[:MAX_FEATURES]} for i in which]
+
+
+def _store_variants(conn: Connection, brand: str, touched: list[_Candidate]) -> None:
+    """The wordings existing events gained in this batch: appended to ``variants``, keys added."""
+    if not touched:
+        return
+    rows = conn.execute(select(EVENTS.c.id, EVENTS.c.variants).where(EVENTS.c.id.in_([c.id for c in touched])))
+    stored = {int(r.id): r.variants if isinstance(r.variants, dict) else {} for r in rows}
+    values = []
+    for c in touched:
+        v = stored.get(c.id, {})
+        values.append({"_eid": c.id, "_v": {"platform": v.get("platform", c.platforms[0]),
+                                            "wordings": list(v.get("wordings") or []) + _variants(c, c.added)}})
+    conn.execute(update(EVENTS).where(EVENTS.c.id == bindparam("_eid")).values(variants=bindparam("_v")), values)
+    keys: list[dict[str, Any]] = []
+    for c in touched:
+        mine: set[str] = set()
+        for i in c.added:
+            f = c.feats[i]
+            mine.update(simhash_keys(c.fingerprints[i]) + minhash_keys(f))
+        keys += [{"event_id": c.id, "brand": brand, "key": k} for k in sorted(mine)]
+    if keys:
+        conn.execute(insert(KEYS), keys)
 
 
 def _insert_events(conn: Connection, brand: str, new: list[tuple[dict[str, Any], list[str]]]) -> list[int]:
@@ -353,15 +425,30 @@ def _assign_brand(conn: Connection, cfg: AppConfig, brand: str, group: list[dict
     for m, feats, keys in prepared:
         t = mention_time(m, now)
         bits = index.encode(feats)
-        cand = index.best(m.get("fingerprint"), feats, keys, t - window,
-                          ev_cfg.simhash_distance, ev_cfg.min_similarity, bits)
+        cand, score, inside = index.best(m.get("fingerprint"), feats, keys, t - window,
+                                 ev_cfg.simhash_distance, ev_cfg.min_similarity, bits)
         if cand is None:
             new.append((_event_row(m, feats, t, now), keys))
-            cand = _Candidate(-len(new), m.get("fingerprint"), feats, t, bits, len(feats))
+            cand = _Candidate(-len(new), [m.get("fingerprint")], [feats], t, [m.get("platform")], [bits],
+                              [len(feats)])
+            index.add(cand, keys)
+        elif (score < 1.0 + VARIANT_BELOW and inside >= 0.8 and len(feats) >= 8
+              and m.get("platform") not in cand.platforms and len(cand.feats) <= MAX_VARIANTS):
+            # The story told on another platform, more barely than the event's wordings (the original
+            # inside a framed copy, e.g. a Heimao complaint quoting it): later reposts there, framed
+            # their own way, are compared with it too, and found through its keys. Being mostly
+            # inside a wording, a variant cannot drift to another story; one per platform.
+            cand.wording(m.get("platform"), m.get("fingerprint"), feats, bits)
+            cand.added.append(len(cand.feats) - 1)
             index.add(cand, keys)
         cand.last_seen_at = max(cand.last_seen_at, t)
         chosen[m["id"]] = cand.id
+    for cand in index.events.values():  # new events are stored with the wordings the batch gave them
+        if cand.id < 0 and cand.added:
+            new[-cand.id - 1][0]["variants"]["wordings"] = _variants(cand, range(1, len(cand.feats)))
+            new[-cand.id - 1] = (new[-cand.id - 1][0], sorted(cand.keys))
     real = dict(zip(range(-1, -len(new) - 1, -1), _insert_events(conn, brand, new), strict=True)) if new else {}
+    _store_variants(conn, brand, [c for c in index.events.values() if c.id > 0 and c.added])
     result.created.update(real.values())
     links = []
     for mid, eid in chosen.items():
