@@ -134,7 +134,7 @@ class _Candidate:
 
     id: int
     fingerprints: list[int | None]  # per wording: the representative first, then the variants
-    feats: list[set[str]]
+    feats: list[set[str] | list[str]]  # a set, or the stored (distinct) list of a loaded event
     last_seen_at: datetime
     platforms: list[str | None] = field(default_factory=list)  # per wording (None: not known, older events)
     bits: list[int] = field(default_factory=list)  # each wording's features as a bit set over the batch vocabulary
@@ -173,9 +173,8 @@ class _Index:
         self.events: dict[int, _Candidate] = {}
         self.vocab: dict[str, int] = {f: i for i, f in enumerate(vocabulary)}
 
-    def encode(self, feats: set[str]) -> int:
-        vocab = self.vocab
-        idx = [i for f in feats if (i := vocab.get(f)) is not None]
+    def encode(self, feats: Iterable[str]) -> int:
+        idx = [i for i in map(self.vocab.get, feats) if i is not None]
         if not idx:
             return 0
         bits = bytearray(max(idx) // 8 + 1)
@@ -218,16 +217,17 @@ class _Index:
             cand = events[eid]
             if cand.last_seen_at < since:
                 continue
+            fps = cand.fingerprints
             if fp is not None:
-                for cfp in cand.fingerprints:
+                for cfp in fps:
                     if cfp is not None and ((fp ^ cfp) & mask).bit_count() <= max_distance:
                         return (events[best_id], best_score, best_inside) if best_score >= 2.0 else (cand, 2.0, 1.0)
             if not n:
                 continue
-            for cbits, m in zip(cand.bits, cand.sizes, strict=True):
-                if not m:
-                    continue
-                inter = (bits & cbits).bit_count()
+            sizes = cand.sizes
+            for w in range(len(sizes)):
+                m = sizes[w]
+                inter = (bits & cand.bits[w]).bit_count() if m else 0
                 if not inter:
                     continue
                 small = n if n < m else m
@@ -258,8 +258,8 @@ def _load_candidates(conn: Connection, brand: str, keys: set[str], since: dateti
             .join(EVENTS, KEYS.c.event_id == EVENTS.c.id)
             .where(KEYS.c.brand == brand, KEYS.c.key.in_(chunk), EVENTS.c.last_seen_at >= since)
         )
-        for eid, key in conn.execute(stmt):
-            hits[int(eid)].append(key)
+        for eid, key in conn.execute(stmt).fetchall():  # fetchall: a batch of rows at once, not row by row
+            hits[eid].append(key)
     ids = sorted(hits)
     for start in range(0, len(ids), 500):
         stmt = select(EVENTS.c.id, EVENTS.c.fingerprint, EVENTS.c.features, EVENTS.c.variants,
@@ -272,11 +272,12 @@ def _load_candidates(conn: Connection, brand: str, keys: set[str], since: dateti
                 first = variants.get("platform")
                 if first is None and len(r.platform_counts or {}) == 1:  # an event from before 0006
                     first = next(iter(r.platform_counts))
-                fps, feats, platforms = [r.fingerprint], [set(r.features or [])], [first]
+                # stored features are distinct (sorted, unique): kept as lists, only encoded and counted
+                fps, feats, platforms = [r.fingerprint], [r.features or []], [first]
                 for v in variants.get("wordings") or []:
                     platforms.append(v.get("platform"))
                     fps.append(v.get("fingerprint"))
-                    feats.append(set(v.get("features") or []))
+                    feats.append(v.get("features") or [])
                 cand = _Candidate(r.id, fps, feats, r.last_seen_at, platforms)
             index.add(cand, hits[r.id])
 
