@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 
 from alerts import events
-from crawler.storage.models import Event, EventKey
+from crawler.storage.models import Event, EventKey, Mention
 from crawler.storage.types import utcnow
 from tests.alerts_triage.conftest import mention, store
 
@@ -141,3 +141,22 @@ def test_same_platform_members_are_not_kept_as_wordings(engine, cfg) -> None:  #
         evs = conn.execute(select(Event)).all()
     assert len(evs) == 1 and evs[0].mention_count == 2
     assert evs[0].variants == {"platform": "heimao", "wordings": []}
+
+
+def test_growth_of_a_story_seen_once_is_counted_as_the_query_counts_it(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    from alerts import payloads
+
+    now = utcnow()
+    ages = [None, 5, 59, 61, 119, 121, 60 * 24]
+    import random
+
+    rng, pool = random.Random(4), "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定"
+    rows = [mention("鲜果时光" + "".join(rng.choice(pool) for _ in range(30)), kind="comment" if i == 2 else "post",
+                    published_at=None if a is None else now - timedelta(minutes=a)) for i, a in enumerate(ages)]
+    store(engine, cfg, rows, now=now)
+    with engine.connect() as conn:
+        stored = [dict(r) for r in conn.execute(select(Mention.id, Mention.event_id, Mention.published_at,
+                                                       Mention.kind)).mappings()]
+        assert len(stored) == len(ages) and len({m["event_id"] for m in stored}) == len(ages)  # one story each
+        for m in stored:
+            assert payloads.growth_of_one(m, now) == payloads.growth(conn, m["event_id"], now), m
