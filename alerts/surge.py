@@ -120,7 +120,7 @@ def event_window_counts(conn: Connection, event_ids: list[int], now: datetime,
     n = max(1, (sc.baseline_hours * 60) // sc.window_minutes)
     params: dict[str, Any] = {f"lo{i}": now - (i + 1) * width for i in range(n + 1)}
     zero = [0] * (n + 1)
-    out: dict[int, tuple[list[int], list[int]]] = {e: (zero, zero) for e in event_ids}
+    out: dict[int, tuple[list[int], list[int]]] = dict.fromkeys(event_ids, (zero, zero))
     for start in range(0, len(event_ids), 500):
         for row in conn.execute(_event_counts_stmt(n), {**params, "keys": event_ids[start:start + 500]}):
             values = [int(v or 0) for v in row[1:]]
