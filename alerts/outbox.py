@@ -29,7 +29,7 @@ ALERTS = Alert.__table__  # type: ignore[attr-defined]
 DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 
 KINDS: tuple[str, ...] = ("mention", "event", "surge", "digest", "backfill", "rollup", "health", "complaint_sla",
-                          "complaint", "report")
+                          "complaint", "report", "hot", "spread")
 
 
 def idempotency_key(dedup_key: str, channel: str) -> str:

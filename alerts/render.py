@@ -25,7 +25,7 @@ TRENDS = {"rising": "上升", "up": "上升", "surging": "激增", "falling": "�
 KIND_TITLES = {
     "mention": "舆情预警", "event": "舆情事件", "surge": "声量激增", "digest": "舆情摘要",
     "health": "采集状态", "complaint_sla": "客诉时限提醒", "complaint": "客诉登记", "report": "舆情报告",
-    "backfill": "回溯汇总", "rollup": "风险汇总",
+    "backfill": "回溯汇总", "rollup": "风险汇总", "hot": "热榜预警", "spread": "传播追踪",
 }
 SUMMARY_KINDS = ("digest", "backfill", "rollup")
 EXCERPT_CHARS = 280
@@ -281,6 +281,38 @@ def _health_lines(h: Mapping[str, Any]) -> list[Line]:
     return lines
 
 
+def hot_lines(h: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
+    """A brand topic on a hot list: list, topic, rank, heat, label and the topic's search link."""
+    lines = [Line("热榜", str(h.get("list") or h.get("platform") or "")), Line("话题", str(h.get("word") or ""),
+                                                                              style="strong")]
+    rank = f"第 {h.get('rank')} 位"
+    if h.get("best_rank") and h.get("best_rank") != h.get("rank"):
+        rank += f"（最高第 {h.get('best_rank')} 位）"
+    lines.append(Line("排名", rank, color="warning"))
+    lines.append(Line("热度", number(h.get("heat"))))
+    if h.get("label"):
+        lines.append(Line("标签", str(h["label"])))
+    if h.get("first_seen_at"):
+        lines.append(Line("上榜", when(h.get("first_seen_at"), tz)))
+    link = safe_link(h.get("search_url"))
+    if link:
+        lines.append(Line(None, "查看话题", url=link))
+    return lines
+
+
+def spread_lines(s: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
+    """A tracked post's spread: reposts so far, speed, acceleration and the top spreaders."""
+    lines = [Line("转发", f"{number(s.get('reposts'))} 次 · 评论 {number(s.get('comments'))} 条")]
+    if s.get("velocity") is not None:
+        lines.append(Line("速度", f"{float(s.get('velocity') or 0):.0f} 次/小时 · 加速度 "
+                                  f"{float(s.get('acceleration') or 0):+.0f} 次/小时²", color="warning"))
+    for i, sp in enumerate(s.get("spreaders") or [], 1):
+        if isinstance(sp, Mapping) and i <= 3:
+            lines.append(Line(f"扩散者{i}", f"{_who(sp.get('author_name'), sp.get('followers'), sp.get('verified'))}"
+                                           f" · 带来转发 {number(sp.get('reposts_below'))}"))
+    return lines
+
+
 def _text_sections(text: str) -> list[list[Line]]:
     return [[Line(None, line)] for line in text.splitlines() if line.strip()]
 
@@ -304,8 +336,13 @@ def _body(kind: str, p: Mapping[str, Any], tz: ZoneInfo) -> tuple[list[Line], li
         head = _health_lines(p["health"])
     if isinstance(c, Mapping) and kind in ("complaint_sla", "complaint"):
         head += complaint_lines(c, tz)
-    if p.get("text") and kind in ("complaint_sla", "complaint", "surge", "event", "backfill", "rollup"):
+    if p.get("text") and kind in ("complaint_sla", "complaint", "surge", "event", "backfill", "rollup", "hot",
+                                  "spread"):
         head.append(Line(None, str(p["text"]), style="strong"))
+    if kind == "hot" and isinstance(p.get("hot"), Mapping):
+        head += hot_lines(p["hot"], tz)
+    if kind == "spread" and isinstance(p.get("spread"), Mapping):
+        head += spread_lines(p["spread"], tz)
     if isinstance(e, Mapping) and _event_worth_showing(e, kind, isinstance(post, Mapping)):
         head += event_lines(e, tz)
     if isinstance(m, Mapping):

@@ -106,6 +106,11 @@ def triage(conn: Connection, cfg: AppConfig, rows: Sequence[tuple[int, str, str,
     decider.surges(surges)
     decider.reports(regs)
     decider.finish()
+    if cfg.tracking.enabled:
+        from alerts.tracking import start_from_triage
+
+        counts["tracked"] = start_from_triage(conn, cfg, [m for m in mentions if outcome[m["id"]] in _ACTIVE],
+                                              decider.featured_first, now)
     counts["alerts"], counts["digest"] = decider.queued, decider.folded
     counts["backfill"], counts["rollup"] = decider.held["backfill"], decider.held["rollup"]
     counts["muted"] = decider.muted
@@ -137,6 +142,7 @@ class _Decider:
         self.held = {"backfill": 0, "rollup": 0}
         self.surge_of: dict[int, surge.Surge] = {}  # event surges of this batch, told in the event's alert if any
         self.told: set[str] = set()  # surge scopes already told in an event alert
+        self.featured_first: list[int] = []  # mentions featured in an event's first alert (put on watch)
 
     # -- helpers ---------------------------------------------------------------
 
@@ -285,6 +291,7 @@ class _Decider:
         self._save_state(e["id"], state)
         if sent and cid:
             self._reported(cid, "即时告警")
+        self.featured_first.append(int(top["id"]))
         return int(top["id"])
 
     def _escalate(self, e: dict[str, Any], ms: list[dict[str, Any]], channels: list[str],

@@ -675,6 +675,50 @@ class ReportsConfig(_Model):
     brands: list[str] = Field(default_factory=list, description="Brands the scheduled reports cover; empty: all.")
 
 
+class HotListsConfig(_Model):
+    """``[hot_lists]``: watching Weibo hot search and the Douyin hot list for the brands' topics."""
+
+    enabled: bool = True
+    platforms: list[Literal["weibo", "douyin"]] = Field(default_factory=lambda: ["weibo", "douyin"])
+    schedule: str = Field(default="every 5m", description="How often each list is fetched.")
+    weibo_url: str | None = Field(default=None, description="Host of /ajax/side/hotSearch (PC site); default: "
+                                  "https://weibo.com, or [platforms.weibo].base_url when that is not m.weibo.cn.")
+    douyin_url: str | None = Field(default=None, description="Host of the hot list API; default: "
+                                   "[platforms.douyin].base_url.")
+    channels: list[str] = Field(default_factory=list,
+                                description="Where hot-list alerts go; empty: the channels of the surge rules.")
+    top: int = Field(default=10, ge=1, le=50, description="Climbing into the top N is an alert update.")
+    rank_jump: int = Field(default=10, ge=1, le=50, description="Climbing this many places is an alert update.")
+    crawl_topics: bool = Field(default=True, description="Crawl a brand topic's posts (keyword search) at once.")
+    timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+
+    @field_validator("schedule")
+    @classmethod
+    def _check_schedule(cls, v: str) -> str:
+        parse_schedule(v)
+        return v
+
+    @field_validator("weibo_url", "douyin_url")
+    @classmethod
+    def _check_urls(cls, v: str | None) -> str | None:
+        return None if v is None else PlatformConfig._check_url(v)
+
+
+class TrackingConfig(_Model):
+    """``[tracking]``: following a risky Weibo post's reposts and comments after it is found."""
+
+    enabled: bool = True
+    hours: float = Field(default=48, gt=0, le=24 * 30, description="How long a post stays on watch.")
+    max_posts: int = Field(default=20, ge=1, le=1000, description="Posts watched at once (the newest win).")
+    first_minutes: float = Field(default=10, gt=0, description="Interval after the watch starts.")
+    min_minutes: float = Field(default=2, gt=0, description="Tightest interval while reposts accelerate.")
+    max_minutes: float = Field(default=60, gt=0, description="Loosest interval once growth has stopped.")
+    max_pages: int = Field(default=10, ge=1, le=200, description="Repost pages fetched per visit at most.")
+    acceleration_alert: float = Field(
+        default=30, ge=0, description="Alert update when reposts/hour grow by this much per hour (0: never).")
+    check_seconds: int = Field(default=60, ge=5, description="How often the service looks for due posts.")
+
+
 class ProjectConfig(_Model):
     name: str = "yuqing"
     data_dir: str = "data"
@@ -696,6 +740,8 @@ class AppConfig(_Model):
     distributed: DistributedConfig = Field(default_factory=DistributedConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
     reports: ReportsConfig = Field(default_factory=ReportsConfig)
+    hot_lists: HotListsConfig = Field(default_factory=HotListsConfig)
+    tracking: TrackingConfig = Field(default_factory=TrackingConfig)
     source: Annotated[str | None, Field(exclude=True)] = None
 
     @model_validator(mode="after")
@@ -717,6 +763,9 @@ class AppConfig(_Model):
         for ch in self.reports.channels:
             if ch not in self.alerts.channels:
                 raise ValueError(f"reports.channels routes to unknown channel {ch!r}")
+        for ch in self.hot_lists.channels:
+            if ch not in self.alerts.channels:
+                raise ValueError(f"hot_lists.channels routes to unknown channel {ch!r}")
         return self
 
     def brand(self, name: str) -> BrandConfig:

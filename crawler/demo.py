@@ -34,6 +34,7 @@ SECTIONS: list[str] = [
     "crawler.demo:truth_section",
     "crawler.demo:analysis_section",
     "alerts.demo:complaints_section",
+    "crawler.demo_crisis:crisis_section",
     "alerts.demo:alerts_section",
 ]
 
@@ -72,6 +73,7 @@ class DemoContext:
     crawls: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.monotonic)
     skipped: dict[str, str] = field(default_factory=dict)  # platform → why it was not crawled
+    config_path: str | None = None
 
 
 def demo_platforms(cfg: AppConfig, wanted: list[str] | None) -> list[str]:
@@ -126,9 +128,12 @@ def run_demo(
         raise YuqingError("no platform to crawl: enable one in [platforms] or pass --platforms")
     skipped = unavailable(cfg, chosen)
     chosen = [p for p in chosen if p not in skipped]
-    with Simulator(seed=seed, cfg=cfg, port=0) as sim:
+    # The brand topic stays off the hot lists until the crisis section lets it in (crawler/demo_crisis.py).
+    from crawler.demo_crisis import HOT_SPEED
+
+    with Simulator(seed=seed, cfg=cfg, port=0, hot_enter_after=365 * 86_400, hot_speed=HOT_SPEED) as sim:
         ctx = DemoContext(cfg=cfg, engine=engine, database_url=database_url, simulator=sim, platforms=chosen,
-                          skipped=skipped)
+                          skipped=skipped, config_path=config_path)
         for platform, reason in skipped.items():
             logger.debug("demo: {} skipped: {}", platform, reason)
         jobs = crawl_jobs(cfg, chosen)

@@ -139,3 +139,25 @@ def retention() -> Any:
         return purge(ctx.engine, ctx.config())
 
     return _guarded("retention", run)
+
+
+def hot_watch(platform: str) -> Any:
+    """One fetch of ``platform``'s hot list (alerts, snapshot, the topic's posts crawled)."""
+
+    def run(ctx: JobContext) -> Any:
+        from crawler.hotwatch import watch_once
+
+        return watch_once(ctx.engine, ctx.config(), platform)
+
+    return _guarded(f"hot:{platform}", run)
+
+
+def track() -> Any:
+    """Visit the tracked posts that are due (reposts, comments, growth, spreaders)."""
+
+    def run(ctx: JobContext) -> Any:
+        from crawler.tracking import run_due
+
+        return run_due(ctx.engine, ctx.config())
+
+    return _guarded("tracking", run)

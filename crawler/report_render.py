@@ -124,6 +124,9 @@ def to_text(data: ReportData) -> str:
     ]
     if data.events:
         lines.append(f"重点事件：{data.events[0]['title']}（{data.events[0]['mention_count']} 条）")
+    for s in data.spread[:3]:
+        hot = "；".join(f"{'微博热搜' if h['platform'] == 'weibo' else '抖音热榜'}最高第{h['best_rank']}位" for h in s["hot"])
+        lines.append(f"传播：{s['title']} 转发 {s['reposts']} 次" + (f"，{hot}" if hot else ""))
     for cat, words in list(data.root_causes.items())[:2]:
         lines.append(f"根因提示·{cat}：{'、'.join(w['word'] for w in words[:4])}")
     return "\n".join(lines)

@@ -64,6 +64,7 @@ class ReportData:
     sla: dict[str, Any]
     root_causes: dict[str, list[dict[str, Any]]]
     dashboard_url: str | None = None
+    spread: list[dict[str, Any]] = field(default_factory=list)  # weekly: 传播 of the biggest events
     files: list[Path] = field(default_factory=list)
 
     @property
@@ -151,7 +152,32 @@ def build_report(conn: Connection, cfg: AppConfig, kind: Kind, *, brand: str | N
                             registration_minutes=cfg.complaints.registration_minutes, now=now),
         root_causes=root_causes(conn, f, exclude=names),
         dashboard_url=cfg.api.public_url,
+        spread=spread_section(conn, brand, period, n) if kind == "weekly" else [],
     )
+
+
+def spread_section(conn: Connection, brand: str | None, p: Period, n: int) -> list[dict[str, Any]]:
+    """传播: the period's biggest events by size, with reposts tracked, top spreaders and hot-list ranks."""
+    from crawler.spread_view import event_spread
+
+    e = EVENTS.c
+    stmt = select(EVENTS).where(e.last_seen_at >= p.start, e.first_seen_at < p.end)
+    if brand:
+        stmt = stmt.where(e.brand == brand)
+    out = []
+    for ev in conn.execute(stmt.order_by(e.mention_count.desc(), e.engagement.desc()).limit(n)).mappings():
+        sp = event_spread(conn, int(ev["id"]))
+        tracked = sp["tracked"]
+        top = sorted((s for t in tracked for s in t["spreaders"][:5]), key=lambda s: -s["reach"])[:3]
+        hot = sp["hot_topics"]
+        if not tracked and not hot:
+            continue
+        out.append({"id": ev["id"], "title": mask_text(ev["title"] or ""), "mentions": ev["mention_count"],
+                    "reposts": sum(int(t["reposts"]) for t in tracked), "spreaders": top,
+                    "peak_velocity": max((t["velocity"] for t in tracked), default=0.0),
+                    "hot": [{"platform": h["platform"], "word": h["word"], "best_rank": h["best_rank"],
+                             "labels": h["labels"] or []} for h in hot]})
+    return out
 
 
 def output_dir(cfg: AppConfig) -> Path:

@@ -28,7 +28,9 @@ from crawler.storage.models import (
     CrawlRun,
     DigestItem,
     HealthIncident,
+    HotSnapshot,
     Mention,
+    TrackedPost,
 )
 from crawler.storage.types import utcnow
 
@@ -66,6 +68,10 @@ def purge(engine: Engine, cfg: AppConfig, *, now: datetime | None = None) -> Ret
     if cfg.scheduler.raw_retention_days:
         result.raw_dropped = _drop_raw(engine, now - timedelta(days=cfg.scheduler.raw_retention_days))
     with engine.begin() as conn:
+        snaps = HotSnapshot.__table__  # type: ignore[attr-defined]
+        conn.execute(delete(snaps).where(snaps.c.fetched_at < cutoff))  # the hot lists' history ages out too
+        old_runs = select(R.c.id).where(R.c.started_at < cutoff, R.c.status != "running")
+        conn.execute(update(snaps).where(snaps.c.run_id.in_(old_runs)).values(run_id=None))
         result.runs_deleted = conn.execute(
             delete(R).where(R.c.started_at < cutoff, R.c.status != "running")).rowcount or 0
         result.incidents_deleted = conn.execute(
@@ -92,6 +98,8 @@ def _purge_mentions(engine: Engine, cutoff: datetime) -> int:
                 return total
             conn.execute(update(A).where(A.c.mention_id.in_(ids)).values(mention_id=None))
             conn.execute(update(HOLDS).where(HOLDS.c.mention_id.in_(ids)).values(mention_id=None))
+            tracked = TrackedPost.__table__  # type: ignore[attr-defined]
+            conn.execute(update(tracked).where(tracked.c.mention_id.in_(ids)).values(mention_id=None))
             conn.execute(delete(DIGEST).where(DIGEST.c.mention_id.in_(ids)))
             conn.execute(delete(M).where(M.c.id.in_(ids)))
         total += len(ids)

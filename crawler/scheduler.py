@@ -140,6 +140,7 @@ def build_jobs(cfg: AppConfig) -> list[JobSpec]:
     ]
     for job_id, func, seconds, name in periodic:
         specs.append(JobSpec(job_id, func, interval_trigger(seconds, tz), name, misfire_grace_time=grace))
+    specs += _crisis_jobs(cfg)
     for kind, expr, name in (("daily", sc.daily_report, "日报"), ("weekly", sc.weekly_report, "周报")):
         if expr:
             specs.append(JobSpec(f"report:{kind}", "crawler.jobs:report", schedule_trigger(expr, tz), name,
@@ -147,6 +148,22 @@ def build_jobs(cfg: AppConfig) -> list[JobSpec]:
     if sc.retention:
         specs.append(JobSpec("retention", "crawler.jobs:retention", schedule_trigger(sc.retention, tz),
                              "数据保留清理", misfire_grace_time=max(grace, 3600)))
+    return specs
+
+
+def _crisis_jobs(cfg: AppConfig) -> list[JobSpec]:
+    """The hot-list watch of each listed platform, and the tracked-post visits."""
+    tz, grace = cfg.scheduler.timezone, cfg.scheduler.misfire_grace_seconds
+    specs = []
+    if cfg.hot_lists.enabled:
+        for platform in cfg.hot_lists.platforms:
+            if cfg.platforms.get(platform).enabled:
+                specs.append(JobSpec(f"hot:{platform}", "crawler.jobs:hot_watch",
+                                     schedule_trigger(cfg.hot_lists.schedule, tz), f"热榜监测 {PLATFORM_NAMES.get(platform, platform)}",
+                                     args=(platform,), misfire_grace_time=grace))
+    if cfg.tracking.enabled and cfg.platforms.weibo.enabled:
+        specs.append(JobSpec("tracking", "crawler.jobs:track", interval_trigger(cfg.tracking.check_seconds, tz),
+                             "传播追踪", misfire_grace_time=grace))
     return specs
 
 
@@ -217,7 +234,7 @@ def make_scheduler(engine: Engine, cfg: AppConfig, *, threads: int | None = None
     from apscheduler.executors.pool import ThreadPoolExecutor
     from apscheduler.schedulers.background import BackgroundScheduler
 
-    workers = threads or (len(pairs(cfg)) + 6)
+    workers = threads or (len(pairs(cfg)) + 9)
     return BackgroundScheduler(
         jobstores={"default": make_jobstore(engine)},
         executors={"default": ThreadPoolExecutor(max_workers=workers)},

@@ -47,6 +47,11 @@ class SimOptions:
     test_sessions: dict[str, list[str]] = field(default_factory=lambda: {"weibo": [WEIBO_TEST_SUB]})
     rate_limits: dict[str, int] = field(default_factory=dict)  # platform -> requests/min before it blocks
     platforms: tuple[str, ...] | None = None  # None: every registered platform
+    # crisis tracking (simulator/crisis.py)
+    hot_enter_after: float = 300.0  # seconds after start the brand topic enters Weibo hot search (Douyin +120 s)
+    hot_speed: float = 1.0  # the brand topic's path on the lists runs this many times faster
+    reposts: int = 120  # reposts of the crisis' first Weibo post
+    repost_hours: float = 12.0  # over this many hours after it was published (logistic growth)
 
     def posts_for(self, platform: str, default: int) -> int:
         if self.posts_per_brand is None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from simulator import phrases as ph
 from simulator.corpus import Corpus, Draft, PlanItem
+from simulator.crisis import Cascade, HotBoard
 from simulator.model import Author, BrandSpec, Post
 
 if TYPE_CHECKING:
@@ -103,6 +104,36 @@ class World:
         self._cache: dict[tuple[str, str, str], tuple[int, list[Post]]] = {}
         self.pools = {name: AuthorPool(plat, ctx.brands, self.rng) for name, plat in ctx.platforms.items()}
         self._generate()
+        self.hot: dict[str, HotBoard] = {}
+        self.cascades: dict[str, Cascade] = {}
+        self._crisis_tracking()
+
+    def is_hot_topic(self, keyword: str) -> bool:
+        kw = keyword.strip().strip("#").casefold()
+        return any(kw == b.brand_word.casefold() for b in getattr(self, "hot", {}).values())
+
+    def hot_topic_enters(self, at: datetime, douyin_after: float = 120.0) -> None:
+        """The brand topic enters Weibo hot search at ``at`` and the Douyin hot list ``douyin_after`` s later."""
+        for platform, board in self.hot.items():
+            board.enter(at + timedelta(seconds=douyin_after if platform == "douyin" else 0.0))
+
+    def _crisis_tracking(self) -> None:
+        """Hot lists (Weibo, Douyin) and the repost cascade of the crisis' first Weibo post."""
+        opts, brand = self.opts, self.ctx.brands[0]
+        short = min(brand.aliases, key=len) if brand.aliases else brand.name[:2]
+        decoys = [f"新{short}汁夏日特饮", f"{brand.name}校园招聘"]
+        enter = self.t0 + timedelta(seconds=opts.hot_enter_after)
+        if "weibo" in self.ctx.platforms:
+            self.hot["weibo"] = HotBoard("weibo", opts.seed, self.t0, [f"{brand.name}门店被曝使用过期水果", *decoys],
+                                         enter, opts.hot_speed, brand_ad=f"{brand.name}夏日新品上市")
+            crisis = [p for p in self.posts["weibo"] if p.crisis]
+            if crisis and opts.reposts > 0:
+                root = crisis[0]
+                self.cascades[root.post_id] = Cascade(self, root, opts.reposts, opts.repost_hours,
+                                                      random.Random(f"{opts.seed}-cascade"))
+        if "douyin" in self.ctx.platforms:
+            self.hot["douyin"] = HotBoard("douyin", opts.seed, self.t0, [f"{brand.name}过期水果事件", *decoys[:1]],
+                                          enter + timedelta(seconds=120), opts.hot_speed)
 
     # --- ids ---------------------------------------------------------------------------------
 
@@ -221,6 +252,8 @@ class World:
             if hit is not None and hit[0] == version:
                 return hit[1]
             found = [p for p in self.posts[platform] if kw and kw in p.search_text]
+            if self.is_hot_topic(kw):  # a hot topic's search shows the crisis posts (its topic page)
+                found = [p for p in self.posts[platform] if p.crisis] or found
             if order == "hot":
                 now = now_utc()
                 found.sort(key=lambda p: (math.log1p(p.engagement) * 2

@@ -74,6 +74,23 @@ def event_detail(event_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, cfg
     return {**ev, "timeline": timeline, "mentions": [mention_out(m) for m in items], "complaints": records}
 
 
+@router.get("/events/{event_id}/spread", summary="事件传播：增长曲线、转发树、关键传播者、热榜记录")
+def event_spread(event_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, cfg: Cfg) -> dict[str, Any]:
+    from crawler.spread_view import event_spread as view
+
+    if conn.execute(select(EVENTS.c.id).where(EVENTS.c.id == event_id)).first() is None:
+        raise HTTPException(404, detail=f"事件 {event_id} 不存在")
+    return view(conn, event_id)
+
+
+@router.get("/hot-topics", summary="品牌话题上热榜的记录")
+def hot_topics(conn: Conn, cfg: Cfg, brand: Annotated[str | None, Query(max_length=64)] = None,
+               since: Since = None, limit: Limit = 50) -> list[dict[str, Any]]:
+    from crawler.spread_view import hot_topics as view
+
+    return view(conn, brand=resolve_brand(cfg, brand), since=_since(cfg, since), limit=limit)
+
+
 @router.get("/alerts", response_model=list[AlertOut], summary="告警记录")
 def alerts(conn: Conn, cfg: Cfg, brand: Annotated[str | None, Query(max_length=64)] = None,
            kind: Annotated[str | None, Query(max_length=16, pattern=r"^[a-z_]+$")] = None,

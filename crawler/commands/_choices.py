@@ -41,7 +41,7 @@ ReportKind = Literal["daily", "weekly"]
 Order = Literal["newest", "oldest", "risk", "engagement"]
 DeliveryStatus = Literal["pending", "sending", "sent", "failed", "dead"]
 AlertKind = Literal["mention", "event", "surge", "digest", "backfill", "rollup", "health", "complaint_sla", "complaint",
-                    "report"]
+                    "report", "hot", "spread"]
 
 
 def split_list(value: str) -> list[str]:

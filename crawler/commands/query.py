@@ -85,6 +85,8 @@ def query_cmd(
     count: Annotated[bool, typer.Option("--count", help="Only print how many mentions match.")] = False,
     unmasked: Annotated[bool, typer.Option("--unmasked", help="Show PII (needs a handler token).")] = False,
     token: Annotated[str | None, typer.Option("--token", help="Handler token (prefer $YUQING_API_TOKEN).")] = None,
+    hot: Annotated[bool, typer.Option("--hot", help="List the brands' hot-list appearances instead (--brand, "
+                                      "--since, --limit, --format apply).")] = False,
 ) -> None:
     """Search and slice the mention database."""
     from crawler import search_index
@@ -92,6 +94,9 @@ def query_cmd(
 
     st = state(ctx)
     cfg = st.config()
+    if hot:
+        _hot(st, cfg, brand=brand, since=since, limit=limit, fmt=fmt)
+        return
     actor = authorise_unmasked(cfg, token) if unmasked else None
     search_index.configure(cfg)
     f = make_filter(cfg, brand=brand, platform=platform, since=since, until=until, sentiment=sentiment,
@@ -118,6 +123,46 @@ def query_cmd(
     else:
         _table(rows, cfg.scheduler.timezone)
         console.print(f"[dim]{len(rows)} 条{'，还有更多 (--offset)' if more else ''}[/]", highlight=False)
+
+
+def _hot(st: Any, cfg: Any, *, brand: str | None, since: str | None, limit: int, fmt: str) -> None:
+    """``yuqing query --hot``: brand topics seen on hot lists, most recent first."""
+    from rich.table import Table
+    from rich.text import Text
+
+    from crawler.commands._analyst import make_filter
+    from crawler.export import _local
+    from crawler.spread_view import hot_topics
+
+    f = make_filter(cfg, brand=brand, since=since)
+    with st.engine().connect() as conn:
+        rows = hot_topics(conn, brand=f.brand, since=f.since, limit=limit)
+    if fmt == "json":
+        for r in rows:
+            sys.stdout.write(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n")
+        return
+    if fmt == "csv":
+        import csv
+
+        out = csv.writer(sys.stdout)
+        out.writerow(["平台", "话题", "品牌", "首次上榜", "首次排名", "最高排名", "当前排名", "标签", "事件", "链接"])
+        for r in rows:
+            first = _local(r["first_seen_at"], cfg.scheduler.timezone)
+            out.writerow([r["platform"], r["word"], r["brand"], first.isoformat() if first else "", r["first_rank"],
+                          r["best_rank"], r["last_rank"] or "", "/".join(r["labels"] or []), r["event_id"] or "",
+                          r["search_url"] or ""])
+        return
+    table = Table(expand=True)
+    for col in ("热榜", "话题", "品牌", "首次上榜", "首次", "最高", "当前", "标签", "事件"):
+        table.add_column(col)
+    for r in rows:
+        first = _local(r["first_seen_at"], cfg.scheduler.timezone)
+        table.add_row("微博热搜" if r["platform"] == "weibo" else "抖音热榜", Text(r["word"]), r["brand"],
+                      first.strftime("%m-%d %H:%M") if first else "", str(r["first_rank"]), str(r["best_rank"]),
+                      str(r["last_rank"]) if r["last_rank"] else "已下榜", "/".join(r["labels"] or []),
+                      f"#{r['event_id']}" if r["event_id"] else "")
+    console.print(table)
+    console.print(f"[dim]{len(rows)} 个热榜话题[/]", highlight=False)
 
 
 def register(app: typer.Typer) -> None:

@@ -483,6 +483,114 @@ class ServiceLock(SQLModel, table=True):
     note: str | None = Field(default=None, sa_type=Text)
 
 
+class HotSnapshot(SQLModel, table=True):
+    """One line of a hot list as fetched (every line, every fetch): the list's history."""
+
+    __tablename__ = "hot_snapshots"
+    __table_args__ = (Index("ix_hot_snapshots_platform_at", "platform", "fetched_at"),
+                      Index("ix_hot_snapshots_brand_at", "brand", "fetched_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    fetched_at: datetime = _ts(nullable=False)
+    word: str = Field(max_length=200)
+    rank: int
+    heat: int = Field(default=0, sa_type=BigInteger)
+    label: str | None = Field(default=None, max_length=16)
+    is_ad: bool = False
+    brand: str | None = Field(default=None, max_length=64)  # the brand the topic matched, if any
+    run_id: int | None = Field(default=None, foreign_key="crawl_runs.id")
+
+
+class HotTopic(SQLModel, table=True):
+    """A brand's topic on a hot list: its path, what was alerted, and the event its posts joined."""
+
+    __tablename__ = "hot_topics"
+    __table_args__ = (UniqueConstraint("platform", "word", name="uq_hot_topics_platform_word"),
+                      Index("ix_hot_topics_brand_last", "brand", "last_seen_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    word: str = Field(max_length=200)
+    brand: str = Field(max_length=64)
+    matched_by: str | None = Field(default=None, max_length=64)  # the brand word found in the topic
+    first_seen_at: datetime = _ts(nullable=False)
+    last_seen_at: datetime = _ts(nullable=False)
+    first_rank: int = 0
+    best_rank: int = 0
+    last_rank: int | None = None  # None: off the list at the last fetch
+    last_heat: int = Field(default=0, sa_type=BigInteger)
+    peak_heat: int = Field(default=0, sa_type=BigInteger)
+    last_label: str | None = Field(default=None, max_length=16)
+    labels: list[str] | None = Field(default=None, sa_type=JSONType)  # every label it has shown
+    search_url: str | None = Field(default=None, sa_type=Text)
+    alert_state: dict[str, Any] | None = Field(default=None, sa_type=JSONType)  # ranks/labels already alerted
+    event_id: int | None = Field(default=None, foreign_key="events.id", index=True)
+    crawled_at: datetime | None = _ts()
+    crawl_status: str | None = Field(default=None, max_length=16)
+
+
+class TrackedPost(SQLModel, table=True):
+    """A risky post on watch: its reposts and comments are fetched on a schedule until ``until``."""
+
+    __tablename__ = "tracked_posts"
+    __table_args__ = (UniqueConstraint("platform", "post_id", name="uq_tracked_posts_platform_post"),
+                      Index("ix_tracked_posts_due", "status", "next_at"))
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)
+    post_id: str = Field(max_length=64)
+    brand: str = Field(max_length=64)
+    mention_id: int | None = Field(default=None, foreign_key="mentions.id")
+    event_id: int | None = Field(default=None, foreign_key="events.id", index=True)
+    reason: str = Field(default="", max_length=64)  # 事件首帖 | 非常紧急
+    started_at: datetime = _ts(nullable=False)
+    until: datetime = _ts(nullable=False)
+    next_at: datetime = _ts(nullable=False)
+    interval_s: float = 600.0
+    last_fetched_at: datetime | None = _ts()
+    status: str = Field(default="watching", max_length=16)  # watching | done | failed
+    fetches: int = 0
+    requests: int = 0
+    last_error: str | None = Field(default=None, sa_type=Text)
+    alert_state: dict[str, Any] | None = Field(default=None, sa_type=JSONType)  # big-Vs and accelerations alerted
+
+
+class TrackPoint(SQLModel, table=True):
+    """One visit to a tracked post: its counts at that time (the growth curve)."""
+
+    __tablename__ = "track_points"
+    __table_args__ = (Index("ix_track_points_tracked_at", "tracked_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tracked_id: int = Field(foreign_key="tracked_posts.id")
+    at: datetime = _ts(nullable=False)
+    reposts: int = 0
+    comments: int = 0
+    likes: int = Field(default=0, sa_type=BigInteger)
+    requests: int = 0
+
+
+class Repost(SQLModel, table=True):
+    """A repost of a tracked post; ``parent_id`` is the repost it was made from (None: the post itself)."""
+
+    __tablename__ = "reposts"
+    __table_args__ = (UniqueConstraint("tracked_id", "repost_id", name="uq_reposts_tracked_repost"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    tracked_id: int = Field(foreign_key="tracked_posts.id", index=True)
+    repost_id: str = Field(max_length=64)
+    parent_id: str | None = Field(default=None, max_length=64)
+    parent_name: str | None = Field(default=None, max_length=128)  # the first //@name of its chain
+    author_id: str | None = Field(default=None, max_length=64)
+    author_name: str | None = Field(default=None, max_length=128)
+    followers: int = Field(default=0, sa_type=BigInteger)
+    verified: bool = False
+    published_at: datetime | None = _ts()
+    text: str = Field(default="", sa_type=Text)
+    first_seen_at: datetime = _ts(nullable=False)
+
+
 class SchedulerJob(SQLModel, table=True):
     """APScheduler's SQLAlchemy job store (the exact columns APScheduler 3.11 creates).
 
@@ -500,5 +608,5 @@ ALL_TABLES = [
     Mention, Author, CrawlRun, Watermark, PendingWork, Event, EventKey, SurgeMark, DigestItem,
     Alert, AlertDelivery, AlertSend, AlertChannelState, AlertHold, AlertCharge,
     Complaint, ComplaintCounter, ComplaintMention, ComplaintHistory, HealthIncident,
-    ServiceLock, SchedulerJob,
+    ServiceLock, SchedulerJob, HotSnapshot, HotTopic, TrackedPost, TrackPoint, Repost,
 ]

@@ -256,3 +256,19 @@ def render_data_html(status: dict[str, Any], dumps: Any) -> str:
             "<title>微博正文 - 微博HTML5版</title>\n</head>\n<body>\n<div id=\"app\"></div>\n<script>\n"
             "    var $config = [{\"st\": \"sim\", \"login\": true}][0] || {};\n"
             f"    var $render_data = {data}[0] || {{}};\n</script>\n</body>\n</html>\n")
+
+
+_CHAIN_RE = re.compile(r"//@([^:：/]{1,40})[:：]")
+
+
+def repost_html(text: str) -> str:
+    """A repost's text as the timeline shows it: its own words, then ``//<a>@name</a>:`` per ancestor."""
+    parts = []
+    pos = 0
+    for m in _CHAIN_RE.finditer(text):
+        parts.append(text_html(text[pos:m.start()]))
+        name = m.group(1)
+        parts.append(f"//<a href='/n/{html.escape(name)}'>@{html.escape(name)}</a>:")
+        pos = m.end()
+    parts.append(text_html(text[pos:]))
+    return "".join(parts)

@@ -17,6 +17,7 @@ import json
 import random
 import secrets
 import threading
+import zlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -29,6 +30,8 @@ from simulator.signatures import douyin_sign_js, verify_a_bogus
 
 PREFIX = "/douyin"
 SEARCH = "/aweme/v1/web/general/search/single/"
+HOT_LIST = "/aweme/v1/web/hot/search/list/"
+_DOUYIN_LABEL = {"新": 1, "热": 3, "沸": 3, "爆": 3}
 _COOKIE = {"path": PREFIX, "max_age": 86400 * 30}
 COMMON = {
     "device_platform": "webapp", "aid": "6383", "channel": "channel_pc_web", "pc_client_type": "1",
@@ -69,6 +72,7 @@ class Douyin(PlatformSim):
             ("GET", "/aweme/v1/web/comment/list/", self.comment_api),
             ("GET", "/aweme/v1/web/comment/list/reply/", self.reply_api),
             ("GET", "/aweme/v1/web/query/user/", self.query_user),
+            ("GET", HOT_LIST, self.hot_list),
             ("GET", "/search/{keyword}", self.search_page),
             ("GET", "/", self.home),
             ("GET", "/passport/web/get_qrcode/", self.qr_create),
@@ -99,6 +103,9 @@ class Douyin(PlatformSim):
                 for info in infos:
                     if isinstance(info, dict) and "aweme_id" in info:
                         info["awemeId"] = info.pop("aweme_id")
+            data = payload.get("data")
+            if isinstance(data, dict) and "word_list" in data:
+                data["wordList"] = data.pop("word_list")
             for com in payload.get("comments") or []:
                 if isinstance(com, dict) and "cid" in com:
                     com["comment_id"] = com.pop("cid")
@@ -236,6 +243,31 @@ class Douyin(PlatformSim):
         com = world.get(self.name, request.query.get("comment_id", ""))
         replies = list(com.replies) if com is not None else []
         return self._comment_page(request, replies, request.query.get("item_id", ""))
+
+    async def hot_list(self, request: web.Request) -> web.StreamResponse:
+        """The hot list (PLATFORMS.md §4b): needs the web cookie ``ttwid`` (the home page sets it), else an
+        empty body as the site gives a client it does not know; ``position`` is 1-based, ``label`` an int."""
+        if not request.cookies.get("ttwid"):
+            return web.Response(status=200, body=b"", content_type="application/json")
+        world = self.ctx.world
+        assert world is not None
+        board = world.hot.get(self.name)
+        now = datetime.now(UTC)
+        words = []
+        for e in board.entries(now) if board is not None else []:
+            sid = str(100_000 + zlib.crc32(e.word.encode()) % 900_000)
+            words.append({"word": e.word, "hot_value": e.heat, "position": e.rank,
+                          "label": 8 if e.category == "娱乐" and not e.label else _DOUYIN_LABEL.get(e.label, 0),
+                          "video_count": 3 + e.heat // 200_000, "discuss_video_count": e.heat // 500_000,
+                          "event_time": int((e.onboard or now).timestamp()), "sentence_id": sid,
+                          "group_id": f"7{zlib.crc32(sid.encode()):018d}", "sentence_tag": 0,
+                          "word_cover": {"uri": f"tos-cn-i-0813/{sid}",
+                                         "url_list": [f"https://p3-sign.douyinpic.com/tos-cn-i-0813/{sid}.jpeg"]}})
+        trending = [{"word": w["word"], "position": i + 1, "sentence_id": w["sentence_id"]}
+                    for i, w in enumerate(words[:5])]
+        return json_response(request, {"status_code": 0, "data": {
+            "word_list": words, "trending_list": trending, "active_time": now.astimezone().strftime("%Y-%m-%d %H:%M:%S")},
+            "extra": {"now": _now_ms()}, "log_pb": {"impr_id": _logid()}})
 
     async def query_user(self, request: web.Request) -> web.StreamResponse:
         if not self.logged_in(request):

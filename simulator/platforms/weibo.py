@@ -8,6 +8,7 @@ real site does. ``/api/config`` always answers, with ``data.login`` true or fals
 from __future__ import annotations
 
 import random
+import zlib
 from typing import Any
 from urllib.parse import parse_qs, quote
 
@@ -55,7 +56,8 @@ class WeiboSim(PlatformSim):
         return [("GET", "/", self.home), ("GET", "/api/config", self.config),
                 ("GET", "/api/container/getIndex", self.get_index), ("GET", "/comments/hotflow", self.hotflow),
                 ("GET", "/detail/{mid}", self.detail), ("GET", "/status/{mid}", self.detail),
-                ("GET", "/statuses/extend", self.extend), ("GET", "/login", self.qr.page),
+                ("GET", "/statuses/extend", self.extend), ("GET", "/ajax/side/hotSearch", self.hot_search),
+                ("GET", "/api/statuses/repostTimeline", self.repost_timeline), ("GET", "/login", self.qr.page),
                 ("GET", "/login/qrcode.svg", self.qr.image), ("GET", "/login/qrcode/check", self.qr.check),
                 ("POST", "/__admin/qr/confirm", self.qr.confirm), ("GET", "/__admin/qr/pending", self.qr.pending)]
 
@@ -80,7 +82,7 @@ class WeiboSim(PlatformSim):
         data = payload.get("data") if isinstance(payload, dict) else None
         if isinstance(data, dict):
             for old, new in (("cards", "items"), ("data", "comments"), ("login", "is_login"),
-                             ("longTextContent", "long_text")):
+                             ("longTextContent", "long_text"), ("realtime", "band_list")):
                 if old in data:
                     data[new] = data.pop(old)
         return payload
@@ -249,6 +251,67 @@ class WeiboSim(PlatformSim):
             "reposts_count": r.show_count(post.shares, post.post_id + "r"),
             "comments_count": r.show_count(post.comments, post.post_id + "c"),
             "attitudes_count": r.show_count(post.likes, post.post_id + "a")}})
+
+
+    async def hot_search(self, request: web.Request) -> web.StreamResponse:
+        """PC ``/ajax/side/hotSearch``: ``data.realtime`` (ads marked ``is_ad``) and the pinned ``hotgov``."""
+        if not self.logged_in(request):
+            return _unauthorised()
+        world = self.ctx.world
+        assert world is not None
+        board = world.hot.get(self.name)
+        now = now_utc()
+        items = []
+        for e in board.entries(now) if board is not None else []:
+            item: dict[str, Any] = {"word": e.word, "word_scheme": f"#{e.word}#", "note": e.word, "num": e.heat,
+                                    "rank": e.rank - 1, "realpos": e.rank, "label_name": e.label,
+                                    "flag": {"新": 1, "热": 2, "沸": 4, "爆": 8, "商": 0}.get(e.label, 0),
+                                    "category": e.category, "topic_flag": 1, "emoticon": "",
+                                    "onboard_time": int((e.onboard or now).timestamp()), "icon_desc": "",
+                                    "small_icon_desc": e.label, "small_icon_desc_color": "#ff9406" if e.label else ""}
+            if e.is_ad:
+                item.update(is_ad=1, icon_desc="荐", icon_desc_color="#ff8d35", num=0,
+                            ad_info={"ad_type": "hot_search"}, rank=e.rank - 1)
+            items.append(item)
+        gov = {"word": "#坚持以人民为中心#", "note": "坚持以人民为中心", "is_gov": 1, "icon_desc": "",
+               "topic_flag": 1, "realpos": 0}
+        return json_response(request, {"ok": 1, "data": {"realtime": items, "hotgov": gov,
+                                                         "hotgovs": [gov]}})
+
+    async def repost_timeline(self, request: web.Request) -> web.StreamResponse:
+        """``/api/statuses/repostTimeline?id={mid}&page={n}``: reposts newest first, ``//@`` chains in ``text``."""
+        if not self.logged_in(request):
+            return _unauthorised()
+        world = self.ctx.world
+        assert world is not None
+        mid = request.query.get("id", "")
+        cascade = world.cascades.get(mid)
+        post = self._lookup(request, mid)
+        if post is None:
+            return json_response(request, {"ok": 0, "msg": NOT_FOUND_MSG})
+        try:
+            page = max(1, int(request.query.get("page", "1")))
+        except ValueError:
+            page = 1
+        now = now_utc()
+        visible = cascade.visible(now) if cascade is not None else []
+        size = self.ctx.options.page_size
+        pages = max(1, -(-len(visible) // size))
+        newest = visible[::-1][(page - 1) * size: page * size]
+        shown = {r.post_id for r in visible}
+        origin = r.mblog(post, now)
+        data = [{"created_at": r.rfc_time(rp.published_at), "id": rp.post_id, "mid": rp.post_id,
+                 "idstr": rp.post_id, "text": r.repost_html(rp.text),
+                 "raw_text": rp.text, "source": "iPhone客户端", "user": r.user_json(rp.author),
+                 "reposts_count": sum(1 for c in rp.children if c in shown), "comments_count": 0,
+                 "attitudes_count": zlib.crc32(rp.post_id.encode()) % 50, "pid": int(rp.parent or mid),
+                 "retweeted_status": {"id": origin["id"], "mid": origin["mid"], "bid": origin["bid"],
+                                      "user": origin["user"]}}
+                for rp in newest]
+        if page > pages:
+            return json_response(request, {"ok": 0, "msg": "还没有人转发过"})
+        return json_response(request, {"ok": 1, "data": {"data": data, "total_number": len(visible),
+                                                         "hot_total_number": 0, "max": pages}})
 
 
 def _config_payload(login: bool) -> dict[str, Any]:

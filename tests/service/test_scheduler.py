@@ -70,7 +70,7 @@ def test_job_store_survives_a_restart_and_follows_config_changes(make_config, db
     first = make_scheduler(engine, cfg)
     first.start(paused=True)
     report = sync_jobs(first, build_jobs(cfg))
-    assert len(report.added) == 8 + 7 and not report.changed
+    assert len(report.added) == 8 + 7 + 3 and not report.changed  # + hot:weibo, hot:douyin, tracking
     before = {j.id: j.next_run_time for j in first.get_jobs()}
     first.shutdown(wait=False)
 
@@ -87,7 +87,8 @@ def test_job_store_survives_a_restart_and_follows_config_changes(make_config, db
         assert sorted(report.added) == ["crawl:heimao:新品牌", "crawl:weibo:新品牌"]
         assert "crawl:weibo:鲜果时光" in report.changed and "crawl:heimao:鲜果时光" in report.changed
         assert set(report.removed) == {"crawl:weibo:小鹿宝贝", "crawl:heimao:小鹿宝贝", "crawl:xiaohongshu:鲜果时光",
-                                       "crawl:xiaohongshu:小鹿宝贝", "crawl:douyin:鲜果时光", "crawl:douyin:小鹿宝贝"}
+                                       "crawl:xiaohongshu:小鹿宝贝", "crawl:douyin:鲜果时光", "crawl:douyin:小鹿宝贝",
+                                       "hot:douyin"}
         job = second.get_job("crawl:weibo:鲜果时光")
         assert job.trigger.interval.total_seconds() == 300 and job.max_instances == 1 and job.coalesce
     finally:

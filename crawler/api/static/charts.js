@@ -130,4 +130,41 @@
     },
     resize: function () { Object.values(charts).forEach(function (c) { c.resize(); }); },
   };
+  /* The growth curve of a tracked post (reposts and comments at each visit). */
+  YQ.charts.growth = function (id, points) {
+    const g = chart(id);
+    g.c.setOption({
+      tooltip: { trigger: "axis", formatter: function (params) {
+        const list = Array.isArray(params) ? params : [params];
+        return [esc(list.length ? list[0].axisValueLabel : "")].concat(list.map(function (p) {
+          return esc(p.seriesName) + "：" + esc(p.value[1]); })).join("<br>"); } },
+      legend: { data: ["转发", "评论"] },
+      xAxis: { type: "time" }, yAxis: { type: "value" },
+      series: [
+        { name: "转发", type: "line", showSymbol: true, data: (points || []).map(function (p) { return [p.at, p.reposts]; }) },
+        { name: "评论", type: "line", showSymbol: true, data: (points || []).map(function (p) { return [p.at, p.comments]; }) },
+      ],
+    }, true);
+  };
+
+  /* The repost tree: the post at the root, each repost under the one its //@ chain names. */
+  YQ.charts.tree = function (id, edges) {
+    const nodes = {};
+    const root = { name: "原帖", children: [], value: 0 };
+    (edges || []).forEach(function (e) {
+      nodes[e.id] = { name: String(e.name || "匿名"), value: e.followers, verified: e.verified, children: [] };
+    });
+    (edges || []).forEach(function (e) {
+      const parent = (e.parent && nodes[e.parent]) || root;
+      parent.children.push(nodes[e.id]);
+    });
+    const g = chart(id);
+    g.c.setOption({
+      tooltip: { trigger: "item", formatter: function (p) {
+        return esc(p.name) + (p.value ? "（粉丝 " + esc(p.value) + "）" : ""); } },
+      series: [{ type: "tree", data: [root], layout: "radial", symbolSize: function (v) { return v > 100000 ? 14 : 6; },
+        initialTreeDepth: -1, roam: true, label: { show: false }, emphasis: { focus: "descendant" },
+        itemStyle: { color: "#3366cc" } }],
+    }, true);
+  };
 })();

@@ -80,11 +80,63 @@
       " · " + YQ.fmtTime(ev.first_seen_at) + " 至 " + YQ.fmtTime(ev.last_seen_at) }));
     box.appendChild(el("div", { cls: "chart small", attrs: { id: "c-item-event" } }));
     if (YQ.charts && YQ.charts.timeline) YQ.charts.timeline("c-item-event", ev.timeline);
+    let spread = null;
+    try { spread = await YQ.api("/api/events/" + encodeURIComponent(id) + "/spread"); } catch (e) { spread = null; }
+    if (stale()) return;
+    if (spread) spreadBlock(box, spread);
     box.appendChild(el("h3", { text: "相关提及（按时间）" }));
     const list = el("div", { cls: "thread" });
     ev.mentions.slice().sort(function (a, b) { return Date.parse(a.published_at || 0) - Date.parse(b.published_at || 0); })
       .forEach(function (m) { list.appendChild(mentionBlock(m, { link: true })); });
     box.appendChild(list);
+  }
+
+  function num(n) {
+    const v = Number(n || 0);
+    return v >= 10000 ? (v / 10000).toFixed(1).replace(/\.0$/, "") + "万" : String(v);
+  }
+
+  function who(name, followers, verified) {
+    return (name || "匿名") + "（粉丝 " + num(followers) + (verified ? "，已认证" : "") + "）";
+  }
+
+  /* 传播: each tracked post's growth curve, repost tree and top spreaders; the hot-list history. */
+  function spreadBlock(box, spread) {
+    (spread.hot_topics || []).length && box.appendChild(el("h3", { text: "热榜记录" }));
+    (spread.hot_topics || []).forEach(function (t) {
+      const list = t.platform === "douyin" ? "抖音热榜" : "微博热搜";
+      box.appendChild(el("p", {}, [
+        el("strong", { text: list + " · " + t.word }),
+        " 首次上榜 " + YQ.fmtTime(t.first_seen_at) + "（第 " + t.first_rank + " 位） · 最高第 " + t.best_rank + " 位 · " +
+          (t.last_rank ? "当前第 " + t.last_rank + " 位" : "已下榜") + (t.labels && t.labels.length ? " · 标签 " + t.labels.join("/") : "") + " ",
+        YQ.link(t.search_url, "查看话题"),
+      ]));
+      const rows = (t.history || []).map(function (h) {
+        return el("tr", {}, [el("td", { text: YQ.fmtTime(h.fetched_at) }), el("td", { text: String(h.rank) }),
+          el("td", { text: num(h.heat) }), el("td", { text: h.label || "" })]);
+      });
+      const table = el("table", { cls: "compact" }, [el("thead", {}, [el("tr", {}, ["时间", "排名", "热度", "标签"].map(function (x) { return el("th", { text: x }); }))]),
+        el("tbody", {}, rows.slice(-12))]);
+      box.appendChild(table);
+    });
+    (spread.tracked || []).forEach(function (t, i) {
+      box.appendChild(el("h3", { text: "传播追踪 · 原帖 " + t.post_id + "（" + t.reason + "）" }));
+      box.appendChild(el("p", { cls: "muted", text: "转发 " + num(t.reposts) + " 次 · 速度 " + Math.round(t.velocity) + " 次/小时 · 加速度 " +
+        Math.round(t.acceleration) + " 次/小时² · 已访问 " + t.fetches + " 次（请求 " + t.requests + " 次） · " +
+        (t.status === "watching" ? "追踪至 " + YQ.fmtTime(t.until) : "追踪已结束") }));
+      const curveId = "c-spread-curve-" + i, treeId = "c-spread-tree-" + i;
+      box.appendChild(el("div", { cls: "chart small", attrs: { id: curveId } }));
+      box.appendChild(el("div", { cls: "chart", attrs: { id: treeId } }));
+      if (YQ.charts && YQ.charts.growth) YQ.charts.growth(curveId, t.points);
+      if (YQ.charts && YQ.charts.tree) YQ.charts.tree(treeId, t.edges);
+      const rows = (t.spreaders || []).slice(0, 10).map(function (s, k) {
+        return el("tr", {}, [el("td", { text: String(k + 1) }), el("td", { text: who(s.author_name, s.followers, s.verified) }),
+          el("td", { text: s.verified ? "✔" : "" }), el("td", { text: num(s.reposts_below) }), el("td", { text: num(s.reach) })]);
+      });
+      box.appendChild(el("h4", { text: "关键传播者（按带来的触达）" }));
+      box.appendChild(el("table", { cls: "compact" }, [el("thead", {}, [el("tr", {}, ["#", "账号", "认证", "其下转发", "触达"].map(function (x) { return el("th", { text: x }); }))]),
+        el("tbody", {}, rows)]));
+    });
   }
 
   function handlerTools(rec, reload) {
