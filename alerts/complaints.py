@@ -268,25 +268,36 @@ CATEGORIES: tuple[str, ...] = ("产品质量", "食用不适", "活动政策", "
 
 
 def correct_verdict(conn: Connection | Session, key: int | str, *, actor: str, not_complaint: bool = False,
-                    category: str | None = None, note: str | None = None,
-                    now: datetime | None = None) -> dict[str, Any]:
-    """Mark a record 误报 (not a complaint; an open record is closed) or correct its category.
+                    category: str | None = None, urgency: str | None = None, cfg: AppConfig | None = None,
+                    note: str | None = None, now: datetime | None = None) -> dict[str, Any]:
+    """Mark a record 误报 (not a complaint; an open record is closed), correct its category or its urgency.
 
     Each correction is a ``verdict`` row in the record's history: ``yuqing complaints
-    export-labels`` turns them into training labels for the complaint model.
+    export-labels`` turns them into training labels for the complaint model. A corrected
+    urgency moves the SLA deadlines as :func:`set_urgency` does (recomputed from the
+    registration time, RUBRIC: the deadlines follow the urgency); it needs ``cfg`` for them.
     """
     c = _conn(conn)
     rec = get(c, key)
     now = now or utcnow()
-    if not not_complaint and category is None:
-        raise ComplaintError("say what is wrong: --not-complaint (误报) or --category")
+    if not not_complaint and category is None and urgency is None:
+        raise ComplaintError("say what is wrong: --not-complaint (误报), --category or --urgency")
     if category is not None and category not in CATEGORIES:
         raise ComplaintError(f"unknown category {category!r} (one of {' '.join(CATEGORIES)})")
+    if urgency is not None and rank(urgency) == 0:
+        raise ComplaintError(f"unknown urgency {urgency!r} (非常紧急 紧急 一般)")
+    if urgency is not None and cfg is None:
+        raise ValueError("correct_verdict(urgency=...) needs cfg for the SLA deadlines")
     if category is not None and category != rec["category"]:
         _update(c, rec, {"category": category, "updated_at": now})
         write_history(c, rec["id"], actor=actor, action=VERDICT_ACTION, field="category", old=rec["category"],
                       new=category, note=note, at=now)
         rec = get(c, rec["id"])
+    if urgency is not None and urgency != rec["urgency"]:
+        assert cfg is not None
+        write_history(c, rec["id"], actor=actor, action=VERDICT_ACTION, field="urgency", old=rec["urgency"],
+                      new=urgency, note=note, at=now)
+        rec = set_urgency(c, cfg, rec["id"], urgency, actor=actor, note="纠正判定", now=now)
     if not_complaint:
         write_history(c, rec["id"], actor=actor, action=VERDICT_ACTION, field="is_complaint", old="true", new="false",
                       note=note or "误报", at=now)
@@ -310,7 +321,7 @@ def mute_event(conn: Connection, event_id: int, *, actor: str, number: str, now:
 
 def training_labels(conn: Connection | Session) -> list[dict[str, Any]]:
     """Labelled records (RUBRIC format) from every corrected verdict: the record's mentions, with
-    is_complaint false for 误报, else the corrected category and the record's urgency."""
+    is_complaint false for 误报, else the record's category and urgency (as corrected, if they were)."""
     from crawler.storage.models import Mention
 
     c = _conn(conn)

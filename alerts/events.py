@@ -5,6 +5,11 @@ its SimHash fingerprint is within ``simhash_distance`` bits of the event's, or w
 character-bigram sets of their texts overlap enough (``min_similarity``, Jaccard; or a
 containment of 0.8 for a repost quoting the story). Candidates come from lookup keys
 (SimHash bands and MinHash bands, table ``event_keys``), never from a scan of the window.
+An event is compared through its wordings: the mention that opened it and, per other
+platform, the first member that tells the story more barely (``variants``: mostly inside an
+existing wording yet with a Jaccard similarity under ``VARIANT_BELOW`` to each), each with its
+own keys, so a story that first arrives framed on one platform (a Heimao complaint quoting it)
+still gathers the reposts on another, framed their own way.
 Aggregates (counts per platform, engagement, sentiment mix, max urgency/risk) are recomputed
 from the member mentions of each touched event.
 """
@@ -14,7 +19,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -37,6 +42,11 @@ MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 NEGATIVE_BELOW = 0.4  # sentiment under this is negative
 POSITIVE_ABOVE = 0.6
 MAX_FEATURES = 400
+# A mention from a platform the event's wordings do not cover that joins it with a Jaccard similarity
+# under VARIANT_BELOW to each of them (and no fingerprint match) while 80 % of its features are in the
+# closest one is kept as one more wording.
+VARIANT_BELOW = 0.7
+MAX_VARIANTS = 3  # one per platform besides the representative's
 _SIMHASH_BANDS = 4  # 4 x 16 bits: exact band match guaranteed up to 3 differing bits
 _MINHASH_BANDS, _MINHASH_ROWS = 20, 3  # J 0.75: missed 1 in 50 000; J 0.1: candidate 2 %
 _PRIME = (1 << 31) - 1
@@ -77,10 +87,13 @@ def similarity(a: set[str], b: set[str]) -> tuple[float, float]:
     if not a or not b:
         return 0.0, 0.0
     inter = len(a & b)
-    return inter / len(a | b), inter / min(len(a), len(b))
+    na, nb = len(a), len(b)
+    return inter / (na + nb - inter), inter / (na if na < nb else nb)
 
 
+@functools.lru_cache(maxsize=1 << 17)
 def _h32(s: str) -> int:
+    """A feature's 31-bit hash (cached: the bigrams of one brand's mentions repeat a lot)."""
     return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") % _PRIME
 
 
@@ -107,12 +120,8 @@ def simhash_keys(fingerprint: int | None) -> list[str]:
 
 
 def hamming(a: int, b: int) -> int:
-    """Differing bits of two 64-bit fingerprints (the analysis' own function when present)."""
-    try:
-        from sentiment.fingerprint import hamming as _hamming
-    except ImportError:
-        return ((a ^ b) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
-    return int(_hamming(a, b))
+    """Differing bits of two 64-bit fingerprints, signed or unsigned (as ``sentiment.fingerprint.hamming``)."""
+    return ((a ^ b) & 0xFFFF_FFFF_FFFF_FFFF).bit_count()
 
 
 def mention_time(m: dict[str, Any], now: datetime) -> datetime:
@@ -121,10 +130,24 @@ def mention_time(m: dict[str, Any], now: datetime) -> datetime:
 
 @dataclass(slots=True)
 class _Candidate:
+    """An event as clustering sees it: its representative's wording and its variants' (``reps``)."""
+
     id: int
-    fingerprint: int | None
-    feats: set[str]
+    fingerprints: list[int | None]  # per wording: the representative first, then the variants
+    feats: list[set[str] | list[str]]  # a set, or the stored (distinct) list of a loaded event
     last_seen_at: datetime
+    platforms: list[str | None] = field(default_factory=list)  # per wording (None: not known, older events)
+    bits: list[int] = field(default_factory=list)  # each wording's features as a bit set over the batch vocabulary
+    sizes: list[int] = field(default_factory=list)  # len() of each wording's features
+    added: list[int] = field(default_factory=list)  # indexes of the wordings this batch added (to store)
+    keys: set[str] = field(default_factory=set)  # lookup keys known for it in this batch
+
+    def wording(self, platform: str, fingerprint: int | None, feats: set[str], bits: int) -> None:
+        self.platforms.append(platform)
+        self.fingerprints.append(fingerprint)
+        self.feats.append(feats)
+        self.bits.append(bits)
+        self.sizes.append(len(feats))
 
 
 @dataclass(slots=True)
@@ -137,35 +160,81 @@ class Assignment:
 
 
 class _Index:
-    """Candidate events of one brand, by lookup key, growing as the batch creates events."""
+    """Candidate events of one brand, by lookup key, growing as the batch creates events.
 
-    def __init__(self) -> None:
+    Feature sets are compared as bit sets over the vocabulary of the batch's mentions (one bit per
+    bigram, the most frequent first): a bigram no mention of the batch has cannot be shared with
+    one, so ``(a & b).bit_count()`` is exactly the size of the intersection, at a fraction of the
+    cost of intersecting two sets of strings.
+    """
+
+    def __init__(self, vocabulary: Iterable[str] = ()) -> None:
         self.by_key: dict[str, set[int]] = defaultdict(set)
         self.events: dict[int, _Candidate] = {}
+        self.vocab: dict[str, int] = {f: i for i, f in enumerate(vocabulary)}
+
+    def encode(self, feats: Iterable[str]) -> int:
+        idx = [i for i in map(self.vocab.get, feats) if i is not None]
+        if not idx:
+            return 0
+        bits = bytearray(max(idx) // 8 + 1)
+        for i in idx:
+            bits[i >> 3] |= 1 << (i & 7)
+        return int.from_bytes(bits, "little")
 
     def add(self, cand: _Candidate, keys: Iterable[str]) -> None:
+        if len(cand.bits) < len(cand.feats):
+            cand.bits = [self.encode(f) for f in cand.feats]
+            cand.sizes = [len(f) for f in cand.feats]
         self.events[cand.id] = cand
         for k in keys:
+            cand.keys.add(k)
             self.by_key[k].add(cand.id)
 
     def best(self, fp: int | None, feats: set[str], keys: list[str], since: datetime,
-             max_distance: int, min_sim: float) -> _Candidate | None:
-        ids = set().union(*(self.by_key.get(k, set()) for k in keys)) if keys else set()
-        best: tuple[float, int] | None = None
-        for eid in ids:
-            cand = self.events[eid]
+             max_distance: int, min_sim: float, bits: int | None = None) -> tuple[_Candidate | None, float, float]:
+        """The event this mention belongs to, with its score (2.0 for a fingerprint match, else 1 + the
+        Jaccard similarity of its closest wording; 0.0: none) and the share of the mention's features
+        found in that wording."""
+        if not keys:
+            return None, 0.0, 0.0
+        if bits is None:
+            bits = self.encode(feats)
+        by_key, events = self.by_key, self.events
+        ids: set[int] = set()
+        for k in keys:
+            hit = by_key.get(k)
+            if hit:
+                ids.update(hit)
+        # The best score wins, the lowest id among equals. A fingerprint match scores 2.0, the most
+        # there is (text scores 1 + Jaccard), so walking the ids in order, the first fingerprint match
+        # is the answer unless an earlier candidate had identical features (also 2.0). An event's
+        # score is that of its closest wording.
+        mask = 0xFFFF_FFFF_FFFF_FFFF
+        n = len(feats)
+        best_score, best_id, best_inside = 0.0, 0, 0.0
+        for eid in sorted(ids):
+            cand = events[eid]
             if cand.last_seen_at < since:
                 continue
-            score = 0.0
-            if fp is not None and cand.fingerprint is not None and hamming(fp, cand.fingerprint) <= max_distance:
-                score = 2.0
-            else:
-                jac, contain = similarity(feats, cand.feats)
-                if jac >= min_sim or (contain >= 0.8 and min(len(feats), len(cand.feats)) >= 8):
-                    score = 1.0 + jac
-            if score and (best is None or (score, -eid) > (best[0], -best[1])):
-                best = (score, eid)
-        return None if best is None else self.events[best[1]]
+            fps = cand.fingerprints
+            if fp is not None:
+                for cfp in fps:
+                    if cfp is not None and ((fp ^ cfp) & mask).bit_count() <= max_distance:
+                        return (events[best_id], best_score, best_inside) if best_score >= 2.0 else (cand, 2.0, 1.0)
+            if not n:
+                continue
+            sizes = cand.sizes
+            for w in range(len(sizes)):
+                m = sizes[w]
+                inter = (bits & cand.bits[w]).bit_count() if m else 0
+                if not inter:
+                    continue
+                small = n if n < m else m
+                jac = inter / (n + m - inter)
+                if (jac >= min_sim or (inter / small >= 0.8 and small >= 8)) and 1.0 + jac > best_score:
+                    best_score, best_id, best_inside = 1.0 + jac, eid, inter / n
+        return (events[best_id], best_score, best_inside) if best_score else (None, 0.0, 0.0)
 
 
 def _drop_words(cfg: AppConfig, brand: str) -> list[str]:
@@ -178,17 +247,39 @@ def _drop_words(cfg: AppConfig, brand: str) -> list[str]:
 def _load_candidates(conn: Connection, brand: str, keys: set[str], since: datetime, index: _Index) -> None:
     if not keys:
         return
+    # Keys first, then each event's features once (an event matches many keys of a batch: loading its
+    # features with every key decoded the same JSON list dozens of times).
     keys_l = sorted(keys)
+    hits: dict[int, list[str]] = defaultdict(list)
     for start in range(0, len(keys_l), 500):
         chunk = keys_l[start:start + 500]
         stmt = (
-            select(EVENTS.c.id, EVENTS.c.fingerprint, EVENTS.c.features, EVENTS.c.last_seen_at, KEYS.c.key)
-            .join(KEYS, KEYS.c.event_id == EVENTS.c.id)
+            select(KEYS.c.event_id, KEYS.c.key)
+            .join(EVENTS, KEYS.c.event_id == EVENTS.c.id)
             .where(KEYS.c.brand == brand, KEYS.c.key.in_(chunk), EVENTS.c.last_seen_at >= since)
         )
+        for eid, key in conn.execute(stmt).fetchall():  # fetchall: a batch of rows at once, not row by row
+            hits[eid].append(key)
+    ids = sorted(hits)
+    for start in range(0, len(ids), 500):
+        stmt = select(EVENTS.c.id, EVENTS.c.fingerprint, EVENTS.c.features, EVENTS.c.variants,
+                      EVENTS.c.platform_counts, EVENTS.c.last_seen_at).where(
+            EVENTS.c.id.in_(ids[start:start + 500]))
         for r in conn.execute(stmt):
-            cand = index.events.get(r.id) or _Candidate(r.id, r.fingerprint, set(r.features or []), r.last_seen_at)
-            index.add(cand, [r.key])
+            cand = index.events.get(r.id)
+            if cand is None:
+                variants = r.variants if isinstance(r.variants, dict) else {}
+                first = variants.get("platform")
+                if first is None and len(r.platform_counts or {}) == 1:  # an event from before 0006
+                    first = next(iter(r.platform_counts))
+                # stored features are distinct (sorted, unique): kept as lists, only encoded and counted
+                fps, feats, platforms = [r.fingerprint], [r.features or []], [first]
+                for v in variants.get("wordings") or []:
+                    platforms.append(v.get("platform"))
+                    fps.append(v.get("fingerprint"))
+                    feats.append(v.get("features") or [])
+                cand = _Candidate(r.id, fps, feats, r.last_seen_at, platforms)
+            index.add(cand, hits[r.id])
 
 
 def _title(m: dict[str, Any]) -> str:
@@ -204,7 +295,36 @@ def _event_row(m: dict[str, Any], feats: set[str], t: datetime, now: datetime) -
         "mention_count": 0, "platform_counts": {}, "engagement": 0, "negative_count": 0,
         "positive_count": 0, "complaint_count": 0, "max_risk": 0, "max_followers": 0,
         "alert_state": {}, "status": "open", "updated_at": now,
+        "variants": {"platform": m.get("platform"), "wordings": []},
     }
+
+
+def _variants(cand: _Candidate, which: Iterable[int]) -> list[dict[str, Any]]:
+    return [{"platform": cand.platforms[i], "fingerprint": cand.fingerprints[i],
+             "features": sorted(cand.feats[i])[:MAX_FEATURES]} for i in which]
+
+
+def _store_variants(conn: Connection, brand: str, touched: list[_Candidate]) -> None:
+    """The wordings existing events gained in this batch: appended to ``variants``, keys added."""
+    if not touched:
+        return
+    rows = conn.execute(select(EVENTS.c.id, EVENTS.c.variants).where(EVENTS.c.id.in_([c.id for c in touched])))
+    stored = {int(r.id): r.variants if isinstance(r.variants, dict) else {} for r in rows}
+    values = []
+    for c in touched:
+        v = stored.get(c.id, {})
+        values.append({"_eid": c.id, "_v": {"platform": v.get("platform", c.platforms[0]),
+                                            "wordings": list(v.get("wordings") or []) + _variants(c, c.added)}})
+    conn.execute(update(EVENTS).where(EVENTS.c.id == bindparam("_eid")).values(variants=bindparam("_v")), values)
+    keys: list[dict[str, Any]] = []
+    for c in touched:
+        mine: set[str] = set()
+        for i in c.added:
+            f = c.feats[i]
+            mine.update(simhash_keys(c.fingerprints[i]) + minhash_keys(f))
+        keys += [{"event_id": c.id, "brand": brand, "key": k} for k in sorted(mine)]
+    if keys:
+        conn.execute(insert(KEYS), keys)
 
 
 def _insert_events(conn: Connection, brand: str, new: list[tuple[dict[str, Any], list[str]]]) -> list[int]:
@@ -295,22 +415,41 @@ def _assign_brand(conn: Connection, cfg: AppConfig, brand: str, group: list[dict
         keys = simhash_keys(m.get("fingerprint")) + minhash_keys(feats)
         all_keys.update(keys)
         prepared.append((m, feats, keys))
-    index = _Index()
+    freq: Counter[str] = Counter()
+    for _, feats, _ in prepared:
+        freq.update(feats)
+    index = _Index(f for f, _ in freq.most_common())
     earliest = min(mention_time(m, now) for m, _, _ in prepared)
     _load_candidates(conn, brand, all_keys, earliest - window, index)
     chosen: dict[int, int] = {}  # mention id -> event id (negative: created in this batch, not inserted yet)
     new: list[tuple[dict[str, Any], list[str]]] = []
     for m, feats, keys in prepared:
         t = mention_time(m, now)
-        cand = index.best(m.get("fingerprint"), feats, keys, t - window,
-                          ev_cfg.simhash_distance, ev_cfg.min_similarity)
+        bits = index.encode(feats)
+        cand, score, inside = index.best(m.get("fingerprint"), feats, keys, t - window,
+                                 ev_cfg.simhash_distance, ev_cfg.min_similarity, bits)
         if cand is None:
             new.append((_event_row(m, feats, t, now), keys))
-            cand = _Candidate(-len(new), m.get("fingerprint"), feats, t)
+            cand = _Candidate(-len(new), [m.get("fingerprint")], [feats], t, [m.get("platform")], [bits],
+                              [len(feats)])
+            index.add(cand, keys)
+        elif (score < 1.0 + VARIANT_BELOW and inside >= 0.8 and len(feats) >= 8
+              and m.get("platform") not in cand.platforms and len(cand.feats) <= MAX_VARIANTS):
+            # The story told on another platform, more barely than the event's wordings (the original
+            # inside a framed copy, e.g. a Heimao complaint quoting it): later reposts there, framed
+            # their own way, are compared with it too, and found through its keys. Being mostly
+            # inside a wording, a variant cannot drift to another story; one per platform.
+            cand.wording(m.get("platform"), m.get("fingerprint"), feats, bits)
+            cand.added.append(len(cand.feats) - 1)
             index.add(cand, keys)
         cand.last_seen_at = max(cand.last_seen_at, t)
         chosen[m["id"]] = cand.id
+    for cand in index.events.values():  # new events are stored with the wordings the batch gave them
+        if cand.id < 0 and cand.added:
+            new[-cand.id - 1][0]["variants"]["wordings"] = _variants(cand, range(1, len(cand.feats)))
+            new[-cand.id - 1] = (new[-cand.id - 1][0], sorted(cand.keys))
     real = dict(zip(range(-1, -len(new) - 1, -1), _insert_events(conn, brand, new), strict=True)) if new else {}
+    _store_variants(conn, brand, [c for c in index.events.values() if c.id > 0 and c.added])
     result.created.update(real.values())
     links = []
     for mid, eid in chosen.items():

@@ -35,6 +35,7 @@ author's own.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -247,6 +248,13 @@ def judge(text: str, *, author_name: str | None = None, story: set[str] | None =
 
 KIND_NAMES = {"own": "自述问题", "advice": "给出建议", "echo": "附和（同款/+1）", "support": "声援",
               "repost": "转发", "other": "未自述本人问题"}
+
+
+@functools.lru_cache(maxsize=4096)
+def source_story(title: str | None, text: str | None) -> frozenset[str]:
+    """:func:`story_of` a record's source post (title, text), cached: triage reloads the same open
+    records for every batch of a busy event."""
+    return frozenset(story_of([title, text]))
 
 
 def story_of(texts: Iterable[str | None]) -> set[str]:

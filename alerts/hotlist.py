@@ -118,7 +118,12 @@ def send(conn: Connection, cfg: AppConfig, topic: dict[str, Any], item: Any, rea
                "reasons": reasons, "text": text, "hot": hot_part(topic, item),
                "links": payloads.links(cfg, event_id=topic.get("event_id"))}
     channels = channels_for(cfg, topic["brand"])
-    names, _held = pacing.split(conn, cfg, topic["brand"], channels, now, exempt=True)
+    # The first alert passes a spent budget; an update over it is told in the next roll-up, not sent.
+    names, held = pacing.split(conn, cfg, topic["brand"], channels, now, exempt=first)
+    if held:
+        pacing.hold(conn, [pacing.Hold("rollup", topic["brand"], ch, f"hot:{topic['id']}:{n}", "hot",
+                                       event_id=topic.get("event_id"), note=f"{title}：{text}"[:500])
+                           for ch in held], now)
     if not names:
         return None
     alert_id = enqueue(conn, cfg, kind="hot", dedup_key=f"hot:{topic['id']}:{n}", title=title, payload=payload,

@@ -64,6 +64,16 @@ def growth(conn: Connection, event_id: int, now: datetime, minutes: int = 60) ->
             "comments": int(comments or 0), "minutes": minutes}
 
 
+def growth_of_one(m: dict[str, Any], now: datetime, minutes: int = 60) -> dict[str, int]:
+    """:func:`growth` of an event whose only mention is ``m`` (a story seen once), without a query."""
+    t, w = m.get("published_at"), timedelta(minutes=minutes)
+    recent = int(t is not None and t > now - w)
+    before = int(t is not None and now - 2 * w < t <= now - w)
+    older = int(t is not None and t <= now - 2 * w)
+    return {"last_hour": recent, "prev_hour": before, "older": older, "comments": int(m.get("kind") == "comment"),
+            "minutes": minutes}
+
+
 def trend_of(g: dict[str, int]) -> str:
     """rising / falling / stable / new from :func:`growth`'s counts."""
     recent, before, older = g["last_hour"], g["prev_hour"], g["older"]

@@ -34,12 +34,13 @@ the deadlines from the registration time (:func:`alerts.complaints.set_urgency`)
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-from sqlalchemy import func, insert, select, tuple_, update
+from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from alerts import clock, customers, grievance
 from alerts.complaints import (
@@ -65,6 +66,10 @@ if TYPE_CHECKING:
 
 MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 Key = tuple[str, str, str]  # brand, platform, author id
+# What deciding needs of an open record (the rest is loaded for the records a batch touches or reports).
+_LIGHT = [COMPLAINTS.c[n] for n in ("id", "number", "brand", "platform", "mention_id", "event_id", "customer_platform",
+                                    "customer_id", "customer_tags", "category", "urgency", "risk", "tags", "assignee",
+                                    "team", "status", "registered_at")]
 GROUP_TAG = "群体投诉"
 RELATION_NAMES = {"source": "首帖", "repeat": "同一客户再次发帖", "repost": "转发", "copy": "近似内容", "comment": "评论"}
 
@@ -172,7 +177,7 @@ class _Rec:
 
     values: dict[str, Any]
     new: bool
-    story: set[str] = field(default_factory=set)
+    story: AbstractSet[str] = field(default_factory=set)
     spread: _Spread = field(default_factory=_Spread)
     links: list[dict[str, Any]] = field(default_factory=list)  # new links: mention_id, relation, note (templates)
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -217,7 +222,7 @@ class _Batch:
         for platform in sorted({k[1] for k in keys}):
             ids = sorted({k[2] for k in keys if k[1] == platform})
             for start in range(0, len(ids), 500):
-                rows = self.conn.execute(select(COMPLAINTS).where(
+                rows = self.conn.execute(select(*_LIGHT).where(
                     c.customer_platform == platform, c.customer_id.in_(ids[start:start + 500]),
                     c.status.in_(OPEN_STATUSES), c.registered_at >= since,
                 ).order_by(c.registered_at.desc(), c.id.desc())).mappings()
@@ -225,7 +230,7 @@ class _Batch:
                     self.by_customer[(r["brand"], platform, r["customer_id"])].append(self._rec(dict(r)))
         events = sorted({int(m["event_id"]) for m in todo if m.get("event_id")})
         for start in range(0, len(events), 500):
-            rows = self.conn.execute(select(COMPLAINTS).where(
+            rows = self.conn.execute(select(*_LIGHT).where(
                 c.event_id.in_(events[start:start + 500]), c.status.in_(OPEN_STATUSES),
             ).order_by(c.registered_at, c.id)).mappings()
             for r in rows:
@@ -245,7 +250,7 @@ class _Batch:
         for start in range(0, len(pairs), 300):
             chunk = pairs[start:start + 300]
             rows = self.conn.execute(
-                select(COMPLAINTS, MENTIONS.c.platform.label("_p"), MENTIONS.c.post_id.label("_post"))
+                select(*_LIGHT, MENTIONS.c.platform.label("_p"), MENTIONS.c.post_id.label("_post"))
                 .select_from(LINKS.join(MENTIONS, MENTIONS.c.id == LINKS.c.mention_id)
                              .join(COMPLAINTS, COMPLAINTS.c.id == LINKS.c.complaint_id))
                 .where(tuple_(MENTIONS.c.platform, MENTIONS.c.post_id).in_(chunk),
@@ -263,7 +268,7 @@ class _Batch:
         for start in range(0, len(src), 500):
             for r in self.conn.execute(select(MENTIONS.c.id, MENTIONS.c.title, MENTIONS.c.text).where(
                     MENTIONS.c.id.in_(src[start:start + 500]))).mappings():
-                sources[r["id"]].story = grievance.story_of([r["title"], r["text"]])
+                sources[r["id"]].story = grievance.source_story(r["title"], r["text"])
         m = MENTIONS.c
         for start in range(0, len(ids), 500):
             stmt = (select(LINKS.c.complaint_id, m.platform, func.count(), func.sum(m.likes + m.comments + m.shares),
@@ -300,8 +305,14 @@ class _Batch:
         if len(recs) == 1 or m.get("parent_post_id"):
             return recs[0]
         grams = grievance.bigrams(_text(m))
-        best = max(enumerate(recs), key=lambda ir: (len(grams & ir[1].story) / (len(grams | ir[1].story) or 1), -ir[0]))
-        return best[1]
+        n = len(grams)
+
+        def closeness(ir: tuple[int, _Rec]) -> tuple[float, int]:
+            story = ir[1].story
+            inter = len(grams & story)
+            return inter / ((n + len(story) - inter) or 1), -ir[0]  # Jaccard, earliest record first
+
+        return max(enumerate(recs), key=closeness)[1]
 
     def add(self, m: dict[str, Any]) -> None:
         if is_brand_voice(self.cfg, m):  # the brand answering is never a complaint of the brand
@@ -496,8 +507,24 @@ class _Batch:
 
     # -- writing -------------------------------------------------------------------------
 
+    def _complete(self) -> None:
+        """The full rows of the loaded records this batch touches or reports (loaded with ``_LIGHT`` only:
+        a busy event's open records are reloaded for every batch, most of them only to be compared)."""
+        need = {int(rec.values["id"]) for _, rec, _, _ in self.decided if not rec.new}
+        need.update(rid for rid, rec in self.recs.items() if rec.touched)
+        for eid in self.grouped:
+            need.update(int(r.values["id"]) for r in self.by_event[eid] if not r.new)
+        ids = sorted(need)
+        for start in range(0, len(ids), 500):
+            for row in self.conn.execute(select(COMPLAINTS).where(COMPLAINTS.c.id.in_(ids[start:start + 500])))\
+                    .mappings():
+                values = self.recs[int(row["id"])].values
+                for k, v in row.items():
+                    values.setdefault(k, v)
+
     def finish(self) -> Registrations:
         self._groups()
+        self._complete()
         if self.pending:
             self._insert()
         self._write_existing()
@@ -558,19 +585,25 @@ class _Batch:
             c.execute(insert(LINKS), links)
         if history:
             c.execute(insert(HISTORY), history)
-        for rec in self.recs.values():
-            if not rec.touched:
-                continue
-            values: dict[str, Any] = {"risk": rec.values["risk"], "updated_at": self.now}
-            if rec.tagged:
-                values["tags"] = rec.values["tags"]
-            c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == rec.values["id"]).values(**values))
-            if rec.wanted:
-                set_urgency(c, self.cfg, rec.values["id"], rec.wanted, actor=SYSTEM,
-                            note="；".join(dict.fromkeys(rec.why)) + "，紧急程度上调", now=self.now)
-                reasons = [*(rec.values.get("reasons") or []),
-                           *(f"{w}，紧急程度上调为{rec.wanted}" for w in dict.fromkeys(rec.why))]
-                c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == rec.values["id"]).values(reasons=reasons))
+        touched = [rec for rec in self.recs.values() if rec.touched]
+        # One executemany per shape (risk and time; risk, time and the group tag), not a statement per record.
+        for tagged in (False, True):
+            rows = [{"_cid": rec.values["id"], "risk": rec.values["risk"], "updated_at": self.now,
+                     **({"tags": rec.values["tags"]} if tagged else {})}
+                    for rec in touched if rec.tagged is tagged]
+            if rows:
+                cols = ("risk", "updated_at", "tags") if tagged else ("risk", "updated_at")
+                c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == bindparam("_cid"))
+                          .values({k: bindparam(k) for k in cols}), rows)
+        for rec in touched:
+            rec.values["updated_at"] = self.now
+            if not rec.wanted:
+                continue  # the row is what this batch loaded plus the values just written
+            set_urgency(c, self.cfg, rec.values["id"], rec.wanted, actor=SYSTEM,
+                        note="；".join(dict.fromkeys(rec.why)) + "，紧急程度上调", now=self.now)
+            reasons = [*(rec.values.get("reasons") or []),
+                       *(f"{w}，紧急程度上调为{rec.wanted}" for w in dict.fromkeys(rec.why))]
+            c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == rec.values["id"]).values(reasons=reasons))
             rec.values.update(get(c, rec.values["id"]))
 
 

@@ -101,6 +101,33 @@ def _counts_stmt(n: int, by: str) -> Any:
     return select(*cols).where(MENTIONS.c[by] == bindparam("key"), t > bindparam(f"lo{n}", type_=t.type))
 
 
+@functools.lru_cache(maxsize=32)
+def _event_counts_stmt(n: int) -> Any:
+    """:func:`_counts_stmt` by event for the events in the expanding parameter ``keys``, one row per event."""
+    inner = _counts_stmt(n, "event_id")
+    cols = list(inner.selected_columns)
+    t = MENTIONS.c.published_at
+    return (select(MENTIONS.c.event_id, *cols)
+            .where(MENTIONS.c.event_id.in_(bindparam("keys", expanding=True)),
+                   t > bindparam(f"lo{n}", type_=t.type))
+            .group_by(MENTIONS.c.event_id))
+
+
+def event_window_counts(conn: Connection, event_ids: list[int], now: datetime,
+                        sc: SurgeConfig) -> dict[int, tuple[list[int], list[int]]]:
+    """:func:`window_counts` of many events in one query (events without mentions in the windows: zeros)."""
+    width = timedelta(minutes=sc.window_minutes)
+    n = max(1, (sc.baseline_hours * 60) // sc.window_minutes)
+    params: dict[str, Any] = {f"lo{i}": now - (i + 1) * width for i in range(n + 1)}
+    zero = [0] * (n + 1)
+    out: dict[int, tuple[list[int], list[int]]] = dict.fromkeys(event_ids, (zero, zero))
+    for start in range(0, len(event_ids), 500):
+        for row in conn.execute(_event_counts_stmt(n), {**params, "keys": event_ids[start:start + 500]}):
+            values = [int(v or 0) for v in row[1:]]
+            out[int(row[0])] = (values[0::2], values[1::2])
+    return out
+
+
 def window_counts(conn: Connection, by: str, key: Any, now: datetime, sc: SurgeConfig) -> tuple[list[int], list[int]]:
     """(counts, negative counts) per window for ``by`` = ``key``, newest first: index 0 is the recent window."""
     width = timedelta(minutes=sc.window_minutes)
@@ -111,11 +138,14 @@ def window_counts(conn: Connection, by: str, key: Any, now: datetime, sc: SurgeC
     return values[0::2], values[1::2]
 
 
-def _cooling(conn: Connection, scope: str, now: datetime, sc: SurgeConfig) -> tuple[bool, int]:
-    rec = conn.execute(select(MARKS.c.fired_at, MARKS.c.fired_count).where(MARKS.c.scope == scope)).first()
-    if rec is None:
-        return False, 0
-    return rec.fired_at > now - timedelta(minutes=sc.cooldown_minutes), int(rec.fired_count)
+def _marks(conn: Connection, scopes: list[str]) -> dict[str, tuple[datetime, int]]:
+    """(last fired, times fired) of each scope that fired before."""
+    out: dict[str, tuple[datetime, int]] = {}
+    for start in range(0, len(scopes), 500):
+        rows = conn.execute(select(MARKS.c.scope, MARKS.c.fired_at, MARKS.c.fired_count)
+                            .where(MARKS.c.scope.in_(scopes[start:start + 500])))
+        out.update({r.scope: (r.fired_at, int(r.fired_count)) for r in rows})
+    return out
 
 
 def _mark(conn: Connection, s: Surge, now: datetime) -> None:
@@ -149,14 +179,16 @@ def check(conn: Connection, cfg: AppConfig, *, brands: set[str], event_ids: set[
         (f"brand:{b}", b, None) for b in sorted(brands)
     ] + [(f"event:{e}", None, e) for e in sorted(event_ids)]
     fired: list[Surge] = []
-    for scope, brand, event_id in scopes:
-        cooling, times = _cooling(conn, scope, now, sc)
-        if cooling:
-            continue
+    marks = _marks(conn, [scope for scope, _, _ in scopes])
+    cooldown = now - timedelta(minutes=sc.cooldown_minutes)
+    live = [(scope, b, e) for scope, b, e in scopes if not (scope in marks and marks[scope][0] > cooldown)]
+    by_event = event_window_counts(conn, [e for _, _, e in live if e is not None], now, sc)
+    for scope, brand, event_id in live:
+        times = marks[scope][1] if scope in marks else 0
         if event_id is None:
             counts, negatives = window_counts(conn, "brand", brand, now, sc)
         else:
-            counts, negatives = window_counts(conn, "event_id", event_id, now, sc)
+            counts, negatives = by_event[event_id]
         verdict = evaluate(counts, negatives, sc, shares=event_id is None)
         if verdict is None:
             continue

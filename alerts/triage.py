@@ -192,7 +192,7 @@ class _Decider:
             "risk": m.get("risk") if m else (e or {}).get("max_risk"), "reasons": reasons,
             "mention": payloads.mention_part(m) if m else None,
             "post": payloads.thread_part(self.conn, self.cfg, m) if m else None,
-            "event": self._event_part(e) if e else None,
+            "event": self._event_part(e, m) if e else None,
             "complaint": payloads.complaint_part(comp) if comp else None,
             "links": payloads.links(self.cfg, mention_id=m["id"] if m else None, event_id=e["id"] if e else None),
         }
@@ -200,10 +200,13 @@ class _Decider:
             p["text"] = text
         return p, (comp["id"] if comp else None)
 
-    def _event_part(self, e: dict[str, Any]) -> dict[str, Any]:
+    def _event_part(self, e: dict[str, Any], m: dict[str, Any] | None = None) -> dict[str, Any]:
         """The event with its speed (mentions in the last hour vs the hour before) and its top spreader."""
-        g = payloads.growth(self.conn, e["id"], self.now)
         single = e["id"] in self.created and int(e.get("mention_count") or 0) <= 1
+        if single and m is not None and m.get("event_id") == e["id"]:  # its one mention is ``m``: counted here
+            g = payloads.growth_of_one(m, self.now)
+        else:
+            g = payloads.growth(self.conn, e["id"], self.now)
         return payloads.event_part(e, "new" if single else payloads.trend_of(g), growth_counts=g,
                                    spreader=None if single else payloads.top_spreader(self.conn, e["id"]))
 

@@ -86,6 +86,8 @@ def config_dict(db_url: str, hook_url: str, data_dir: str) -> dict[str, Any]:
         "storage": {"url": db_url},
         "brands": [{"name": "鲜果时光", "aliases": ["鲜果"]}],
         "alerts": {
+            # Latency of every alert, so no hourly budget (it would hold all but six of them for one roll-up).
+            "max_immediate_per_hour": 0,
             "channels": {"bench": {"type": "webhook", "url": hook_url, "secret": "bench-secret",
                                    "rate_per_minute": 100_000}},
             "rules": [{"name": "risky", "channels": ["bench"], "min_risk": 60, "complaints_only": False}],
@@ -248,9 +250,13 @@ def report_latency(r: dict[str, Any], args: argparse.Namespace) -> bool:
         return False
     print(f"[latency] outbox path: {summary(lat)}")
     p95 = pct(lat, 95)
+    all_in = r["delivered"] == r["produced"]
     print(f"[latency] ratio p95 outbox / p95 baseline: {p95 / pct(base, 95):.1f}x; "
-          f"p95 vs target {target:g} s: {p95 / target:.2f} → {'OK' if p95 <= target else 'MISSED'}")
-    return p95 <= target and r["delivered"] == r["produced"]
+          f"p95 vs target {target:g} s: {p95 / target:.2f}; every alert delivered: {'yes' if all_in else 'NO'}")
+    met = p95 <= target and all_in
+    print(f"[latency] target p95 ≤ {target:g} s at {args.rate:g} risky mentions/s on {r['database']}: "
+          f"{'met' if met else 'NOT met'}")
+    return met
 
 
 # Each part: (runner, reporter). The crisis-count part lives in bench/alerts_crisis.py (triage's half).

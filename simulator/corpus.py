@@ -63,6 +63,7 @@ class Corpus:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self._reason_i = 0
+        self._crisis: dict[str, dict[str, Any]] = {}  # each brand's crisis values (one story on every platform)
 
     # --- planning ------------------------------------------------------------------------
 
@@ -231,9 +232,14 @@ class Corpus:
         return Draft(rng.choice(ph.COMMENT_CHEER).format_map(v), Label("reaction"))
 
     def crisis(self, brand: BrandSpec, n: int, style: str = "weibo") -> list[Draft]:
-        """The burst: an original story and ``n - 1`` near-identical reposts of it."""
+        """The burst: an original story and ``n - 1`` near-identical reposts of it.
+
+        The story is the same on every platform (its product above all): the ground truth counts
+        the burst as one story, so its copies must tell that story, not another product's.
+        """
         rng = self.rng
-        v = self._values(brand)
+        drawn = self._values(brand)  # still drawn on every platform: the rest of the world stays as it was
+        v = dict(self._crisis.setdefault(brand.name, drawn))
         v["b"] = brand.name
         story = ph.CRISIS_STORIES[0].format_map(v)
         drafts = []

@@ -144,15 +144,19 @@ def complaint_note(complaint_id: IdPath, body: NoteIn, conn: Tx,
         conn, complaint_id, actor=user.name, note=body.note.strip(), answer=body.answer))
 
 
-@router.post("/{complaint_id}/verdict", response_model=ComplaintDetail, summary="纠正判定：误报或改类别（处理人）")
-def complaint_verdict(complaint_id: IdPath, body: VerdictIn, conn: Tx,
+@router.post("/{complaint_id}/verdict", response_model=ComplaintDetail,
+             summary="纠正判定：误报、改类别或改紧急程度（处理人）")
+def complaint_verdict(complaint_id: IdPath, body: VerdictIn, conn: Tx, cfg: Cfg,
                       user: Annotated[User, Depends(handler_user)]) -> dict[str, Any]:
     category = (body.category or "").strip() or None
-    if not body.not_complaint and category is None:
-        raise bad_request("请选择“误报”或填写正确的类别")
+    urgency = (body.urgency or "").strip() or None
+    if not body.not_complaint and category is None and urgency is None:
+        raise bad_request("请选择“误报”，或填写正确的类别或紧急程度")
+    if urgency is not None and urgency not in URGENCIES:
+        raise bad_request(f"未知紧急程度 {urgency!r}（可选：{'、'.join(URGENCIES)}）")
     return _apply(conn, complaint_id, lambda wf: wf.correct_verdict(
         conn, complaint_id, actor=user.name, not_complaint=body.not_complaint, category=category,
-        note=(body.note or "").strip() or None))
+        urgency=urgency, cfg=cfg, note=(body.note or "").strip() or None))
 
 
 @router.post("/{complaint_id}/assign", response_model=ComplaintDetail, summary="分派（处理人）")

@@ -130,6 +130,8 @@ class MentionThread(BaseModel):
 class VerdictIn(BaseModel):
     not_complaint: bool = Field(default=False, description="误报: the mentions are not a complaint (closes an open record)")
     category: str | None = Field(default=None, max_length=8, description="The corrected category")
+    urgency: str | None = Field(default=None, max_length=8,
+                                description="The corrected urgency (非常紧急, 紧急, 一般); the SLA deadlines follow it")
     note: str | None = Field(default=None, max_length=2000)
 
 

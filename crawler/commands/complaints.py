@@ -266,17 +266,26 @@ def verdict_cmd(
     key: str = typer.Argument(..., help="Record number or id."),
     not_complaint: bool = typer.Option(False, "--not-complaint", help="误报: the mentions are not a complaint (an open record is closed)."),
     category: Annotated[Category | None, typer.Option("--category", help="The correct category.")] = None,
+    urgency: Annotated[Urgency | None, typer.Option("--urgency", help="The correct urgency (the SLA deadlines follow it).")] = None,
     note: str | None = typer.Option(None, "--note"),
     actor: str | None = typer.Option(None, "--actor"),
 ) -> None:
-    """Correct the model's verdict: mark 误报 or fix the category (each becomes a training label)."""
+    """Correct the model's verdict: mark 误报, fix the category or the urgency (each becomes a training label)."""
     from alerts import complaints
 
-    with state(ctx).engine().begin() as conn:
+    st = state(ctx)
+    cfg = st.config()
+    with st.engine().begin() as conn:
         rec = complaints.correct_verdict(conn, key, actor=_actor(actor), not_complaint=not_complaint,
-                                         category=category, note=note)
-    what = "已标记为误报" if not_complaint else f"类别已改为 {rec['category']}"
-    console.print(f"[green]OK[/] {rec['number']}：{what}（状态 {rec['status']}）", highlight=False)
+                                         category=category, urgency=urgency, cfg=cfg, note=note)
+    what = ["已标记为误报"] if not_complaint else []
+    if category is not None:
+        what.append(f"类别 {rec['category']}")
+    if urgency is not None:
+        tz = ZoneInfo(cfg.scheduler.timezone)
+        what.append(f"紧急程度 {rec['urgency']}（时限按登记时间重算：上报 {_t(rec['due_report_at'], tz)}，"
+                    f"答复 {_t(rec['due_answer_at'], tz)}，处理 {_t(rec['due_resolve_at'], tz)}）")
+    console.print(f"[green]OK[/] {rec['number']}：{'；'.join(what)}（状态 {rec['status']}）", highlight=False)
 
 
 @complaints_app.command("export-labels")
@@ -284,7 +293,7 @@ def export_labels_cmd(
     ctx: typer.Context,
     output: Path = _LABELS_OPT,
 ) -> None:
-    """Write the corrected verdicts (误报, category fixes) as training labels for 'yuqing train --data'."""
+    """Write the corrected verdicts (误报, category and urgency fixes) as training labels for 'yuqing train --data'."""
     from alerts import complaints
 
     with state(ctx).engine().connect() as conn:
@@ -297,7 +306,7 @@ def export_labels_cmd(
     tmp.replace(output)
     negatives = sum(1 for r in labels if not r["is_complaint"])
     console.print(f"[green]OK[/] {output}: {len(labels)} labelled mentions ({negatives} 误报, "
-                  f"{len(labels) - negatives} corrected categories)", highlight=False)
+                  f"{len(labels) - negatives} with a corrected category or urgency)", highlight=False)
 
 
 @complaints_app.command("export")

@@ -186,6 +186,9 @@ class Event(SQLModel, table=True):
     alerted_level: str | None = Field(default=None, max_length=32)  # what the last immediate alert covered
     alert_state: dict[str, Any] | None = Field(default=None, sa_type=JSONType)  # urgency/big-V/surges already alerted
     features: list[str] | None = Field(default=None, sa_type=JSONType)  # the representative's shingles (story match)
+    # the representative's platform and the story's wordings on other platforms (alerts/events.py):
+    # {"platform": str, "wordings": [{"platform", "fingerprint", "features": [bigram, ...]}, ...]}
+    variants: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     surge_at: datetime | None = _ts()
     status: str = Field(default="open", max_length=16)
     updated_at: datetime = _ts(nullable=False)

@@ -166,7 +166,7 @@ def test_verdict_corrections_become_training_labels_for_yuqing_train(cfg_path: P
     assert nothing.exit_code == 1 and "--not-complaint" in str(nothing.exception)
     labels_path = tmp_path / "labels" / "mine.jsonl"
     out = run(cfg_path, "complaints", "export-labels", "-o", str(labels_path))
-    assert "2 labelled mentions (1 误报, 1 corrected categories)" in out
+    assert "2 labelled mentions (1 误报, 1 with a corrected category or urgency)" in out
     labels = [json.loads(x) for x in labels_path.read_text(encoding="utf-8").splitlines()]
     by_text = {x["text"]: x for x in labels}
     assert by_text["鲜果时光橙汁有异物，要求退款"]["is_complaint"] is False
@@ -188,3 +188,43 @@ def test_verdict_corrections_become_training_labels_for_yuqing_train(cfg_path: P
     import sentiment
 
     sentiment.configure(None)
+
+
+def test_urgency_correction_moves_the_sla_clocks_and_becomes_the_urgency_label(cfg_path: Path, tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from alerts import complaints
+
+    cfg = load_config(cfg_path)
+    engine = open_database(cfg.database_url)
+    with engine.connect() as conn:
+        before = complaints.get(conn, 2)  # 配送慢: 一般, no report clock, resolve within a day
+    assert before["urgency"] == "一般" and before["due_report_at"] is None
+    out = run(cfg_path, "complaints", "verdict", str(before["number"]), "--urgency", "紧急", "--note", "顾客已投诉三次",
+              "--actor", "李四")
+    assert "紧急程度 紧急" in out and "时限按登记时间重算" in out
+    with engine.connect() as conn:
+        after = complaints.get(conn, 2)
+        hist = complaints.history(conn, 2)
+    registered = after["registered_at"]
+    # the rubric's SLA for 紧急 (report 30, first check 30, answer 120, resolve 240 minutes), from registration
+    assert after["urgency"] == "紧急" and after["category"] == "物流配送"
+    assert after["due_report_at"] == registered + timedelta(minutes=30)
+    assert after["due_answer_at"] == registered + timedelta(minutes=120)
+    assert after["due_resolve_at"] == registered + timedelta(minutes=240) < before["due_resolve_at"]
+    verdicts = [h for h in hist if h["action"] == "verdict"]
+    assert [(h["field"], h["old"], h["new"], h["actor"], h["note"]) for h in verdicts] == [
+        ("urgency", "一般", "紧急", "李四", "顾客已投诉三次")]
+    assert any(h["action"] == "urgency" and h["new"] == "紧急" and "SLA 重算" in (h["note"] or "") for h in hist)
+    bad = runner.invoke(app, ["--config", str(cfg_path), "complaints", "verdict", "2", "--urgency", "很急"])
+    assert bad.exit_code == 2 and "'很急' is not one of" in bad.output
+    # the same urgency again changes nothing and writes no second verdict row
+    run(cfg_path, "complaints", "verdict", "2", "--urgency", "紧急")
+    with engine.connect() as conn:
+        assert sum(h["action"] == "verdict" for h in complaints.history(conn, 2)) == 1
+    labels_path = tmp_path / "labels.jsonl"
+    out = run(cfg_path, "complaints", "export-labels", "-o", str(labels_path))
+    assert "1 labelled mentions (0 误报, 1 with a corrected category or urgency)" in out
+    labels = [json.loads(x) for x in labels_path.read_text(encoding="utf-8").splitlines()]
+    assert [(x["text"], x["is_complaint"], x["category"], x["urgency"]) for x in labels] == [
+        ("鲜果时光配送慢", True, "物流配送", "紧急")]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 
 from alerts import events
-from crawler.storage.models import Event, EventKey
+from crawler.storage.models import Event, EventKey, Mention
 from crawler.storage.types import utcnow
 from tests.alerts_triage.conftest import mention, store
 
@@ -96,3 +96,67 @@ def test_comments_join_their_posts_event(engine, cfg) -> None:  # type: ignore[n
     with engine.connect() as conn:
         counts = sorted(r[0] for r in conn.execute(select(Event.mention_count)))
     assert counts == [1, 3]
+
+
+CRISIS = "多名消费者反映吃了鲜果时光的轻食杯后集体腹泻呕吐，已有人住院，鲜果时光至今没有回应"
+
+
+def test_a_story_first_seen_framed_on_one_platform_gathers_the_reposts_on_another(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    heimao = mention(f"看到网上很多人反映，我家吃了鲜果时光的轻食杯后也腹泻呕吐，{CRISIS}。要求赔偿。", platform="heimao",
+                     title="鲜果时光轻食杯吃完腹泻呕吐，要求赔偿", urgency="非常紧急", risk=90,
+                     published_at=now - timedelta(minutes=50))
+    framed = ["太可怕了，" + CRISIS + "大家千万别买了，已转给家人", "扩散周知！" + CRISIS + "，太吓人了，大家千万别买了",
+              "天哪，" + CRISIS + "，太吓人了，求官方回应，已转给家人"]
+    drop = ["鲜果时光", "鲜果"]
+    story = events.features(f"{heimao['title']} {heimao['text']}", drop=drop)
+    for text_ in framed:  # each repost alone is too far from the framed Heimao copy to join it
+        jac, contain = events.similarity(story, events.features(text_, drop=drop))
+        assert jac < cfg.alerts.events.min_similarity and contain < 0.8, text_
+    store(engine, cfg, [heimao], now=now)
+    weibo = [mention(CRISIS + "。#鲜果时光食品安全#", published_at=now - timedelta(minutes=40))] + [
+        mention(t, published_at=now - timedelta(minutes=30 - i)) for i, t in enumerate(framed)]
+    counts = store(engine, cfg, weibo[:1], now=now)  # the original, inside the copy: joins, and is kept as a wording
+    assert counts["events"] == 0
+    counts = store(engine, cfg, weibo[1:], now=now)  # reposts framed their own way join through it
+    assert counts["events"] == 0
+    with engine.connect() as conn:
+        evs = conn.execute(select(Event)).all()
+        assert len(evs) == 1 and evs[0].mention_count == 5
+        assert evs[0].platform_counts == {"heimao": 1, "weibo": 4}
+        wordings = evs[0].variants["wordings"]
+        assert evs[0].variants["platform"] == "heimao" and [w["platform"] for w in wordings] == ["weibo"]
+        assert "集体" in wordings[0]["features"] and "赔偿" not in wordings[0]["features"]
+        n_keys = conn.execute(select(func.count()).select_from(EventKey).where(EventKey.event_id == evs[0].id)).scalar()
+        assert n_keys > len(events.minhash_keys(story))  # the wording's keys were added
+
+
+def test_same_platform_members_are_not_kept_as_wordings(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    now = utcnow()
+    long = mention(f"看到网上很多人反映，我家吃了鲜果时光的轻食杯后也腹泻呕吐，{CRISIS}。要求赔偿。", platform="heimao",
+                   published_at=now - timedelta(minutes=50))
+    inside = mention(f"{CRISIS}。要求赔偿", platform="heimao", published_at=now - timedelta(minutes=40))
+    store(engine, cfg, [long, inside], now=now)
+    with engine.connect() as conn:
+        evs = conn.execute(select(Event)).all()
+    assert len(evs) == 1 and evs[0].mention_count == 2
+    assert evs[0].variants == {"platform": "heimao", "wordings": []}
+
+
+def test_growth_of_a_story_seen_once_is_counted_as_the_query_counts_it(engine, cfg) -> None:  # type: ignore[no-untyped-def]
+    from alerts import payloads
+
+    now = utcnow()
+    ages = [None, 5, 59, 61, 119, 121, 60 * 24]
+    import random
+
+    rng, pool = random.Random(4), "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定"
+    rows = [mention("鲜果时光" + "".join(rng.choice(pool) for _ in range(30)), kind="comment" if i == 2 else "post",
+                    published_at=None if a is None else now - timedelta(minutes=a)) for i, a in enumerate(ages)]
+    store(engine, cfg, rows, now=now)
+    with engine.connect() as conn:
+        stored = [dict(r) for r in conn.execute(select(Mention.id, Mention.event_id, Mention.published_at,
+                                                       Mention.kind)).mappings()]
+        assert len(stored) == len(ages) and len({m["event_id"] for m in stored}) == len(ages)  # one story each
+        for m in stored:
+            assert payloads.growth_of_one(m, now) == payloads.growth(conn, m["event_id"], now), m

@@ -25,7 +25,7 @@ from alerts.triage import flush_digest
 from crawler.config import AppConfig, ConfigError, config_from_dict, load_config
 from crawler.storage.models import Alert, AlertCharge, AlertHold, Complaint
 from crawler.storage.types import utcnow
-from tests.alerts_triage.conftest import mention, seen_when_published, store, watched_for
+from tests.alerts_triage.conftest import make_cfg, mention, seen_when_published, store, watched_for
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBLEMS = ["喝出玻璃碎片", "发霉长毛", "吃完上吐下泻", "包装漏液", "配送超时三小时", "退款被拒", "客服电话打不通",
@@ -293,3 +293,34 @@ def test_retention_deletes_old_mentions_that_were_held_or_digested(engine, recei
         assert set(conn.execute(select(AlertHold.mention_id)).scalars()) == {None}
         assert conn.execute(select(func.count()).select_from(DigestItem)).scalar_one() == 0
     assert result.mentions_deleted == 6
+
+
+def test_hot_list_updates_over_the_budget_wait_for_the_roll_up(engine: Any) -> None:
+    from types import SimpleNamespace
+
+    from alerts import hotlist
+    from crawler.storage.engine import upgrade
+
+    upgrade(engine)
+    cfg = make_cfg(alerts={"max_immediate_per_hour": 2})
+    now = utcnow()
+
+    def topic(tid: int, alerts: int) -> dict[str, Any]:
+        return {"id": tid, "brand": "鲜果时光", "platform": "weibo", "word": f"鲜果时光话题{tid}", "event_id": None,
+                "alert_state": {"alerts": alerts} if alerts else None, "best_rank": 5, "first_seen_at": now}
+
+    def item(rank: int) -> Any:
+        return SimpleNamespace(rank=rank, heat=100_000, label=None, search_url="https://s.weibo.com/weibo?q=x")
+
+    with engine.begin() as conn:
+        sent = [hotlist.send(conn, cfg, topic(1, n), item(30 - 5 * n), ["排名上升"], now) for n in range(4)]
+        late_first = hotlist.send(conn, cfg, topic(2, 0), item(40), ["登榜"], now)
+        kinds = [(k, a) for k, a in conn.execute(select(AlertCharge.exempt, AlertCharge.alert_id).order_by(
+            AlertCharge.id))]
+        holds = conn.execute(select(AlertHold.kind, AlertHold.alert_kind, AlertHold.ref, AlertHold.note)).all()
+    # 登榜 (exempt, but it counts) and one update fill the hourly budget of 2; later updates are held, not sent
+    assert [a is not None for a in sent] == [True, True, False, False]
+    assert late_first is not None  # a brand topic newly on a list passes a spent budget
+    assert [bool(k) for k, _ in kinds] == [True, False, True]
+    assert [(h.kind, h.alert_kind, h.ref) for h in holds] == [("rollup", "hot", "hot:1:3"), ("rollup", "hot", "hot:1:4")]
+    assert "微博热搜第20位" in holds[0].note and "排名上升" in holds[0].note

@@ -87,3 +87,30 @@ def test_verdict_corrections_close_a_false_alarm_and_fix_a_category(fresh: tuple
     assert r.status_code == 409 and "unknown category" in r.json()["detail"]
     r = c.post(f"/api/complaints/{wrong_cat['id']}/verdict", json={}, headers=H)
     assert r.status_code == 422
+
+
+def test_verdict_corrects_the_urgency_and_recomputes_the_sla_clocks(fresh: tuple[Any, Seeded]) -> None:
+    from datetime import datetime, timedelta
+
+    from tests.analysts.conftest import V
+
+    c, _ = fresh
+    rec = _first(c, "待处理")
+    new = "一般" if rec["urgency"] != "一般" else "非常紧急"
+    r = c.post(f"/api/complaints/{rec['id']}/verdict", json={"urgency": new}, headers=V)
+    assert r.status_code == 403  # viewers cannot correct verdicts
+    r = c.post(f"/api/complaints/{rec['id']}/verdict", json={"urgency": new, "note": "按顾客诉求重新定级"}, headers=H)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["urgency"] == new and body["category"] == rec["category"] and body["status"] == rec["status"]
+    verdict = [h for h in body["history"] if h["action"] == "verdict"]
+    assert [(h["field"], h["old"], h["new"], h["actor"], h["note"]) for h in verdict] == [
+        ("urgency", rec["urgency"], new, "zhang", "按顾客诉求重新定级")]
+    assert any(h["action"] == "urgency" and "SLA 重算" in (h["note"] or "") for h in body["history"])
+    registered = datetime.fromisoformat(body["registered_at"])
+    due = {m["key"]: m["due_at"] for m in body["milestones"]}
+    resolve = {"一般": 1440, "紧急": 240, "非常紧急": 240}[new]
+    assert datetime.fromisoformat(due["resolve"]) == registered + timedelta(minutes=resolve)
+    assert (due.get("report") is None) == (new == "一般")
+    r = c.post(f"/api/complaints/{rec['id']}/verdict", json={"urgency": "很急"}, headers=H)
+    assert r.status_code == 422 and "未知紧急程度" in r.json()["detail"]

@@ -102,6 +102,22 @@ def test_item_pages_in_chromium(tmp_path: Path, data_dir: Path) -> None:
                 assignee = conn.execute(select(C.c.assignee).where(C.c.id == rec.id)).scalar()
             assert assignee == "李娜"
 
+            # 纠正判定: the handler corrects the urgency; the record, its clocks and its history follow
+            with engine.connect() as conn:
+                old = conn.execute(select(C.c.urgency, C.c.due_resolve_at).where(C.c.id == rec.id)).one()
+            new = "一般" if old.urgency != "一般" else "非常紧急"
+            page.locator("#item-page details.verdict-controls summary").click()
+            page.select_option("#item-page select.urgency-select", new)
+            page.click("#item-page button.apply-urgency")
+            page.wait_for_function(
+                "(u) => ((document.querySelector('#item-page .history') || {}).textContent || '')"
+                ".includes('verdict urgency：' + u)", arg=f"{old.urgency} → {new}", timeout=30_000)
+            with engine.connect() as conn:
+                now = conn.execute(select(C.c.urgency, C.c.due_resolve_at).where(C.c.id == rec.id)).one()
+                fields = [h.field for h in conn.execute(select(CH.c.field).where(
+                    CH.c.complaint_id == rec.id, CH.c.action == "verdict"))]
+            assert now.urgency == new and now.due_resolve_at != old.due_resolve_at and fields == ["urgency"]
+
             # an unknown item: a message, not a blank page; back to the overview
             page.goto(f"{srv.url}/#/complaint/TS00000000-9999")
             page.wait_for_selector("body[data-item='error']", timeout=20_000)

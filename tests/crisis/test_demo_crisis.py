@@ -12,7 +12,7 @@ from sqlalchemy import select
 from crawler.config import load_config
 from crawler.spread_view import event_spread
 from crawler.storage.engine import open_database
-from crawler.storage.models import Alert, AlertDelivery
+from crawler.storage.models import Alert, AlertDelivery, AlertHold
 from tests.alerts_triage.test_e2e_crisis import CONFIG
 
 
@@ -46,7 +46,11 @@ def test_demo_crisis_shows_hot_alert_curve_and_spreaders(tmp_path: Path) -> None
         sent = set(conn.execute(select(AlertDelivery.alert_id).where(
             AlertDelivery.channel == "pr", AlertDelivery.status == "sent")).scalars())
         spread = event_spread(conn, data["event_id"])
-    assert len(hot) == data["hot_alerts"] and len(mine) >= 3 and mine[0].payload["reasons"] == ["登榜"]
+        held = [n for n in conn.execute(select(AlertHold.note).where(AlertHold.alert_kind == "hot")).scalars()
+                if topic["word"] in (n or "")]
+    # 登榜 goes out even over the hourly budget; the climbs after it are sent, or told in the roll-up once
+    # the demo's other alerts have spent the budget
+    assert len(hot) == data["hot_alerts"] and mine[0].payload["reasons"] == ["登榜"] and len(mine) + len(held) >= 3
     assert {a.id for a in hot} <= sent  # every hot-list alert reached the crisis channel's receiver
     [tracked] = [t for t in spread["tracked"] if t["post_id"] == root]
     assert len(tracked["points"]) == watched["visits"] and tracked["edges"] and tracked["spreaders"]

@@ -158,3 +158,15 @@ def test_loadtest_measures_the_serving_rate(sim: Simulator) -> None:
         assert result["errors"] == 0 and result["requests"] > 0 and result["mentions_per_s"] > 0, result
     with pytest.raises(ValueError, match="weibo or heimao"):
         serving_rate(sim.url, platform="tieba")
+
+
+def test_the_crisis_names_one_product_on_every_platform() -> None:
+    from simulator import Simulator
+
+    with Simulator(seed=5, brands=["鲜果时光"], posts_per_brand=20, comments_per_post=(0, 0)) as sim:
+        crisis = [r for p in ("weibo", "xiaohongshu", "douyin", "heimao") for r in sim.truth(p, brand="鲜果时光")
+                  if r.get("crisis")]
+    assert {r["platform"] for r in crisis} == {"weibo", "xiaohongshu", "douyin", "heimao"}
+    original = next(r for r in crisis if r["platform"] == "weibo" and "食品安全#" in r["text"] and not
+                    (r.get("extra") or {}).get("repost_of"))
+    assert all(original["text"].split("。")[0] in r["text"] for r in crisis)  # the story, product included

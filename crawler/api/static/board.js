@@ -62,7 +62,10 @@
 
   const CATEGORIES = ["产品质量", "食用不适", "活动政策", "使用问题", "服务态度", "物流配送", "退换货", "虚假宣传", "价格收费", "其他"];
 
-  /* 纠正判定: 误报 (not a complaint) or a corrected category; both become training labels. */
+  const URGENCIES = ["非常紧急", "紧急", "一般"];
+
+  /* 纠正判定: 误报 (not a complaint), a corrected category or urgency (the SLA clocks follow the
+     urgency); each becomes a training label. */
   function verdictControls(item, onChanged) {
     if (!YQ.meta || YQ.meta.user.role !== "handler") return null;
     const msg = el("span", { cls: "error" });
@@ -88,7 +91,17 @@
       if (!cat.value) { msg.textContent = "请选择类别"; return; }
       send({ category: cat.value }, apply);
     });
-    return el("details", { cls: "verdict-controls" }, [el("summary", { text: "纠正判定" }), fp, cat, apply, msg]);
+    const urg = el("select", { cls: "urgency-select", attrs: { "aria-label": "更正紧急程度", "data-id": item.id } },
+      [el("option", { text: "更正紧急程度…", attrs: { value: "" } })].concat(
+        URGENCIES.filter(function (u) { return u !== item.urgency; })
+          .map(function (u) { return el("option", { text: u, attrs: { value: u } }); })));
+    const applyUrgency = el("button", { cls: "apply-urgency", text: "改紧急程度", attrs: { type: "button" } });
+    applyUrgency.addEventListener("click", function () {
+      if (!urg.value) { msg.textContent = "请选择紧急程度"; return; }
+      send({ urgency: urg.value }, applyUrgency);
+    });
+    return el("details", { cls: "verdict-controls" },
+      [el("summary", { text: "纠正判定" }), fp, cat, apply, urg, applyUrgency, msg]);
   }
 
   const RELATION_ORDER = ["source", "repeat", "repost", "copy", "comment"];

@@ -6,7 +6,7 @@ the event its posts joined. ``tracked_posts`` are risky posts on watch; ``track_
 at each visit (the growth curve); ``reposts`` their reposts with the parent named by the ``//@`` chain.
 
 Revision ID: 0007
-Revises: 0005 (another branch may add 0006: point down_revision at it when merging)
+Revises: 0006
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 import crawler.storage.types
 
 revision: str = "0007"
-down_revision: str | None = "0005"
+down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
