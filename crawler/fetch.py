@@ -6,7 +6,9 @@ spider would, with the same pieces: the platform's session cookies (:func:`spide
 i.e. the config account or the ``yuqing login`` session), the same failure classification
 (:mod:`crawler.faults`, the platform's status table and JSON envelope check), retries of transient
 kinds with the same exponential backoff (:func:`crawler.middlewares.backoff_delay`), the platform's
-per-minute ceiling (:class:`crawler.extensions.IntervalLimiter`, per process) and a ``crawl_runs``
+per-minute ceiling (:class:`crawler.extensions.IntervalLimiter` per process; in distributed mode the
+slot all crawl workers share in Redis, :class:`crawler.redis_scrapy.SharedRateLimiter`, so the service's
+light jobs and the workers' crawls stay under one ceiling together) and a ``crawl_runs``
 record per job (:func:`recorded_run`), so health checks and ``yuqing status`` see these jobs too.
 """
 
@@ -72,6 +74,8 @@ class LightFetcher:
     requests: int = 0
     retried: int = 0
     sleep: Callable[[float], None] = time.sleep
+    # the platform's slot shared with other processes (distributed mode): (platform, per_minute) -> wait
+    shared_reserve: Callable[[str, int], float] | None = None
     _client: httpx.Client | None = None
 
     @classmethod
@@ -84,7 +88,13 @@ class LightFetcher:
 
             statuses = dict(STATUSES)
         options: dict[str, Any] = {"per_minute": pc.rate_limit_per_minute, "retries": pc.max_retries,
-                                   "timeout": pc.timeout_seconds, "statuses": statuses, **kw}
+                                   "timeout": pc.timeout_seconds, "statuses": statuses}
+        if cfg.distributed.active and cfg.redis_url:
+            from crawler.distributed import connect
+            from crawler.redis_scrapy import SharedRateLimiter
+
+            options["shared_reserve"] = SharedRateLimiter(connect(cfg.redis_url), cfg.distributed.key_prefix).reserve
+        options.update(kw)
         return cls(platform, cookies if cookies is not None else session_cookies(cfg, platform), **options)
 
     @property
@@ -109,6 +119,8 @@ class LightFetcher:
     def _once(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
               check: Callable[[Any], None] | None, raw: bool) -> Any:
         wait = limiter_for(self.platform, self.per_minute).reserve()
+        if self.shared_reserve is not None and self.per_minute > 0:
+            wait = max(wait, self.shared_reserve(self.platform, self.per_minute))
         if wait > 0:
             self.sleep(wait)
         self.requests += 1

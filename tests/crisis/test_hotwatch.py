@@ -172,3 +172,43 @@ def test_new_topic_crawled_by_scrapy_and_joined_to_its_event(tmp_path: Path, sim
         found = conn.execute(select(Mention.__table__.c.event_id).where(Mention.__table__.c.keyword == WORD)).all()
     assert len(found) >= 4 and topic["event_id"] is not None and topic["crawl_status"] == "ok"
     assert sum(1 for (e,) in found if e == topic["event_id"]) * 2 > len(found)
+
+
+def test_light_fetches_share_the_workers_rate_slot_in_distributed_mode(tmp_path: Path, sim: Simulator) -> None:
+    """In distributed mode the service's hot-list fetch takes the platform's slot in Redis that
+    every crawl worker takes, so the platform sees one ceiling, not one per process."""
+    import time
+    import uuid
+
+    from crawler import fetch
+    from crawler.distributed import connect
+    from crawler.redis_scrapy import SharedRateLimiter
+    from tests.conftest import REDIS_TEST
+
+    data = sim_config(tmp_path, sim)
+    data["platforms"]["weibo"]["rate_limit_per_minute"] = 600  # a slot every 0.1 s
+    assert fetcher(config_from_dict(data), "weibo").shared_reserve is None  # one machine: this process's limiter
+    prefix = f"t{uuid.uuid4().hex[:10]}"
+    data["distributed"] = {"enabled": True, "redis_url": REDIS_TEST, "key_prefix": prefix}
+    cfg = config_from_dict(data)
+    fetch._LIMITERS.clear()  # a fresh service process
+    slept: list[float] = []
+    light = LightFetcher.for_platform(cfg, "weibo", sleep=slept.append)
+    assert light.shared_reserve is not None
+    server = connect(REDIS_TEST)
+    try:
+        worker = SharedRateLimiter(server, prefix)  # a crawl worker books the next ten slots
+        booked = [worker.reserve("weibo", 600) for _ in range(10)]
+        assert booked[-1] >= 0.8
+        move(sim, "weibo", 1)
+        from crawler.hotwatch import fetch_list
+
+        started = time.monotonic()
+        assert fetch_list(cfg, light, "weibo").items
+        assert light.requests == 1 and slept and slept[0] >= 0.85  # it waited behind the worker's slots
+        # and the worker's next slot comes after the one the light fetch took (0.1 s later)
+        assert worker.reserve("weibo", 600) + (time.monotonic() - started) >= slept[0] + 0.09
+    finally:
+        for key in server.scan_iter(f"{prefix}:*"):
+            server.delete(key)
+        light.close()
