@@ -60,9 +60,11 @@ class CorpusError(ValueError):
 @dataclass
 class Params:
     # chosen by leave-one-domain-out CV on the corpus (never on mentions_dev.jsonl): C in
-    # {1, 2, 4}, dense scale in {0.5, 1, 2}, thresholds 0.35-0.5; lower thresholds help the
-    # review domains' recall and cost the social-media domains precision
-    c: float = 4.0                # complaint head: inverse regularisation
+    # {1, 2, 4, 8}, dense scale in {0.5, 1, 2}, thresholds 0.3-0.5, domain groups balanced or
+    # not; lower thresholds help the review domains' recall and cost the social-media domains
+    # precision
+    c: float = 8.0                # complaint head: inverse regularisation
+    balance_groups: bool = True   # complaint head: every domain group weighs the same in total
     c_cat: float = 8.0            # category heads (one against the rest)
     c_urg: float = 1.0            # 紧急 / 非常紧急 heads
     dense_scale: float = 0.5      # dense features' weight against the n-grams (larger: less regularised)
@@ -271,6 +273,18 @@ def _lr(x: Any, y: np.ndarray, c: float, weights: np.ndarray | None = None) -> t
     return clf.coef_[0], float(clf.intercept_[0])
 
 
+def _group_weights(recs: Sequence[Record]) -> np.ndarray:
+    """Sample weights that give every domain group the same total weight (mean weight 1).
+
+    Without them the complaint head learns mostly what the two largest review domains'
+    complaints look like; with them a domain it has not seen is judged more evenly (chosen
+    by the leave-one-domain-out cross-validation: pooled F1 0.839 -> 0.850 for this head).
+    """
+    counts = Counter(r.group for r in recs)
+    share = len(recs) / len(counts)
+    return np.array([share / counts[r.group] for r in recs])
+
+
 _EMOTION_MARK = re.compile(r"[\[\]]|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B50]")
 
 
@@ -323,7 +337,7 @@ def fit(fz: Featurized, idx: np.ndarray, snow: dict[str, float], prm: Params | N
         bias[col] = b
 
     y = np.array([r.is_complaint for r in recs], dtype=int)
-    put(0, *_lr(x, y, prm.c))
+    put(0, *_lr(x, y, prm.c, _group_weights(recs) if prm.balance_groups else None))
     comp = np.flatnonzero(y == 1)
     xc = x[comp]
     cats = np.array([r.category or "其他" for r in recs])[comp]
