@@ -15,16 +15,12 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import uvicorn
-from playwright.sync_api import sync_playwright
+from _shots import chromium, served
 from sqlalchemy import select
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +28,10 @@ sys.path.insert(0, str(ROOT))
 
 from alerts.formats import to_html  # noqa: E402
 from alerts.render import render  # noqa: E402
-from crawler.api import create_app  # noqa: E402
-from crawler.browser import require_chromium  # noqa: E402
 from crawler.config import load_config  # noqa: E402
 from crawler.storage.engine import dispose_engines, open_database  # noqa: E402
 from crawler.storage.models import Alert  # noqa: E402
 
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TOKEN = "screenshot-handler-token-000000"
 PUBLIC_URL = "https://yuqing.example.com/"
 PAGE = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><style>
@@ -102,33 +94,19 @@ def main() -> None:
         cfg = load_config(path)
         cfg = cfg.model_copy(update={"api": cfg.api.model_validate(
             {**cfg.api.model_dump(), "tokens": [{"name": "张敏", "token": TOKEN, "role": "handler"}]})})
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        server = uvicorn.Server(uvicorn.Config(create_app(cfg, engine=engine), log_config=None, access_log=False))
-        thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        try:
-            with sync_playwright() as p:
-                browser = p.chromium.launch(executable_path=require_chromium(), args=ARGS)
-                page = browser.new_page(viewport={"width": 660, "height": 900})
-                mail = re.search(r"<body[^>]*>(.*)</body>", to_html(doc), re.S)
-                page.set_content(PAGE.format(meta=meta.replace("&", "&amp;").replace("<", "&lt;"),
-                                             html=mail.group(1) if mail else ""))
-                page.locator(".mail").screenshot(path=str(out / "alert-message.png"))
-                item = browser.new_page(viewport={"width": 1280, "height": 1000})
-                base = f"http://127.0.0.1:{sock.getsockname()[1]}/"
-                item.goto(f"{base}#token={TOKEN}")
-                item.wait_for_selector("body[data-loaded='1']", timeout=30_000)
-                item.goto(base + "#" + link.split("#", 1)[1] if "#" in link else base)
-                item.wait_for_selector("body[data-item]:not([data-item='loading'])", timeout=30_000)
-                item.wait_for_timeout(800)  # the event chart's animation
-                item.screenshot(path=str(out / "item-page.png"), full_page=False)
-                browser.close()
-        finally:
-            server.should_exit = True
-            thread.join(10)
+        with served(cfg, engine) as base, chromium() as browser:
+            page = browser.new_page(viewport={"width": 660, "height": 900})
+            mail = re.search(r"<body[^>]*>(.*)</body>", to_html(doc), re.S)
+            page.set_content(PAGE.format(meta=meta.replace("&", "&amp;").replace("<", "&lt;"),
+                                         html=mail.group(1) if mail else ""))
+            page.locator(".mail").screenshot(path=str(out / "alert-message.png"))
+            item = browser.new_page(viewport={"width": 1280, "height": 1000})
+            item.goto(f"{base}#token={TOKEN}")
+            item.wait_for_selector("body[data-loaded='1']", timeout=30_000)
+            item.goto(base + "#" + link.split("#", 1)[1] if "#" in link else base)
+            item.wait_for_selector("body[data-item]:not([data-item='loading'])", timeout=30_000)
+            item.wait_for_timeout(800)  # the event chart's animation
+            item.screenshot(path=str(out / "item-page.png"), full_page=False)
         print(f"alert {alert['id']} ({link}): wrote {out / 'alert-message.png'} and {out / 'item-page.png'}")
     finally:
         dispose_engines()
