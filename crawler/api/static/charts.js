@@ -138,11 +138,16 @@
         const list = Array.isArray(params) ? params : [params];
         return [esc(list.length ? list[0].axisValueLabel : "")].concat(list.map(function (p) {
           return esc(p.seriesName) + "：" + esc(p.value[1]); })).join("<br>"); } },
-      legend: { data: ["转发", "评论"] },
-      xAxis: { type: "time" }, yAxis: { type: "value" },
+      legend: { data: ["转发", "评论"], top: 0 },
+      /* reposts and comments each on their own axis, neither forced to zero: a repost count
+         growing from 75 to 93 under 1,600 comments would otherwise draw as a flat line */
+      grid: { left: 56, right: 56, top: 40, bottom: 28 },
+      xAxis: { type: "time" },
+      yAxis: [{ type: "value", name: "转发", scale: true, minInterval: 1 },
+              { type: "value", name: "评论", scale: true, minInterval: 1, splitLine: { show: false } }],
       series: [
-        { name: "转发", type: "line", showSymbol: true, data: (points || []).map(function (p) { return [p.at, p.reposts]; }) },
-        { name: "评论", type: "line", showSymbol: true, data: (points || []).map(function (p) { return [p.at, p.comments]; }) },
+        { name: "转发", type: "line", showSymbol: true, yAxisIndex: 0, data: (points || []).map(function (p) { return [p.at, p.reposts]; }) },
+        { name: "评论", type: "line", showSymbol: true, yAxisIndex: 1, data: (points || []).map(function (p) { return [p.at, p.comments]; }) },
       ],
     }, true);
   };

@@ -125,8 +125,8 @@
         Math.round(t.acceleration) + " 次/小时² · 已访问 " + t.fetches + " 次（请求 " + t.requests + " 次） · " +
         (t.status === "watching" ? "追踪至 " + YQ.fmtTime(t.until) : "追踪已结束") }));
       const curveId = "c-spread-curve-" + i, treeId = "c-spread-tree-" + i;
-      box.appendChild(el("div", { cls: "chart small", attrs: { id: curveId } }));
-      box.appendChild(el("div", { cls: "chart", attrs: { id: treeId } }));
+      box.appendChild(el("div", { cls: "chart", attrs: { id: curveId } }));
+      box.appendChild(el("div", { cls: "chart tall", attrs: { id: treeId } }));
       if (YQ.charts && YQ.charts.growth) YQ.charts.growth(curveId, t.points);
       if (YQ.charts && YQ.charts.tree) YQ.charts.tree(treeId, t.edges);
       const rows = (t.spreaders || []).slice(0, 10).map(function (s, k) {
