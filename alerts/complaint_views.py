@@ -24,13 +24,28 @@ from crawler.complaint_view import link_stats
 from crawler.storage.types import utcnow
 
 COLUMNS: tuple[tuple[str, str], ...] = (
-    ("number", "编号"), ("brand", "品牌"), ("platform", "平台"), ("customer_name", "客户"),
-    ("customer_tags", "客户标签"), ("tags", "标签"), ("linked", "关联提及"), ("category", "类别"),
-    ("urgency", "紧急程度"), ("risk", "风险"),
-    ("status", "状态"), ("team", "团队"), ("assignee", "负责人"), ("registered_at", "登记时间"),
-    ("due_report_at", "上报时限"), ("due_first_check_at", "初核时限"), ("due_answer_at", "答复时限"),
-    ("due_resolve_at", "处理时限"), ("callback_due_at", "回访时限"), ("escalation_level", "升级级别"),
-    ("registration_latency_s", "登记耗时(秒)"), ("summary", "摘要"),
+    ("number", "编号"),
+    ("brand", "品牌"),
+    ("platform", "平台"),
+    ("customer_name", "客户"),
+    ("customer_tags", "客户标签"),
+    ("tags", "标签"),
+    ("linked", "关联提及"),
+    ("category", "类别"),
+    ("urgency", "紧急程度"),
+    ("risk", "风险"),
+    ("status", "状态"),
+    ("team", "团队"),
+    ("assignee", "负责人"),
+    ("registered_at", "登记时间"),
+    ("due_report_at", "上报时限"),
+    ("due_first_check_at", "初核时限"),
+    ("due_answer_at", "答复时限"),
+    ("due_resolve_at", "处理时限"),
+    ("callback_due_at", "回访时限"),
+    ("escalation_level", "升级级别"),
+    ("registration_latency_s", "登记耗时(秒)"),
+    ("summary", "摘要"),
 )
 
 
@@ -46,15 +61,31 @@ def _due_soon(now: datetime, minutes: int) -> Any:
     parts = []
     for ms, (column, _, _) in MILESTONES.items():
         due = COMPLAINTS.c[column]
-        parts.append(and_(due > now, due <= now + timedelta(minutes=minutes),
-                          *(COMPLAINTS.c[c].is_(None) for c in DONE[ms])))
+        parts.append(
+            and_(
+                due > now,
+                due <= now + timedelta(minutes=minutes),
+                *(COMPLAINTS.c[c].is_(None) for c in DONE[ms]),
+            )
+        )
     return and_(COMPLAINTS.c.status.in_(OPEN_STATUSES), or_(*parts))
 
 
-def list_complaints(conn: Connection, *, status: Sequence[str] = (), team: str | None = None,
-                    brand: str | None = None, assignee: str | None = None, overdue: bool = False,
-                    due_soon_minutes: int | None = None, urgency: str | None = None, event_id: int | None = None,
-                    limit: int = 200, offset: int = 0, now: datetime | None = None) -> list[dict[str, Any]]:
+def list_complaints(
+    conn: Connection,
+    *,
+    status: Sequence[str] = (),
+    team: str | None = None,
+    brand: str | None = None,
+    assignee: str | None = None,
+    overdue: bool = False,
+    due_soon_minutes: int | None = None,
+    urgency: str | None = None,
+    event_id: int | None = None,
+    limit: int = 200,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
     """Records matching every given filter, newest first, each with ``linked`` (mentions joined besides its
     source) and ``spread`` (see :func:`crawler.complaint_view.link_stats`)."""
     now = now or utcnow()
@@ -71,13 +102,21 @@ def list_complaints(conn: Connection, *, status: Sequence[str] = (), team: str |
         conds.append(_due_soon(now, due_soon_minutes))
     if event_id is not None:
         conds.append(c.event_id == event_id)
-    stmt = select(COMPLAINTS).where(*conds).order_by(c.registered_at.desc(), c.id.desc()).limit(limit).offset(offset)
+    stmt = (
+        select(COMPLAINTS)
+        .where(*conds)
+        .order_by(c.registered_at.desc(), c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     rows = [dict(r) for r in conn.execute(stmt).mappings()]
     stats = link_stats(conn, [r["id"] for r in rows])
     for r in rows:
         st = stats.get(r["id"]) or {}
         r["linked"] = int(st.get("linked") or 0)
-        r["spread"] = {k: st.get(k) for k in ("relations", "platforms", "engagement", "followers")} if st else None
+        r["spread"] = (
+            {k: st.get(k) for k in ("relations", "platforms", "engagement", "followers")} if st else None
+        )
     return rows
 
 
@@ -113,8 +152,10 @@ def export(rows: list[dict[str, Any]], path: Path, fmt: str, tz: ZoneInfo) -> in
             ws.append(line)
         wb.save(path)
     elif fmt == "json":
-        data = [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items() if k in dict(COLUMNS)}
-                for r in rows]
+        data = [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items() if k in dict(COLUMNS)}
+            for r in rows
+        ]
         path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
     else:
         raise ValueError(f"unknown export format {fmt!r} (csv, xlsx, json)")

@@ -25,7 +25,8 @@ COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 
 PLATFORM_NAMES = {"weibo": "微博", "xiaohongshu": "小红书", "douyin": "抖音", "heimao": "黑猫投诉"}
 ESCALATION_RE = re.compile(
-    r"12315|12345|消协|消费者协会|市场监管|工商局|315晚会|媒体|记者|电视台|曝光|律师|起诉|法院|诉讼|报警|派出所|警察")
+    r"12315|12345|消协|消费者协会|市场监管|工商局|315晚会|媒体|记者|电视台|曝光|律师|起诉|法院|诉讼|报警|派出所|警察"
+)
 
 
 def is_escalation(m: dict[str, Any]) -> bool:
@@ -81,17 +82,37 @@ def touch(conn: Connection, mentions: list[dict[str, Any]], now: datetime) -> No
         seen[key] = m
     if not seen:
         return
-    rows = [{"platform": k[0], "author_id": k[1], "name": m.get("author_name"),
-             "followers": int(m.get("author_followers") or 0), "verified": bool(m.get("author_verified")),
-             "region": m.get("ip_region"), "first_seen_at": now, "last_seen_at": now, "mention_count": counts[k],
-             "complaint_count": 0, "escalation_count": 0} for k, m in sorted(seen.items())]
+    rows = [
+        {
+            "platform": k[0],
+            "author_id": k[1],
+            "name": m.get("author_name"),
+            "followers": int(m.get("author_followers") or 0),
+            "verified": bool(m.get("author_verified")),
+            "region": m.get("ip_region"),
+            "first_seen_at": now,
+            "last_seen_at": now,
+            "mention_count": counts[k],
+            "complaint_count": 0,
+            "escalation_count": 0,
+        }
+        for k, m in sorted(seen.items())
+    ]
     stmt = _upsert(conn)
-    conn.execute(stmt.on_conflict_do_update(index_elements=["platform", "author_id"], set_={
-        "name": func.coalesce(stmt.excluded.name, AUTHORS.c.name), "followers": stmt.excluded.followers,
-        "verified": stmt.excluded.verified, "region": func.coalesce(stmt.excluded.region, AUTHORS.c.region),
-        "last_seen_at": stmt.excluded.last_seen_at,
-        "mention_count": AUTHORS.c.mention_count + stmt.excluded.mention_count,
-    }), rows)
+    conn.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["platform", "author_id"],
+            set_={
+                "name": func.coalesce(stmt.excluded.name, AUTHORS.c.name),
+                "followers": stmt.excluded.followers,
+                "verified": stmt.excluded.verified,
+                "region": func.coalesce(stmt.excluded.region, AUTHORS.c.region),
+                "last_seen_at": stmt.excluded.last_seen_at,
+                "mention_count": AUTHORS.c.mention_count + stmt.excluded.mention_count,
+            },
+        ),
+        rows,
+    )
 
 
 def profiles(conn: Connection, people: set[tuple[str, str]]) -> dict[tuple[str, str], Profile]:
@@ -100,14 +121,18 @@ def profiles(conn: Connection, people: set[tuple[str, str]]) -> dict[tuple[str, 
     for platform in sorted({p for p, _ in people}):
         ids = sorted(a for p, a in people if p == platform)
         for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            for r in conn.execute(select(AUTHORS.c.author_id, AUTHORS.c.complaint_count, AUTHORS.c.escalation_count)
-                                  .where(AUTHORS.c.platform == platform, AUTHORS.c.author_id.in_(chunk))):
+            chunk = ids[start : start + 500]
+            for r in conn.execute(
+                select(AUTHORS.c.author_id, AUTHORS.c.complaint_count, AUTHORS.c.escalation_count).where(
+                    AUTHORS.c.platform == platform, AUTHORS.c.author_id.in_(chunk)
+                )
+            ):
                 out[(platform, r[0])] = Profile(int(r[1]), int(r[2]))
-            for r in conn.execute(select(COMPLAINTS.c.customer_id, COMPLAINTS.c.platform, func.count())
-                                  .where(COMPLAINTS.c.customer_platform == platform,
-                                         COMPLAINTS.c.customer_id.in_(chunk))
-                                  .group_by(COMPLAINTS.c.customer_id, COMPLAINTS.c.platform)):
+            for r in conn.execute(
+                select(COMPLAINTS.c.customer_id, COMPLAINTS.c.platform, func.count())
+                .where(COMPLAINTS.c.customer_platform == platform, COMPLAINTS.c.customer_id.in_(chunk))
+                .group_by(COMPLAINTS.c.customer_id, COMPLAINTS.c.platform)
+            ):
                 out.setdefault((platform, r[0]), Profile()).platforms[r[1]] = int(r[2])
     return out
 
@@ -125,15 +150,29 @@ def record_many(conn: Connection, deltas: dict[tuple[str, str], list[Any]], now:
     if not deltas:
         return
     for with_tags in (True, False):  # tags None: someone else's record was joined, keep their own tags
-        rows = [{"platform": p, "author_id": a, "first_seen_at": now, "last_seen_at": now, "mention_count": 0,
-                 "complaint_count": int(d[0]), "escalation_count": int(d[1]), "tags": d[2] if with_tags else [],
-                 "followers": 0, "verified": False}
-                for (p, a), d in sorted(deltas.items()) if (d[2] is not None) == with_tags]
+        rows = [
+            {
+                "platform": p,
+                "author_id": a,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "mention_count": 0,
+                "complaint_count": int(d[0]),
+                "escalation_count": int(d[1]),
+                "tags": d[2] if with_tags else [],
+                "followers": 0,
+                "verified": False,
+            }
+            for (p, a), d in sorted(deltas.items())
+            if (d[2] is not None) == with_tags
+        ]
         if not rows:
             continue
         stmt = _upsert(conn)
-        changes = {"complaint_count": AUTHORS.c.complaint_count + stmt.excluded.complaint_count,
-                   "escalation_count": AUTHORS.c.escalation_count + stmt.excluded.escalation_count}
+        changes = {
+            "complaint_count": AUTHORS.c.complaint_count + stmt.excluded.complaint_count,
+            "escalation_count": AUTHORS.c.escalation_count + stmt.excluded.escalation_count,
+        }
         if with_tags:
             changes["tags"] = stmt.excluded.tags
         conn.execute(stmt.on_conflict_do_update(index_elements=["platform", "author_id"], set_=changes), rows)

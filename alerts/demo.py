@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from crawler.demo import DemoContext, DemoSection
 
 _FAST = {"rate_per_minute": 100_000, "rate_per_second": 10_000}
-IMMEDIATE_KINDS = ("mention", "event", "surge")  # one message per story; complaint reports go to the complaint team
+IMMEDIATE_KINDS = (
+    "mention",
+    "event",
+    "surge",
+)  # one message per story; complaint reports go to the complaint team
 
 
 def _stand_in(receiver: Receiver, name: str, ch: ChannelConfig) -> ChannelConfig:
@@ -56,8 +60,13 @@ def demo_config(cfg: AppConfig, receiver: Receiver) -> AppConfig:
 
 def _pending(ctx: DemoContext) -> int:
     with ctx.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(AlertDelivery).where(
-            AlertDelivery.status.in_(("pending", "sending", "failed")))).scalar_one())
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(AlertDelivery)
+                .where(AlertDelivery.status.in_(("pending", "sending", "failed")))
+            ).scalar_one()
+        )
 
 
 def _deliver(ctx: DemoContext, cfg: AppConfig, seconds: float = 20.0) -> None:
@@ -79,7 +88,9 @@ def alerts_section(ctx: DemoContext) -> DemoSection | None:
     from crawler.demo import DemoSection
 
     if not ctx.cfg.alerts.channels:
-        return DemoSection("告警 (alerts)", ["note"], [["no [alerts.channels] configured: nothing to deliver"]])
+        return DemoSection(
+            "告警 (alerts)", ["note"], [["no [alerts.channels] configured: nothing to deliver"]]
+        )
     flush_digest(ctx.engine, ctx.cfg, force=True)
     sweep(ctx.engine, ctx.cfg)
     with Receiver(enforce_limits=False) as receiver:
@@ -87,27 +98,48 @@ def alerts_section(ctx: DemoContext) -> DemoSection | None:
         seen = receiver.visible()
     with ctx.engine.connect() as conn:
         kinds = dict(conn.execute(select(Alert.kind, func.count()).group_by(Alert.kind)).all())
-        waiting = int(conn.execute(select(func.count()).select_from(AlertDelivery).where(
-            AlertDelivery.status != "sent")).scalar_one())
-        immediate = dict(conn.execute(select(Alert.brand, func.count()).where(
-            Alert.kind.in_(IMMEDIATE_KINDS)).group_by(Alert.brand)).all())
-        held = dict(conn.execute(select(AlertHold.kind, func.count(func.distinct(AlertHold.ref))).group_by(
-            AlertHold.kind)).all())
+        waiting = int(
+            conn.execute(
+                select(func.count()).select_from(AlertDelivery).where(AlertDelivery.status != "sent")
+            ).scalar_one()
+        )
+        immediate = dict(
+            conn.execute(
+                select(Alert.brand, func.count()).where(Alert.kind.in_(IMMEDIATE_KINDS)).group_by(Alert.brand)
+            ).all()
+        )
+        held = dict(
+            conn.execute(
+                select(AlertHold.kind, func.count(func.distinct(AlertHold.ref))).group_by(AlertHold.kind)
+            ).all()
+        )
     rows: list[list[Any]] = []
     for msg in seen[:15]:
         lines = [ln.strip(" #*>") for ln in msg.text.splitlines() if len(ln.strip(" #*>")) > 3]
         rows.append([msg.robot, msg.kind, (lines[0] if lines else "")[:70]])
     per_channel = Counter(m.robot for m in seen)
-    note = (f"{len(seen)} message(s) delivered to a local receiver standing in for "
-            f"{', '.join(sorted(per_channel)) or 'no channel'}; alerts by kind: "
-            f"{', '.join(f'{k} {n}' for k, n in sorted(kinds.items())) or 'none'}; not delivered: {waiting}; "
-            f"immediate alerts per brand: {', '.join(f'{b} {n}' for b, n in sorted(immediate.items())) or 'none'}; "
-            f"held back: {held.get('backfill', 0)} backfill item(s) in backfill summaries, "
-            f"{held.get('rollup', 0)} over the hourly budget in roll-ups")
-    return DemoSection("告警 (alerts delivered)", ["channel", "robot", "first line"], rows,
-                       {"delivered": len(seen), "per_channel": dict(per_channel), "alerts_by_kind": kinds,
-                        "undelivered": waiting, "immediate_per_brand": immediate,
-                        "held": {"backfill": held.get("backfill", 0), "rollup": held.get("rollup", 0)}}, note)
+    note = (
+        f"{len(seen)} message(s) delivered to a local receiver standing in for "
+        f"{', '.join(sorted(per_channel)) or 'no channel'}; alerts by kind: "
+        f"{', '.join(f'{k} {n}' for k, n in sorted(kinds.items())) or 'none'}; not delivered: {waiting}; "
+        f"immediate alerts per brand: {', '.join(f'{b} {n}' for b, n in sorted(immediate.items())) or 'none'}; "
+        f"held back: {held.get('backfill', 0)} backfill item(s) in backfill summaries, "
+        f"{held.get('rollup', 0)} over the hourly budget in roll-ups"
+    )
+    return DemoSection(
+        "告警 (alerts delivered)",
+        ["channel", "robot", "first line"],
+        rows,
+        {
+            "delivered": len(seen),
+            "per_channel": dict(per_channel),
+            "alerts_by_kind": kinds,
+            "undelivered": waiting,
+            "immediate_per_brand": immediate,
+            "held": {"backfill": held.get("backfill", 0), "rollup": held.get("rollup", 0)},
+        },
+        note,
+    )
 
 
 MAX_RECORDS_PER_STORY = 3.0
@@ -119,19 +151,32 @@ def story_figures(conn: Any, cfg: AppConfig) -> dict[str, Any]:
     from alerts.registration import eligible
 
     m = Mention.__table__  # type: ignore[attr-defined]
-    rows = [dict(r) for r in conn.execute(select(
-        m.c.id, m.c.event_id, m.c.brand, m.c.platform, m.c.author_id, m.c.is_complaint, m.c.risk).where(
-        m.c.is_complaint.is_(True))).mappings()]
+    rows = [
+        dict(r)
+        for r in conn.execute(
+            select(
+                m.c.id, m.c.event_id, m.c.brand, m.c.platform, m.c.author_id, m.c.is_complaint, m.c.risk
+            ).where(m.c.is_complaint.is_(True))
+        ).mappings()
+    ]
     rows = [r for r in rows if eligible(cfg, r)]
     linked = set(conn.execute(select(ComplaintMention.mention_id)).scalars())
     records = int(conn.execute(select(func.count()).select_from(Complaint)).scalar_one())
     stories = len({r["event_id"] for r in rows if r["event_id"]}) + sum(1 for r in rows if not r["event_id"])
     per_story = records / stories if stories else 0.0
-    return {"complaint_mentions": len(rows), "records": records, "linked_mentions": len(linked),
-            "joined": len(linked) - records, "not_registered": sum(1 for r in rows if r["id"] not in linked),
-            "distinct_stories": stories, "records_per_story": round(per_story, 2),
-            "per_author_baseline": len({(r["brand"], r["platform"], r["author_id"] or f"#{r['id']}") for r in rows}),
-            "target_met": per_story <= MAX_RECORDS_PER_STORY}
+    return {
+        "complaint_mentions": len(rows),
+        "records": records,
+        "linked_mentions": len(linked),
+        "joined": len(linked) - records,
+        "not_registered": sum(1 for r in rows if r["id"] not in linked),
+        "distinct_stories": stories,
+        "records_per_story": round(per_story, 2),
+        "per_author_baseline": len(
+            {(r["brand"], r["platform"], r["author_id"] or f"#{r['id']}") for r in rows}
+        ),
+        "target_met": per_story <= MAX_RECORDS_PER_STORY,
+    }
 
 
 def complaints_section(ctx: DemoContext) -> DemoSection | None:
@@ -148,26 +193,55 @@ def complaints_section(ctx: DemoContext) -> DemoSection | None:
     def t(v: Any) -> str:
         return v.astimezone(tz).strftime("%H:%M") if v is not None else "-"
 
-    rows = [[r["number"], r["platform"], r["category"], r["urgency"],
-             " / ".join(x for x in (r["team"], r["assignee"]) if x) or "-",
-             t(r["due_report_at"]), t(r["due_first_check_at"]), t(r["due_answer_at"]), t(r["due_resolve_at"])]
-            for r in recs[:15]]
+    rows = [
+        [
+            r["number"],
+            r["platform"],
+            r["category"],
+            r["urgency"],
+            " / ".join(x for x in (r["team"], r["assignee"]) if x) or "-",
+            t(r["due_report_at"]),
+            t(r["due_first_check_at"]),
+            t(r["due_answer_at"]),
+            t(r["due_resolve_at"]),
+        ]
+        for r in recs[:15]
+    ]
     latencies = [r["registration_latency_s"] for r in recs if r["registration_latency_s"] is not None]
     limit = ctx.cfg.complaints.registration_minutes * 60
     by_urgency = Counter(r["urgency"] for r in recs)
-    note = (f"{len(recs)} record(s): " + ", ".join(f"{u} {n}" for u, n in sorted(by_urgency.items(),
-                                                                                key=lambda x: -rank(x[0])))
-            + (f"; registration latency max {max(latencies):.1f}s (limit {limit}s)" if latencies else "")
-            + f". Stories: {story['records']} record(s), {story['linked_mentions']} linked mention(s) "
-              f"({story['joined']} joined a record as repost, copy, comment or repeat), "
-              f"{story['distinct_stories']} distinct stories → {story['records_per_story']:.2f} records per story "
-              f"(target ≤ {MAX_RECORDS_PER_STORY:g}: {'met' if story['target_met'] else 'not met'}); "
-              f"{story['complaint_mentions']} complaint mention(s), {story['not_registered']} comment(s) without a "
-              f"grievance of their own and no record to join; baseline one record per author: "
-              f"{story['per_author_baseline']}")
-    return DemoSection("客诉登记 (complaint records, SLA deadlines)",
-                       ["number", "platform", "category", "urgency", "team / assignee", "report by", "first check",
-                        "answer by", "resolve by"], rows,
-                       {"records": len(recs), "by_urgency": dict(by_urgency), "stories": story,
-                        "max_latency_s": max(latencies) if latencies else None,
-                        "within_registration_limit": all(x <= limit for x in latencies)}, note)
+    note = (
+        f"{len(recs)} record(s): "
+        + ", ".join(f"{u} {n}" for u, n in sorted(by_urgency.items(), key=lambda x: -rank(x[0])))
+        + (f"; registration latency max {max(latencies):.1f}s (limit {limit}s)" if latencies else "")
+        + f". Stories: {story['records']} record(s), {story['linked_mentions']} linked mention(s) "
+        f"({story['joined']} joined a record as repost, copy, comment or repeat), "
+        f"{story['distinct_stories']} distinct stories → {story['records_per_story']:.2f} records per story "
+        f"(target ≤ {MAX_RECORDS_PER_STORY:g}: {'met' if story['target_met'] else 'not met'}); "
+        f"{story['complaint_mentions']} complaint mention(s), {story['not_registered']} comment(s) without a "
+        f"grievance of their own and no record to join; baseline one record per author: "
+        f"{story['per_author_baseline']}"
+    )
+    return DemoSection(
+        "客诉登记 (complaint records, SLA deadlines)",
+        [
+            "number",
+            "platform",
+            "category",
+            "urgency",
+            "team / assignee",
+            "report by",
+            "first check",
+            "answer by",
+            "resolve by",
+        ],
+        rows,
+        {
+            "records": len(recs),
+            "by_urgency": dict(by_urgency),
+            "stories": story,
+            "max_latency_s": max(latencies) if latencies else None,
+            "within_registration_limit": all(x <= limit for x in latencies),
+        },
+        note,
+    )

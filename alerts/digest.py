@@ -37,9 +37,20 @@ def fold(conn: Connection, items: list[tuple[dict[str, Any], list[str], str]], n
 
     Returns how many were queued now.
     """
-    rows = [{"mention_id": m["id"], "event_id": m.get("event_id"), "brand": m["brand"], "channels": channels,
-             "reason": reason, "urgency": m.get("urgency"), "risk": m.get("risk"), "created_at": now}
-            for m, channels, reason in items if channels]
+    rows = [
+        {
+            "mention_id": m["id"],
+            "event_id": m.get("event_id"),
+            "brand": m["brand"],
+            "channels": channels,
+            "reason": reason,
+            "urgency": m.get("urgency"),
+            "risk": m.get("risk"),
+            "created_at": now,
+        }
+        for m, channels, reason in items
+        if channels
+    ]
     if not rows:
         return 0
     ins: Any = postgresql.insert(ITEMS) if conn.dialect.name == "postgresql" else sqlite.insert(ITEMS)
@@ -58,13 +69,19 @@ def _rows(conn: Connection, table: Any, ids: set[int]) -> dict[int, dict[str, An
     out: dict[int, dict[str, Any]] = {}
     ordered = sorted(ids)
     for start in range(0, len(ordered), 500):
-        rows = conn.execute(select(table).where(table.c.id.in_(ordered[start:start + 500]))).mappings()
+        rows = conn.execute(select(table).where(table.c.id.in_(ordered[start : start + 500]))).mappings()
         out.update({r["id"]: dict(r) for r in rows})
     return out
 
 
-def digest_payload(cfg: AppConfig, items: list[dict[str, Any]], mentions: dict[int, dict[str, Any]],
-                   evts: dict[int, dict[str, Any]], start: datetime, now: datetime) -> dict[str, Any]:
+def digest_payload(
+    cfg: AppConfig,
+    items: list[dict[str, Any]],
+    mentions: dict[int, dict[str, Any]],
+    evts: dict[int, dict[str, Any]],
+    start: datetime,
+    now: datetime,
+) -> dict[str, Any]:
     """One digest: the most urgent items (one per event, with how many the event added), totals per brand."""
     per_event: dict[Any, list[dict[str, Any]]] = defaultdict(list)
     for it in items:
@@ -75,32 +92,48 @@ def digest_payload(cfg: AppConfig, items: list[dict[str, Any]], mentions: dict[i
         m = mentions.get(best["mention_id"])
         if m is None:
             continue
-        entry = payloads.mention_part(m) | {"brand": m["brand"], "count": len(group), "reason": best["reason"]}
+        entry = payloads.mention_part(m) | {
+            "brand": m["brand"],
+            "count": len(group),
+            "reason": best["reason"],
+        }
         e = evts.get(best["event_id"] or -1)
         if e is not None:
             entry["event_title"] = e.get("title")
             entry["event_mentions"] = e.get("mention_count")
         lines.append(entry)
     lines.sort(key=lambda x: (-rules.rank(x.get("urgency")), -(x.get("risk") or 0), -(x.get("count") or 0)))
-    shown = lines[:cfg.alerts.digest_max_items]
+    shown = lines[: cfg.alerts.digest_max_items]
     brands = Counter(it["brand"] for it in items)
     urgent = Counter(it["brand"] for it in items if rules.rank(it["urgency"]) >= 2)
     tz = ZoneInfo(cfg.scheduler.timezone)
     span = f"{start.astimezone(tz):%m-%d %H:%M}–{now.astimezone(tz):%H:%M}"
-    text = "；".join(f"{b} {n} 条" + (f"（紧急及以上 {urgent[b]}）" if urgent[b] else "") for b, n in brands.most_common())
+    text = "；".join(
+        f"{b} {n} 条" + (f"（紧急及以上 {urgent[b]}）" if urgent[b] else "") for b, n in brands.most_common()
+    )
     if len(lines) > len(shown):
         text += f"；另有 {len(lines) - len(shown)} 个话题未列出"
     title = f"{span} 共 {len(items)} 条待关注"
     return {
-        "kind": "digest", "title": title, "brand": next(iter(brands)) if len(brands) == 1 else None,
-        "urgency": None, "risk": max((it["risk"] or 0) for it in items), "reasons": [], "mention": None,
-        "event": None, "complaint": None, "items": shown, "total": len(items), "text": text,
+        "kind": "digest",
+        "title": title,
+        "brand": next(iter(brands)) if len(brands) == 1 else None,
+        "urgency": None,
+        "risk": max((it["risk"] or 0) for it in items),
+        "reasons": [],
+        "mention": None,
+        "event": None,
+        "complaint": None,
+        "items": shown,
+        "total": len(items),
+        "text": text,
         "links": payloads.links(cfg),
     }
 
 
-def _mark(conn: Connection, items: list[dict[str, Any]], due: set[str], alerts: dict[str, int],
-          now: datetime) -> None:
+def _mark(
+    conn: Connection, items: list[dict[str, Any]], due: set[str], alerts: dict[str, int], now: datetime
+) -> None:
     """Take the flushed channels off each item; an item with none left is done."""
     groups: dict[tuple[tuple[str, ...], int | None], list[int]] = defaultdict(list)
     for it in items:
@@ -112,7 +145,7 @@ def _mark(conn: Connection, items: list[dict[str, Any]], due: set[str], alerts: 
     for (left, alert_id), ids in groups.items():
         values = {"channels": list(left), "alert_id": alert_id, "flushed_at": None if left else now}
         for i in range(0, len(ids), 500):
-            conn.execute(update(ITEMS).where(ITEMS.c.id.in_(ids[i:i + 500])).values(**values))
+            conn.execute(update(ITEMS).where(ITEMS.c.id.in_(ids[i : i + 500])).values(**values))
 
 
 def flush_digest(engine: Engine, cfg: AppConfig, now: datetime | None = None, *, force: bool = False) -> int:
@@ -153,8 +186,17 @@ def _flush_items(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool
         group = by_channel[channel]
         payload = digest_payload(cfg, group, mentions, evts, min(it["created_at"] for it in group), now)
         key = f"digest:{channel}:{group[0]['id']}-{group[-1]['id']}-{len(group)}"
-        alert_id = enqueue(conn, cfg, kind="digest", dedup_key=key, title=payload["title"], payload=payload,
-                           channels=[channel], brand=payload["brand"], risk=payload["risk"])
+        alert_id = enqueue(
+            conn,
+            cfg,
+            kind="digest",
+            dedup_key=key,
+            title=payload["title"],
+            payload=payload,
+            channels=[channel],
+            brand=payload["brand"],
+            risk=payload["risk"],
+        )
         if alert_id is not None:
             alerts[channel] = alert_id
     _mark(conn, wanted, due, alerts, now)

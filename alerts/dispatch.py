@@ -45,10 +45,10 @@ if TYPE_CHECKING:
 
     from crawler.config import AlertsConfig, AppConfig, ChannelConfig
 
-GROUP_SIZE = 50          # idempotent channels: deliveries sent in parallel, then committed together
+GROUP_SIZE = 50  # idempotent channels: deliveries sent in parallel, then committed together
 GROUP_THREADS = 4
 CHANNEL_PAUSE_MAX = 60.0  # while a channel is down it is probed at least once a minute
-WINDOW_MARGIN = 1.0       # seconds added to each rate window: our clock and the platform's differ
+WINDOW_MARGIN = 1.0  # seconds added to each rate window: our clock and the platform's differ
 
 
 @dataclass(slots=True)
@@ -56,13 +56,13 @@ class DispatchStats:
     """What a dispatcher pass (or loop) did."""
 
     claimed: int = 0
-    sent: int = 0          # deliveries completed
-    messages: int = 0      # message parts the channels accepted
+    sent: int = 0  # deliveries completed
+    messages: int = 0  # message parts the channels accepted
     retried: int = 0
     rate_limited: int = 0
     dead: int = 0
-    released: int = 0      # claimed but left for later (rate window full, channel paused mid-pass)
-    errors: int = 0        # unexpected exceptions caught at the channel boundary
+    released: int = 0  # claimed but left for later (rate window full, channel paused mid-pass)
+    errors: int = 0  # unexpected exceptions caught at the channel boundary
     paused: list[str] = field(default_factory=list)
 
     def add(self, other: DispatchStats) -> None:
@@ -126,13 +126,23 @@ class _Pass:
         if (pause is not None and pause > now) or room == 0:
             self.stats.paused.append(self.name)
             return
-        self.token, claims = ledger.claim(self.engine, self.name, now=now, lease_seconds=self.acfg.lease_seconds,
-                                          limit=min(room, self.acfg.dispatch_batch))
+        self.token, claims = ledger.claim(
+            self.engine,
+            self.name,
+            now=now,
+            lease_seconds=self.acfg.lease_seconds,
+            limit=min(room, self.acfg.dispatch_batch),
+        )
         self.stats.claimed += len(claims)
         if not claims:
             return
-        self.channel = make_channel(self.name, ccfg, client=client, clock=lambda: self.clock().timestamp(),
-                                    tz=self.cfg.scheduler.timezone)
+        self.channel = make_channel(
+            self.name,
+            ccfg,
+            client=client,
+            clock=lambda: self.clock().timestamp(),
+            tz=self.cfg.scheduler.timezone,
+        )
         self.queue = [c.id for c in claims]
         try:
             ok_before = self.stats.sent
@@ -143,8 +153,12 @@ class _Pass:
                     if not self.deliver(claimed):
                         break
                     self.queue.remove(claimed.id)
-            stale = state is None or state.failures or state.last_ok_at is None or \
-                now - state.last_ok_at > timedelta(seconds=60)
+            stale = (
+                state is None
+                or state.failures
+                or state.last_ok_at is None
+                or now - state.last_ok_at > timedelta(seconds=60)
+            )
             if self.stats.sent > ok_before and stale:  # keep the shared state fresh without a write per pass
                 ledger.note_outcome(self.engine, self.name, now=self.clock(), error=None, pause=None)
         finally:
@@ -156,8 +170,13 @@ class _Pass:
     def take_slot(self) -> bool:
         """A rate-window slot for the next send; reserved for the rest of the pass at once (one commit)."""
         if not self.slots:
-            self.slots = ledger.reserve_slots(self.engine, self.name, windows(self.acfg.channels[self.name]),
-                                              now=self.clock(), delivery_ids=list(self.queue) or [None])
+            self.slots = ledger.reserve_slots(
+                self.engine,
+                self.name,
+                windows(self.acfg.channels[self.name]),
+                now=self.clock(),
+                delivery_ids=list(self.queue) or [None],
+            )
         if not self.slots:
             return False
         self.slots.pop(0)
@@ -184,7 +203,9 @@ class _Pass:
         except DeliveryFailed as exc:
             return exc
         except Exception as exc:  # process boundary: one channel's bug never stops the others
-            logger.exception("channel {name}: unexpected error sending alert {id}", name=self.name, id=c.alert_id)
+            logger.exception(
+                "channel {name}: unexpected error sending alert {id}", name=self.name, id=c.alert_id
+            )
             self.stats.errors += 1
             return DeliveryFailed(f"internal error: {type(exc).__name__}: {exc}", channel=self.name)
         return None
@@ -200,10 +221,14 @@ class _Pass:
             error = self.send(c, parts[i], c.key if len(parts) == 1 else f"{c.key}-{i + 1}")
             if error is not None:
                 return self.failed(c, error)
-            if not ledger.mark_part(self.engine, c.id, self.token, parts_sent=i + 1, parts_total=len(parts),
-                                    now=self.clock()):
-                logger.warning("channel {name}: lease on delivery {id} was lost while sending (raise lease_seconds)",
-                               name=self.name, id=c.id)
+            if not ledger.mark_part(
+                self.engine, c.id, self.token, parts_sent=i + 1, parts_total=len(parts), now=self.clock()
+            ):
+                logger.warning(
+                    "channel {name}: lease on delivery {id} was lost while sending (raise lease_seconds)",
+                    name=self.name,
+                    id=c.id,
+                )
                 return False
             self.stats.messages += 1
         self.stats.sent += 1
@@ -215,7 +240,7 @@ class _Pass:
             self.queue = [c.id for c in claims[start:]]
             group: list[tuple[ledger.Claimed, Any]] = []
             more = True
-            for c in claims[start:start + GROUP_SIZE]:
+            for c in claims[start : start + GROUP_SIZE]:
                 parts = self.render(c)
                 if parts is None:
                     continue
@@ -227,13 +252,17 @@ class _Pass:
                     more = False
                 if not more:
                     break
-            with ThreadPoolExecutor(max_workers=GROUP_THREADS, thread_name_prefix=f"send-{self.name}") as pool:
+            with ThreadPoolExecutor(
+                max_workers=GROUP_THREADS, thread_name_prefix=f"send-{self.name}"
+            ) as pool:
                 errors = list(pool.map(lambda cp: self.send(cp[0], cp[1], cp[0].key), group))
             if not self.finish_group(group, errors) or not more:
                 return
         self.queue = []
 
-    def finish_group(self, group: list[tuple[ledger.Claimed, Any]], errors: list[DeliveryFailed | None]) -> bool:
+    def finish_group(
+        self, group: list[tuple[ledger.Claimed, Any]], errors: list[DeliveryFailed | None]
+    ) -> bool:
         done = [c for (c, _), e in zip(group, errors, strict=True) if e is None]
         if done:
             ledger.mark_sent(self.engine, [c.id for c in done], self.token, now=self.clock())
@@ -247,9 +276,13 @@ class _Pass:
 
     def dead(self, c: ledger.Claimed, reason: str) -> bool:
         now = self.clock()
-        ledger.reschedule(self.engine, c.id, self.token, now=now, next_at=now, error=reason, count_attempt=True, dead=True)
+        ledger.reschedule(
+            self.engine, c.id, self.token, now=now, next_at=now, error=reason, count_attempt=True, dead=True
+        )
         self.stats.dead += 1
-        logger.error("channel {name}: alert {id} dead-lettered: {reason}", name=self.name, id=c.alert_id, reason=reason)
+        logger.error(
+            "channel {name}: alert {id} dead-lettered: {reason}", name=self.name, id=c.alert_id, reason=reason
+        )
         return True
 
     def failed(self, c: ledger.Claimed, exc: DeliveryFailed) -> bool:
@@ -258,30 +291,67 @@ class _Pass:
         if exc.rate_limited:
             wait = max(exc.retry_after or 0.0, self.acfg.backoff_seconds) * self.rng.uniform(1.0, 1.2)
             until = now + timedelta(seconds=wait)
-            ledger.reschedule(self.engine, c.id, self.token, now=now, next_at=until, error=reason, count_attempt=False)
+            ledger.reschedule(
+                self.engine, c.id, self.token, now=now, next_at=until, error=reason, count_attempt=False
+            )
             ledger.note_outcome(self.engine, self.name, now=now, error=reason, pause=lambda _n: wait)
             self.stats.rate_limited += 1
-            logger.warning("channel {name}: rate limited, paused {s:.0f}s: {reason}", name=self.name, s=wait, reason=reason)
+            logger.warning(
+                "channel {name}: rate limited, paused {s:.0f}s: {reason}",
+                name=self.name,
+                s=wait,
+                reason=reason,
+            )
             return False
         attempts = c.attempts + 1
         if not exc.retryable or attempts >= self.acfg.max_attempts:
             why = reason if not exc.retryable else f"gave up after {attempts} attempts: {reason}"
-            ledger.note_outcome(self.engine, self.name, now=now, error=reason,
-                                pause=lambda n: min(CHANNEL_PAUSE_MAX, self.acfg.backoff_seconds * n))
+            ledger.note_outcome(
+                self.engine,
+                self.name,
+                now=now,
+                error=reason,
+                pause=lambda n: min(CHANNEL_PAUSE_MAX, self.acfg.backoff_seconds * n),
+            )
             return self.dead(c, why) and False
         delay = max(backoff(self.acfg, attempts, self.rng), exc.retry_after or 0.0)
-        ledger.reschedule(self.engine, c.id, self.token, now=now, next_at=now + timedelta(seconds=delay),
-                          error=reason, count_attempt=True)
-        ledger.note_outcome(self.engine, self.name, now=now, error=reason,
-                            pause=lambda n: min(CHANNEL_PAUSE_MAX, backoff(self.acfg, n, self.rng)))
+        ledger.reschedule(
+            self.engine,
+            c.id,
+            self.token,
+            now=now,
+            next_at=now + timedelta(seconds=delay),
+            error=reason,
+            count_attempt=True,
+        )
+        ledger.note_outcome(
+            self.engine,
+            self.name,
+            now=now,
+            error=reason,
+            pause=lambda n: min(CHANNEL_PAUSE_MAX, backoff(self.acfg, n, self.rng)),
+        )
         self.stats.retried += 1
-        logger.warning("channel {name}: alert {id} attempt {n} failed, retry in {s:.0f}s: {reason}",
-                       name=self.name, id=c.alert_id, n=attempts, s=delay, reason=reason)
+        logger.warning(
+            "channel {name}: alert {id} attempt {n} failed, retry in {s:.0f}s: {reason}",
+            name=self.name,
+            id=c.alert_id,
+            n=attempts,
+            s=delay,
+            reason=reason,
+        )
         return False
 
 
-def dispatch_once(engine: Engine, cfg: AppConfig, *, now: datetime | None = None, channels: list[str] | None = None,
-                  client: httpx.Client | None = None, rng: random.Random | None = None) -> DispatchStats:
+def dispatch_once(
+    engine: Engine,
+    cfg: AppConfig,
+    *,
+    now: datetime | None = None,
+    channels: list[str] | None = None,
+    client: httpx.Client | None = None,
+    rng: random.Random | None = None,
+) -> DispatchStats:
     """One pass over every enabled channel (or ``channels``); ``now`` freezes the clock (tests)."""
     clock: Callable[[], datetime] = (lambda: now) if now is not None else utcnow
     rng = rng or random.Random()
@@ -300,8 +370,15 @@ def dispatch_once(engine: Engine, cfg: AppConfig, *, now: datetime | None = None
     return total
 
 
-def run_loop(engine: Engine, cfg: AppConfig, *, interval: float = 0.5, stop: threading.Event | None = None,
-             max_seconds: float | None = None, channels: list[str] | None = None) -> DispatchStats:
+def run_loop(
+    engine: Engine,
+    cfg: AppConfig,
+    *,
+    interval: float = 0.5,
+    stop: threading.Event | None = None,
+    max_seconds: float | None = None,
+    channels: list[str] | None = None,
+) -> DispatchStats:
     """Dispatch until ``stop`` is set (or ``max_seconds`` pass); idle passes wait ``interval`` seconds."""
     stop = stop or threading.Event()
     total = DispatchStats()

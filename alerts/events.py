@@ -78,7 +78,7 @@ def features(text: str, *, drop: Iterable[str] = ()) -> set[str]:
     for part in parts:
         if len(part) == 1:
             continue
-        out.update(part[i:i + 2] for i in range(len(part) - 1))
+        out.update(part[i : i + 2] for i in range(len(part) - 1))
     return out
 
 
@@ -105,7 +105,7 @@ def minhash_keys(feats: set[str]) -> list[str]:
     sig = ((_PERM_A * hashes + _PERM_B) % np.uint64(_PRIME)).min(axis=1).tolist()
     keys = []
     for band in range(_MINHASH_BANDS):
-        rows = sig[band * _MINHASH_ROWS:(band + 1) * _MINHASH_ROWS]
+        rows = sig[band * _MINHASH_ROWS : (band + 1) * _MINHASH_ROWS]
         keys.append(f"m{band}:" + hashlib.blake2b(repr(rows).encode(), digest_size=6).hexdigest())
     return keys
 
@@ -137,7 +137,9 @@ class _Candidate:
     feats: list[set[str] | list[str]]  # a set, or the stored (distinct) list of a loaded event
     last_seen_at: datetime
     platforms: list[str | None] = field(default_factory=list)  # per wording (None: not known, older events)
-    bits: list[int] = field(default_factory=list)  # each wording's features as a bit set over the batch vocabulary
+    bits: list[int] = field(
+        default_factory=list
+    )  # each wording's features as a bit set over the batch vocabulary
     sizes: list[int] = field(default_factory=list)  # len() of each wording's features
     added: list[int] = field(default_factory=list)  # indexes of the wordings this batch added (to store)
     keys: set[str] = field(default_factory=set)  # lookup keys known for it in this batch
@@ -191,8 +193,16 @@ class _Index:
             cand.keys.add(k)
             self.by_key[k].add(cand.id)
 
-    def best(self, fp: int | None, feats: set[str], keys: list[str], since: datetime,
-             max_distance: int, min_sim: float, bits: int | None = None) -> tuple[_Candidate | None, float, float]:
+    def best(
+        self,
+        fp: int | None,
+        feats: set[str],
+        keys: list[str],
+        since: datetime,
+        max_distance: int,
+        min_sim: float,
+        bits: int | None = None,
+    ) -> tuple[_Candidate | None, float, float]:
         """The event this mention belongs to, with its score (2.0 for a fingerprint match, else 1 + the
         Jaccard similarity of its closest wording; 0.0: none) and the share of the mention's features
         found in that wording."""
@@ -221,7 +231,11 @@ class _Index:
             if fp is not None:
                 for cfp in fps:
                     if cfp is not None and ((fp ^ cfp) & mask).bit_count() <= max_distance:
-                        return (events[best_id], best_score, best_inside) if best_score >= 2.0 else (cand, 2.0, 1.0)
+                        return (
+                            (events[best_id], best_score, best_inside)
+                            if best_score >= 2.0
+                            else (cand, 2.0, 1.0)
+                        )
             if not n:
                 continue
             sizes = cand.sizes
@@ -252,7 +266,7 @@ def _load_candidates(conn: Connection, brand: str, keys: set[str], since: dateti
     keys_l = sorted(keys)
     hits: dict[int, list[str]] = defaultdict(list)
     for start in range(0, len(keys_l), 500):
-        chunk = keys_l[start:start + 500]
+        chunk = keys_l[start : start + 500]
         stmt = (
             select(KEYS.c.event_id, KEYS.c.key)
             .join(EVENTS, KEYS.c.event_id == EVENTS.c.id)
@@ -262,9 +276,14 @@ def _load_candidates(conn: Connection, brand: str, keys: set[str], since: dateti
             hits[eid].append(key)
     ids = sorted(hits)
     for start in range(0, len(ids), 500):
-        stmt = select(EVENTS.c.id, EVENTS.c.fingerprint, EVENTS.c.features, EVENTS.c.variants,
-                      EVENTS.c.platform_counts, EVENTS.c.last_seen_at).where(
-            EVENTS.c.id.in_(ids[start:start + 500]))
+        stmt = select(
+            EVENTS.c.id,
+            EVENTS.c.fingerprint,
+            EVENTS.c.features,
+            EVENTS.c.variants,
+            EVENTS.c.platform_counts,
+            EVENTS.c.last_seen_at,
+        ).where(EVENTS.c.id.in_(ids[start : start + 500]))
         for r in conn.execute(stmt):
             cand = index.events.get(r.id)
             if cand is None:
@@ -290,32 +309,61 @@ def _title(m: dict[str, Any]) -> str:
 
 def _event_row(m: dict[str, Any], feats: set[str], t: datetime, now: datetime) -> dict[str, Any]:
     return {
-        "brand": m["brand"], "title": _title(m), "fingerprint": m.get("fingerprint"),
-        "features": sorted(feats)[:MAX_FEATURES], "first_seen_at": t, "last_seen_at": t,
-        "mention_count": 0, "platform_counts": {}, "engagement": 0, "negative_count": 0,
-        "positive_count": 0, "complaint_count": 0, "max_risk": 0, "max_followers": 0,
-        "alert_state": {}, "status": "open", "updated_at": now,
+        "brand": m["brand"],
+        "title": _title(m),
+        "fingerprint": m.get("fingerprint"),
+        "features": sorted(feats)[:MAX_FEATURES],
+        "first_seen_at": t,
+        "last_seen_at": t,
+        "mention_count": 0,
+        "platform_counts": {},
+        "engagement": 0,
+        "negative_count": 0,
+        "positive_count": 0,
+        "complaint_count": 0,
+        "max_risk": 0,
+        "max_followers": 0,
+        "alert_state": {},
+        "status": "open",
+        "updated_at": now,
         "variants": {"platform": m.get("platform"), "wordings": []},
     }
 
 
 def _variants(cand: _Candidate, which: Iterable[int]) -> list[dict[str, Any]]:
-    return [{"platform": cand.platforms[i], "fingerprint": cand.fingerprints[i],
-             "features": sorted(cand.feats[i])[:MAX_FEATURES]} for i in which]
+    return [
+        {
+            "platform": cand.platforms[i],
+            "fingerprint": cand.fingerprints[i],
+            "features": sorted(cand.feats[i])[:MAX_FEATURES],
+        }
+        for i in which
+    ]
 
 
 def _store_variants(conn: Connection, brand: str, touched: list[_Candidate]) -> None:
     """The wordings existing events gained in this batch: appended to ``variants``, keys added."""
     if not touched:
         return
-    rows = conn.execute(select(EVENTS.c.id, EVENTS.c.variants).where(EVENTS.c.id.in_([c.id for c in touched])))
+    rows = conn.execute(
+        select(EVENTS.c.id, EVENTS.c.variants).where(EVENTS.c.id.in_([c.id for c in touched]))
+    )
     stored = {int(r.id): r.variants if isinstance(r.variants, dict) else {} for r in rows}
     values = []
     for c in touched:
         v = stored.get(c.id, {})
-        values.append({"_eid": c.id, "_v": {"platform": v.get("platform", c.platforms[0]),
-                                            "wordings": list(v.get("wordings") or []) + _variants(c, c.added)}})
-    conn.execute(update(EVENTS).where(EVENTS.c.id == bindparam("_eid")).values(variants=bindparam("_v")), values)
+        values.append(
+            {
+                "_eid": c.id,
+                "_v": {
+                    "platform": v.get("platform", c.platforms[0]),
+                    "wordings": list(v.get("wordings") or []) + _variants(c, c.added),
+                },
+            }
+        )
+    conn.execute(
+        update(EVENTS).where(EVENTS.c.id == bindparam("_eid")).values(variants=bindparam("_v")), values
+    )
     keys: list[dict[str, Any]] = []
     for c in touched:
         mine: set[str] = set()
@@ -329,9 +377,15 @@ def _store_variants(conn: Connection, brand: str, touched: list[_Candidate]) -> 
 
 def _insert_events(conn: Connection, brand: str, new: list[tuple[dict[str, Any], list[str]]]) -> list[int]:
     """Insert new events (with their lookup keys) in bulk; returns their ids in order."""
-    ids = [int(i) for i in conn.execute(insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True),
-                                        [row for row, _ in new]).scalars()]
-    keys = [{"event_id": eid, "brand": brand, "key": k} for eid, (_, ks) in zip(ids, new, strict=True) for k in ks]
+    ids = [
+        int(i)
+        for i in conn.execute(
+            insert(EVENTS).returning(EVENTS.c.id, sort_by_parameter_order=True), [row for row, _ in new]
+        ).scalars()
+    ]
+    keys = [
+        {"event_id": eid, "brand": brand, "key": k} for eid, (_, ks) in zip(ids, new, strict=True) for k in ks
+    ]
     if keys:
         conn.execute(insert(KEYS), keys)
     return ids
@@ -340,7 +394,7 @@ def _insert_events(conn: Connection, brand: str, new: list[tuple[dict[str, Any],
 def _snapshot(conn: Connection, ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     for start in range(0, len(ids), 500):
-        rows = conn.execute(select(EVENTS).where(EVENTS.c.id.in_(list(ids[start:start + 500]))))
+        rows = conn.execute(select(EVENTS).where(EVENTS.c.id.in_(list(ids[start : start + 500]))))
         out.update({r["id"]: dict(r) for r in rows.mappings()})
     return out
 
@@ -375,8 +429,9 @@ def assign(conn: Connection, cfg: AppConfig, mentions: list[dict[str, Any]], *, 
     return result
 
 
-def _join_parents(conn: Connection, mentions: list[dict[str, Any]], comments: list[dict[str, Any]],
-                  result: Assignment) -> list[dict[str, Any]]:
+def _join_parents(
+    conn: Connection, mentions: list[dict[str, Any]], comments: list[dict[str, Any]], result: Assignment
+) -> list[dict[str, Any]]:
     """Put comments in their post's event; returns the comments whose post has none."""
     if not comments:
         return []
@@ -385,9 +440,13 @@ def _join_parents(conn: Connection, mentions: list[dict[str, Any]], comments: li
     for platform in {p for p, _ in wanted}:
         ids = sorted(pid for p, pid in wanted if p == platform)
         for start in range(0, len(ids), 500):
-            rows = conn.execute(select(MENTIONS.c.post_id, MENTIONS.c.event_id).where(
-                MENTIONS.c.platform == platform, MENTIONS.c.post_id.in_(ids[start:start + 500]),
-                MENTIONS.c.event_id.is_not(None)))
+            rows = conn.execute(
+                select(MENTIONS.c.post_id, MENTIONS.c.event_id).where(
+                    MENTIONS.c.platform == platform,
+                    MENTIONS.c.post_id.in_(ids[start : start + 500]),
+                    MENTIONS.c.event_id.is_not(None),
+                )
+            )
             known.update({(platform, r[0]): r[1] for r in rows})
     orphans, links = [], []
     for m in comments:
@@ -398,13 +457,21 @@ def _join_parents(conn: Connection, mentions: list[dict[str, Any]], comments: li
         else:
             orphans.append(m)
     if links:
-        conn.execute(update(MENTIONS).where(MENTIONS.c.id == bindparam("_mid")).values(event_id=bindparam("_eid")),
-                     links)
+        conn.execute(
+            update(MENTIONS).where(MENTIONS.c.id == bindparam("_mid")).values(event_id=bindparam("_eid")),
+            links,
+        )
     return orphans
 
 
-def _assign_brand(conn: Connection, cfg: AppConfig, brand: str, group: list[dict[str, Any]], now: datetime,
-                  result: Assignment) -> None:
+def _assign_brand(
+    conn: Connection,
+    cfg: AppConfig,
+    brand: str,
+    group: list[dict[str, Any]],
+    now: datetime,
+    result: Assignment,
+) -> None:
     ev_cfg = cfg.alerts.events
     window = timedelta(hours=ev_cfg.window_hours)
     drop = _drop_words(cfg, brand)
@@ -426,15 +493,28 @@ def _assign_brand(conn: Connection, cfg: AppConfig, brand: str, group: list[dict
     for m, feats, keys in prepared:
         t = mention_time(m, now)
         bits = index.encode(feats)
-        cand, score, inside = index.best(m.get("fingerprint"), feats, keys, t - window,
-                                 ev_cfg.simhash_distance, ev_cfg.min_similarity, bits)
+        cand, score, inside = index.best(
+            m.get("fingerprint"),
+            feats,
+            keys,
+            t - window,
+            ev_cfg.simhash_distance,
+            ev_cfg.min_similarity,
+            bits,
+        )
         if cand is None:
             new.append((_event_row(m, feats, t, now), keys))
-            cand = _Candidate(-len(new), [m.get("fingerprint")], [feats], t, [m.get("platform")], [bits],
-                              [len(feats)])
+            cand = _Candidate(
+                -len(new), [m.get("fingerprint")], [feats], t, [m.get("platform")], [bits], [len(feats)]
+            )
             index.add(cand, keys)
-        elif (score < 1.0 + VARIANT_BELOW and inside >= 0.8 and len(feats) >= 8
-              and m.get("platform") not in cand.platforms and len(cand.feats) <= MAX_VARIANTS):
+        elif (
+            score < 1.0 + VARIANT_BELOW
+            and inside >= 0.8
+            and len(feats) >= 8
+            and m.get("platform") not in cand.platforms
+            and len(cand.feats) <= MAX_VARIANTS
+        ):
             # The story told on another platform, more barely than the event's wordings (the original
             # inside a framed copy, e.g. a Heimao complaint quoting it): later reposts there, framed
             # their own way, are compared with it too, and found through its keys. Being mostly
@@ -448,7 +528,9 @@ def _assign_brand(conn: Connection, cfg: AppConfig, brand: str, group: list[dict
         if cand.id < 0 and cand.added:
             new[-cand.id - 1][0]["variants"]["wordings"] = _variants(cand, range(1, len(cand.feats)))
             new[-cand.id - 1] = (new[-cand.id - 1][0], sorted(cand.keys))
-    real = dict(zip(range(-1, -len(new) - 1, -1), _insert_events(conn, brand, new), strict=True)) if new else {}
+    real = (
+        dict(zip(range(-1, -len(new) - 1, -1), _insert_events(conn, brand, new), strict=True)) if new else {}
+    )
     _store_variants(conn, brand, [c for c in index.events.values() if c.id > 0 and c.added])
     result.created.update(real.values())
     links = []
@@ -456,8 +538,10 @@ def _assign_brand(conn: Connection, cfg: AppConfig, brand: str, group: list[dict
         result.mention_event[mid] = real.get(eid, eid)
         links.append({"_mid": mid, "_eid": result.mention_event[mid]})
     if links:
-        conn.execute(update(MENTIONS).where(MENTIONS.c.id == bindparam("_mid")).values(event_id=bindparam("_eid")),
-                     links)
+        conn.execute(
+            update(MENTIONS).where(MENTIONS.c.id == bindparam("_mid")).values(event_id=bindparam("_eid")),
+            links,
+        )
 
 
 @functools.cache
@@ -466,14 +550,28 @@ def _aggregate_stmt() -> Any:
     m = MENTIONS.c
     t = func.coalesce(m.published_at, m.first_seen_at)
     rank = case(*((m.urgency == u, r) for u, r in URGENCY_RANK.items()), else_=0)
-    negative = case((and_(m.sentiment.is_not(None), m.sentiment < NEGATIVE_BELOW), 1),
-                    (and_(m.sentiment.is_(None), m.is_complaint.is_(True)), 1), else_=0)
+    negative = case(
+        (and_(m.sentiment.is_not(None), m.sentiment < NEGATIVE_BELOW), 1),
+        (and_(m.sentiment.is_(None), m.is_complaint.is_(True)), 1),
+        else_=0,
+    )
     return (
-        select(m.event_id, m.platform, func.count(), func.sum(m.likes + m.comments + m.shares),
-               func.sum(negative), func.sum(case((m.sentiment > POSITIVE_ABOVE, 1), else_=0)),
-               func.sum(case((m.is_complaint.is_(True), 1), else_=0)), func.max(func.coalesce(m.risk, 0)),
-               func.max(m.author_followers), func.max(rank), func.min(t), func.max(t))
-        .where(m.event_id.in_(bindparam("ids", expanding=True))).group_by(m.event_id, m.platform)
+        select(
+            m.event_id,
+            m.platform,
+            func.count(),
+            func.sum(m.likes + m.comments + m.shares),
+            func.sum(negative),
+            func.sum(case((m.sentiment > POSITIVE_ABOVE, 1), else_=0)),
+            func.sum(case((m.is_complaint.is_(True), 1), else_=0)),
+            func.max(func.coalesce(m.risk, 0)),
+            func.max(m.author_followers),
+            func.max(rank),
+            func.min(t),
+            func.max(t),
+        )
+        .where(m.event_id.in_(bindparam("ids", expanding=True)))
+        .group_by(m.event_id, m.platform)
     )
 
 
@@ -483,9 +581,22 @@ def _refresh(conn: Connection, ids: Sequence[int], now: datetime) -> None:
         return
     agg: dict[int, dict[str, Any]] = {}
     for r in conn.execute(_aggregate_stmt(), {"ids": list(ids)}):
-        a = agg.setdefault(r[0], {"platform_counts": {}, "mention_count": 0, "engagement": 0, "negative_count": 0,
-                                  "positive_count": 0, "complaint_count": 0, "max_risk": 0, "max_followers": 0,
-                                  "_rank": 0, "first_seen_at": r[10], "last_seen_at": r[11]})
+        a = agg.setdefault(
+            r[0],
+            {
+                "platform_counts": {},
+                "mention_count": 0,
+                "engagement": 0,
+                "negative_count": 0,
+                "positive_count": 0,
+                "complaint_count": 0,
+                "max_risk": 0,
+                "max_followers": 0,
+                "_rank": 0,
+                "first_seen_at": r[10],
+                "last_seen_at": r[11],
+            },
+        )
         a["platform_counts"][r[1]] = int(r[2])
         a["mention_count"] += int(r[2])
         a["engagement"] += int(r[3] or 0)
@@ -502,5 +613,9 @@ def _refresh(conn: Connection, ids: Sequence[int], now: datetime) -> None:
         a["max_urgency"] = urgency_of_rank(a.pop("_rank"))
         rows.append({**a, "_eid": eid, "updated_at": now})
     if rows:
-        conn.execute(update(EVENTS).where(EVENTS.c.id == bindparam("_eid"))
-                     .values({k: bindparam(k) for k in rows[0] if k != "_eid"}), rows)
+        conn.execute(
+            update(EVENTS)
+            .where(EVENTS.c.id == bindparam("_eid"))
+            .values({k: bindparam(k) for k in rows[0] if k != "_eid"}),
+            rows,
+        )

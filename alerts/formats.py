@@ -36,7 +36,9 @@ def _md_line(line: Line, flavour: str) -> str:
     return value
 
 
-def to_markdown(doc: Doc, *, flavour: str, part: str = "", keyword: str | None = None, title: bool = True) -> str:
+def to_markdown(
+    doc: Doc, *, flavour: str, part: str = "", keyword: str | None = None, title: bool = True
+) -> str:
     """Markdown for ``flavour`` dingtalk | wecom | lark (lark: the card header carries the title)."""
     sep = "\n\n" if flavour == "dingtalk" else "\n"
     out: list[str] = []
@@ -85,7 +87,13 @@ def _slack_sections(lines: list[Line], limit: int = 2900) -> list[dict[str, Any]
 def to_slack(doc: Doc, *, part: str = "") -> dict[str, Any]:
     """An incoming-webhook body: mrkdwn fallback ``text`` plus Block Kit blocks."""
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": escape.plain(f"{doc.marker} {doc.title}{part}", max_chars=150)}},
+        {
+            "type": "header",
+            "text": {
+                "type": "plain_text",
+                "text": escape.plain(f"{doc.marker} {doc.title}{part}", max_chars=150),
+            },
+        },
     ]
     blocks += _slack_sections(doc.head)
     for section in doc.sections:
@@ -93,7 +101,12 @@ def to_slack(doc: Doc, *, part: str = "") -> dict[str, Any]:
     notes = [line for line in doc.foot if not line.url]
     blocks += _slack_sections([line for line in doc.foot if line.url])
     if notes:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape.slack(n.value)} for n in notes]})
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [{"type": "mrkdwn", "text": escape.slack(n.value)} for n in notes],
+            }
+        )
     return {"text": escape.slack(f"{doc.summary}{part}", max_chars=300), "blocks": blocks}
 
 
@@ -103,14 +116,21 @@ def to_slack(doc: Doc, *, part: str = "") -> dict[str, Any]:
 def to_feishu_card(doc: Doc, *, part: str = "", keyword: str | None = None) -> dict[str, Any]:
     """``msg_type: interactive``: a card with a coloured header and one lark_md block."""
     body = to_markdown(replace(doc, foot=[f for f in doc.foot if f.url]), flavour="lark", title=False)
-    notes = [escape.plain(f.value) for f in doc.foot if not f.url] + ([escape.plain(keyword)] if keyword else [])
+    notes = [escape.plain(f.value) for f in doc.foot if not f.url] + (
+        [escape.plain(keyword)] if keyword else []
+    )
     elements: list[dict[str, Any]] = [{"tag": "div", "text": {"tag": "lark_md", "content": body}}]
     if notes:
         elements.append({"tag": "note", "elements": [{"tag": "plain_text", "content": " · ".join(notes)}]})
     card = {
         "config": {"wide_screen_mode": True},
-        "header": {"title": {"tag": "plain_text", "content": escape.plain(f"{doc.marker} {doc.title}{part}", max_chars=120)},
-                   "template": FEISHU_TEMPLATES.get(doc.marker, "blue")},
+        "header": {
+            "title": {
+                "tag": "plain_text",
+                "content": escape.plain(f"{doc.marker} {doc.title}{part}", max_chars=120),
+            },
+            "template": FEISHU_TEMPLATES.get(doc.marker, "blue"),
+        },
         "elements": elements,
     }
     return {"msg_type": "interactive", "card": card}
@@ -170,15 +190,20 @@ def to_html(doc: Doc, *, part: str = "") -> str:
     lines = [*doc.head, *(line for s in doc.sections for line in s), *doc.foot]
     body = "\n".join(_html_line(x) for x in lines)
     title = escape.html_text(f"{doc.marker} {doc.title}{part}")
-    return (f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title></head>'
-            f'<body style="font-family:sans-serif"><h3>{title}</h3>\n{body}\n</body></html>')
+    return (
+        f'<!DOCTYPE html><html lang="zh-CN"><head><meta charset="utf-8"><title>{title}</title></head>'
+        f'<body style="font-family:sans-serif"><h3>{title}</h3>\n{body}\n</body></html>'
+    )
 
 
 # --- splitting -------------------------------------------------------------------------
 
 
 def _shrink(lines: list[Line], keep: int) -> list[Line]:
-    return [replace(x, value=x.value[:keep] + "…") if x.style == "quote" and len(x.value) > keep else x for x in lines]
+    return [
+        replace(x, value=x.value[:keep] + "…") if x.style == "quote" and len(x.value) > keep else x
+        for x in lines
+    ]
 
 
 def split(doc: Doc, fits: Callable[[Doc, str], bool]) -> list[tuple[Doc, str]]:
@@ -211,5 +236,7 @@ def split(doc: Doc, fits: Callable[[Doc, str], bool]) -> list[tuple[Doc, str]]:
         else:
             current.append(cut)
     n = len(chunks)
-    return [(replace(doc, head=head if i == 0 else [], sections=chunk), f"（{i + 1}/{n}）" if n > 1 else "")
-            for i, chunk in enumerate(chunks)]
+    return [
+        (replace(doc, head=head if i == 0 else [], sections=chunk), f"（{i + 1}/{n}）" if n > 1 else "")
+        for i, chunk in enumerate(chunks)
+    ]

@@ -52,24 +52,36 @@ _EMOTICON = re.compile(r"\[[^\[\]\s]{1,8}\]")
 _TOPIC = re.compile(r"#[^#\n]{1,40}#")
 _SPLIT = re.compile(r"[，,。！!？?；;、…~～\n\r\t ]+")
 _PUNCT = re.compile(r"[\s\W_]+")
-STORY_CONTAINMENT = 0.6  # a clause with this share of its bigrams in the story is the story's, not the author's
+STORY_CONTAINMENT = (
+    0.6  # a clause with this share of its bigrams in the story is the story's, not the author's
+)
 
 # --- lexicons -----------------------------------------------------------------------
 
 _FIRST = r"(?:我|俺|咱|本人|自家)"
 _NOT_ME = re.compile(r"我(?:的)?(?:朋友|同事|邻居|同学|闺蜜|室友|表姐|表哥|表妹|表弟|发小|舍友|网友)")
 _KIN = r"(?:孩子|小孩|宝宝|宝贝|儿子|女儿|闺女|娃|老人|爸爸?|妈妈?|父亲|母亲|老公|老婆|爱人|家人|一家|全家|婆婆|公公|奶奶|爷爷|外婆|姥姥)"
-_BODY = r"(?:订单|快递|包裹|账号|账户|会员|钱|卡|手机|电脑|车|衣服|皮肤|脸|手|嘴|肚子|胃|头|眼睛|牙|喉咙|身体)"
-_VERB = (r"(?:买|购|入手|下单|下了单|订|点了|点的|充值|充了|办了|收到|拿到|到手|签收|吃|喝|用|穿|戴|涂|擦|抹|试|"
-         r"寄|退|换|付|花|交|申请|联系|打了|找了|投诉了|问了|等了)")
-_TIME = r"(?:刚刚?|才|昨天|今天|前天|上周|上个?月|上次|前几天|早上|中午|晚上|周末|去年|\d{1,2}月\d{1,2}[日号])"
-_THIRD = re.compile(r"多名|很多人|好多人|不少人|有人|网友|消费者|大家|别人|他们|她们|博主|楼主|[Uu][Pp]主|"
-                    r"姐妹们|家长们|朋友|新闻|据|听说|网传|爆料|被曝|曝光了|报道|看到")
+_BODY = (
+    r"(?:订单|快递|包裹|账号|账户|会员|钱|卡|手机|电脑|车|衣服|皮肤|脸|手|嘴|肚子|胃|头|眼睛|牙|喉咙|身体)"
+)
+_VERB = (
+    r"(?:买|购|入手|下单|下了单|订|点了|点的|充值|充了|办了|收到|拿到|到手|签收|吃|喝|用|穿|戴|涂|擦|抹|试|"
+    r"寄|退|换|付|花|交|申请|联系|打了|找了|投诉了|问了|等了)"
+)
+_TIME = (
+    r"(?:刚刚?|才|昨天|今天|前天|上周|上个?月|上次|前几天|早上|中午|晚上|周末|去年|\d{1,2}月\d{1,2}[日号])"
+)
+_THIRD = re.compile(
+    r"多名|很多人|好多人|不少人|有人|网友|消费者|大家|别人|他们|她们|博主|楼主|[Uu][Pp]主|"
+    r"姐妹们|家长们|朋友|新闻|据|听说|网传|爆料|被曝|曝光了|报道|看到"
+)
 # Implicit first person (posts only): Chinese complaints drop the subject ("寄来的箱子压扁了"),
 # so a clause that tells an experience with the product, the order or the service is the author's.
-_EXPERIENCE = re.compile(r"(?:^|[^不])用[^，。！？]{1,12}时|装了|按说明书|参加|领了|直播间|下单|寄来的|送来的|发来的|到手|拆开|打开|吃出|喝出|吃完|喝完|吃了|喝了|用了|用完|买了|买的|收到|拿到|"
-                         r"领的|下单|结账|付款|支付|兑换|绑定|登录|申请|问了|联系|客服|售后|快递员|配送员|店员|门店|外卖|"
-                         r"订单|账号|会员|优惠券|积分|发票|退货|退款|换货|运费|服务费|包装费|扣了|被扣|收了")
+_EXPERIENCE = re.compile(
+    r"(?:^|[^不])用[^，。！？]{1,12}时|装了|按说明书|参加|领了|直播间|下单|寄来的|送来的|发来的|到手|拆开|打开|吃出|喝出|吃完|喝完|吃了|喝了|用了|用完|买了|买的|收到|拿到|"
+    r"领的|下单|结账|付款|支付|兑换|绑定|登录|申请|问了|联系|客服|售后|快递员|配送员|店员|门店|外卖|"
+    r"订单|账号|会员|优惠券|积分|发票|退货|退款|换货|运费|服务费|包装费|扣了|被扣|收了"
+)
 
 PROBLEM = (
     r"坏了|坏掉|损坏|破损|破了|碎了|裂了|漏液|漏水|漏气|漏了|发霉|霉变|长毛|变质|过期|临期|异物|头发|虫子|小虫|苍蝇|蟑螂|"
@@ -88,32 +100,62 @@ PROBLEM = (
 )
 _PROBLEM = re.compile(PROBLEM)
 _OWNED = re.compile(
-    _FIRST + r"(?:也|都|还|刚|昨天|今天|之前|当时|已经|一家|全家|们)?[^，。！？]{0,12}?" + _VERB
-    + "|" + _FIRST + r"(?:的|家的?|们家的?)?" + _BODY
-    + "|" + _FIRST + r"(?:的|家|们家)?(?:的)?" + _KIN
+    _FIRST
+    + r"(?:也|都|还|刚|昨天|今天|之前|当时|已经|一家|全家|们)?[^，。！？]{0,12}?"
+    + _VERB
+    + "|"
+    + _FIRST
+    + r"(?:的|家的?|们家的?)?"
+    + _BODY
+    + "|"
+    + _FIRST
+    + r"(?:的|家|们家)?(?:的)?"
+    + _KIN
     + "|家里(?:的)?(?:孩子|小孩|宝宝|老人)"
-    + "|" + _FIRST + r"(?:也|都|还)?被"
+    + "|"
+    + _FIRST
+    + r"(?:也|都|还)?被"
     + r"|(?:给|让|叫|要|帮|跟|和|对|说)我(?!们|觉得|看|想)"
-    + "|" + _FIRST + r"[^，。！？]{0,4}(?:" + PROBLEM + ")"
+    + "|"
+    + _FIRST
+    + r"[^，。！？]{0,4}(?:"
+    + PROBLEM
+    + ")"
     + r"|订单号|订单编号|运单号|快递单号"
     + r"|(?:花了|付了|交了|充了|收了|扣了我?|多收了?|被扣了?)\s*\d+(?:\.\d+)?\s*(?:元|块|rmb|RMB)"
     + r"|(?:刚|才|刚刚)(?:买|用|收到|拿到|到手|吃|喝)"
 )
-_HEAD = re.compile(r"^(?:" + _TIME + r"\s*)*(?:在[^，。！？]{1,12})?(?:买|购买|入手|下单|下了单|订了?|点了?|收到|拿到|"
-                   r"签收|吃了|喝了|吃完|喝完|用了|用完|充值)")
-_KIN_HEAD = re.compile(r"^(?:" + _TIME + r"\s*)*(?:宝宝|孩子|小孩|娃|老人|家里人|家人)(?:也|都)?(?:吃|喝|用|穿|戴|涂)")
-_PROCESS = re.compile(r"(?:申请|退货|退款|换货|价保|索赔|售后)[^，。！？]{0,8}(?:被拒|被驳回|不通过|没通过|没人理|没到账|"
-                      r"未到账|还没到|一直(?:显示)?(?:处理中|没)|不给)")
-_DEMAND = re.compile(r"(?:给我|还我|赔我|退我|帮我)(?:全额)?(?:退款|退钱|赔偿|赔钱|赔|退|换|补发|一个说法|个说法|道歉)|"
-                     r"(?:骗|坑|宰|扣|封|骂|吼|凶|拉黑|怼|挂)了?我")
-_ADVICE = re.compile(r"建议|要是我|我要是你|换我|换做是我|如果是我|不如|赶紧|赶快|快去|记得|最好|推荐你|可以(?:去|打|找|投诉|报|申请|要求|直接)|"
-                     r"^(?:去|直接|打(?!了|过|电话))|(?:你|你们|楼主|博主|姐妹|亲)(?:可以|应该|去|要|快|赶紧|得)|应该(?:去|找|打|投诉)")
-_SUPPORT = re.compile(r"支持|声援|加油|抱抱|心疼|顶一?下?$|^顶|蹲|关注|求后续|求官方|求回应|官方.{0,4}回应|已转|转发|扩散|帮转|"
-                      r"同情|可怕|可怜|恶心|离谱|过分|吓人|吓死|无语|吃瓜|真的假的|说得对|说的对|已下单|求链接|避雷|别买了|"
-                      r"不敢(?:买|吃|喝|用)了")
-_ECHO = re.compile(r"同款|\+1|＋1|加一|我也是|我也一样|我也遇到|我也碰到|我也中招|我也有过|我家也是|同问|一样的(?:问题|情况|遭遇)|"
-                   r"同样的(?:问题|情况|遭遇)|类似的|类似问题|也这样|也是这样|这样对待|被这样|一模一样")
-_NEGATED = re.compile(r"没有任何问题|没什么问题|没问题|没毛病|完全没事|没事|一点问题都没有|不怪|已经解决|已解决")
+_HEAD = re.compile(
+    r"^(?:" + _TIME + r"\s*)*(?:在[^，。！？]{1,12})?(?:买|购买|入手|下单|下了单|订了?|点了?|收到|拿到|"
+    r"签收|吃了|喝了|吃完|喝完|用了|用完|充值)"
+)
+_KIN_HEAD = re.compile(
+    r"^(?:" + _TIME + r"\s*)*(?:宝宝|孩子|小孩|娃|老人|家里人|家人)(?:也|都)?(?:吃|喝|用|穿|戴|涂)"
+)
+_PROCESS = re.compile(
+    r"(?:申请|退货|退款|换货|价保|索赔|售后)[^，。！？]{0,8}(?:被拒|被驳回|不通过|没通过|没人理|没到账|"
+    r"未到账|还没到|一直(?:显示)?(?:处理中|没)|不给)"
+)
+_DEMAND = re.compile(
+    r"(?:给我|还我|赔我|退我|帮我)(?:全额)?(?:退款|退钱|赔偿|赔钱|赔|退|换|补发|一个说法|个说法|道歉)|"
+    r"(?:骗|坑|宰|扣|封|骂|吼|凶|拉黑|怼|挂)了?我"
+)
+_ADVICE = re.compile(
+    r"建议|要是我|我要是你|换我|换做是我|如果是我|不如|赶紧|赶快|快去|记得|最好|推荐你|可以(?:去|打|找|投诉|报|申请|要求|直接)|"
+    r"^(?:去|直接|打(?!了|过|电话))|(?:你|你们|楼主|博主|姐妹|亲)(?:可以|应该|去|要|快|赶紧|得)|应该(?:去|找|打|投诉)"
+)
+_SUPPORT = re.compile(
+    r"支持|声援|加油|抱抱|心疼|顶一?下?$|^顶|蹲|关注|求后续|求官方|求回应|官方.{0,4}回应|已转|转发|扩散|帮转|"
+    r"同情|可怕|可怜|恶心|离谱|过分|吓人|吓死|无语|吃瓜|真的假的|说得对|说的对|已下单|求链接|避雷|别买了|"
+    r"不敢(?:买|吃|喝|用)了"
+)
+_ECHO = re.compile(
+    r"同款|\+1|＋1|加一|我也是|我也一样|我也遇到|我也碰到|我也中招|我也有过|我家也是|同问|一样的(?:问题|情况|遭遇)|"
+    r"同样的(?:问题|情况|遭遇)|类似的|类似问题|也这样|也是这样|这样对待|被这样|一模一样"
+)
+_NEGATED = re.compile(
+    r"没有任何问题|没什么问题|没问题|没毛病|完全没事|没事|一点问题都没有|不怪|已经解决|已解决"
+)
 _QUESTION = re.compile(r"吗$|么$|是不是|有没有|会不会|\?$|？$")
 
 
@@ -132,7 +174,7 @@ def bigrams(text: str) -> set[str]:
     """Character bigrams of ``text`` without punctuation and spaces."""
     out: set[str] = set()
     for part in _PUNCT.sub(" ", text or "").lower().split():
-        out.update(part[i:i + 2] for i in range(len(part) - 1))
+        out.update(part[i : i + 2] for i in range(len(part) - 1))
     return out
 
 
@@ -188,8 +230,15 @@ def _ownership(clause: str, implicit: bool = False) -> str | None:
     return None
 
 
-def judge(text: str, *, author_name: str | None = None, story: set[str] | None = None,
-          formal: bool = False, repost: bool = False, implicit: bool = False) -> Stance:
+def judge(
+    text: str,
+    *,
+    author_name: str | None = None,
+    story: set[str] | None = None,
+    formal: bool = False,
+    repost: bool = False,
+    implicit: bool = False,
+) -> Stance:
     """Whether the author of ``text`` states a grievance of their own (see the module docstring).
 
     ``story``: bigrams of the story the mention belongs to (its clauses are not the author's);
@@ -229,8 +278,13 @@ def judge(text: str, *, author_name: str | None = None, story: set[str] | None =
     if formal:
         return Stance(True, "own", escalation or bool(ESCALATION_RE.search(own_text)), "正式投诉", own_text)
     if demand:
-        return Stance(True, "own", escalation, "要求给本人退款或赔偿" if demand.group(0)[:1] in "给还赔退帮"
-                      else "本人受到不公对待", own_text)
+        return Stance(
+            True,
+            "own",
+            escalation,
+            "要求给本人退款或赔偿" if demand.group(0)[:1] in "给还赔退帮" else "本人受到不公对待",
+            own_text,
+        )
     if problem and (owner or weak_owner):
         return Stance(True, "own", escalation, f"{owner or '本人遭遇'}+具体问题", own_text)
     if seen["advice"]:
@@ -246,8 +300,14 @@ def judge(text: str, *, author_name: str | None = None, story: set[str] | None =
     return Stance(False, kind, escalation, KIND_NAMES[kind], own_text)
 
 
-KIND_NAMES = {"own": "自述问题", "advice": "给出建议", "echo": "附和（同款/+1）", "support": "声援",
-              "repost": "转发", "other": "未自述本人问题"}
+KIND_NAMES = {
+    "own": "自述问题",
+    "advice": "给出建议",
+    "echo": "附和（同款/+1）",
+    "support": "声援",
+    "repost": "转发",
+    "other": "未自述本人问题",
+}
 
 
 @functools.lru_cache(maxsize=4096)

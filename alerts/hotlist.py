@@ -57,8 +57,11 @@ def match_topic(cfg: AppConfig, word: str) -> tuple[str, str] | None:
     for brand in cfg.brands:
         if any(x and x in word for x in brand.exclude):
             continue
-        terms = sorted({t for t in (brand.name, *brand.aliases, *brand.products, *brand.keywords) if t},
-                       key=len, reverse=True)
+        terms = sorted(
+            {t for t in (brand.name, *brand.aliases, *brand.products, *brand.keywords) if t},
+            key=len,
+            reverse=True,
+        )
         for term in terms:
             if term in word and _stands_alone(word, term):
                 return brand.name, term
@@ -100,34 +103,73 @@ def channels_for(cfg: AppConfig, brand: str) -> list[str]:
 
 
 def hot_part(topic: dict[str, Any], item: Any) -> dict[str, Any]:
-    return {"platform": topic["platform"], "list": PLATFORM_LISTS.get(topic["platform"], topic["platform"]),
-            "word": topic["word"], "rank": item.rank, "heat": item.heat, "label": item.label,
-            "best_rank": topic.get("best_rank") or item.rank, "first_seen_at": topic.get("first_seen_at"),
-            "search_url": item.search_url, "matched_by": topic.get("matched_by")}
+    return {
+        "platform": topic["platform"],
+        "list": PLATFORM_LISTS.get(topic["platform"], topic["platform"]),
+        "word": topic["word"],
+        "rank": item.rank,
+        "heat": item.heat,
+        "label": item.label,
+        "best_rank": topic.get("best_rank") or item.rank,
+        "first_seen_at": topic.get("first_seen_at"),
+        "search_url": item.search_url,
+        "matched_by": topic.get("matched_by"),
+    }
 
 
-def send(conn: Connection, cfg: AppConfig, topic: dict[str, Any], item: Any, reasons: list[str],
-         now: datetime) -> int | None:
+def send(
+    conn: Connection, cfg: AppConfig, topic: dict[str, Any], item: Any, reasons: list[str], now: datetime
+) -> int | None:
     """Queue the topic's alert (the first, or an update); returns the alert id (None: nothing queued)."""
     n = int((topic.get("alert_state") or {}).get("alerts") or 0) + 1
     lst = PLATFORM_LISTS.get(topic["platform"], topic["platform"])
     title = f"{lst}第{item.rank}位 · {topic['word']}"[:80]
     first = n == 1
-    text = (f"品牌话题登上{lst}：第 {item.rank} 位" if first else f"热榜话题更新：{'；'.join(reasons)}")
-    payload = {"kind": "hot", "title": title, "brand": topic["brand"], "urgency": None, "risk": None,
-               "reasons": reasons, "text": text, "hot": hot_part(topic, item),
-               "links": payloads.links(cfg, event_id=topic.get("event_id"))}
+    text = f"品牌话题登上{lst}：第 {item.rank} 位" if first else f"热榜话题更新：{'；'.join(reasons)}"
+    payload = {
+        "kind": "hot",
+        "title": title,
+        "brand": topic["brand"],
+        "urgency": None,
+        "risk": None,
+        "reasons": reasons,
+        "text": text,
+        "hot": hot_part(topic, item),
+        "links": payloads.links(cfg, event_id=topic.get("event_id")),
+    }
     channels = channels_for(cfg, topic["brand"])
     # The first alert passes a spent budget; an update over it is told in the next roll-up, not sent.
     names, held = pacing.split(conn, cfg, topic["brand"], channels, now, exempt=first)
     if held:
-        pacing.hold(conn, [pacing.Hold("rollup", topic["brand"], ch, f"hot:{topic['id']}:{n}", "hot",
-                                       event_id=topic.get("event_id"), note=f"{title}：{text}"[:500])
-                           for ch in held], now)
+        pacing.hold(
+            conn,
+            [
+                pacing.Hold(
+                    "rollup",
+                    topic["brand"],
+                    ch,
+                    f"hot:{topic['id']}:{n}",
+                    "hot",
+                    event_id=topic.get("event_id"),
+                    note=f"{title}：{text}"[:500],
+                )
+                for ch in held
+            ],
+            now,
+        )
     if not names:
         return None
-    alert_id = enqueue(conn, cfg, kind="hot", dedup_key=f"hot:{topic['id']}:{n}", title=title, payload=payload,
-                       channels=names, brand=topic["brand"], event_id=topic.get("event_id"))
+    alert_id = enqueue(
+        conn,
+        cfg,
+        kind="hot",
+        dedup_key=f"hot:{topic['id']}:{n}",
+        title=title,
+        payload=payload,
+        channels=names,
+        brand=topic["brand"],
+        event_id=topic.get("event_id"),
+    )
     if alert_id is not None:
         pacing.charge(conn, topic["brand"], names, now, alert_id, exempt=first)
     return alert_id

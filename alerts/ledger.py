@@ -42,13 +42,18 @@ class Claimed:
 
 def _due(channel: str, now: datetime, lease_cutoff: datetime) -> Any:
     d = DELIVERIES.c
-    return and_(d.channel == channel, or_(
-        and_(d.status.in_(("pending", "failed")), d.next_attempt_at <= now),
-        and_(d.status == "sending", d.claimed_at < lease_cutoff),
-    ))
+    return and_(
+        d.channel == channel,
+        or_(
+            and_(d.status.in_(("pending", "failed")), d.next_attempt_at <= now),
+            and_(d.status == "sending", d.claimed_at < lease_cutoff),
+        ),
+    )
 
 
-def claim(engine: Engine, channel: str, *, now: datetime, lease_seconds: float, limit: int) -> tuple[str, list[Claimed]]:
+def claim(
+    engine: Engine, channel: str, *, now: datetime, lease_seconds: float, limit: int
+) -> tuple[str, list[Claimed]]:
     """Claim up to ``limit`` due deliveries of ``channel`` (oldest first); returns (token, claims)."""
     token = uuid.uuid4().hex
     d = DELIVERIES.c
@@ -67,12 +72,21 @@ def claim(engine: Engine, channel: str, *, now: datetime, lease_seconds: float, 
             ids = pick.scalar_subquery()
         stale = {r[0] for r in conn.execute(select(d.id).where(due, d.status == "sending").limit(limit))}
         # A stale 'sending' row means a dispatcher died mid-send: that try counts as an attempt.
-        conn.execute(update(DELIVERIES).where(d.id.in_(ids), due).values(
-            status="sending", claimed_at=now, claim_token=token,
-            attempts=case((d.status == "sending", d.attempts + 1), else_=d.attempts)))
+        conn.execute(
+            update(DELIVERIES)
+            .where(d.id.in_(ids), due)
+            .values(
+                status="sending",
+                claimed_at=now,
+                claim_token=token,
+                attempts=case((d.status == "sending", d.attempts + 1), else_=d.attempts),
+            )
+        )
         rows = conn.execute(
             select(d.id, d.alert_id, d.channel, d.idempotency_key, d.attempts, d.parts_sent, ALERTS.c.payload)
-            .join(ALERTS, ALERTS.c.id == d.alert_id).where(d.claim_token == token).order_by(d.next_attempt_at, d.id)
+            .join(ALERTS, ALERTS.c.id == d.alert_id)
+            .where(d.claim_token == token)
+            .order_by(d.next_attempt_at, d.id)
         ).all()
     return token, [Claimed(r[0], r[1], r[2], r[3], r[4], r[5], dict(r[6] or {}), r[0] in stale) for r in rows]
 
@@ -81,32 +95,66 @@ def _mine(delivery_id: int, token: str) -> Any:
     return and_(DELIVERIES.c.id == delivery_id, DELIVERIES.c.claim_token == token)
 
 
-def mark_part(engine: Engine, delivery_id: int, token: str, *, parts_sent: int, parts_total: int, now: datetime) -> bool:
+def mark_part(
+    engine: Engine, delivery_id: int, token: str, *, parts_sent: int, parts_total: int, now: datetime
+) -> bool:
     """Record that a part was accepted (and the delivery done after the last); False if the lease was lost."""
     values: dict[str, Any] = {"parts_sent": parts_sent, "parts_total": parts_total, "last_attempt_at": now}
     if parts_sent >= parts_total:
-        values.update(status="sent", sent_at=now, claim_token=None, last_error=None,
-                      attempts=DELIVERIES.c.attempts + 1)
+        values.update(
+            status="sent", sent_at=now, claim_token=None, last_error=None, attempts=DELIVERIES.c.attempts + 1
+        )
     with engine.begin() as conn:
-        return conn.execute(update(DELIVERIES).where(_mine(delivery_id, token)).values(**values)).rowcount == 1
+        return (
+            conn.execute(update(DELIVERIES).where(_mine(delivery_id, token)).values(**values)).rowcount == 1
+        )
 
 
 def mark_sent(engine: Engine, delivery_ids: list[int], token: str, *, now: datetime) -> int:
     """Record a group of single-part deliveries as sent in one transaction (idempotent channels)."""
     d = DELIVERIES.c
     with engine.begin() as conn:
-        return conn.execute(update(DELIVERIES).where(d.id.in_(delivery_ids), d.claim_token == token).values(
-            status="sent", sent_at=now, claim_token=None, last_error=None, parts_sent=d.parts_sent + 1,
-            parts_total=d.parts_sent + 1, last_attempt_at=now, attempts=d.attempts + 1)).rowcount
+        return conn.execute(
+            update(DELIVERIES)
+            .where(d.id.in_(delivery_ids), d.claim_token == token)
+            .values(
+                status="sent",
+                sent_at=now,
+                claim_token=None,
+                last_error=None,
+                parts_sent=d.parts_sent + 1,
+                parts_total=d.parts_sent + 1,
+                last_attempt_at=now,
+                attempts=d.attempts + 1,
+            )
+        ).rowcount
 
 
-def reschedule(engine: Engine, delivery_id: int, token: str, *, now: datetime, next_at: datetime, error: str,
-               count_attempt: bool, dead: bool = False) -> None:
+def reschedule(
+    engine: Engine,
+    delivery_id: int,
+    token: str,
+    *,
+    now: datetime,
+    next_at: datetime,
+    error: str,
+    count_attempt: bool,
+    dead: bool = False,
+) -> None:
     """After a failure: ``failed`` (or ``dead``) with the reason; a rate limit does not count as an attempt."""
     d = DELIVERIES.c
-    status: Any = "dead" if dead else (case((d.attempts > 0, "failed"), else_="pending") if not count_attempt else "failed")
-    values: dict[str, Any] = {"status": status, "next_attempt_at": next_at, "claim_token": None,
-                              "last_error": error[:2000], "last_attempt_at": now}
+    status: Any = (
+        "dead"
+        if dead
+        else (case((d.attempts > 0, "failed"), else_="pending") if not count_attempt else "failed")
+    )
+    values: dict[str, Any] = {
+        "status": status,
+        "next_attempt_at": next_at,
+        "claim_token": None,
+        "last_error": error[:2000],
+        "last_attempt_at": now,
+    }
     if count_attempt:
         values["attempts"] = d.attempts + 1
     with engine.begin() as conn:
@@ -120,17 +168,28 @@ def release(engine: Engine, token: str, *, keep_ids: set[int] | None = None) -> 
     if keep_ids:
         cond = and_(cond, d.id.not_in(keep_ids))
     with engine.begin() as conn:
-        return conn.execute(update(DELIVERIES).where(cond).values(
-            status=case((d.attempts > 0, "failed"), else_="pending"), claim_token=None)).rowcount
+        return conn.execute(
+            update(DELIVERIES)
+            .where(cond)
+            .values(status=case((d.attempts > 0, "failed"), else_="pending"), claim_token=None)
+        ).rowcount
 
 
 def _lock_channel(conn: Connection, channel: str) -> None:
     if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_310_000_000 + zlib.crc32(channel.encode())})
+        conn.execute(
+            text("SELECT pg_advisory_xact_lock(:k)"), {"k": 7_310_000_000 + zlib.crc32(channel.encode())}
+        )
 
 
-def reserve_slots(engine: Engine, channel: str, windows: list[tuple[int, float]], *, now: datetime,
-                  delivery_ids: list[int | None]) -> list[int]:
+def reserve_slots(
+    engine: Engine,
+    channel: str,
+    windows: list[tuple[int, float]],
+    *,
+    now: datetime,
+    delivery_ids: list[int | None],
+) -> list[int]:
     """Record up to ``len(delivery_ids)`` sends in the channel's sliding windows; return the slots that fit.
 
     Slots not used after all go back with :func:`return_slots`.
@@ -144,8 +203,16 @@ def reserve_slots(engine: Engine, channel: str, windows: list[tuple[int, float]]
     s = SENDS.c
     with engine.begin() as conn:
         _lock_channel(conn, channel)
-        ids = [r[0] for r in conn.execute(insert(SENDS).returning(s.id, sort_by_parameter_order=True), [
-            {"channel": channel, "delivery_id": d, "part": 0, "at": now, "outcome": "sent"} for d in delivery_ids])]
+        ids = [
+            r[0]
+            for r in conn.execute(
+                insert(SENDS).returning(s.id, sort_by_parameter_order=True),
+                [
+                    {"channel": channel, "delivery_id": d, "part": 0, "at": now, "outcome": "sent"}
+                    for d in delivery_ids
+                ],
+            )
+        ]
         excess = 0
         for limit, seconds in windows:
             since = now - timedelta(seconds=seconds)
@@ -153,10 +220,10 @@ def reserve_slots(engine: Engine, channel: str, windows: list[tuple[int, float]]
             excess = max(excess, int(count) - limit)
         excess = min(excess, len(ids))
         if excess > 0:
-            conn.execute(delete(SENDS).where(s.id.in_(ids[len(ids) - excess:])))
+            conn.execute(delete(SENDS).where(s.id.in_(ids[len(ids) - excess :])))
         # The windows look back a minute; older rows are only kept a day for `alerts show`-style audits.
         conn.execute(delete(SENDS).where(s.channel == channel, s.at < now - timedelta(days=1)))
-    return ids[:len(ids) - excess]
+    return ids[: len(ids) - excess]
 
 
 def return_slots(engine: Engine, slot_ids: list[int]) -> None:
@@ -172,13 +239,16 @@ def window_room(engine: Engine, channel: str, windows: list[tuple[int, float]], 
     with engine.connect() as conn:
         for limit, seconds in windows:
             since = now - timedelta(seconds=seconds)
-            used = conn.execute(select(func.count()).where(SENDS.c.channel == channel, SENDS.c.at > since)).scalar_one()
+            used = conn.execute(
+                select(func.count()).where(SENDS.c.channel == channel, SENDS.c.at > since)
+            ).scalar_one()
             room = min(room, limit - int(used))
     return max(0, room)
 
 
-def note_outcome(engine: Engine, channel: str, *, now: datetime, error: str | None,
-                 pause: Callable[[int], float] | None) -> int:
+def note_outcome(
+    engine: Engine, channel: str, *, now: datetime, error: str | None, pause: Callable[[int], float] | None
+) -> int:
     """Update the channel's shared state after a send; returns its consecutive failure count.
 
     ``pause(failures)`` gives the seconds to pause the channel after a failure.
@@ -212,8 +282,14 @@ def paused_until(engine: Engine, channel: str) -> datetime | None:
     return None if row is None else row.paused_until
 
 
-def requeue(engine: Engine, *, now: datetime, alert_id: int | None = None, delivery_id: int | None = None,
-            dead_only: bool = False) -> int:
+def requeue(
+    engine: Engine,
+    *,
+    now: datetime,
+    alert_id: int | None = None,
+    delivery_id: int | None = None,
+    dead_only: bool = False,
+) -> int:
     """Put failed/dead deliveries back in the queue with fresh attempts (``yuqing alerts retry``)."""
     d = DELIVERIES.c
     cond = d.status == "dead" if dead_only else d.status.in_(("dead", "failed"))
@@ -222,5 +298,8 @@ def requeue(engine: Engine, *, now: datetime, alert_id: int | None = None, deliv
     if delivery_id is not None:
         cond = and_(cond, d.id == delivery_id)
     with engine.begin() as conn:
-        return conn.execute(update(DELIVERIES).where(cond).values(
-            status="pending", attempts=0, next_attempt_at=now, claim_token=None)).rowcount
+        return conn.execute(
+            update(DELIVERIES)
+            .where(cond)
+            .values(status="pending", attempts=0, next_attempt_at=now, claim_token=None)
+        ).rowcount

@@ -28,8 +28,20 @@ if TYPE_CHECKING:
 ALERTS = Alert.__table__  # type: ignore[attr-defined]
 DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 
-KINDS: tuple[str, ...] = ("mention", "event", "surge", "digest", "backfill", "rollup", "health", "complaint_sla",
-                          "complaint", "report", "hot", "spread")
+KINDS: tuple[str, ...] = (
+    "mention",
+    "event",
+    "surge",
+    "digest",
+    "backfill",
+    "rollup",
+    "health",
+    "complaint_sla",
+    "complaint",
+    "report",
+    "hot",
+    "spread",
+)
 
 
 def idempotency_key(dedup_key: str, channel: str) -> str:
@@ -69,7 +81,9 @@ def _connection(conn: Connection | Session) -> Connection:
 
 def _insert_alert(conn: Connection, values: dict[str, Any]) -> int | None:
     if conn.dialect.name == "postgresql":
-        stmt: Any = postgresql.insert(ALERTS).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+        stmt: Any = (
+            postgresql.insert(ALERTS).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
+        )
     elif conn.dialect.name == "sqlite":
         stmt = sqlite.insert(ALERTS).values(**values).on_conflict_do_nothing(index_elements=["dedup_key"])
     else:  # pragma: no cover - only the two supported databases exist
@@ -109,20 +123,43 @@ def enqueue(
     body = jsonable(dict(payload))
     body.setdefault("kind", kind)
     body.setdefault("title", title)
-    alert_id = _insert_alert(c, {
-        "kind": kind, "dedup_key": dedup_key, "brand": brand, "event_id": event_id,
-        "mention_id": mention_id, "complaint_id": complaint_id, "urgency": urgency, "risk": risk,
-        "title": title, "payload": body, "status": "open", "created_at": now,
-    })
+    alert_id = _insert_alert(
+        c,
+        {
+            "kind": kind,
+            "dedup_key": dedup_key,
+            "brand": brand,
+            "event_id": event_id,
+            "mention_id": mention_id,
+            "complaint_id": complaint_id,
+            "urgency": urgency,
+            "risk": risk,
+            "title": title,
+            "payload": body,
+            "status": "open",
+            "created_at": now,
+        },
+    )
     if alert_id is None:
         return None
     names = routable_channels(cfg, channels)
     if names:
         due = not_before if not_before is not None and not_before > now else now
-        c.execute(insert(DELIVERIES), [
-            {"alert_id": alert_id, "channel": name, "idempotency_key": idempotency_key(dedup_key, name),
-             "status": "pending", "attempts": 0, "parts_sent": 0, "next_attempt_at": due, "created_at": now}
-            for name in names
-        ])
+        c.execute(
+            insert(DELIVERIES),
+            [
+                {
+                    "alert_id": alert_id,
+                    "channel": name,
+                    "idempotency_key": idempotency_key(dedup_key, name),
+                    "status": "pending",
+                    "attempts": 0,
+                    "parts_sent": 0,
+                    "next_attempt_at": due,
+                    "created_at": now,
+                }
+                for name in names
+            ],
+        )
     logger.debug("alert {id} ({kind}) queued for {n} channel(s)", id=alert_id, kind=kind, n=len(names))
     return alert_id

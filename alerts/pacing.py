@@ -75,10 +75,20 @@ class Hold:
     note: str | None = None
 
     def row(self, now: datetime) -> dict[str, Any]:
-        return {"kind": self.kind, "brand": self.brand, "channel": self.channel, "ref": self.ref[:120],
-                "alert_kind": self.alert_kind, "mention_id": self.mention_id, "event_id": self.event_id,
-                "complaint_id": self.complaint_id, "urgency": self.urgency, "risk": self.risk, "note": self.note,
-                "created_at": now}
+        return {
+            "kind": self.kind,
+            "brand": self.brand,
+            "channel": self.channel,
+            "ref": self.ref[:120],
+            "alert_kind": self.alert_kind,
+            "mention_id": self.mention_id,
+            "event_id": self.event_id,
+            "complaint_id": self.complaint_id,
+            "urgency": self.urgency,
+            "risk": self.risk,
+            "note": self.note,
+            "created_at": now,
+        }
 
 
 def hold(conn: Connection, holds: Sequence[Hold], now: datetime) -> int:
@@ -93,15 +103,30 @@ def hold(conn: Connection, holds: Sequence[Hold], now: datetime) -> int:
 
 def charged(conn: Connection, brand: str, channel: str, at: datetime) -> int:
     """Immediate messages charged to ``brand`` on ``channel`` in the hour before ``at`` (and any due later)."""
-    return int(conn.execute(select(func.count()).select_from(CHARGES).where(
-        CHARGES.c.brand == brand, CHARGES.c.channel == channel, CHARGES.c.at > at - HOUR)).scalar_one())
+    return int(
+        conn.execute(
+            select(func.count())
+            .select_from(CHARGES)
+            .where(CHARGES.c.brand == brand, CHARGES.c.channel == channel, CHARGES.c.at > at - HOUR)
+        ).scalar_one()
+    )
 
 
 def rollup_waiting(conn: Connection, brand: str, channel: str) -> bool:
     """Whether alerts of ``brand`` are already held for a roll-up on ``channel`` (newcomers queue behind it)."""
-    return conn.execute(select(HOLDS.c.id).where(
-        HOLDS.c.kind == "rollup", HOLDS.c.brand == brand, HOLDS.c.channel == channel,
-        HOLDS.c.flushed_at.is_(None)).limit(1)).first() is not None
+    return (
+        conn.execute(
+            select(HOLDS.c.id)
+            .where(
+                HOLDS.c.kind == "rollup",
+                HOLDS.c.brand == brand,
+                HOLDS.c.channel == channel,
+                HOLDS.c.flushed_at.is_(None),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def has_room(conn: Connection, cfg: AppConfig, brand: str, channel: str, at: datetime) -> bool:
@@ -112,16 +137,26 @@ def has_room(conn: Connection, cfg: AppConfig, brand: str, channel: str, at: dat
     return charged(conn, brand, channel, at) < budget
 
 
-def charge(conn: Connection, brand: str, channels: Iterable[str], at: datetime, alert_id: int | None,
-           *, exempt: bool = False) -> None:
+def charge(
+    conn: Connection,
+    brand: str,
+    channels: Iterable[str],
+    at: datetime,
+    alert_id: int | None,
+    *,
+    exempt: bool = False,
+) -> None:
     """Charge one message per channel to ``brand``'s budget, due at ``at``."""
-    rows = [{"brand": brand, "channel": ch, "at": at, "alert_id": alert_id, "exempt": exempt} for ch in channels]
+    rows = [
+        {"brand": brand, "channel": ch, "at": at, "alert_id": alert_id, "exempt": exempt} for ch in channels
+    ]
     if rows:
         conn.execute(insert(CHARGES), rows)
 
 
-def split(conn: Connection, cfg: AppConfig, brand: str, channels: Iterable[str], at: datetime,
-          *, exempt: bool) -> tuple[list[str], list[str]]:
+def split(
+    conn: Connection, cfg: AppConfig, brand: str, channels: Iterable[str], at: datetime, *, exempt: bool
+) -> tuple[list[str], list[str]]:
     """(channels to send to now, channels to hold for the roll-up) for one immediate alert of ``brand``.
 
     An exempt alert (a new 非常紧急 event) goes everywhere. Otherwise a channel takes it while

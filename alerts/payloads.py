@@ -38,14 +38,23 @@ def masked_excerpt(m: dict[str, Any], limit: int = EXCERPT) -> str:
 
 def mention_part(m: dict[str, Any]) -> dict[str, Any]:
     return {
-        "id": m.get("id"), "platform": m.get("platform"), "kind": m.get("kind"),
+        "id": m.get("id"),
+        "platform": m.get("platform"),
+        "kind": m.get("kind"),
         "platform_name": PLATFORM_NAMES.get(m.get("platform") or "", m.get("platform")),
-        "author_name": m.get("author_name"), "author_followers": int(m.get("author_followers") or 0),
-        "author_verified": bool(m.get("author_verified")), "text": masked_excerpt(m),
-        "likes": int(m.get("likes") or 0), "comments": int(m.get("comments") or 0),
-        "shares": int(m.get("shares") or 0), "url": m.get("url"), "published_at": m.get("published_at"),
-        "ip_region": m.get("ip_region"), "category": m.get("category"),
-        "urgency": m.get("urgency"), "risk": m.get("risk"),
+        "author_name": m.get("author_name"),
+        "author_followers": int(m.get("author_followers") or 0),
+        "author_verified": bool(m.get("author_verified")),
+        "text": masked_excerpt(m),
+        "likes": int(m.get("likes") or 0),
+        "comments": int(m.get("comments") or 0),
+        "shares": int(m.get("shares") or 0),
+        "url": m.get("url"),
+        "published_at": m.get("published_at"),
+        "ip_region": m.get("ip_region"),
+        "category": m.get("category"),
+        "urgency": m.get("urgency"),
+        "risk": m.get("risk"),
     }
 
 
@@ -54,14 +63,21 @@ def growth(conn: Connection, event_id: int, now: datetime, minutes: int = 60) ->
     m = MENTIONS.c
     t = m.published_at
     w = timedelta(minutes=minutes)
-    recent, before, older, comments = conn.execute(select(
-        func.sum(case((t > now - w, 1), else_=0)),
-        func.sum(case((and_(t > now - 2 * w, t <= now - w), 1), else_=0)),
-        func.sum(case((t <= now - 2 * w, 1), else_=0)),
-        func.sum(case((m.kind == "comment", 1), else_=0)),
-    ).where(m.event_id == event_id)).one()
-    return {"last_hour": int(recent or 0), "prev_hour": int(before or 0), "older": int(older or 0),
-            "comments": int(comments or 0), "minutes": minutes}
+    recent, before, older, comments = conn.execute(
+        select(
+            func.sum(case((t > now - w, 1), else_=0)),
+            func.sum(case((and_(t > now - 2 * w, t <= now - w), 1), else_=0)),
+            func.sum(case((t <= now - 2 * w, 1), else_=0)),
+            func.sum(case((m.kind == "comment", 1), else_=0)),
+        ).where(m.event_id == event_id)
+    ).one()
+    return {
+        "last_hour": int(recent or 0),
+        "prev_hour": int(before or 0),
+        "older": int(older or 0),
+        "comments": int(comments or 0),
+        "minutes": minutes,
+    }
 
 
 def growth_of_one(m: dict[str, Any], now: datetime, minutes: int = 60) -> dict[str, int]:
@@ -70,8 +86,13 @@ def growth_of_one(m: dict[str, Any], now: datetime, minutes: int = 60) -> dict[s
     recent = int(t is not None and t > now - w)
     before = int(t is not None and now - 2 * w < t <= now - w)
     older = int(t is not None and t <= now - 2 * w)
-    return {"last_hour": recent, "prev_hour": before, "older": older, "comments": int(m.get("kind") == "comment"),
-            "minutes": minutes}
+    return {
+        "last_hour": recent,
+        "prev_hour": before,
+        "older": older,
+        "comments": int(m.get("kind") == "comment"),
+        "minutes": minutes,
+    }
 
 
 def trend_of(g: dict[str, int]) -> str:
@@ -94,27 +115,57 @@ def trend(conn: Connection, event_id: int, now: datetime, minutes: int = 60) -> 
 def top_spreader(conn: Connection, event_id: int) -> dict[str, Any] | None:
     """The event's member with the widest spread (engagement, then followers): who carries the story."""
     m = MENTIONS.c
-    row = conn.execute(select(m.platform, m.kind, m.author_name, m.author_followers, m.author_verified,
-                              (m.likes + m.comments + m.shares).label("engagement"), m.shares)
-                       .where(m.event_id == event_id)
-                       .order_by((m.likes + m.comments + m.shares).desc(), m.author_followers.desc(), m.id)
-                       .limit(1)).mappings().first()
+    row = (
+        conn.execute(
+            select(
+                m.platform,
+                m.kind,
+                m.author_name,
+                m.author_followers,
+                m.author_verified,
+                (m.likes + m.comments + m.shares).label("engagement"),
+                m.shares,
+            )
+            .where(m.event_id == event_id)
+            .order_by((m.likes + m.comments + m.shares).desc(), m.author_followers.desc(), m.id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
     if row is None:
         return None
-    return {"platform": row["platform"], "platform_name": PLATFORM_NAMES.get(row["platform"], row["platform"]),
-            "kind": row["kind"], "author_name": row["author_name"], "followers": int(row["author_followers"] or 0),
-            "verified": bool(row["author_verified"]), "engagement": int(row["engagement"] or 0),
-            "shares": int(row["shares"] or 0)}
+    return {
+        "platform": row["platform"],
+        "platform_name": PLATFORM_NAMES.get(row["platform"], row["platform"]),
+        "kind": row["kind"],
+        "author_name": row["author_name"],
+        "followers": int(row["author_followers"] or 0),
+        "verified": bool(row["author_verified"]),
+        "engagement": int(row["engagement"] or 0),
+        "shares": int(row["shares"] or 0),
+    }
 
 
-def event_part(e: dict[str, Any], trend_name: str | None = None, *, growth_counts: dict[str, int] | None = None,
-               spreader: dict[str, Any] | None = None) -> dict[str, Any]:
+def event_part(
+    e: dict[str, Any],
+    trend_name: str | None = None,
+    *,
+    growth_counts: dict[str, int] | None = None,
+    spreader: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """The event's size per platform, engagement and trend; with ``growth_counts`` its speed, and its top spreader."""
     out = {
-        "id": e["id"], "title": e.get("title") or "", "mention_count": int(e.get("mention_count") or 0),
-        "platform_counts": dict(e.get("platform_counts") or {}), "engagement": int(e.get("engagement") or 0),
-        "trend": trend_name, "first_seen_at": e.get("first_seen_at"), "last_seen_at": e.get("last_seen_at"),
-        "negative_count": int(e.get("negative_count") or 0), "complaint_count": int(e.get("complaint_count") or 0),
+        "id": e["id"],
+        "title": e.get("title") or "",
+        "mention_count": int(e.get("mention_count") or 0),
+        "platform_counts": dict(e.get("platform_counts") or {}),
+        "engagement": int(e.get("engagement") or 0),
+        "trend": trend_name,
+        "first_seen_at": e.get("first_seen_at"),
+        "last_seen_at": e.get("last_seen_at"),
+        "negative_count": int(e.get("negative_count") or 0),
+        "complaint_count": int(e.get("complaint_count") or 0),
         "max_urgency": e.get("max_urgency"),
     }
     if growth_counts is not None:
@@ -138,34 +189,77 @@ def thread_part(conn: Connection, cfg: AppConfig, m: dict[str, Any]) -> dict[str
         return None
     c = MENTIONS.c
     risky = and_(c.is_complaint.is_(True), func.coalesce(c.risk, 0) >= cfg.complaints.min_risk)
-    total, risky_n = conn.execute(select(func.count(), func.sum(case((risky, 1), else_=0))).where(
-        c.platform == m["platform"], c.parent_post_id == parent_id)).one()
-    row = conn.execute(select(c.platform, c.post_id, c.title, c.text, c.masked_text, c.author_name,
-                              c.author_followers, c.author_verified, c.likes, c.comments, c.shares, c.url,
-                              c.published_at).where(c.platform == m["platform"], c.post_id == parent_id)
-                       ).mappings().first()
+    total, risky_n = conn.execute(
+        select(func.count(), func.sum(case((risky, 1), else_=0))).where(
+            c.platform == m["platform"], c.parent_post_id == parent_id
+        )
+    ).one()
+    row = (
+        conn.execute(
+            select(
+                c.platform,
+                c.post_id,
+                c.title,
+                c.text,
+                c.masked_text,
+                c.author_name,
+                c.author_followers,
+                c.author_verified,
+                c.likes,
+                c.comments,
+                c.shares,
+                c.url,
+                c.published_at,
+            ).where(c.platform == m["platform"], c.post_id == parent_id)
+        )
+        .mappings()
+        .first()
+    )
     counts = {"stored_comments": int(total or 0), "risky_comments": int(risky_n or 0)}
     if row is None:
         return {"missing": True, "post_id": parent_id, **counts}
     post = dict(row)
     return {
-        "missing": False, "post_id": parent_id, "text": masked_excerpt(post, POST_EXCERPT),
-        "title": (post.get("title") or "")[:60] or None, "author_name": post.get("author_name"),
-        "author_followers": int(post.get("author_followers") or 0), "author_verified": bool(post.get("author_verified")),
-        "likes": int(post.get("likes") or 0), "comments": int(post.get("comments") or 0),
-        "shares": int(post.get("shares") or 0), "url": post.get("url"), "published_at": post.get("published_at"),
+        "missing": False,
+        "post_id": parent_id,
+        "text": masked_excerpt(post, POST_EXCERPT),
+        "title": (post.get("title") or "")[:60] or None,
+        "author_name": post.get("author_name"),
+        "author_followers": int(post.get("author_followers") or 0),
+        "author_verified": bool(post.get("author_verified")),
+        "likes": int(post.get("likes") or 0),
+        "comments": int(post.get("comments") or 0),
+        "shares": int(post.get("shares") or 0),
+        "url": post.get("url"),
+        "published_at": post.get("published_at"),
         **counts,
     }
 
 
 def complaint_part(c: dict[str, Any]) -> dict[str, Any]:
-    keys = ("number", "category", "urgency", "assignee", "team", "status", "due_report_at",
-            "due_first_check_at", "due_answer_at", "due_resolve_at", "callback_due_at")
+    keys = (
+        "number",
+        "category",
+        "urgency",
+        "assignee",
+        "team",
+        "status",
+        "due_report_at",
+        "due_first_check_at",
+        "due_answer_at",
+        "due_resolve_at",
+        "callback_due_at",
+    )
     return {k: c.get(k) for k in keys} | {"customer_tags": list(c.get("customer_tags") or [])}
 
 
-def links(cfg: AppConfig, *, mention_id: int | None = None, event_id: int | None = None,
-          complaint_number: str | None = None) -> dict[str, str | None]:
+def links(
+    cfg: AppConfig,
+    *,
+    mention_id: int | None = None,
+    event_id: int | None = None,
+    complaint_number: str | None = None,
+) -> dict[str, str | None]:
     """The dashboard page of an alert (``[alerts].dashboard_url``, else ``[api].public_url``): the
     complaint record's page, else the mention's, else the event's, else the start page."""
     base = cfg.alerts.dashboard_url or cfg.api.public_url

@@ -93,8 +93,9 @@ class Receiver:
         handler = type("Handler", (_Handler,), {"receiver": self})
         self._server = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="alert-receiver",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="alert-receiver", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -122,36 +123,81 @@ class Receiver:
             self._robots[robot.name] = robot
         return self.url + robot.path
 
-    def dingtalk(self, name: str, *, token: str | None = None, secret: str | None = None,
-                 keywords: list[str] | None = None, per_minute: int = 20, ban_seconds: float = 600.0) -> str:
+    def dingtalk(
+        self,
+        name: str,
+        *,
+        token: str | None = None,
+        secret: str | None = None,
+        keywords: list[str] | None = None,
+        per_minute: int = 20,
+        ban_seconds: float = 600.0,
+    ) -> str:
         """Register a DingTalk robot; returns its webhook URL."""
         token = token or f"dt{name}"
-        return self._add(Robot("dingtalk", name, f"/robot/send?access_token={token}", token, secret, keywords or [],
-                               per_minute, None, ban_seconds))
+        return self._add(
+            Robot(
+                "dingtalk",
+                name,
+                f"/robot/send?access_token={token}",
+                token,
+                secret,
+                keywords or [],
+                per_minute,
+                None,
+                ban_seconds,
+            )
+        )
 
     def wecom(self, name: str, *, key: str | None = None, per_minute: int = 20) -> str:
         key = key or f"wk-{name}"
         return self._add(Robot("wecom", name, f"/cgi-bin/webhook/send?key={key}", key, None, [], per_minute))
 
-    def feishu(self, name: str, *, hook: str | None = None, secret: str | None = None,
-               keywords: list[str] | None = None, per_minute: int = 100, per_second: int = 5) -> str:
+    def feishu(
+        self,
+        name: str,
+        *,
+        hook: str | None = None,
+        secret: str | None = None,
+        keywords: list[str] | None = None,
+        per_minute: int = 100,
+        per_second: int = 5,
+    ) -> str:
         hook = hook or f"hook-{name}"
-        return self._add(Robot("feishu", name, f"/open-apis/bot/v2/hook/{hook}", hook, secret, keywords or [],
-                               per_minute, per_second))
+        return self._add(
+            Robot(
+                "feishu",
+                name,
+                f"/open-apis/bot/v2/hook/{hook}",
+                hook,
+                secret,
+                keywords or [],
+                per_minute,
+                per_second,
+            )
+        )
 
     def slack(self, name: str, *, path: str | None = None, per_minute: int | None = 60) -> str:
         path = path or f"T0000/B{name}/XXXXXXXX"
         return self._add(Robot("slack", name, f"/services/{path}", path, None, [], per_minute))
 
-    def webhook(self, name: str, *, hook: str | None = None, secret: str | None = None,
-                per_minute: int | None = None) -> str:
+    def webhook(
+        self, name: str, *, hook: str | None = None, secret: str | None = None, per_minute: int | None = None
+    ) -> str:
         hook = hook or name
         return self._add(Robot("webhook", name, f"/hooks/{hook}", hook, secret, [], per_minute))
 
     # --- faults and results --------------------------------------------------------------
 
-    def fault(self, robot: str, kind: str, *, seconds: float | None = None, count: int | None = None,
-              hold_seconds: float = 5.0) -> None:
+    def fault(
+        self,
+        robot: str,
+        kind: str,
+        *,
+        seconds: float | None = None,
+        count: int | None = None,
+        hold_seconds: float = 5.0,
+    ) -> None:
         """Make ``robot`` fail as ``kind`` for ``seconds`` (receiver clock) or ``count`` requests, or until cleared."""
         if kind not in FAULTS:
             raise ValueError(f"unknown fault {kind!r} (known: {', '.join(FAULTS)})")
@@ -189,9 +235,9 @@ class Receiver:
         elif path.startswith("/open-apis/bot/v2/hook/"):
             kind, token = "feishu", path.rsplit("/", 1)[1]
         elif path.startswith("/services/"):
-            kind, token = "slack", path[len("/services/"):]
+            kind, token = "slack", path[len("/services/") :]
         elif path.startswith("/hooks/"):
-            kind, token = "webhook", path[len("/hooks/"):]
+            kind, token = "webhook", path[len("/hooks/") :]
         else:
             return "", None
         with self._lock:
@@ -215,13 +261,16 @@ class Receiver:
             return True
         robot.sent = [t for t in robot.sent if now - t < 60]
         per_sec = sum(1 for t in robot.sent if now - t < 1)
-        if (robot.per_minute and len(robot.sent) >= robot.per_minute) or (robot.per_second and per_sec >= robot.per_second):
+        if (robot.per_minute and len(robot.sent) >= robot.per_minute) or (
+            robot.per_second and per_sec >= robot.per_second
+        ):
             robot.banned_until = now + robot.ban_seconds if robot.ban_seconds else 0.0
             return True
         return False
 
-    def _verify(self, robot: Robot, raw: bytes, query: dict[str, str], headers: dict[str, str],
-                now: float) -> tuple[Answer | None, Any]:
+    def _verify(
+        self, robot: Robot, raw: bytes, query: dict[str, str], headers: dict[str, str], now: float
+    ) -> tuple[Answer | None, Any]:
         if robot.kind == "dingtalk":
             return rules.check_dingtalk(raw, query, secret=robot.secret, keywords=robot.keywords, now=now)
         if robot.kind == "wecom":
@@ -241,7 +290,11 @@ class Receiver:
             now = self.clock()
             fault = self._take_fault(robot, now)
             answer = self._decide(robot, fault, raw, query, headers, now)
-            summary = "accepted" if answer is None else f"{answer.status}:{json.dumps(answer.body, ensure_ascii=False)[:80]}"
+            summary = (
+                "accepted"
+                if answer is None
+                else f"{answer.status}:{json.dumps(answer.body, ensure_ascii=False)[:80]}"
+            )
             if fault is not None and fault.kind == "down":
                 summary = "dropped"
             self.requests.append((robot.name, now, 0 if answer is None else answer.status, summary))
@@ -251,11 +304,22 @@ class Receiver:
             return fault
         return answer or rules.OK[robot.kind]
 
-    def _decide(self, robot: Robot, fault: Fault | None, raw: bytes, query: dict[str, str],
-                headers: dict[str, str], now: float) -> Answer | None:
+    def _decide(
+        self,
+        robot: Robot,
+        fault: Fault | None,
+        raw: bytes,
+        query: dict[str, str],
+        headers: dict[str, str],
+        now: float,
+    ) -> Answer | None:
         if fault is not None and fault.kind != "hold":
             table = {"rate_limited": rules.RATE_LIMITED, "busy": rules.BUSY, "invalid_url": rules.INVALID_URL}
-            return table[fault.kind][robot.kind] if fault.kind in table else Answer(502, "<html>502 Bad Gateway</html>")
+            return (
+                table[fault.kind][robot.kind]
+                if fault.kind in table
+                else Answer(502, "<html>502 Bad Gateway</html>")
+            )
         refusal, body = self._verify(robot, raw, query, headers, now)
         if refusal is not None:
             return refusal
@@ -266,15 +330,34 @@ class Receiver:
         duplicate = robot.kind == "webhook" and key in robot.seen_keys
         if key:
             robot.seen_keys.add(key)
-        self.received.append(Received(robot.name, robot.kind, now, body, rules.display_text(robot.kind, body),
-                                      key, duplicate, dict(headers)))
+        self.received.append(
+            Received(
+                robot.name,
+                robot.kind,
+                now,
+                body,
+                rules.display_text(robot.kind, body),
+                key,
+                duplicate,
+                dict(headers),
+            )
+        )
         if duplicate:
             return Answer(200, {"ok": True, "duplicate": True})
         return None
 
     def admin_messages(self, query: dict[str, str]) -> Answer:
-        rows = [{"robot": r.robot, "kind": r.kind, "at": r.at, "text": r.text, "key": r.key, "duplicate": r.duplicate}
-                for r in self.messages(query.get("robot"))]
+        rows = [
+            {
+                "robot": r.robot,
+                "kind": r.kind,
+                "at": r.at,
+                "text": r.text,
+                "key": r.key,
+                "duplicate": r.duplicate,
+            }
+            for r in self.messages(query.get("robot"))
+        ]
         return Answer(200, {"messages": rows})
 
 

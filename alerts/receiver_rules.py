@@ -54,7 +54,9 @@ def feishu_error(code: int, msg: str) -> Answer:
 OK = {
     "dingtalk": Answer(200, {"errcode": 0, "errmsg": "ok"}),
     "wecom": Answer(200, {"errcode": 0, "errmsg": "ok"}),
-    "feishu": Answer(200, {"StatusCode": 0, "StatusMessage": "success", "code": 0, "data": {}, "msg": "success"}),
+    "feishu": Answer(
+        200, {"StatusCode": 0, "StatusMessage": "success", "code": 0, "data": {}, "msg": "success"}
+    ),
     "slack": Answer(200, "ok"),
     "webhook": Answer(200, {"ok": True}),
 }
@@ -92,8 +94,9 @@ def _has_keyword(text: str, keywords: list[str]) -> bool:
     return not keywords or any(k in text for k in keywords)
 
 
-def check_dingtalk(raw: bytes, query: dict[str, str], *, secret: str | None, keywords: list[str],
-                   now: float) -> tuple[Answer | None, Any]:
+def check_dingtalk(
+    raw: bytes, query: dict[str, str], *, secret: str | None, keywords: list[str], now: float
+) -> tuple[Answer | None, Any]:
     """加签 (ms timestamp within an hour, sign = base64 HMAC-SHA256 keyed by the secret), keywords, body."""
     if secret is not None:
         ts = query.get("timestamp", "")
@@ -110,13 +113,18 @@ def check_dingtalk(raw: bytes, query: dict[str, str], *, secret: str | None, key
     kind = body.get("msgtype")
     part = body.get(kind) if isinstance(kind, str) else None
     if kind == "markdown":
-        ok = isinstance(part, dict) and all(isinstance(part.get(k), str) and part.get(k) for k in ("title", "text"))
+        ok = isinstance(part, dict) and all(
+            isinstance(part.get(k), str) and part.get(k) for k in ("title", "text")
+        )
         text = f"{part.get('title')}\n{part.get('text')}" if ok and isinstance(part, dict) else ""
     elif kind == "text":
         ok = isinstance(part, dict) and isinstance(part.get("content"), str) and bool(part.get("content"))
         text = str(part.get("content")) if ok and isinstance(part, dict) else ""
     else:
-        ok, text = kind in ("link", "actionCard", "feedCard") and isinstance(part, dict), json.dumps(part, ensure_ascii=False)
+        ok, text = (
+            kind in ("link", "actionCard", "feedCard") and isinstance(part, dict),
+            json.dumps(part, ensure_ascii=False),
+        )
     if not ok:
         return dingtalk_error(40035, f"缺少参数 {kind}"), None  # ◐
     at = body.get("at")
@@ -153,7 +161,11 @@ def _feishu_text(body: dict[str, Any]) -> str | None:
     kind = body.get("msg_type")
     if kind == "text":
         content = body.get("content")
-        return content.get("text") if isinstance(content, dict) and isinstance(content.get("text"), str) else None
+        return (
+            content.get("text")
+            if isinstance(content, dict) and isinstance(content.get("text"), str)
+            else None
+        )
     if kind == "post":
         post = (body.get("content") or {}).get("post") if isinstance(body.get("content"), dict) else None
         if not isinstance(post, dict) or not post:
@@ -166,7 +178,13 @@ def _feishu_text(body: dict[str, Any]) -> str | None:
             texts.append(str(lang.get("title", "")))
             for row in rows:
                 for tag in row:
-                    if not isinstance(tag, dict) or tag.get("tag") not in ("text", "a", "at", "img", "emotion"):
+                    if not isinstance(tag, dict) or tag.get("tag") not in (
+                        "text",
+                        "a",
+                        "at",
+                        "img",
+                        "emotion",
+                    ):
                         return None
                     texts.append(str(tag.get("text", "")))
         return "\n".join(texts)
@@ -188,7 +206,9 @@ def _card_strings(node: Any) -> list[str]:
     return []
 
 
-def check_feishu(raw: bytes, *, secret: str | None, keywords: list[str], now: float) -> tuple[Answer | None, Any]:
+def check_feishu(
+    raw: bytes, *, secret: str | None, keywords: list[str], now: float
+) -> tuple[Answer | None, Any]:
     """20 KB limit, body shape, signature in the body (seconds within an hour), keywords."""
     if len(raw) > FEISHU_MAX_BYTES:
         return feishu_error(9499, "Bad Request"), None
@@ -199,7 +219,9 @@ def check_feishu(raw: bytes, *, secret: str | None, keywords: list[str], now: fl
         ts = body.get("timestamp")
         fresh = isinstance(ts, str) and ts.isdigit() and abs(int(ts) - now) <= 3600
         if not fresh or not hmac.compare_digest(feishu_sign(secret, str(ts)), str(body.get("sign", ""))):
-            return feishu_error(19021, "sign match fail or timestamp is not within one hour from current time"), None
+            return feishu_error(
+                19021, "sign match fail or timestamp is not within one hour from current time"
+            ), None
     text = _feishu_text(body)
     if text is None:
         return feishu_error(9499, "Bad Request"), None
@@ -213,10 +235,17 @@ def _slack_block_ok(block: Any) -> bool:
         return False
     kind, text = block.get("type"), block.get("text")
     if kind == "header":
-        return isinstance(text, dict) and text.get("type") == "plain_text" and 0 < len(str(text.get("text", ""))) <= SLACK_HEADER_CHARS
+        return (
+            isinstance(text, dict)
+            and text.get("type") == "plain_text"
+            and 0 < len(str(text.get("text", ""))) <= SLACK_HEADER_CHARS
+        )
     if kind == "section":
-        return isinstance(text, dict) and text.get("type") in ("mrkdwn", "plain_text") and \
-            0 < len(str(text.get("text", ""))) <= SLACK_SECTION_CHARS
+        return (
+            isinstance(text, dict)
+            and text.get("type") in ("mrkdwn", "plain_text")
+            and 0 < len(str(text.get("text", ""))) <= SLACK_SECTION_CHARS
+        )
     if kind == "context":
         return isinstance(block.get("elements"), list) and 0 < len(block["elements"]) <= 10
     return kind in ("divider", "actions", "image")
@@ -228,15 +257,20 @@ def check_slack(raw: bytes) -> tuple[Answer | None, Any]:
     if not isinstance(body, dict):
         return Answer(400, "invalid_payload"), None
     blocks = body.get("blocks")
-    if blocks is not None and (not isinstance(blocks, list) or len(blocks) > SLACK_MAX_BLOCKS
-                               or not all(_slack_block_ok(b) for b in blocks)):
+    if blocks is not None and (
+        not isinstance(blocks, list)
+        or len(blocks) > SLACK_MAX_BLOCKS
+        or not all(_slack_block_ok(b) for b in blocks)
+    ):
         return Answer(400, "invalid_blocks"), None
     if not (isinstance(body.get("text"), str) and body["text"]) and not blocks:
         return Answer(400, "no_text"), None
     return None, body
 
 
-def check_webhook(raw: bytes, headers: dict[str, str], *, secret: str | None, now: float) -> tuple[Answer | None, Any]:
+def check_webhook(
+    raw: bytes, headers: dict[str, str], *, secret: str | None, now: float
+) -> tuple[Answer | None, Any]:
     """The yuqing webhook scheme: sha256 HMAC over ``timestamp.body``, 5-minute window, idempotency key."""
     if secret is not None:
         ts = headers.get("x-yuqing-timestamp", "")

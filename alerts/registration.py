@@ -67,17 +67,45 @@ if TYPE_CHECKING:
 MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 Key = tuple[str, str, str]  # brand, platform, author id
 # What deciding needs of an open record (the rest is loaded for the records a batch touches or reports).
-_LIGHT = [COMPLAINTS.c[n] for n in ("id", "number", "brand", "platform", "mention_id", "event_id", "customer_platform",
-                                    "customer_id", "customer_tags", "category", "urgency", "risk", "tags", "assignee",
-                                    "team", "status", "registered_at")]
+_LIGHT = [
+    COMPLAINTS.c[n]
+    for n in (
+        "id",
+        "number",
+        "brand",
+        "platform",
+        "mention_id",
+        "event_id",
+        "customer_platform",
+        "customer_id",
+        "customer_tags",
+        "category",
+        "urgency",
+        "risk",
+        "tags",
+        "assignee",
+        "team",
+        "status",
+        "registered_at",
+    )
+]
 GROUP_TAG = "群体投诉"
-RELATION_NAMES = {"source": "首帖", "repeat": "同一客户再次发帖", "repost": "转发", "copy": "近似内容", "comment": "评论"}
+RELATION_NAMES = {
+    "source": "首帖",
+    "repeat": "同一客户再次发帖",
+    "repost": "转发",
+    "copy": "近似内容",
+    "comment": "评论",
+}
 
 
 def eligible(cfg: AppConfig, m: dict[str, Any]) -> bool:
     """Whether the rubric calls ``m`` a complaint above ``[complaints].min_risk``."""
-    return (cfg.complaints.enabled and bool(m.get("is_complaint"))
-            and int(m.get("risk") or 0) >= cfg.complaints.min_risk)
+    return (
+        cfg.complaints.enabled
+        and bool(m.get("is_complaint"))
+        and int(m.get("risk") or 0) >= cfg.complaints.min_risk
+    )
 
 
 def base_urgency(m: dict[str, Any]) -> str:
@@ -179,7 +207,9 @@ class _Rec:
     new: bool
     story: AbstractSet[str] = field(default_factory=set)
     spread: _Spread = field(default_factory=_Spread)
-    links: list[dict[str, Any]] = field(default_factory=list)  # new links: mention_id, relation, note (templates)
+    links: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # new links: mention_id, relation, note (templates)
     history: list[dict[str, Any]] = field(default_factory=list)
     joined: Counter[str] = field(default_factory=Counter)  # story joins of this batch per relation
     joined_ids: list[int] = field(default_factory=list)
@@ -200,7 +230,9 @@ class _Batch:
         self.by_event: dict[int, list[_Rec]] = defaultdict(list)
         self.by_post: dict[tuple[str, str], _Rec] = {}
         self.pending: list[_Rec] = []
-        self.deltas: dict[tuple[str, str], list[Any]] = {}  # (platform, author) -> [complaints, escalations, tags]
+        self.deltas: dict[
+            tuple[str, str], list[Any]
+        ] = {}  # (platform, author) -> [complaints, escalations, tags]
         self.decided: list[tuple[int, _Rec, str, bool]] = []  # (mention id, record, relation, created)
         self.grouped: dict[int, int] = {}  # event id -> records of the event (any status) after this batch
         self.out = Registrations()
@@ -222,17 +254,28 @@ class _Batch:
         for platform in sorted({k[1] for k in keys}):
             ids = sorted({k[2] for k in keys if k[1] == platform})
             for start in range(0, len(ids), 500):
-                rows = self.conn.execute(select(*_LIGHT).where(
-                    c.customer_platform == platform, c.customer_id.in_(ids[start:start + 500]),
-                    c.status.in_(OPEN_STATUSES), c.registered_at >= since,
-                ).order_by(c.registered_at.desc(), c.id.desc())).mappings()
+                rows = self.conn.execute(
+                    select(*_LIGHT)
+                    .where(
+                        c.customer_platform == platform,
+                        c.customer_id.in_(ids[start : start + 500]),
+                        c.status.in_(OPEN_STATUSES),
+                        c.registered_at >= since,
+                    )
+                    .order_by(c.registered_at.desc(), c.id.desc())
+                ).mappings()
                 for r in rows:
                     self.by_customer[(r["brand"], platform, r["customer_id"])].append(self._rec(dict(r)))
         events = sorted({int(m["event_id"]) for m in todo if m.get("event_id")})
         for start in range(0, len(events), 500):
-            rows = self.conn.execute(select(*_LIGHT).where(
-                c.event_id.in_(events[start:start + 500]), c.status.in_(OPEN_STATUSES),
-            ).order_by(c.registered_at, c.id)).mappings()
+            rows = self.conn.execute(
+                select(*_LIGHT)
+                .where(
+                    c.event_id.in_(events[start : start + 500]),
+                    c.status.in_(OPEN_STATUSES),
+                )
+                .order_by(c.registered_at, c.id)
+            ).mappings()
             for r in rows:
                 self.by_event[int(r["event_id"])].append(self._rec(dict(r)))
         self._load_posts(todo)
@@ -248,14 +291,20 @@ class _Batch:
                 wanted.add((m["platform"], rid))
         pairs = sorted(wanted)
         for start in range(0, len(pairs), 300):
-            chunk = pairs[start:start + 300]
+            chunk = pairs[start : start + 300]
             rows = self.conn.execute(
                 select(*_LIGHT, MENTIONS.c.platform.label("_p"), MENTIONS.c.post_id.label("_post"))
-                .select_from(LINKS.join(MENTIONS, MENTIONS.c.id == LINKS.c.mention_id)
-                             .join(COMPLAINTS, COMPLAINTS.c.id == LINKS.c.complaint_id))
-                .where(tuple_(MENTIONS.c.platform, MENTIONS.c.post_id).in_(chunk),
-                       COMPLAINTS.c.status.in_(OPEN_STATUSES))
-                .order_by(COMPLAINTS.c.registered_at, COMPLAINTS.c.id)).mappings()
+                .select_from(
+                    LINKS.join(MENTIONS, MENTIONS.c.id == LINKS.c.mention_id).join(
+                        COMPLAINTS, COMPLAINTS.c.id == LINKS.c.complaint_id
+                    )
+                )
+                .where(
+                    tuple_(MENTIONS.c.platform, MENTIONS.c.post_id).in_(chunk),
+                    COMPLAINTS.c.status.in_(OPEN_STATUSES),
+                )
+                .order_by(COMPLAINTS.c.registered_at, COMPLAINTS.c.id)
+            ).mappings()
             for r in rows:
                 row = {k: v for k, v in r.items() if k not in ("_p", "_post")}
                 self.by_post.setdefault((r["_p"], r["_post"]), self._rec(row))
@@ -263,19 +312,31 @@ class _Batch:
     def _load_stories(self) -> None:
         """Each loaded record's story (its source post's text) and spread (its linked mentions)."""
         ids = sorted(self.recs)
-        sources = {rec.values["mention_id"]: rec for rec in self.recs.values() if rec.values.get("mention_id")}
+        sources = {
+            rec.values["mention_id"]: rec for rec in self.recs.values() if rec.values.get("mention_id")
+        }
         src = sorted(sources)
         for start in range(0, len(src), 500):
-            for r in self.conn.execute(select(MENTIONS.c.id, MENTIONS.c.title, MENTIONS.c.text).where(
-                    MENTIONS.c.id.in_(src[start:start + 500]))).mappings():
+            for r in self.conn.execute(
+                select(MENTIONS.c.id, MENTIONS.c.title, MENTIONS.c.text).where(
+                    MENTIONS.c.id.in_(src[start : start + 500])
+                )
+            ).mappings():
                 sources[r["id"]].story = grievance.source_story(r["title"], r["text"])
         m = MENTIONS.c
         for start in range(0, len(ids), 500):
-            stmt = (select(LINKS.c.complaint_id, m.platform, func.count(), func.sum(m.likes + m.comments + m.shares),
-                           func.max(m.author_followers))
-                    .select_from(LINKS.join(MENTIONS, m.id == LINKS.c.mention_id))
-                    .where(LINKS.c.complaint_id.in_(ids[start:start + 500]))
-                    .group_by(LINKS.c.complaint_id, m.platform))
+            stmt = (
+                select(
+                    LINKS.c.complaint_id,
+                    m.platform,
+                    func.count(),
+                    func.sum(m.likes + m.comments + m.shares),
+                    func.max(m.author_followers),
+                )
+                .select_from(LINKS.join(MENTIONS, m.id == LINKS.c.mention_id))
+                .where(LINKS.c.complaint_id.in_(ids[start : start + 500]))
+                .group_by(LINKS.c.complaint_id, m.platform)
+            )
             for cid, platform, n, eng, top in self.conn.execute(stmt):
                 s = self.recs[int(cid)].spread
                 s.count += int(n)
@@ -289,7 +350,9 @@ class _Batch:
         key = _key(m)
         for rec in self.by_customer.get(key, []) if key else []:
             v = rec.values
-            if v["category"] == (m.get("category") or "其他") or (m.get("event_id") and v["event_id"] == m["event_id"]):
+            if v["category"] == (m.get("category") or "其他") or (
+                m.get("event_id") and v["event_id"] == m["event_id"]
+            ):
                 return rec
         return None
 
@@ -327,14 +390,22 @@ class _Batch:
         rt = (m.get("extra") or {}).get("retweeted") if isinstance(m.get("extra"), dict) else None
         if isinstance(rt, dict):
             story |= grievance.story_of([rt.get("text")])
-        stance = grievance.judge(_text(m), author_name=m.get("author_name"), story=story or None,
-                                 formal=m.get("platform") == "heimao" or m.get("kind") == "complaint",
-                                 repost=repost, implicit=not comment and not repost)
+        stance = grievance.judge(
+            _text(m),
+            author_name=m.get("author_name"),
+            story=story or None,
+            formal=m.get("platform") == "heimao" or m.get("kind") == "complaint",
+            repost=repost,
+            implicit=not comment and not repost,
+        )
         if anchor is None:
             if comment and not stance.own:
                 self.out.skipped += 1
-                logger.debug("mention {id}: comment ({kind}) without a record to join, not registered",
-                             id=m["id"], kind=stance.kind)
+                logger.debug(
+                    "mention {id}: comment ({kind}) without a record to join, not registered",
+                    id=m["id"],
+                    kind=stance.kind,
+                )
                 return
             self._new(m, stance, lead=None, comment=comment, repost=repost)
         elif stance.own:
@@ -358,8 +429,9 @@ class _Batch:
         if complaint:
             prof.platforms[m["platform"]] = prof.platforms.get(m["platform"], 0) + 1
 
-    def _new(self, m: dict[str, Any], stance: grievance.Stance, *, lead: _Rec | None, comment: bool,
-             repost: bool) -> None:
+    def _new(
+        self, m: dict[str, Any], stance: grievance.Stance, *, lead: _Rec | None, comment: bool, repost: bool
+    ) -> None:
         author = str(m["author_id"]) if m.get("author_id") else None
         prof = self.profiles.get((m["platform"], author or ""), customers.Profile())
         escalating = stance.escalation if lead is not None else customers.is_escalation(m)
@@ -381,25 +453,52 @@ class _Batch:
             assignee, team = lead.values["assignee"], lead.values["team"]
             reasons.append(f"同一事件统一分派：{team or '-'} / {assignee or '-'}（随 {{lead}}）")
         else:
-            assignee, team = pick_assignee(self.cfg, category=category, urgency=urgency, platform=m["platform"],
-                                           brand=m["brand"])
+            assignee, team = pick_assignee(
+                self.cfg, category=category, urgency=urgency, platform=m["platform"], brand=m["brand"]
+            )
         fetched = m.get("fetched_at") or m.get("first_seen_at")
         values = {
-            "number": None, "brand": m["brand"], "platform": m["platform"], "mention_id": m["id"],
-            "event_id": m.get("event_id"), "customer_platform": m["platform"] if author else None,
-            "customer_id": author, "customer_name": m.get("author_name"), "customer_tags": tags,
-            "category": category, "urgency": urgency, "risk": int(m.get("risk") or 0), "reasons": reasons,
-            "tags": [], "summary": summary(m, category), "assignee": assignee, "team": team, "status": "待处理",
-            "registered_at": self.now, "source_fetched_at": fetched, "registration_latency_s": None,
-            "escalation_level": 0, "updated_at": self.now,
-            "sla_state": {"callback_days": self.cfg.complaints.callback_days, "clock": self.cfg.complaints.clock},
+            "number": None,
+            "brand": m["brand"],
+            "platform": m["platform"],
+            "mention_id": m["id"],
+            "event_id": m.get("event_id"),
+            "customer_platform": m["platform"] if author else None,
+            "customer_id": author,
+            "customer_name": m.get("author_name"),
+            "customer_tags": tags,
+            "category": category,
+            "urgency": urgency,
+            "risk": int(m.get("risk") or 0),
+            "reasons": reasons,
+            "tags": [],
+            "summary": summary(m, category),
+            "assignee": assignee,
+            "team": team,
+            "status": "待处理",
+            "registered_at": self.now,
+            "source_fetched_at": fetched,
+            "registration_latency_s": None,
+            "escalation_level": 0,
+            "updated_at": self.now,
+            "sla_state": {
+                "callback_days": self.cfg.complaints.callback_days,
+                "clock": self.cfg.complaints.clock,
+            },
             **clock.deadlines(self.cfg, urgency, self.now),
         }
         where = customers.PLATFORM_NAMES.get(m["platform"], m["platform"])
         rec = _Rec(values, new=True, story=grievance.story_of([m.get("title"), m.get("text")]), lead=lead)
         rec.links.append({"mention_id": m["id"], "relation": "source", "note": decision})
-        rec.history.append({"action": "registered", "field": "status", "old": None, "new": "待处理",
-                            "note": f"自动登记：{where} 帖子 #{m['id']}，{decision}；分派 {team or '-'} / {assignee or '-'}"})
+        rec.history.append(
+            {
+                "action": "registered",
+                "field": "status",
+                "old": None,
+                "new": "待处理",
+                "note": f"自动登记：{where} 帖子 #{m['id']}，{decision}；分派 {team or '-'} / {assignee or '-'}",
+            }
+        )
         rec.spread.add(m)
         self.pending.append(rec)
         self.decided.append((m["id"], rec, "source", True))
@@ -418,8 +517,15 @@ class _Batch:
             return
         rec.raised = True
         if rec.new:
-            rec.history.append({"action": "urgency", "field": "urgency", "old": v["urgency"], "new": wanted,
-                                "note": f"{note}；SLA 按登记时间重算"})
+            rec.history.append(
+                {
+                    "action": "urgency",
+                    "field": "urgency",
+                    "old": v["urgency"],
+                    "new": wanted,
+                    "note": f"{note}；SLA 按登记时间重算",
+                }
+            )
             v["reasons"] = [*v["reasons"], f"{note}，紧急程度上调为{wanted}"]
             v["urgency"] = wanted
             v.update(clock.deadlines(self.cfg, wanted, v["registered_at"]))
@@ -432,8 +538,15 @@ class _Batch:
         """The same customer about the same problem: joins, may raise the urgency (unchanged rule)."""
         note = "同一客户就同一问题再次发帖，并入 {number}"
         rec.links.append({"mention_id": m["id"], "relation": "repeat", "note": note})
-        rec.history.append({"action": "merged", "field": "mention", "old": None, "new": str(m["id"]),
-                            "note": "同一客户就同一问题再次发帖，已并入本记录"})
+        rec.history.append(
+            {
+                "action": "merged",
+                "field": "mention",
+                "old": None,
+                "new": str(m["id"]),
+                "note": "同一客户就同一问题再次发帖，已并入本记录",
+            }
+        )
         rec.values["risk"] = max(int(rec.values["risk"] or 0), int(m.get("risk") or 0))
         rec.spread.add(m)
         rec.touched = True
@@ -442,8 +555,12 @@ class _Batch:
             wanted = "非常紧急"  # seed 003: escalation now + strong opinion on an open record
         self._raise(rec, wanted, "重复投诉")
         self.decided.append((m["id"], rec, "repeat", False))
-        self._delta(m, complaint=False, escalation=customers.is_escalation(m),
-                    tags=list(rec.values.get("customer_tags") or []))
+        self._delta(
+            m,
+            complaint=False,
+            escalation=customers.is_escalation(m),
+            tags=list(rec.values.get("customer_tags") or []),
+        )
 
     def _join_story(self, rec: _Rec, m: dict[str, Any], relation: str, stance: grievance.Stance) -> None:
         """A repost, near-copy or comment without a grievance of its own: evidence for ``rec``."""
@@ -468,7 +585,9 @@ class _Batch:
         if stance.escalation:
             self._raise(rec, "非常紧急", f"关联{what}扬言升级投诉（#{m['id']}）")
         if followers >= self.cfg.analysis.big_v_followers:
-            self._raise(rec, "非常紧急", f"大V{what}：{m.get('author_name') or '未知作者'}（粉丝 {followers}）")
+            self._raise(
+                rec, "非常紧急", f"大V{what}：{m.get('author_name') or '未知作者'}（粉丝 {followers}）"
+            )
         if engagement(m) >= viral:
             self._raise(rec, "非常紧急", f"关联{what}互动 {engagement(m)}，已在扩散")
         elif viral and rec.spread.engagement >= viral:
@@ -486,9 +605,16 @@ class _Batch:
         c = COMPLAINTS.c
         counts: Counter[int] = Counter()
         for start in range(0, len(events), 500):
-            counts.update({int(e): int(n) for e, n in self.conn.execute(
-                select(c.event_id, func.count()).where(c.event_id.in_(events[start:start + 500]))
-                .group_by(c.event_id))})
+            counts.update(
+                {
+                    int(e): int(n)
+                    for e, n in self.conn.execute(
+                        select(c.event_id, func.count())
+                        .where(c.event_id.in_(events[start : start + 500]))
+                        .group_by(c.event_id)
+                    )
+                }
+            )
         for eid in events:
             new = [r for r in self.pending if r.values.get("event_id") == eid]
             size = counts[eid] + len(new)
@@ -500,8 +626,9 @@ class _Batch:
                 if GROUP_TAG not in (rec.values.get("tags") or []):
                     rec.values["tags"] = [*(rec.values.get("tags") or []), GROUP_TAG]
                     rec.tagged = rec.touched = True
-                    rec.history.append({"action": "group", "field": "tags", "old": None, "new": GROUP_TAG,
-                                        "note": note})
+                    rec.history.append(
+                        {"action": "group", "field": "tags", "old": None, "new": GROUP_TAG, "note": note}
+                    )
                 self._raise(rec, "非常紧急", note)
             self.grouped[eid] = size
 
@@ -516,8 +643,9 @@ class _Batch:
             need.update(int(r.values["id"]) for r in self.by_event[eid] if not r.new)
         ids = sorted(need)
         for start in range(0, len(ids), 500):
-            for row in self.conn.execute(select(COMPLAINTS).where(COMPLAINTS.c.id.in_(ids[start:start + 500])))\
-                    .mappings():
+            for row in self.conn.execute(
+                select(COMPLAINTS).where(COMPLAINTS.c.id.in_(ids[start : start + 500]))
+            ).mappings():
                 values = self.recs[int(row["id"])].values
                 for k, v in row.items():
                     values.setdefault(k, v)
@@ -530,12 +658,18 @@ class _Batch:
         self._write_existing()
         for eid, size in self.grouped.items():
             recs = self.by_event[eid]
-            self.out.groups[eid] = Group(eid, size, [dict(r.values) for r in recs],
-                                         {int(r.values["id"]) for r in recs if r.new})
+            self.out.groups[eid] = Group(
+                eid, size, [dict(r.values) for r in recs], {int(r.values["id"]) for r in recs if r.new}
+            )
         for mid, rec, relation, created in self.decided:
             link = next((x for x in rec.links if x["mention_id"] == mid), None)
-            self.out[mid] = Registration(dict(rec.values), created=created, urgency_raised=rec.raised,
-                                         relation=relation, note=link["note"] if link else None)
+            self.out[mid] = Registration(
+                dict(rec.values),
+                created=created,
+                urgency_raised=rec.raised,
+                relation=relation,
+                note=link["note"] if link else None,
+            )
         customers.record_many(self.conn, self.deltas, self.now)
         return self.out
 
@@ -546,7 +680,9 @@ class _Batch:
         for rec, number in zip(self.pending, numbers, strict=True):
             rec.values["number"] = number
             if rec.values["source_fetched_at"] is not None:
-                rec.values["registration_latency_s"] = (done - rec.values["source_fetched_at"]).total_seconds()
+                rec.values["registration_latency_s"] = (
+                    done - rec.values["source_fetched_at"]
+                ).total_seconds()
         for rec in self.pending:
             lead = rec.lead.values["number"] if rec.lead is not None else ""
             rec.values["reasons"] = [r.replace("{lead}", lead) for r in rec.values["reasons"]]
@@ -555,11 +691,17 @@ class _Batch:
             for link in rec.links:
                 link["note"] = link["note"].replace("{lead}", lead)
         rows = [rec.values for rec in self.pending]
-        ids = c.execute(insert(COMPLAINTS).returning(COMPLAINTS.c.id, sort_by_parameter_order=True), rows).scalars()
+        ids = c.execute(
+            insert(COMPLAINTS).returning(COMPLAINTS.c.id, sort_by_parameter_order=True), rows
+        ).scalars()
         for rec, cid in zip(self.pending, ids, strict=True):
             rec.values["id"] = int(cid)
-        logger.info("{n} complaint record(s) registered: {first}…{last}", n=len(rows), first=numbers[0],
-                    last=numbers[-1])
+        logger.info(
+            "{n} complaint record(s) registered: {first}…{last}",
+            n=len(rows),
+            first=numbers[0],
+            last=numbers[-1],
+        )
 
     def _write_existing(self) -> None:
         """Links, history, risk, tags and urgency of every record the batch touched (new ones included)."""
@@ -572,14 +714,29 @@ class _Batch:
             cid, number = rec.values["id"], rec.values["number"]
             for link in rec.links:
                 link["note"] = link["note"].replace("{number}", number)
-                links.append({"complaint_id": cid, "mention_id": link["mention_id"], "added_at": self.now,
-                              "relation": link["relation"], "note": link["note"]})
+                links.append(
+                    {
+                        "complaint_id": cid,
+                        "mention_id": link["mention_id"],
+                        "added_at": self.now,
+                        "relation": link["relation"],
+                        "note": link["note"],
+                    }
+                )
             if rec.joined:
                 parts = "、".join(f"{RELATION_NAMES[k]} {n} 条" for k, n in rec.joined.most_common())
-                shown = "、".join(f"#{i}" for i in rec.joined_ids[:10]) + ("…" if len(rec.joined_ids) > 10 else "")
-                rec.history.append({"action": "merged", "field": "mention", "old": None,
-                                    "new": str(sum(rec.joined.values())),
-                                    "note": f"同一事件未自述本人问题的帖子并入本单：{parts}（{shown}）"})
+                shown = "、".join(f"#{i}" for i in rec.joined_ids[:10]) + (
+                    "…" if len(rec.joined_ids) > 10 else ""
+                )
+                rec.history.append(
+                    {
+                        "action": "merged",
+                        "field": "mention",
+                        "old": None,
+                        "new": str(sum(rec.joined.values())),
+                        "note": f"同一事件未自述本人问题的帖子并入本单：{parts}（{shown}）",
+                    }
+                )
             history += [{"complaint_id": cid, "at": self.now, "actor": SYSTEM, **h} for h in rec.history]
         if links:
             c.execute(insert(LINKS), links)
@@ -588,21 +745,41 @@ class _Batch:
         touched = [rec for rec in self.recs.values() if rec.touched]
         # One executemany per shape (risk and time; risk, time and the group tag), not a statement per record.
         for tagged in (False, True):
-            rows = [{"_cid": rec.values["id"], "risk": rec.values["risk"], "updated_at": self.now,
-                     **({"tags": rec.values["tags"]} if tagged else {})}
-                    for rec in touched if rec.tagged is tagged]
+            rows = [
+                {
+                    "_cid": rec.values["id"],
+                    "risk": rec.values["risk"],
+                    "updated_at": self.now,
+                    **({"tags": rec.values["tags"]} if tagged else {}),
+                }
+                for rec in touched
+                if rec.tagged is tagged
+            ]
             if rows:
                 cols = ("risk", "updated_at", "tags") if tagged else ("risk", "updated_at")
-                c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == bindparam("_cid"))
-                          .values({k: bindparam(k) for k in cols}), rows)
+                c.execute(
+                    update(COMPLAINTS)
+                    .where(COMPLAINTS.c.id == bindparam("_cid"))
+                    .values({k: bindparam(k) for k in cols}),
+                    rows,
+                )
         for rec in touched:
             rec.values["updated_at"] = self.now
             if not rec.wanted:
                 continue  # the row is what this batch loaded plus the values just written
-            set_urgency(c, self.cfg, rec.values["id"], rec.wanted, actor=SYSTEM,
-                        note="；".join(dict.fromkeys(rec.why)) + "，紧急程度上调", now=self.now)
-            reasons = [*(rec.values.get("reasons") or []),
-                       *(f"{w}，紧急程度上调为{rec.wanted}" for w in dict.fromkeys(rec.why))]
+            set_urgency(
+                c,
+                self.cfg,
+                rec.values["id"],
+                rec.wanted,
+                actor=SYSTEM,
+                note="；".join(dict.fromkeys(rec.why)) + "，紧急程度上调",
+                now=self.now,
+            )
+            reasons = [
+                *(rec.values.get("reasons") or []),
+                *(f"{w}，紧急程度上调为{rec.wanted}" for w in dict.fromkeys(rec.why)),
+            ]
             c.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == rec.values["id"]).values(reasons=reasons))
             rec.values.update(get(c, rec.values["id"]))
 
@@ -614,8 +791,10 @@ def _key(m: dict[str, Any]) -> Key | None:
 def registered_mentions(conn: Connection, mention_ids: list[int]) -> set[int]:
     out: set[int] = set()
     for start in range(0, len(mention_ids), 500):
-        chunk = mention_ids[start:start + 500]
-        out.update(int(r[0]) for r in conn.execute(select(LINKS.c.mention_id).where(LINKS.c.mention_id.in_(chunk))))
+        chunk = mention_ids[start : start + 500]
+        out.update(
+            int(r[0]) for r in conn.execute(select(LINKS.c.mention_id).where(LINKS.c.mention_id.in_(chunk)))
+        )
     return out
 
 
@@ -626,8 +805,9 @@ def _order(m: dict[str, Any]) -> tuple[bool, datetime, int]:
     return comment, t, int(m["id"])
 
 
-def register_mentions(conn: Connection, cfg: AppConfig, mentions: list[dict[str, Any]], *,
-                      now: datetime) -> Registrations:
+def register_mentions(
+    conn: Connection, cfg: AppConfig, mentions: list[dict[str, Any]], *, now: datetime
+) -> Registrations:
     """Register (or join) every eligible mention not registered yet; returns them by mention id."""
     todo = [m for m in mentions if eligible(cfg, m)]
     if not todo:

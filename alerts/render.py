@@ -20,12 +20,29 @@ from alerts.escape import safe_link
 
 PLATFORM_NAMES = {"weibo": "微博", "xiaohongshu": "小红书", "douyin": "抖音", "heimao": "黑猫投诉"}
 MARKERS = {"非常紧急": "🔴", "紧急": "🟠", "一般": "🟡"}
-TRENDS = {"rising": "上升", "up": "上升", "surging": "激增", "falling": "回落", "down": "回落",
-          "stable": "平稳", "flat": "平稳", "new": "新出现"}
+TRENDS = {
+    "rising": "上升",
+    "up": "上升",
+    "surging": "激增",
+    "falling": "回落",
+    "down": "回落",
+    "stable": "平稳",
+    "flat": "平稳",
+    "new": "新出现",
+}
 KIND_TITLES = {
-    "mention": "舆情预警", "event": "舆情事件", "surge": "声量激增", "digest": "舆情摘要",
-    "health": "采集状态", "complaint_sla": "客诉时限提醒", "complaint": "客诉登记", "report": "舆情报告",
-    "backfill": "回溯汇总", "rollup": "风险汇总", "hot": "热榜预警", "spread": "传播追踪",
+    "mention": "舆情预警",
+    "event": "舆情事件",
+    "surge": "声量激增",
+    "digest": "舆情摘要",
+    "health": "采集状态",
+    "complaint_sla": "客诉时限提醒",
+    "complaint": "客诉登记",
+    "report": "舆情报告",
+    "backfill": "回溯汇总",
+    "rollup": "风险汇总",
+    "hot": "热榜预警",
+    "spread": "传播追踪",
 }
 SUMMARY_KINDS = ("digest", "backfill", "rollup")
 EXCERPT_CHARS = 280
@@ -42,7 +59,7 @@ class Line:
     value: str
     style: str | None = None  # quote | note | strong
     color: str | None = None  # warning | info | comment (WeCom font colours)
-    url: str | None = None    # a safe link; ``value`` is its label
+    url: str | None = None  # a safe link; ``value`` is its label
 
 
 @dataclass(slots=True)
@@ -84,15 +101,22 @@ def when(value: Any, tz: ZoneInfo) -> str:
 
 
 def _platform(m: Mapping[str, Any]) -> str:
-    return str(m.get("platform_name") or PLATFORM_NAMES.get(str(m.get("platform") or ""), m.get("platform") or ""))
+    return str(
+        m.get("platform_name") or PLATFORM_NAMES.get(str(m.get("platform") or ""), m.get("platform") or "")
+    )
 
 
 def _risk_lines(p: Mapping[str, Any]) -> list[Line]:
     lines = [Line("品牌", str(p.get("brand") or ""))] if p.get("brand") else []
-    level = " · ".join(x for x in (
-        str(p.get("urgency") or ""), f"风险 {p['risk']}/100" if p.get("risk") is not None else "") if x)
+    level = " · ".join(
+        x
+        for x in (str(p.get("urgency") or ""), f"风险 {p['risk']}/100" if p.get("risk") is not None else "")
+        if x
+    )
     if level:
-        lines.append(Line("等级", level, style="strong", color="warning" if p.get("urgency") != "一般" else "comment"))
+        lines.append(
+            Line("等级", level, style="strong", color="warning" if p.get("urgency") != "一般" else "comment")
+        )
     reasons = [str(r) for r in (p.get("reasons") or []) if r]
     if reasons:
         lines.append(Line("原因", "；".join(reasons[:8])))
@@ -108,8 +132,9 @@ def _engagement(m: Mapping[str, Any]) -> str:
     return f"赞 {number(m.get('likes'))} · 评论 {number(m.get('comments'))} · 转发 {number(m.get('shares'))}"
 
 
-def mention_lines(m: Mapping[str, Any], tz: ZoneInfo, *, excerpt_chars: int = EXCERPT_CHARS,
-                  comment: bool = False) -> list[Line]:
+def mention_lines(
+    m: Mapping[str, Any], tz: ZoneInfo, *, excerpt_chars: int = EXCERPT_CHARS, comment: bool = False
+) -> list[Line]:
     """Platform, author, time, region, engagement, excerpt and post link of one mention.
 
     ``comment``: the mention is shown under its post (``post_lines``), so its lines say 评论.
@@ -117,9 +142,17 @@ def mention_lines(m: Mapping[str, Any], tz: ZoneInfo, *, excerpt_chars: int = EX
     lines = [] if comment else [Line("平台", _platform(m))]
     if m.get("category"):
         lines.append(Line("类别", str(m["category"])))
-    lines.append(Line("评论者" if comment else "作者",
-                      _who(m.get("author_name"), m.get("author_followers"), m.get("author_verified"))))
-    meta = " · ".join(x for x in (when(m.get("published_at"), tz), f"IP {m['ip_region']}" if m.get("ip_region") else "") if x)
+    lines.append(
+        Line(
+            "评论者" if comment else "作者",
+            _who(m.get("author_name"), m.get("author_followers"), m.get("author_verified")),
+        )
+    )
+    meta = " · ".join(
+        x
+        for x in (when(m.get("published_at"), tz), f"IP {m['ip_region']}" if m.get("ip_region") else "")
+        if x
+    )
     if meta:
         lines.append(Line("发布", meta))
     lines.append(Line("互动", _engagement(m)))
@@ -133,13 +166,21 @@ def mention_lines(m: Mapping[str, Any], tz: ZoneInfo, *, excerpt_chars: int = EX
 
 def post_lines(post: Mapping[str, Any], m: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
     """The post a comment answers: who wrote it, its reach, an excerpt, and how many risky comments it drew."""
-    risky = (f"该帖已有 {number(post.get('risky_comments'))} 条风险评论"
-             f"（已采集评论 {number(post.get('stored_comments'))} 条）")
+    risky = (
+        f"该帖已有 {number(post.get('risky_comments'))} 条风险评论"
+        f"（已采集评论 {number(post.get('stored_comments'))} 条）"
+    )
     if post.get("missing"):
         return [Line("原帖", f"{_platform(m)} · 未采集到原帖"), Line("风险评论", risky, color="warning")]
-    head = " · ".join(x for x in (_platform(m), _who(post.get("author_name"), post.get("author_followers"),
-                                                      post.get("author_verified")),
-                                  when(post.get("published_at"), tz)) if x)
+    head = " · ".join(
+        x
+        for x in (
+            _platform(m),
+            _who(post.get("author_name"), post.get("author_followers"), post.get("author_verified")),
+            when(post.get("published_at"), tz),
+        )
+        if x
+    )
     lines = [Line("原帖", head, style="strong"), Line("原帖互动", _engagement(post))]
     if post.get("text"):
         lines.append(Line(None, str(post["text"])[: POST_EXCERPT_CHARS * 2], style="quote"))
@@ -159,8 +200,11 @@ def _trend(value: Any) -> str:
 
 def _size(e: Mapping[str, Any]) -> str:
     counts = e.get("platform_counts") or {}
-    spread = " / ".join(f"{PLATFORM_NAMES.get(str(k), str(k))} {number(v)}" for k, v in counts.items()) if isinstance(
-        counts, Mapping) else ""
+    spread = (
+        " / ".join(f"{PLATFORM_NAMES.get(str(k), str(k))} {number(v)}" for k, v in counts.items())
+        if isinstance(counts, Mapping)
+        else ""
+    )
     total = int(e.get("mention_count") or 0)
     if e.get("comment_count") is not None:
         comments = int(e.get("comment_count") or 0)
@@ -180,21 +224,33 @@ def _speed(g: Any) -> str:
 
 def event_lines(e: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
     """Event size (posts and comments per platform), engagement, trend, speed and the top spreader."""
-    lines = [Line("事件", str(e.get("title") or "")), Line("规模", _size(e))] if e.get("title") else [
-        Line("规模", _size(e))]
-    tail = " · ".join(x for x in (
-        f"总互动 {number(e.get('engagement'))}" if e.get("engagement") is not None else "",
-        f"趋势 {_trend(e.get('trend'))}" if e.get("trend") not in (None, "") else "",
-        f"首次 {when(e.get('first_seen_at'), tz)}" if e.get("first_seen_at") else "",
-    ) if x)
+    lines = (
+        [Line("事件", str(e.get("title") or "")), Line("规模", _size(e))]
+        if e.get("title")
+        else [Line("规模", _size(e))]
+    )
+    tail = " · ".join(
+        x
+        for x in (
+            f"总互动 {number(e.get('engagement'))}" if e.get("engagement") is not None else "",
+            f"趋势 {_trend(e.get('trend'))}" if e.get("trend") not in (None, "") else "",
+            f"首次 {when(e.get('first_seen_at'), tz)}" if e.get("first_seen_at") else "",
+        )
+        if x
+    )
     if tail:
         lines.append(Line("态势", tail))
     if _speed(e.get("growth")):
         lines.append(Line("增速", _speed(e.get("growth")), color="warning"))
     top = e.get("spreader")
     if isinstance(top, Mapping) and top.get("author_name"):
-        lines.append(Line("扩散最广", f"{_who(top.get('author_name'), top.get('followers'), top.get('verified'))}"
-                                   f" · {_platform(top)} · 互动 {number(top.get('engagement'))}"))
+        lines.append(
+            Line(
+                "扩散最广",
+                f"{_who(top.get('author_name'), top.get('followers'), top.get('verified'))}"
+                f" · {_platform(top)} · 互动 {number(top.get('engagement'))}",
+            )
+        )
     return lines
 
 
@@ -206,8 +262,15 @@ def complaint_lines(c: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
     if grade:
         lines.append(Line("分级", grade))
     lines.append(Line("负责", owner))
-    dues = [(label, when(c.get(key), tz)) for label, key in (
-        ("上报", "due_report_at"), ("首查", "due_first_check_at"), ("答复", "due_answer_at"), ("解决", "due_resolve_at"))]
+    dues = [
+        (label, when(c.get(key), tz))
+        for label, key in (
+            ("上报", "due_report_at"),
+            ("首查", "due_first_check_at"),
+            ("答复", "due_answer_at"),
+            ("解决", "due_resolve_at"),
+        )
+    ]
     shown = " · ".join(f"{label} {t}" for label, t in dues if t)
     if shown:
         lines.append(Line("时限", shown, color="warning"))
@@ -232,8 +295,12 @@ def _heading(p: Mapping[str, Any], kind: str) -> tuple[str, str]:
     title = str(p.get("title") or "").strip()
     brand = str(p.get("brand") or "")
     prefix = f"【{urgency}】" if urgency else ""
-    return marker, f"{prefix}{brand + ' ' if brand and brand not in title else ''}{base}：{title}" if title else \
-        f"{prefix}{brand} {base}".strip()
+    return (
+        marker,
+        f"{prefix}{brand + ' ' if brand and brand not in title else ''}{base}：{title}"
+        if title
+        else f"{prefix}{brand} {base}".strip(),
+    )
 
 
 def _digest_sections(p: Mapping[str, Any], tz: ZoneInfo) -> list[list[Line]]:
@@ -246,20 +313,34 @@ def _digest_sections(p: Mapping[str, Any], tz: ZoneInfo) -> list[list[Line]]:
             out.append([Line(f"第{i}条", str(item["note"]), style="strong")])
             continue
         comp = item.get("complaint")
-        head = " · ".join(x for x in (
-            _platform(item), str(item.get("author_name") or ""), "评论" if item.get("kind") == "comment" else "",
-            str(item.get("category") or ""), str(item.get("urgency") or "") if p.get("kind") != "digest" else "",
-            f"风险 {item['risk']}" if item.get("risk") is not None else "",
-            f"客诉单 {comp.get('number')}" if isinstance(comp, Mapping) and comp.get("number") else "",
-            f"同事件 {number(item.get('event_mentions'))} 条" if int(item.get("event_mentions") or 0) > 1
-            and p.get("kind") != "digest" else "") if x)
+        head = " · ".join(
+            x
+            for x in (
+                _platform(item),
+                str(item.get("author_name") or ""),
+                "评论" if item.get("kind") == "comment" else "",
+                str(item.get("category") or ""),
+                str(item.get("urgency") or "") if p.get("kind") != "digest" else "",
+                f"风险 {item['risk']}" if item.get("risk") is not None else "",
+                f"客诉单 {comp.get('number')}" if isinstance(comp, Mapping) and comp.get("number") else "",
+                f"同事件 {number(item.get('event_mentions'))} 条"
+                if int(item.get("event_mentions") or 0) > 1 and p.get("kind") != "digest"
+                else "",
+            )
+            if x
+        )
         lines = [Line(f"第{i}条", head, style="strong")]
         if item.get("post_text"):
             lines.append(Line("原帖", str(item["post_text"])[:quote]))
         if item.get("text"):
             text = str(item["text"])
-            lines.append(Line(None, text[:quote] + ("…" if len(text) > quote and not text.endswith("…") else ""),
-                              style="quote"))
+            lines.append(
+                Line(
+                    None,
+                    text[:quote] + ("…" if len(text) > quote and not text.endswith("…") else ""),
+                    style="quote",
+                )
+            )
         link = safe_link(item.get("url"))
         if link:
             lines.append(Line(None, "查看原帖", url=link))
@@ -269,9 +350,22 @@ def _digest_sections(p: Mapping[str, Any], tz: ZoneInfo) -> list[list[Line]]:
 
 def _health_lines(h: Mapping[str, Any]) -> list[Line]:
     state = "已恢复" if h.get("state") == "cleared" else "异常"
-    where = " · ".join(x for x in (PLATFORM_NAMES.get(str(h.get("platform") or ""), str(h.get("platform") or "")),
-                                   str(h.get("brand") or "")) if x)
-    lines = [Line("状态", f"{where} {state}".strip(), style="strong", color="info" if state == "已恢复" else "warning")]
+    where = " · ".join(
+        x
+        for x in (
+            PLATFORM_NAMES.get(str(h.get("platform") or ""), str(h.get("platform") or "")),
+            str(h.get("brand") or ""),
+        )
+        if x
+    )
+    lines = [
+        Line(
+            "状态",
+            f"{where} {state}".strip(),
+            style="strong",
+            color="info" if state == "已恢复" else "warning",
+        )
+    ]
     if h.get("kind"):
         lines.append(Line("类型", str(h["kind"])))
     if h.get("message"):
@@ -283,8 +377,10 @@ def _health_lines(h: Mapping[str, Any]) -> list[Line]:
 
 def hot_lines(h: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
     """A brand topic on a hot list: list, topic, rank, heat, label and the topic's search link."""
-    lines = [Line("热榜", str(h.get("list") or h.get("platform") or "")), Line("话题", str(h.get("word") or ""),
-                                                                              style="strong")]
+    lines = [
+        Line("热榜", str(h.get("list") or h.get("platform") or "")),
+        Line("话题", str(h.get("word") or ""), style="strong"),
+    ]
     rank = f"第 {h.get('rank')} 位"
     if h.get("best_rank") and h.get("best_rank") != h.get("rank"):
         rank += f"（最高第 {h.get('best_rank')} 位）"
@@ -304,12 +400,23 @@ def spread_lines(s: Mapping[str, Any], tz: ZoneInfo) -> list[Line]:
     """A tracked post's spread: reposts so far, speed, acceleration and the top spreaders."""
     lines = [Line("转发", f"{number(s.get('reposts'))} 次 · 评论 {number(s.get('comments'))} 条")]
     if s.get("velocity") is not None:
-        lines.append(Line("速度", f"{float(s.get('velocity') or 0):.0f} 次/小时 · 加速度 "
-                                  f"{float(s.get('acceleration') or 0):+.0f} 次/小时²", color="warning"))
+        lines.append(
+            Line(
+                "速度",
+                f"{float(s.get('velocity') or 0):.0f} 次/小时 · 加速度 "
+                f"{float(s.get('acceleration') or 0):+.0f} 次/小时²",
+                color="warning",
+            )
+        )
     for i, sp in enumerate(s.get("spreaders") or [], 1):
         if isinstance(sp, Mapping) and i <= 3:
-            lines.append(Line(f"扩散者{i}", f"{_who(sp.get('author_name'), sp.get('followers'), sp.get('verified'))}"
-                                           f" · 带来转发 {number(sp.get('reposts_below'))}"))
+            lines.append(
+                Line(
+                    f"扩散者{i}",
+                    f"{_who(sp.get('author_name'), sp.get('followers'), sp.get('verified'))}"
+                    f" · 带来转发 {number(sp.get('reposts_below'))}",
+                )
+            )
     return lines
 
 
@@ -336,8 +443,16 @@ def _body(kind: str, p: Mapping[str, Any], tz: ZoneInfo) -> tuple[list[Line], li
         head = _health_lines(p["health"])
     if isinstance(c, Mapping) and kind in ("complaint_sla", "complaint"):
         head += complaint_lines(c, tz)
-    if p.get("text") and kind in ("complaint_sla", "complaint", "surge", "event", "backfill", "rollup", "hot",
-                                  "spread"):
+    if p.get("text") and kind in (
+        "complaint_sla",
+        "complaint",
+        "surge",
+        "event",
+        "backfill",
+        "rollup",
+        "hot",
+        "spread",
+    ):
         head.append(Line(None, str(p["text"]), style="strong"))
     if kind == "hot" and isinstance(p.get("hot"), Mapping):
         head += hot_lines(p["hot"], tz)
@@ -352,7 +467,9 @@ def _body(kind: str, p: Mapping[str, Any], tz: ZoneInfo) -> tuple[list[Line], li
     if isinstance(c, Mapping) and kind not in ("complaint_sla", "complaint"):
         head += complaint_lines(c, tz)
     if kind in ("backfill", "rollup") and isinstance(p.get("facts"), list):
-        head += [Line(str(f[0]), str(f[1])) for f in p["facts"] if isinstance(f, list | tuple) and len(f) == 2]
+        head += [
+            Line(str(f[0]), str(f[1])) for f in p["facts"] if isinstance(f, list | tuple) and len(f) == 2
+        ]
     if kind in SUMMARY_KINDS:
         sections = _digest_sections(p, tz)
     if kind == "report" and p.get("text"):
@@ -368,6 +485,11 @@ def render(payload: Mapping[str, Any], *, ref: str, tz: ZoneInfo | str = "Asia/S
     head, sections = _body(kind, payload, zone)
     if kind == "digest":
         head.insert(0, Line("条数", f"{len(sections)} 条未单独推送的风险内容"))
-    return Doc(title=title, marker=marker, summary=f"{marker} {title}", head=head, sections=sections,
-               foot=_footer(payload, ref))
-
+    return Doc(
+        title=title,
+        marker=marker,
+        summary=f"{marker} {title}",
+        head=head,
+        sections=sections,
+        foot=_footer(payload, ref),
+    )

@@ -30,7 +30,15 @@ from crawler.storage.types import utcnow
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-__all__ = ["SweepStats", "add_minutes", "business_add", "callback_due", "deadlines", "milestone_status", "sweep"]
+__all__ = [
+    "SweepStats",
+    "add_minutes",
+    "business_add",
+    "callback_due",
+    "deadlines",
+    "milestone_status",
+    "sweep",
+]
 
 COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 MENTIONS = Mention.__table__  # type: ignore[attr-defined]
@@ -53,8 +61,13 @@ class SweepStats:
     callbacks: int = 0
 
     def as_dict(self) -> dict[str, int]:
-        return {"checked": self.checked, "warned": self.warned, "breached": self.breached,
-                "escalated": self.escalated, "callbacks": self.callbacks}
+        return {
+            "checked": self.checked,
+            "warned": self.warned,
+            "breached": self.breached,
+            "escalated": self.escalated,
+            "callbacks": self.callbacks,
+        }
 
 
 def milestone_status(rec: dict[str, Any], now: datetime, warn_minutes: int = 0) -> dict[str, str]:
@@ -78,10 +91,16 @@ def milestone_status(rec: dict[str, Any], now: datetime, warn_minutes: int = 0) 
 def _candidates(conn: Connection, horizon: datetime, now: datetime) -> list[int]:
     c = COMPLAINTS.c
     due_cols = [COMPLAINTS.c[col] <= horizon for col, _, _ in MILESTONES.values()]
-    stmt = select(c.id).where(or_(
-        (c.status.in_(complaints.OPEN_STATUSES)) & or_(*due_cols),
-        (c.status == "已解决") & (c.callback_due_at <= now),
-    )).order_by(c.id)
+    stmt = (
+        select(c.id)
+        .where(
+            or_(
+                (c.status.in_(complaints.OPEN_STATUSES)) & or_(*due_cols),
+                (c.status == "已解决") & (c.callback_due_at <= now),
+            )
+        )
+        .order_by(c.id)
+    )
     return [int(r[0]) for r in conn.execute(stmt)]
 
 
@@ -115,8 +134,9 @@ def sweep(engine: Engine, cfg: AppConfig, *, now: datetime | None = None) -> Swe
 class _Sweeper:
     """The SLA checks of one record, in one transaction."""
 
-    def __init__(self, conn: Connection, cfg: AppConfig, rec: dict[str, Any], now: datetime,
-                 stats: SweepStats) -> None:
+    def __init__(
+        self, conn: Connection, cfg: AppConfig, rec: dict[str, Any], now: datetime, stats: SweepStats
+    ) -> None:
         self.conn, self.cfg, self.rec, self.now, self.stats = conn, cfg, rec, now, stats
         self.state: dict[str, Any] = dict(rec["sla_state"] or {})
         self.dirty = False
@@ -133,8 +153,11 @@ class _Sweeper:
                     self._breach(ms)
             self._escalate()
         if self.dirty:
-            self.conn.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == self.rec["id"])
-                              .values(sla_state=self.state, updated_at=self.now))
+            self.conn.execute(
+                update(COMPLAINTS)
+                .where(COMPLAINTS.c.id == self.rec["id"])
+                .values(sla_state=self.state, updated_at=self.now)
+            )
 
     def _mark(self, kind: str, ms: str) -> bool:
         marks = dict(self.state.get(kind) or {})
@@ -149,19 +172,39 @@ class _Sweeper:
         rec = self.rec
         m = None
         if rec["mention_id"]:
-            row = self.conn.execute(select(MENTIONS).where(MENTIONS.c.id == rec["mention_id"])).mappings().first()
+            row = (
+                self.conn.execute(select(MENTIONS).where(MENTIONS.c.id == rec["mention_id"]))
+                .mappings()
+                .first()
+            )
             m = dict(row) if row else None
         payload = {
-            "kind": "complaint_sla", "title": title, "brand": rec["brand"], "urgency": rec["urgency"],
-            "risk": rec["risk"], "reasons": list(rec["reasons"] or []), "text": text,
-            "mention": payloads.mention_part(m) if m else None, "event": None,
+            "kind": "complaint_sla",
+            "title": title,
+            "brand": rec["brand"],
+            "urgency": rec["urgency"],
+            "risk": rec["risk"],
+            "reasons": list(rec["reasons"] or []),
+            "text": text,
+            "mention": payloads.mention_part(m) if m else None,
+            "event": None,
             "complaint": payloads.complaint_part(rec),
             "links": payloads.links(self.cfg, complaint_number=rec["number"]),
         }
-        enqueue(self.conn, self.cfg, kind="complaint_sla", dedup_key=f"complaint:{rec['id']}:{key}", title=title,
-                payload=payload, channels=list(dict.fromkeys([*self.cfg.complaints.sla_channels, *channels])),
-                brand=rec["brand"], complaint_id=rec["id"], mention_id=rec["mention_id"],
-                urgency=rec["urgency"], risk=rec["risk"])
+        enqueue(
+            self.conn,
+            self.cfg,
+            kind="complaint_sla",
+            dedup_key=f"complaint:{rec['id']}:{key}",
+            title=title,
+            payload=payload,
+            channels=list(dict.fromkeys([*self.cfg.complaints.sla_channels, *channels])),
+            brand=rec["brand"],
+            complaint_id=rec["id"],
+            mention_id=rec["mention_id"],
+            urgency=rec["urgency"],
+            risk=rec["risk"],
+        )
 
     def _warn(self, ms: str) -> None:
         if not self._mark("warned", ms):
@@ -170,8 +213,16 @@ class _Sweeper:
         left = max(0, int((self.rec[column] - self.now).total_seconds() // 60))
         text = f"{self.rec['number']}「{name}」将于 {left} 分钟后到期（负责人 {self._owner()}）"
         self._notify(f"warn:{ms}", f"{self.rec['number']} {name}即将超时", text, [])
-        complaints.write_history(self.conn, self.rec["id"], actor=ACTOR, action="sla_warning", field=ms,
-                                 new=self.rec[column].isoformat(), note=text, at=self.now)
+        complaints.write_history(
+            self.conn,
+            self.rec["id"],
+            actor=ACTOR,
+            action="sla_warning",
+            field=ms,
+            new=self.rec[column].isoformat(),
+            note=text,
+            at=self.now,
+        )
         self.stats.warned += 1
 
     def _breach(self, ms: str) -> None:
@@ -180,8 +231,16 @@ class _Sweeper:
         column, _, name = MILESTONES[ms]
         text = f"{self.rec['number']}「{name}」已超时（时限 {self._local(self.rec[column])}，负责人 {self._owner()}）"
         self._notify(f"breach:{ms}", f"{self.rec['number']} {name}已超时", text, [])
-        complaints.write_history(self.conn, self.rec["id"], actor=ACTOR, action="breach", field=ms,
-                                 new=self.rec[column].isoformat(), note=text, at=self.now)
+        complaints.write_history(
+            self.conn,
+            self.rec["id"],
+            actor=ACTOR,
+            action="breach",
+            field=ms,
+            new=self.rec[column].isoformat(),
+            note=text,
+            at=self.now,
+        )
         self.stats.breached += 1
 
     def _escalate(self) -> None:
@@ -201,22 +260,51 @@ class _Sweeper:
     def _escalate_to(self, number: int, level: Any) -> None:
         rec = self.rec
         if rec["status"] in ("待处理", "处理中"):
-            complaints.change_status(self.conn, rec["id"], "已升级", actor=ACTOR,
-                                     note=f"SLA 超时自动升级至「{level.name}」", now=self.now)
+            complaints.change_status(
+                self.conn,
+                rec["id"],
+                "已升级",
+                actor=ACTOR,
+                note=f"SLA 超时自动升级至「{level.name}」",
+                now=self.now,
+            )
             # an automatic escalation does not meet the "resolve or escalate" clock
-            self.conn.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == rec["id"])
-                              .values(escalated_at=rec["escalated_at"]))
+            self.conn.execute(
+                update(COMPLAINTS)
+                .where(COMPLAINTS.c.id == rec["id"])
+                .values(escalated_at=rec["escalated_at"])
+            )
         if level.assignee or level.team:
-            complaints.assign(self.conn, rec["id"], assignee=level.assignee, team=level.team, actor=ACTOR,
-                              note=f"升级至「{level.name}」", now=self.now)
-        self.conn.execute(update(COMPLAINTS).where(COMPLAINTS.c.id == rec["id"])
-                          .values(escalation_level=max(number, int(rec["escalation_level"] or 0))))
+            complaints.assign(
+                self.conn,
+                rec["id"],
+                assignee=level.assignee,
+                team=level.team,
+                actor=ACTOR,
+                note=f"升级至「{level.name}」",
+                now=self.now,
+            )
+        self.conn.execute(
+            update(COMPLAINTS)
+            .where(COMPLAINTS.c.id == rec["id"])
+            .values(escalation_level=max(number, int(rec["escalation_level"] or 0)))
+        )
         self.rec = complaints.get(self.conn, rec["id"])
         text = f"{rec['number']} SLA 超时，已升级至第 {number} 级「{level.name}」（负责人 {self._owner()}）"
-        self._notify(f"escalate:{level.name}", f"{rec['number']} 超时升级至{level.name}", text,
-                     list(level.channels))
-        complaints.write_history(self.conn, rec["id"], actor=ACTOR, action="escalate", field="escalation_level",
-                                 old=rec["escalation_level"], new=number, note=text, at=self.now)
+        self._notify(
+            f"escalate:{level.name}", f"{rec['number']} 超时升级至{level.name}", text, list(level.channels)
+        )
+        complaints.write_history(
+            self.conn,
+            rec["id"],
+            actor=ACTOR,
+            action="escalate",
+            field="escalation_level",
+            old=rec["escalation_level"],
+            new=number,
+            note=text,
+            at=self.now,
+        )
         self.stats.escalated += 1
 
     def _callback(self) -> None:
@@ -226,8 +314,15 @@ class _Sweeper:
         self.dirty = True
         text = f"{self.rec['number']} 已解决满 {int((self.rec['sla_state'] or {}).get('callback_days') or 7)} 天，请回访客户"
         self._notify("callback", f"{self.rec['number']} 回访到期", text, [])
-        complaints.write_history(self.conn, self.rec["id"], actor=ACTOR, action="callback_due",
-                                 new=self.rec["callback_due_at"].isoformat(), note=text, at=self.now)
+        complaints.write_history(
+            self.conn,
+            self.rec["id"],
+            actor=ACTOR,
+            action="callback_due",
+            new=self.rec["callback_due_at"].isoformat(),
+            note=text,
+            at=self.now,
+        )
         self.stats.callbacks += 1
 
     def _owner(self) -> str:

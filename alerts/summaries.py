@@ -51,17 +51,26 @@ def _pending(conn: Connection) -> list[dict[str, Any]]:
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def _rows(conn: Connection, table: Any, ids: set[int], columns: list[Any] | None = None) -> dict[int, dict[str, Any]]:
+def _rows(
+    conn: Connection, table: Any, ids: set[int], columns: list[Any] | None = None
+) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
     ordered = sorted(i for i in ids if i is not None)
     for start in range(0, len(ordered), 500):
-        stmt = select(*(columns or [table])).where(table.c.id.in_(ordered[start:start + 500]))
+        stmt = select(*(columns or [table])).where(table.c.id.in_(ordered[start : start + 500]))
         out.update({r["id"]: dict(r) for r in conn.execute(stmt).mappings()})
     return out
 
 
-def _due(conn: Connection, cfg: AppConfig, kind: str, brand: str, channel: str, group: list[dict[str, Any]],
-         now: datetime) -> bool:
+def _due(
+    conn: Connection,
+    cfg: AppConfig,
+    kind: str,
+    brand: str,
+    channel: str,
+    group: list[dict[str, Any]],
+    now: datetime,
+) -> bool:
     if kind == "backfill":
         newest = max(it["created_at"] for it in group)
         oldest = min(it["created_at"] for it in group)
@@ -75,8 +84,11 @@ def _parents(conn: Connection, ms: list[dict[str, Any]]) -> dict[tuple[str, str]
     out: dict[tuple[str, str], str] = {}
     c = MENTIONS.c
     for platform, post_id in sorted(wanted):
-        row = conn.execute(select(c.text, c.masked_text).where(c.platform == platform, c.post_id == post_id)
-                           ).mappings().first()
+        row = (
+            conn.execute(select(c.text, c.masked_text).where(c.platform == platform, c.post_id == post_id))
+            .mappings()
+            .first()
+        )
         if row is not None:
             out[(platform, post_id)] = payloads.masked_excerpt(dict(row), 50)
     return out
@@ -86,8 +98,14 @@ def _rank(it: dict[str, Any]) -> tuple[int, int, int]:
     return (rules.rank(it["urgency"]), int(it["risk"] or 0), -int(it["id"]))
 
 
-def _items(conn: Connection, group: list[dict[str, Any]], mentions: dict[int, dict[str, Any]],
-           evts: dict[int, dict[str, Any]], recs: dict[int, dict[str, Any]], limit: int) -> list[dict[str, Any]]:
+def _items(
+    conn: Connection,
+    group: list[dict[str, Any]],
+    mentions: dict[int, dict[str, Any]],
+    evts: dict[int, dict[str, Any]],
+    recs: dict[int, dict[str, Any]],
+    limit: int,
+) -> list[dict[str, Any]]:
     """The most urgent held items, one per event (surges as notes), with complaint numbers and post context."""
     best: dict[Any, dict[str, Any]] = {}
     for it in sorted(group, key=_rank, reverse=True):
@@ -100,7 +118,9 @@ def _items(conn: Connection, group: list[dict[str, Any]], mentions: dict[int, di
     for it in top:
         m = mentions.get(it["mention_id"]) if it["mention_id"] else None
         if m is None:
-            out.append({"note": it["note"] or "", "brand": it["brand"], "urgency": it["urgency"], "risk": it["risk"]})
+            out.append(
+                {"note": it["note"] or "", "brand": it["brand"], "urgency": it["urgency"], "risk": it["risk"]}
+            )
             continue
         entry = payloads.mention_part(m) | {"brand": m["brand"], "reason": it["note"]}
         e = evts.get(it["event_id"] or -1)
@@ -124,13 +144,18 @@ def _breakdown(group: list[dict[str, Any]], mentions: dict[int, dict[str, Any]])
         if m is not None and m["id"] not in seen:
             seen.add(m["id"])
             platforms[payloads.PLATFORM_NAMES.get(m["platform"], m["platform"])] += 1
-    levels = Counter(it["urgency"] for it in {f"m:{it['mention_id']}" if it["mention_id"] else it["ref"]: it
-                                             for it in group}.values() if it["urgency"])
+    levels = Counter(
+        it["urgency"]
+        for it in {f"m:{it['mention_id']}" if it["mention_id"] else it["ref"]: it for it in group}.values()
+        if it["urgency"]
+    )
     out = []
     if platforms:
         out.append(["平台", " · ".join(f"{p} {n}" for p, n in platforms.most_common())])
     if levels:
-        out.append(["等级", " · ".join(f"{u} {levels[u]}" for u in ("非常紧急", "紧急", "一般") if levels[u])])
+        out.append(
+            ["等级", " · ".join(f"{u} {levels[u]}" for u in ("非常紧急", "紧急", "一般") if levels[u])]
+        )
     records = {it["complaint_id"] for it in group if it["complaint_id"]}
     if records:
         out.append(["客诉单", f"涉及 {len(records)} 张（已登记，见看板）"])
@@ -145,16 +170,42 @@ def _count(group: list[dict[str, Any]]) -> int:
     return len({f"m:{it['mention_id']}" if it["mention_id"] else it["ref"] for it in group})
 
 
-def _base(kind: str, title: str, brand: str, text: str, facts: list[list[str]], group: list[dict[str, Any]],
-          items: list[dict[str, Any]], cfg: AppConfig) -> dict[str, Any]:
-    return {"kind": kind, "title": title, "brand": brand, "urgency": None, "risk": None, "reasons": [],
-            "mention": None, "event": None, "complaint": None, "text": text, "facts": facts, "items": items,
-            "total": _count(group), "max_risk": max((int(it["risk"] or 0) for it in group), default=0),
-            "links": payloads.links(cfg)}
+def _base(
+    kind: str,
+    title: str,
+    brand: str,
+    text: str,
+    facts: list[list[str]],
+    group: list[dict[str, Any]],
+    items: list[dict[str, Any]],
+    cfg: AppConfig,
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "title": title,
+        "brand": brand,
+        "urgency": None,
+        "risk": None,
+        "reasons": [],
+        "mention": None,
+        "event": None,
+        "complaint": None,
+        "text": text,
+        "facts": facts,
+        "items": items,
+        "total": _count(group),
+        "max_risk": max((int(it["risk"] or 0) for it in group), default=0),
+        "links": payloads.links(cfg),
+    }
 
 
-def backfill_payload(cfg: AppConfig, brand: str, group: list[dict[str, Any]], items: list[dict[str, Any]],
-                     mentions: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def backfill_payload(
+    cfg: AppConfig,
+    brand: str,
+    group: list[dict[str, Any]],
+    items: list[dict[str, Any]],
+    mentions: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
     """The backfill summary of one brand for one channel."""
     hours = cfg.alerts.max_age_hours
     tz = ZoneInfo(cfg.scheduler.timezone)
@@ -172,13 +223,20 @@ def backfill_payload(cfg: AppConfig, brand: str, group: list[dict[str, Any]], it
     return _base("backfill", title, brand, text, facts, group, items, cfg)
 
 
-def rollup_payload(cfg: AppConfig, brand: str, group: list[dict[str, Any]], items: list[dict[str, Any]],
-                   mentions: dict[int, dict[str, Any]]) -> dict[str, Any]:
+def rollup_payload(
+    cfg: AppConfig,
+    brand: str,
+    group: list[dict[str, Any]],
+    items: list[dict[str, Any]],
+    mentions: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
     """The roll-up of one brand's alerts held over the hourly budget of one channel."""
     n = _count(group)
     budget = cfg.alerts.max_immediate_per_hour
     text = f"另有 {n} 条风险提及未逐条推送（一小时内即时告警已达 {budget} 条上限）。以下为风险最高的 {len(items)} 条，其余见看板。"
-    return _base("rollup", f"另有 {n} 条风险提及", brand, text, _breakdown(group, mentions), group, items, cfg)
+    return _base(
+        "rollup", f"另有 {n} 条风险提及", brand, text, _breakdown(group, mentions), group, items, cfg
+    )
 
 
 def flush_holds(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool = False) -> int:
@@ -189,15 +247,25 @@ def flush_holds(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool 
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
     for it in holds:
         groups[(it["kind"], it["brand"], it["channel"])].append(it)
-    lock_brands(conn, {brand for kind, brand, _ in groups if kind == "rollup"})  # a roll-up takes a budget slot
+    lock_brands(
+        conn, {brand for kind, brand, _ in groups if kind == "rollup"}
+    )  # a roll-up takes a budget slot
     due = {k: g for k, g in groups.items() if force or _due(conn, cfg, *k, g, now)}
     if not due:
         return 0
     wanted = [it for g in due.values() for it in g]
-    mentions = _rows(conn, MENTIONS, {it["mention_id"] for it in wanted if it["mention_id"]},
-                     [c for c in MENTIONS.columns if c.name not in ("raw", "tokens")])
-    evts = _rows(conn, EVENTS, {it["event_id"] for it in wanted if it["event_id"]},
-                 [EVENTS.c.id, EVENTS.c.title, EVENTS.c.mention_count])
+    mentions = _rows(
+        conn,
+        MENTIONS,
+        {it["mention_id"] for it in wanted if it["mention_id"]},
+        [c for c in MENTIONS.columns if c.name not in ("raw", "tokens")],
+    )
+    evts = _rows(
+        conn,
+        EVENTS,
+        {it["event_id"] for it in wanted if it["event_id"]},
+        [EVENTS.c.id, EVENTS.c.title, EVENTS.c.mention_count],
+    )
     recs = _rows(conn, COMPLAINTS, {it["complaint_id"] for it in wanted if it["complaint_id"]})
     queued = 0
     for (kind, brand, channel), group in sorted(due.items()):
@@ -206,16 +274,28 @@ def flush_holds(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool 
         items = _items(conn, group, mine, evts, recs, BACKFILL_TOP if kind == "backfill" else ROLLUP_TOP)
         payload = build(cfg, brand, group, items, mine)
         key = f"{kind}:{channel}:{group[0]['id']}-{group[-1]['id']}-{len(group)}"
-        alert_id = enqueue(conn, cfg, kind=kind, dedup_key=key, title=payload["title"], payload=payload,
-                           channels=[channel], brand=brand, risk=payload["max_risk"])
+        alert_id = enqueue(
+            conn,
+            cfg,
+            kind=kind,
+            dedup_key=key,
+            title=payload["title"],
+            payload=payload,
+            channels=[channel],
+            brand=brand,
+            risk=payload["max_risk"],
+        )
         if alert_id is not None:
             queued += 1
             if kind == "rollup":
                 pacing.charge(conn, brand, [channel], now, alert_id)
         ids = [it["id"] for it in group]
         for start in range(0, len(ids), 500):
-            conn.execute(update(HOLDS).where(HOLDS.c.id.in_(ids[start:start + 500]))
-                         .values(flushed_at=now, alert_id=alert_id))
+            conn.execute(
+                update(HOLDS)
+                .where(HOLDS.c.id.in_(ids[start : start + 500]))
+                .values(flushed_at=now, alert_id=alert_id)
+            )
         records = sorted({it["complaint_id"] for it in group if it["complaint_id"]})
         if records and alert_id is not None:
             complaints.mark_reported(conn, records, via=_VIA[kind], now=now)

@@ -50,8 +50,10 @@ class Surge:
         """A Chinese one-liner for alerts."""
         if self.kind == "negative":
             share = self.negative / self.count if self.count else 0.0
-            return (f"负面占比激增：近期 {self.negative}/{self.count} 条为负面（{share:.0%}），"
-                    f"基线 {self.mean:.0%}")
+            return (
+                f"负面占比激增：近期 {self.negative}/{self.count} 条为负面（{share:.0%}），"
+                f"基线 {self.mean:.0%}"
+            )
         return f"声量激增：近期 {self.count} 条，基线均值 {self.mean:.1f}（阈值 {self.threshold:.1f}）"
 
 
@@ -74,8 +76,9 @@ def share_threshold(shares: list[float], k: float, min_delta: float) -> tuple[fl
     return mean, std, mean + max(k * std, min_delta)
 
 
-def is_share_surge(negative: int, count: int, shares: list[float], k: float, min_delta: float,
-                   min_negative: int) -> bool:
+def is_share_surge(
+    negative: int, count: int, shares: list[float], k: float, min_delta: float, min_negative: int
+) -> bool:
     if negative < min_negative or count == 0:
         return False
     return negative / count >= share_threshold(shares, k, min_delta)[2]
@@ -83,8 +86,11 @@ def is_share_surge(negative: int, count: int, shares: list[float], k: float, min
 
 def _negative_expr() -> Any:
     m = MENTIONS.c
-    return case((and_(m.sentiment.is_not(None), m.sentiment < 0.4), 1),
-                (and_(m.sentiment.is_(None), m.is_complaint.is_(True)), 1), else_=0)
+    return case(
+        (and_(m.sentiment.is_not(None), m.sentiment < 0.4), 1),
+        (and_(m.sentiment.is_(None), m.is_complaint.is_(True)), 1),
+        else_=0,
+    )
 
 
 @functools.lru_cache(maxsize=32)
@@ -95,7 +101,9 @@ def _counts_stmt(n: int, by: str) -> Any:
     cols = []
     for i in range(n + 1):
         lo = bindparam(f"lo{i}", type_=t.type)
-        inside = and_(t > lo, t <= bindparam(f"lo{i - 1}", type_=t.type)) if i else t > lo  # now and later: recent
+        inside = (
+            and_(t > lo, t <= bindparam(f"lo{i - 1}", type_=t.type)) if i else t > lo
+        )  # now and later: recent
         cols.append(func.sum(case((inside, 1), else_=0)))
         cols.append(func.sum(case((inside, neg), else_=0)))
     return select(*cols).where(MENTIONS.c[by] == bindparam("key"), t > bindparam(f"lo{n}", type_=t.type))
@@ -107,14 +115,18 @@ def _event_counts_stmt(n: int) -> Any:
     inner = _counts_stmt(n, "event_id")
     cols = list(inner.selected_columns)
     t = MENTIONS.c.published_at
-    return (select(MENTIONS.c.event_id, *cols)
-            .where(MENTIONS.c.event_id.in_(bindparam("keys", expanding=True)),
-                   t > bindparam(f"lo{n}", type_=t.type))
-            .group_by(MENTIONS.c.event_id))
+    return (
+        select(MENTIONS.c.event_id, *cols)
+        .where(
+            MENTIONS.c.event_id.in_(bindparam("keys", expanding=True)), t > bindparam(f"lo{n}", type_=t.type)
+        )
+        .group_by(MENTIONS.c.event_id)
+    )
 
 
-def event_window_counts(conn: Connection, event_ids: list[int], now: datetime,
-                        sc: SurgeConfig) -> dict[int, tuple[list[int], list[int]]]:
+def event_window_counts(
+    conn: Connection, event_ids: list[int], now: datetime, sc: SurgeConfig
+) -> dict[int, tuple[list[int], list[int]]]:
     """:func:`window_counts` of many events in one query (events without mentions in the windows: zeros)."""
     width = timedelta(minutes=sc.window_minutes)
     n = max(1, (sc.baseline_hours * 60) // sc.window_minutes)
@@ -122,13 +134,15 @@ def event_window_counts(conn: Connection, event_ids: list[int], now: datetime,
     zero = [0] * (n + 1)
     out: dict[int, tuple[list[int], list[int]]] = dict.fromkeys(event_ids, (zero, zero))
     for start in range(0, len(event_ids), 500):
-        for row in conn.execute(_event_counts_stmt(n), {**params, "keys": event_ids[start:start + 500]}):
+        for row in conn.execute(_event_counts_stmt(n), {**params, "keys": event_ids[start : start + 500]}):
             values = [int(v or 0) for v in row[1:]]
             out[int(row[0])] = (values[0::2], values[1::2])
     return out
 
 
-def window_counts(conn: Connection, by: str, key: Any, now: datetime, sc: SurgeConfig) -> tuple[list[int], list[int]]:
+def window_counts(
+    conn: Connection, by: str, key: Any, now: datetime, sc: SurgeConfig
+) -> tuple[list[int], list[int]]:
     """(counts, negative counts) per window for ``by`` = ``key``, newest first: index 0 is the recent window."""
     width = timedelta(minutes=sc.window_minutes)
     n = max(1, (sc.baseline_hours * 60) // sc.window_minutes)
@@ -142,22 +156,39 @@ def _marks(conn: Connection, scopes: list[str]) -> dict[str, tuple[datetime, int
     """(last fired, times fired) of each scope that fired before."""
     out: dict[str, tuple[datetime, int]] = {}
     for start in range(0, len(scopes), 500):
-        rows = conn.execute(select(MARKS.c.scope, MARKS.c.fired_at, MARKS.c.fired_count)
-                            .where(MARKS.c.scope.in_(scopes[start:start + 500])))
+        rows = conn.execute(
+            select(MARKS.c.scope, MARKS.c.fired_at, MARKS.c.fired_count).where(
+                MARKS.c.scope.in_(scopes[start : start + 500])
+            )
+        )
         out.update({r.scope: (r.fired_at, int(r.fired_count)) for r in rows})
     return out
 
 
 def _mark(conn: Connection, s: Surge, now: datetime) -> None:
-    values = {"fired_at": now, "fired_count": s.fired_count, "brand": s.brand, "event_id": s.event_id,
-              "detail": {"kind": s.kind, "count": s.count, "negative": s.negative, "mean": s.mean,
-                         "std": s.std, "threshold": s.threshold}}
+    values = {
+        "fired_at": now,
+        "fired_count": s.fired_count,
+        "brand": s.brand,
+        "event_id": s.event_id,
+        "detail": {
+            "kind": s.kind,
+            "count": s.count,
+            "negative": s.negative,
+            "mean": s.mean,
+            "std": s.std,
+            "threshold": s.threshold,
+        },
+    }
     ins: Any = postgresql.insert(MARKS) if conn.dialect.name == "postgresql" else sqlite.insert(MARKS)
-    conn.execute(ins.values(scope=s.scope, **values).on_conflict_do_update(index_elements=["scope"], set_=values))
+    conn.execute(
+        ins.values(scope=s.scope, **values).on_conflict_do_update(index_elements=["scope"], set_=values)
+    )
 
 
-def evaluate(counts: list[int], negatives: list[int], sc: SurgeConfig, *, shares: bool) -> tuple[str, float, float,
-                                                                                                float] | None:
+def evaluate(
+    counts: list[int], negatives: list[int], sc: SurgeConfig, *, shares: bool
+) -> tuple[str, float, float, float] | None:
     """The surge kind and (mean, σ, threshold) if the recent window surges, else None."""
     count, negative, base, base_neg = counts[0], negatives[0], counts[1:], negatives[1:]
     mean, std, thr = volume_threshold(base, sc.k, sc.min_count)
@@ -170,14 +201,16 @@ def evaluate(counts: list[int], negatives: list[int], sc: SurgeConfig, *, shares
     return None
 
 
-def check(conn: Connection, cfg: AppConfig, *, brands: set[str], event_ids: set[int], now: datetime) -> list[Surge]:
+def check(
+    conn: Connection, cfg: AppConfig, *, brands: set[str], event_ids: set[int], now: datetime
+) -> list[Surge]:
     """Surges that fire now for ``brands`` and ``event_ids`` (cooldowns respected and recorded)."""
     sc = cfg.alerts.surge
     if not sc.enabled:
         return []
-    scopes: list[tuple[str, str | None, int | None]] = [
-        (f"brand:{b}", b, None) for b in sorted(brands)
-    ] + [(f"event:{e}", None, e) for e in sorted(event_ids)]
+    scopes: list[tuple[str, str | None, int | None]] = [(f"brand:{b}", b, None) for b in sorted(brands)] + [
+        (f"event:{e}", None, e) for e in sorted(event_ids)
+    ]
     fired: list[Surge] = []
     marks = _marks(conn, [scope for scope, _, _ in scopes])
     cooldown = now - timedelta(minutes=sc.cooldown_minutes)
@@ -194,7 +227,9 @@ def check(conn: Connection, cfg: AppConfig, *, brands: set[str], event_ids: set[
             continue
         kind, mean, std, thr = verdict
         if brand is None:
-            brand = conn.execute(select(MENTIONS.c.brand).where(MENTIONS.c.event_id == event_id).limit(1)).scalar_one()
+            brand = conn.execute(
+                select(MENTIONS.c.brand).where(MENTIONS.c.event_id == event_id).limit(1)
+            ).scalar_one()
         s = Surge(scope, brand, event_id, kind, counts[0], negatives[0], mean, std, thr, times + 1)
         _mark(conn, s, now)
         fired.append(s)

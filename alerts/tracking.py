@@ -38,24 +38,48 @@ def start_watch(conn: Connection, cfg: AppConfig, m: dict[str, Any], reason: str
     t = TRACKED.c
     if conn.execute(select(t.id).where(t.platform == "weibo", t.post_id == m["post_id"])).first() is not None:
         return False
-    conn.execute(insert(TRACKED), {
-        "platform": "weibo", "post_id": m["post_id"], "brand": m["brand"], "mention_id": m.get("id"),
-        "event_id": m.get("event_id"), "reason": reason, "started_at": now, "until": now + timedelta(hours=tc.hours),
-        "next_at": now, "interval_s": tc.first_minutes * 60, "status": "watching", "fetches": 0, "requests": 0,
-        "alert_state": {}})
-    watching = conn.execute(select(t.id).where(t.status == "watching").order_by(t.started_at.desc(), t.id.desc())
-                            ).scalars().all()
+    conn.execute(
+        insert(TRACKED),
+        {
+            "platform": "weibo",
+            "post_id": m["post_id"],
+            "brand": m["brand"],
+            "mention_id": m.get("id"),
+            "event_id": m.get("event_id"),
+            "reason": reason,
+            "started_at": now,
+            "until": now + timedelta(hours=tc.hours),
+            "next_at": now,
+            "interval_s": tc.first_minutes * 60,
+            "status": "watching",
+            "fetches": 0,
+            "requests": 0,
+            "alert_state": {},
+        },
+    )
+    watching = (
+        conn.execute(select(t.id).where(t.status == "watching").order_by(t.started_at.desc(), t.id.desc()))
+        .scalars()
+        .all()
+    )
     if len(watching) > tc.max_posts:
-        conn.execute(update(TRACKED).where(t.id.in_(watching[tc.max_posts:])).values(
-            status="done", last_error="让位于更新的追踪（已达 max_posts）"))
+        conn.execute(
+            update(TRACKED)
+            .where(t.id.in_(watching[tc.max_posts :]))
+            .values(status="done", last_error="让位于更新的追踪（已达 max_posts）")
+        )
     logger.info("tracking weibo post {} ({}) for {}h", m["post_id"], reason, tc.hours)
     return True
 
 
 def watchable(cfg: AppConfig, m: dict[str, Any]) -> bool:
     """Whether ``m`` can be followed: a Weibo post (not a comment), with tracking on."""
-    return bool(cfg.tracking.enabled and m.get("platform") == "weibo" and m.get("kind") == "post"
-                and not m.get("parent_post_id"))
+    return bool(
+        cfg.tracking.enabled
+        and m.get("platform") == "weibo"
+        and m.get("kind") == "post"
+        and not m.get("parent_post_id")
+    )
 
 
 def _when(m: dict[str, Any]) -> tuple[datetime, int]:
@@ -68,15 +92,27 @@ def _when(m: dict[str, Any]) -> tuple[datetime, int]:
 def _event_watch(conn: Connection, event_id: int) -> dict[str, Any] | None:
     """The event's running watch with its post's publication time (None: the event is not watched)."""
     t, m = TRACKED.c, MENTIONS.c
-    row = conn.execute(select(t.id, t.post_id, t.fetches, m.published_at, t.mention_id)
-                       .select_from(TRACKED.outerjoin(MENTIONS, m.id == t.mention_id))
-                       .where(t.event_id == event_id, t.status == "watching")
-                       .order_by(t.started_at, t.id).limit(1)).mappings().first()
+    row = (
+        conn.execute(
+            select(t.id, t.post_id, t.fetches, m.published_at, t.mention_id)
+            .select_from(TRACKED.outerjoin(MENTIONS, m.id == t.mention_id))
+            .where(t.event_id == event_id, t.status == "watching")
+            .order_by(t.started_at, t.id)
+            .limit(1)
+        )
+        .mappings()
+        .first()
+    )
     return dict(row) if row else None
 
 
-def start_from_triage(conn: Connection, cfg: AppConfig, mentions: Sequence[dict[str, Any]],
-                      featured: Iterable[int], now: datetime) -> int:
+def start_from_triage(
+    conn: Connection,
+    cfg: AppConfig,
+    mentions: Sequence[dict[str, Any]],
+    featured: Iterable[int],
+    now: datetime,
+) -> int:
     """Watch the posts of a triage batch that need it: per event, its earliest post among those featured in
     the event's first alert or graded 非常紧急 (one watch per event); every such post outside an event."""
     first = set(featured)
@@ -95,12 +131,16 @@ def start_from_triage(conn: Connection, cfg: AppConfig, mentions: Sequence[dict[
     for eid, (m, reason) in proposed.items():
         current = _event_watch(conn, eid)
         if current is not None:
-            if current["post_id"] == m["post_id"] or _when({"published_at": current["published_at"],
-                                                             "id": current["mention_id"]}) <= _when(m):
+            if current["post_id"] == m["post_id"] or _when(
+                {"published_at": current["published_at"], "id": current["mention_id"]}
+            ) <= _when(m):
                 continue  # followed already, through this post or an earlier one
             if current["fetches"]:
-                conn.execute(update(TRACKED).where(TRACKED.c.id == current["id"]).values(
-                    status="done", last_error="让位于同一事件更早的帖子"))
+                conn.execute(
+                    update(TRACKED)
+                    .where(TRACKED.c.id == current["id"])
+                    .values(status="done", last_error="让位于同一事件更早的帖子")
+                )
             else:
                 conn.execute(delete(TRACKED).where(TRACKED.c.id == current["id"]))
         n += start_watch(conn, cfg, m, reason, now)

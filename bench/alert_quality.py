@@ -51,7 +51,11 @@ from crawler.storage.models import Alert, AlertCharge, AlertDelivery, AlertHold,
 
 IMMEDIATE = ("mention", "event", "surge")
 BUDGETED = ("mention", "event", "surge", "complaint")
-PACED = (*BUDGETED, "backfill", "rollup")  # what pacing sends (digests list up to digest_max_items and may split)
+PACED = (
+    *BUDGETED,
+    "backfill",
+    "rollup",
+)  # what pacing sends (digests list up to digest_max_items and may split)
 PACING_KEYS = ("max_age_hours", "max_immediate_per_hour")
 
 
@@ -70,7 +74,9 @@ def _with_pacing(text: str, values: dict[str, Any] | None) -> str:
     return text + f"\n[alerts]\n{lines}"
 
 
-def run_once(config: Path, seed: int, pacing: dict[str, Any] | None, keep: Path | None = None) -> dict[str, Any]:
+def run_once(
+    config: Path, seed: int, pacing: dict[str, Any] | None, keep: Path | None = None
+) -> dict[str, Any]:
     """One first run of the demo in a scratch directory (``keep``: this one, left in place afterwards);
     returns what the database and the receiver saw."""
     from crawler.demo import run_demo
@@ -150,19 +156,45 @@ def _busiest(times: list[datetime], span: timedelta) -> int:
 
 def _collect(engine: Any, cfg: AppConfig, truth: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     with engine.connect() as conn:
-        crawl_at = conn.execute(select(Mention.first_seen_at).order_by(Mention.first_seen_at).limit(1)).scalar()
-        alerts = [dict(r) for r in conn.execute(select(Alert.id, Alert.kind, Alert.brand, Alert.mention_id,
-                                                       Alert.urgency, Alert.payload)).mappings()]
-        sent = [dict(r) for r in conn.execute(
-            select(AlertDelivery.alert_id, AlertDelivery.channel, AlertDelivery.sent_at, AlertDelivery.parts_total,
-                   AlertDelivery.status)).mappings()]
-        charges = [dict(r) for r in conn.execute(select(AlertCharge.brand, AlertCharge.channel, AlertCharge.at,
-                                                        AlertCharge.exempt)).mappings()]
-        held = Counter((r.kind, r.brand) for r in conn.execute(
-            select(AlertHold.kind, AlertHold.brand, AlertHold.ref).distinct()))
-        featured = {r.id: (r.platform, r.post_id) for r in conn.execute(
-            select(Mention.id, Mention.platform, Mention.post_id).where(
-                Mention.id.in_([a["mention_id"] for a in alerts if a["mention_id"]])))}
+        crawl_at = conn.execute(
+            select(Mention.first_seen_at).order_by(Mention.first_seen_at).limit(1)
+        ).scalar()
+        alerts = [
+            dict(r)
+            for r in conn.execute(
+                select(Alert.id, Alert.kind, Alert.brand, Alert.mention_id, Alert.urgency, Alert.payload)
+            ).mappings()
+        ]
+        sent = [
+            dict(r)
+            for r in conn.execute(
+                select(
+                    AlertDelivery.alert_id,
+                    AlertDelivery.channel,
+                    AlertDelivery.sent_at,
+                    AlertDelivery.parts_total,
+                    AlertDelivery.status,
+                )
+            ).mappings()
+        ]
+        charges = [
+            dict(r)
+            for r in conn.execute(
+                select(AlertCharge.brand, AlertCharge.channel, AlertCharge.at, AlertCharge.exempt)
+            ).mappings()
+        ]
+        held = Counter(
+            (r.kind, r.brand)
+            for r in conn.execute(select(AlertHold.kind, AlertHold.brand, AlertHold.ref).distinct())
+        )
+        featured = {
+            r.id: (r.platform, r.post_id)
+            for r in conn.execute(
+                select(Mention.id, Mention.platform, Mention.post_id).where(
+                    Mention.id.in_([a["mention_id"] for a in alerts if a["mention_id"]])
+                )
+            )
+        }
     hours = cfg.alerts.max_age_hours or 24.0
     fresh_vu: dict[str, set[str]] = defaultdict(set)
     vu_stories: set[str] = set()
@@ -176,17 +208,26 @@ def _collect(engine: Any, cfg: AppConfig, truth: dict[tuple[str, str], dict[str,
     for a in alerts:
         per_brand[a["brand"] or "(all brands)"][a["kind"]] += 1
     hits = [a for a in alerts if a["kind"] in ("mention", "event") and a["mention_id"] in featured]
-    true_vu = sum(1 for a in hits if story_of(truth.get(featured[a["mention_id"]], {"platform": "?", "post_id": "?"}),
-                                                   truth) in vu_stories)
+    true_vu = sum(
+        1
+        for a in hits
+        if story_of(truth.get(featured[a["mention_id"]], {"platform": "?", "post_id": "?"}), truth)
+        in vu_stories
+    )
     channels: dict[str, dict[str, Any]] = {}
     for name, ch in cfg.alerts.channels.items():
-        mine = [d for d in sent if d["channel"] == name and d["status"] == "sent" and d["sent_at"] is not None]
+        mine = [
+            d for d in sent if d["channel"] == name and d["status"] == "sent" and d["sent_at"] is not None
+        ]
         channels[name] = {
-            "type": ch.type, "messages": len(mine),
+            "type": ch.type,
+            "messages": len(mine),
             "busiest_hour": _busiest([d["sent_at"] for d in mine], timedelta(hours=1)),
             "busiest_minute": _busiest([d["sent_at"] for d in mine], timedelta(minutes=1)),
             "robot_per_minute": ch.limits[0],
-            "split": sum(1 for d in mine if (d["parts_total"] or 1) > 1 and kind_of[d["alert_id"]]["kind"] in PACED),
+            "split": sum(
+                1 for d in mine if (d["parts_total"] or 1) > 1 and kind_of[d["alert_id"]]["kind"] in PACED
+            ),
             "by_kind": dict(Counter(kind_of[d["alert_id"]]["kind"] for d in mine)),
         }
     budget: dict[str, dict[str, Any]] = {}
@@ -194,7 +235,9 @@ def _collect(engine: Any, cfg: AppConfig, truth: dict[tuple[str, str], dict[str,
         for name in sorted({c["channel"] for c in charges if c["brand"] == brand}):
             mine = [c for c in charges if c["brand"] == brand and c["channel"] == name]
             budget[f"{brand} → {name}"] = {
-                "budgeted_busiest_hour": _busiest([c["at"] for c in mine if not c["exempt"]], timedelta(hours=1)),
+                "budgeted_busiest_hour": _busiest(
+                    [c["at"] for c in mine if not c["exempt"]], timedelta(hours=1)
+                ),
                 "exempt": sum(1 for c in mine if c["exempt"]),
             }
     summaries: dict[str, Counter[str]] = defaultdict(Counter)
@@ -202,16 +245,27 @@ def _collect(engine: Any, cfg: AppConfig, truth: dict[tuple[str, str], dict[str,
         a = kind_of[d["alert_id"]]
         if a["kind"] in ("backfill", "rollup"):
             summaries[f"{a['brand']} → {d['channel']}"][a["kind"]] += 1
-    comments = [a for a in alerts if a["kind"] in IMMEDIATE and ((a["payload"] or {}).get("mention") or {}).get(
-        "kind") == "comment"]
+    comments = [
+        a
+        for a in alerts
+        if a["kind"] in IMMEDIATE and ((a["payload"] or {}).get("mention") or {}).get("kind") == "comment"
+    ]
     return {
         "crawl_at": crawl_at.isoformat() if crawl_at else None,
-        "brands": {b: {"immediate": sum(per_brand[b][k] for k in IMMEDIATE),
-                       "complaint_reports": per_brand[b]["complaint"],
-                       "fresh_very_urgent_stories": len(fresh_vu.get(b, set())),
-                       "held_backfill": held[("backfill", b)], "held_rollup": held[("rollup", b)],
-                       "by_kind": dict(per_brand[b])} for b in [x.name for x in cfg.brands]},
-        "channels": channels, "budget": budget, "summaries": {k: dict(v) for k, v in summaries.items()},
+        "brands": {
+            b: {
+                "immediate": sum(per_brand[b][k] for k in IMMEDIATE),
+                "complaint_reports": per_brand[b]["complaint"],
+                "fresh_very_urgent_stories": len(fresh_vu.get(b, set())),
+                "held_backfill": held[("backfill", b)],
+                "held_rollup": held[("rollup", b)],
+                "by_kind": dict(per_brand[b]),
+            }
+            for b in [x.name for x in cfg.brands]
+        },
+        "channels": channels,
+        "budget": budget,
+        "summaries": {k: dict(v) for k, v in summaries.items()},
         "featured_very_urgent": [true_vu, len(hits)],
         "comment_alerts": [sum(1 for a in comments if (a["payload"] or {}).get("post")), len(comments)],
     }
@@ -234,41 +288,68 @@ def report(cfg: AppConfig, paced: dict[str, Any], baseline: dict[str, Any] | Non
         lines.append(f"  {label:<58} {value!s:>8}   target {target:<28} {_mark(ok)}")
 
     budget = cfg.alerts.max_immediate_per_hour
-    lines.append(f"Alert quality on the demo's first run (max_age_hours = {cfg.alerts.max_age_hours:g}, "
-                 f"max_immediate_per_hour = {budget}; crawl at {paced['crawl_at']})")
+    lines.append(
+        f"Alert quality on the demo's first run (max_age_hours = {cfg.alerts.max_age_hours:g}, "
+        f"max_immediate_per_hour = {budget}; crawl at {paced['crawl_at']})"
+    )
     lines.append("1. No backfill floods")
     for brand, b in paced["brands"].items():
         before = f" (pacing off: {baseline['brands'][brand]['immediate']})" if baseline else ""
-        check(f"immediate alerts, {brand}{before}", b["immediate"],
-              f"≤ {b['fresh_very_urgent_stories']} fresh 非常紧急 stories", b["immediate"] <= b["fresh_very_urgent_stories"])
+        check(
+            f"immediate alerts, {brand}{before}",
+            b["immediate"],
+            f"≤ {b['fresh_very_urgent_stories']} fresh 非常紧急 stories",
+            b["immediate"] <= b["fresh_very_urgent_stories"],
+        )
     for key, s in sorted(paced["summaries"].items()):
         check(f"backfill summaries, {key}", s.get("backfill", 0), "≤ 1", s.get("backfill", 0) <= 1)
     lines.append("2. A budget per brand and channel")
     for key, b in paced["budget"].items():
-        check(f"budgeted immediate messages in the busiest hour, {key}", b["budgeted_busiest_hour"],
-              f"≤ {budget} (+{b['exempt']} new 非常紧急)", budget == 0 or b["budgeted_busiest_hour"] <= budget)
+        check(
+            f"budgeted immediate messages in the busiest hour, {key}",
+            b["budgeted_busiest_hour"],
+            f"≤ {budget} (+{b['exempt']} new 非常紧急)",
+            budget == 0 or b["budgeted_busiest_hour"] <= budget,
+        )
     for key, s in sorted(paced["summaries"].items()):
         check(f"roll-ups, {key}", s.get("rollup", 0), "≤ 1", s.get("rollup", 0) <= 1)
     for name, c in paced["channels"].items():
         before = f" (pacing off: {baseline['channels'][name]['busiest_hour']})" if baseline else ""
-        lines.append(f"  messages to {name} ({c['type']}) in the busiest hour{before}: {c['busiest_hour']} "
-                     f"{dict(sorted(c['by_kind'].items()))}")
-        check(f"messages to {name} in the busiest minute", c["busiest_minute"], f"≤ {c['robot_per_minute']} (robot limit)",
-              c["busiest_minute"] <= c["robot_per_minute"])
+        lines.append(
+            f"  messages to {name} ({c['type']}) in the busiest hour{before}: {c['busiest_hour']} "
+            f"{dict(sorted(c['by_kind'].items()))}"
+        )
+        check(
+            f"messages to {name} in the busiest minute",
+            c["busiest_minute"],
+            f"≤ {c['robot_per_minute']} (robot limit)",
+            c["busiest_minute"] <= c["robot_per_minute"],
+        )
     lines.append("3. Context in the message")
     for name, c in paced["channels"].items():
-        check(f"alerts and summaries to {name} that needed splitting", c["split"], "0 (fits the robot)", c["split"] == 0)
+        check(
+            f"alerts and summaries to {name} that needed splitting",
+            c["split"],
+            "0 (fits the robot)",
+            c["split"] == 0,
+        )
     with_post, comments = paced["comment_alerts"]
     check("comment alerts shown under their post", f"{with_post}/{comments}", "all", with_post == comments)
     hit, total = paced["featured_very_urgent"]
-    lines.append(f"  (info) immediate alerts featuring a story the simulator marks 非常紧急: {hit}/{total}"
-                 + (f" = {hit / total:.2f}" if total else ""))
+    lines.append(
+        f"  (info) immediate alerts featuring a story the simulator marks 非常紧急: {hit}/{total}"
+        + (f" = {hit / total:.2f}" if total else "")
+    )
     if baseline:
         lines.append("Pacing off → on (immediate alerts per brand; messages per channel):")
         for brand in paced["brands"]:
-            lines.append(f"  {brand}: {baseline['brands'][brand]['immediate']} → {paced['brands'][brand]['immediate']}")
+            lines.append(
+                f"  {brand}: {baseline['brands'][brand]['immediate']} → {paced['brands'][brand]['immediate']}"
+            )
         for name in paced["channels"]:
-            lines.append(f"  {name}: {baseline['channels'][name]['messages']} → {paced['channels'][name]['messages']}")
+            lines.append(
+                f"  {name}: {baseline['channels'][name]['messages']} → {paced['channels'][name]['messages']}"
+            )
     return lines, ok_all
 
 
@@ -278,18 +359,27 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--no-baseline", action="store_true", help="skip the run with pacing off")
     parser.add_argument("--json", action="store_true")
-    parser.add_argument("--keep", metavar="DIR", help="run the paced demo in DIR and leave its database there")
+    parser.add_argument(
+        "--keep", metavar="DIR", help="run the paced demo in DIR and leave its database there"
+    )
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])
     os.environ.pop("YUQING_DATABASE_URL", None)
     config = Path(args.config).resolve()
     cfg = load_config(config)
-    baseline = None if args.no_baseline else run_once(config, args.seed, {"max_age_hours": 0,
-                                                                          "max_immediate_per_hour": 0})
+    baseline = (
+        None
+        if args.no_baseline
+        else run_once(config, args.seed, {"max_age_hours": 0, "max_immediate_per_hour": 0})
+    )
     paced = run_once(config, args.seed, None, Path(args.keep).resolve() if args.keep else None)
     lines, ok = report(cfg, paced, baseline)
     if args.json:
-        print(json.dumps({"paced": paced, "baseline": baseline, "met": ok}, ensure_ascii=False, default=str, indent=1))
+        print(
+            json.dumps(
+                {"paced": paced, "baseline": baseline, "met": ok}, ensure_ascii=False, default=str, indent=1
+            )
+        )
     print("\n".join(lines))
     print("all targets met" if ok else "some targets NOT met")
 

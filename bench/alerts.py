@@ -55,14 +55,18 @@ def pct(values: list[float], p: float) -> float:
 
 
 def summary(values: list[float]) -> str:
-    return (f"p50 {pct(values, 50) * 1000:.0f} ms, p95 {pct(values, 95) * 1000:.0f} ms, "
-            f"p99 {pct(values, 99) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms (n={len(values)})")
+    return (
+        f"p50 {pct(values, 50) * 1000:.0f} ms, p95 {pct(values, 95) * 1000:.0f} ms, "
+        f"p99 {pct(values, 99) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms (n={len(values)})"
+    )
 
 
 # Common characters to make each complaint's wording its own (no two share a story, so each is a new event).
-FILLER = ("的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定"
-          "行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些"
-          "然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无")
+FILLER = (
+    "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定"
+    "行学法所民得经十三之进着等部度家电力里如水化高自二理起小物现实加量都两体制机当使点从业本去把性好应开它合还因由其些"
+    "然前外天政四日那社义事平形相全表间样与关各重新线内数正心反你明看原又么利比或但质气第向道命此变条只没结解问意建月公无"
+)
 
 
 def risky_row(i: int, rng: random.Random, now: datetime) -> dict[str, Any]:
@@ -70,13 +74,32 @@ def risky_row(i: int, rng: random.Random, now: datetime) -> dict[str, Any]:
     words = "".join(rng.choice(FILLER) for _ in range(28))
     text = f"鲜果时光{rng.choice(PRODUCTS)}{rng.choice(PROBLEMS)}：{words}"
     return {
-        "platform": "weibo", "post_id": f"bench{i:09d}", "kind": "post", "brand": "鲜果时光", "keyword": "鲜果时光",
-        "url": f"https://m.weibo.cn/detail/bench{i:09d}", "text": text, "author_id": f"u{i}",
-        "author_name": f"用户{i}", "author_followers": rng.randint(100, 5000), "published_at": now, "fetched_at": now,
-        "likes": rng.randint(0, 50), "comments": rng.randint(0, 20), "shares": rng.randint(0, 10),
-        "sentiment": 0.05, "is_complaint": True, "category": "食用不适", "urgency": "紧急", "risk": 85,
-        "reasons": ["食品安全", "要求退款", "投诉12315"], "fingerprint": rng.getrandbits(63) - (1 << 62),
-        "masked_text": text, "tokens": text, "model_version": "bench", "analyzed_at": now,
+        "platform": "weibo",
+        "post_id": f"bench{i:09d}",
+        "kind": "post",
+        "brand": "鲜果时光",
+        "keyword": "鲜果时光",
+        "url": f"https://m.weibo.cn/detail/bench{i:09d}",
+        "text": text,
+        "author_id": f"u{i}",
+        "author_name": f"用户{i}",
+        "author_followers": rng.randint(100, 5000),
+        "published_at": now,
+        "fetched_at": now,
+        "likes": rng.randint(0, 50),
+        "comments": rng.randint(0, 20),
+        "shares": rng.randint(0, 10),
+        "sentiment": 0.05,
+        "is_complaint": True,
+        "category": "食用不适",
+        "urgency": "紧急",
+        "risk": 85,
+        "reasons": ["食品安全", "要求退款", "投诉12315"],
+        "fingerprint": rng.getrandbits(63) - (1 << 62),
+        "masked_text": text,
+        "tokens": text,
+        "model_version": "bench",
+        "analyzed_at": now,
     }
 
 
@@ -88,8 +111,14 @@ def config_dict(db_url: str, hook_url: str, data_dir: str) -> dict[str, Any]:
         "alerts": {
             # Latency of every alert, so no hourly budget (it would hold all but six of them for one roll-up).
             "max_immediate_per_hour": 0,
-            "channels": {"bench": {"type": "webhook", "url": hook_url, "secret": "bench-secret",
-                                   "rate_per_minute": 100_000}},
+            "channels": {
+                "bench": {
+                    "type": "webhook",
+                    "url": hook_url,
+                    "secret": "bench-secret",
+                    "rate_per_minute": 100_000,
+                }
+            },
             "rules": [{"name": "risky", "channels": ["bench"], "min_risk": 60, "complaints_only": False}],
         },
     }
@@ -107,15 +136,42 @@ def store_batch(engine: Any, cfg: AppConfig, rows: list[dict[str, Any]], use_tri
         from alerts.outbox import enqueue
 
         for (mention_id, _p, _post_id, _o), row in zip(result.rows, rows, strict=True):
-            enqueue(conn, cfg, kind="mention", dedup_key=f"mention:{mention_id}", title=row["text"][:30],
-                    payload={"brand": row["brand"], "urgency": row["urgency"], "risk": row["risk"],
-                             "reasons": row["reasons"], "mention": {"platform": "weibo", "text": row["text"],
-                                                                     "url": row["url"], "author_name": row["author_name"]}},
-                    channels=["bench"], brand=row["brand"], mention_id=mention_id, urgency="紧急", risk=row["risk"])
+            enqueue(
+                conn,
+                cfg,
+                kind="mention",
+                dedup_key=f"mention:{mention_id}",
+                title=row["text"][:30],
+                payload={
+                    "brand": row["brand"],
+                    "urgency": row["urgency"],
+                    "risk": row["risk"],
+                    "reasons": row["reasons"],
+                    "mention": {
+                        "platform": "weibo",
+                        "text": row["text"],
+                        "url": row["url"],
+                        "author_name": row["author_name"],
+                    },
+                },
+                channels=["bench"],
+                brand=row["brand"],
+                mention_id=mention_id,
+                urgency="紧急",
+                risk=row["risk"],
+            )
 
 
-def produce(engine: Any, cfg: AppConfig, *, rate: float, seconds: float, batch_ms: float, use_triage: bool,
-            arrivals: dict[str, float]) -> float:
+def produce(
+    engine: Any,
+    cfg: AppConfig,
+    *,
+    rate: float,
+    seconds: float,
+    batch_ms: float,
+    use_triage: bool,
+    arrivals: dict[str, float],
+) -> float:
     """Store ``rate`` mentions/s for ``seconds``; returns the worst lag behind schedule (s)."""
     rng = random.Random(7)
     n = int(rate * seconds)
@@ -149,8 +205,14 @@ def baseline(rx: Receiver, cfg: AppConfig, n: int = 300) -> list[float]:
     out = []
     for i in range(n):
         row = risky_row(10**8 + i, rng, datetime.now(UTC))
-        payload = {"kind": "mention", "brand": row["brand"], "urgency": "紧急", "risk": 85, "reasons": row["reasons"],
-                   "mention": {"platform": "weibo", "text": row["text"], "url": row["url"]}}
+        payload = {
+            "kind": "mention",
+            "brand": row["brand"],
+            "urgency": "紧急",
+            "risk": 85,
+            "reasons": row["reasons"],
+            "mention": {"platform": "weibo", "text": row["text"], "url": row["url"]},
+        }
         t0 = time.time()
         for part in ch.parts(payload, ref=f"基线 {i}", key=f"base-{i}"):
             ch.send(part, key=f"base-{i}")
@@ -180,8 +242,15 @@ def latency_part(args: argparse.Namespace) -> dict[str, Any]:
         dispatcher = _start_dispatcher(cfg_file, args.interval)
         arrivals: dict[str, float] = {}
         try:
-            lag = produce(engine, cfg, rate=args.rate, seconds=args.seconds, batch_ms=args.batch_ms,
-                          use_triage=use_triage, arrivals=arrivals)
+            lag = produce(
+                engine,
+                cfg,
+                rate=args.rate,
+                seconds=args.seconds,
+                batch_ms=args.batch_ms,
+                use_triage=use_triage,
+                arrivals=arrivals,
+            )
             deadline = time.time() + 60
             while len(rx.visible("bench")) < len(arrivals) - 1 and time.time() < deadline:
                 time.sleep(0.2)
@@ -192,8 +261,16 @@ def latency_part(args: argparse.Namespace) -> dict[str, Any]:
         lat = _latencies(rx, arrivals)
     dispose_engines()
     drop()
-    return {"store_busy": busy, "database": "postgresql" if args.pg else "sqlite", "mode": "triage" if use_triage else f"outbox.enqueue directly ({why}; no events/rules/complaints)",
-            "produced": len(arrivals), "delivered": len(lat), "producer_lag_s": lag, "latency": lat, "baseline": base}
+    return {
+        "store_busy": busy,
+        "database": "postgresql" if args.pg else "sqlite",
+        "mode": "triage" if use_triage else f"outbox.enqueue directly ({why}; no events/rules/complaints)",
+        "produced": len(arrivals),
+        "delivered": len(lat),
+        "producer_lag_s": lag,
+        "latency": lat,
+        "baseline": base,
+    }
 
 
 def _latencies(rx: Receiver, arrivals: dict[str, float]) -> list[float]:
@@ -207,15 +284,18 @@ def _latencies(rx: Receiver, arrivals: dict[str, float]) -> list[float]:
 
 
 def _start_dispatcher(cfg_file: Path, interval: float) -> subprocess.Popen[bytes]:
-    code = ("import json,sys; from crawler.config import config_from_dict; from crawler.storage.engine import open_database;"
-            "from alerts.dispatch import run_loop; import signal, threading; stop=threading.Event();"
-            "signal.signal(signal.SIGTERM, lambda *a: stop.set()); raw=json.load(open(sys.argv[1]));"
-            "cfg=config_from_dict(raw); from loguru import logger; logger.remove(); logger.add(sys.stderr, level='WARNING');"
-            "engine=open_database(cfg.database_url);"
-            "print('ready', flush=True); run_loop(engine, cfg, interval=float(sys.argv[2]), stop=stop)")
+    code = (
+        "import json,sys; from crawler.config import config_from_dict; from crawler.storage.engine import open_database;"
+        "from alerts.dispatch import run_loop; import signal, threading; stop=threading.Event();"
+        "signal.signal(signal.SIGTERM, lambda *a: stop.set()); raw=json.load(open(sys.argv[1]));"
+        "cfg=config_from_dict(raw); from loguru import logger; logger.remove(); logger.add(sys.stderr, level='WARNING');"
+        "engine=open_database(cfg.database_url);"
+        "print('ready', flush=True); run_loop(engine, cfg, interval=float(sys.argv[2]), stop=stop)"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([sys.executable, "-c", code, str(cfg_file), str(interval)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(cfg_file), str(interval)], cwd=ROOT, env=env, stdout=subprocess.PIPE
+    )
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready", "dispatcher did not start"
     return proc
 
@@ -240,10 +320,12 @@ def _database(args: argparse.Namespace, tmp: Path) -> tuple[str, Callable[[], No
 def report_latency(r: dict[str, Any], args: argparse.Namespace) -> bool:
     lat, base, target = r["latency"], r["baseline"], args.target
     print(f"[latency] path: upsert + {r['mode']} → outbox → dispatcher process → signed webhook")
-    print(f"[latency] produced {r['produced']} risky mentions, delivered {r['delivered']} alerts, "
-          f"producer lag max {r['producer_lag_s'] * 1000:.0f} ms, store transactions busy {r['store_busy']:.0%} "
-          f"of the time on {r['database']}" + (" (one writer: the dispatcher's commits wait for the gaps)"
-                                               if r["database"] == "sqlite" else ""))
+    print(
+        f"[latency] produced {r['produced']} risky mentions, delivered {r['delivered']} alerts, "
+        f"producer lag max {r['producer_lag_s'] * 1000:.0f} ms, store transactions busy {r['store_busy']:.0%} "
+        f"of the time on {r['database']}"
+        + (" (one writer: the dispatcher's commits wait for the gaps)" if r["database"] == "sqlite" else "")
+    )
     print(f"[latency] baseline (render + sign + POST directly): {summary(base)}")
     if not lat:
         print("[latency] FAIL: no alert arrived")
@@ -251,16 +333,25 @@ def report_latency(r: dict[str, Any], args: argparse.Namespace) -> bool:
     print(f"[latency] outbox path: {summary(lat)}")
     p95 = pct(lat, 95)
     all_in = r["delivered"] == r["produced"]
-    print(f"[latency] ratio p95 outbox / p95 baseline: {p95 / pct(base, 95):.1f}x; "
-          f"p95 vs target {target:g} s: {p95 / target:.2f}; every alert delivered: {'yes' if all_in else 'NO'}")
+    print(
+        f"[latency] ratio p95 outbox / p95 baseline: {p95 / pct(base, 95):.1f}x; "
+        f"p95 vs target {target:g} s: {p95 / target:.2f}; every alert delivered: {'yes' if all_in else 'NO'}"
+    )
     met = p95 <= target and all_in
-    print(f"[latency] target p95 ≤ {target:g} s at {args.rate:g} risky mentions/s on {r['database']}: "
-          f"{'met' if met else 'NOT met'}")
+    print(
+        f"[latency] target p95 ≤ {target:g} s at {args.rate:g} risky mentions/s on {r['database']}: "
+        f"{'met' if met else 'NOT met'}"
+    )
     return met
 
 
 # Each part: (runner, reporter). The crisis-count part lives in bench/alerts_crisis.py (triage's half).
-PARTS: dict[str, tuple[Callable[[argparse.Namespace], dict[str, Any]], Callable[[dict[str, Any], argparse.Namespace], bool]]] = {
+PARTS: dict[
+    str,
+    tuple[
+        Callable[[argparse.Namespace], dict[str, Any]], Callable[[dict[str, Any], argparse.Namespace], bool]
+    ],
+] = {
     "latency": (latency_part, report_latency),
     "crisis": (crisis_part, report_crisis),
 }
@@ -278,8 +369,12 @@ def main() -> None:
     parser.add_argument("--batch-ms", type=float, default=100.0, help="pipeline flush period")
     parser.add_argument("--interval", type=float, default=0.2, help="dispatcher idle poll (s)")
     parser.add_argument("--target", type=float, default=2.0, help="p95 latency target (s)")
-    parser.add_argument("--pg", default=None, help="PostgreSQL server URL (a temp database is created); default SQLite")
-    parser.add_argument("--no-triage", action="store_true", help="enqueue directly even if alerts.triage exists")
+    parser.add_argument(
+        "--pg", default=None, help="PostgreSQL server URL (a temp database is created); default SQLite"
+    )
+    parser.add_argument(
+        "--no-triage", action="store_true", help="enqueue directly even if alerts.triage exists"
+    )
     parser.add_argument("--reposts", type=int, default=500, help="crisis: near-identical reposts")
     parser.add_argument("--crisis-batch", type=int, default=50, help="crisis: mentions per pipeline flush")
     args = parser.parse_args()

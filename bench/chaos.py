@@ -55,14 +55,21 @@ BRANDS = ["鲜果时光", "小鹿宝贝"]
 POINTS = ("child", "parent", "service")
 
 
-def write_config(path: Path, sim: Any, *, db_url: str, platforms: list[str], rate: int, schedule: str) -> Path:
+def write_config(
+    path: Path, sim: Any, *, db_url: str, platforms: list[str], rate: int, schedule: str
+) -> Path:
     from simulator.options import WEIBO_TEST_SUB, brand_specs
 
-    lines = [f'[project]\ndata_dir = "{path.parent / "data"}"\nlog_level = "INFO"', f'[storage]\nurl = "{db_url}"']
+    lines = [
+        f'[project]\ndata_dir = "{path.parent / "data"}"\nlog_level = "INFO"',
+        f'[storage]\nurl = "{db_url}"',
+    ]
     for spec in brand_specs(BRANDS, None):
         lines.append(f'[[brands]]\nname = "{spec.name}"\nheimao_couid = ["{spec.couid}"]')
-    common = (f'schedule = "{schedule}"\nrequest_delay = 0\nrate_limit_per_minute = {rate}\nmax_pages = 20\n'
-              'max_retries = 2\ntimeout_seconds = 10\nmax_comment_pages = 20')
+    common = (
+        f'schedule = "{schedule}"\nrequest_delay = 0\nrate_limit_per_minute = {rate}\nmax_pages = 20\n'
+        "max_retries = 2\ntimeout_seconds = 10\nmax_comment_pages = 20"
+    )
     cookies = {"weibo": f"SUB={WEIBO_TEST_SUB}"}
     cookies.update({p: sim.cookie_header(p) for p in ("xiaohongshu", "douyin") if p in platforms})
     for platform in ("weibo", "heimao", "xiaohongshu", "douyin"):
@@ -75,8 +82,10 @@ def write_config(path: Path, sim: Any, *, db_url: str, platforms: list[str], rat
         if platform in cookies:
             block += f'\naccounts = [{{ name = "main", cookies = "{cookies[platform]}" }}]'
         lines.append(block)
-    lines.append("[scheduler]\nlock_lease_seconds = 15\ncrawl_timeout_minutes = 5\nstop_grace_seconds = 5\n"
-                 'health_seconds = 60\ndispatch_seconds = 5\ndaily_report = "0 9 * * *"\nweekly_report = "0 9 * * 1"')
+    lines.append(
+        "[scheduler]\nlock_lease_seconds = 15\ncrawl_timeout_minutes = 5\nstop_grace_seconds = 5\n"
+        'health_seconds = 60\ndispatch_seconds = 5\ndaily_report = "0 9 * * *"\nweekly_report = "0 9 * * 1"'
+    )
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
@@ -85,8 +94,13 @@ def spawn(args: list[str], config: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("YUQING_DATABASE_URL", "YUQING_CONFIG")}
     env["PYTHONPATH"] = str(ROOT)
     with open(log, "ab") as fh:
-        return subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(config), *args],
-                                cwd=config.parent, stdout=fh, stderr=subprocess.STDOUT, env=env)
+        return subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", "--config", str(config), *args],
+            cwd=config.parent,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
 
 
 def family(pid: int) -> list[psutil.Process]:
@@ -153,8 +167,13 @@ def one_kill(point: str, rng: random.Random, config: Path, log: Path, platforms:
             p.kill()
         except psutil.NoSuchProcess:
             pass
-    return {"point": point, "platform": platform if point != "service" else "all", "killed": True,
-            "left_over": len(left), "left_over_names": [p.name() for p in left if p.is_running()][:3]}
+    return {
+        "point": point,
+        "platform": platform if point != "service" else "all",
+        "killed": True,
+        "left_over": len(left),
+        "left_over_names": [p.name() for p in left if p.is_running()][:3],
+    }
 
 
 def run_clean(config: Path, log: Path, db_url: str, pairs: int, since: Any, timeout: float) -> dict[str, Any]:
@@ -166,8 +185,11 @@ def run_clean(config: Path, log: Path, db_url: str, pairs: int, since: Any, time
     while time.monotonic() < deadline and not done:
         time.sleep(2.0)
         with engine.connect() as conn:
-            finished = conn.execute(select(func.count(func.distinct(RUNS.c.platform + ":" + RUNS.c.brand))).where(
-                RUNS.c.started_at >= since, RUNS.c.status.in_(("ok", "partial")))).scalar_one()
+            finished = conn.execute(
+                select(func.count(func.distinct(RUNS.c.platform + ":" + RUNS.c.brand))).where(
+                    RUNS.c.started_at >= since, RUNS.c.status.in_(("ok", "partial"))
+                )
+            ).scalar_one()
             pending = conn.execute(select(func.count()).select_from(PENDING)).scalar_one()
         done = finished >= pairs and pending == 0
     proc.send_signal(signal.SIGTERM)
@@ -187,11 +209,17 @@ def crawl_all(config: Path, log: Path, platforms: list[str]) -> None:
 def snapshot(db_url: str) -> dict[str, Any]:
     engine = make_engine(db_url)
     with engine.connect() as conn:
-        mentions = [(r.platform, r.kind, r.post_id) for r in conn.execute(
-            select(MENTIONS.c.platform, MENTIONS.c.kind, MENTIONS.c.post_id))]
-        records = [(r.brand, r.platform, r.customer_id) for r in conn.execute(
-            select(COMPLAINTS.c.brand, COMPLAINTS.c.platform, COMPLAINTS.c.customer_id))]
-        running = conn.execute(select(func.count()).select_from(RUNS).where(RUNS.c.status == "running")).scalar_one()
+        mentions = [
+            (r.platform, r.kind, r.post_id)
+            for r in conn.execute(select(MENTIONS.c.platform, MENTIONS.c.kind, MENTIONS.c.post_id))
+        ]
+        records = [
+            (r.brand, r.platform, r.customer_id)
+            for r in conn.execute(select(COMPLAINTS.c.brand, COMPLAINTS.c.platform, COMPLAINTS.c.customer_id))
+        ]
+        running = conn.execute(
+            select(func.count()).select_from(RUNS).where(RUNS.c.status == "running")
+        ).scalar_one()
         statuses = Counter(r[0] for r in conn.execute(select(RUNS.c.status)))
     return {"mentions": mentions, "records": records, "running": running, "statuses": dict(statuses)}
 
@@ -213,16 +241,25 @@ def compare(chaos: dict[str, Any], clean: dict[str, Any], truth: set[tuple[str, 
     base = {(p, i) for p, _, i in clean["mentions"]}
     rec_chaos, rec_clean = Counter(chaos["records"]), Counter(clean["records"])
     return {
-        "mentions": len(have), "baseline_mentions": len(base), "truth": len(truth),
-        "lost_vs_baseline": len(base - have), "extra_vs_baseline": len(have - base),
+        "mentions": len(have),
+        "baseline_mentions": len(base),
+        "truth": len(truth),
+        "lost_vs_baseline": len(base - have),
+        "extra_vs_baseline": len(have - base),
         "lost_vs_truth": len(truth - have),
         "duplicated": sum(n - 1 for n in Counter(chaos["mentions"]).values() if n > 1),
-        "records": sum(rec_chaos.values()), "baseline_records": sum(rec_clean.values()),
-        "records_missing": len(set(rec_clean) - set(rec_chaos)), "records_extra": len(set(rec_chaos) - set(rec_clean)),
+        "records": sum(rec_chaos.values()),
+        "baseline_records": sum(rec_clean.values()),
+        "records_missing": len(set(rec_clean) - set(rec_chaos)),
+        "records_extra": len(set(rec_chaos) - set(rec_clean)),
         # A person may have several records in both databases; more than the baseline has is a double.
-        "records_doubled": sum(max(0, n - rec_clean.get(k, 0)) for k, n in rec_chaos.items() if k in rec_clean),
-        "running_rows": chaos["running"], "run_statuses": chaos["statuses"],
-        "examples_lost": sorted(base - have)[:5], "examples_extra": sorted(have - base)[:5],
+        "records_doubled": sum(
+            max(0, n - rec_clean.get(k, 0)) for k, n in rec_chaos.items() if k in rec_clean
+        ),
+        "running_rows": chaos["running"],
+        "run_statuses": chaos["statuses"],
+        "examples_lost": sorted(base - have)[:5],
+        "examples_extra": sorted(have - base)[:5],
     }
 
 
@@ -245,11 +282,27 @@ def main() -> None:
     log = tmp / "chaos.log"
     chaos_db = f"sqlite:///{tmp / 'chaos' / 'yuqing.db'}"
     clean_db = f"sqlite:///{tmp / 'clean' / 'yuqing.db'}"
-    sim = Simulator(seed=args.seed, brands=BRANDS, days=3, live=True, live_interval=2.0, live_posts=1,
-                    posts_per_brand=20, comments_per_post=(0, 6), crisis_size=8, platforms=tuple(platforms)).start()
+    sim = Simulator(
+        seed=args.seed,
+        brands=BRANDS,
+        days=3,
+        live=True,
+        live_interval=2.0,
+        live_posts=1,
+        posts_per_brand=20,
+        comments_per_post=(0, 6),
+        crisis_size=8,
+        platforms=tuple(platforms),
+    ).start()
     try:
-        config = write_config(tmp / "chaos" / "yuqing.toml", sim, db_url=chaos_db, platforms=platforms,
-                              rate=args.rate, schedule="every 20s")
+        config = write_config(
+            tmp / "chaos" / "yuqing.toml",
+            sim,
+            db_url=chaos_db,
+            platforms=platforms,
+            rate=args.rate,
+            schedule="every 20s",
+        )
         results: list[dict[str, Any]] = []
         started = time.monotonic()
         for n in range(args.kills):
@@ -257,8 +310,11 @@ def main() -> None:
             res = one_kill(point, rng, config, log, platforms)
             results.append(res)
             if not args.json:
-                print(f"  kill {n + 1:3d}/{args.kills}: {res['point']:<7} {res['platform']:<11} "
-                      f"{'killed' if res['killed'] else 'ended first'}; left over {res['left_over']}", flush=True)
+                print(
+                    f"  kill {n + 1:3d}/{args.kills}: {res['point']:<7} {res['platform']:<11} "
+                    f"{'killed' if res['killed'] else 'ended first'}; left over {res['left_over']}",
+                    flush=True,
+                )
         kill_seconds = time.monotonic() - started
 
         # The world stops changing; the service runs clean over the same database.
@@ -266,11 +322,23 @@ def main() -> None:
         from crawler.storage.types import utcnow
 
         since = utcnow()
-        fast = write_config(tmp / "chaos" / "yuqing.toml", sim, db_url=chaos_db, platforms=platforms, rate=6000,
-                            schedule="every 15s")
+        fast = write_config(
+            tmp / "chaos" / "yuqing.toml",
+            sim,
+            db_url=chaos_db,
+            platforms=platforms,
+            rate=6000,
+            schedule="every 15s",
+        )
         clean_run = run_clean(fast, log, chaos_db, len(platforms) * len(BRANDS), since, timeout=600)
-        baseline_cfg = write_config(tmp / "clean" / "yuqing.toml", sim, db_url=clean_db, platforms=platforms,
-                                    rate=6000, schedule="every 15s")
+        baseline_cfg = write_config(
+            tmp / "clean" / "yuqing.toml",
+            sim,
+            db_url=clean_db,
+            platforms=platforms,
+            rate=6000,
+            schedule="every 15s",
+        )
         crawl_all(baseline_cfg, tmp / "clean.log", platforms)
         dispose_engines()
         figures = compare(snapshot(chaos_db), snapshot(clean_db), ground_truth(sim, platforms))
@@ -283,13 +351,29 @@ def main() -> None:
         row["kills" if r["killed"] else "ended_first"] += 1
         row["left_over"] += r["left_over"]
     kills = sum(r["killed"] for r in results)
-    zero = ("lost_vs_baseline", "extra_vs_baseline", "lost_vs_truth", "duplicated", "records_missing",
-            "records_extra", "records_doubled", "running_rows")
+    zero = (
+        "lost_vs_baseline",
+        "extra_vs_baseline",
+        "lost_vs_truth",
+        "duplicated",
+        "records_missing",
+        "records_extra",
+        "records_doubled",
+        "running_rows",
+    )
     left_over = sum(r["left_over"] for r in results)
     met = kills >= 50 and left_over == 0 and all(figures[k] == 0 for k in zero) and clean_run["finished"]
-    report = {"kills": kills, "per_point": dict(per_point), "kill_phase_seconds": round(kill_seconds, 1),
-              "clean_run": clean_run, **figures, "left_over_processes": left_over, "met": met,
-              "platforms": platforms, "workdir": str(tmp)}
+    report = {
+        "kills": kills,
+        "per_point": dict(per_point),
+        "kill_phase_seconds": round(kill_seconds, 1),
+        "clean_run": clean_run,
+        **figures,
+        "left_over_processes": left_over,
+        "met": met,
+        "platforms": platforms,
+        "workdir": str(tmp),
+    }
     if args.json:
         print(json.dumps(report, ensure_ascii=False, default=str))
         return
@@ -298,10 +382,14 @@ def main() -> None:
     for point in POINTS:
         row = per_point.get(point, {"kills": 0, "ended_first": 0, "left_over": 0})
         print(f"{point:<8} {row['kills']:>5} {row['ended_first']:>11} {row['left_over']:>9}")
-    print(f"clean run afterwards: {'finished' if clean_run['finished'] else 'DID NOT FINISH'}, "
-          f"open work left {clean_run['pending']}; crawl_runs statuses {figures['run_statuses']}")
-    print(f"mentions: {figures['mentions']} stored, baseline {figures['baseline_mentions']}, "
-          f"ground truth {figures['truth']}")
+    print(
+        f"clean run afterwards: {'finished' if clean_run['finished'] else 'DID NOT FINISH'}, "
+        f"open work left {clean_run['pending']}; crawl_runs statuses {figures['run_statuses']}"
+    )
+    print(
+        f"mentions: {figures['mentions']} stored, baseline {figures['baseline_mentions']}, "
+        f"ground truth {figures['truth']}"
+    )
     for key in zero:
         print(f"  {key:<20} {figures[key]:>6}  {'met' if figures[key] == 0 else 'NOT MET'}")
     print(f"  {'left_over_processes':<20} {left_over:>6}  {'met' if left_over == 0 else 'NOT MET'}")

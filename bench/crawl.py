@@ -51,13 +51,16 @@ keywords = ["{brand}"]
 """
 
 
-def serving_rate(sim: Any, platform: str, pages: list[str], cookies: dict[str, str], concurrency: int = 8) -> float:
+def serving_rate(
+    sim: Any, platform: str, pages: list[str], cookies: dict[str, str], concurrency: int = 8
+) -> float:
     """Pages/s the simulator serves to a plain client (no parsing beyond reading the body)."""
     import httpx
 
     async def run() -> float:
         queue = list(pages)
         async with httpx.AsyncClient(cookies=cookies, timeout=30) as client:
+
             async def worker() -> None:
                 while queue:
                     url = queue.pop()
@@ -84,11 +87,16 @@ def page_urls(sim: Any, platform: str, posts: int) -> tuple[list[str], dict[str,
     if platform == "weibo":
         from simulator import WEIBO_TEST_SUB
 
-        urls = [f"{base}{_weibo_api.SEARCH_PATH}?{urlencode(_weibo_api.search_params(BRAND, p, 61))}"
-                for p in range(1, n + 1)]
+        urls = [
+            f"{base}{_weibo_api.SEARCH_PATH}?{urlencode(_weibo_api.search_params(BRAND, p, 61))}"
+            for p in range(1, n + 1)
+        ]
         return urls, {"SUB": WEIBO_TEST_SUB}, size
-    urls = [f"{base}{_heimao_api.SEARCH_PATH}?"
-            f"{urlencode(_heimao_api.signed_params(_heimao_api.search_params(BRAND, p, size)))}" for p in range(1, n + 1)]
+    urls = [
+        f"{base}{_heimao_api.SEARCH_PATH}?"
+        f"{urlencode(_heimao_api.signed_params(_heimao_api.search_params(BRAND, p, size)))}"
+        for p in range(1, n + 1)
+    ]
     return urls, {}, size
 
 
@@ -136,20 +144,34 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     db = args.database or f"sqlite:///{tmp / 'bench.db'}"
     config = tmp / "bench.toml"
     config.write_text(CONFIG.format(data=tmp / "data", db=db, brand=BRAND), encoding="utf-8")
-    options = {"posts_per_brand": args.posts, "comments_per_post": (0, 0), "crisis": False,
-               "platforms": (args.platform,), "days": 6.0}
+    options = {
+        "posts_per_brand": args.posts,
+        "comments_per_post": (0, 0),
+        "crisis": False,
+        "platforms": (args.platform,),
+        "days": 6.0,
+    }
     with Simulator(seed=3, brands=[BRAND], **options) as sim:
         urls, cookies, size = page_urls(sim, args.platform, args.posts)
         pages_per_s = serving_rate(sim, args.platform, urls, cookies)
         ceiling = pages_per_s * size
         summary_file = tmp / "summary.json"
         overrides = {
-            **spider_class(args.platform).simulator_settings(sim), "YUQING_DATABASE_URL": db,
-            "YUQING_SUMMARY_FILE": str(summary_file), "YUQING_RATE_LIMIT_PER_MINUTE": 0,
-            "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-            "YUQING_MAX_PAGES": len(urls) + 5, "YUQING_COMMENTS": False, "WEIBO_SEARCH_TYPES": "61",
-            "HEIMAO_DETAIL_PAGES": False, "YUQING_STORE_BATCH": 500, "YUQING_ANALYZE": not args.no_analysis,
-            "YUQING_TRIAGE": not args.no_triage, "YUQING_PAGE_PREFETCH": 8,
+            **spider_class(args.platform).simulator_settings(sim),
+            "YUQING_DATABASE_URL": db,
+            "YUQING_SUMMARY_FILE": str(summary_file),
+            "YUQING_RATE_LIMIT_PER_MINUTE": 0,
+            "AUTOTHROTTLE_ENABLED": False,
+            "CONCURRENT_REQUESTS": 16,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+            "YUQING_MAX_PAGES": len(urls) + 5,
+            "YUQING_COMMENTS": False,
+            "WEIBO_SEARCH_TYPES": "61",
+            "HEIMAO_DETAIL_PAGES": False,
+            "YUQING_STORE_BATCH": 500,
+            "YUQING_ANALYZE": not args.no_analysis,
+            "YUQING_TRIAGE": not args.no_triage,
+            "YUQING_PAGE_PREFETCH": 8,
             "YUQING_ANALYZE_WORKERS": args.analysis_workers,
             "YUQING_LOG_LEVEL": "WARNING",
         }
@@ -164,19 +186,34 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
     mentions = s["new"] + s["updated"] + s["duplicate"]
     rate = mentions / crawl_s
     return {
-        "platform": args.platform, "posts": args.posts, "mentions": mentions, "new": s["new"],
-        "requests": s["requests"], "crawl_seconds": round(crawl_s, 2), "process_seconds": round(wall, 2),
-        "startup_seconds": round(wall - crawl_s, 2), "mentions_per_s": round(rate, 1),
-        "end_to_end_per_s": round(mentions / wall, 1), "ceiling_posts_per_s": round(ceiling, 1),
+        "platform": args.platform,
+        "posts": args.posts,
+        "mentions": mentions,
+        "new": s["new"],
+        "requests": s["requests"],
+        "crawl_seconds": round(crawl_s, 2),
+        "process_seconds": round(wall, 2),
+        "startup_seconds": round(wall - crawl_s, 2),
+        "mentions_per_s": round(rate, 1),
+        "end_to_end_per_s": round(mentions / wall, 1),
+        "ceiling_posts_per_s": round(ceiling, 1),
         "ratio_to_ceiling": round(rate / ceiling, 3),
-        "seconds": {"parse": round(t["parse"], 2), "analyze": round(t["analyze"], 2),
-                    "store": round(t["store"] - t["triage"], 2), "triage": round(t["triage"], 2),
-                    "waiting": round(t["download"], 2),
-                    "latency_ms": round(1000 * t["download"] / max(s["requests"], 1), 1)},
+        "seconds": {
+            "parse": round(t["parse"], 2),
+            "analyze": round(t["analyze"], 2),
+            "store": round(t["store"] - t["triage"], 2),
+            "triage": round(t["triage"], 2),
+            "waiting": round(t["download"], 2),
+            "latency_ms": round(1000 * t["download"] / max(s["requests"], 1), 1),
+        },
         "analysis_workers": overrides_workers(args),
-        "cpu_seconds": round(cpu, 2), "mentions_per_cpu_s": round(mentions / cpu, 1) if cpu else None,
-        "load_average": round(load, 2), "cpus": psutil.cpu_count(),
-        "peak_rss_mb": round(peak / 2**20, 1), "analysis": not args.no_analysis, "triage": not args.no_triage,
+        "cpu_seconds": round(cpu, 2),
+        "mentions_per_cpu_s": round(mentions / cpu, 1) if cpu else None,
+        "load_average": round(load, 2),
+        "cpus": psutil.cpu_count(),
+        "peak_rss_mb": round(peak / 2**20, 1),
+        "analysis": not args.no_analysis,
+        "triage": not args.no_triage,
         "targets": {"mentions_per_s>=500": rate >= 500, "peak_rss<=400MB": peak <= 400 * 2**20},
     }
 
@@ -201,8 +238,9 @@ def xd_ceiling(sim: Any, platform: str) -> float:
 
     secret = sim.ctx.platforms["douyin"].secret if platform == "douyin" else ""
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return pool.submit(_ceiling_client, platform, sim.base_url(platform), sim.issue_session(platform),
-                           secret).result()
+        return pool.submit(
+            _ceiling_client, platform, sim.base_url(platform), sim.issue_session(platform), secret
+        ).result()
 
 
 def _ceiling_client(platform: str, base: str, cookies: dict[str, str], secret: str) -> float:
@@ -253,7 +291,9 @@ def _ceiling_client(platform: str, base: str, cookies: dict[str, str], secret: s
             offset, search_id = payload["cursor"], payload["extra"]["logid"]
 
     async def run() -> float:
-        async with httpx.AsyncClient(cookies=cookies, timeout=30, headers={"User-Agent": dy.USER_AGENT}) as client:
+        async with httpx.AsyncClient(
+            cookies=cookies, timeout=30, headers={"User-Agent": dy.USER_AGENT}
+        ) as client:
             started = time.perf_counter()
             found = await (xhs_walk(client) if platform == "xiaohongshu" else douyin_walk(client))
             return found / (time.perf_counter() - started)
@@ -310,17 +350,29 @@ def bench_xd(args: argparse.Namespace) -> dict[str, Any]:
     db = args.database or f"sqlite:///{tmp / 'bench.db'}"
     config = tmp / "bench.toml"
     config.write_text(CONFIG.format(data=tmp / "data", db=db, brand=BRAND) + XD_CONFIG, encoding="utf-8")
-    options = {"posts_per_brand": posts, "comments_per_post": (0, 0), "crisis": False, "platforms": (platform,),
-               "days": 6.0}
+    options = {
+        "posts_per_brand": posts,
+        "comments_per_post": (0, 0),
+        "crisis": False,
+        "platforms": (platform,),
+        "days": 6.0,
+    }
     with Simulator(seed=3, brands=[BRAND], **options) as sim:
         ceiling = xd_ceiling(sim, platform)
         summary_file = tmp / "summary.json"
         overrides = {
-            **spider_class(platform).simulator_settings(sim), "YUQING_DATABASE_URL": db,
-            "YUQING_SUMMARY_FILE": str(summary_file), "YUQING_RATE_LIMIT_PER_MINUTE": 0,
-            "AUTOTHROTTLE_ENABLED": False, "CONCURRENT_REQUESTS": 16, "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
-            "YUQING_MAX_PAGES": 200, "YUQING_COMMENTS": False, "YUQING_STORE_BATCH": 500,
-            "YUQING_ANALYZE": not args.no_analysis, "YUQING_TRIAGE": not args.no_triage,
+            **spider_class(platform).simulator_settings(sim),
+            "YUQING_DATABASE_URL": db,
+            "YUQING_SUMMARY_FILE": str(summary_file),
+            "YUQING_RATE_LIMIT_PER_MINUTE": 0,
+            "AUTOTHROTTLE_ENABLED": False,
+            "CONCURRENT_REQUESTS": 16,
+            "CONCURRENT_REQUESTS_PER_DOMAIN": 16,
+            "YUQING_MAX_PAGES": 200,
+            "YUQING_COMMENTS": False,
+            "YUQING_STORE_BATCH": 500,
+            "YUQING_ANALYZE": not args.no_analysis,
+            "YUQING_TRIAGE": not args.no_triage,
             "YUQING_LOG_LEVEL": "WARNING",
         }
         argv = crawl_argv(platform, BRAND, config_path=config, overrides=overrides)
@@ -331,29 +383,46 @@ def bench_xd(args: argparse.Namespace) -> dict[str, Any]:
     mentions = s["new"] + s["updated"] + s["duplicate"]
     rate = mentions / s["elapsed"]
     return {
-        "platform": platform, "path": "xhshow-signed API" if platform == "xiaohongshu" else "real browser",
-        "posts": posts, "mentions": mentions, "requests": s["requests"], "crawl_seconds": round(s["elapsed"], 2),
-        "process_seconds": round(wall, 2), "mentions_per_s": round(rate, 1),
-        "ceiling_mentions_per_s": round(ceiling, 1), "ratio_to_ceiling": round(rate / ceiling, 3),
+        "platform": platform,
+        "path": "xhshow-signed API" if platform == "xiaohongshu" else "real browser",
+        "posts": posts,
+        "mentions": mentions,
+        "requests": s["requests"],
+        "crawl_seconds": round(s["elapsed"], 2),
+        "process_seconds": round(wall, 2),
+        "mentions_per_s": round(rate, 1),
+        "ceiling_mentions_per_s": round(ceiling, 1),
+        "ratio_to_ceiling": round(rate / ceiling, 3),
         "seconds": {k: round(v, 2) for k, v in s["timings"].items()},
-        "peak_pss_mb": round(peak / 2**20, 1), "peak_rss_sum_mb": round(peak_rss / 2**20, 1),
-        "analysis": not args.no_analysis, "triage": not args.no_triage,
+        "peak_pss_mb": round(peak / 2**20, 1),
+        "peak_rss_sum_mb": round(peak_rss / 2**20, 1),
+        "analysis": not args.no_analysis,
+        "triage": not args.no_triage,
         # The issue's target is for the browser path; the signed API path is reported against its ceiling.
         "targets": {"mentions_per_s>=20": rate >= 20, "peak_memory<=1GB": peak <= 2**30}
-        if platform == "douyin" else {},
+        if platform == "douyin"
+        else {},
     }
 
 
 def print_xd(r: dict[str, Any]) -> None:
     print(f"{r['platform']} ({r['path']}): {r['mentions']:,} mentions in {r['requests']:,} requests")
-    print(f"  ceiling: a plain client gets {r['ceiling_mentions_per_s']:,.0f} mentions/s from the same signed calls")
-    print(f"  crawl:   {r['mentions_per_s']:,.1f} mentions/s over {r['crawl_seconds']}s "
-          f"= {r['ratio_to_ceiling']:.0%} of the ceiling ({r['process_seconds']}s with process start-up)")
+    print(
+        f"  ceiling: a plain client gets {r['ceiling_mentions_per_s']:,.0f} mentions/s from the same signed calls"
+    )
+    print(
+        f"  crawl:   {r['mentions_per_s']:,.1f} mentions/s over {r['crawl_seconds']}s "
+        f"= {r['ratio_to_ceiling']:.0%} of the ceiling ({r['process_seconds']}s with process start-up)"
+    )
     print("  time:    " + ", ".join(f"{k} {v}s" for k, v in r["seconds"].items()))
-    print(f"  memory:  peak {r['peak_pss_mb']} MB PSS of the crawl process (and its Chromium) "
-          f"(RSS summed over the processes, shared pages counted repeatedly: {r['peak_rss_sum_mb']} MB)")
+    print(
+        f"  memory:  peak {r['peak_pss_mb']} MB PSS of the crawl process (and its Chromium) "
+        f"(RSS summed over the processes, shared pages counted repeatedly: {r['peak_rss_sum_mb']} MB)"
+    )
     if r["targets"]:
-        print("  targets: " + "; ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in r["targets"].items()))
+        print(
+            "  targets: " + "; ".join(f"{k} {'met' if ok else 'NOT met'}" for k, ok in r["targets"].items())
+        )
 
 
 def overrides_workers(args: argparse.Namespace) -> int:
@@ -363,14 +432,21 @@ def overrides_workers(args: argparse.Namespace) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--posts", type=int, default=None,
-                        help="10,000 (weibo, heimao); 2,000 (xiaohongshu); 1,000 (douyin)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--posts", type=int, default=None, help="10,000 (weibo, heimao); 2,000 (xiaohongshu); 1,000 (douyin)"
+    )
     parser.add_argument("--platform", choices=("weibo", "heimao", "xiaohongshu", "douyin"), default="weibo")
     parser.add_argument("--database", help="database URL (default: a temp SQLite file)")
     parser.add_argument("--no-analysis", action="store_true", help="skip sentiment analysis in the pipeline")
-    parser.add_argument("--no-triage", action="store_true", help="skip alerts.triage in the store transaction")
-    parser.add_argument("--analysis-workers", default="auto", help="analysis worker processes (auto, 0, 1 ...)")
+    parser.add_argument(
+        "--no-triage", action="store_true", help="skip alerts.triage in the store transaction"
+    )
+    parser.add_argument(
+        "--analysis-workers", default="auto", help="analysis worker processes (auto, 0, 1 ...)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.platform in XD_DEFAULT_POSTS:
@@ -385,19 +461,29 @@ def main() -> None:
     sec = r["seconds"]
     print(f"{r['platform']}: {r['mentions']:,} mentions ({r['new']:,} new) in {r['requests']:,} requests")
     print(f"  ceiling: simulator serves {r['ceiling_posts_per_s']:,.0f} posts/s to a plain HTTP client")
-    print(f"  crawl:   {r['mentions_per_s']:,.0f} mentions/s over {r['crawl_seconds']}s "
-          f"= {r['ratio_to_ceiling']:.0%} of the ceiling; {r['end_to_end_per_s']:,.0f}/s including "
-          f"{r['startup_seconds']}s process start-up")
-    where = f"in {r['analysis_workers']} worker process(es)" if r["analysis_workers"] else "in the crawl process"
-    print(f"  time:    parse {sec['parse']}s (crawl thread), analyse {sec['analyze']}s ({where}), "
-          f"store {sec['store']}s + triage {sec['triage']}s (store thread), waiting on responses "
-          f"{sec['waiting']}s summed over concurrent requests ({sec['latency_ms']} ms each); these overlap")
-    print(f"  cpu:     the crawl process used {r['cpu_seconds']}s of CPU = {r['mentions_per_cpu_s']:,} mentions "
-          f"per CPU-second (load average {r['load_average']} on {r['cpus']} CPUs at the start)")
+    print(
+        f"  crawl:   {r['mentions_per_s']:,.0f} mentions/s over {r['crawl_seconds']}s "
+        f"= {r['ratio_to_ceiling']:.0%} of the ceiling; {r['end_to_end_per_s']:,.0f}/s including "
+        f"{r['startup_seconds']}s process start-up"
+    )
+    where = (
+        f"in {r['analysis_workers']} worker process(es)" if r["analysis_workers"] else "in the crawl process"
+    )
+    print(
+        f"  time:    parse {sec['parse']}s (crawl thread), analyse {sec['analyze']}s ({where}), "
+        f"store {sec['store']}s + triage {sec['triage']}s (store thread), waiting on responses "
+        f"{sec['waiting']}s summed over concurrent requests ({sec['latency_ms']} ms each); these overlap"
+    )
+    print(
+        f"  cpu:     the crawl process used {r['cpu_seconds']}s of CPU = {r['mentions_per_cpu_s']:,} mentions "
+        f"per CPU-second (load average {r['load_average']} on {r['cpus']} CPUs at the start)"
+    )
     print(f"  memory:  peak RSS {r['peak_rss_mb']} MB")
     met = r["targets"]
-    print(f"  targets: ≥ 500 mentions/s {'met' if met['mentions_per_s>=500'] else 'NOT met'}; "
-          f"≤ 400 MB {'met' if met['peak_rss<=400MB'] else 'NOT met'}")
+    print(
+        f"  targets: ≥ 500 mentions/s {'met' if met['mentions_per_s>=500'] else 'NOT met'}; "
+        f"≤ 400 MB {'met' if met['peak_rss<=400MB'] else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

@@ -53,19 +53,44 @@ def main() -> int:
 
     tmp = Path(tempfile.mkdtemp(prefix="yuqing-bench-crisis-"))
     rate = 30  # the shipped Weibo rate_limit_per_minute
-    sim = Simulator(seed=args.seed, platforms=("weibo",), posts_per_brand=10, crisis_size=6,
-                    hot_enter_after=args.enter_after, crisis_age_hours=0.05, reposts=args.reposts,
-                    repost_hours=args.hours * 0.6).start()
+    sim = Simulator(
+        seed=args.seed,
+        platforms=("weibo",),
+        posts_per_brand=10,
+        crisis_size=6,
+        hot_enter_after=args.enter_after,
+        crisis_age_hours=0.05,
+        reposts=args.reposts,
+        repost_hours=args.hours * 0.6,
+    ).start()
     try:
-        cfg = config_from_dict({
-            "project": {"data_dir": str(tmp / "data")}, "storage": {"url": f"sqlite:///{tmp / 'bench.db'}"},
-            "brands": [{"name": "鲜果时光", "aliases": ["鲜果", "XGSG"], "keywords": ["鲜果时光"],
-                        "exclude": ["招聘"]}],
-            "platforms": {"weibo": {"base_url": sim.base_url("weibo"), "rate_limit_per_minute": rate,
-                                    "accounts": [{"name": "sim", "cookies": f"SUB={WEIBO_TEST_SUB}"}]}},
-            "alerts": {"channels": {"pr": {"type": "webhook", "url": "http://127.0.0.1:9/pr"}},
-                       "rules": [{"name": "危机", "channels": ["pr"], "min_urgency": "非常紧急", "surge": True}]},
-            "hot_lists": {"crawl_topics": False}, "tracking": {"acceleration_alert": 30}})
+        cfg = config_from_dict(
+            {
+                "project": {"data_dir": str(tmp / "data")},
+                "storage": {"url": f"sqlite:///{tmp / 'bench.db'}"},
+                "brands": [
+                    {
+                        "name": "鲜果时光",
+                        "aliases": ["鲜果", "XGSG"],
+                        "keywords": ["鲜果时光"],
+                        "exclude": ["招聘"],
+                    }
+                ],
+                "platforms": {
+                    "weibo": {
+                        "base_url": sim.base_url("weibo"),
+                        "rate_limit_per_minute": rate,
+                        "accounts": [{"name": "sim", "cookies": f"SUB={WEIBO_TEST_SUB}"}],
+                    }
+                },
+                "alerts": {
+                    "channels": {"pr": {"type": "webhook", "url": "http://127.0.0.1:9/pr"}},
+                    "rules": [{"name": "危机", "channels": ["pr"], "min_urgency": "非常紧急", "surge": True}],
+                },
+                "hot_lists": {"crawl_topics": False},
+                "tracking": {"acceleration_alert": 30},
+            }
+        )
         engine = open_database(cfg.database_url)
         enter_at = sim.world.hot["weibo"].enter_at
 
@@ -80,8 +105,9 @@ def main() -> int:
             if res.alerts:
                 seen_at = res.fetched_at
                 with engine.connect() as conn:
-                    alert_at = conn.execute(select(Alert.__table__.c.created_at).where(
-                        Alert.__table__.c.id == res.alerts[0])).scalar_one()
+                    alert_at = conn.execute(
+                        select(Alert.__table__.c.created_at).where(Alert.__table__.c.id == res.alerts[0])
+                    ).scalar_one()
                 break
             time.sleep(max(0.0, args.interval - (time.monotonic() - started)))
         latency = (alert_at - enter_at).total_seconds() if alert_at else float("inf")
@@ -92,10 +118,17 @@ def main() -> int:
         root_id, cascade = next(iter(sim.world.cascades.items()))
         root = sim.world.get("weibo", root_id)
         with engine.begin() as conn:
-            start_watch(conn, cfg, {"id": None, "platform": "weibo", "kind": "post", "post_id": root_id,
-                                    "brand": "鲜果时光"}, "非常紧急", datetime.now(UTC) + cascade.offset)
+            start_watch(
+                conn,
+                cfg,
+                {"id": None, "platform": "weibo", "kind": "post", "post_id": root_id, "brand": "鲜果时光"},
+                "非常紧急",
+                datetime.now(UTC) + cascade.offset,
+            )
         fetcher = LightFetcher.for_platform(cfg, "weibo", cookies={"SUB": WEIBO_TEST_SUB})
-        fetcher.per_minute = 0  # the simulated clock runs ~100x faster: the ceiling is reported, not waited for
+        fetcher.per_minute = (
+            0  # the simulated clock runs ~100x faster: the ceiling is reported, not waited for
+        )
         visits = []
         rounds = int(args.hours * 60)
         t_started = time.monotonic()
@@ -105,7 +138,9 @@ def main() -> int:
         wall = time.monotonic() - t_started
         with engine.connect() as conn:
             stored = tree_of(conn, 1)
-            n_alerts = conn.execute(select(Alert.__table__.c.id).where(Alert.__table__.c.kind == "spread")).all()
+            n_alerts = conn.execute(
+                select(Alert.__table__.c.id).where(Alert.__table__.c.kind == "spread")
+            ).all()
         last = max(v for v in (r["first_seen_at"] for r in stored)) if stored else datetime.now(UTC)
         truth = cascade.truth(last)
         got = {r["repost_id"]: r["parent_id"] for r in stored}
@@ -124,21 +159,33 @@ def main() -> int:
         return "met" if ok else "NOT met"
 
     print("crisis tracking benchmark (live simulator over HTTP, SQLite)")
-    print(f"  hot list: interval {args.interval:.0f}s (default 300s), topic entered {args.enter_after:.0f}s after start,"
-          f" {fetches} fetch(es)")
-    print(f"    entering the list → alert      {latency:7.1f} s   target ≤ {target:.0f} s (interval + 60 s): "
-          f"{verdict(latency <= target)}")
+    print(
+        f"  hot list: interval {args.interval:.0f}s (default 300s), topic entered {args.enter_after:.0f}s after start,"
+        f" {fetches} fetch(es)"
+    )
+    print(
+        f"    entering the list → alert      {latency:7.1f} s   target ≤ {target:.0f} s (interval + 60 s): "
+        f"{verdict(latency <= target)}"
+    )
     print(f"    fetch that saw it → alert      {processing:7.2f} s   (processing only)")
-    print(f"  tracking: {args.hours:g} simulated hours in {wall:.0f} s wall, {len(visits)} visits ({failed} failed),"
-          f" {len(truth['edges'])} reposts (root by {root.author.name}), {len(n_alerts)} spread alert(s)")
-    print(f"    tree edges right               {edge_share:7.1%}   target ≥ 95%: {verdict(edge_share >= 0.95)}"
-          f"   ({right}/{len(truth['edges'])}, {len(common)} fetched)")
-    print(f"    top-5 spreaders                {'same' if mine == theirs else 'differ':>7}   target: same five in order: "
-          f"{verdict(mine == theirs)}")
+    print(
+        f"  tracking: {args.hours:g} simulated hours in {wall:.0f} s wall, {len(visits)} visits ({failed} failed),"
+        f" {len(truth['edges'])} reposts (root by {root.author.name}), {len(n_alerts)} spread alert(s)"
+    )
+    print(
+        f"    tree edges right               {edge_share:7.1%}   target ≥ 95%: {verdict(edge_share >= 0.95)}"
+        f"   ({right}/{len(truth['edges'])}, {len(common)} fetched)"
+    )
+    print(
+        f"    top-5 spreaders                {'same' if mine == theirs else 'differ':>7}   target: same five in order: "
+        f"{verdict(mine == theirs)}"
+    )
     print(f"      ours:  {' / '.join(mine)}")
     print(f"      truth: {' / '.join(theirs)}")
-    print(f"    requests per watched post/hour {per_hour:7.1f}   Weibo ceiling {rate}/min = {rate * 60}/h "
-          f"({per_hour / (rate * 60):.1%} of it; {int(rate * 60 // max(per_hour, 1e-9))} posts fit)")
+    print(
+        f"    requests per watched post/hour {per_hour:7.1f}   Weibo ceiling {rate}/min = {rate * 60}/h "
+        f"({per_hour / (rate * 60):.1%} of it; {int(rate * 60 // max(per_hour, 1e-9))} posts fit)"
+    )
     ok = latency <= target and edge_share >= 0.95 and mine == theirs
     print("all targets met" if ok else "some targets NOT met")
     return 0 if ok else 1

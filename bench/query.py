@@ -79,7 +79,9 @@ def _tuple(row: dict[str, Any], sqlite: bool) -> tuple[Any, ...]:
 def _batches(rows: int, now: datetime, size: int = 20_000) -> Iterator[list[dict[str, Any]]]:
     batch: list[dict[str, Any]] = []
     tokens = FragmentTokens()
-    for row in mention_rows(BRANDS, rows, seed=11, days=DAYS, now=now, brand_weights=BRAND_WEIGHTS, tokens=tokens):
+    for row in mention_rows(
+        BRANDS, rows, seed=11, days=DAYS, now=now, brand_weights=BRAND_WEIGHTS, tokens=tokens
+    ):
         batch.append(row)
         if len(batch) == size:
             yield batch
@@ -88,7 +90,9 @@ def _batches(rows: int, now: datetime, size: int = 20_000) -> Iterator[list[dict
         yield batch
 
 
-def load(rows: int, now: datetime, sqlite_engine: Engine | None, pg_engine: Engine | None) -> dict[str, float]:
+def load(
+    rows: int, now: datetime, sqlite_engine: Engine | None, pg_engine: Engine | None
+) -> dict[str, float]:
     """Stream generated rows into both databases; return seconds spent per part."""
     spent = {"generate": 0.0, "sqlite": 0.0, "postgresql": 0.0}
     placeholders = ", ".join("?" for _ in COLUMNS)
@@ -101,8 +105,10 @@ def load(rows: int, now: datetime, sqlite_engine: Engine | None, pg_engine: Engi
         spent["generate"] += time.perf_counter() - t
         if sq is not None:
             t = time.perf_counter()
-            sq.cursor().executemany(f"INSERT INTO mentions ({', '.join(COLUMNS)}) VALUES ({placeholders})",
-                                    [_tuple(r, True) for r in batch])
+            sq.cursor().executemany(
+                f"INSERT INTO mentions ({', '.join(COLUMNS)}) VALUES ({placeholders})",
+                [_tuple(r, True) for r in batch],
+            )
             spent["sqlite"] += time.perf_counter() - t
         if pg is not None:
             t = time.perf_counter()
@@ -136,11 +142,15 @@ def _no_index_engine(url: str) -> Engine:
         eng = create_engine(url)
 
         @event.listens_for(eng, "before_cursor_execute", retval=True)
-        def _not_indexed(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> Any:
+        def _not_indexed(
+            conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool
+        ) -> Any:
             return statement.replace("FROM mentions", "FROM mentions NOT INDEXED"), params
 
         return eng
-    eng = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1) if "+psycopg" not in url else url)
+    eng = create_engine(
+        url.replace("postgresql://", "postgresql+psycopg://", 1) if "+psycopg" not in url else url
+    )
 
     @event.listens_for(eng, "connect")
     def _no_scans(dbapi_conn: Any, record: Any) -> None:
@@ -158,7 +168,9 @@ def _no_index_engine(url: str) -> Engine:
 
 def q_keyword(conn: Connection, rnd: random.Random, now: datetime, like: bool) -> int:
     word = rnd.choice(KEYWORDS)
-    f = MentionFilter(brand=rnd.choice(BRANDS[:2]).name, since=now - timedelta(days=7), q=None if like else word)
+    f = MentionFilter(
+        brand=rnd.choice(BRANDS[:2]).name, since=now - timedelta(days=7), q=None if like else word
+    )
     stmt = select_mentions(f, conn.dialect.name)
     if like:
         stmt = stmt.where(search_index.like_clause(word, MENTIONS.c.text))
@@ -178,14 +190,18 @@ def q_categories(conn: Connection, rnd: random.Random, now: datetime, like: bool
 
 
 def q_risky_today(conn: Connection, rnd: random.Random, now: datetime, like: bool) -> int:
-    f = MentionFilter(brand=rnd.choice(BRANDS).name, since=now - timedelta(hours=now.hour, minutes=now.minute))
+    f = MentionFilter(
+        brand=rnd.choice(BRANDS).name, since=now - timedelta(hours=now.hour, minutes=now.minute)
+    )
     stmt = select_mentions(f, conn.dialect.name, order="risk").limit(20)
     return len(list(conn.execute(stmt)))
 
 
 QUERIES: list[tuple[str, Callable[..., int]]] = [
-    ("keyword + brand + 7 days", q_keyword), ("daily trend, 90 days", q_trend),
-    ("category breakdown, 30 days", q_categories), ("top risky today", q_risky_today),
+    ("keyword + brand + 7 days", q_keyword),
+    ("daily trend, 90 days", q_trend),
+    ("category breakdown, 30 days", q_categories),
+    ("top risky today", q_risky_today),
 ]
 
 
@@ -211,7 +227,9 @@ def run_queries(name: str, url: str, now: datetime, repeat: int, target_ms: floa
     fast = open_database(url)
     naive = _no_index_engine(str(fast.url.render_as_string(hide_password=False)))
     ok = True
-    print(f"\n{name}: query                         p50 ms   p95 ms   naive p50 ms   speed-up   target p95 ≤ {target_ms:.0f}")
+    print(
+        f"\n{name}: query                         p50 ms   p95 ms   naive p50 ms   speed-up   target p95 ≤ {target_ms:.0f}"
+    )
     for label, fn in QUERIES:
         times = _time(fast, fn, now, repeat, like=False)
         base = _time(naive, fn, now, max(3, repeat // 5), like=fn in (q_keyword, q_trend))
@@ -220,17 +238,28 @@ def run_queries(name: str, url: str, now: datetime, repeat: int, target_ms: floa
         p50, p95, b50 = statistics.median(times), _p95(times), statistics.median(base)
         good = p95 <= target_ms and (fn is not q_keyword or b50 / p50 >= 20)
         ok &= good
-        extra = f"   (LIKE using the brand/time index: p50 {statistics.median(indexed_like):.1f} ms)" if indexed_like else ""
-        print(f"  {label:<30} {p50:8.1f} {p95:8.1f} {b50:14.1f} {b50 / p50:9.1f}×   {'OK' if good else 'MISS'}{extra}")
+        extra = (
+            f"   (LIKE using the brand/time index: p50 {statistics.median(indexed_like):.1f} ms)"
+            if indexed_like
+            else ""
+        )
+        print(
+            f"  {label:<30} {p50:8.1f} {p95:8.1f} {b50:14.1f} {b50 / p50:9.1f}×   {'OK' if good else 'MISS'}{extra}"
+        )
     naive.dispose()
     return ok
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=25)
-    parser.add_argument("--pg", default=os.environ.get("YUQING_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--pg",
+        default=os.environ.get("YUQING_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
     parser.add_argument("--keep", action="store_true", help="keep the databases (prints where)")
@@ -250,11 +279,17 @@ def main() -> None:
         pg_url = args.pg.rsplit("/", 1)[0] + "/" + name
     try:
         t = time.perf_counter()
-        spent = load(args.rows, now, open_database(sqlite_url) if sqlite_url else None,
-                     open_database(pg_url) if pg_url else None)
+        spent = load(
+            args.rows,
+            now,
+            open_database(sqlite_url) if sqlite_url else None,
+            open_database(pg_url) if pg_url else None,
+        )
         total = time.perf_counter() - t
-        print(f"generated and loaded {args.rows:,} mentions in {total:.0f} s "
-              f"(generate {spent['generate']:.0f} s, SQLite {spent['sqlite']:.0f} s, PostgreSQL {spent['postgresql']:.0f} s)")
+        print(
+            f"generated and loaded {args.rows:,} mentions in {total:.0f} s "
+            f"(generate {spent['generate']:.0f} s, SQLite {spent['sqlite']:.0f} s, PostgreSQL {spent['postgresql']:.0f} s)"
+        )
         ok = True
         if sqlite_url:
             ok &= run_queries("SQLite", sqlite_url, now, args.repeat, 300)

@@ -43,8 +43,14 @@ from crawler.storage.types import utcnow  # noqa: E402
 
 INCIDENTS = HealthIncident.__table__  # type: ignore[attr-defined]
 FAULTS: list[tuple[str, str]] = [
-    ("weibo", "auth_expired"), ("heimao", "rate_limited"), ("weibo", "captcha"), ("heimao", "server_error"),
-    ("weibo", "schema_change"), ("heimao", "ip_blocked"), ("weibo", "malformed_json"), ("heimao", "bad_payload"),
+    ("weibo", "auth_expired"),
+    ("heimao", "rate_limited"),
+    ("weibo", "captcha"),
+    ("heimao", "server_error"),
+    ("weibo", "schema_change"),
+    ("heimao", "ip_blocked"),
+    ("weibo", "malformed_json"),
+    ("heimao", "bad_payload"),
 ]
 PLATFORMS = ("weibo", "heimao")
 TRANSIENT = ("server_error", "network", "timeout", "slow")  # health reports them only when they persist
@@ -65,11 +71,28 @@ def run_soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     prefix = f"yqsoak{uuid.uuid4().hex[:6]}"
     brands = BRAND_NAMES[:2]
     faults: list[dict[str, Any]] = []
-    with temp_database(args.pg) as db_url, \
-            Simulator(seed=13, brands=brands, days=2, live=True, live_interval=6.0,
-                      posts_per_brand={"weibo": 25, "heimao": 15}, platforms=PLATFORMS) as sim:
-        config = write_config(tmp / "yuqing.toml", sim, db_url=db_url, redis_url=args.redis, prefix=prefix,
-                              brands=brands, schedule="every 1m", slots=2)
+    with (
+        temp_database(args.pg) as db_url,
+        Simulator(
+            seed=13,
+            brands=brands,
+            days=2,
+            live=True,
+            live_interval=6.0,
+            posts_per_brand={"weibo": 25, "heimao": 15},
+            platforms=PLATFORMS,
+        ) as sim,
+    ):
+        config = write_config(
+            tmp / "yuqing.toml",
+            sim,
+            db_url=db_url,
+            redis_url=args.redis,
+            prefix=prefix,
+            brands=brands,
+            schedule="every 1m",
+            slots=2,
+        )
         _local_config(config, args.workers)
         engine = open_database(db_url)
         procs = [spawn(["run"], config, tmp / "run.log")]
@@ -82,9 +105,18 @@ def run_soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
                 if time.monotonic() >= next_fault and time.monotonic() + args.fault_seconds + 150 < end:
                     platform, kind = FAULTS[i % len(FAULTS)]
                     sim.set_fault(platform, kind, duration=args.fault_seconds)
-                    faults.append({"platform": platform, "kind": kind, "start": utcnow(),
-                                   "end": utcnow() + timedelta(seconds=args.fault_seconds)})
-                    print(f"[{(time.monotonic() - started) / 60:5.1f} min] fault on: {platform} {kind}", flush=True)
+                    faults.append(
+                        {
+                            "platform": platform,
+                            "kind": kind,
+                            "start": utcnow(),
+                            "end": utcnow() + timedelta(seconds=args.fault_seconds),
+                        }
+                    )
+                    print(
+                        f"[{(time.monotonic() - started) / 60:5.1f} min] fault on: {platform} {kind}",
+                        flush=True,
+                    )
                     i += 1
                     next_fault += args.fault_every * 60
                 time.sleep(1)
@@ -100,49 +132,90 @@ def run_soak(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
 
 def _posts(sim: Any) -> set[tuple[str, str]]:
     window = utcnow() - timedelta(days=6)
-    return {(t["platform"], str(t["post_id"])) for p in PLATFORMS for t in sim.truth(p)
-            if t["kind"] in ("post", "complaint") and t["published_at"] >= window}
+    return {
+        (t["platform"], str(t["post_id"]))
+        for p in PLATFORMS
+        for t in sim.truth(p)
+        if t["kind"] in ("post", "complaint") and t["published_at"] >= window
+    }
 
 
 def _wait_round(engine: Any, mark: datetime, pairs: list[tuple[str, str]], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with engine.connect() as conn:
-            done = {(r.platform, r.brand) for r in conn.execute(
-                select(RUNS.c.platform, RUNS.c.brand).where(RUNS.c.started_at > mark, RUNS.c.status == "ok"))}
+            done = {
+                (r.platform, r.brand)
+                for r in conn.execute(
+                    select(RUNS.c.platform, RUNS.c.brand).where(
+                        RUNS.c.started_at > mark, RUNS.c.status == "ok"
+                    )
+                )
+            }
         if all(p in done for p in pairs):
             return
         time.sleep(2)
     print("warning: no clean final round of crawls within the timeout", flush=True)
 
 
-def verify(engine: Any, sim: Any, snapshot: set[tuple[str, str]], faults: list[dict[str, Any]]) -> dict[str, Any]:
+def verify(
+    engine: Any, sim: Any, snapshot: set[tuple[str, str]], faults: list[dict[str, Any]]
+) -> dict[str, Any]:
     with engine.connect() as conn:
-        rows = conn.execute(select(MENTIONS.c.platform, MENTIONS.c.post_id, func.count())
-                            .where(MENTIONS.c.kind.in_(("post", "complaint")))
-                            .group_by(MENTIONS.c.platform, MENTIONS.c.post_id)).all()
+        rows = conn.execute(
+            select(MENTIONS.c.platform, MENTIONS.c.post_id, func.count())
+            .where(MENTIONS.c.kind.in_(("post", "complaint")))
+            .group_by(MENTIONS.c.platform, MENTIONS.c.post_id)
+        ).all()
         incidents = [dict(r) for r in conn.execute(select(INCIDENTS)).mappings()]
-        runs = [dict(r) for r in conn.execute(select(RUNS.c.platform, RUNS.c.status, RUNS.c.started_at,
-                                                     RUNS.c.error_kind)).mappings()]
+        runs = [
+            dict(r)
+            for r in conn.execute(
+                select(RUNS.c.platform, RUNS.c.status, RUNS.c.started_at, RUNS.c.error_kind)
+            ).mappings()
+        ]
     stored = {(r[0], r[1]): r[2] for r in rows}
     truth_all = {(t["platform"], str(t["post_id"])) for p in PLATFORMS for t in sim.truth(p)}
     by_key = {(t["platform"], str(t["post_id"])): t for p in PLATFORMS for t in sim.truth(p)}
     missing = sorted(snapshot - set(stored), key=lambda k: by_key[k]["published_at"])
-    report = {"posts_expected": len(snapshot),
-              "missing": [{"platform": k[0], "post_id": k[1], "brand": by_key[k]["brand"],
-                           "published_at": by_key[k]["published_at"].isoformat(timespec="seconds"),
-                           "kind": by_key[k]["kind"]} for k in missing[:30]],
-              "missing_count": len(snapshot - set(stored)),
-              "duplicates": sum(1 for n in stored.values() if n > 1),
-              "invented": len(set(stored) - truth_all), "runs": len(runs),
-              "failed_runs": sum(1 for r in runs if r["status"] in ("failed", "timeout")), "faults": []}
+    report = {
+        "posts_expected": len(snapshot),
+        "missing": [
+            {
+                "platform": k[0],
+                "post_id": k[1],
+                "brand": by_key[k]["brand"],
+                "published_at": by_key[k]["published_at"].isoformat(timespec="seconds"),
+                "kind": by_key[k]["kind"],
+            }
+            for k in missing[:30]
+        ],
+        "missing_count": len(snapshot - set(stored)),
+        "duplicates": sum(1 for n in stored.values() if n > 1),
+        "invented": len(set(stored) - truth_all),
+        "runs": len(runs),
+        "failed_runs": sum(1 for r in runs if r["status"] in ("failed", "timeout")),
+        "faults": [],
+    }
     for f in faults:
-        hit = [r for r in runs if r["platform"] == f["platform"] and f["start"] <= r["started_at"] <= f["end"]
-               and r["status"] in ("failed", "timeout", "partial") and r["error_kind"]]
-        recovered = any(r["platform"] == f["platform"] and r["status"] == "ok" and r["started_at"] > f["end"]
-                        for r in runs)
-        seen = [i for i in incidents if i["platform"] in (f["platform"], None)
-                and f["start"] - timedelta(seconds=5) <= i["opened_at"] <= f["end"] + timedelta(seconds=150)]
+        hit = [
+            r
+            for r in runs
+            if r["platform"] == f["platform"]
+            and f["start"] <= r["started_at"] <= f["end"]
+            and r["status"] in ("failed", "timeout", "partial")
+            and r["error_kind"]
+        ]
+        recovered = any(
+            r["platform"] == f["platform"] and r["status"] == "ok" and r["started_at"] > f["end"]
+            for r in runs
+        )
+        seen = [
+            i
+            for i in incidents
+            if i["platform"] in (f["platform"], None)
+            and f["start"] - timedelta(seconds=5) <= i["opened_at"] <= f["end"] + timedelta(seconds=150)
+        ]
         cleared = all(i["cleared_at"] is not None for i in seen)
         if not hit:
             outcome = "survived (no crawl failed)"
@@ -153,14 +226,21 @@ def verify(engine: Any, sim: Any, snapshot: set[tuple[str, str]], faults: list[d
         elif all(r["status"] == "partial" for r in hit):
             outcome = f"partial crawls ({', '.join(sorted({str(r['error_kind']) for r in hit}))}), retried; no incident"
         elif f["kind"] in TRANSIENT and recovered:
-            outcome = (f"transient: {len(hit)} crawl(s) failed, the next ones recovered "
-                       f"(crawl_failed opens only after {FAILED_RUNS} failures in a row)")
+            outcome = (
+                f"transient: {len(hit)} crawl(s) failed, the next ones recovered "
+                f"(crawl_failed opens only after {FAILED_RUNS} failures in a row)"
+            )
         else:
             outcome = "NOT REPORTED"
-        report["faults"].append({"platform": f["platform"], "kind": f["kind"], "crawls_hit": len(hit),
-                                 "outcome": outcome})
-    report["ok"] = (report["missing_count"] == 0 and report["duplicates"] == 0 and report["invented"] == 0
-                    and not any(x["outcome"].startswith(("NOT", "reported, NOT")) for x in report["faults"]))
+        report["faults"].append(
+            {"platform": f["platform"], "kind": f["kind"], "crawls_hit": len(hit), "outcome": outcome}
+        )
+    report["ok"] = (
+        report["missing_count"] == 0
+        and report["duplicates"] == 0
+        and report["invented"] == 0
+        and not any(x["outcome"].startswith(("NOT", "reported, NOT")) for x in report["faults"])
+    )
     return report
 
 
@@ -170,7 +250,10 @@ def main() -> None:
     ap.add_argument("--fault-every", type=float, default=4.0)
     ap.add_argument("--fault-seconds", type=float, default=50.0)
     ap.add_argument("--workers", type=int, default=0, help="0: local mode; N: distributed with N workers")
-    ap.add_argument("--pg", default=os.environ.get("YUQING_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"))
+    ap.add_argument(
+        "--pg",
+        default=os.environ.get("YUQING_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+    )
     ap.add_argument("--redis", default=os.environ.get("YUQING_TEST_REDIS", "redis://127.0.0.1:6379/0"))
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -182,13 +265,17 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2, default=str))
         return
-    print(f"{args.minutes:g} min, {report['runs']} crawls ({report['failed_runs']} failed or timed out); "
-          f"{report['posts_expected']} posts published: {report['missing_count']} missing, "
-          f"{report['duplicates']} stored twice, {report['invented']} not in the simulator's truth")
+    print(
+        f"{args.minutes:g} min, {report['runs']} crawls ({report['failed_runs']} failed or timed out); "
+        f"{report['posts_expected']} posts published: {report['missing_count']} missing, "
+        f"{report['duplicates']} stored twice, {report['invented']} not in the simulator's truth"
+    )
     for f in report["faults"]:
         print(f"  {f['platform']:7} {f['kind']:15} crawls hit {f['crawls_hit']:2}: {f['outcome']}")
     for m in report["missing"]:
-        print(f"  missing: {m['platform']} {m['kind']} {m['post_id']} ({m['brand']}, published {m['published_at']})")
+        print(
+            f"  missing: {m['platform']} {m['kind']} {m['post_id']} ({m['brand']}, published {m['published_at']})"
+        )
     print("verdict:", "OK" if report["ok"] else "PROBLEMS (see above)")
 
 

@@ -40,8 +40,15 @@ def _jobs(ns: argparse.Namespace) -> list[dict[str, Any]]:
     if not ns.platform:
         raise SystemExit("error: give a platform (or --jobs FILE)")
     args = _pairs(ns.args, "-a")
-    return [{"platform": ns.platform, "brand": args.pop("brand", None), "keyword": args.pop("keyword", None),
-             "args": args, "settings": {}}]
+    return [
+        {
+            "platform": ns.platform,
+            "brand": args.pop("brand", None),
+            "keyword": args.pop("keyword", None),
+            "args": args,
+            "settings": {},
+        }
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -63,12 +63,22 @@ def analyze_records(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any] 
 class AnalysisPool:
     """Batches analysis requests to one worker process; ``await pool.analyze(record)``."""
 
-    def __init__(self, config_path: str | None, workers: int = 1, batch: int = 200, linger: float = 0.05,
-                 on_batch: Callable[[int, float, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str | None,
+        workers: int = 1,
+        batch: int = 200,
+        linger: float = 0.05,
+        on_batch: Callable[[int, float, int], None] | None = None,
+    ) -> None:
         self.config_path = config_path
         self.on_batch = on_batch  # (records, seconds, failures)
-        self.executor = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"),
-                                            initializer=_init_worker, initargs=(config_path, os.getpid()))
+        self.executor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(config_path, os.getpid()),
+        )
         self.batch_size = batch
         self.linger = linger
         self.pending: list[tuple[dict[str, Any], asyncio.Future[dict[str, Any] | None]]] = []
@@ -99,7 +109,8 @@ class AnalysisPool:
             if self.broken:
                 raise BrokenProcessPool("the analysis worker is gone")
             results, seconds = await asyncio.get_running_loop().run_in_executor(
-                self.executor, analyze_records, records)
+                self.executor, analyze_records, records
+            )
         except (BrokenProcessPool, OSError, RuntimeError) as exc:
             results, seconds = self._in_process([dict(rec) for rec, _ in batch], exc)
         if self.on_batch is not None:

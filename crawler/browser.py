@@ -36,15 +36,23 @@ if TYPE_CHECKING:
 
 CHROMIUM = "/usr/bin/chromium"
 BASE_ARGS: tuple[str, ...] = (
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--mute-audio",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--mute-audio",
 )
 BLOCKED_RESOURCES = frozenset({"image", "media", "font"})
 
 
-INSTALL_HINT = ("install it: apt-get install -y chromium fonts-noto-cjk (Debian), or playwright install chromium; "
-                "or set YUQING_CHROMIUM to its path")
+INSTALL_HINT = (
+    "install it: apt-get install -y chromium fonts-noto-cjk (Debian), or playwright install chromium; "
+    "or set YUQING_CHROMIUM to its path"
+)
 
 
 class BrowserMissing(YuqingError):
@@ -79,8 +87,11 @@ def _playwright_chromium() -> str | None:
             bases = [Path(spec.origin).parent / "driver" / "package" / ".local-browsers"]
     found: list[tuple[int, str]] = []
     for base in bases:
-        for pattern in ("chromium-*/chrome-linux*/chrome", "chromium_headless_shell-*/chrome-*/headless_shell",
-                        "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium"):
+        for pattern in (
+            "chromium-*/chrome-linux*/chrome",
+            "chromium_headless_shell-*/chrome-*/headless_shell",
+            "chromium-*/chrome-mac*/Chromium.app/Contents/MacOS/Chromium",
+        ):
             for candidate in base.glob(pattern):
                 revision = re.search(r"-(\d+)", candidate.relative_to(base).parts[0])
                 if _executable(candidate):
@@ -94,7 +105,9 @@ def find_chromium() -> ChromiumLookup:
     if explicit:
         if _executable(explicit):
             return ChromiumLookup(explicit, "YUQING_CHROMIUM")
-        return ChromiumLookup(None, "YUQING_CHROMIUM", f"YUQING_CHROMIUM={explicit} is not an executable file")
+        return ChromiumLookup(
+            None, "YUQING_CHROMIUM", f"YUQING_CHROMIUM={explicit} is not an executable file"
+        )
     for candidate in (CHROMIUM, shutil.which("chromium"), shutil.which("chromium-browser")):
         if candidate and _executable(candidate):
             return ChromiumLookup(candidate, "debian")
@@ -233,8 +246,9 @@ def _tree(roots: set[int]) -> list[psutil.Process]:
 
 async def _launch(playwright: Playwright, headless: bool) -> tuple[Browser, set[int]]:
     before = {p.pid for p in _chromium_descendants()}
-    browser = await playwright.chromium.launch(executable_path=chromium_path(), headless=headless,
-                                               args=launch_args(headless))
+    browser = await playwright.chromium.launch(
+        executable_path=chromium_path(), headless=headless, args=launch_args(headless)
+    )
     return browser, _roots(before)
 
 
@@ -288,9 +302,16 @@ async def _close(session: BrowserSession | None, own: tuple[Playwright, Any, set
 
 
 @asynccontextmanager
-async def open_browser(*, headless: bool = True, profile_dir: Path | None = None, block_media: bool = True,
-                       user_agent: str | None = None, cookies: list[dict[str, Any]] | None = None,
-                       timeout_ms: float = 20_000, shared: bool = True) -> AsyncIterator[BrowserSession]:
+async def open_browser(
+    *,
+    headless: bool = True,
+    profile_dir: Path | None = None,
+    block_media: bool = True,
+    user_agent: str | None = None,
+    cookies: list[dict[str, Any]] | None = None,
+    timeout_ms: float = 20_000,
+    shared: bool = True,
+) -> AsyncIterator[BrowserSession]:
     """Yield a :class:`BrowserSession` (a new context); it and its pages are closed on exit.
 
     With ``profile_dir`` (a persistent login profile) or ``shared=False`` the browser is this
@@ -303,16 +324,23 @@ async def open_browser(*, headless: bool = True, profile_dir: Path | None = None
     session: BrowserSession | None = None
     own: tuple[Playwright, Any, set[int]] | None = None
     try:
-        opts: dict[str, Any] = {"user_agent": user_agent, "locale": "zh-CN",
-                                "viewport": {"width": 1280, "height": 900}}
+        opts: dict[str, Any] = {
+            "user_agent": user_agent,
+            "locale": "zh-CN",
+            "viewport": {"width": 1280, "height": 900},
+        }
         if profile_dir is not None:
             profile_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
             playwright = await async_playwright().start()
             own = (playwright, None, set())
             before = {p.pid for p in _chromium_descendants()}
             context = await playwright.chromium.launch_persistent_context(
-                str(profile_dir), executable_path=chromium_path(), headless=headless, args=launch_args(headless),
-                **opts)
+                str(profile_dir),
+                executable_path=chromium_path(),
+                headless=headless,
+                args=launch_args(headless),
+                **opts,
+            )
             own = (playwright, None, _roots(before))
         elif shared:
             playwright, browser = await _shared_browser(headless)

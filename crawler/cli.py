@@ -53,12 +53,18 @@ def _root(
     ctx: typer.Context,
     config: Annotated[
         str | None,
-        typer.Option("--config", "-c", help="Config file (default: $YUQING_CONFIG or config/yuqing.toml).",
-                     envvar="YUQING_CONFIG", show_envvar=True),
+        typer.Option(
+            "--config",
+            "-c",
+            help="Config file (default: $YUQING_CONFIG or config/yuqing.toml).",
+            envvar="YUQING_CONFIG",
+            show_envvar=True,
+        ),
     ] = None,
-    log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None,
-                         typer.Option("--log-level", case_sensitive=False, help="Log level (default [project].log_level).")
-                         ] = None,
+    log_level: Annotated[
+        Literal["DEBUG", "INFO", "WARNING", "ERROR"] | None,
+        typer.Option("--log-level", case_sensitive=False, help="Log level (default [project].log_level)."),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
     ] = False,

@@ -21,7 +21,13 @@ from crawler.storage.types import utcnow
 COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 LINKS = ComplaintMention.__table__  # type: ignore[attr-defined]
-RELATION_NAMES = {"source": "首帖", "repeat": "同一客户再次发帖", "repost": "转发", "copy": "近似内容", "comment": "评论"}
+RELATION_NAMES = {
+    "source": "首帖",
+    "repeat": "同一客户再次发帖",
+    "repost": "转发",
+    "copy": "近似内容",
+    "comment": "评论",
+}
 OPEN_STATUSES = ("待处理", "处理中", "已升级")
 STATUSES = ("待处理", "处理中", "已升级", "已解决", "已回访", "已关闭")
 # key: (due column, done columns (any), Chinese name)
@@ -67,14 +73,33 @@ def link_stats(conn: Connection, ids: list[int]) -> dict[int, dict[str, Any]]:
     m = MENTIONS.c
     ordered = sorted(set(ids))
     for start in range(0, len(ordered), 500):
-        stmt = (select(LINKS.c.complaint_id, LINKS.c.relation, m.platform, func.count(),
-                       func.sum(m.likes + m.comments + m.shares), func.sum(m.author_followers), func.max(m.author_followers))
-                .select_from(LINKS.join(MENTIONS, m.id == LINKS.c.mention_id))
-                .where(LINKS.c.complaint_id.in_(ordered[start:start + 500]))
-                .group_by(LINKS.c.complaint_id, LINKS.c.relation, m.platform))
+        stmt = (
+            select(
+                LINKS.c.complaint_id,
+                LINKS.c.relation,
+                m.platform,
+                func.count(),
+                func.sum(m.likes + m.comments + m.shares),
+                func.sum(m.author_followers),
+                func.max(m.author_followers),
+            )
+            .select_from(LINKS.join(MENTIONS, m.id == LINKS.c.mention_id))
+            .where(LINKS.c.complaint_id.in_(ordered[start : start + 500]))
+            .group_by(LINKS.c.complaint_id, LINKS.c.relation, m.platform)
+        )
         for cid, relation, platform, n, eng, reach, top in conn.execute(stmt):
-            s = out.setdefault(int(cid), {"mentions": 0, "linked": 0, "relations": {}, "platforms": {},
-                                          "engagement": 0, "followers": 0, "max_followers": 0})
+            s = out.setdefault(
+                int(cid),
+                {
+                    "mentions": 0,
+                    "linked": 0,
+                    "relations": {},
+                    "platforms": {},
+                    "engagement": 0,
+                    "followers": 0,
+                    "max_followers": 0,
+                },
+            )
             s["mentions"] += int(n)
             s["relations"][relation or "source"] = s["relations"].get(relation or "source", 0) + int(n)
             s["platforms"][platform] = s["platforms"].get(platform, 0) + int(n)
@@ -92,9 +117,13 @@ def event_records(conn: Connection, event_ids: list[int]) -> dict[int, list[dict
     c = COMPLAINTS.c
     wanted = sorted({e for e in event_ids if e})
     for start in range(0, len(wanted), 500):
-        rows = conn.execute(select(c.id, c.number, c.event_id, c.status, c.urgency, c.customer_name, c.assignee,
-                                   c.team, c.tags).where(c.event_id.in_(wanted[start:start + 500]))
-                            .order_by(c.registered_at, c.id)).mappings()
+        rows = conn.execute(
+            select(
+                c.id, c.number, c.event_id, c.status, c.urgency, c.customer_name, c.assignee, c.team, c.tags
+            )
+            .where(c.event_id.in_(wanted[start : start + 500]))
+            .order_by(c.registered_at, c.id)
+        ).mappings()
         for r in rows:
             out.setdefault(int(r["event_id"]), []).append(dict(r))
     return out
@@ -106,29 +135,72 @@ def _group(rec: dict[str, Any], records: list[dict[str, Any]] | None) -> dict[st
         return None
     if "群体投诉" not in (rec.get("tags") or []) and len(records) < 2:
         return None
-    return {"event_id": rec["event_id"], "size": len(records), "tagged": "群体投诉" in (rec.get("tags") or []),
-            "records": [{"id": r["id"], "number": r["number"], "status": r["status"], "urgency": r["urgency"],
-                         "tags": r["tags"]} for r in records[:50]]}
+    return {
+        "event_id": rec["event_id"],
+        "size": len(records),
+        "tagged": "群体投诉" in (rec.get("tags") or []),
+        "records": [
+            {
+                "id": r["id"],
+                "number": r["number"],
+                "status": r["status"],
+                "urgency": r["urgency"],
+                "tags": r["tags"],
+            }
+            for r in records[:50]
+        ],
+    }
 
 
-def present(rec: dict[str, Any], now: datetime, url: str | None = None, *, stats: dict[str, Any] | None = None,
-            records: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def present(
+    rec: dict[str, Any],
+    now: datetime,
+    url: str | None = None,
+    *,
+    stats: dict[str, Any] | None = None,
+    records: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
     """A record as the API shows it: masked summary, milestones, the next deadline, overdue flag, its linked
     mentions (count and spread) and the other records of its event."""
     ms = milestones(rec, now)
     pending = [m["due_at"] for m in ms if m["state"] in ("pending", "overdue") and m["due_at"] is not None]
     stats = stats or {}
     return {
-        **{k: rec.get(k) for k in ("id", "number", "brand", "platform", "category", "urgency", "risk", "status",
-                                   "assignee", "team", "customer_name", "customer_tags", "reasons", "registered_at",
-                                   "registration_latency_s", "mention_id", "event_id")},
+        **{
+            k: rec.get(k)
+            for k in (
+                "id",
+                "number",
+                "brand",
+                "platform",
+                "category",
+                "urgency",
+                "risk",
+                "status",
+                "assignee",
+                "team",
+                "customer_name",
+                "customer_tags",
+                "reasons",
+                "registered_at",
+                "registration_latency_s",
+                "mention_id",
+                "event_id",
+            )
+        },
         "tags": list(rec.get("tags") or []),
         "summary": mask_text(rec.get("summary") or ""),
-        "milestones": ms, "next_due_at": min(pending, default=None),
-        "overdue": any(m["state"] == "overdue" for m in ms), "url": url,
+        "milestones": ms,
+        "next_due_at": min(pending, default=None),
+        "overdue": any(m["state"] == "overdue" for m in ms),
+        "url": url,
         "linked_count": int(stats.get("linked") or 0),
-        "spread": {k: stats[k] for k in ("mentions", "relations", "platforms", "engagement", "followers",
-                                         "max_followers")} if stats else None,
+        "spread": {
+            k: stats[k]
+            for k in ("mentions", "relations", "platforms", "engagement", "followers", "max_followers")
+        }
+        if stats
+        else None,
         "group": _group(rec, records),
     }
 
@@ -141,15 +213,26 @@ def _overdue_clause(now: datetime) -> ColumnElement[bool]:
     return and_(c.status != "已关闭", or_(*parts))
 
 
-def list_complaints(conn: Connection, *, brand: str | None = None, statuses: list[str] | None = None,
-                    urgencies: list[str] | None = None, overdue: bool | None = None, assignee: str | None = None,
-                    since: datetime | None = None, event_id: int | None = None, limit: int = 50, offset: int = 0,
-                    now: datetime | None = None) -> tuple[list[dict[str, Any]], bool]:
+def list_complaints(
+    conn: Connection,
+    *,
+    brand: str | None = None,
+    statuses: list[str] | None = None,
+    urgencies: list[str] | None = None,
+    overdue: bool | None = None,
+    assignee: str | None = None,
+    since: datetime | None = None,
+    event_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> tuple[list[dict[str, Any]], bool]:
     """A page of records, most urgent deadline first among open ones, then newest."""
     now = now or utcnow()
     c = COMPLAINTS.c
     stmt = select(COMPLAINTS, MENTIONS.c.url).select_from(
-        COMPLAINTS.outerjoin(MENTIONS, MENTIONS.c.id == c.mention_id))
+        COMPLAINTS.outerjoin(MENTIONS, MENTIONS.c.id == c.mention_id)
+    )
     if brand:
         stmt = stmt.where(c.brand == brand)
     if statuses:
@@ -166,18 +249,29 @@ def list_complaints(conn: Connection, *, brand: str | None = None, statuses: lis
         clause = _overdue_clause(now)
         stmt = stmt.where(clause if overdue else ~clause)
     is_open = c.status.in_(OPEN_STATUSES)
-    stmt = stmt.order_by(is_open.desc(), c.due_resolve_at.asc().nulls_last(), c.registered_at.desc(), c.id.desc())
+    stmt = stmt.order_by(
+        is_open.desc(), c.due_resolve_at.asc().nulls_last(), c.registered_at.desc(), c.id.desc()
+    )
     rows = [dict(r) for r in conn.execute(stmt.limit(limit + 1).offset(offset)).mappings().all()]
     page = rows[:limit]
     stats = link_stats(conn, [r["id"] for r in page])
     records = event_records(conn, [r["event_id"] for r in page if r["event_id"]])
-    out = [present(r, now, r["url"], stats=stats.get(r["id"]), records=records.get(r["event_id"] or 0))
-           for r in page]
+    out = [
+        present(r, now, r["url"], stats=stats.get(r["id"]), records=records.get(r["event_id"] or 0))
+        for r in page
+    ]
     return out, len(rows) > limit
 
 
-def sla_performance(conn: Connection, *, since: datetime, until: datetime, brand: str | None = None,
-                    registration_minutes: int = 10, now: datetime | None = None) -> dict[str, Any]:
+def sla_performance(
+    conn: Connection,
+    *,
+    since: datetime,
+    until: datetime,
+    brand: str | None = None,
+    registration_minutes: int = 10,
+    now: datetime | None = None,
+) -> dict[str, Any]:
     """SLA figures for records registered in [since, until)."""
     now = now or utcnow()
     c = COMPLAINTS.c
@@ -185,8 +279,12 @@ def sla_performance(conn: Connection, *, since: datetime, until: datetime, brand
     if brand:
         stmt = stmt.where(c.brand == brand)
     recs = [dict(r) for r in conn.execute(stmt).mappings()]
-    fast = sum(1 for r in recs if r["registration_latency_s"] is not None
-               and r["registration_latency_s"] <= registration_minutes * 60)
+    fast = sum(
+        1
+        for r in recs
+        if r["registration_latency_s"] is not None
+        and r["registration_latency_s"] <= registration_minutes * 60
+    )
     timed = [r for r in recs if r["registration_latency_s"] is not None]
     answered = [r for r in recs if r["due_answer_at"] is not None and r["answered_at"] is not None]
     answered_ok = sum(1 for r in answered if r["answered_at"] <= r["due_answer_at"])
@@ -199,21 +297,33 @@ def sla_performance(conn: Connection, *, since: datetime, until: datetime, brand
             breaches[m["name"]] = breaches.get(m["name"], 0) + 1
     callbacks_due = [r for r in recs if r["callback_due_at"] is not None and r["callback_due_at"] <= now]
     latencies = sorted(r["registration_latency_s"] for r in timed)
-    by_status = dict(conn.execute(select(c.status, func.count()).where(c.registered_at >= since,
-                                  c.registered_at < until, *([c.brand == brand] if brand else []))
-                                  .group_by(c.status)).all())
+    by_status = dict(
+        conn.execute(
+            select(c.status, func.count())
+            .where(c.registered_at >= since, c.registered_at < until, *([c.brand == brand] if brand else []))
+            .group_by(c.status)
+        ).all()
+    )
     return {
-        "total": len(recs), "by_status": {k: int(v) for k, v in by_status.items()},
-        "registered_in_time": fast, "registered_timed": len(timed),
+        "total": len(recs),
+        "by_status": {k: int(v) for k, v in by_status.items()},
+        "registered_in_time": fast,
+        "registered_timed": len(timed),
         "registration_p50_s": latencies[len(latencies) // 2] if latencies else None,
-        "answered": len(answered), "answered_in_time": answered_ok,
+        "answered": len(answered),
+        "answered_in_time": answered_ok,
         "open": sum(1 for r in recs if r["status"] in OPEN_STATUSES),
-        "overdue_open": sum(1 for r in recs if r["status"] in OPEN_STATUSES
-                            and any(m["state"] == "overdue" for m in milestones(r, now))),
-        "breached_records": breached_records, "breaches": breaches,
+        "overdue_open": sum(
+            1
+            for r in recs
+            if r["status"] in OPEN_STATUSES and any(m["state"] == "overdue" for m in milestones(r, now))
+        ),
+        "breached_records": breached_records,
+        "breaches": breaches,
         "callbacks_due": len(callbacks_due),
         "callbacks_done": sum(1 for r in callbacks_due if r["callback_done_at"] is not None),
-        "by_urgency": _count(recs, "urgency"), "by_category": _count(recs, "category"),
+        "by_urgency": _count(recs, "urgency"),
+        "by_category": _count(recs, "category"),
     }
 
 

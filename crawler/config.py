@@ -33,13 +33,29 @@ from crawler.paths import config_path
 PLATFORMS: tuple[str, ...] = ("weibo", "xiaohongshu", "douyin", "heimao")
 URGENCIES: tuple[str, ...] = ("非常紧急", "紧急", "一般")
 CATEGORIES: tuple[str, ...] = (
-    "产品质量", "食用不适", "活动政策", "使用问题", "服务态度",
-    "物流配送", "退换货", "虚假宣传", "价格收费", "其他",
+    "产品质量",
+    "食用不适",
+    "活动政策",
+    "使用问题",
+    "服务态度",
+    "物流配送",
+    "退换货",
+    "虚假宣传",
+    "价格收费",
+    "其他",
 )
 Urgency = Literal["非常紧急", "紧急", "一般"]
 Category = Literal[
-    "产品质量", "食用不适", "活动政策", "使用问题", "服务态度",
-    "物流配送", "退换货", "虚假宣传", "价格收费", "其他",
+    "产品质量",
+    "食用不适",
+    "活动政策",
+    "使用问题",
+    "服务态度",
+    "物流配送",
+    "退换货",
+    "虚假宣传",
+    "价格收费",
+    "其他",
 ]
 PlatformName = Literal["weibo", "xiaohongshu", "douyin", "heimao"]
 
@@ -82,10 +98,18 @@ class BrandConfig(_Model):
     name: str = Field(min_length=1, description="Full brand name, as shown to users.")
     aliases: list[str] = Field(default_factory=list, description="Nicknames, abbreviations, pinyin.")
     keywords: list[str] = Field(default_factory=list, description="Search keywords; default: name + aliases.")
-    exclude: list[str] = Field(default_factory=list, description="A mention containing one of these is dropped.")
-    products: list[str] = Field(default_factory=list, description="Product names, kept whole by the segmenter.")
-    heimao_couid: list[str] = Field(default_factory=list, description="Heimao company ids whose complaints to pull.")
-    platforms: list[PlatformName] | None = Field(default=None, description="Subset of platforms; default: all enabled.")
+    exclude: list[str] = Field(
+        default_factory=list, description="A mention containing one of these is dropped."
+    )
+    products: list[str] = Field(
+        default_factory=list, description="Product names, kept whole by the segmenter."
+    )
+    heimao_couid: list[str] = Field(
+        default_factory=list, description="Heimao company ids whose complaints to pull."
+    )
+    platforms: list[PlatformName] | None = Field(
+        default=None, description="Subset of platforms; default: all enabled."
+    )
 
     @model_validator(mode="after")
     def _default_keywords(self) -> BrandConfig:
@@ -115,14 +139,20 @@ class PlatformConfig(_Model):
     schedule: str = "every 10m"
     max_pages: int = Field(default=10, ge=1, le=200)
     window_days: int = Field(default=7, ge=1, le=365, description="Posts older than this stop the paging.")
-    request_delay: float = Field(default=1.0, ge=0, le=120, description="Seconds between requests (AutoThrottle start).")
-    rate_limit_per_minute: int = Field(default=30, ge=1, le=6000, description="Hard ceiling, also across workers.")
+    request_delay: float = Field(
+        default=1.0, ge=0, le=120, description="Seconds between requests (AutoThrottle start)."
+    )
+    rate_limit_per_minute: int = Field(
+        default=30, ge=1, le=6000, description="Hard ceiling, also across workers."
+    )
     concurrency: int = Field(default=2, ge=1, le=64)
     timeout_seconds: float = Field(default=20.0, gt=0, le=600)
     max_retries: int = Field(default=3, ge=0, le=20)
     comments: bool = Field(default=True, description="Also fetch comments of matching posts.")
     max_comment_pages: int = Field(default=2, ge=0, le=100)
-    refresh_hours: int = Field(default=24, ge=0, le=720, description="Re-fetch engagement of posts this recent.")
+    refresh_hours: int = Field(
+        default=24, ge=0, le=720, description="Re-fetch engagement of posts this recent."
+    )
     accounts: list[AccountConfig] = Field(default_factory=list)
     session_dir: str | None = Field(default=None, description="Default: <data_dir>/sessions/<platform>.")
 
@@ -163,7 +193,8 @@ class XiaohongshuConfig(PlatformConfig):
     signer: str = Field(default="xhshow", description="xhshow, browser or 'package.module:factory'.")
     sign_expression: str = Field(
         default="([url, data]) => window._webmsxyw(url, data)",
-        description="JS the browser signer evaluates in the page; returns {X-s, X-t}.")
+        description="JS the browser signer evaluates in the page; returns {X-s, X-t}.",
+    )
     sort: Literal["general", "time_descending", "popularity_descending"] = "time_descending"
     note_type: Literal[0, 1, 2] = Field(default=0, description="0 all, 1 video, 2 image notes.")
     detail: bool = Field(default=True, description="Fetch each note's detail (text, exact time, IP region).")
@@ -186,17 +217,25 @@ class DouyinConfig(PlatformConfig):
     base_url: str = "https://www.douyin.com"
     schedule: str = "every 30m"
     mode: Literal["browser", "api"] = "browser"
-    max_scrolls: int = Field(default=8, ge=1, le=200, description="Browser mode: result pages loaded by scrolling.")
+    max_scrolls: int = Field(
+        default=8, ge=1, le=200, description="Browser mode: result pages loaded by scrolling."
+    )
     headless: bool = True
-    signer: str = Field(default="browser", description="api mode: browser, command or 'package.module:factory'.")
+    signer: str = Field(
+        default="browser", description="api mode: browser, command or 'package.module:factory'."
+    )
     sign_expression: str = Field(
         default="([query, ua]) => window.bdms_sign(query, ua)",
-        description="JS the browser signer evaluates in the page; returns a_bogus.")
-    sign_command: str | None = Field(default=None, description="command signer: program reading JSON on stdin.")
+        description="JS the browser signer evaluates in the page; returns a_bogus.",
+    )
+    sign_command: str | None = Field(
+        default=None, description="command signer: program reading JSON on stdin."
+    )
     user_agent: str = Field(
         default="Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-                "Chrome/125.0.0.0 Safari/537.36",
-        description="Must be the one a_bogus is computed for.")
+        "Chrome/125.0.0.0 Safari/537.36",
+        description="Must be the one a_bogus is computed for.",
+    )
 
     @field_validator("signer")
     @classmethod
@@ -246,11 +285,17 @@ class StorageConfig(_Model):
 
 class AnalysisConfig(_Model):
     big_v_followers: int = Field(default=100_000, ge=0, description="An author at least this big is 大V.")
-    viral_engagement: int = Field(default=1_000, ge=0, description="likes+comments+shares that make a post viral.")
+    viral_engagement: int = Field(
+        default=1_000, ge=0, description="likes+comments+shares that make a post viral."
+    )
     complaint_min_risk: int = Field(default=30, ge=0, le=100)
     lexicon_dir: str = Field(default="config/lexicons", description="Operator-editable word lists.")
-    sentiment_model: str | None = Field(default=None, description="Path to a retrained model; default: shipped.")
-    complaint_model: str | None = Field(default=None, description="Path to a model from 'yuqing train'; default: shipped.")
+    sentiment_model: str | None = Field(
+        default=None, description="Path to a retrained model; default: shipped."
+    )
+    complaint_model: str | None = Field(
+        default=None, description="Path to a model from 'yuqing train'; default: shipped."
+    )
 
 
 # --- alerts -----------------------------------------------------------------
@@ -260,10 +305,10 @@ ChannelType = Literal["dingtalk", "wecom", "feishu", "slack", "email", "webhook"
 
 # Per robot, what the platforms allow (CHANNELS.md §2.5): messages per minute, per second, body bytes.
 CHANNEL_DEFAULTS: dict[str, tuple[int, int | None, int | None]] = {
-    "dingtalk": (20, None, 18_000),   # 20/min, then a 10-minute ban; ~20 KB body
-    "wecom": (20, None, 4_096),       # 20/min; markdown content <= 4096 bytes
-    "feishu": (100, 5, 18_000),       # 100/min and 5/s per bot; request body <= 20 KB
-    "slack": (60, None, 12_000),      # about 1/s with short bursts
+    "dingtalk": (20, None, 18_000),  # 20/min, then a 10-minute ban; ~20 KB body
+    "wecom": (20, None, 4_096),  # 20/min; markdown content <= 4096 bytes
+    "feishu": (100, 5, 18_000),  # 100/min and 5/s per bot; request body <= 20 KB
+    "slack": (60, None, 12_000),  # about 1/s with short bursts
     "email": (30, None, None),
     "webhook": (600, None, None),
 }
@@ -276,17 +321,29 @@ class ChannelConfig(_Model):
     type: ChannelType
     enabled: bool = True
     url: SecretStr | None = Field(default=None, description="Webhook URL (a secret: use ${ENV}).")
-    secret: SecretStr | None = Field(default=None, description="Signing secret (DingTalk 加签 SEC..., Feishu, webhook HMAC).")
+    secret: SecretStr | None = Field(
+        default=None, description="Signing secret (DingTalk 加签 SEC..., Feishu, webhook HMAC)."
+    )
     keyword: str | None = Field(default=None, description="The robot's 自定义关键词, put in every message.")
-    style: Literal["card", "post"] = Field(default="card", description="Feishu: interactive card or rich-text post.")
-    rate_per_minute: int | None = Field(default=None, ge=1, le=100_000, description="Default per type (20 for DingTalk/WeCom).")
-    rate_per_second: int | None = Field(default=None, ge=1, le=10_000, description="Default per type (5 for Feishu).")
+    style: Literal["card", "post"] = Field(
+        default="card", description="Feishu: interactive card or rich-text post."
+    )
+    rate_per_minute: int | None = Field(
+        default=None, ge=1, le=100_000, description="Default per type (20 for DingTalk/WeCom)."
+    )
+    rate_per_second: int | None = Field(
+        default=None, ge=1, le=10_000, description="Default per type (5 for Feishu)."
+    )
     timeout_seconds: float = Field(default=10.0, gt=0, le=120)
-    max_bytes: int | None = Field(default=None, ge=256, description="Split messages above this size; default per type.")
+    max_bytes: int | None = Field(
+        default=None, ge=256, description="Split messages above this size; default per type."
+    )
     ca_file: str | None = Field(default=None, description="CA bundle to verify the server's TLS certificate.")
     # e-mail
     smtp_host: str | None = None
-    smtp_port: int | None = Field(default=None, ge=1, le=65535, description="Default: 465 ssl, 587 starttls, 25 none.")
+    smtp_port: int | None = Field(
+        default=None, ge=1, le=65535, description="Default: 465 ssl, 587 starttls, 25 none."
+    )
     security: Literal["starttls", "ssl", "none"] = "starttls"
     username: str | None = None
     password: SecretStr | None = None
@@ -339,7 +396,9 @@ class AlertRule(_Model):
     mentions: bool = Field(default=True, description="Match mentions; false makes a surge-only rule.")
     surge: bool = Field(default=False, description="Also fire on volume / negative-share surges.")
     mode: Literal["immediate", "digest"] = Field(
-        default="immediate", description="immediate: alert now (events: first + escalations); digest: summary.")
+        default="immediate",
+        description="immediate: alert now (events: first + escalations); digest: summary.",
+    )
 
     @model_validator(mode="after")
     def _fires_on_something(self) -> AlertRule:
@@ -364,8 +423,12 @@ class SurgeConfig(_Model):
     baseline_hours: int = Field(default=12, ge=1)
     k: float = Field(default=3.0, gt=0, description="Sensitivity: standard deviations above the mean.")
     min_count: int = Field(default=5, ge=1, description="Mentions in the window needed for a volume surge.")
-    negative_min_count: int = Field(default=5, ge=1, description="Negative mentions needed for a share surge.")
-    min_share_delta: float = Field(default=0.2, ge=0, le=1, description="Negative share rise needed at least.")
+    negative_min_count: int = Field(
+        default=5, ge=1, description="Negative mentions needed for a share surge."
+    )
+    min_share_delta: float = Field(
+        default=0.2, ge=0, le=1, description="Negative share rise needed at least."
+    )
     cooldown_minutes: int = Field(default=120, ge=0)
 
     @model_validator(mode="after")
@@ -377,7 +440,9 @@ class SurgeConfig(_Model):
 
 class EventConfig(_Model):
     window_hours: int = Field(default=48, ge=1, description="A mention joins an event seen this recently.")
-    simhash_distance: int = Field(default=6, ge=0, le=32, description="Near-duplicate: fingerprint bits apart.")
+    simhash_distance: int = Field(
+        default=6, ge=0, le=32, description="Near-duplicate: fingerprint bits apart."
+    )
     min_similarity: float = Field(default=0.5, gt=0, le=1, description="Same story: text bigram Jaccard.")
 
 
@@ -391,19 +456,34 @@ class AlertsConfig(_Model):
     max_attempts: int = Field(default=10, ge=1, le=100, description="Tries per delivery before dead-letter.")
     backoff_seconds: float = Field(default=5.0, gt=0, description="First retry delay; doubles per attempt.")
     max_backoff_seconds: float = Field(default=1800.0, gt=0, description="Cap of the exponential backoff.")
-    lease_seconds: float = Field(default=120.0, ge=1, description="A 'sending' claim older than this is retried.")
-    dispatch_batch: int = Field(default=100, ge=1, le=10_000, description="Deliveries claimed per channel per pass.")
+    lease_seconds: float = Field(
+        default=120.0, ge=1, description="A 'sending' claim older than this is retried."
+    )
+    dispatch_batch: int = Field(
+        default=100, ge=1, le=10_000, description="Deliveries claimed per channel per pass."
+    )
     surge: SurgeConfig = Field(default_factory=SurgeConfig)
     events: EventConfig = Field(default_factory=EventConfig)
-    dashboard_url: str | None = Field(default=None, description="Base URL of the dashboard, linked from alerts.")
+    dashboard_url: str | None = Field(
+        default=None, description="Base URL of the dashboard, linked from alerts."
+    )
     max_age_hours: float = Field(
-        default=24.0, ge=0, le=8760, strict=True, allow_inf_nan=False,
+        default=24.0,
+        ge=0,
+        le=8760,
+        strict=True,
+        allow_inf_nan=False,
         description="A mention first seen later than this after it was published is backfill: it goes to the "
-                    "backfill summary, never out as an immediate alert. 0 turns the check off.")
+        "backfill summary, never out as an immediate alert. 0 turns the check off.",
+    )
     max_immediate_per_hour: int = Field(
-        default=6, ge=0, le=10_000, strict=True,
+        default=6,
+        ge=0,
+        le=10_000,
+        strict=True,
         description="Immediate messages per brand and channel in any hour; past it, one roll-up. A new 非常紧急 "
-                    "event always goes out. 0 turns the budget off.")
+        "event always goes out. 0 turns the budget off.",
+    )
 
     @model_validator(mode="after")
     def _check_routes(self) -> AlertsConfig:
@@ -453,7 +533,9 @@ class SlaTimes(_Model):
 def _default_sla() -> dict[str, SlaTimes]:
     # seeds/000 and 003: urgent report 30 min, first check 30 min, answer 2 h, resolve/escalate 4 h.
     return {
-        "非常紧急": SlaTimes(report_minutes=30, first_check_minutes=30, answer_minutes=60, resolve_minutes=240),
+        "非常紧急": SlaTimes(
+            report_minutes=30, first_check_minutes=30, answer_minutes=60, resolve_minutes=240
+        ),
         "紧急": SlaTimes(report_minutes=30, first_check_minutes=30, answer_minutes=120, resolve_minutes=240),
         "一般": SlaTimes(first_check_minutes=60, answer_minutes=120, resolve_minutes=1440),
     }
@@ -501,12 +583,18 @@ class ComplaintsConfig(_Model):
     callback_days: int = Field(default=7, ge=1)
     warn_before_minutes: int = Field(default=10, ge=0)
     escalation: list[EscalationLevel] = Field(default_factory=list)
-    repeat_window_days: int = Field(default=7, ge=1, description="A repeat post joins the open record within this.")
+    repeat_window_days: int = Field(
+        default=7, ge=1, description="A repeat post joins the open record within this."
+    )
     group_min_records: int = Field(
-        default=3, ge=2, le=1000,
-        description="This many records of one event (consumers with their own grievance) make a 群体投诉 group.")
+        default=3,
+        ge=2,
+        le=1000,
+        description="This many records of one event (consumers with their own grievance) make a 群体投诉 group.",
+    )
     report_channels: list[str] = Field(
-        default_factory=list, description="Where 紧急/非常紧急 records are reported at registration.")
+        default_factory=list, description="Where 紧急/非常紧急 records are reported at registration."
+    )
     sla_channels: list[str] = Field(default_factory=list, description="Where SLA warnings and breaches go.")
 
     @field_validator("sla", mode="after")
@@ -526,9 +614,15 @@ class SchedulerConfig(_Model):
     """
 
     timezone: str = "Asia/Shanghai"
-    crawl_timeout_minutes: float = Field(default=20, gt=0, le=24 * 60, description="A crawl running longer is stopped.")
-    stop_grace_seconds: float = Field(default=20.0, ge=0, le=600,
-                                      description="On SIGTERM or timeout, how long a crawl may finish before SIGKILL.")
+    crawl_timeout_minutes: float = Field(
+        default=20, gt=0, le=24 * 60, description="A crawl running longer is stopped."
+    )
+    stop_grace_seconds: float = Field(
+        default=20.0,
+        ge=0,
+        le=600,
+        description="On SIGTERM or timeout, how long a crawl may finish before SIGKILL.",
+    )
     misfire_grace_seconds: int = Field(default=300, ge=1)
     stagger: bool = Field(default=True, description="Spread interval crawl jobs evenly over their interval.")
     dispatch_seconds: int = Field(default=5, ge=1)
@@ -538,18 +632,28 @@ class SchedulerConfig(_Model):
     daily_report: str | None = "0 9 * * *"
     weekly_report: str | None = "0 9 * * 1"
     retention: str | None = "30 3 * * *"
-    raw_retention_days: int | None = Field(default=30, ge=1,
-                                           description="Raw platform payloads are dropped after this many days.")
+    raw_retention_days: int | None = Field(
+        default=30, ge=1, description="Raw platform payloads are dropped after this many days."
+    )
     zero_result_runs: int = Field(default=3, ge=1, description="Health alert after N empty runs in a row.")
-    failed_runs: int = Field(default=3, ge=1, description="Health alert after N failed runs in a row (5xx, network).")
-    dispatch_lag_seconds: int = Field(default=300, ge=10,
-                                      description="Health alert when a due alert waits longer than this.")
-    lock_lease_seconds: int = Field(default=60, ge=5, le=3600,
-                                    description="Leases (scheduler, running crawls) expire this long after their holder dies.")
+    failed_runs: int = Field(
+        default=3, ge=1, description="Health alert after N failed runs in a row (5xx, network)."
+    )
+    dispatch_lag_seconds: int = Field(
+        default=300, ge=10, description="Health alert when a due alert waits longer than this."
+    )
+    lock_lease_seconds: int = Field(
+        default=60,
+        ge=5,
+        le=3600,
+        description="Leases (scheduler, running crawls) expire this long after their holder dies.",
+    )
     crawl_command: list[str] | None = Field(
-        default=None, min_length=1,
+        default=None,
+        min_length=1,
         description="Run this argv instead of `scrapy crawl` (placeholders {platform}, {brand}, {config}),"
-                    " e.g. to wrap crawls in nice or a sandbox.")
+        " e.g. to wrap crawls in nice or a sandbox.",
+    )
 
     @field_validator("daily_report", "weekly_report", "retention")
     @classmethod
@@ -579,10 +683,18 @@ class DistributedConfig(_Model):
     enabled: bool = False
     redis_url: SecretStr | None = None
     key_prefix: str = Field(default="yuqing", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
-    worker_concurrency: int = Field(default=2, ge=1, le=64, description="Crawl tasks one worker runs at once.")
-    task_lease_seconds: int = Field(default=30, ge=5, le=3600,
-                                    description="A task whose worker stops renewing its lease is requeued after this.")
-    poll_seconds: float = Field(default=1.0, gt=0, le=60, description="How often an idle worker looks for tasks.")
+    worker_concurrency: int = Field(
+        default=2, ge=1, le=64, description="Crawl tasks one worker runs at once."
+    )
+    task_lease_seconds: int = Field(
+        default=30,
+        ge=5,
+        le=3600,
+        description="A task whose worker stops renewing its lease is requeued after this.",
+    )
+    poll_seconds: float = Field(
+        default=1.0, gt=0, le=60, description="How often an idle worker looks for tasks."
+    )
 
     @model_validator(mode="after")
     def _check_url(self) -> DistributedConfig:
@@ -621,13 +733,22 @@ class ApiConfig(_Model):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8600, ge=1, le=65535)
-    tokens: list[ApiToken] = Field(default_factory=list, description="Empty: serve prints a one-off handler token.")
-    cors_origins: list[str] = Field(default_factory=list, description="Exact origins allowed by CORS; empty: off.")
-    login_max_failures: int = Field(default=5, ge=1, le=1000, description="Failed logins per client per window.")
+    tokens: list[ApiToken] = Field(
+        default_factory=list, description="Empty: serve prints a one-off handler token."
+    )
+    cors_origins: list[str] = Field(
+        default_factory=list, description="Exact origins allowed by CORS; empty: off."
+    )
+    login_max_failures: int = Field(
+        default=5, ge=1, le=1000, description="Failed logins per client per window."
+    )
     login_window_seconds: int = Field(default=300, ge=10, le=86_400)
     public_url: str | None = Field(default=None, description="Dashboard URL used in report and alert links.")
-    trusted_proxies: list[str] = Field(default_factory=list, description="Reverse-proxy addresses whose "
-                                       "X-Forwarded-For is believed (client address, login lockout); empty: none.")
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse-proxy addresses whose "
+        "X-Forwarded-For is believed (client address, login lockout); empty: none.",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod
@@ -668,11 +789,15 @@ class ApiConfig(_Model):
 class ReportsConfig(_Model):
     """``yuqing report daily|weekly``: formats written, where, and the channels they are sent to."""
 
-    channels: list[str] = Field(default_factory=list, description="Alert channels (chat robots, e-mail) for --send.")
+    channels: list[str] = Field(
+        default_factory=list, description="Alert channels (chat robots, e-mail) for --send."
+    )
     formats: list[Literal["html", "pdf", "xlsx"]] = Field(default_factory=lambda: ["html"])
     output_dir: str | None = Field(default=None, description="Default: <data_dir>/reports.")
     top_n: int = Field(default=10, ge=1, le=100, description="Rows in the top-events / top-risk tables.")
-    brands: list[str] = Field(default_factory=list, description="Brands the scheduled reports cover; empty: all.")
+    brands: list[str] = Field(
+        default_factory=list, description="Brands the scheduled reports cover; empty: all."
+    )
 
 
 class HotListsConfig(_Model):
@@ -681,15 +806,24 @@ class HotListsConfig(_Model):
     enabled: bool = True
     platforms: list[Literal["weibo", "douyin"]] = Field(default_factory=lambda: ["weibo", "douyin"])
     schedule: str = Field(default="every 5m", description="How often each list is fetched.")
-    weibo_url: str | None = Field(default=None, description="Host of /ajax/side/hotSearch (PC site); default: "
-                                  "https://weibo.com, or [platforms.weibo].base_url when that is not m.weibo.cn.")
-    douyin_url: str | None = Field(default=None, description="Host of the hot list API; default: "
-                                   "[platforms.douyin].base_url.")
-    channels: list[str] = Field(default_factory=list,
-                                description="Where hot-list alerts go; empty: the channels of the surge rules.")
+    weibo_url: str | None = Field(
+        default=None,
+        description="Host of /ajax/side/hotSearch (PC site); default: "
+        "https://weibo.com, or [platforms.weibo].base_url when that is not m.weibo.cn.",
+    )
+    douyin_url: str | None = Field(
+        default=None, description="Host of the hot list API; default: [platforms.douyin].base_url."
+    )
+    channels: list[str] = Field(
+        default_factory=list, description="Where hot-list alerts go; empty: the channels of the surge rules."
+    )
     top: int = Field(default=10, ge=1, le=50, description="Climbing into the top N is an alert update.")
-    rank_jump: int = Field(default=10, ge=1, le=50, description="Climbing this many places is an alert update.")
-    crawl_topics: bool = Field(default=True, description="Crawl a brand topic's posts (keyword search) at once.")
+    rank_jump: int = Field(
+        default=10, ge=1, le=50, description="Climbing this many places is an alert update."
+    )
+    crawl_topics: bool = Field(
+        default=True, description="Crawl a brand topic's posts (keyword search) at once."
+    )
     timeout_seconds: float = Field(default=15.0, gt=0, le=120)
 
     @field_validator("schedule")
@@ -715,7 +849,8 @@ class TrackingConfig(_Model):
     max_minutes: float = Field(default=60, gt=0, description="Loosest interval once growth has stopped.")
     max_pages: int = Field(default=10, ge=1, le=200, description="Repost pages fetched per visit at most.")
     acceleration_alert: float = Field(
-        default=30, ge=0, description="Alert update when reposts/hour grow by this much per hour (0: never).")
+        default=30, ge=0, description="Alert update when reposts/hour grow by this much per hour (0: never)."
+    )
     check_seconds: int = Field(default=60, ge=5, description="How often the service looks for due posts.")
 
 
@@ -750,7 +885,9 @@ class AppConfig(_Model):
         for i, brand in enumerate(self.brands):
             for word in brand.all_names:
                 if word in seen and seen[word] != i:
-                    raise ValueError(f"brands[{i}]: duplicate brand or alias {word!r} (also brands[{seen[word]}])")
+                    raise ValueError(
+                        f"brands[{i}]: duplicate brand or alias {word!r} (also brands[{seen[word]}])"
+                    )
                 seen[word] = i
         for i, level in enumerate(self.complaints.escalation):
             for ch in level.channels:
@@ -773,8 +910,11 @@ class AppConfig(_Model):
         for b in self.brands:
             if name in b.all_names:
                 return b
-        raise ConfigError(f"unknown brand {name!r} (configured: {', '.join(b.name for b in self.brands)})",
-                          path=self.source, key="brands")
+        raise ConfigError(
+            f"unknown brand {name!r} (configured: {', '.join(b.name for b in self.brands)})",
+            path=self.source,
+            key="brands",
+        )
 
     @property
     def database_url(self) -> str:
@@ -817,7 +957,9 @@ def _resolve_refs(value: Any, key: str, path: str) -> Any:
             try:
                 return file.read_text(encoding="utf-8").strip()
             except OSError as exc:
-                raise ConfigError(f"cannot read secret file {str(file)!r}: {exc.strerror}", path=path, key=key) from exc
+                raise ConfigError(
+                    f"cannot read secret file {str(file)!r}: {exc.strerror}", path=path, key=key
+                ) from exc
         name, sep, default = ref.partition(":-")
         if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
             raise ConfigError(f"bad reference ${{{ref}}}", path=path, key=key)
@@ -852,14 +994,16 @@ def _format_validation(exc: ValidationError, path: str) -> ConfigError:
     msg = str(first["msg"])
     for prefix in ("Value error, ", "Assertion failed, "):
         if msg.startswith(prefix):
-            msg = msg[len(prefix):]
+            msg = msg[len(prefix) :]
     if first["type"] == "extra_forbidden":
         parts = key.split(".")
         if len(parts) == 2 and parts[0] == "platforms":
             msg = f"unknown platform {parts[1]!r} (known: {', '.join(PLATFORMS)})"
         else:
             msg = f"unknown key {parts[-1]!r}"
-    elif "input" in first and first["type"] not in ("missing",) and not isinstance(first["input"], dict | list):
+    elif (
+        "input" in first and first["type"] not in ("missing",) and not isinstance(first["input"], dict | list)
+    ):
         shown = first["input"]
         if not any(s in key.lower() for s in ("secret", "token", "url", "cookie", "password")):
             msg = f"{msg} (got {shown!r})"

@@ -121,8 +121,15 @@ def run_crawl(
 ) -> CrawlOutcome:
     """Run one crawl subprocess to its end (or ``timeout`` seconds, then stop it and record ``timeout``)."""
     job = CrawlJob(platform, brand, keyword, dict(overrides or {}))
-    return run_crawls([job], config_path=config_path, timeout=timeout, env=env, log_path=log_path, grace=grace,
-                      on_progress=(lambda _i, s: on_progress(s)) if on_progress else None)[0]
+    return run_crawls(
+        [job],
+        config_path=config_path,
+        timeout=timeout,
+        env=env,
+        log_path=log_path,
+        grace=grace,
+        on_progress=(lambda _i, s: on_progress(s)) if on_progress else None,
+    )[0]
 
 
 def run_crawls(
@@ -140,20 +147,38 @@ def run_crawls(
         files = [Path(tmp) / f"summary-{i}.json" for i in range(len(jobs))]
         if len(jobs) == 1:
             job = jobs[0]
-            argv = crawl_argv(job.platform, job.brand, keyword=job.keyword, config_path=config_path,
-                              overrides={**job.settings, "YUQING_SUMMARY_FILE": str(files[0])})
+            argv = crawl_argv(
+                job.platform,
+                job.brand,
+                keyword=job.keyword,
+                config_path=config_path,
+                overrides={**job.settings, "YUQING_SUMMARY_FILE": str(files[0])},
+            )
         else:
             plan = Path(tmp) / "jobs.json"
-            plan.write_text(json.dumps([{"platform": j.platform, "brand": j.brand, "keyword": j.keyword,
-                                         "settings": {**j.settings, "YUQING_SUMMARY_FILE": str(f)}}
-                                        for j, f in zip(jobs, files, strict=True)], ensure_ascii=False), "utf-8")
+            plan.write_text(
+                json.dumps(
+                    [
+                        {
+                            "platform": j.platform,
+                            "brand": j.brand,
+                            "keyword": j.keyword,
+                            "settings": {**j.settings, "YUQING_SUMMARY_FILE": str(f)},
+                        }
+                        for j, f in zip(jobs, files, strict=True)
+                    ],
+                    ensure_ascii=False,
+                ),
+                "utf-8",
+            )
             argv = [sys.executable, "-m", "crawler.crawl", "--jobs", str(plan)]
             if config_path:
                 argv += ["-s", f"YUQING_CONFIG={Path(config_path).resolve()}"]
         log = Path(log_path) if log_path else Path(tmp) / "crawl.log"
         log.parent.mkdir(parents=True, exist_ok=True)
-        returncode, timed_out = _supervise(argv, files, log, timeout=timeout, grace=grace, env=env,
-                                           on_progress=on_progress)
+        returncode, timed_out = _supervise(
+            argv, files, log, timeout=timeout, grace=grace, env=env, on_progress=on_progress
+        )
         outcomes = []
         for job, file in zip(jobs, files, strict=True):
             summary = _read_summary(file)
@@ -161,17 +186,25 @@ def run_crawls(
                 on_progress(jobs.index(job), summary)
             if returncode not in (EXIT_OK, EXIT_FAILED) and not timed_out and not summary.get("status"):
                 summary.setdefault("log_tail", _tail(log))
-            outcome = CrawlOutcome(returncode, timed_out,
-                                   [int(summary["run_id"])] if summary.get("run_id") else [], summary)
+            outcome = CrawlOutcome(
+                returncode, timed_out, [int(summary["run_id"])] if summary.get("run_id") else [], summary
+            )
             if timed_out and summary.get("state") != "finished":
                 _record_timeout(outcome, timeout or 0.0, config_path, job.settings)
             outcomes.append(outcome)
     return outcomes
 
 
-def _supervise(argv: list[str], files: list[Path], log: Path, *, timeout: float | None, grace: float,
-               env: Mapping[str, str] | None,
-               on_progress: Callable[[int, dict[str, Any]], None] | None) -> tuple[int | None, bool]:
+def _supervise(
+    argv: list[str],
+    files: list[Path],
+    log: Path,
+    *,
+    timeout: float | None,
+    grace: float,
+    env: Mapping[str, str] | None,
+    on_progress: Callable[[int, dict[str, Any]], None] | None,
+) -> tuple[int | None, bool]:
     """Run ``argv`` with output to ``log``, reporting progress files, stopping it at ``timeout``."""
     deadline = time.monotonic() + timeout if timeout else None
     seen = [0.0] * len(files)
@@ -179,8 +212,14 @@ def _supervise(argv: list[str], files: list[Path], log: Path, *, timeout: float 
         from crawler.procs import die_with_parent
 
         # a crawl child dies with the command that started it (kill -9 of 'yuqing crawl' included)
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=dict(env) if env is not None else None, preexec_fn=die_with_parent)
+        proc = subprocess.Popen(
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=dict(env) if env is not None else None,
+            preexec_fn=die_with_parent,
+        )
         while proc.poll() is None:
             if deadline is not None and time.monotonic() > deadline:
                 _stop(proc, grace)
@@ -214,8 +253,9 @@ def _record_timeout(outcome: CrawlOutcome, timeout: float, config_path: Any, ove
 
         url = load_config(config_path).database_url
     message = f"the crawl did not finish within {timeout:.0f}s and was stopped"
-    finish_run(open_database(url), outcome.run_ids[0], status="timeout", error_kind="timeout",
-               error_message=message)
+    finish_run(
+        open_database(url), outcome.run_ids[0], status="timeout", error_kind="timeout", error_message=message
+    )
     outcome.summary.update(status="timeout", error_kind="timeout", error_message=message)
 
 

@@ -37,8 +37,9 @@ CommandFactory = Callable[[str, str], Sequence[str]]
 """``(platform, brand) -> argv`` of the crawl subprocess."""
 
 
-def default_command(cfg: AppConfig, config_path: str | None,
-                    overrides: dict[str, str] | None = None) -> CommandFactory:
+def default_command(
+    cfg: AppConfig, config_path: str | None, overrides: dict[str, str] | None = None
+) -> CommandFactory:
     """The crawl command: ``[scheduler].crawl_command`` if set, else ``crawler.crawl.crawl_argv``."""
     template = cfg.scheduler.crawl_command
 
@@ -118,14 +119,30 @@ def run_locked_crawl(
     lease = Lease.acquire(engine, name, owner, cfg.scheduler.lock_lease_seconds, note="crawl")
     if lease is None:
         other = holder(engine, name)
-        logger.info("crawl {}/{} skipped: still running ({})", platform, brand, other.owner if other else "just finished")
+        logger.info(
+            "crawl {}/{} skipped: still running ({})",
+            platform,
+            brand,
+            other.owner if other else "just finished",
+        )
         return CrawlJobResult(platform, brand, "skipped")
     with lease:
-        return _run_child(engine, cfg, platform, brand, command=command, registry=registry, lease=lease, env=env)
+        return _run_child(
+            engine, cfg, platform, brand, command=command, registry=registry, lease=lease, env=env
+        )
 
 
-def _run_child(engine: Engine, cfg: AppConfig, platform: str, brand: str, *, command: CommandFactory,
-               registry: ChildRegistry, lease: Lease, env: dict[str, str] | None) -> CrawlJobResult:
+def _run_child(
+    engine: Engine,
+    cfg: AppConfig,
+    platform: str,
+    brand: str,
+    *,
+    command: CommandFactory,
+    registry: ChildRegistry,
+    lease: Lease,
+    env: dict[str, str] | None,
+) -> CrawlJobResult:
     timeout = cfg.scheduler.crawl_timeout_minutes * 60.0
     argv = list(command(platform, brand))
     child = ChildProcess(argv, log_path=crawl_log_path(cfg, platform, brand), env=env or dict(os.environ))
@@ -138,26 +155,44 @@ def _run_child(engine: Engine, cfg: AppConfig, platform: str, brand: str, *, com
     finally:
         registry.remove(child)
     outcome = record_outcome(engine, platform, brand, since=since, result=result, timeout=timeout)
-    logger.info("crawl {}/{} ended: {} ({} items, {} new, {:.1f}s)", platform, brand, outcome.status,
-                outcome.items, outcome.new, result.seconds)
+    logger.info(
+        "crawl {}/{} ended: {} ({} items, {} new, {:.1f}s)",
+        platform,
+        brand,
+        outcome.status,
+        outcome.items,
+        outcome.new,
+        result.seconds,
+    )
     return outcome
 
 
 def _runs_since(engine: Engine, platform: str, brand: str, since: datetime) -> list[dict[str, Any]]:
-    stmt = select(RUNS).where(
-        RUNS.c.platform == platform, RUNS.c.brand == brand, RUNS.c.started_at >= since,
-        RUNS.c.host == socket.gethostname()[:128],
-    ).order_by(RUNS.c.id)
+    stmt = (
+        select(RUNS)
+        .where(
+            RUNS.c.platform == platform,
+            RUNS.c.brand == brand,
+            RUNS.c.started_at >= since,
+            RUNS.c.host == socket.gethostname()[:128],
+        )
+        .order_by(RUNS.c.id)
+    )
     with engine.connect() as conn:
         return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
-def record_outcome(engine: Engine, platform: str, brand: str, *, since: datetime, result: ChildResult,
-                   timeout: float) -> CrawlJobResult:
+def record_outcome(
+    engine: Engine, platform: str, brand: str, *, since: datetime, result: ChildResult, timeout: float
+) -> CrawlJobResult:
     """Close the crawl's ``crawl_runs`` rows the crawl could not close itself; summarise them."""
     runs = _runs_since(engine, platform, brand, since)
     if result.timed_out:
-        status, kind, message = "timeout", "timeout", f"crawl exceeded its {timeout:.0f}s timeout and was stopped"
+        status, kind, message = (
+            "timeout",
+            "timeout",
+            f"crawl exceeded its {timeout:.0f}s timeout and was stopped",
+        )
     elif result.stopped:
         status, kind, message = "killed", None, "stopped by a service shutdown"
     else:
@@ -173,16 +208,25 @@ def record_outcome(engine: Engine, platform: str, brand: str, *, since: datetime
     runs = _runs_since(engine, platform, brand, since)
     final = runs[-1] if runs else {"status": "ok" if result.returncode == 0 else status}
     return CrawlJobResult(
-        platform, brand, str(final["status"]), run_ids=[int(r["id"]) for r in runs],
+        platform,
+        brand,
+        str(final["status"]),
+        run_ids=[int(r["id"]) for r in runs],
         items=sum(int(r["items"] or 0) for r in runs),
         new=sum(int(r["new_count"] or 0) for r in runs),
         error_kind=final.get("error_kind"),
-        seconds=result.seconds, interrupted=result.stopped,
+        seconds=result.seconds,
+        interrupted=result.stopped,
     )
 
 
-def mark_stale_runs(engine: Engine, *, older_than: timedelta, now: datetime | None = None,
-                    heartbeat_grace: timedelta = timedelta(minutes=3)) -> int:
+def mark_stale_runs(
+    engine: Engine,
+    *,
+    older_than: timedelta,
+    now: datetime | None = None,
+    heartbeat_grace: timedelta = timedelta(minutes=3),
+) -> int:
     """Close ``running`` crawl_runs whose process is gone (after a crash or ``kill -9``) as ``killed``.
 
     On this host a run is stale when its pid no longer exists; on other hosts when its
@@ -192,8 +236,11 @@ def mark_stale_runs(engine: Engine, *, older_than: timedelta, now: datetime | No
     now = now or utcnow()
     me = socket.gethostname()[:128]
     with engine.connect() as conn:
-        rows = conn.execute(select(RUNS.c.id, RUNS.c.host, RUNS.c.pid, RUNS.c.started_at, RUNS.c.heartbeat_at)
-                            .where(RUNS.c.status == "running")).all()
+        rows = conn.execute(
+            select(RUNS.c.id, RUNS.c.host, RUNS.c.pid, RUNS.c.started_at, RUNS.c.heartbeat_at).where(
+                RUNS.c.status == "running"
+            )
+        ).all()
 
     def dead(r: Any) -> bool:
         if r.host == me:
@@ -205,10 +252,16 @@ def mark_stale_runs(engine: Engine, *, older_than: timedelta, now: datetime | No
     stale = [r.id for r in rows if dead(r)]
     if stale:
         with engine.begin() as conn:
-            conn.execute(update(RUNS).where(RUNS.c.id.in_(stale), RUNS.c.status == "running").values(
-                status="killed", finished_at=now,
-                error_message="crawl process disappeared (killed, crashed or its machine was lost); "
-                              "its stored posts and open work are kept and the next crawl goes on from them"))
+            conn.execute(
+                update(RUNS)
+                .where(RUNS.c.id.in_(stale), RUNS.c.status == "running")
+                .values(
+                    status="killed",
+                    finished_at=now,
+                    error_message="crawl process disappeared (killed, crashed or its machine was lost); "
+                    "its stored posts and open work are kept and the next crawl goes on from them",
+                )
+            )
         logger.warning("closed {} stale crawl run(s) left by a stopped process", len(stale))
     return len(stale)
 

@@ -104,8 +104,11 @@ def crawl_jobs(cfg: AppConfig, platforms: list[str]) -> list[tuple[str, str]]:
 
 
 def _overrides(simulator: Any, platform: str, database_url: str) -> dict[str, Any]:
-    return {**DEMO_SETTINGS, **spider_class(platform).simulator_settings(simulator),
-            "YUQING_DATABASE_URL": database_url}
+    return {
+        **DEMO_SETTINGS,
+        **spider_class(platform).simulator_settings(simulator),
+        "YUQING_DATABASE_URL": database_url,
+    }
 
 
 def run_demo(
@@ -132,8 +135,15 @@ def run_demo(
     from crawler.demo_crisis import HOT_SPEED
 
     with Simulator(seed=seed, cfg=cfg, port=0, hot_enter_after=365 * 86_400, hot_speed=HOT_SPEED) as sim:
-        ctx = DemoContext(cfg=cfg, engine=engine, database_url=database_url, simulator=sim, platforms=chosen,
-                          skipped=skipped, config_path=config_path)
+        ctx = DemoContext(
+            cfg=cfg,
+            engine=engine,
+            database_url=database_url,
+            simulator=sim,
+            platforms=chosen,
+            skipped=skipped,
+            config_path=config_path,
+        )
         for platform, reason in skipped.items():
             logger.debug("demo: {} skipped: {}", platform, reason)
         jobs = crawl_jobs(cfg, chosen)
@@ -142,7 +152,8 @@ def run_demo(
         by_platform: dict[str, list[CrawlJob]] = {}
         for platform, brand in jobs:
             by_platform.setdefault(platform, []).append(
-                CrawlJob(platform, brand, settings=_overrides(sim, platform, database_url)))
+                CrawlJob(platform, brand, settings=_overrides(sim, platform, database_url))
+            )
 
         def one(batch: list[CrawlJob]) -> list[dict[str, Any]]:
             def progress(i: int, summary: dict[str, Any]) -> None:
@@ -150,8 +161,16 @@ def run_demo(
                     on_progress((batch[i].platform, batch[i].brand), summary)
 
             outcomes = run_crawls(batch, config_path=config_path, timeout=crawl_timeout, on_progress=progress)
-            return [{"platform": j.platform, "brand": j.brand, **o.summary, "status": o.status,
-                     "returncode": o.returncode} for j, o in zip(batch, outcomes, strict=True)]
+            return [
+                {
+                    "platform": j.platform,
+                    "brand": j.brand,
+                    **o.summary,
+                    "status": o.status,
+                    "returncode": o.returncode,
+                }
+                for j, o in zip(batch, outcomes, strict=True)
+            ]
 
         with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
             ctx.crawls = [c for batch in pool.map(one, by_platform.values()) for c in batch]
@@ -173,9 +192,21 @@ def platform_totals(crawls: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
     """Sum the crawls per platform: requests, pages, new, updated, unchanged, retries, errors, time."""
     out: dict[str, dict[str, Any]] = {}
     for c in crawls:
-        t = out.setdefault(c["platform"], {"crawls": 0, "requests": 0, "pages": 0, "new": 0, "updated": 0,
-                                           "duplicate": 0, "retries": 0, "errors": 0, "seconds": 0.0,
-                                           "status": "ok"})
+        t = out.setdefault(
+            c["platform"],
+            {
+                "crawls": 0,
+                "requests": 0,
+                "pages": 0,
+                "new": 0,
+                "updated": 0,
+                "duplicate": 0,
+                "retries": 0,
+                "errors": 0,
+                "seconds": 0.0,
+                "status": "ok",
+            },
+        )
         t["crawls"] += 1
         for k in ("requests", "pages", "new", "updated", "duplicate", "retries"):
             t[k] += int(c.get(k) or 0)
@@ -212,13 +243,20 @@ def truth_section(ctx: DemoContext) -> DemoSection:
             expected = sorted(expected_truth(ctx, platform))
             stored = 0
             for start in range(0, len(expected), 500):
-                chunk = expected[start:start + 500]
-                stored += conn.execute(select(func.count()).select_from(MENTIONS).where(
-                    MENTIONS.c.platform == platform, MENTIONS.c.post_id.in_(chunk))).scalar_one()
+                chunk = expected[start : start + 500]
+                stored += conn.execute(
+                    select(func.count())
+                    .select_from(MENTIONS)
+                    .where(MENTIONS.c.platform == platform, MENTIONS.c.post_id.in_(chunk))
+                ).scalar_one()
             rows.append([platform, len(expected), stored, "✓" if stored == len(expected) else "✗"])
             data[platform] = {"published": len(expected), "stored": stored}
-    return DemoSection("Simulator ground truth vs database (posts, comments, complaints matching the keywords)",
-                       ["platform", "published", "stored", "complete"], rows, data)
+    return DemoSection(
+        "Simulator ground truth vs database (posts, comments, complaints matching the keywords)",
+        ["platform", "published", "stored", "complete"],
+        rows,
+        data,
+    )
 
 
 def analysis_section(ctx: DemoContext) -> DemoSection | None:
@@ -227,19 +265,42 @@ def analysis_section(ctx: DemoContext) -> DemoSection | None:
     where = m.c.platform.in_(ctx.platforms)
     with ctx.engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(m).where(where)).scalar_one()
-        analysed = conn.execute(select(func.count()).select_from(m).where(where, m.c.analyzed_at.is_not(None))
-                                ).scalar_one()
-        negative = conn.execute(select(func.count()).select_from(m).where(where, m.c.sentiment < 0.4)).scalar_one()
-        complaints = conn.execute(select(m.c.urgency, func.count()).where(where, m.c.is_complaint.is_(True))
-                                  .group_by(m.c.urgency)).all()
-        categories = conn.execute(select(m.c.category, func.count()).where(where, m.c.is_complaint.is_(True))
-                                  .group_by(m.c.category).order_by(func.count().desc()).limit(5)).all()
+        analysed = conn.execute(
+            select(func.count()).select_from(m).where(where, m.c.analyzed_at.is_not(None))
+        ).scalar_one()
+        negative = conn.execute(
+            select(func.count()).select_from(m).where(where, m.c.sentiment < 0.4)
+        ).scalar_one()
+        complaints = conn.execute(
+            select(m.c.urgency, func.count()).where(where, m.c.is_complaint.is_(True)).group_by(m.c.urgency)
+        ).all()
+        categories = conn.execute(
+            select(m.c.category, func.count())
+            .where(where, m.c.is_complaint.is_(True))
+            .group_by(m.c.category)
+            .order_by(func.count().desc())
+            .limit(5)
+        ).all()
     by_urgency = {str(u): int(n) for u, n in complaints}
-    rows = [["mentions", total], ["analysed", analysed], ["negative (sentiment < 0.4)", negative],
-            ["complaints", sum(by_urgency.values())]]
+    rows = [
+        ["mentions", total],
+        ["analysed", analysed],
+        ["negative (sentiment < 0.4)", negative],
+        ["complaints", sum(by_urgency.values())],
+    ]
     rows += [[f"  {u}", n] for u, n in sorted(by_urgency.items())]
     rows += [[f"  category {c}", int(n)] for c, n in categories]
     note = None if analysed else "analysis is not available yet: mentions were stored without it"
-    return DemoSection("Analysis", ["measure", "count"], rows,
-                       {"mentions": total, "analysed": analysed, "negative": negative, "complaints": by_urgency,
-                        "categories": {str(c): int(n) for c, n in categories}}, note)
+    return DemoSection(
+        "Analysis",
+        ["measure", "count"],
+        rows,
+        {
+            "mentions": total,
+            "analysed": analysed,
+            "negative": negative,
+            "complaints": by_urgency,
+            "categories": {str(c): int(n) for c, n in categories},
+        },
+        note,
+    )

@@ -54,13 +54,18 @@ HOLDS = AlertHold.__table__  # type: ignore[attr-defined]
 def demo_config(ctx: DemoContext) -> AppConfig:
     """The demo's config pointed at the simulator: lists, repost timelines and comment pages."""
     cfg, sim = ctx.cfg, ctx.simulator
-    platforms = {p: cfg.platforms.get(p).model_copy(update={"base_url": sim.base_url(p)})
-                 for p in ("weibo", "douyin") if p in ctx.platforms}
+    platforms = {
+        p: cfg.platforms.get(p).model_copy(update={"base_url": sim.base_url(p)})
+        for p in ("weibo", "douyin")
+        if p in ctx.platforms
+    }
     hot = {f"{p}_url": sim.base_url(p) for p in platforms}
-    return cfg.model_copy(update={
-        "platforms": cfg.platforms.model_copy(update=platforms),
-        "hot_lists": cfg.hot_lists.model_copy(update={**hot, "crawl_topics": False}),
-    })
+    return cfg.model_copy(
+        update={
+            "platforms": cfg.platforms.model_copy(update=platforms),
+            "hot_lists": cfg.hot_lists.model_copy(update={**hot, "crawl_topics": False}),
+        }
+    )
 
 
 def _fetcher(ctx: DemoContext, cfg: AppConfig, platform: str, *, desktop: bool) -> LightFetcher:
@@ -81,8 +86,9 @@ def _topic_crawl(ctx: DemoContext) -> Any:
     from crawler.demo import _overrides
 
     def crawl(platform: str, brand: str, keyword: str) -> Any:
-        job = CrawlJob(platform, brand, keyword=keyword,
-                       settings=_overrides(ctx.simulator, platform, ctx.database_url))
+        job = CrawlJob(
+            platform, brand, keyword=keyword, settings=_overrides(ctx.simulator, platform, ctx.database_url)
+        )
         [outcome] = run_crawls([job], config_path=ctx.config_path, timeout=TOPIC_CRAWL_TIMEOUT)
         return outcome
 
@@ -108,7 +114,9 @@ class _Clock:
 
 def _next_due(ctx: DemoContext) -> Any:
     with ctx.engine.connect() as conn:
-        return conn.execute(select(func.min(TRACKED.c.next_at)).where(TRACKED.c.status == "watching")).scalar()
+        return conn.execute(
+            select(func.min(TRACKED.c.next_at)).where(TRACKED.c.status == "watching")
+        ).scalar()
 
 
 def _aware(t: Any) -> Any:
@@ -127,8 +135,11 @@ def crisis_section(ctx: DemoContext) -> DemoSection | None:
     cfg = demo_config(ctx)
     lists = [p for p in cfg.hot_lists.platforms if p in ctx.platforms and p in world.hot]
     if not lists or not cfg.hot_lists.enabled:
-        return DemoSection("热榜与传播追踪 (crisis tracking)", ["note"],
-                           [["no hot list to watch: Weibo and Douyin are not crawled or [hot_lists] is off"]])
+        return DemoSection(
+            "热榜与传播追踪 (crisis tracking)",
+            ["note"],
+            [["no hot list to watch: Weibo and Douyin are not crawled or [hot_lists] is off"]],
+        )
     started = time.monotonic()
     fetchers = {p: _fetcher(ctx, cfg, p, desktop=True) for p in lists}
     track_fetcher = _fetcher(ctx, cfg, "weibo", desktop=False) if "weibo" in ctx.platforms else None
@@ -151,8 +162,13 @@ def crisis_section(ctx: DemoContext) -> DemoSection | None:
                     failures += res.status != "ok"
                     for word in res.entered:  # the topic's posts: a keyword search, in the background
                         with ctx.engine.connect() as conn:
-                            topic = conn.execute(select(TOPICS).where(TOPICS.c.platform == p, TOPICS.c.word == word)
-                                                 ).mappings().one()
+                            topic = (
+                                conn.execute(
+                                    select(TOPICS).where(TOPICS.c.platform == p, TOPICS.c.word == word)
+                                )
+                                .mappings()
+                                .one()
+                            )
                         crawls[f"{p}:{word}"] = pool.submit(_crawl_topic, ctx.engine, cfg, dict(topic), crawl)
                 if track_fetcher is not None and _root_visits(ctx, roots) < TRACK_VISITS:
                     due = _next_due(ctx)
@@ -162,8 +178,11 @@ def crisis_section(ctx: DemoContext) -> DemoSection | None:
                 if _peaked(ctx, lists):
                     break
                 time.sleep(max(0.0, HOT_EVERY - (time.monotonic() - tick)))
-            while track_fetcher is not None and _root_visits(ctx, roots) < TRACK_VISITS \
-                    and clock.now() - utcnow() < timedelta(hours=TRACK_HOURS):
+            while (
+                track_fetcher is not None
+                and _root_visits(ctx, roots) < TRACK_VISITS
+                and clock.now() - utcnow() < timedelta(hours=TRACK_HOURS)
+            ):
                 due = _next_due(ctx)
                 if due is None:
                     break
@@ -174,14 +193,30 @@ def crisis_section(ctx: DemoContext) -> DemoSection | None:
         for f in [*fetchers.values(), track_fetcher]:
             if f is not None:
                 f.close()
-    return _summary(ctx, lists, before, entered, fetches, failures, topic_status, visits, clock, roots,
-                    time.monotonic() - started)
+    return _summary(
+        ctx,
+        lists,
+        before,
+        entered,
+        fetches,
+        failures,
+        topic_status,
+        visits,
+        clock,
+        roots,
+        time.monotonic() - started,
+    )
 
 
 def _root_visits(ctx: DemoContext, roots: set[str]) -> int:
     with ctx.engine.connect() as conn:
-        return int(conn.execute(select(func.coalesce(func.max(TRACKED.c.fetches), 0)).where(
-            TRACKED.c.platform == "weibo", TRACKED.c.post_id.in_(roots or {""}))).scalar_one())
+        return int(
+            conn.execute(
+                select(func.coalesce(func.max(TRACKED.c.fetches), 0)).where(
+                    TRACKED.c.platform == "weibo", TRACKED.c.post_id.in_(roots or {""})
+                )
+            ).scalar_one()
+        )
 
 
 def _peaked(ctx: DemoContext, lists: list[str]) -> bool:
@@ -193,64 +228,128 @@ def _peaked(ctx: DemoContext, lists: list[str]) -> bool:
     return set(lists) <= seen and ("weibo" not in lists or weibo_top)
 
 
-def _summary(ctx: DemoContext, lists: list[str], before: dict[str, list[str]], entered: Any, fetches: int,
-             failures: int, topic_status: dict[str, str], visits: list[Any], clock: _Clock, roots: set[str],
-             seconds: float) -> DemoSection:
+def _summary(
+    ctx: DemoContext,
+    lists: list[str],
+    before: dict[str, list[str]],
+    entered: Any,
+    fetches: int,
+    failures: int,
+    topic_status: dict[str, str],
+    visits: list[Any],
+    clock: _Clock,
+    roots: set[str],
+    seconds: float,
+) -> DemoSection:
     from crawler.demo import DemoSection
     from crawler.spread_view import tracked_view
 
     rows: list[list[Any]] = []
     with ctx.engine.connect() as conn:
         topics = [dict(r) for r in conn.execute(select(TOPICS).order_by(TOPICS.c.id)).mappings()]
-        hot_alerts = [dict(r) for r in conn.execute(select(ALERTS.c.id, ALERTS.c.payload, ALERTS.c.event_id)
-                                                    .where(ALERTS.c.kind == "hot").order_by(ALERTS.c.id)).mappings()]
-        spread_alerts = conn.execute(select(ALERTS.c.payload).where(ALERTS.c.kind == "spread")
-                                     .order_by(ALERTS.c.id)).scalars().all()
-        spread_held = int(conn.execute(select(func.count(func.distinct(HOLDS.c.ref))).where(
-            HOLDS.c.alert_kind == "spread")).scalar_one())
-        tracked = conn.execute(select(TRACKED).where(TRACKED.c.platform == "weibo", TRACKED.c.post_id.in_(
-            roots or {""}))).mappings().first()
+        hot_alerts = [
+            dict(r)
+            for r in conn.execute(
+                select(ALERTS.c.id, ALERTS.c.payload, ALERTS.c.event_id)
+                .where(ALERTS.c.kind == "hot")
+                .order_by(ALERTS.c.id)
+            ).mappings()
+        ]
+        spread_alerts = (
+            conn.execute(select(ALERTS.c.payload).where(ALERTS.c.kind == "spread").order_by(ALERTS.c.id))
+            .scalars()
+            .all()
+        )
+        spread_held = int(
+            conn.execute(
+                select(func.count(func.distinct(HOLDS.c.ref))).where(HOLDS.c.alert_kind == "spread")
+            ).scalar_one()
+        )
+        tracked = (
+            conn.execute(
+                select(TRACKED).where(TRACKED.c.platform == "weibo", TRACKED.c.post_id.in_(roots or {""}))
+            )
+            .mappings()
+            .first()
+        )
         view = tracked_view(conn, dict(tracked)) if tracked is not None else None
-        watching = int(conn.execute(select(func.count()).select_from(TRACKED).where(
-            TRACKED.c.status == "watching")).scalar_one())
+        watching = int(
+            conn.execute(
+                select(func.count()).select_from(TRACKED).where(TRACKED.c.status == "watching")
+            ).scalar_one()
+        )
     for t in topics:
         mine = [a for a in hot_alerts if (a["payload"] or {}).get("hot", {}).get("word") == t["word"]]
         reasons = "；".join("、".join(a["payload"].get("reasons") or []) for a in mine)
-        rows.append(["热榜预警 (hot-list alert)", f"{'微博热搜' if t['platform'] == 'weibo' else '抖音热榜'} · {t['word']}",
-                     f"entered at #{t['first_rank']}, best #{t['best_rank']}, labels {'/'.join(t['labels'] or []) or '-'}; "
-                     f"{len(mine)} alert(s): {reasons}; posts crawled: {t['crawl_status'] or '-'}; "
-                     f"event #{t['event_id'] or '-'}"])
+        rows.append(
+            [
+                "热榜预警 (hot-list alert)",
+                f"{'微博热搜' if t['platform'] == 'weibo' else '抖音热榜'} · {t['word']}",
+                f"entered at #{t['first_rank']}, best #{t['best_rank']}, labels {'/'.join(t['labels'] or []) or '-'}; "
+                f"{len(mine)} alert(s): {reasons}; posts crawled: {t['crawl_status'] or '-'}; "
+                f"event #{t['event_id'] or '-'}",
+            ]
+        )
     sim_hours = clock.ahead.total_seconds() / 3600
     if view is not None:
         pts = view["points"]
         top = ", ".join(f"{s['author_name']} ({s['followers']} followers)" for s in view["spreaders"][:3])
-        rows.append(["传播追踪 (watched post)", f"微博 {view['post_id']} · event #{tracked['event_id'] or '-'}",
-                     f"{view['fetches']} visit(s) over {sim_hours:.1f} simulated h; reposts "
-                     f"{pts[0]['reposts'] if pts else 0} → {view['reposts']}, {len(view['edges'])} in the tree; "
-                     f"top spreaders: {top or '-'}; "
-                     f"{len(spread_alerts)} spread alert(s) sent at once, {spread_held} over the hourly budget "
-                     f"(told in the roll-up)"])
+        rows.append(
+            [
+                "传播追踪 (watched post)",
+                f"微博 {view['post_id']} · event #{tracked['event_id'] or '-'}",
+                f"{view['fetches']} visit(s) over {sim_hours:.1f} simulated h; reposts "
+                f"{pts[0]['reposts'] if pts else 0} → {view['reposts']}, {len(view['edges'])} in the tree; "
+                f"top spreaders: {top or '-'}; "
+                f"{len(spread_alerts)} spread alert(s) sent at once, {spread_held} over the hourly budget "
+                f"(told in the roll-up)",
+            ]
+        )
     else:
         rows.append(["传播追踪 (watched post)", "-", "the crisis' first Weibo post is not on watch"])
     event_id = (tracked or {}).get("event_id") or next((t["event_id"] for t in topics if t["event_id"]), None)
-    note = (f"Hot lists fetched every {HOT_EVERY:g}s instead of every 5 min ({fetches} fetch(es), {failures} failed; "
-            f"before the topic entered the brand was on {sum(map(len, before.values()))} list(s)); the simulator ran "
-            f"the topic's path {HOT_SPEED:g}x faster. Tracking ran on a simulated clock: {sim_hours:.1f} h of the "
-            f"schedule in {seconds:.0f}s of wall time ({len(visits)} visit(s) of {watching} watched post(s)), so the "
-            f"growth curve's times run up to {sim_hours:.1f} h ahead of now. {len(hot_alerts)} hot-list and "
-            f"{len(spread_alerts) + spread_held} spread alert(s) ({spread_held} held for the roll-up: the brand's "
-            f"hourly budget was spent) queued for the crisis channels (delivered in the alerts section)."
-            + (f" Event page: `yuqing serve`, then #/event/{event_id}" if event_id else ""))
-    logger.info("demo crisis: {} hot alert(s), {} spread alert(s), {} visit(s)", len(hot_alerts), len(spread_alerts),
-                len(visits))
-    data = {"hot_topics": [{k: t[k] for k in ("platform", "word", "first_rank", "best_rank", "labels", "event_id",
-                                               "crawl_status")} for t in topics],
-            "hot_alerts": len(hot_alerts), "hot_alert_ids": [a["id"] for a in hot_alerts],
-            "spread_alerts": len(spread_alerts), "spread_held": spread_held, "event_id": event_id,
-            "watched_post": None if view is None else {
-                "post_id": view["post_id"], "event_id": tracked["event_id"], "visits": view["fetches"],
-                "reposts": [p["reposts"] for p in view["points"]], "tree": len(view["edges"]),
-                "spreaders": [s["author_name"] for s in view["spreaders"][:5]]},
-            "simulated_hours": round(sim_hours, 2), "seconds": round(seconds, 1), "list_fetches": fetches,
-            "topic_crawls": topic_status}
+    note = (
+        f"Hot lists fetched every {HOT_EVERY:g}s instead of every 5 min ({fetches} fetch(es), {failures} failed; "
+        f"before the topic entered the brand was on {sum(map(len, before.values()))} list(s)); the simulator ran "
+        f"the topic's path {HOT_SPEED:g}x faster. Tracking ran on a simulated clock: {sim_hours:.1f} h of the "
+        f"schedule in {seconds:.0f}s of wall time ({len(visits)} visit(s) of {watching} watched post(s)), so the "
+        f"growth curve's times run up to {sim_hours:.1f} h ahead of now. {len(hot_alerts)} hot-list and "
+        f"{len(spread_alerts) + spread_held} spread alert(s) ({spread_held} held for the roll-up: the brand's "
+        f"hourly budget was spent) queued for the crisis channels (delivered in the alerts section)."
+        + (f" Event page: `yuqing serve`, then #/event/{event_id}" if event_id else "")
+    )
+    logger.info(
+        "demo crisis: {} hot alert(s), {} spread alert(s), {} visit(s)",
+        len(hot_alerts),
+        len(spread_alerts),
+        len(visits),
+    )
+    data = {
+        "hot_topics": [
+            {
+                k: t[k]
+                for k in ("platform", "word", "first_rank", "best_rank", "labels", "event_id", "crawl_status")
+            }
+            for t in topics
+        ],
+        "hot_alerts": len(hot_alerts),
+        "hot_alert_ids": [a["id"] for a in hot_alerts],
+        "spread_alerts": len(spread_alerts),
+        "spread_held": spread_held,
+        "event_id": event_id,
+        "watched_post": None
+        if view is None
+        else {
+            "post_id": view["post_id"],
+            "event_id": tracked["event_id"],
+            "visits": view["fetches"],
+            "reposts": [p["reposts"] for p in view["points"]],
+            "tree": len(view["edges"]),
+            "spreaders": [s["author_name"] for s in view["spreaders"][:5]],
+        },
+        "simulated_hours": round(sim_hours, 2),
+        "seconds": round(seconds, 1),
+        "list_fetches": fetches,
+        "topic_crawls": topic_status,
+    }
     return DemoSection("热榜与传播追踪 (crisis tracking)", ["what", "where", "result"], rows, data, note)

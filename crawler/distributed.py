@@ -102,13 +102,19 @@ class Task:
 def connect(url: str) -> redis.Redis:
     import redis as redis_lib
 
-    return redis_lib.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30)
+    return redis_lib.Redis.from_url(
+        url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
+    )
 
 
 def task_keys(prefix: str, task_id: str) -> dict[str, str]:
     """The Redis keys of one task's crawl state (request queue, dupe filter, in-flight requests)."""
     base = f"{prefix}:task:{task_id}"
-    return {"requests": f"{base}:requests", "dupefilter": f"{base}:dupefilter", "processing": f"{base}:processing"}
+    return {
+        "requests": f"{base}:requests",
+        "dupefilter": f"{base}:dupefilter",
+        "processing": f"{base}:processing",
+    }
 
 
 class TaskQueue:
@@ -135,16 +141,23 @@ class TaskQueue:
         if not url:
             from crawler.errors import ConfigError
 
-            raise ConfigError("distributed mode needs a Redis URL (distributed.redis_url or REDIS_URL)",
-                              path=cfg.source, key="distributed.redis_url")
+            raise ConfigError(
+                "distributed mode needs a Redis URL (distributed.redis_url or REDIS_URL)",
+                path=cfg.source,
+                key="distributed.redis_url",
+            )
         return cls(connect(url), cfg.distributed.key_prefix, cfg.distributed.task_lease_seconds)
 
     def enqueue(self, platform: str, brand: str) -> bool:
         """Queue a crawl unless one for (platform, brand) is already pending or running."""
         task_id = uuid.uuid4().hex
-        raw = json.dumps({"id": task_id, "platform": platform, "brand": brand, "queued": round(time.time(), 3)},
-                         ensure_ascii=False)
-        added = bool(self._enqueue(keys=[self.k_tasks, self.k_active], args=[f"{platform}\x1f{brand}", task_id, raw]))
+        raw = json.dumps(
+            {"id": task_id, "platform": platform, "brand": brand, "queued": round(time.time(), 3)},
+            ensure_ascii=False,
+        )
+        added = bool(
+            self._enqueue(keys=[self.k_tasks, self.k_active], args=[f"{platform}\x1f{brand}", task_id, raw])
+        )
         if added:
             logger.info("task queued: crawl {}/{} ({})", platform, brand, task_id[:8])
         else:
@@ -197,8 +210,12 @@ class TaskQueue:
         if oldest:
             queued = json.loads(oldest).get("queued")
             waited = max(0.0, time.time() - float(queued)) if queued else 0.0
-        return {"pending": self.r.llen(self.k_tasks), "inflight": self.r.zcard(self.k_inflight),
-                "workers": len(self.workers()), "oldest_wait_s": round(waited, 1)}
+        return {
+            "pending": self.r.llen(self.k_tasks),
+            "inflight": self.r.zcard(self.k_inflight),
+            "workers": len(self.workers()),
+            "oldest_wait_s": round(waited, 1),
+        }
 
 
 def worker_id() -> str:

@@ -23,31 +23,52 @@ if TYPE_CHECKING:
     from crawler.config import AppConfig
 
 MIN_PYTHON = (3, 11)
-DISK_FAIL_BYTES = 1 << 30       # under 1 GiB free for data/: crawls and logs will soon fail
-DISK_WARN_BYTES = 5 << 30       # under 5 GiB: warn
+DISK_FAIL_BYTES = 1 << 30  # under 1 GiB free for data/: crawls and logs will soon fail
+DISK_WARN_BYTES = 5 << 30  # under 5 GiB: warn
 LOGIN_PLATFORMS = ("weibo", "xiaohongshu", "douyin")  # Heimao reads without a login
 # Values nobody would use for real: the shipped example's defaults and the usual stand-ins.
-PLACEHOLDER = re.compile(r"(?:unset(?![a-z])|change[-_ ]?me|example\.(?:com|org|net)|\byour[-_]|xxxx|<[^>]*>|\btodo\b"
-                         r"|placeholder|127\.0\.0\.1:9/)", re.IGNORECASE)
+PLACEHOLDER = re.compile(
+    r"(?:unset(?![a-z])|change[-_ ]?me|example\.(?:com|org|net)|\byour[-_]|xxxx|<[^>]*>|\btodo\b"
+    r"|placeholder|127\.0\.0\.1:9/)",
+    re.IGNORECASE,
+)
 # Package data a working install must carry (package, path inside it).
 PACKAGE_DATA: tuple[tuple[str, str], ...] = (
-    ("sentiment", "wordlists/problem.txt"), ("sentiment", "wordlists/categories.txt"),
-    ("sentiment", "sentiment_model.npz"), ("sentiment", "complaint_model.npz"),
-    ("crawler", "api/static/index.html"), ("crawler", "api/static/vendor/echarts.min.js"),
-    ("crawler", "api/static/vendor/swagger-ui/swagger-ui-bundle.js"), ("crawler", "templates/report.html"),
-    ("crawler", "migrations/env.py"), ("crawler", "migrations/script.py.mako"),
+    ("sentiment", "wordlists/problem.txt"),
+    ("sentiment", "wordlists/categories.txt"),
+    ("sentiment", "sentiment_model.npz"),
+    ("sentiment", "complaint_model.npz"),
+    ("crawler", "api/static/index.html"),
+    ("crawler", "api/static/vendor/echarts.min.js"),
+    ("crawler", "api/static/vendor/swagger-ui/swagger-ui-bundle.js"),
+    ("crawler", "templates/report.html"),
+    ("crawler", "migrations/env.py"),
+    ("crawler", "migrations/script.py.mako"),
 )
-RUNTIME_MODULES = ("scrapy", "playwright", "sqlalchemy", "alembic", "fastapi", "uvicorn", "jieba", "numpy",
-                   "redis", "apscheduler", "openpyxl", "jinja2", "xhshow")
+RUNTIME_MODULES = (
+    "scrapy",
+    "playwright",
+    "sqlalchemy",
+    "alembic",
+    "fastapi",
+    "uvicorn",
+    "jieba",
+    "numpy",
+    "redis",
+    "apscheduler",
+    "openpyxl",
+    "jinja2",
+    "xhshow",
+)
 
 
 @dataclass(frozen=True, slots=True)
 class Check:
     name: str
-    status: str            # ok | warn | fail
+    status: str  # ok | warn | fail
     detail: str
     fix: str | None = None
-    needed: bool = True    # a failure here stops the configured service
+    needed: bool = True  # a failure here stops the configured service
 
     @property
     def broken(self) -> bool:
@@ -82,13 +103,23 @@ def check_install() -> Iterator[Check]:
     except PackageNotFoundError:
         where = "yuqing (not installed as a package: running from a checkout)"
     missing_mods = [m for m in RUNTIME_MODULES if find_spec(m) is None]
-    missing_data = [f"{pkg}/{path}" for pkg, path in PACKAGE_DATA if not resources.files(pkg).joinpath(path).is_file()]
+    missing_data = [
+        f"{pkg}/{path}" for pkg, path in PACKAGE_DATA if not resources.files(pkg).joinpath(path).is_file()
+    ]
     if missing_mods:
-        yield Check("install", "fail", f"{where}: missing modules {', '.join(missing_mods)}",
-                    "pip install -c requirements.lock . (from the yuqing source), or reinstall the wheel")
+        yield Check(
+            "install",
+            "fail",
+            f"{where}: missing modules {', '.join(missing_mods)}",
+            "pip install -c requirements.lock . (from the yuqing source), or reinstall the wheel",
+        )
     elif missing_data:
-        yield Check("install", "fail", f"{where}: missing package data {', '.join(missing_data)}",
-                    "reinstall yuqing (pip install --force-reinstall yuqing-*.whl)")
+        yield Check(
+            "install",
+            "fail",
+            f"{where}: missing package data {', '.join(missing_data)}",
+            "reinstall yuqing (pip install --force-reinstall yuqing-*.whl)",
+        )
     else:
         yield _ok("install", f"{where}, modules and package data present")
 
@@ -129,8 +160,12 @@ def check_database(cfg: AppConfig) -> Iterator[Check]:
         rev, head = current_revision(engine), head_revision()
     except (DBAPIError, StorageError) as exc:
         reason = describe_error(exc, url) if isinstance(exc, DBAPIError) else str(exc)
-        yield Check("database", "fail", reason, "start the database server, or fix [storage].url / "
-                    "YUQING_DATABASE_URL")
+        yield Check(
+            "database",
+            "fail",
+            reason,
+            "start the database server, or fix [storage].url / YUQING_DATABASE_URL",
+        )
         return
     yield _ok("database", f"{shown} reachable")
     if rev != head:
@@ -143,8 +178,12 @@ def check_database(cfg: AppConfig) -> Iterator[Check]:
             if not conn.execute(text("SELECT has_table_privilege('mentions', 'INSERT')")).scalar_one():
                 reason = "the role may not insert into mentions"
     if reason is not None:
-        yield Check("database writable", "fail", f"read-only: {reason}",
-                    "give the user running yuqing write access (crawl, run and worker write)")
+        yield Check(
+            "database writable",
+            "fail",
+            f"read-only: {reason}",
+            "give the user running yuqing write access (crawl, run and worker write)",
+        )
     else:
         yield _ok("database writable", "writable")
 
@@ -161,9 +200,13 @@ def check_chromium(cfg: AppConfig) -> Iterator[Check]:
         return
     needed = bool(users)
     why = f"needed by {', '.join(users)}" if users else "needed only for Douyin, login and PDF reports"
-    yield Check("chromium", "fail", f"{found.reason}; {why}",
-                "apt-get install -y chromium fonts-noto-cjk, or playwright install chromium, "
-                "or set YUQING_CHROMIUM", needed=needed)
+    yield Check(
+        "chromium",
+        "fail",
+        f"{found.reason}; {why}",
+        "apt-get install -y chromium fonts-noto-cjk, or playwright install chromium, or set YUQING_CHROMIUM",
+        needed=needed,
+    )
 
 
 def check_redis(cfg: AppConfig) -> Iterator[Check]:
@@ -176,18 +219,28 @@ def check_redis(cfg: AppConfig) -> Iterator[Check]:
     try:
         connect(url).ping()
     except Exception as exc:  # noqa: BLE001 - any failure to ping is "unreachable"
-        yield Check("redis", "fail", f"{shown} unreachable: {exc}",
-                    "start Redis (redis-server), or fix REDIS_URL / [distributed].redis_url")
+        yield Check(
+            "redis",
+            "fail",
+            f"{shown} unreachable: {exc}",
+            "start Redis (redis-server), or fix REDIS_URL / [distributed].redis_url",
+        )
         return
     yield _ok("redis", f"{shown} reachable (distributed mode)")
 
 
 def _placeholders(channel: Any) -> list[str]:
     fields = {"url": channel.url, "secret": channel.secret, "password": channel.password}
-    found = [name for name, value in fields.items()
-             if value is not None and PLACEHOLDER.search(value.get_secret_value())]
-    found += [name for name in ("smtp_host", "sender", "username", "keyword")
-              if getattr(channel, name) and PLACEHOLDER.search(str(getattr(channel, name)))]
+    found = [
+        name
+        for name, value in fields.items()
+        if value is not None and PLACEHOLDER.search(value.get_secret_value())
+    ]
+    found += [
+        name
+        for name in ("smtp_host", "sender", "username", "keyword")
+        if getattr(channel, name) and PLACEHOLDER.search(str(getattr(channel, name)))
+    ]
     found += ["recipients"] if any(PLACEHOLDER.search(r) for r in channel.recipients) else []
     return found
 
@@ -195,8 +248,13 @@ def _placeholders(channel: Any) -> list[str]:
 def check_channels(cfg: AppConfig) -> Iterator[Check]:
     channels = cfg.alerts.channels
     if not channels:
-        yield Check("alert channels", "warn", "no channel configured: alerts stay in the outbox",
-                    "add [alerts.channels.<name>] (see docs/alerts.md, Channels)", needed=False)
+        yield Check(
+            "alert channels",
+            "warn",
+            "no channel configured: alerts stay in the outbox",
+            "add [alerts.channels.<name>] (see docs/alerts.md, Channels)",
+            needed=False,
+        )
         return
     for name, channel in channels.items():
         label = f"channel {name} ({channel.type})"
@@ -205,9 +263,13 @@ def check_channels(cfg: AppConfig) -> Iterator[Check]:
             continue
         left = _placeholders(channel)
         if left:
-            yield Check(label, "fail", f"placeholder {', '.join(left)} left in",
-                        f"set the real {', '.join(left)} of [alerts.channels.{name}] (use ${{ENV}} for secrets), "
-                        f"then: yuqing alerts test {name}")
+            yield Check(
+                label,
+                "fail",
+                f"placeholder {', '.join(left)} left in",
+                f"set the real {', '.join(left)} of [alerts.channels.{name}] (use ${{ENV}} for secrets), "
+                f"then: yuqing alerts test {name}",
+            )
         else:
             yield _ok(label, "settings filled in (send a sample with: yuqing alerts test " + name + ")")
 
@@ -234,10 +296,15 @@ def check_sessions(cfg: AppConfig) -> Iterator[Check]:
                 why = s.status_reason or "the platform refused it" if s.expired else "its cookies ran out"
                 yield Check(label, "fail", f"expired ({why}){ends}", login_command(platform, s.account))
             elif state == "expiring":
-                yield Check(label, "warn", f"expiring soon{ends}", login_command(platform, s.account), needed=False)
+                yield Check(
+                    label, "warn", f"expiring soon{ends}", login_command(platform, s.account), needed=False
+                )
             else:
-                yield _ok(label, f"valid as far as yuqing knows ({s.source}{ends}); "
-                                 "yuqing login --status asks the platform")
+                yield _ok(
+                    label,
+                    f"valid as far as yuqing knows ({s.source}{ends}); "
+                    "yuqing login --status asks the platform",
+                )
 
 
 def check_disk(cfg: AppConfig) -> Iterator[Check]:
@@ -266,13 +333,30 @@ def run_checks(config_path: str | None) -> list[Check]:
     try:
         cfg = load_config(config_path)
     except ConfigError as exc:
-        results.append(Check("config", "fail", str(exc), "fix the file (yuqing config check shows the problem), "
-                             "or pass --config / set YUQING_CONFIG"))
+        results.append(
+            Check(
+                "config",
+                "fail",
+                str(exc),
+                "fix the file (yuqing config check shows the problem), or pass --config / set YUQING_CONFIG",
+            )
+        )
         return results
-    results.append(_ok("config", f"{cfg.source}: {len(cfg.brands)} brand(s), platforms "
-                                 f"{', '.join(cfg.platforms.enabled()) or 'none'}"))
-    steps: list[Callable[[AppConfig], Iterator[Check]]] = [check_database, check_chromium, check_redis,
-                                                           check_channels, check_sessions, check_disk]
+    results.append(
+        _ok(
+            "config",
+            f"{cfg.source}: {len(cfg.brands)} brand(s), platforms "
+            f"{', '.join(cfg.platforms.enabled()) or 'none'}",
+        )
+    )
+    steps: list[Callable[[AppConfig], Iterator[Check]]] = [
+        check_database,
+        check_chromium,
+        check_redis,
+        check_channels,
+        check_sessions,
+        check_disk,
+    ]
     for step in steps:
         results.extend(step(cfg))
     return results

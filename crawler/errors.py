@@ -40,9 +40,7 @@ class ErrorKind(StrEnum):
         return self in _TRANSIENT
 
 
-_TRANSIENT = frozenset(
-    {ErrorKind.RATE_LIMITED, ErrorKind.SERVER_ERROR, ErrorKind.TIMEOUT, ErrorKind.NETWORK}
-)
+_TRANSIENT = frozenset({ErrorKind.RATE_LIMITED, ErrorKind.SERVER_ERROR, ErrorKind.TIMEOUT, ErrorKind.NETWORK})
 
 
 class YuqingError(Exception):

@@ -27,14 +27,31 @@ Format = Literal["csv", "xlsx"]
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # (header, record key, kind); kind: text | int | float | datetime | bool | list | url
 COLUMNS: list[tuple[str, str, str]] = [
-    ("ID", "id", "int"), ("平台", "platform_name", "text"), ("品牌", "brand", "text"), ("类型", "kind", "text"),
-    ("发布时间", "published_at", "datetime"), ("作者", "author_name", "text"), ("作者ID", "author_id", "text"),
-    ("粉丝数", "author_followers", "int"), ("认证", "author_verified", "bool"), ("标题", "title", "text"),
-    ("内容", "text", "text"), ("情感分", "sentiment", "float"), ("情感", "sentiment_label", "text"),
-    ("投诉", "is_complaint", "bool"), ("类别", "category", "text"), ("紧急程度", "urgency", "text"),
-    ("风险分", "risk", "int"), ("风险原因", "reasons", "list"), ("点赞", "likes", "int"), ("评论", "comments", "int"),
-    ("转发", "shares", "int"), ("收藏", "collects", "int"), ("IP属地", "ip_region", "text"),
-    ("事件ID", "event_id", "int"), ("链接", "url", "url"),
+    ("ID", "id", "int"),
+    ("平台", "platform_name", "text"),
+    ("品牌", "brand", "text"),
+    ("类型", "kind", "text"),
+    ("发布时间", "published_at", "datetime"),
+    ("作者", "author_name", "text"),
+    ("作者ID", "author_id", "text"),
+    ("粉丝数", "author_followers", "int"),
+    ("认证", "author_verified", "bool"),
+    ("标题", "title", "text"),
+    ("内容", "text", "text"),
+    ("情感分", "sentiment", "float"),
+    ("情感", "sentiment_label", "text"),
+    ("投诉", "is_complaint", "bool"),
+    ("类别", "category", "text"),
+    ("紧急程度", "urgency", "text"),
+    ("风险分", "risk", "int"),
+    ("风险原因", "reasons", "list"),
+    ("点赞", "likes", "int"),
+    ("评论", "comments", "int"),
+    ("转发", "shares", "int"),
+    ("收藏", "collects", "int"),
+    ("IP属地", "ip_region", "text"),
+    ("事件ID", "event_id", "int"),
+    ("链接", "url", "url"),
 ]
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
 _SAFE_URL = re.compile(r"^https?://[^\s\"<>]+$", re.I)
@@ -49,8 +66,14 @@ def safe_url(value: str | None) -> str | None:
     return value if value and _SAFE_URL.match(value) else None
 
 
-def records(conn: Connection, f: MentionFilter, *, unmasked: bool = False, limit: int = 100_000,
-            order: Order = "newest") -> Iterator[dict[str, Any]]:
+def records(
+    conn: Connection,
+    f: MentionFilter,
+    *,
+    unmasked: bool = False,
+    limit: int = 100_000,
+    order: Order = "newest",
+) -> Iterator[dict[str, Any]]:
     """Matching mentions as export records (masked unless ``unmasked``), at most ``limit``."""
     stmt = select_mentions(f, conn.dialect.name, order=order).limit(limit)
     for row in conn.execute(stmt):
@@ -155,8 +178,16 @@ def _xlsx_row(ws: Any, row: int, rec: dict[str, Any], tz: str) -> None:
             cell.data_type = "s"  # never a formula, whatever the text starts with
 
 
-def export_bytes(conn: Connection, f: MentionFilter, *, fmt: Format, unmasked: bool = False, limit: int = 10_000,
-                 tz: str = "Asia/Shanghai", actor: str = "cli") -> tuple[bytes, str, str]:
+def export_bytes(
+    conn: Connection,
+    f: MentionFilter,
+    *,
+    fmt: Format,
+    unmasked: bool = False,
+    limit: int = 10_000,
+    tz: str = "Asia/Shanghai",
+    actor: str = "cli",
+) -> tuple[bytes, str, str]:
     """(body, media type, file name) of an export, for the API."""
     recs = records(conn, f, unmasked=unmasked, limit=limit)
     stamp = datetime.now(ZoneInfo(tz)).strftime("%Y%m%d-%H%M")
@@ -167,14 +198,26 @@ def export_bytes(conn: Connection, f: MentionFilter, *, fmt: Format, unmasked: b
     else:
         text = io.StringIO()
         n = write_csv(text, recs, tz=tz)
-        body, media, name = ("\ufeff" + text.getvalue()).encode("utf-8"), "text/csv; charset=utf-8", \
-            f"yuqing-mentions-{stamp}.csv"
+        body, media, name = (
+            ("\ufeff" + text.getvalue()).encode("utf-8"),
+            "text/csv; charset=utf-8",
+            f"yuqing-mentions-{stamp}.csv",
+        )
     _audit(actor, n, fmt, unmasked)
     return body, media, name
 
 
-def export_file(conn: Connection, f: MentionFilter, path: Path, *, fmt: Format, unmasked: bool = False,
-                limit: int = 100_000, tz: str = "Asia/Shanghai", actor: str = "cli") -> int:
+def export_file(
+    conn: Connection,
+    f: MentionFilter,
+    path: Path,
+    *,
+    fmt: Format,
+    unmasked: bool = False,
+    limit: int = 100_000,
+    tz: str = "Asia/Shanghai",
+    actor: str = "cli",
+) -> int:
     """Write an export to ``path``; return the number of rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     recs = records(conn, f, unmasked=unmasked, limit=limit)

@@ -72,14 +72,27 @@ class IntervalLimiter:
 
 # stats key → summary field
 _COUNTS = {
-    "requests": "downloader/request_count", "pages": "yuqing/pages", "items": "yuqing/items",
-    "new": "yuqing/new", "updated": "yuqing/updated", "duplicate": "yuqing/unchanged",
-    "retries": "retry/count", "bad_items": "yuqing/bad_items", "excluded": "yuqing/excluded",
-    "triage_errors": "yuqing/triage_errors", "store_errors": "yuqing/store_errors",
+    "requests": "downloader/request_count",
+    "pages": "yuqing/pages",
+    "items": "yuqing/items",
+    "new": "yuqing/new",
+    "updated": "yuqing/updated",
+    "duplicate": "yuqing/unchanged",
+    "retries": "retry/count",
+    "bad_items": "yuqing/bad_items",
+    "excluded": "yuqing/excluded",
+    "triage_errors": "yuqing/triage_errors",
+    "store_errors": "yuqing/store_errors",
 }
-_TIMES = {"parse": "yuqing/time/parse", "analyze": "yuqing/time/analyze", "store": "yuqing/time/store",
-          "triage": "yuqing/time/triage", "backoff": "yuqing/time/backoff", "rate_wait": "yuqing/time/rate_wait",
-          "download": "yuqing/time/download"}
+_TIMES = {
+    "parse": "yuqing/time/parse",
+    "analyze": "yuqing/time/analyze",
+    "store": "yuqing/time/store",
+    "triage": "yuqing/time/triage",
+    "backoff": "yuqing/time/backoff",
+    "rate_wait": "yuqing/time/rate_wait",
+    "download": "yuqing/time/download",
+}
 
 
 class CrawlRunRecorder:
@@ -106,11 +119,22 @@ class CrawlRunRecorder:
             return
         self.started = time.monotonic()
         engine = crawl_engine(self.crawler.settings)
-        self.run_id = start_run(engine, spider=spider.name, platform=spider.name, brand=spider.brand.name,
-                                keyword=spider.keyword_arg)
+        self.run_id = start_run(
+            engine,
+            spider=spider.name,
+            platform=spider.name,
+            brand=spider.brand.name,
+            keyword=spider.keyword_arg,
+        )
         spider.run_id = self.run_id
-        self.summary = {"run_id": self.run_id, "platform": spider.name, "brand": spider.brand.name,
-                        "keyword": spider.keyword_arg, "pid": os.getpid(), "state": "running"}
+        self.summary = {
+            "run_id": self.run_id,
+            "platform": spider.name,
+            "brand": spider.brand.name,
+            "keyword": spider.keyword_arg,
+            "pid": os.getpid(),
+            "state": "running",
+        }
         if self.summary_path:
             self.loop = task.LoopingCall(self._write_progress)
             self.loop.start(0.5, now=True)
@@ -134,7 +158,9 @@ class CrawlRunRecorder:
         out = dict(self.summary)
         for name, key in _COUNTS.items():
             out[name] = int(stats.get_value(key, 0) or 0)
-        out["timings"] = {name: round(float(stats.get_value(key, 0.0) or 0.0), 3) for name, key in _TIMES.items()}
+        out["timings"] = {
+            name: round(float(stats.get_value(key, 0.0) or 0.0), 3) for name, key in _TIMES.items()
+        }
         out["elapsed"] = round(time.monotonic() - self.started, 3)
         return out
 
@@ -164,7 +190,9 @@ class CrawlRunRecorder:
         assert stats_obj is not None
         unstored = int(stats_obj.get_value("yuqing/unstored", 0) or 0)
         if snap["store_errors"]:
-            store_error = str(stats_obj.get_value("yuqing/store_error") or "storing mentions failed (see the log)")
+            store_error = str(
+                stats_obj.get_value("yuqing/store_error") or "storing mentions failed (see the log)"
+            )
             if reason == "storage" or unstored:
                 report.status = "failed" if not snap["new"] + snap["updated"] else "partial"
                 report.error_kind, report.error_message = "storage", store_error
@@ -174,18 +202,42 @@ class CrawlRunRecorder:
             report.watermarks = {}
         stats_obj.set_value("yuqing/status", report.status)
         engine = crawl_engine(self.crawler.settings)
-        stats = {"faults": report.faults, "pending": report.pending, "timings": snap["timings"],
-                 "bad_items": snap["bad_items"], "excluded": snap["excluded"], "triage_errors": snap["triage_errors"],
-                 "reason": reason, "unstored": unstored}
+        stats = {
+            "faults": report.faults,
+            "pending": report.pending,
+            "timings": snap["timings"],
+            "bad_items": snap["bad_items"],
+            "excluded": snap["excluded"],
+            "triage_errors": snap["triage_errors"],
+            "reason": reason,
+            "unstored": unstored,
+        }
         try:
             self._settle(engine, spider, reason, unstored)
-            finish_run(engine, self.run_id, status=report.status, requests=snap["requests"], pages=snap["pages"],
-                       items=snap["items"], new_count=snap["new"], updated_count=snap["updated"],
-                       duplicate_count=snap["duplicate"], retries=snap["retries"], error_kind=report.error_kind,
-                       error_message=report.error_message, stats=stats)
+            finish_run(
+                engine,
+                self.run_id,
+                status=report.status,
+                requests=snap["requests"],
+                pages=snap["pages"],
+                items=snap["items"],
+                new_count=snap["new"],
+                updated_count=snap["updated"],
+                duplicate_count=snap["duplicate"],
+                retries=snap["retries"],
+                error_kind=report.error_kind,
+                error_message=report.error_message,
+                stats=stats,
+            )
             for chain, (published_at, post_id) in report.watermarks.items():
-                set_watermark(engine, spider.name, spider.brand.name, chain, newest_published_at=published_at,
-                              newest_post_id=post_id)
+                set_watermark(
+                    engine,
+                    spider.name,
+                    spider.brand.name,
+                    chain,
+                    newest_published_at=published_at,
+                    newest_post_id=post_id,
+                )
         except SQLAlchemyError as exc:  # the database is gone: the summary file still tells the parent
             from crawler.pipelines import database_trouble
 
@@ -194,14 +246,28 @@ class CrawlRunRecorder:
             if report.error_kind != "storage":
                 report.error_message = message
             report.status, report.error_kind = "failed", "storage"
-        snap.update(state="finished", status=report.status, error_kind=report.error_kind,
-                    error_message=report.error_message, faults=report.faults,
-                    pending={k: len(v) for k, v in report.pending.items()})
+        snap.update(
+            state="finished",
+            status=report.status,
+            error_kind=report.error_kind,
+            error_message=report.error_message,
+            faults=report.faults,
+            pending={k: len(v) for k, v in report.pending.items()},
+        )
         self._write(snap)
         log = logger.warning if report.status != "ok" else logger.info
-        log("{} {}: {} — {} requests, {} pages, {} new, {} updated, {} unchanged{}", spider.name,
-            spider.brand.name, report.status, snap["requests"], snap["pages"], snap["new"], snap["updated"],
-            snap["duplicate"], f"; {report.error_kind}: {report.error_message}" if report.error_kind else "")
+        log(
+            "{} {}: {} — {} requests, {} pages, {} new, {} updated, {} unchanged{}",
+            spider.name,
+            spider.brand.name,
+            report.status,
+            snap["requests"],
+            snap["pages"],
+            snap["new"],
+            snap["updated"],
+            snap["duplicate"],
+            f"; {report.error_kind}: {report.error_message}" if report.error_kind else "",
+        )
 
     @staticmethod
     def _settle(engine: Engine, spider: Any, reason: str, unstored: int) -> None:
@@ -211,8 +277,19 @@ class CrawlRunRecorder:
             return
         still = [(kind, pid) for kind, ids in spider.open_work.items() for pid in ids]
         done = [] if unstored else [t for t in spider.done_work if t[1] not in spider.open_work.get(t[0], ())]
-        given_up = settle_pending(engine, spider.name, spider.brand.name, done=done, still_open=still,
-                                  count_attempt=reason == "finished" and not unstored)
+        given_up = settle_pending(
+            engine,
+            spider.name,
+            spider.brand.name,
+            done=done,
+            still_open=still,
+            count_attempt=reason == "finished" and not unstored,
+        )
         if given_up:
-            logger.warning("{} {}: gave up {} task(s) that failed in 5 crawls: {}", spider.name, spider.brand.name,
-                           len(given_up), ", ".join(f"{k} of {p}" for k, p in given_up[:10]))
+            logger.warning(
+                "{} {}: gave up {} task(s) that failed in 5 crawls: {}",
+                spider.name,
+                spider.brand.name,
+                len(given_up),
+                ", ".join(f"{k} of {p}" for k, p in given_up[:10]),
+            )

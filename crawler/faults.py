@@ -44,8 +44,10 @@ _KIND_CLASS: dict[ErrorKind, type[PlatformError]] = {
 
 _CAPTCHA_MARKERS = ("验证码", "captcha", "geetest", "滑块", "安全验证", "verify-image")
 _LOGIN_URL_MARKERS = ("passport.", "/signin", "/login", "login.sina", "/sso/")
-_JSONP_RE = re.compile(r"^\s*(?:try\s*\{\s*)?[\w$.]+\s*\(\s*(.*?)\s*\)\s*;?\s*(?:\}\s*catch\s*\(\s*\w*\s*\)\s*\{\s*\}\s*;?)?\s*$",
-                       re.S)
+_JSONP_RE = re.compile(
+    r"^\s*(?:try\s*\{\s*)?[\w$.]+\s*\(\s*(.*?)\s*\)\s*;?\s*(?:\}\s*catch\s*\(\s*\w*\s*\)\s*\{\s*\}\s*;?)?\s*$",
+    re.S,
+)
 
 
 def make_error(kind: ErrorKind, message: str, *, platform: str, url: str | None = None) -> PlatformError:
@@ -58,8 +60,10 @@ def login_fix(platform: str) -> str:
 
     Heimao has no QR login: its cookies come from the environment or the config."""
     if platform == "heimao":
-        return ("set HEIMAO_COOKIES (or [platforms.heimao].accounts cookies) from a logged-in browser, "
-                "then check with `yuqing crawl heimao --brand <brand>`")
+        return (
+            "set HEIMAO_COOKIES (or [platforms.heimao].accounts cookies) from a logged-in browser, "
+            "then check with `yuqing crawl heimao --brand <brand>`"
+        )
     return f"run `yuqing login {platform}`"
 
 
@@ -119,15 +123,23 @@ def decode_json(platform: str, text: str, url: str | None = None) -> Any:
             body = m.group(1)
         elif body.startswith("<"):
             if looks_like_captcha(body):
-                raise make_error(ErrorKind.CAPTCHA, "a captcha page instead of JSON", platform=platform, url=url)
+                raise make_error(
+                    ErrorKind.CAPTCHA, "a captcha page instead of JSON", platform=platform, url=url
+                )
             if looks_like_login(body):
                 raise auth_error(platform, "a login page instead of JSON", url)
-            raise make_error(ErrorKind.BAD_PAYLOAD, "an HTML page instead of JSON", platform=platform, url=url)
+            raise make_error(
+                ErrorKind.BAD_PAYLOAD, "an HTML page instead of JSON", platform=platform, url=url
+            )
     try:
         return json.loads(body)
     except ValueError as exc:
-        raise make_error(ErrorKind.BAD_PAYLOAD, f"malformed JSON: {exc.args[0] if exc.args else exc}"[:300],
-                         platform=platform, url=url) from None
+        raise make_error(
+            ErrorKind.BAD_PAYLOAD,
+            f"malformed JSON: {exc.args[0] if exc.args else exc}"[:300],
+            platform=platform,
+            url=url,
+        ) from None
 
 
 def classify_exception(platform: str, exc: BaseException, url: str | None = None) -> PlatformError:
@@ -144,8 +156,12 @@ def classify_exception(platform: str, exc: BaseException, url: str | None = None
 def require(mapping: Any, key: str, *, platform: str, where: str, url: str | None = None) -> Any:
     """``mapping[key]`` or an UnexpectedPayload naming the missing field (a changed schema)."""
     if not isinstance(mapping, dict):
-        raise make_error(ErrorKind.BAD_PAYLOAD, f"{where} is {type(mapping).__name__}, expected an object",
-                         platform=platform, url=url)
+        raise make_error(
+            ErrorKind.BAD_PAYLOAD,
+            f"{where} is {type(mapping).__name__}, expected an object",
+            platform=platform,
+            url=url,
+        )
     if key not in mapping:
         raise make_error(ErrorKind.BAD_PAYLOAD, f"missing field {where}.{key}", platform=platform, url=url)
     return mapping[key]

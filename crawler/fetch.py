@@ -34,10 +34,14 @@ if TYPE_CHECKING:
 
     from crawler.config import AppConfig
 
-MOBILE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Version/17.5 Mobile/15E148 Safari/604.1")
-DESKTOP_UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/125.0.0.0 Safari/537.36")
+MOBILE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1"
+)
+DESKTOP_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/125.0.0.0 Safari/537.36"
+)
 _LIMITERS: dict[str, IntervalLimiter] = {}
 
 
@@ -49,7 +53,9 @@ def limiter_for(platform: str, per_minute: int) -> IntervalLimiter:
     return lim
 
 
-def session_cookies(cfg: AppConfig, platform: str, overrides: Mapping[str, Any] | None = None) -> dict[str, str]:
+def session_cookies(
+    cfg: AppConfig, platform: str, overrides: Mapping[str, Any] | None = None
+) -> dict[str, str]:
     """The cookies a spider of ``platform`` would send (``<PLATFORM>_COOKIES`` in ``overrides`` wins)."""
     from scrapy.settings import Settings
 
@@ -79,30 +85,40 @@ class LightFetcher:
     _client: httpx.Client | None = None
 
     @classmethod
-    def for_platform(cls, cfg: AppConfig, platform: str, *, cookies: dict[str, str] | None = None,
-                     **kw: Any) -> LightFetcher:
+    def for_platform(
+        cls, cfg: AppConfig, platform: str, *, cookies: dict[str, str] | None = None, **kw: Any
+    ) -> LightFetcher:
         pc = cfg.platforms.get(platform)
         statuses: dict[int, ErrorKind] = {}
         if platform == "weibo":
             from spiders._weibo_api import STATUSES
 
             statuses = dict(STATUSES)
-        options: dict[str, Any] = {"per_minute": pc.rate_limit_per_minute, "retries": pc.max_retries,
-                                   "timeout": pc.timeout_seconds, "statuses": statuses}
+        options: dict[str, Any] = {
+            "per_minute": pc.rate_limit_per_minute,
+            "retries": pc.max_retries,
+            "timeout": pc.timeout_seconds,
+            "statuses": statuses,
+        }
         if cfg.distributed.active and cfg.redis_url:
             from crawler.distributed import connect
             from crawler.redis_scrapy import SharedRateLimiter
 
-            options["shared_reserve"] = SharedRateLimiter(connect(cfg.redis_url), cfg.distributed.key_prefix).reserve
+            options["shared_reserve"] = SharedRateLimiter(
+                connect(cfg.redis_url), cfg.distributed.key_prefix
+            ).reserve
         options.update(kw)
         return cls(platform, cookies if cookies is not None else session_cookies(cfg, platform), **options)
 
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(cookies=self.cookies, timeout=self.timeout, follow_redirects=False,
-                                        headers={"User-Agent": self.user_agent,
-                                                 "Accept": "application/json, text/plain, */*"})
+            self._client = httpx.Client(
+                cookies=self.cookies,
+                timeout=self.timeout,
+                follow_redirects=False,
+                headers={"User-Agent": self.user_agent, "Accept": "application/json, text/plain, */*"},
+            )
         return self._client
 
     def close(self) -> None:
@@ -116,8 +132,14 @@ class LightFetcher:
     def __exit__(self, *exc: Any) -> None:
         self.close()
 
-    def _once(self, url: str, params: Mapping[str, Any] | None, headers: Mapping[str, str] | None,
-              check: Callable[[Any], None] | None, raw: bool) -> Any:
+    def _once(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+        check: Callable[[Any], None] | None,
+        raw: bool,
+    ) -> Any:
         wait = limiter_for(self.platform, self.per_minute).reserve()
         if self.shared_reserve is not None and self.per_minute > 0:
             wait = max(wait, self.shared_reserve(self.platform, self.per_minute))
@@ -129,8 +151,9 @@ class LightFetcher:
         except httpx.HTTPError as exc:
             raise classify_exception(self.platform, exc, url) from None
         text = resp.text
-        err = classify_status(self.platform, resp.status_code, str(resp.url), statuses=self.statuses,
-                              body=text[:4000])
+        err = classify_status(
+            self.platform, resp.status_code, str(resp.url), statuses=self.statuses, body=text[:4000]
+        )
         if err is not None:
             raise err
         if raw:
@@ -140,8 +163,15 @@ class LightFetcher:
             check(payload)
         return payload
 
-    def get(self, url: str, *, params: Mapping[str, Any] | None = None, headers: Mapping[str, str] | None = None,
-            check: Callable[[Any], None] | None = None, raw: bool = False) -> Any:
+    def get(
+        self,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        check: Callable[[Any], None] | None = None,
+        raw: bool = False,
+    ) -> Any:
         """The decoded JSON (or text with ``raw``) of ``url``; transient failures retried, others raised."""
         attempt = 0
         while True:
@@ -155,8 +185,15 @@ class LightFetcher:
                 delay = backoff_delay(attempt, base=self.backoff_base, cap=self.backoff_cap)
                 if err.kind is ErrorKind.RATE_LIMITED:
                     limiter_for(self.platform, self.per_minute).pause(delay)
-                logger.info("{}: {} on {}; retry {} of {} in {:.1f}s", self.platform, err.kind, url.split("?")[0],
-                            attempt, self.retries, delay)
+                logger.info(
+                    "{}: {} on {}; retry {} of {} in {:.1f}s",
+                    self.platform,
+                    err.kind,
+                    url.split("?")[0],
+                    attempt,
+                    self.retries,
+                    delay,
+                )
                 self.sleep(delay)
 
 
@@ -174,8 +211,14 @@ class RunRecord:
 
 
 @contextmanager
-def recorded_run(engine: Engine, fetcher: LightFetcher, *, spider: str, brand: str | None = None,
-                 keyword: str | None = None) -> Iterator[RunRecord]:
+def recorded_run(
+    engine: Engine,
+    fetcher: LightFetcher,
+    *,
+    spider: str,
+    brand: str | None = None,
+    keyword: str | None = None,
+) -> Iterator[RunRecord]:
     """A ``crawl_runs`` row around a light job: a PlatformError ends it ``failed`` (and is not re-raised)."""
     rec = RunRecord(start_run(engine, spider=spider, platform=fetcher.platform, brand=brand, keyword=keyword))
     try:
@@ -184,7 +227,16 @@ def recorded_run(engine: Engine, fetcher: LightFetcher, *, spider: str, brand: s
         rec.status, rec.error = ("partial" if rec.pages else "failed"), err
         logger.warning("{} {}: {}", spider, fetcher.platform, err)
     finally:
-        finish_run(engine, rec.run_id, status=rec.status, requests=fetcher.requests, pages=rec.pages,
-                   items=rec.items, new_count=rec.new, retries=fetcher.retried,
-                   error_kind=str(rec.error.kind) if rec.error else None,
-                   error_message=str(rec.error)[:2000] if rec.error else None, stats=rec.stats or None)
+        finish_run(
+            engine,
+            rec.run_id,
+            status=rec.status,
+            requests=fetcher.requests,
+            pages=rec.pages,
+            items=rec.items,
+            new_count=rec.new,
+            retries=fetcher.retried,
+            error_kind=str(rec.error.kind) if rec.error else None,
+            error_message=str(rec.error)[:2000] if rec.error else None,
+            stats=rec.stats or None,
+        )

@@ -44,13 +44,18 @@ if TYPE_CHECKING:
 INCIDENTS = HealthIncident.__table__  # type: ignore[attr-defined]
 DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 
-PLATFORM_WIDE: frozenset[str] = frozenset({"session_expired", "blocked", "signature_rejected", "schema_change",
-                                           "browser_missing"})
+PLATFORM_WIDE: frozenset[str] = frozenset(
+    {"session_expired", "blocked", "signature_rejected", "schema_change", "browser_missing"}
+)
 PER_BRAND: frozenset[str] = frozenset({"timeout", "zero_results", "crawl_failed"})
 SERVICE_WIDE: frozenset[str] = frozenset({"dispatcher_lag", "no_workers"})
 _ERROR_KINDS: dict[str, str] = {
-    "auth_expired": "session_expired", "captcha": "blocked", "ip_blocked": "blocked",
-    "signature_rejected": "signature_rejected", "bad_payload": "schema_change", "browser_missing": "browser_missing",
+    "auth_expired": "session_expired",
+    "captcha": "blocked",
+    "ip_blocked": "blocked",
+    "signature_rejected": "signature_rejected",
+    "bad_payload": "schema_change",
+    "browser_missing": "browser_missing",
 }
 _COMPLETED = ("ok", "partial")
 _JUDGED = ("ok", "partial", "failed", "timeout")
@@ -94,7 +99,9 @@ def platform_problems(platform: str, runs: Sequence[Run]) -> list[Problem]:
     return [Problem(kind, platform, None, detail=_detail(latest))]
 
 
-def brand_problems(platform: str, brand: str, runs: Sequence[Run], *, zero_runs: int, failed_runs: int) -> list[Problem]:
+def brand_problems(
+    platform: str, brand: str, runs: Sequence[Run], *, zero_runs: int, failed_runs: int
+) -> list[Problem]:
     """Per-brand problems from the runs of (platform, brand), newest first."""
     judged = [r for r in runs if r["status"] in _JUDGED]
     if not judged:
@@ -104,14 +111,20 @@ def brand_problems(platform: str, brand: str, runs: Sequence[Run], *, zero_runs:
         out.append(Problem("timeout", platform, brand, detail=_detail(judged[0])))
     completed = [r for r in judged if r["status"] in _COMPLETED]
     recent = completed[:zero_runs]
-    if (len(recent) == zero_runs and judged[0]["status"] in _COMPLETED
-            and all(int(r["items"] or 0) == 0 for r in recent)
-            and any(int(r["items"] or 0) > 0 for r in completed[zero_runs:])):
+    if (
+        len(recent) == zero_runs
+        and judged[0]["status"] in _COMPLETED
+        and all(int(r["items"] or 0) == 0 for r in recent)
+        and any(int(r["items"] or 0) > 0 for r in completed[zero_runs:])
+    ):
         out.append(Problem("zero_results", platform, brand, detail=f"{zero_runs}", count=zero_runs))
     failed = judged[:failed_runs]
-    if (len(failed) == failed_runs and all(r["status"] == "failed" for r in failed)
-            and not any(_ERROR_KINDS.get(r.get("error_kind") or "") for r in failed)
-            and not all(r.get("error_kind") == "rate_limited" for r in failed)):
+    if (
+        len(failed) == failed_runs
+        and all(r["status"] == "failed" for r in failed)
+        and not any(_ERROR_KINDS.get(r.get("error_kind") or "") for r in failed)
+        and not all(r.get("error_kind") == "rate_limited" for r in failed)
+    ):
         out.append(Problem("crawl_failed", platform, brand, detail=_detail(failed[0]), count=failed_runs))
     return out
 
@@ -128,7 +141,8 @@ def dispatcher_problem(conn: Connection, lag_seconds: int, now: datetime) -> Pro
     cutoff = now - timedelta(seconds=lag_seconds)
     row = conn.execute(
         select(func.count(), func.min(DELIVERIES.c.next_attempt_at)).where(
-            DELIVERIES.c.status.in_(("pending", "failed", "sending")), DELIVERIES.c.next_attempt_at < cutoff)
+            DELIVERIES.c.status.in_(("pending", "failed", "sending")), DELIVERIES.c.next_attempt_at < cutoff
+        )
     ).one()
     if not row[0]:
         return None
@@ -142,7 +156,11 @@ def _runs(conn: Connection, platform: str, brand: str | None) -> list[Run]:
     stmt = select(RUNS).where(RUNS.c.platform == platform)
     if brand is not None:
         stmt = stmt.where(RUNS.c.brand == brand)
-    stmt = stmt.where(RUNS.c.status != "running").order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(_HISTORY)
+    stmt = (
+        stmt.where(RUNS.c.status != "running")
+        .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc())
+        .limit(_HISTORY)
+    )
     return [dict(r) for r in conn.execute(stmt).mappings()]
 
 
@@ -166,8 +184,15 @@ def queue_problem(stats: dict[str, Any] | None, grace_seconds: float = 60.0) -> 
     return Problem("no_workers", None, None, detail=str(stats["pending"]))
 
 
-def evaluate(engine: Engine, cfg: AppConfig, *, platforms: Sequence[str] | None = None, service: bool = True,
-             queue_stats: dict[str, Any] | None = None, now: datetime | None = None) -> HealthChanges:
+def evaluate(
+    engine: Engine,
+    cfg: AppConfig,
+    *,
+    platforms: Sequence[str] | None = None,
+    service: bool = True,
+    queue_stats: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> HealthChanges:
     """Re-judge the given platforms (default: all) and, with ``service``, the dispatcher
     (and, given ``queue_stats`` of the distributed task queue, whether workers are running).
 
@@ -182,9 +207,13 @@ def evaluate(engine: Engine, cfg: AppConfig, *, platforms: Sequence[str] | None 
         for platform in sorted({p for p, _ in wanted}):
             problems += platform_problems(platform, _runs(conn, platform, None))
         for platform, brand in wanted:
-            problems += brand_problems(platform, brand, _runs(conn, platform, brand),
-                                       zero_runs=cfg.scheduler.zero_result_runs,
-                                       failed_runs=cfg.scheduler.failed_runs)
+            problems += brand_problems(
+                platform,
+                brand,
+                _runs(conn, platform, brand),
+                zero_runs=cfg.scheduler.zero_result_runs,
+                failed_runs=cfg.scheduler.failed_runs,
+            )
         if service:
             lag = dispatcher_problem(conn, cfg.scheduler.dispatch_lag_seconds, now)
             idle = queue_problem(queue_stats)
@@ -198,8 +227,13 @@ def evaluate(engine: Engine, cfg: AppConfig, *, platforms: Sequence[str] | None 
         return apply(conn, cfg, problems, in_scope, now)
 
 
-def apply(conn: Connection, cfg: AppConfig, problems: Sequence[Problem],
-          in_scope: Callable[[str, str | None, str | None], bool], now: datetime) -> HealthChanges:
+def apply(
+    conn: Connection,
+    cfg: AppConfig,
+    problems: Sequence[Problem],
+    in_scope: Callable[[str, str | None, str | None], bool],
+    now: datetime,
+) -> HealthChanges:
     """Make ``health_incidents`` match ``problems`` for the incidents ``in_scope``; send transitions."""
     open_rows = {
         (r["kind"], r["platform"], r["brand"]): r
@@ -211,49 +245,128 @@ def apply(conn: Connection, cfg: AppConfig, problems: Sequence[Problem],
         text = describe(problem.kind, problem.platform, problem.brand, problem.detail, cfg)
         row = open_rows.get(key)
         if row is not None:
-            conn.execute(update(INCIDENTS).where(INCIDENTS.c.id == row["id"]).values(
-                last_seen_at=now, message=text.message, detail=problem.detail))
+            conn.execute(
+                update(INCIDENTS)
+                .where(INCIDENTS.c.id == row["id"])
+                .values(last_seen_at=now, message=text.message, detail=problem.detail)
+            )
             continue
-        incident_id = conn.execute(insert(INCIDENTS).returning(INCIDENTS.c.id), {
-            "kind": problem.kind, "platform": problem.platform, "brand": problem.brand, "message": text.message,
-            "fix": text.fix, "detail": problem.detail, "opened_at": now, "last_seen_at": now,
-            "count": problem.count,
-        }).scalar_one()
-        _send(conn, cfg, int(incident_id), problem.kind, problem.platform, problem.brand, "opened",
-              text.title_opened, text.message, text.fix)
+        incident_id = conn.execute(
+            insert(INCIDENTS).returning(INCIDENTS.c.id),
+            {
+                "kind": problem.kind,
+                "platform": problem.platform,
+                "brand": problem.brand,
+                "message": text.message,
+                "fix": text.fix,
+                "detail": problem.detail,
+                "opened_at": now,
+                "last_seen_at": now,
+                "count": problem.count,
+            },
+        ).scalar_one()
+        _send(
+            conn,
+            cfg,
+            int(incident_id),
+            problem.kind,
+            problem.platform,
+            problem.brand,
+            "opened",
+            text.title_opened,
+            text.message,
+            text.fix,
+        )
         changes.opened.append(key)
-        logger.warning("health incident opened: {} {} {}: {}", problem.kind, problem.platform or "-",
-                       problem.brand or "-", text.message)
+        logger.warning(
+            "health incident opened: {} {} {}: {}",
+            problem.kind,
+            problem.platform or "-",
+            problem.brand or "-",
+            text.message,
+        )
     for key, row in open_rows.items():
         if key in current or not in_scope(*key):
             continue
         text = describe(row["kind"], row["platform"], row["brand"], row["detail"], cfg)
-        conn.execute(update(INCIDENTS).where(INCIDENTS.c.id == row["id"]).values(cleared_at=now, last_seen_at=now))
-        _send(conn, cfg, int(row["id"]), row["kind"], row["platform"], row["brand"], "cleared",
-              text.title_cleared, text.cleared_message, text.fix)
+        conn.execute(
+            update(INCIDENTS).where(INCIDENTS.c.id == row["id"]).values(cleared_at=now, last_seen_at=now)
+        )
+        _send(
+            conn,
+            cfg,
+            int(row["id"]),
+            row["kind"],
+            row["platform"],
+            row["brand"],
+            "cleared",
+            text.title_cleared,
+            text.cleared_message,
+            text.fix,
+        )
         changes.cleared.append(key)
-        logger.info("health incident cleared: {} {} {}", row["kind"], row["platform"] or "-", row["brand"] or "-")
+        logger.info(
+            "health incident cleared: {} {} {}", row["kind"], row["platform"] or "-", row["brand"] or "-"
+        )
     return changes
 
 
-def _send(conn: Connection, cfg: AppConfig, incident_id: int, kind: str, platform: str | None, brand: str | None,
-          state: str, title: str, message: str, fix: str) -> None:
+def _send(
+    conn: Connection,
+    cfg: AppConfig,
+    incident_id: int,
+    kind: str,
+    platform: str | None,
+    brand: str | None,
+    state: str,
+    title: str,
+    message: str,
+    fix: str,
+) -> None:
     from alerts.outbox import enqueue
 
     payload = {
-        "kind": "health", "brand": brand, "urgency": None, "risk": None, "reasons": [], "title": title,
-        "mention": None, "event": None, "complaint": None, "items": [],
-        "health": {"platform": platform, "brand": brand, "kind": kind, "message": message, "fix": fix,
-                   "state": state},
-        "text": message, "links": {"dashboard": cfg.alerts.dashboard_url},
+        "kind": "health",
+        "brand": brand,
+        "urgency": None,
+        "risk": None,
+        "reasons": [],
+        "title": title,
+        "mention": None,
+        "event": None,
+        "complaint": None,
+        "items": [],
+        "health": {
+            "platform": platform,
+            "brand": brand,
+            "kind": kind,
+            "message": message,
+            "fix": fix,
+            "state": state,
+        },
+        "text": message,
+        "links": {"dashboard": cfg.alerts.dashboard_url},
     }
-    enqueue(conn, cfg, kind="health", dedup_key=f"health:{incident_id}:{state}", title=title, payload=payload,
-            channels=cfg.alerts.health_channels, brand=brand)
+    enqueue(
+        conn,
+        cfg,
+        kind="health",
+        dedup_key=f"health:{incident_id}:{state}",
+        title=title,
+        payload=payload,
+        channels=cfg.alerts.health_channels,
+        brand=brand,
+    )
 
 
 def open_incidents(engine: Engine) -> list[dict[str, Any]]:
     """The open incidents, oldest first (for ``yuqing status``)."""
     with engine.connect() as conn:
-        rows = conn.execute(select(INCIDENTS).where(INCIDENTS.c.cleared_at.is_(None))
-                            .order_by(INCIDENTS.c.opened_at)).mappings().all()
+        rows = (
+            conn.execute(
+                select(INCIDENTS).where(INCIDENTS.c.cleared_at.is_(None)).order_by(INCIDENTS.c.opened_at)
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]

@@ -77,11 +77,20 @@ def fetch_list(cfg: AppConfig, fetcher: LightFetcher, platform: str) -> api.HotP
     home = list_host(cfg, platform) + "/"
     if "ttwid" not in fetcher.client.cookies:
         fetcher.get(home, raw=True)  # the web cookies (ttwid) the API wants
-    return api.parse_douyin_hot(fetcher.get(url, params=api.DOUYIN_HOT_PARAMS, headers={"Referer": home}), url=url)
+    return api.parse_douyin_hot(
+        fetcher.get(url, params=api.DOUYIN_HOT_PARAMS, headers={"Referer": home}), url=url
+    )
 
 
-def store(conn: Connection, cfg: AppConfig, platform: str, page: api.HotPage, now: datetime,
-          run_id: int | None, result: WatchResult) -> list[int]:
+def store(
+    conn: Connection,
+    cfg: AppConfig,
+    platform: str,
+    page: api.HotPage,
+    now: datetime,
+    run_id: int | None,
+    result: WatchResult,
+) -> list[int]:
     """Snapshot, topics and alerts of one fetched list, in the caller's transaction; returns new topic ids."""
     matched: dict[str, tuple[str, str]] = {}
     rows = []
@@ -89,13 +98,28 @@ def store(conn: Connection, cfg: AppConfig, platform: str, page: api.HotPage, no
         m = None if it.is_ad else hotlist.match_topic(cfg, it.word)
         if m is not None and it.word not in matched:
             matched[it.word] = m
-        rows.append({"platform": platform, "fetched_at": now, "word": it.word, "rank": it.rank, "heat": it.heat,
-                     "label": it.label, "is_ad": it.is_ad, "brand": m[0] if m else None, "run_id": run_id})
+        rows.append(
+            {
+                "platform": platform,
+                "fetched_at": now,
+                "word": it.word,
+                "rank": it.rank,
+                "heat": it.heat,
+                "label": it.label,
+                "is_ad": it.is_ad,
+                "brand": m[0] if m else None,
+                "run_id": run_id,
+            }
+        )
     if rows:
         conn.execute(insert(SNAPSHOTS), rows)
     t = TOPICS.c
-    known = {r["word"]: dict(r) for r in conn.execute(
-        select(TOPICS).where(t.platform == platform, t.word.in_(list(matched) or [""]))).mappings()}
+    known = {
+        r["word"]: dict(r)
+        for r in conn.execute(
+            select(TOPICS).where(t.platform == platform, t.word.in_(list(matched) or [""]))
+        ).mappings()
+    }
     new_ids: list[int] = []
     for it in page.items:
         if it.word not in matched or it.word in result.topics:
@@ -104,10 +128,23 @@ def store(conn: Connection, cfg: AppConfig, platform: str, page: api.HotPage, no
         result.topics.append(it.word)
         topic = known.get(it.word)
         if topic is None:
-            values = {"platform": platform, "word": it.word, "brand": brand, "matched_by": term,
-                      "first_seen_at": now, "last_seen_at": now, "first_rank": it.rank, "best_rank": it.rank,
-                      "last_rank": it.rank, "last_heat": it.heat, "peak_heat": it.heat, "last_label": it.label,
-                      "labels": [it.label] if it.label else [], "search_url": it.search_url, "alert_state": {}}
+            values = {
+                "platform": platform,
+                "word": it.word,
+                "brand": brand,
+                "matched_by": term,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "first_rank": it.rank,
+                "best_rank": it.rank,
+                "last_rank": it.rank,
+                "last_heat": it.heat,
+                "peak_heat": it.heat,
+                "last_label": it.label,
+                "labels": [it.label] if it.label else [],
+                "search_url": it.search_url,
+                "alert_state": {},
+            }
             tid = int(conn.execute(insert(TOPICS).returning(t.id), values).scalar_one())
             topic = {"id": tid, **values}
             new_ids.append(tid)
@@ -116,16 +153,22 @@ def store(conn: Connection, cfg: AppConfig, platform: str, page: api.HotPage, no
             labels = list(topic.get("labels") or [])
             if it.label and it.label not in labels:
                 labels.append(it.label)
-            changes = {"last_seen_at": now, "last_rank": it.rank, "best_rank": min(int(topic["best_rank"] or it.rank),
-                                                                                  it.rank),
-                       "last_heat": it.heat, "peak_heat": max(int(topic["peak_heat"] or 0), it.heat),
-                       "last_label": it.label, "labels": labels}
+            changes = {
+                "last_seen_at": now,
+                "last_rank": it.rank,
+                "best_rank": min(int(topic["best_rank"] or it.rank), it.rank),
+                "last_heat": it.heat,
+                "peak_heat": max(int(topic["peak_heat"] or 0), it.heat),
+                "last_label": it.label,
+                "labels": labels,
+            }
             if topic.get("last_rank") is None:  # back on the list after leaving it
                 result.entered.append(it.word)
             conn.execute(update(TOPICS).where(t.id == topic["id"]).values(changes))
             topic.update(changes)
-        reasons = hotlist.updates(topic.get("alert_state"), it.rank, it.label, top=cfg.hot_lists.top,
-                                  jump=cfg.hot_lists.rank_jump)
+        reasons = hotlist.updates(
+            topic.get("alert_state"), it.rank, it.label, top=cfg.hot_lists.top, jump=cfg.hot_lists.rank_jump
+        )
         if reasons:
             alert_id = hotlist.send(conn, cfg, topic, it, reasons, now)
             state = hotlist.after_alert(topic.get("alert_state"), it.rank, it.label, now)
@@ -133,8 +176,11 @@ def store(conn: Connection, cfg: AppConfig, platform: str, page: api.HotPage, no
             if alert_id is not None:
                 result.alerts.append(alert_id)
     # brand topics of this list that are gone from it
-    conn.execute(update(TOPICS).where(t.platform == platform, t.last_rank.is_not(None),
-                                      t.word.not_in(result.topics or [""])).values(last_rank=None))
+    conn.execute(
+        update(TOPICS)
+        .where(t.platform == platform, t.last_rank.is_not(None), t.word.not_in(result.topics or [""]))
+        .values(last_rank=None)
+    )
     return new_ids
 
 
@@ -146,16 +192,25 @@ def link_event(conn: Connection, topic_id: int, brand: str, keyword: str, platfo
     post about it), they keep their keyword; then the newest post the topic search saw (its
     watermark) names the event."""
     m = MENTIONS.c
-    counts = Counter(dict(conn.execute(
-        select(m.event_id, func.count()).where(m.brand == brand, m.keyword == keyword, m.event_id.is_not(None))
-        .group_by(m.event_id)).all()))
+    counts = Counter(
+        dict(
+            conn.execute(
+                select(m.event_id, func.count())
+                .where(m.brand == brand, m.keyword == keyword, m.event_id.is_not(None))
+                .group_by(m.event_id)
+            ).all()
+        )
+    )
     if not counts:
         from crawler.storage.mentions import get_watermark
 
         mark = get_watermark(conn, platform, brand, keyword)
         newest = mark.get("newest_post_id") if mark else None
-        found = conn.execute(select(m.event_id).where(m.platform == platform, m.post_id == str(newest))
-                             ).scalar() if newest else None
+        found = (
+            conn.execute(select(m.event_id).where(m.platform == platform, m.post_id == str(newest))).scalar()
+            if newest
+            else None
+        )
         if found is None:
             return None
         counts[found] = 1
@@ -168,20 +223,36 @@ def default_topic_crawl(cfg: AppConfig) -> TopicCrawl:
     def crawl(platform: str, brand: str, keyword: str) -> Any:
         from crawler.crawl import run_crawl
 
-        return run_crawl(platform, brand, keyword=keyword, config_path=cfg.source,
-                         timeout=cfg.scheduler.crawl_timeout_minutes * 60)
+        return run_crawl(
+            platform,
+            brand,
+            keyword=keyword,
+            config_path=cfg.source,
+            timeout=cfg.scheduler.crawl_timeout_minutes * 60,
+        )
 
     return crawl
 
 
-def watch_once(engine: Engine, cfg: AppConfig, platform: str, *, fetcher: LightFetcher | None = None,
-               crawl: TopicCrawl | None = None, now: datetime | None = None) -> WatchResult:
+def watch_once(
+    engine: Engine,
+    cfg: AppConfig,
+    platform: str,
+    *,
+    fetcher: LightFetcher | None = None,
+    crawl: TopicCrawl | None = None,
+    now: datetime | None = None,
+) -> WatchResult:
     """One fetch of ``platform``'s hot list, stored and alerted; new brand topics crawled (``crawl``)."""
     result = WatchResult(platform)
     own = fetcher is None
     if fetcher is None:
-        fetcher = LightFetcher.for_platform(cfg, platform, timeout=cfg.hot_lists.timeout_seconds,
-                                            **({"user_agent": DESKTOP_UA} if platform in ("weibo", "douyin") else {}))
+        fetcher = LightFetcher.for_platform(
+            cfg,
+            platform,
+            timeout=cfg.hot_lists.timeout_seconds,
+            **({"user_agent": DESKTOP_UA} if platform in ("weibo", "douyin") else {}),
+        )
     new_ids: list[int] = []
     try:
         with recorded_run(engine, fetcher, spider="hotlist") as run:
@@ -192,10 +263,16 @@ def watch_once(engine: Engine, cfg: AppConfig, platform: str, *, fetcher: LightF
             with engine.begin() as conn:
                 new_ids = store(conn, cfg, platform, page, result.fetched_at, run.run_id, result)
             run.new = len(new_ids)
-            run.stats = {"bad_items": len(page.bad), "brand_topics": result.topics, "alerts": len(result.alerts)}
+            run.stats = {
+                "bad_items": len(page.bad),
+                "brand_topics": result.topics,
+                "alerts": len(result.alerts),
+            }
             result.lines = len(page.items)
             if page.bad:
-                logger.warning("hot list {}: skipped {} malformed line(s): {}", platform, len(page.bad), page.bad[:3])
+                logger.warning(
+                    "hot list {}: skipped {} malformed line(s): {}", platform, len(page.bad), page.bad[:3]
+                )
         if run.error is not None:
             result.status, result.error_kind = run.status, str(run.error.kind)
     finally:
@@ -204,7 +281,9 @@ def watch_once(engine: Engine, cfg: AppConfig, platform: str, *, fetcher: LightF
     if new_ids and cfg.hot_lists.crawl_topics:
         crawl = crawl or default_topic_crawl(cfg)
         with engine.connect() as conn:
-            topics = [dict(r) for r in conn.execute(select(TOPICS).where(TOPICS.c.id.in_(new_ids))).mappings()]
+            topics = [
+                dict(r) for r in conn.execute(select(TOPICS).where(TOPICS.c.id.in_(new_ids))).mappings()
+            ]
         for topic in topics:
             result.crawled[topic["word"]] = _crawl_topic(engine, cfg, topic, crawl)
     return result
@@ -220,7 +299,10 @@ def _crawl_topic(engine: Engine, cfg: AppConfig, topic: dict[str, Any], crawl: T
         status = f"error: {type(exc).__name__}"[:16]
     with engine.begin() as conn:
         event_id = link_event(conn, topic["id"], topic["brand"], topic["word"], platform)
-        conn.execute(update(TOPICS).where(TOPICS.c.id == topic["id"]).values(
-            crawled_at=utcnow(), crawl_status=status[:16]))
+        conn.execute(
+            update(TOPICS)
+            .where(TOPICS.c.id == topic["id"])
+            .values(crawled_at=utcnow(), crawl_status=status[:16])
+        )
     logger.info("hot topic {!r}: posts crawled ({}), event {}", topic["word"], status, event_id)
     return status

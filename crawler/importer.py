@@ -39,7 +39,13 @@ from crawler.normalize import CHINA_TZ, epoch_to_utc, parse_count, parse_region,
 FORMATS = ("auto", "mention", "mediacrawler", "weibo-crawler")
 PLATFORMS = ("weibo", "xiaohongshu", "douyin", "heimao")
 _HEX24 = re.compile(r"^[0-9a-f]{24}$")
-_MC_PLATFORM = {"weibo": "weibo", "xhs": "xiaohongshu", "xiaohongshu": "xiaohongshu", "douyin": "douyin", "dy": "douyin"}
+_MC_PLATFORM = {
+    "weibo": "weibo",
+    "xhs": "xiaohongshu",
+    "xiaohongshu": "xiaohongshu",
+    "douyin": "douyin",
+    "dy": "douyin",
+}
 
 
 class ImportError_(YuqingError):  # noqa: N801 (the builtin ImportError is something else)
@@ -67,10 +73,19 @@ class ImportReport:
     alerts: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "format": self.format, "platform": self.platform, "rows": self.rows,
-                "stored": self.stored, "new": self.new, "updated": self.updated, "unchanged": self.unchanged,
-                "duplicates": self.duplicates, "bad": [{"line": n, "error": e} for n, e in self.bad],
-                "triage": self.alerts}
+        return {
+            "path": self.path,
+            "format": self.format,
+            "platform": self.platform,
+            "rows": self.rows,
+            "stored": self.stored,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "duplicates": self.duplicates,
+            "bad": [{"line": n, "error": e} for n, e in self.bad],
+            "triage": self.alerts,
+        }
 
 
 # --- reading ------------------------------------------------------------------------
@@ -105,7 +120,9 @@ def read_records(path: Path) -> Iterator[Record]:
                 continue
             yield Record(n, obj if isinstance(obj, dict) else {"__error__": "not a JSON object"})
     elif path.suffix.lower() in (".xlsx", ".xls"):
-        raise ImportError_(f"{path}: Excel files are not read; export CSV or JSON Lines from the crawler instead")
+        raise ImportError_(
+            f"{path}: Excel files are not read; export CSV or JSON Lines from the crawler instead"
+        )
     elif not text.strip():
         return
     else:
@@ -128,7 +145,9 @@ def _json_records(path: Path, text: str) -> Iterator[Record]:
     if isinstance(obj, dict) and isinstance(obj.get("weibo"), list):  # weibo-crawler's <user_id>.json
         user = obj.get("user") if isinstance(obj.get("user"), dict) else {}
         for n, post in enumerate(obj["weibo"], 1):
-            yield Record(n, {**post, "__user__": user} if isinstance(post, dict) else {"__error__": "not an object"})
+            yield Record(
+                n, {**post, "__user__": user} if isinstance(post, dict) else {"__error__": "not an object"}
+            )
         return
     if isinstance(obj, dict):
         obj = [obj]
@@ -179,9 +198,11 @@ def detect_format(first: dict[str, Any]) -> str:
         return "mediacrawler"
     if "正文" in keys or ({"weibo_id", "user_screen_name"} <= keys) or ("__user__" in keys):
         return "weibo-crawler"
-    raise ImportError_("unknown file format: expected yuqing's mention fields (platform, post_id, text), a "
-                       "MediaCrawler export (note_id / aweme_id / comment_id) or a weibo-crawler export (正文 / "
-                       f"weibo_id); the first record has {', '.join(sorted(map(str, keys))[:12])}")
+    raise ImportError_(
+        "unknown file format: expected yuqing's mention fields (platform, post_id, text), a "
+        "MediaCrawler export (note_id / aweme_id / comment_id) or a weibo-crawler export (正文 / "
+        f"weibo_id); the first record has {', '.join(sorted(map(str, keys))[:12])}"
+    )
 
 
 def mediacrawler_platform(path: Path, rec: dict[str, Any]) -> str | None:
@@ -228,7 +249,9 @@ def from_mediacrawler(rec: dict[str, Any], platform: str) -> MentionItem:
     comment = "comment_id" in rec and _s(rec.get("comment_id")) is not None
     author_id = _s(rec.get("user_id")) or _s(rec.get("creator_hash"))
     common: dict[str, Any] = {
-        "platform": platform, "author_id": author_id, "author_name": _s(rec.get("nickname")),
+        "platform": platform,
+        "author_id": author_id,
+        "author_name": _s(rec.get("nickname")),
         "ip_region": parse_region(rec.get("ip_location")),
         "keyword": _s(rec.get("source_keyword")),
     }
@@ -237,8 +260,13 @@ def from_mediacrawler(rec: dict[str, Any], platform: str) -> MentionItem:
         if not parent:
             raise ValueError("a comment without the post it belongs to (note_id / aweme_id)")
         return MentionItem(
-            **common, post_id=_req(rec, "comment_id"), brand="", kind="comment", parent_post_id=parent,
-            text=strip_html(rec.get("content") or ""), published_at=_mc_time(rec.get("create_time"), platform),
+            **common,
+            post_id=_req(rec, "comment_id"),
+            brand="",
+            kind="comment",
+            parent_post_id=parent,
+            text=strip_html(rec.get("content") or ""),
+            published_at=_mc_time(rec.get("create_time"), platform),
             likes=_count(rec.get("like_count", rec.get("comment_like_count"))),
             comments=_count(rec.get("sub_comment_count")),
         )
@@ -255,11 +283,21 @@ def from_mediacrawler(rec: dict[str, Any], platform: str) -> MentionItem:
         post_id, text, title = _req(rec, "note_id"), rec.get("content") or "", None
         url, published = _s(rec.get("note_url")), _mc_time(rec.get("create_time"), platform)
         likes, comments, shares = rec.get("liked_count"), rec.get("comments_count"), rec.get("shared_count")
-    if title and title == str(text)[:len(title)]:
+    if title and title == str(text)[: len(title)]:
         title = None  # XHS fills a missing title with the start of the text
-    return MentionItem(**common, post_id=post_id, brand="", text=strip_html(text), title=title, url=url,
-                       published_at=published, likes=_count(likes), comments=_count(comments),
-                       shares=_count(shares), collects=_count(rec.get("collected_count")))
+    return MentionItem(
+        **common,
+        post_id=post_id,
+        brand="",
+        text=strip_html(text),
+        title=title,
+        url=url,
+        published_at=published,
+        likes=_count(likes),
+        comments=_count(comments),
+        shares=_count(shares),
+        collects=_count(rec.get("collected_count")),
+    )
 
 
 def _req(rec: dict[str, Any], key: str) -> str:
@@ -273,7 +311,13 @@ def _wc_time(value: Any) -> datetime | None:
     text = _s(value)
     if not text:
         return None
-    for fmt in ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y-%m-%d", "%a %b %d %H:%M:%S %z %Y"):
+    for fmt in (
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%d",
+        "%a %b %d %H:%M:%S %z %Y",
+    ):
         try:
             dt = datetime.strptime(text, fmt)
         except ValueError:
@@ -284,29 +328,53 @@ def _wc_time(value: Any) -> datetime | None:
 
 def from_weibo_crawler(rec: dict[str, Any], author: dict[str, Any]) -> MentionItem:
     if "weibo_id" in rec:  # <name>_comments.csv
-        return MentionItem(platform="weibo", post_id=_req(rec, "id"), brand="", kind="comment",
-                           parent_post_id=_req(rec, "weibo_id"), text=strip_html(rec.get("text") or ""),
-                           author_name=_s(rec.get("user_screen_name")), published_at=_wc_time(rec.get("created_at")),
-                           likes=_count(rec.get("like_count")))
+        return MentionItem(
+            platform="weibo",
+            post_id=_req(rec, "id"),
+            brand="",
+            kind="comment",
+            parent_post_id=_req(rec, "weibo_id"),
+            text=strip_html(rec.get("text") or ""),
+            author_name=_s(rec.get("user_screen_name")),
+            published_at=_wc_time(rec.get("created_at")),
+            likes=_count(rec.get("like_count")),
+        )
     user = rec.get("__user__") or author
     if "正文" in rec:  # the CSV
         if rec.get("__width__"):
-            raise ValueError("the row has {} values for {} columns (a file appended by two versions of "
-                             "weibo-crawler); fix or drop the row".format(*rec["__width__"]))
+            raise ValueError(
+                "the row has {} values for {} columns (a file appended by two versions of "
+                "weibo-crawler); fix or drop the row".format(*rec["__width__"])
+            )
         post_id = _req(rec, "id")
         text, when = rec.get("正文") or "", _wc_time(rec.get("完整日期")) or _wc_time(rec.get("日期"))
         likes, comments, shares = rec.get("点赞数"), rec.get("评论数"), rec.get("转发数")
     else:  # the JSON
         post_id = _req(rec, "id")
-        text, when = rec.get("text") or "", _wc_time(rec.get("full_created_at")) or _wc_time(rec.get("created_at"))
-        likes, comments, shares = rec.get("attitudes_count"), rec.get("comments_count"), rec.get("reposts_count")
+        text, when = (
+            rec.get("text") or "",
+            _wc_time(rec.get("full_created_at")) or _wc_time(rec.get("created_at")),
+        )
+        likes, comments, shares = (
+            rec.get("attitudes_count"),
+            rec.get("comments_count"),
+            rec.get("reposts_count"),
+        )
     uid = _s(user.get("id") or user.get("用户id") or rec.get("user_id"))
     return MentionItem(
-        platform="weibo", post_id=post_id, brand="", text=strip_html(text), url=f"https://m.weibo.cn/detail/{post_id}",
-        author_id=uid, author_name=_s(user.get("screen_name") or user.get("昵称") or rec.get("screen_name")),
+        platform="weibo",
+        post_id=post_id,
+        brand="",
+        text=strip_html(text),
+        url=f"https://m.weibo.cn/detail/{post_id}",
+        author_id=uid,
+        author_name=_s(user.get("screen_name") or user.get("昵称") or rec.get("screen_name")),
         author_followers=_count(user.get("followers_count") or user.get("粉丝数")),
-        ip_region=parse_region(user.get("ip_location") or user.get("IP属地")), published_at=when,
-        likes=_count(likes), comments=_count(comments), shares=_count(shares),
+        ip_region=parse_region(user.get("ip_location") or user.get("IP属地")),
+        published_at=when,
+        likes=_count(likes),
+        comments=_count(comments),
+        shares=_count(shares),
     )
 
 
@@ -315,18 +383,32 @@ def from_mention(rec: dict[str, Any]) -> MentionItem:
     if platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
     published = rec.get("published_at")
-    when = (epoch_to_utc(published) if isinstance(published, int | float) else parse_time(published)) \
-        if published not in (None, "") else None
+    when = (
+        (epoch_to_utc(published) if isinstance(published, int | float) else parse_time(published))
+        if published not in (None, "")
+        else None
+    )
     if published not in (None, "") and when is None:
         raise ValueError(f"unreadable published_at {published!r}")
     return MentionItem(
-        platform=platform, post_id=_req(rec, "post_id"), brand=_s(rec.get("brand")) or "",
-        text=str(rec.get("text") or ""), kind=_s(rec.get("kind")) or "post",
-        parent_post_id=_s(rec.get("parent_post_id")), keyword=_s(rec.get("keyword")), url=_s(rec.get("url")),
-        title=_s(rec.get("title")), author_id=_s(rec.get("author_id")), author_name=_s(rec.get("author_name")),
-        author_followers=_count(rec.get("author_followers") or rec.get("followers")), published_at=when,
-        likes=_count(rec.get("likes")), comments=_count(rec.get("comments")), shares=_count(rec.get("shares")),
-        collects=_count(rec.get("collects")), ip_region=_s(rec.get("ip_region")),
+        platform=platform,
+        post_id=_req(rec, "post_id"),
+        brand=_s(rec.get("brand")) or "",
+        text=str(rec.get("text") or ""),
+        kind=_s(rec.get("kind")) or "post",
+        parent_post_id=_s(rec.get("parent_post_id")),
+        keyword=_s(rec.get("keyword")),
+        url=_s(rec.get("url")),
+        title=_s(rec.get("title")),
+        author_id=_s(rec.get("author_id")),
+        author_name=_s(rec.get("author_name")),
+        author_followers=_count(rec.get("author_followers") or rec.get("followers")),
+        published_at=when,
+        likes=_count(rec.get("likes")),
+        comments=_count(rec.get("comments")),
+        shares=_count(rec.get("shares")),
+        collects=_count(rec.get("collects")),
+        ip_region=_s(rec.get("ip_region")),
     )
 
 
@@ -365,8 +447,9 @@ def brand_matcher(cfg: Any, forced: str | None) -> Callable[[MentionItem], str |
 # --- the import ---------------------------------------------------------------------
 
 
-def convert(records: list[Record], fmt: str, path: Path, platform: str | None,
-            report: ImportReport) -> list[tuple[int, MentionItem, float]]:
+def convert(
+    records: list[Record], fmt: str, path: Path, platform: str | None, report: ImportReport
+) -> list[tuple[int, MentionItem, float]]:
     """(line, item, freshness) per readable record; the others go to ``report.bad``."""
     author = weibo_crawler_author(path) if fmt == "weibo-crawler" else {}
     out: list[tuple[int, MentionItem, float]] = []
@@ -381,7 +464,9 @@ def convert(records: list[Record], fmt: str, path: Path, platform: str | None,
             elif fmt == "mediacrawler":
                 plat = platform or mediacrawler_platform(path, data)
                 if plat is None:
-                    raise ValueError("cannot tell the platform (weibo / xiaohongshu / douyin): pass --platform")
+                    raise ValueError(
+                        "cannot tell the platform (weibo / xiaohongshu / douyin): pass --platform"
+                    )
                 item = from_mediacrawler(data, plat)
             else:
                 item = from_weibo_crawler(data, author)
@@ -412,14 +497,24 @@ def _stored_brands(engine: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, s
         for plat, ids in by_platform.items():
             for start in range(0, len(ids), 500):
                 stmt = select(MENTIONS.c.post_id, MENTIONS.c.brand).where(
-                    MENTIONS.c.platform == plat, MENTIONS.c.post_id.in_(ids[start:start + 500]))
+                    MENTIONS.c.platform == plat, MENTIONS.c.post_id.in_(ids[start : start + 500])
+                )
                 found.update({(plat, r.post_id): r.brand for r in conn.execute(stmt)})
     return found
 
 
-def import_file(path: Path, cfg: Any, engine: Any, *, fmt: str = "auto", platform: str | None = None,
-                brand: str | None = None, alerts: bool = True, batch: int = 500,
-                on_progress: Callable[[int, int], None] | None = None) -> ImportReport:
+def import_file(
+    path: Path,
+    cfg: Any,
+    engine: Any,
+    *,
+    fmt: str = "auto",
+    platform: str | None = None,
+    brand: str | None = None,
+    alerts: bool = True,
+    batch: int = 500,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
     """Import one file (see the module docstring); returns what happened, row by row for the bad ones."""
     from crawler.pipelines import item_row, normalize_item
 
@@ -432,8 +527,10 @@ def import_file(path: Path, cfg: Any, engine: Any, *, fmt: str = "auto", platfor
     if fmt == "auto":
         first = next((r.data for r in records if "__error__" not in r.data), None)
         if first is None:
-            raise ImportError_(f"{path}: no readable record (first error, line {records[0].line}: "
-                               f"{records[0].data.get('__error__')})")
+            raise ImportError_(
+                f"{path}: no readable record (first error, line {records[0].line}: "
+                f"{records[0].data.get('__error__')})"
+            )
         fmt = report.format = detect_format(first)
     report.rows = len(records)
     converted = convert(records, fmt, path, platform, report)
@@ -460,8 +557,11 @@ def import_file(path: Path, cfg: Any, engine: Any, *, fmt: str = "auto", platfor
                 found = None  # reported below, with its line
             if found:
                 post_brand[(item.platform, item.post_id)] = found
-    missing = {(i.platform, i.parent_post_id) for _, i, _ in entries
-               if i.kind == "comment" and i.parent_post_id and (i.platform, i.parent_post_id) not in post_brand}
+    missing = {
+        (i.platform, i.parent_post_id)
+        for _, i, _ in entries
+        if i.kind == "comment" and i.parent_post_id and (i.platform, i.parent_post_id) not in post_brand
+    }
     if missing:
         post_brand.update(_stored_brands(engine, missing))  # type: ignore[arg-type]
     ready: list[MentionItem] = []
@@ -475,7 +575,9 @@ def import_file(path: Path, cfg: Any, engine: Any, *, fmt: str = "auto", platfor
             report.bad.append((line, str(exc)))
             continue
         if not item.brand:
-            report.bad.append((line, "no configured brand is named in it, nor in its post (pass --brand NAME)"))
+            report.bad.append(
+                (line, "no configured brand is named in it, nor in its post (pass --brand NAME)")
+            )
             continue
         try:
             normalize_item(item)
@@ -496,7 +598,7 @@ def import_file(path: Path, cfg: Any, engine: Any, *, fmt: str = "auto", platfor
     analyze_many = _analyzer(cfg)
     done = 0
     for start in range(0, len(ready), batch):
-        chunk = ready[start:start + batch]
+        chunk = ready[start : start + batch]
         analyses = analyze_many([_analysis_record(i) for i in chunk])
         for item, analysis in zip(chunk, analyses, strict=True):
             item.analysis = analysis.columns()
@@ -510,8 +612,15 @@ def import_file(path: Path, cfg: Any, engine: Any, *, fmt: str = "auto", platfor
 
 def _analysis_record(item: MentionItem) -> dict[str, Any]:
     text = f"{item.title}\n{item.text}" if item.title and item.title not in item.text else item.text
-    return {"text": text, "platform": item.platform, "followers": item.author_followers, "likes": item.likes,
-            "comments": item.comments, "shares": item.shares, "brand": item.brand}
+    return {
+        "text": text,
+        "platform": item.platform,
+        "followers": item.author_followers,
+        "likes": item.likes,
+        "comments": item.comments,
+        "shares": item.shares,
+        "brand": item.brand,
+    }
 
 
 def _analyzer(cfg: Any) -> Callable[[list[dict[str, Any]]], list[Any]]:
@@ -533,7 +642,9 @@ def _store(engine: Any, cfg: Any, rows: list[dict[str, Any]], triage: Any, repor
                 with conn.begin_nested():
                     counts = triage(conn, cfg, result.rows)
             except Exception:  # boundary: triage must never lose the imported mentions
-                logger.exception("triage failed for {} imported mentions; they are stored, not triaged", len(rows))
+                logger.exception(
+                    "triage failed for {} imported mentions; they are stored, not triaged", len(rows)
+                )
                 counts = {"errors": 1}
             for key, value in (counts or {}).items():
                 report.alerts[key] = report.alerts.get(key, 0) + int(value)

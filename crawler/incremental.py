@@ -98,14 +98,34 @@ class CrawlMemory:
         return self.now - timedelta(hours=self.refresh_hours)
 
     @classmethod
-    def load(cls, engine: Engine, *, platform: str, brand: str, keywords: list[str], window_days: int = 7,
-             refresh_hours: int = 24, now: datetime | None = None) -> CrawlMemory:
-        mem = cls(platform=platform, window_days=window_days, refresh_hours=refresh_hours,
-                  now=now or datetime.now(UTC))
+    def load(
+        cls,
+        engine: Engine,
+        *,
+        platform: str,
+        brand: str,
+        keywords: list[str],
+        window_days: int = 7,
+        refresh_hours: int = 24,
+        now: datetime | None = None,
+    ) -> CrawlMemory:
+        mem = cls(
+            platform=platform,
+            window_days=window_days,
+            refresh_hours=refresh_hours,
+            now=now or datetime.now(UTC),
+        )
         # A margin past the window: posts just outside it still count as known.
         since = mem.window_start - timedelta(days=1)
-        cols = (MENTIONS.c.post_id, MENTIONS.c.kind, MENTIONS.c.published_at, MENTIONS.c.likes, MENTIONS.c.comments,
-                MENTIONS.c.shares, MENTIONS.c.extra)
+        cols = (
+            MENTIONS.c.post_id,
+            MENTIONS.c.kind,
+            MENTIONS.c.published_at,
+            MENTIONS.c.likes,
+            MENTIONS.c.comments,
+            MENTIONS.c.shares,
+            MENTIONS.c.extra,
+        )
         stmt = select(*cols).where(
             MENTIONS.c.platform == platform,
             (MENTIONS.c.published_at >= since) | (MENTIONS.c.published_at.is_(None)),
@@ -154,8 +174,12 @@ class CrawlMemory:
             self.newest[keyword] = (item.published_at, item.post_id)
 
     def verdict(self, keyword: str, outcomes: list[tuple[str, datetime | None]]) -> PageVerdict:
-        return page_verdict(outcomes, watermark=self.watermarks.get(keyword),
-                            window_start=self.window_start, refresh_start=self.refresh_start)
+        return page_verdict(
+            outcomes,
+            watermark=self.watermarks.get(keyword),
+            window_start=self.window_start,
+            refresh_start=self.refresh_start,
+        )
 
     def first_time_in_run(self, post_id: str) -> bool:
         """False when this run already handled the post (found by two searches)."""
@@ -167,8 +191,10 @@ class CrawlMemory:
 
 def _last_pending(conn: Any, platform: str, brand: str) -> dict[str, set[str]]:
     stmt = (
-        select(RUNS.c.stats).where(RUNS.c.platform == platform, RUNS.c.brand == brand, RUNS.c.status != "running")
-        .order_by(RUNS.c.id.desc()).limit(1)
+        select(RUNS.c.stats)
+        .where(RUNS.c.platform == platform, RUNS.c.brand == brand, RUNS.c.status != "running")
+        .order_by(RUNS.c.id.desc())
+        .limit(1)
     )
     stats = conn.execute(stmt).scalar()
     raw = stats.get("pending") if isinstance(stats, dict) else None
@@ -187,6 +213,8 @@ def load_items(engine: Engine, platform: str, post_ids: Iterable[str]) -> list[M
     if not ids:
         return []
     names = [f.name for f in MentionItem.__dataclass_fields__.values() if f.name != "analysis"]  # type: ignore[attr-defined]
-    stmt = select(*(MENTIONS.c[n] for n in names)).where(MENTIONS.c.platform == platform, MENTIONS.c.post_id.in_(ids))
+    stmt = select(*(MENTIONS.c[n] for n in names)).where(
+        MENTIONS.c.platform == platform, MENTIONS.c.post_id.in_(ids)
+    )
     with engine.connect() as conn:
         return [MentionItem(**dict(row)) for row in conn.execute(stmt).mappings()]

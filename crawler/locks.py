@@ -51,13 +51,25 @@ class LockInfo:
     note: str | None
 
 
-def try_acquire(engine: Engine, name: str, owner: str, lease_seconds: float, *, note: str | None = None,
-                now: datetime | None = None) -> bool:
+def try_acquire(
+    engine: Engine,
+    name: str,
+    owner: str,
+    lease_seconds: float,
+    *,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> bool:
     """Take (or renew) the lease ``name`` for ``owner``; False when someone else holds it."""
     now = now or utcnow()
     values = {
-        "name": name, "owner": owner, "host": socket.gethostname()[:128], "pid": os.getpid(),
-        "acquired_at": now, "expires_at": now + timedelta(seconds=lease_seconds), "note": note,
+        "name": name,
+        "owner": owner,
+        "host": socket.gethostname()[:128],
+        "pid": os.getpid(),
+        "acquired_at": now,
+        "expires_at": now + timedelta(seconds=lease_seconds),
+        "note": note,
     }
     dialect = engine.dialect.name
     ins = (postgresql if dialect == "postgresql" else sqlite).insert(LOCKS).values(values)
@@ -80,12 +92,17 @@ def _take_from_dead(engine: Engine, name: str, owner: str, values: dict[str, obj
     from crawler.procs import pid_alive
 
     with engine.connect() as conn:
-        rec = conn.execute(select(LOCKS.c.owner, LOCKS.c.host, LOCKS.c.pid).where(LOCKS.c.name == name)).first()
+        rec = conn.execute(
+            select(LOCKS.c.owner, LOCKS.c.host, LOCKS.c.pid).where(LOCKS.c.name == name)
+        ).first()
     if rec is None or rec.host != values["host"] or rec.pid is None or pid_alive(int(rec.pid)):
         return False
     with engine.begin() as conn:
-        res = conn.execute(update(LOCKS).where(LOCKS.c.name == name, LOCKS.c.owner == rec.owner)
-                           .values({k: v for k, v in values.items() if k != "name"}))
+        res = conn.execute(
+            update(LOCKS)
+            .where(LOCKS.c.name == name, LOCKS.c.owner == rec.owner)
+            .values({k: v for k, v in values.items() if k != "name"})
+        )
     if res.rowcount:
         logger.warning("lease {} taken over from {} (its process {} is gone)", name, rec.owner, rec.pid)
     return bool(res.rowcount)
@@ -96,7 +113,8 @@ def renew(engine: Engine, name: str, owner: str, lease_seconds: float) -> bool:
     now = utcnow()
     with engine.begin() as conn:
         res = conn.execute(
-            update(LOCKS).where(LOCKS.c.name == name, LOCKS.c.owner == owner)
+            update(LOCKS)
+            .where(LOCKS.c.name == name, LOCKS.c.owner == owner)
             .values(expires_at=now + timedelta(seconds=lease_seconds))
         )
     return bool(res.rowcount)
@@ -112,16 +130,26 @@ def holder(engine: Engine, name: str, *, now: datetime | None = None) -> LockInf
     """Who holds ``name`` right now (None when free or expired)."""
     now = now or utcnow()
     with engine.connect() as conn:
-        rec = conn.execute(select(LOCKS).where(LOCKS.c.name == name, LOCKS.c.expires_at >= now)).mappings().first()
+        rec = (
+            conn.execute(select(LOCKS).where(LOCKS.c.name == name, LOCKS.c.expires_at >= now))
+            .mappings()
+            .first()
+        )
     return LockInfo(**dict(rec)) if rec else None
 
 
 def held_locks(engine: Engine, prefix: str = "", *, now: datetime | None = None) -> list[LockInfo]:
     now = now or utcnow()
     with engine.connect() as conn:
-        rows = conn.execute(
-            select(LOCKS).where(LOCKS.c.name.startswith(prefix), LOCKS.c.expires_at >= now).order_by(LOCKS.c.name)
-        ).mappings().all()
+        rows = (
+            conn.execute(
+                select(LOCKS)
+                .where(LOCKS.c.name.startswith(prefix), LOCKS.c.expires_at >= now)
+                .order_by(LOCKS.c.name)
+            )
+            .mappings()
+            .all()
+        )
     return [LockInfo(**dict(r)) for r in rows]
 
 
@@ -142,8 +170,9 @@ class Lease:
         self._thread: threading.Thread | None = None
 
     @classmethod
-    def acquire(cls, engine: Engine, name: str, owner: str, lease_seconds: float, *,
-                note: str | None = None) -> Lease | None:
+    def acquire(
+        cls, engine: Engine, name: str, owner: str, lease_seconds: float, *, note: str | None = None
+    ) -> Lease | None:
         """The started lease, or None when someone else holds ``name``."""
         if not try_acquire(engine, name, owner, lease_seconds, note=note):
             return None
@@ -175,6 +204,7 @@ class Lease:
     def __enter__(self) -> Lease:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.release()

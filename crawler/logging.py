@@ -44,7 +44,10 @@ _REDACTIONS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(/open-apis/bot/v2/hook/)[^\s\"'?]+"), r"\1***"),
     # Cookie headers and cookie strings
     (re.compile(r"(?P<p>\b(?:set-)?cookie[\"']?\s*[:=]\s*[\"']?)[^\n\"']+", re.I), r"\g<p>***"),
-    (re.compile(r"\b(SUB|SUBP|SESSDATA|web_session|sessionid|sessionid_ss|sid_tt|a1|webId)=[^;\s&\"']+"), r"\1=***"),
+    (
+        re.compile(r"\b(SUB|SUBP|SESSDATA|web_session|sessionid|sessionid_ss|sid_tt|a1|webId)=[^;\s&\"']+"),
+        r"\1=***",
+    ),
     # Mainland mobile numbers
     (re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)"), r"\1****\2"),
 ]
@@ -113,7 +116,9 @@ def setup_logging(
     logger.remove()
     logger.configure(patcher=_patch)
     if stderr:
-        logger.add(sys.stderr, level=level.upper(), format=_FORMAT, serialize=json, backtrace=False, diagnose=False)
+        logger.add(
+            sys.stderr, level=level.upper(), format=_FORMAT, serialize=json, backtrace=False, diagnose=False
+        )
     if log_dir is not None and not _log_dir_writable(Path(log_dir)):
         logger.warning("cannot write log files under {dir}: logging to stderr only", dir=str(log_dir))
         log_dir = None
@@ -135,12 +140,23 @@ def setup_logging(
     root = logging.getLogger()
     root.handlers = [InterceptHandler()]
     root.setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.INFO)
-    for name in ("scrapy", "twisted", "apscheduler", "sqlalchemy", "uvicorn", "uvicorn.access", "uvicorn.error", "httpx"):
+    for name in (
+        "scrapy",
+        "twisted",
+        "apscheduler",
+        "sqlalchemy",
+        "uvicorn",
+        "uvicorn.access",
+        "uvicorn.error",
+        "httpx",
+    ):
         lg = logging.getLogger(name)
         lg.handlers = []
         lg.propagate = True
     # SQLAlchemy echoes every statement at INFO; keep it at WARNING unless debugging.
-    logging.getLogger("sqlalchemy.engine").setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
+    logging.getLogger("sqlalchemy.engine").setLevel(
+        logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    )
     for noisy in ("httpx", "alembic", "scrapy.core.scraper"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING)
     _configured.update(level=level, log_dir=log_dir, json=json)

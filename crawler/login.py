@@ -44,7 +44,9 @@ class LoginSpec:
 
 
 SPECS: dict[str, LoginSpec] = {
-    "xiaohongshu": LoginSpec("xiaohongshu", "/explore", "img.qrcode-img", ("a1", "web_session"), "web_session"),
+    "xiaohongshu": LoginSpec(
+        "xiaohongshu", "/explore", "img.qrcode-img", ("a1", "web_session"), "web_session"
+    ),
     "douyin": LoginSpec("douyin", "/", "#animate_qrcode_container img", ("sessionid",), "sessionid"),
     "weibo": LoginSpec("weibo", "/login", "img.qrcode-img, #qrcode img", ("SUB",), "SUB"),
 }
@@ -85,8 +87,9 @@ async def _save_qr(page: Page, selector: str, target: Path) -> Path:
     return target
 
 
-async def _wait_login(session_cookies: Callable[[], Any], spec: LoginSpec, before: str | None,
-                      timeout: float) -> dict[str, str]:
+async def _wait_login(
+    session_cookies: Callable[[], Any], spec: LoginSpec, before: str | None, timeout: float
+) -> dict[str, str]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         cookies: dict[str, str] = await session_cookies()
@@ -94,12 +97,21 @@ async def _wait_login(session_cookies: Callable[[], Any], spec: LoginSpec, befor
         if value and value != before and all(cookies.get(name) for name in spec.required):
             return cookies
         await asyncio.sleep(0.5)
-    raise LoginTimeout(f"{spec.platform}: nobody confirmed the QR login within {timeout:.0f}s; "
-                       f"run `yuqing login {spec.platform}` again")
+    raise LoginTimeout(
+        f"{spec.platform}: nobody confirmed the QR login within {timeout:.0f}s; "
+        f"run `yuqing login {spec.platform}` again"
+    )
 
 
-async def qr_login(cfg: AppConfig, platform: str, *, account: str, timeout: float = 300.0,
-                   headless: bool | None = None, announce: Callable[[str], None] = print) -> LoginResult:
+async def qr_login(
+    cfg: AppConfig,
+    platform: str,
+    *,
+    account: str,
+    timeout: float = 300.0,
+    headless: bool | None = None,
+    announce: Callable[[str], None] = print,
+) -> LoginResult:
     """Open the login page, show (or save) the QR code, wait for the login, store the session."""
     from playwright.async_api import Error as PlaywrightError
 
@@ -110,13 +122,16 @@ async def qr_login(cfg: AppConfig, platform: str, *, account: str, timeout: floa
     headless = (not has_display()) if headless is None else headless
     url = page_base(cfg, platform) + spec.path
     qr_path: Path | None = None
-    async with open_browser(headless=headless, profile_dir=store.profile_dir(platform, account),
-                            block_media=False) as browser:
+    async with open_browser(
+        headless=headless, profile_dir=store.profile_dir(platform, account), block_media=False
+    ) as browser:
         page = await browser.new_page()
         try:
             await page.goto(url, wait_until="domcontentloaded")
         except PlaywrightError as exc:
-            raise YuqingError(f"{platform}: cannot open the login page {url}: {exc.message.splitlines()[0]}") from None
+            raise YuqingError(
+                f"{platform}: cannot open the login page {url}: {exc.message.splitlines()[0]}"
+            ) from None
 
         async def cookies() -> dict[str, str]:
             return {c["name"]: c["value"] for c in await browser.context.cookies(url)}
@@ -126,11 +141,15 @@ async def qr_login(cfg: AppConfig, platform: str, *, account: str, timeout: floa
             try:
                 qr_path = await _save_qr(page, spec.qr_selector, store.platform_dir(platform) / "qrcode.png")
             except PlaywrightError as exc:
-                raise YuqingError(f"{platform}: no QR code on {url} ({spec.qr_selector}): "
-                                  f"{exc.message.splitlines()[0]}; log in with --cookie-file instead") from None
+                raise YuqingError(
+                    f"{platform}: no QR code on {url} ({spec.qr_selector}): "
+                    f"{exc.message.splitlines()[0]}; log in with --cookie-file instead"
+                ) from None
             announce(f"QR code saved to {qr_path} — scan it with the {platform} app (waiting {timeout:.0f}s)")
         else:
-            announce(f"scan the QR code in the browser window with the {platform} app (waiting {timeout:.0f}s)")
+            announce(
+                f"scan the QR code in the browser window with the {platform} app (waiting {timeout:.0f}s)"
+            )
         got = await _wait_login(cookies, spec, before, timeout)
         user_agent = await page.evaluate("() => navigator.userAgent")
         expires = cookies_expiry(list(await browser.context.cookies(url)), spec.required)  # type: ignore[arg-type]
@@ -149,8 +168,9 @@ class SessionCheck:
     detail: str
 
 
-def _get(url: str, cookies: dict[str, str], headers: dict[str, str] | None = None,
-         timeout: float = 10.0) -> httpx.Response:
+def _get(
+    url: str, cookies: dict[str, str], headers: dict[str, str] | None = None, timeout: float = 10.0
+) -> httpx.Response:
     with httpx.Client(timeout=timeout, trust_env=False) as client:
         return client.get(url, headers={"Cookie": cookie_header(cookies), **(headers or {})})
 
@@ -171,8 +191,11 @@ def _check_xhs(cfg: AppConfig, cookies: dict[str, str]) -> SessionCheck:
     if not cookies.get("a1"):
         return SessionCheck(False, "no a1 cookie")
     headers = asyncio.run(XhshowSigner().sign("GET", SELFINFO_PATH, cookies=cookies))
-    resp = _get(xcfg.base_url + SELFINFO_PATH, cookies,
-                {**headers, "Origin": xcfg.web_url, "Referer": xcfg.web_url + "/"})
+    resp = _get(
+        xcfg.base_url + SELFINFO_PATH,
+        cookies,
+        {**headers, "Origin": xcfg.web_url, "Referer": xcfg.web_url + "/"},
+    )
     try:
         payload = resp.json()
     except ValueError:
@@ -191,8 +214,11 @@ def _check_douyin(cfg: AppConfig, cookies: dict[str, str]) -> SessionCheck:
     if not logged_in(cookies):
         return SessionCheck(False, "no login markers (LOGIN_STATUS / sessionid)")
     dcfg = cfg.platforms.douyin
-    resp = _get(f"{dcfg.base_url}/aweme/v1/web/query/user/?{urlencode(COMMON_PARAMS)}", cookies,
-                {"User-Agent": dcfg.user_agent, "Referer": dcfg.base_url + "/"})
+    resp = _get(
+        f"{dcfg.base_url}/aweme/v1/web/query/user/?{urlencode(COMMON_PARAMS)}",
+        cookies,
+        {"User-Agent": dcfg.user_agent, "Referer": dcfg.base_url + "/"},
+    )
     try:
         code = resp.json().get("status_code")
     except (ValueError, AttributeError):
@@ -203,7 +229,9 @@ def _check_douyin(cfg: AppConfig, cookies: dict[str, str]) -> SessionCheck:
 
 
 CHECKS: dict[str, Callable[[AppConfig, dict[str, str]], SessionCheck]] = {
-    "weibo": _check_weibo, "xiaohongshu": _check_xhs, "douyin": _check_douyin,
+    "weibo": _check_weibo,
+    "xiaohongshu": _check_xhs,
+    "douyin": _check_douyin,
 }
 
 

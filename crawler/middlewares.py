@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from scrapy.http import Response
 
 
-def backoff_delay(attempt: int, *, base: float, cap: float, retry_after: str | None = None,
-                  jitter: float = 0.2) -> float:
+def backoff_delay(
+    attempt: int, *, base: float, cap: float, retry_after: str | None = None, jitter: float = 0.2
+) -> float:
     """Seconds to wait before retry ``attempt`` (1-based): exponential, jittered, capped.
 
     A numeric ``Retry-After`` header wins when it is longer (still capped).
@@ -82,13 +83,16 @@ class PlatformFaultsMiddleware:
         if spider is None:
             return response
         if self.crawler.stats is not None:
-            self.crawler.stats.inc_value("yuqing/time/download", float(request.meta.get("download_latency") or 0.0))
+            self.crawler.stats.inc_value(
+                "yuqing/time/download", float(request.meta.get("download_latency") or 0.0)
+            )
         try:
             spider.check_response(request, response)
         except PlatformError as err:
             retry_after = response.headers.get(b"Retry-After")
-            return await self._retry_or_raise(spider, request, err,
-                                              retry_after.decode("latin-1") if retry_after else None)
+            return await self._retry_or_raise(
+                spider, request, err, retry_after.decode("latin-1") if retry_after else None
+            )
         return response
 
     async def process_exception(self, request: Request, exception: Exception) -> Request | Response | None:
@@ -98,24 +102,37 @@ class PlatformFaultsMiddleware:
         err = classify_exception(spider.name, exception, request.url)
         return await self._retry_or_raise(spider, request, err, None)
 
-    async def _retry_or_raise(self, spider: Any, request: Request, err: PlatformError,
-                              retry_after: str | None) -> Request:
+    async def _retry_or_raise(
+        self, spider: Any, request: Request, err: PlatformError, retry_after: str | None
+    ) -> Request:
         stats = self.crawler.stats
         assert stats is not None
         stats.inc_value(f"{spider.name}/error/{err.kind}")
         if err.kind.transient and not request.meta.get("dont_retry"):
-            retry = get_retry_request(request, spider=spider, reason=str(err.kind),
-                                      max_retry_times=self.max_retries, give_up_log_level="WARNING")
+            retry = get_retry_request(
+                request,
+                spider=spider,
+                reason=str(err.kind),
+                max_retry_times=self.max_retries,
+                give_up_log_level="WARNING",
+            )
             if retry is not None:
-                delay = backoff_delay(retry.meta["retry_times"], base=self.base, cap=self.cap,
-                                      retry_after=retry_after)
+                delay = backoff_delay(
+                    retry.meta["retry_times"], base=self.base, cap=self.cap, retry_after=retry_after
+                )
                 if err.kind is ErrorKind.RATE_LIMITED:
                     limiter = getattr(spider, "rate_limiter", None)
                     if limiter is not None:
                         limiter.pause(delay)
-                logger.info("{}: {} on {}; retry {} of {} in {:.1f}s", spider.name, err.kind,
-                            request.meta.get("yq_endpoint", "request"), retry.meta["retry_times"],
-                            self.max_retries, delay)
+                logger.info(
+                    "{}: {} on {}; retry {} of {} in {:.1f}s",
+                    spider.name,
+                    err.kind,
+                    request.meta.get("yq_endpoint", "request"),
+                    retry.meta["retry_times"],
+                    self.max_retries,
+                    delay,
+                )
                 stats.inc_value("yuqing/time/backoff", delay)
                 if delay > 0:
                     await asyncio.sleep(delay)

@@ -121,7 +121,7 @@ def parse_region(value: Any) -> str | None:
     text = strip_html(value).strip()
     for prefix in _REGION_PREFIXES:
         if text.startswith(prefix):
-            text = text[len(prefix):].strip()
+            text = text[len(prefix) :].strip()
             break
     if not text or len(text) > 64:
         return None
@@ -152,8 +152,12 @@ def absolute_url(value: Any, base: str | None = None) -> str | None:
 _RFC_RE = re.compile(
     r"^(?:[A-Z][a-z]{2},?\s+)?([A-Z][a-z]{2})\s+(\d{1,2})\s+(\d{2}):(\d{2}):(\d{2})\s+([+-]\d{4})\s+(\d{4})$"
 )
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1)}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), start=1
+    )
+}
 _AGO_RE = re.compile(r"^(\d+)\s*(秒|分钟|小时|天)前$")
 _DAY_RE = re.compile(r"^(今天|昨天|前天)\s*(\d{1,2}):(\d{2})$")
 _MD_RE = re.compile(r"^(\d{1,2})-(\d{1,2})(?:\s+(\d{1,2}):(\d{2}))?$")
@@ -184,7 +188,9 @@ def epoch_to_utc(value: Any, *, unit: str = "auto") -> datetime | None:
     return datetime.fromtimestamp(number, UTC)
 
 
-def _local(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime | None:
+def _local(
+    year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0
+) -> datetime | None:
     try:
         return datetime(year, month, day, hour, minute, second, tzinfo=CHINA_TZ).astimezone(UTC)
     except ValueError:
@@ -199,7 +205,9 @@ def _parse_rfc(text: str) -> datetime | None:
     sign = 1 if off[0] == "+" else -1
     tz = timezone(sign * timedelta(hours=int(off[1:3]), minutes=int(off[3:5])))
     try:
-        return datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss), tzinfo=tz).astimezone(UTC)
+        return datetime(int(year), _MONTHS[mon], int(day), int(hh), int(mm), int(ss), tzinfo=tz).astimezone(
+            UTC
+        )
     except ValueError:
         return None
 

@@ -46,8 +46,15 @@ if TYPE_CHECKING:
 
 KINDS = frozenset({"post", "comment", "complaint"})
 _ITEM_FIELDS = tuple(f.name for f in fields(MentionItem) if f.name != "analysis")
-_LIMITS = {"post_id": 64, "parent_post_id": 64, "author_id": 64, "author_name": 128, "ip_region": 64,
-           "keyword": 128, "brand": 64}
+_LIMITS = {
+    "post_id": 64,
+    "parent_post_id": 64,
+    "author_id": 64,
+    "author_name": 128,
+    "ip_region": 64,
+    "keyword": 128,
+    "brand": 64,
+}
 MAX_TEXT = 50_000
 
 
@@ -89,7 +96,11 @@ def normalize_item(item: MentionItem) -> MentionItem:
         item.published_at = item.published_at.astimezone(UTC)
     for name in ("likes", "comments", "shares", "collects", "author_followers"):
         value = getattr(item, name)
-        setattr(item, name, max(int(value), 0) if isinstance(value, int | float) and not isinstance(value, bool) else 0)
+        setattr(
+            item,
+            name,
+            max(int(value), 0) if isinstance(value, int | float) and not isinstance(value, bool) else 0,
+        )
     return item
 
 
@@ -146,7 +157,9 @@ class AnalyzePipeline(_Base):
         if not settings.getbool("YUQING_ANALYZE", True):
             return
         if importlib.util.find_spec("sentiment") is None:
-            logger.warning("analysis unavailable (no sentiment package): mentions are stored without analysis")
+            logger.warning(
+                "analysis unavailable (no sentiment package): mentions are stored without analysis"
+            )
             return
         self.history = self._load_history()  # only worth a query when something will analyse
         from crawler.analysis_pool import AnalysisPool, worker_count
@@ -155,8 +168,12 @@ class AnalyzePipeline(_Base):
         cfg = getattr(self.spider, "cfg", None)
         source = getattr(cfg, "source", None)
         if workers and source and Path(source).is_file():
-            self.pool = AnalysisPool(str(source), workers, batch=settings.getint("YUQING_ANALYZE_BATCH", 200),
-                                     on_batch=self._batch_done)
+            self.pool = AnalysisPool(
+                str(source),
+                workers,
+                batch=settings.getint("YUQING_ANALYZE_BATCH", 200),
+                on_batch=self._batch_done,
+            )
             return
         self._start_in_process(cfg)
 
@@ -165,7 +182,9 @@ class AnalyzePipeline(_Base):
 
         analyze = getattr(sentiment, "analyze", None)
         if analyze is None:
-            logger.warning("analysis unavailable (sentiment.analyze missing): mentions are stored without analysis")
+            logger.warning(
+                "analysis unavailable (sentiment.analyze missing): mentions are stored without analysis"
+            )
             return
         try:
             if hasattr(sentiment, "configure"):
@@ -198,10 +217,15 @@ class AnalyzePipeline(_Base):
             from crawler.storage.models import Author
 
             authors = Author.__table__  # type: ignore[attr-defined]
-            query = (select(authors.c.author_id, authors.c.complaint_count, authors.c.escalation_count)
-                     .where(authors.c.platform == platform,
-                            or_(authors.c.complaint_count > 0, authors.c.escalation_count > 0))
-                     .order_by(authors.c.complaint_count.desc()).limit(limit))
+            query = (
+                select(authors.c.author_id, authors.c.complaint_count, authors.c.escalation_count)
+                .where(
+                    authors.c.platform == platform,
+                    or_(authors.c.complaint_count > 0, authors.c.escalation_count > 0),
+                )
+                .order_by(authors.c.complaint_count.desc())
+                .limit(limit)
+            )
             with crawl_engine(self.crawler.settings).connect() as conn:
                 rows = conn.execute(query).all()
         except Exception as exc:  # boundary: the store stage reports database trouble; analysis goes on
@@ -212,8 +236,15 @@ class AnalyzePipeline(_Base):
 
     def _record(self, item: MentionItem) -> dict[str, Any]:
         text = f"{item.title}\n{item.text}" if item.title and item.title not in item.text else item.text
-        record = {"text": text, "platform": item.platform, "followers": item.author_followers, "likes": item.likes,
-                  "comments": item.comments, "shares": item.shares, "brand": item.brand}
+        record = {
+            "text": text,
+            "platform": item.platform,
+            "followers": item.author_followers,
+            "likes": item.likes,
+            "comments": item.comments,
+            "shares": item.shares,
+            "brand": item.brand,
+        }
         history = self.history.get(str(item.author_id)) if item.author_id else None
         if history:
             record["author_history"] = history
@@ -235,7 +266,9 @@ class AnalyzePipeline(_Base):
             self.failures += 1
             self.stats.inc_value("yuqing/analyze_errors")
             if self.failures <= 3:
-                logger.exception("analysis failed for {} {}; stored without analysis", item.platform, item.post_id)
+                logger.exception(
+                    "analysis failed for {} {}; stored without analysis", item.platform, item.post_id
+                )
         self.stats.inc_value("yuqing/time/analyze", time.perf_counter() - started)
         return item
 

@@ -68,8 +68,14 @@ class ChildResult:
 class ChildProcess:
     """One child process with a deadline; :meth:`stop` may be called from any thread."""
 
-    def __init__(self, argv: Sequence[str], *, log_path: Path | None = None, env: dict[str, str] | None = None,
-                 cwd: str | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        *,
+        log_path: Path | None = None,
+        env: dict[str, str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
         self.argv = list(argv)
         self.log_path = log_path
         self.env = env
@@ -92,15 +98,23 @@ class ChildProcess:
             out = handle
         try:
             self.proc = subprocess.Popen(
-                self.argv, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,  # type: ignore[arg-type]
-                env=self.env, cwd=self.cwd, preexec_fn=_child_setup, close_fds=True,
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,  # type: ignore[arg-type]
+                env=self.env,
+                cwd=self.cwd,
+                preexec_fn=_child_setup,
+                close_fds=True,
             )
         finally:
             if handle is not None:
                 handle.close()
         self.started_at = time.monotonic()
 
-    def wait(self, timeout: float | None, grace: float, *, also_stop: threading.Event | None = None) -> ChildResult:
+    def wait(
+        self, timeout: float | None, grace: float, *, also_stop: threading.Event | None = None
+    ) -> ChildResult:
         """Wait until the child exits, ``timeout`` passes (then stop it), :meth:`stop` is called
         or ``also_stop`` is set (e.g. the crawl's lease was lost)."""
         assert self.proc is not None, "start() first"
@@ -125,8 +139,10 @@ class ChildProcess:
         if self.proc.poll() is None:
             killed = self._terminate(grace)
         return ChildResult(
-            returncode=self.proc.returncode, timed_out=timed_out,
-            stopped=self._stop_requested.is_set() and not timed_out, killed=killed,
+            returncode=self.proc.returncode,
+            timed_out=timed_out,
+            stopped=self._stop_requested.is_set() and not timed_out,
+            killed=killed,
             seconds=time.monotonic() - self.started_at,
         )
 
@@ -154,8 +170,14 @@ class ChildProcess:
             return True
 
 
-def run_child(argv: Sequence[str], *, timeout: float | None, grace: float, log_path: Path | None = None,
-              env: dict[str, str] | None = None) -> ChildResult:
+def run_child(
+    argv: Sequence[str],
+    *,
+    timeout: float | None,
+    grace: float,
+    log_path: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> ChildResult:
     """Start ``argv`` and wait for it (see :class:`ChildProcess`)."""
     child = ChildProcess(argv, log_path=log_path, env=env)
     child.start()

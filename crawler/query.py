@@ -44,8 +44,9 @@ EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 LATEST = datetime(9000, 1, 1, tzinfo=UTC)
 
 
-def parse_time(value: str | datetime | date, *, tz: str = DEFAULT_TZ, now: datetime | None = None,
-               end: bool = False) -> datetime:
+def parse_time(
+    value: str | datetime | date, *, tz: str = DEFAULT_TZ, now: datetime | None = None, end: bool = False
+) -> datetime:
     """``24h`` / ``7d`` (ago), ``2026-11-01`` (local midnight; with ``end``: the next midnight) or ISO time.
 
     A time the parser reads but the database cannot hold (year 9999 in a far time zone,
@@ -93,7 +94,9 @@ class MentionFilter(BaseModel):
     since: datetime | None = Field(default=None, description="Published at or after (UTC)")
     until: datetime | None = Field(default=None, description="Published before (UTC)")
     sentiment: Literal["positive", "neutral", "negative"] | None = None
-    complaint: bool | None = Field(default=None, description="Only complaints (true) or non-complaints (false)")
+    complaint: bool | None = Field(
+        default=None, description="Only complaints (true) or non-complaints (false)"
+    )
     categories: list[str] = Field(default_factory=list)
     urgencies: list[str] = Field(default_factory=list)
     min_risk: int | None = Field(default=None, ge=0, le=100)
@@ -102,7 +105,9 @@ class MentionFilter(BaseModel):
     author: str | None = Field(default=None, max_length=128, description="Author id or exact name")
     event_id: int | None = Field(default=None, ge=1)
     kinds: list[Literal["post", "comment", "complaint"]] = Field(default_factory=list)
-    q: str | None = Field(default=None, max_length=200, description="Full-text search (syntax: docs/analysts.md)")
+    q: str | None = Field(
+        default=None, max_length=200, description="Full-text search (syntax: docs/analysts.md)"
+    )
 
     @field_validator("platforms")
     @classmethod
@@ -202,7 +207,11 @@ def conditions(f: MentionFilter, dialect: str) -> list[ColumnElement[bool]]:
     elif f.sentiment == "neutral":
         out.append(and_(c.sentiment >= NEGATIVE_BELOW, c.sentiment <= POSITIVE_ABOVE))
     if f.complaint is not None:
-        out.append(c.is_complaint.is_(True) if f.complaint else or_(c.is_complaint.is_(False), c.is_complaint.is_(None)))
+        out.append(
+            c.is_complaint.is_(True)
+            if f.complaint
+            else or_(c.is_complaint.is_(False), c.is_complaint.is_(None))
+        )
     if f.categories:
         out.append(c.category.in_(f.categories))
     if f.urgencies:
@@ -225,9 +234,32 @@ def conditions(f: MentionFilter, dialect: str) -> list[ColumnElement[bool]]:
 
 
 ROW_COLUMNS = (
-    "id", "platform", "brand", "kind", "published_at", "author_id", "author_name", "author_followers",
-    "author_verified", "title", "text", "masked_text", "sentiment", "is_complaint", "category", "urgency", "risk",
-    "reasons", "likes", "comments", "shares", "collects", "ip_region", "url", "event_id", "post_id",
+    "id",
+    "platform",
+    "brand",
+    "kind",
+    "published_at",
+    "author_id",
+    "author_name",
+    "author_followers",
+    "author_verified",
+    "title",
+    "text",
+    "masked_text",
+    "sentiment",
+    "is_complaint",
+    "category",
+    "urgency",
+    "risk",
+    "reasons",
+    "likes",
+    "comments",
+    "shares",
+    "collects",
+    "ip_region",
+    "url",
+    "event_id",
+    "post_id",
 )
 
 
@@ -281,8 +313,15 @@ def to_record(row: Any, *, unmasked: bool = False) -> dict[str, Any]:
     return rec
 
 
-def find_mentions(conn: Connection, f: MentionFilter, *, order: Order = "newest", limit: int = 50,
-                  offset: int = 0, unmasked: bool = False) -> tuple[list[dict[str, Any]], bool]:
+def find_mentions(
+    conn: Connection,
+    f: MentionFilter,
+    *,
+    order: Order = "newest",
+    limit: int = 50,
+    offset: int = 0,
+    unmasked: bool = False,
+) -> tuple[list[dict[str, Any]], bool]:
     """A page of matching mentions and whether more follow."""
     stmt = select_mentions(f, conn.dialect.name, order=order).limit(limit + 1).offset(offset)
     rows = [to_record(r, unmasked=unmasked) for r in conn.execute(stmt)]

@@ -44,14 +44,17 @@ ADDON_PATH = "crawler.redis_scrapy.DistributedAddon"
 RATE_HANDLER_PATH = "crawler.redis_scrapy.RateLimitedDownloadHandler"
 
 # Search and listing endpoints of each platform (PLATFORMS.md): always fetched again.
-SEARCH_PATTERNS: tuple[re.Pattern[str], ...] = tuple(re.compile(p) for p in (
-    r"/api/container/getIndex\?(?:.*&)?containerid=100103",  # weibo keyword search
-    r"/api/index/(?:s|feed)\b",  # heimao search and latest feed
-    r"/api/company/received_complaints\b",  # heimao complaints against a company
-    r"/api/sns/web/v1/search/notes\b",  # xiaohongshu search
-    r"/aweme/v1/web/(?:general/search|search/item)\b",  # douyin search
-    r"/search(?:/|\?|$)",  # douyin search page (browser mode)
-))
+SEARCH_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p)
+    for p in (
+        r"/api/container/getIndex\?(?:.*&)?containerid=100103",  # weibo keyword search
+        r"/api/index/(?:s|feed)\b",  # heimao search and latest feed
+        r"/api/company/received_complaints\b",  # heimao complaints against a company
+        r"/api/sns/web/v1/search/notes\b",  # xiaohongshu search
+        r"/aweme/v1/web/(?:general/search|search/item)\b",  # douyin search
+        r"/search(?:/|\?|$)",  # douyin search page (browser mode)
+    )
+)
 SEARCH_META = "yuqing_search"
 
 
@@ -85,12 +88,16 @@ class DistributedAddon:
         settings.set("SCHEDULER_DUPEFILTER_KEY", keys["dupefilter"], priority="addon")
         settings.set("YUQING_PROCESSING_KEY", keys["processing"], priority="addon")
         settings.set("SCHEDULER_PERSIST", True, priority="addon")
-        settings.set("REDIS_URL", os.environ.get("YUQING_REDIS_URL") or os.environ.get("REDIS_URL"), priority="addon")
+        settings.set(
+            "REDIS_URL", os.environ.get("YUQING_REDIS_URL") or os.environ.get("REDIS_URL"), priority="addon"
+        )
         handlers = dict(settings.getwithbase("DOWNLOAD_HANDLERS"))
         inner = {scheme: handlers[scheme] for scheme in ("http", "https") if handlers.get(scheme)}
         inner = {k: v if isinstance(v, str) else f"{v.__module__}.{v.__qualname__}" for k, v in inner.items()}
         settings.set("YUQING_INNER_HANDLERS", inner, priority="addon")
-        settings.set("DOWNLOAD_HANDLERS", {**handlers, **dict.fromkeys(inner, RATE_HANDLER_PATH)}, priority="addon")
+        settings.set(
+            "DOWNLOAD_HANDLERS", {**handlers, **dict.fromkeys(inner, RATE_HANDLER_PATH)}, priority="addon"
+        )
 
 
 _POP_LEASED = """
@@ -187,8 +194,9 @@ class RateLimitedDownloadHandler:
 
     lazy = False
 
-    def __init__(self, crawler: Crawler, limiter: SharedRateLimiter, rates: dict[str, int],
-                 inner_paths: dict[str, str]) -> None:
+    def __init__(
+        self, crawler: Crawler, limiter: SharedRateLimiter, rates: dict[str, int], inner_paths: dict[str, str]
+    ) -> None:
         self.crawler = crawler
         self.limiter = limiter
         self.rates = rates

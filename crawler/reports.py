@@ -30,8 +30,25 @@ from crawler.storage.types import utcnow
 Kind = Literal["daily", "weekly"]
 KIND_NAMES = {"daily": "日报", "weekly": "周报"}
 WEEKDAYS = "一二三四五六日"
-GENERIC_COMPLAINT_WORDS = {"要求", "希望", "给个", "说法", "解释", "太气人", "无语", "避雷", "再也", "不买", "投诉",
-                           "已经", "一直", "还是", "根本", "大家", "真的"}
+GENERIC_COMPLAINT_WORDS = {
+    "要求",
+    "希望",
+    "给个",
+    "说法",
+    "解释",
+    "太气人",
+    "无语",
+    "避雷",
+    "再也",
+    "不买",
+    "投诉",
+    "已经",
+    "一直",
+    "还是",
+    "根本",
+    "大家",
+    "真的",
+}
 
 
 @dataclass
@@ -112,8 +129,9 @@ def _hours(trend: list[dict[str, Any]]) -> list[int]:
     return out
 
 
-def root_causes(conn: Connection, f: MentionFilter, *, exclude: set[str], per_category: int = 6
-                ) -> dict[str, list[dict[str, Any]]]:
+def root_causes(
+    conn: Connection, f: MentionFilter, *, exclude: set[str], per_category: int = 6
+) -> dict[str, list[dict[str, Any]]]:
     """The most frequent words of each category's complaints (a hint at what goes wrong)."""
     out: dict[str, list[dict[str, Any]]] = {}
     skip = exclude | GENERIC_COMPLAINT_WORDS
@@ -125,8 +143,15 @@ def root_causes(conn: Connection, f: MentionFilter, *, exclude: set[str], per_ca
     return out
 
 
-def build_report(conn: Connection, cfg: AppConfig, kind: Kind, *, brand: str | None = None,
-                 day: date | None = None, now: datetime | None = None) -> ReportData:
+def build_report(
+    conn: Connection,
+    cfg: AppConfig,
+    kind: Kind,
+    *,
+    brand: str | None = None,
+    day: date | None = None,
+    now: datetime | None = None,
+) -> ReportData:
     """Every figure of one report."""
     tz = cfg.scheduler.timezone
     now = now or utcnow()
@@ -143,13 +168,29 @@ def build_report(conn: Connection, cfg: AppConfig, kind: Kind, *, brand: str | N
     names = {w for b in cfg.brands for w in (*b.all_names, *b.products)}
     risky, _ = find_mentions(conn, f.model_copy(update={"min_risk": 60}), order="risk", limit=n)
     return ReportData(
-        kind=kind, brand=brand, period=period, generated_at=now, tz=tz, summary=cur, previous=before,
+        kind=kind,
+        brand=brand,
+        period=period,
+        generated_at=now,
+        tz=tz,
+        summary=cur,
+        previous=before,
         trend=hourly if kind == "daily" else volume_trend(conn, f, bucket="day", tz=tz, now=now),
-        by={dim: distribution(conn, f, dim, big_v=big_v, limit=12)  # type: ignore[arg-type]
-            for dim in ("sentiment", "category", "platform", "region", "customer", "urgency")},
-        hours=_hours(hourly), events=_events(conn, brand, period, n), risky=risky,
-        sla=sla_performance(conn, since=period.start, until=period.end, brand=brand,
-                            registration_minutes=cfg.complaints.registration_minutes, now=now),
+        by={
+            dim: distribution(conn, f, dim, big_v=big_v, limit=12)  # type: ignore[arg-type]
+            for dim in ("sentiment", "category", "platform", "region", "customer", "urgency")
+        },
+        hours=_hours(hourly),
+        events=_events(conn, brand, period, n),
+        risky=risky,
+        sla=sla_performance(
+            conn,
+            since=period.start,
+            until=period.end,
+            brand=brand,
+            registration_minutes=cfg.complaints.registration_minutes,
+            now=now,
+        ),
         root_causes=root_causes(conn, f, exclude=names),
         dashboard_url=cfg.api.public_url,
         spread=spread_section(conn, brand, period, n) if kind == "weekly" else [],
@@ -172,11 +213,25 @@ def spread_section(conn: Connection, brand: str | None, p: Period, n: int) -> li
         hot = sp["hot_topics"]
         if not tracked and not hot:
             continue
-        out.append({"id": ev["id"], "title": mask_text(ev["title"] or ""), "mentions": ev["mention_count"],
-                    "reposts": sum(int(t["reposts"]) for t in tracked), "spreaders": top,
-                    "peak_velocity": max((t["velocity"] for t in tracked), default=0.0),
-                    "hot": [{"platform": h["platform"], "word": h["word"], "best_rank": h["best_rank"],
-                             "labels": h["labels"] or []} for h in hot]})
+        out.append(
+            {
+                "id": ev["id"],
+                "title": mask_text(ev["title"] or ""),
+                "mentions": ev["mention_count"],
+                "reposts": sum(int(t["reposts"]) for t in tracked),
+                "spreaders": top,
+                "peak_velocity": max((t["velocity"] for t in tracked), default=0.0),
+                "hot": [
+                    {
+                        "platform": h["platform"],
+                        "word": h["word"],
+                        "best_rank": h["best_rank"],
+                        "labels": h["labels"] or [],
+                    }
+                    for h in hot
+                ],
+            }
+        )
     return out
 
 
@@ -189,7 +244,9 @@ def write_report(data: ReportData, formats: list[str], out_dir: Path) -> list[Pa
     from crawler import report_render
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"yuqing-{data.kind}-{data.brand or 'all'}-{data.period.start.astimezone(ZoneInfo(data.tz)):%Y%m%d}"
+    stem = (
+        f"yuqing-{data.kind}-{data.brand or 'all'}-{data.period.start.astimezone(ZoneInfo(data.tz)):%Y%m%d}"
+    )
     paths: list[Path] = []
     html = report_render.to_html(data)
     for fmt in formats:
@@ -207,19 +264,36 @@ def write_report(data: ReportData, formats: list[str], out_dir: Path) -> list[Pa
     return paths
 
 
-def send_report(conn: Connection, cfg: AppConfig, data: ReportData, channels: list[str] | None = None) -> int | None:
+def send_report(
+    conn: Connection, cfg: AppConfig, data: ReportData, channels: list[str] | None = None
+) -> int | None:
     """Queue the report's summary to the channels (outbox, kind ``report``); None if already queued."""
     from alerts.outbox import enqueue
     from crawler.report_render import to_text
 
     start = data.period.start.astimezone(ZoneInfo(data.tz))
-    return enqueue(conn, cfg, kind="report", dedup_key=f"report:{data.kind}:{data.brand or 'all'}:{start:%Y%m%d}",
-                   title=data.title, brand=data.brand, channels=channels or cfg.reports.channels,
-                   payload={"kind": "report", "brand": data.brand, "title": data.title, "text": to_text(data),
-                            "links": {"dashboard": data.dashboard_url}, "reasons": []})
+    return enqueue(
+        conn,
+        cfg,
+        kind="report",
+        dedup_key=f"report:{data.kind}:{data.brand or 'all'}:{start:%Y%m%d}",
+        title=data.title,
+        brand=data.brand,
+        channels=channels or cfg.reports.channels,
+        payload={
+            "kind": "report",
+            "brand": data.brand,
+            "title": data.title,
+            "text": to_text(data),
+            "links": {"dashboard": data.dashboard_url},
+            "reasons": [],
+        },
+    )
 
 
-def scheduled_report(engine: Engine, cfg: AppConfig, kind: str, *, now: datetime | None = None) -> dict[str, Any]:
+def scheduled_report(
+    engine: Engine, cfg: AppConfig, kind: str, *, now: datetime | None = None
+) -> dict[str, Any]:
     """``yuqing run``'s job: each configured brand's report in the configured formats, sent if channels are set."""
     if kind not in KIND_NAMES:
         raise ValueError(f"unknown report kind {kind!r}")
@@ -232,5 +306,7 @@ def scheduled_report(engine: Engine, cfg: AppConfig, kind: str, *, now: datetime
             alert_id = send_report(conn, cfg, data) if cfg.reports.channels else None
         done["files"] += [str(p) for p in files]
         done["alerts"].append(alert_id)
-        logger.info("{kind} report for {brand}: {files}", kind=kind, brand=brand, files=[p.name for p in files])
+        logger.info(
+            "{kind} report for {brand}: {files}", kind=kind, brand=brand, files=[p.name for p in files]
+        )
     return done

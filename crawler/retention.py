@@ -72,12 +72,19 @@ def purge(engine: Engine, cfg: AppConfig, *, now: datetime | None = None) -> Ret
         conn.execute(delete(snaps).where(snaps.c.fetched_at < cutoff))  # the hot lists' history ages out too
         old_runs = select(R.c.id).where(R.c.started_at < cutoff, R.c.status != "running")
         conn.execute(update(snaps).where(snaps.c.run_id.in_(old_runs)).values(run_id=None))
-        result.runs_deleted = conn.execute(
-            delete(R).where(R.c.started_at < cutoff, R.c.status != "running")).rowcount or 0
-        result.incidents_deleted = conn.execute(
-            delete(H).where(H.c.cleared_at.is_not(None), H.c.cleared_at < cutoff)).rowcount or 0
-    logger.info("retention: {} mentions deleted, {} raw payloads dropped, {} crawl runs and {} incidents deleted",
-                result.mentions_deleted, result.raw_dropped, result.runs_deleted, result.incidents_deleted)
+        result.runs_deleted = (
+            conn.execute(delete(R).where(R.c.started_at < cutoff, R.c.status != "running")).rowcount or 0
+        )
+        result.incidents_deleted = (
+            conn.execute(delete(H).where(H.c.cleared_at.is_not(None), H.c.cleared_at < cutoff)).rowcount or 0
+        )
+    logger.info(
+        "retention: {} mentions deleted, {} raw payloads dropped, {} crawl runs and {} incidents deleted",
+        result.mentions_deleted,
+        result.raw_dropped,
+        result.runs_deleted,
+        result.incidents_deleted,
+    )
     return result
 
 
@@ -85,8 +92,12 @@ def _old_mentions(cutoff: datetime):  # type: ignore[no-untyped-def]
     protected_first = select(C.c.mention_id).where(C.c.mention_id.is_not(None))
     protected_joined = select(CM.c.mention_id)
     old = or_(M.c.published_at < cutoff, and_(M.c.published_at.is_(None), M.c.first_seen_at < cutoff))
-    return (select(M.c.id).where(old, M.c.id.not_in(protected_first), M.c.id.not_in(protected_joined))
-            .order_by(M.c.id).limit(BATCH))
+    return (
+        select(M.c.id)
+        .where(old, M.c.id.not_in(protected_first), M.c.id.not_in(protected_joined))
+        .order_by(M.c.id)
+        .limit(BATCH)
+    )
 
 
 def _purge_mentions(engine: Engine, cutoff: datetime) -> int:
@@ -109,9 +120,14 @@ def _drop_raw(engine: Engine, cutoff: datetime) -> int:
     total = 0
     while True:
         with engine.begin() as conn:
-            ids = list(conn.execute(
-                select(M.c.id).where(M.c.raw.is_not(None), M.c.first_seen_at < cutoff).order_by(M.c.id).limit(BATCH)
-            ).scalars())
+            ids = list(
+                conn.execute(
+                    select(M.c.id)
+                    .where(M.c.raw.is_not(None), M.c.first_seen_at < cutoff)
+                    .order_by(M.c.id)
+                    .limit(BATCH)
+                ).scalars()
+            )
             if not ids:
                 return total
             conn.execute(update(M).where(M.c.id.in_(ids)).values(raw=null()))  # SQL NULL, not JSON null

@@ -104,7 +104,9 @@ def _dow_num(token: str) -> int:
 def cron_trigger(expr: str, tz: str) -> CronTrigger:
     """A 5-field crontab line with standard weekday numbers (APScheduler 3's ``from_crontab`` is off by one)."""
     minute, hour, day, month, dow = expr.split()
-    return CronTrigger(minute=minute, hour=hour, day=day, month=month, day_of_week=_cron_dow(dow), timezone=tz)
+    return CronTrigger(
+        minute=minute, hour=hour, day=day, month=month, day_of_week=_cron_dow(dow), timezone=tz
+    )
 
 
 def interval_trigger(seconds: int, tz: str, offset: float = 0.0) -> IntervalTrigger:
@@ -143,11 +145,26 @@ def build_jobs(cfg: AppConfig) -> list[JobSpec]:
     specs += _crisis_jobs(cfg)
     for kind, expr, name in (("daily", sc.daily_report, "日报"), ("weekly", sc.weekly_report, "周报")):
         if expr:
-            specs.append(JobSpec(f"report:{kind}", "crawler.jobs:report", schedule_trigger(expr, tz), name,
-                                 args=(kind,), misfire_grace_time=max(grace, 3600)))
+            specs.append(
+                JobSpec(
+                    f"report:{kind}",
+                    "crawler.jobs:report",
+                    schedule_trigger(expr, tz),
+                    name,
+                    args=(kind,),
+                    misfire_grace_time=max(grace, 3600),
+                )
+            )
     if sc.retention:
-        specs.append(JobSpec("retention", "crawler.jobs:retention", schedule_trigger(sc.retention, tz),
-                             "数据保留清理", misfire_grace_time=max(grace, 3600)))
+        specs.append(
+            JobSpec(
+                "retention",
+                "crawler.jobs:retention",
+                schedule_trigger(sc.retention, tz),
+                "数据保留清理",
+                misfire_grace_time=max(grace, 3600),
+            )
+        )
     return specs
 
 
@@ -158,12 +175,26 @@ def _crisis_jobs(cfg: AppConfig) -> list[JobSpec]:
     if cfg.hot_lists.enabled:
         for platform in cfg.hot_lists.platforms:
             if cfg.platforms.get(platform).enabled:
-                specs.append(JobSpec(f"hot:{platform}", "crawler.jobs:hot_watch",
-                                     schedule_trigger(cfg.hot_lists.schedule, tz), f"热榜监测 {PLATFORM_NAMES.get(platform, platform)}",
-                                     args=(platform,), misfire_grace_time=grace))
+                specs.append(
+                    JobSpec(
+                        f"hot:{platform}",
+                        "crawler.jobs:hot_watch",
+                        schedule_trigger(cfg.hot_lists.schedule, tz),
+                        f"热榜监测 {PLATFORM_NAMES.get(platform, platform)}",
+                        args=(platform,),
+                        misfire_grace_time=grace,
+                    )
+                )
     if cfg.tracking.enabled and cfg.platforms.weibo.enabled:
-        specs.append(JobSpec("tracking", "crawler.jobs:track", interval_trigger(cfg.tracking.check_seconds, tz),
-                             "传播追踪", misfire_grace_time=grace))
+        specs.append(
+            JobSpec(
+                "tracking",
+                "crawler.jobs:track",
+                interval_trigger(cfg.tracking.check_seconds, tz),
+                "传播追踪",
+                misfire_grace_time=grace,
+            )
+        )
     return specs
 
 
@@ -180,11 +211,16 @@ def _crawl_jobs(cfg: AppConfig) -> list[JobSpec]:
         if kind == "interval" and cfg.scheduler.stagger:
             members = groups[expr]
             offset = members.index(i) * int(value) / len(members)
-        specs.append(JobSpec(
-            crawl_job_id(platform, brand), "crawler.jobs:crawl", schedule_trigger(expr, tz, offset),
-            f"采集 {PLATFORM_NAMES.get(platform, platform)} · {brand}", args=(platform, brand),
-            misfire_grace_time=cfg.scheduler.misfire_grace_seconds,
-        ))
+        specs.append(
+            JobSpec(
+                crawl_job_id(platform, brand),
+                "crawler.jobs:crawl",
+                schedule_trigger(expr, tz, offset),
+                f"采集 {PLATFORM_NAMES.get(platform, platform)} · {brand}",
+                args=(platform, brand),
+                misfire_grace_time=cfg.scheduler.misfire_grace_seconds,
+            )
+        )
     return specs
 
 
@@ -199,8 +235,10 @@ class SyncReport:
     unchanged: list[str]
 
     def __str__(self) -> str:
-        return (f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
-                f"{len(self.unchanged)} unchanged")
+        return (
+            f"{len(self.added)} added, {len(self.changed)} changed, {len(self.removed)} removed, "
+            f"{len(self.unchanged)} unchanged"
+        )
 
 
 def sync_jobs(scheduler: BaseScheduler, specs: list[JobSpec]) -> SyncReport:
@@ -213,8 +251,15 @@ def sync_jobs(scheduler: BaseScheduler, specs: list[JobSpec]) -> SyncReport:
             report.unchanged.append(spec.id)
             continue
         scheduler.add_job(
-            spec.func, trigger=spec.trigger, args=spec.args, id=spec.id, name=spec.name,
-            misfire_grace_time=spec.misfire_grace_time, coalesce=True, max_instances=1, replace_existing=True,
+            spec.func,
+            trigger=spec.trigger,
+            args=spec.args,
+            id=spec.id,
+            name=spec.name,
+            misfire_grace_time=spec.misfire_grace_time,
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
         )
         (report.added if job is None else report.changed).append(spec.id)
     for job_id in existing:
@@ -238,8 +283,11 @@ def make_scheduler(engine: Engine, cfg: AppConfig, *, threads: int | None = None
     return BackgroundScheduler(
         jobstores={"default": make_jobstore(engine)},
         executors={"default": ThreadPoolExecutor(max_workers=workers)},
-        job_defaults={"coalesce": True, "max_instances": 1,
-                      "misfire_grace_time": cfg.scheduler.misfire_grace_seconds},
+        job_defaults={
+            "coalesce": True,
+            "max_instances": 1,
+            "misfire_grace_time": cfg.scheduler.misfire_grace_seconds,
+        },
         timezone=ZoneInfo(cfg.scheduler.timezone),
     )
 

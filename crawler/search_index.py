@@ -257,8 +257,9 @@ def _pg_clause(q: SearchQuery) -> ColumnElement[bool]:
     return and_(*parts)
 
 
-def search_clause(query: str | SearchQuery, dialect: str,
-                  bounds: list[ColumnElement[bool]] | None = None) -> ColumnElement[bool]:
+def search_clause(
+    query: str | SearchQuery, dialect: str, bounds: list[ColumnElement[bool]] | None = None
+) -> ColumnElement[bool]:
     """A WHERE clause on ``mentions`` for the full-text ``query`` on ``dialect``.
 
     ``bounds``: indexed conditions the statement also applies (brand, time range); SQLite

@@ -55,8 +55,13 @@ LEADER_LOCK = "scheduler"
 class Service:
     """The scheduler process. :meth:`run` blocks until :meth:`request_stop` (or SIGTERM)."""
 
-    def __init__(self, config_path: str | None = None, *, cfg: AppConfig | None = None,
-                 command: CommandFactory | None = None) -> None:
+    def __init__(
+        self,
+        config_path: str | None = None,
+        *,
+        cfg: AppConfig | None = None,
+        command: CommandFactory | None = None,
+    ) -> None:
         self.config_path = config_path
         self._cfg = cfg if cfg is not None else load_config(config_path)
         self.engine = open_database(self._cfg.database_url)
@@ -110,8 +115,9 @@ class Service:
         if self.queue is not None:
             queued = self.queue.enqueue(platform, brand)
             return CrawlJobResult(platform, brand, "enqueued" if queued else "already-queued")
-        result = run_locked_crawl(self.engine, cfg, platform, brand, owner=self.owner, command=self.command,
-                                  registry=self.registry)
+        result = run_locked_crawl(
+            self.engine, cfg, platform, brand, owner=self.owner, command=self.command, registry=self.registry
+        )
         if result.status != "skipped":
             from crawler.health import evaluate
 
@@ -138,8 +144,10 @@ class Service:
                 return True
             if not announced:
                 other = holder(self.engine, LEADER_LOCK)
-                logger.warning("another scheduler is active ({}); standing by until it stops",
-                               other.owner if other else "?")
+                logger.warning(
+                    "another scheduler is active ({}); standing by until it stops",
+                    other.owner if other else "?",
+                )
                 self.state = "standby"
                 announced = True
             self._wake.wait(min(5.0, lease_s / 3))
@@ -148,7 +156,9 @@ class Service:
 
     def _recover(self) -> None:
         cfg = self.config()
-        mark_stale_runs(self.engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5))
+        mark_stale_runs(
+            self.engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5)
+        )
         if cfg.distributed.active:
             from crawler.distributed import TaskQueue
 
@@ -187,7 +197,9 @@ class Service:
                 self._reload.clear()
                 self.reload()
             if self.lease is not None and self.lease.lost.is_set():
-                logger.error("the scheduler lease was lost (this process stalled longer than the lease): stopping")
+                logger.error(
+                    "the scheduler lease was lost (this process stalled longer than the lease): stopping"
+                )
                 break
             if self.queue is not None:
                 self.queue.requeue_expired()
@@ -200,7 +212,9 @@ class Service:
             logger.error("config reload failed, keeping the running config: {}", exc)
             return False
         if new.database_url != self._cfg.database_url:
-            logger.warning("[storage].url changed: restart yuqing run to switch databases (keeping the old one)")
+            logger.warning(
+                "[storage].url changed: restart yuqing run to switch databases (keeping the old one)"
+            )
         self._cfg = new
         if self.scheduler is not None:
             report = sync_jobs(self.scheduler, build_jobs(new))

@@ -43,38 +43,74 @@ def jobs_info(engine: Engine, tz: ZoneInfo) -> list[dict[str, Any]]:
         jobs = store.get_all_jobs()
     finally:
         store.shutdown()
-    return [{"id": j.id, "name": j.name, "trigger": describe_trigger(j.trigger),
-             "next_run": _iso(j.next_run_time, tz)} for j in jobs]
+    return [
+        {
+            "id": j.id,
+            "name": j.name,
+            "trigger": describe_trigger(j.trigger),
+            "next_run": _iso(j.next_run_time, tz),
+        }
+        for j in jobs
+    ]
 
 
 def crawl_info(conn: Connection, cfg: AppConfig, tz: ZoneInfo, running: set[str]) -> list[dict[str, Any]]:
     out = []
     for platform, brand in pairs(cfg):
-        last = conn.execute(
-            select(RUNS).where(RUNS.c.platform == platform, RUNS.c.brand == brand, RUNS.c.status != "running")
-            .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc()).limit(1)
-        ).mappings().first()
-        out.append({
-            "platform": platform, "brand": brand, "running": crawl_lock_name(platform, brand) in running,
-            "last_status": last["status"] if last else None,
-            "last_finished": _iso(last["finished_at"], tz) if last else None,
-            "items": last["items"] if last else None, "new": last["new_count"] if last else None,
-            "error_kind": last["error_kind"] if last else None,
-        })
+        last = (
+            conn.execute(
+                select(RUNS)
+                .where(RUNS.c.platform == platform, RUNS.c.brand == brand, RUNS.c.status != "running")
+                .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+        out.append(
+            {
+                "platform": platform,
+                "brand": brand,
+                "running": crawl_lock_name(platform, brand) in running,
+                "last_status": last["status"] if last else None,
+                "last_finished": _iso(last["finished_at"], tz) if last else None,
+                "items": last["items"] if last else None,
+                "new": last["new_count"] if last else None,
+                "error_kind": last["error_kind"] if last else None,
+            }
+        )
     return out
 
 
 def alerts_info(conn: Connection, tz: ZoneInfo) -> dict[str, Any]:
-    open_count = conn.execute(select(func.count()).select_from(ALERTS).where(ALERTS.c.status == "open")).scalar_one()
-    by_kind = dict(conn.execute(select(ALERTS.c.kind, func.count()).where(ALERTS.c.status == "open")
-                                .group_by(ALERTS.c.kind)).all())
-    undelivered = conn.execute(select(func.count()).select_from(DELIVERIES)
-                               .where(DELIVERIES.c.status.in_(("pending", "failed", "sending")))).scalar_one()
-    latest = conn.execute(select(ALERTS.c.id, ALERTS.c.kind, ALERTS.c.title, ALERTS.c.created_at)
-                          .where(ALERTS.c.status == "open").order_by(ALERTS.c.id.desc()).limit(5)).all()
-    return {"open": open_count, "open_by_kind": by_kind, "undelivered": undelivered,
-            "latest": [{"id": r.id, "kind": r.kind, "title": r.title, "created_at": _iso(r.created_at, tz)}
-                       for r in latest]}
+    open_count = conn.execute(
+        select(func.count()).select_from(ALERTS).where(ALERTS.c.status == "open")
+    ).scalar_one()
+    by_kind = dict(
+        conn.execute(
+            select(ALERTS.c.kind, func.count()).where(ALERTS.c.status == "open").group_by(ALERTS.c.kind)
+        ).all()
+    )
+    undelivered = conn.execute(
+        select(func.count())
+        .select_from(DELIVERIES)
+        .where(DELIVERIES.c.status.in_(("pending", "failed", "sending")))
+    ).scalar_one()
+    latest = conn.execute(
+        select(ALERTS.c.id, ALERTS.c.kind, ALERTS.c.title, ALERTS.c.created_at)
+        .where(ALERTS.c.status == "open")
+        .order_by(ALERTS.c.id.desc())
+        .limit(5)
+    ).all()
+    return {
+        "open": open_count,
+        "open_by_kind": by_kind,
+        "undelivered": undelivered,
+        "latest": [
+            {"id": r.id, "kind": r.kind, "title": r.title, "created_at": _iso(r.created_at, tz)}
+            for r in latest
+        ],
+    }
 
 
 def overdue_complaints(conn: Connection, tz: ZoneInfo, now: datetime) -> list[dict[str, Any]]:
@@ -83,15 +119,26 @@ def overdue_complaints(conn: Connection, tz: ZoneInfo, now: datetime) -> list[di
     from alerts.sla import milestone_status
 
     c = COMPLAINTS.c
-    rows = conn.execute(select(COMPLAINTS).where(c.status.in_(OPEN_STATUSES)).order_by(c.due_resolve_at, c.id)
-                        ).mappings().all()
+    rows = (
+        conn.execute(select(COMPLAINTS).where(c.status.in_(OPEN_STATUSES)).order_by(c.due_resolve_at, c.id))
+        .mappings()
+        .all()
+    )
     out = []
     for rec in rows:
         late = [ms for ms, state in milestone_status(dict(rec), now).items() if state == "overdue"]
         if late:
-            out.append({"number": rec["number"], "brand": rec["brand"], "urgency": rec["urgency"],
-                        "status": rec["status"], "assignee": rec["assignee"] or rec["team"], "overdue": late,
-                        "due_resolve_at": _iso(rec["due_resolve_at"], tz)})
+            out.append(
+                {
+                    "number": rec["number"],
+                    "brand": rec["brand"],
+                    "urgency": rec["urgency"],
+                    "status": rec["status"],
+                    "assignee": rec["assignee"] or rec["team"],
+                    "overdue": late,
+                    "due_resolve_at": _iso(rec["due_resolve_at"], tz),
+                }
+            )
     return out
 
 
@@ -105,8 +152,11 @@ def collect_status(engine: Engine, cfg: AppConfig) -> dict[str, Any]:
     with engine.connect() as conn:
         status: dict[str, Any] = {
             "now": _iso(now, tz),
-            "scheduler": {"active": leader is not None, "owner": leader.owner if leader else None,
-                          "since": _iso(leader.acquired_at, tz) if leader else None},
+            "scheduler": {
+                "active": leader is not None,
+                "owner": leader.owner if leader else None,
+                "since": _iso(leader.acquired_at, tz) if leader else None,
+            },
             "mode": "distributed" if cfg.distributed.active else "local",
             "jobs": jobs_info(engine, tz),
             "crawls": crawl_info(conn, cfg, tz, running),
@@ -114,8 +164,16 @@ def collect_status(engine: Engine, cfg: AppConfig) -> dict[str, Any]:
             "overdue_complaints": overdue_complaints(conn, tz, now),
         }
     status["health"] = [
-        {"kind": i["kind"], "platform": i["platform"], "brand": i["brand"], "message": i["message"],
-         "fix": i["fix"], "opened_at": _iso(i["opened_at"], tz)} for i in open_incidents(engine)]
+        {
+            "kind": i["kind"],
+            "platform": i["platform"],
+            "brand": i["brand"],
+            "message": i["message"],
+            "fix": i["fix"],
+            "opened_at": _iso(i["opened_at"], tz),
+        }
+        for i in open_incidents(engine)
+    ]
     if cfg.distributed.active:
         from crawler.distributed import TaskQueue
 

@@ -65,7 +65,7 @@ def _parse_netscape(text: str) -> dict[str, str]:
     cookies: dict[str, str] = {}
     for line in text.splitlines():
         if line.startswith("#HttpOnly_"):
-            line = line[len("#HttpOnly_"):]
+            line = line[len("#HttpOnly_") :]
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split("\t")
@@ -87,7 +87,9 @@ def parse_cookie_text(text: str) -> dict[str, str]:
         if isinstance(data, dict):
             return {str(k): str(v) for k, v in data.items()}
         if isinstance(data, list):
-            return {str(c["name"]): str(c.get("value", "")) for c in data if isinstance(c, dict) and "name" in c}
+            return {
+                str(c["name"]): str(c.get("value", "")) for c in data if isinstance(c, dict) and "name" in c
+            }
         raise CookieFileError("cookie JSON must be a list of {name, value} or an object")
     if "\t" in stripped:
         return _parse_netscape(stripped)
@@ -144,10 +146,17 @@ class Session:
         return "valid"
 
     def to_json(self) -> dict[str, Any]:
-        return {"platform": self.platform, "account": self.account, "cookies": self.cookies,
-                "source": self.source, "saved_at": self.saved_at.isoformat() if self.saved_at else None,
-                "status": self.status, "status_reason": self.status_reason, "user_agent": self.user_agent,
-                "expires_at": self.expires_at.isoformat() if self.expires_at else None}
+        return {
+            "platform": self.platform,
+            "account": self.account,
+            "cookies": self.cookies,
+            "source": self.source,
+            "saved_at": self.saved_at.isoformat() if self.saved_at else None,
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "user_agent": self.user_agent,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
 
 
 def cookies_expiry(cookies: list[dict[str, Any]], names: tuple[str, ...]) -> datetime | None:
@@ -155,7 +164,9 @@ def cookies_expiry(cookies: list[dict[str, Any]], names: tuple[str, ...]) -> dat
     cookies, ``expires`` -1, have none); None when none of them says."""
     from datetime import UTC
 
-    ends = [float(c["expires"]) for c in cookies if c.get("name") in names and float(c.get("expires") or -1) > 0]
+    ends = [
+        float(c["expires"]) for c in cookies if c.get("name") in names and float(c.get("expires") or -1) > 0
+    ]
     return datetime.fromtimestamp(min(ends), UTC) if ends else None
 
 
@@ -218,22 +229,28 @@ class SessionStore:
         except FileNotFoundError:
             return None
         except (OSError, json.JSONDecodeError) as exc:
-            raise YuqingError(f"session file {path} is unreadable ({exc}); run `{login_command(platform, account)}`"
-                              ) from exc
+            raise YuqingError(
+                f"session file {path} is unreadable ({exc}); run `{login_command(platform, account)}`"
+            ) from exc
         try:
             if not isinstance(data, dict) or not isinstance(data.get("cookies") or {}, dict):
                 raise ValueError("not a session object with a cookies map")
             saved, ends = data.get("saved_at"), data.get("expires_at")
-            return Session(platform=platform, account=account,
-                           cookies={str(k): str(v) for k, v in (data.get("cookies") or {}).items()},
-                           source=str(data.get("source", "cookie-file")),
-                           saved_at=datetime.fromisoformat(saved) if saved else None,
-                           status=str(data.get("status", "ok")), status_reason=data.get("status_reason"),
-                           user_agent=data.get("user_agent"),
-                           expires_at=datetime.fromisoformat(ends) if ends else None)
+            return Session(
+                platform=platform,
+                account=account,
+                cookies={str(k): str(v) for k, v in (data.get("cookies") or {}).items()},
+                source=str(data.get("source", "cookie-file")),
+                saved_at=datetime.fromisoformat(saved) if saved else None,
+                status=str(data.get("status", "ok")),
+                status_reason=data.get("status_reason"),
+                user_agent=data.get("user_agent"),
+                expires_at=datetime.fromisoformat(ends) if ends else None,
+            )
         except (ValueError, TypeError) as exc:
-            raise YuqingError(f"session file {path} is malformed ({exc}); "
-                              f"run `{login_command(platform, account)}`") from exc
+            raise YuqingError(
+                f"session file {path} is malformed ({exc}); run `{login_command(platform, account)}`"
+            ) from exc
 
     def stored(self, platform: str) -> list[Session]:
         out = []

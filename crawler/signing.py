@@ -43,8 +43,15 @@ _CUSTOM_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 class XhsSigner(Protocol):
     name: str
 
-    async def sign(self, method: str, uri: str, *, cookies: dict[str, str],
-                   params: dict[str, str] | None = None, payload: dict[str, Any] | None = None) -> dict[str, str]:
+    async def sign(
+        self,
+        method: str,
+        uri: str,
+        *,
+        cookies: dict[str, str],
+        params: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> dict[str, str]:
         """Headers ``X-S``, ``X-T``, ``x-S-Common``, ``X-B3-Traceid`` for one request (``uri`` without host)."""
         ...
 
@@ -63,8 +70,11 @@ class DouyinSigner(Protocol):
 
 
 def _rejected(platform: str, message: str) -> Blocked:
-    return Blocked(f"{message} (see docs/platforms.md: when a platform changes its signing)", platform=platform,
-                   kind=ErrorKind.SIGNATURE_REJECTED)
+    return Blocked(
+        f"{message} (see docs/platforms.md: when a platform changes its signing)",
+        platform=platform,
+        kind=ErrorKind.SIGNATURE_REJECTED,
+    )
 
 
 def xhs_content(method: str, uri: str, params: dict[str, str] | None, payload: dict[str, Any] | None) -> str:
@@ -105,22 +115,40 @@ class XhshowSigner:
             self._common = {key: self._client.sign_xs_common(dict(cookies))}
         return self._common[key]
 
-    async def sign(self, method: str, uri: str, *, cookies: dict[str, str],
-                   params: dict[str, str] | None = None, payload: dict[str, Any] | None = None) -> dict[str, str]:
+    async def sign(
+        self,
+        method: str,
+        uri: str,
+        *,
+        cookies: dict[str, str],
+        params: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> dict[str, str]:
         a1 = cookies.get("a1")
         if not a1:
             raise _rejected("xiaohongshu", "cannot sign: the session has no a1 cookie")
         method = method.upper()
         now = time.time()
         try:
-            x_s = self._client.sign_xs("POST" if method == "POST" else "GET", uri, a1,
-                                       payload=(payload or {}) if method == "POST" else (params or {}), timestamp=now)
+            x_s = self._client.sign_xs(
+                "POST" if method == "POST" else "GET",
+                uri,
+                a1,
+                payload=(payload or {}) if method == "POST" else (params or {}),
+                timestamp=now,
+            )
             common = self._xs_common(cookies)
         except (ValueError, TypeError, KeyError) as exc:
             raise _rejected("xiaohongshu", f"xhshow failed to sign {uri}: {exc}") from exc
         x_t = self._client.get_x_t(now)
-        return {"X-S": x_s, "X-T": str(x_t), "x-S-Common": common, "X-B3-Traceid": self._client.get_b3_trace_id(),
-                "x-xray-traceid": self._client.get_xray_trace_id(timestamp=x_t), "x-mns": "unload"}
+        return {
+            "X-S": x_s,
+            "X-T": str(x_t),
+            "x-S-Common": common,
+            "X-B3-Traceid": self._client.get_b3_trace_id(),
+            "x-xray-traceid": self._client.get_xray_trace_id(timestamp=x_t),
+            "x-mns": "unload",
+        }
 
     async def close(self) -> None:
         return None
@@ -132,11 +160,25 @@ def build_xs_common(a1: str, x_t: str, x_s: str, b1: str) -> str:
 
     from xhshow.core.crc32_encrypt import CRC32
 
-    body = {"s0": 3, "s1": "", "x0": "1", "x1": "3.7.8-2", "x2": "Mac OS", "x3": "xhs-pc-web",
-            "x4": "4.27.2", "x5": a1, "x6": x_t, "x7": x_s, "x8": b1, "x9": CRC32.crc32_js_int(x_t + x_s + b1),
-            "x10": 154}
+    body = {
+        "s0": 3,
+        "s1": "",
+        "x0": "1",
+        "x1": "3.7.8-2",
+        "x2": "Mac OS",
+        "x3": "xhs-pc-web",
+        "x4": "4.27.2",
+        "x5": a1,
+        "x6": x_t,
+        "x7": x_s,
+        "x8": b1,
+        "x9": CRC32.crc32_js_int(x_t + x_s + b1),
+        "x10": 154,
+    }
     std = base64.b64encode(json_body(body).encode()).decode()
-    table = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", _XS_COMMON_ALPHABET)
+    table = str.maketrans(
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", _XS_COMMON_ALPHABET
+    )
     return std.translate(table)
 
 
@@ -164,11 +206,20 @@ class BrowserXhsSigner:
         try:
             await page.wait_for_function("() => typeof window._webmsxyw === 'function'", timeout=10_000)
         except Exception as exc:  # playwright TimeoutError: the page no longer exposes the function
-            raise _rejected("xiaohongshu", f"the page has no signing function ({exc.__class__.__name__})") from exc
+            raise _rejected(
+                "xiaohongshu", f"the page has no signing function ({exc.__class__.__name__})"
+            ) from exc
         return page
 
-    async def sign(self, method: str, uri: str, *, cookies: dict[str, str],
-                   params: dict[str, str] | None = None, payload: dict[str, Any] | None = None) -> dict[str, str]:
+    async def sign(
+        self,
+        method: str,
+        uri: str,
+        *,
+        cookies: dict[str, str],
+        params: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
+    ) -> dict[str, str]:
         from playwright.async_api import Error as PlaywrightError
 
         async with self._lock:
@@ -185,8 +236,12 @@ class BrowserXhsSigner:
             raise _rejected("xiaohongshu", f"page signing returned {type(signed).__name__}")
         x_s, x_t = str(signed["X-s"]), str(signed["X-t"])
         self._trace += 1
-        return {"X-S": x_s, "X-T": x_t, "x-S-Common": build_xs_common(cookies.get("a1", ""), x_t, x_s, b1),
-                "X-B3-Traceid": f"{(int(x_t) * 7919 + self._trace) & 0xFFFFFFFFFFFFFFFF:016x}"}
+        return {
+            "X-S": x_s,
+            "X-T": x_t,
+            "x-S-Common": build_xs_common(cookies.get("a1", ""), x_t, x_s, b1),
+            "X-B3-Traceid": f"{(int(x_t) * 7919 + self._trace) & 0xFFFFFFFFFFFFFFFF:016x}",
+        }
 
     async def close(self) -> None:
         if self._cm is not None:
@@ -202,8 +257,14 @@ class BrowserDouyinSigner:
 
     name = "browser"
 
-    def __init__(self, web_url: str, *, expression: str = DOUYIN_SIGN_EXPRESSION, headless: bool = True,
-                 cookies: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        web_url: str,
+        *,
+        expression: str = DOUYIN_SIGN_EXPRESSION,
+        headless: bool = True,
+        cookies: dict[str, str] | None = None,
+    ) -> None:
         self.web_url = web_url.rstrip("/")
         self.expression = expression
         self.headless = headless
@@ -219,8 +280,11 @@ class BrowserDouyinSigner:
 
         async with self._lock:
             if self._page is None:
-                self._cm = open_browser(headless=self.headless, user_agent=user_agent,
-                                        cookies=cookie_list(self.cookies, self.web_url))
+                self._cm = open_browser(
+                    headless=self.headless,
+                    user_agent=user_agent,
+                    cookies=cookie_list(self.cookies, self.web_url),
+                )
                 session = await self._cm.__aenter__()
                 self._page = await session.new_page()
                 await self._page.goto(f"{self.web_url}/", wait_until="domcontentloaded")
@@ -248,8 +312,12 @@ class CommandDouyinSigner:
         self.timeout = timeout
 
     async def sign(self, query: str, user_agent: str) -> str:
-        proc = await asyncio.create_subprocess_exec(*self.argv, stdin=asyncio.subprocess.PIPE,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        proc = await asyncio.create_subprocess_exec(
+            *self.argv,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
         data = json.dumps({"query": query, "user_agent": user_agent}).encode()
         try:
             out, err = await asyncio.wait_for(proc.communicate(data), self.timeout)

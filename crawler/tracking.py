@@ -59,8 +59,9 @@ LATE_FLOOR_MINUTES = 30.0
 # --- pure parts --------------------------------------------------------------------------------
 
 
-def next_interval(prev_minutes: float, *, new: int, acceleration: float, age_hours: float, lo: float,
-                  hi: float) -> float:
+def next_interval(
+    prev_minutes: float, *, new: int, acceleration: float, age_hours: float, lo: float, hi: float
+) -> float:
     """Minutes until the next visit: tighter while reposts accelerate, looser once nothing new comes."""
     if new > 0 and acceleration > 0:
         nxt = prev_minutes / 2
@@ -136,10 +137,22 @@ def spreaders(rows: Sequence[dict[str, Any]], limit: int | None = None) -> list[
     for rid in by_id:
         if rid not in reach:
             walk(rid)
-    ranked = sorted(({"repost_id": rid, "author_id": r.get("author_id"), "author_name": r.get("author_name"),
-                      "followers": int(r.get("followers") or 0), "verified": bool(r.get("verified")),
-                      "reach": reach[rid], "reposts_below": below[rid], "parent_id": r.get("parent_id")}
-                     for rid, r in by_id.items()), key=lambda s: (-s["reach"], s["repost_id"]))
+    ranked = sorted(
+        (
+            {
+                "repost_id": rid,
+                "author_id": r.get("author_id"),
+                "author_name": r.get("author_name"),
+                "followers": int(r.get("followers") or 0),
+                "verified": bool(r.get("verified")),
+                "reach": reach[rid],
+                "reposts_below": below[rid],
+                "parent_id": r.get("parent_id"),
+            }
+            for rid, r in by_id.items()
+        ),
+        key=lambda s: (-s["reach"], s["repost_id"]),
+    )
     return ranked[:limit] if limit else ranked
 
 
@@ -162,15 +175,21 @@ class Visit:
     error_kind: str | None = None
 
 
-def _fetch_reposts(cfg: AppConfig, fetcher: LightFetcher, post_id: str, known: set[str]) -> tuple[list[api.RepostRow], int]:
+def _fetch_reposts(
+    cfg: AppConfig, fetcher: LightFetcher, post_id: str, known: set[str]
+) -> tuple[list[api.RepostRow], int]:
     base = cfg.platforms.weibo.base_url.rstrip("/")
     rows: list[api.RepostRow] = []
     total = 0
     page = 1
     while page <= cfg.tracking.max_pages:
         url = base + api.REPOST_PATH
-        got = api.parse_repost_page(fetcher.get(url, params={"id": post_id, "page": page},
-                                                headers={"Referer": weibo_api.detail_url(post_id)}), url=url)
+        got = api.parse_repost_page(
+            fetcher.get(
+                url, params={"id": post_id, "page": page}, headers={"Referer": weibo_api.detail_url(post_id)}
+            ),
+            url=url,
+        )
         total = max(total, got.total)
         fresh = [r for r in got.rows if r.repost_id not in known]
         rows += fresh
@@ -183,20 +202,28 @@ def _fetch_reposts(cfg: AppConfig, fetcher: LightFetcher, post_id: str, known: s
 
 def _fetch_comments_total(cfg: AppConfig, fetcher: LightFetcher, post_id: str) -> int:
     url = cfg.platforms.weibo.base_url.rstrip("/") + weibo_api.HOTFLOW_PATH
-    payload = fetcher.get(url, params=weibo_api.comment_params(post_id),
-                          headers={"Referer": weibo_api.detail_url(post_id)})
+    payload = fetcher.get(
+        url, params=weibo_api.comment_params(post_id), headers={"Referer": weibo_api.detail_url(post_id)}
+    )
     data = weibo_api.check_envelope(payload, url=url)
     return parse_count(data.get("total_number"))
 
 
-def visit(engine: Engine, cfg: AppConfig, tracked: dict[str, Any], fetcher: LightFetcher,
-          now: datetime | None = None) -> Visit:
+def visit(
+    engine: Engine,
+    cfg: AppConfig,
+    tracked: dict[str, Any],
+    fetcher: LightFetcher,
+    now: datetime | None = None,
+) -> Visit:
     """One visit to a tracked post: fetch, store, schedule the next, alert."""
     tid, post_id = int(tracked["id"]), str(tracked["post_id"])
     res = Visit(tid, post_id)
     before = fetcher.requests
     with engine.connect() as conn:
-        stored = [dict(r) for r in conn.execute(select(REPOSTS).where(REPOSTS.c.tracked_id == tid)).mappings()]
+        stored = [
+            dict(r) for r in conn.execute(select(REPOSTS).where(REPOSTS.c.tracked_id == tid)).mappings()
+        ]
     known = {r["repost_id"] for r in stored}
     with recorded_run(engine, fetcher, spider="tracking", brand=tracked["brand"], keyword=post_id) as run:
         rows, total = _fetch_reposts(cfg, fetcher, post_id, known)
@@ -210,25 +237,57 @@ def visit(engine: Engine, cfg: AppConfig, tracked: dict[str, Any], fetcher: Ligh
     if run.error is not None:
         res.status, res.error_kind = "failed", str(run.error.kind)
         with engine.begin() as conn:
-            conn.execute(update(TRACKED).where(TRACKED.c.id == tid).values(
-                last_error=str(run.error)[:500], requests=TRACKED.c.requests + res.requests,
-                next_at=now + timedelta(minutes=cfg.tracking.min_minutes)))
+            conn.execute(
+                update(TRACKED)
+                .where(TRACKED.c.id == tid)
+                .values(
+                    last_error=str(run.error)[:500],
+                    requests=TRACKED.c.requests + res.requests,
+                    next_at=now + timedelta(minutes=cfg.tracking.min_minutes),
+                )
+            )
         return res
     with engine.begin() as conn:
         _store_visit(conn, cfg, tracked, rows, stored, total, comments, now, res)
     return res
 
 
-def _store_visit(conn: Connection, cfg: AppConfig, tracked: dict[str, Any], rows: list[api.RepostRow],
-                 stored: list[dict[str, Any]], total: int, comments: int, now: datetime, res: Visit) -> None:
+def _store_visit(
+    conn: Connection,
+    cfg: AppConfig,
+    tracked: dict[str, Any],
+    rows: list[api.RepostRow],
+    stored: list[dict[str, Any]],
+    total: int,
+    comments: int,
+    now: datetime,
+    res: Visit,
+) -> None:
     tid = res.tracked_id
-    new_rows = [{"tracked_id": tid, "repost_id": r.repost_id, "parent_name": r.parent_name, "author_id": r.author_id,
-                 "author_name": r.author_name, "followers": r.followers, "verified": r.verified,
-                 "published_at": r.published_at, "text": r.text, "first_seen_at": now, "parent_id": None}
-                for r in rows]
+    new_rows = [
+        {
+            "tracked_id": tid,
+            "repost_id": r.repost_id,
+            "parent_name": r.parent_name,
+            "author_id": r.author_id,
+            "author_name": r.author_name,
+            "followers": r.followers,
+            "verified": r.verified,
+            "published_at": r.published_at,
+            "text": r.text,
+            "first_seen_at": now,
+            "parent_id": None,
+        }
+        for r in rows
+    ]
     everything = stored + new_rows
-    root_author = conn.execute(select(payloads.MENTIONS.c.author_name).where(
-        payloads.MENTIONS.c.id == tracked.get("mention_id"))).scalar() if tracked.get("mention_id") else None
+    root_author = (
+        conn.execute(
+            select(payloads.MENTIONS.c.author_name).where(payloads.MENTIONS.c.id == tracked.get("mention_id"))
+        ).scalar()
+        if tracked.get("mention_id")
+        else None
+    )
     parents = resolve_parents(everything, root_author)
     if new_rows:
         for r in new_rows:
@@ -238,31 +297,80 @@ def _store_visit(conn: Connection, cfg: AppConfig, tracked: dict[str, Any], rows
     for r in fixes:  # a parent seen only now (fetched out of order)
         conn.execute(update(REPOSTS).where(REPOSTS.c.id == r["id"]).values(parent_id=parents[r["repost_id"]]))
     res.new, res.reposts, res.comments = len(new_rows), max(total, len(everything)), comments
-    conn.execute(insert(POINTS), {"tracked_id": tid, "at": now, "reposts": res.reposts, "comments": comments,
-                                  "likes": 0, "requests": res.requests})
-    points = [(p.at, p.reposts) for p in conn.execute(
-        select(POINTS.c.at, POINTS.c.reposts).where(POINTS.c.tracked_id == tid).order_by(POINTS.c.at.desc()).limit(3))]
+    conn.execute(
+        insert(POINTS),
+        {
+            "tracked_id": tid,
+            "at": now,
+            "reposts": res.reposts,
+            "comments": comments,
+            "likes": 0,
+            "requests": res.requests,
+        },
+    )
+    points = [
+        (p.at, p.reposts)
+        for p in conn.execute(
+            select(POINTS.c.at, POINTS.c.reposts)
+            .where(POINTS.c.tracked_id == tid)
+            .order_by(POINTS.c.at.desc())
+            .limit(3)
+        )
+    ]
     res.velocity, res.acceleration = rates(points[::-1])
     tc = cfg.tracking
     age_h = (now - tracked["started_at"]).total_seconds() / 3600
-    res.interval_minutes = next_interval(float(tracked["interval_s"] or tc.first_minutes * 60) / 60, new=res.new,
-                                         acceleration=res.acceleration, age_hours=age_h, lo=tc.min_minutes,
-                                         hi=tc.max_minutes)
+    res.interval_minutes = next_interval(
+        float(tracked["interval_s"] or tc.first_minutes * 60) / 60,
+        new=res.new,
+        acceleration=res.acceleration,
+        age_hours=age_h,
+        lo=tc.min_minutes,
+        hi=tc.max_minutes,
+    )
     done = now >= tracked["until"]
     state = dict(tracked.get("alert_state") or {})
-    res.alerts = _alerts(conn, cfg, tracked, [dict(r, parent_id=parents.get(r["repost_id"])) for r in everything],
-                         new_rows, state, res, now)
-    conn.execute(update(TRACKED).where(TRACKED.c.id == tid).values(
-        last_fetched_at=now, fetches=TRACKED.c.fetches + 1, requests=TRACKED.c.requests + res.requests,
-        interval_s=res.interval_minutes * 60, next_at=now + timedelta(minutes=res.interval_minutes),
-        status="done" if done else "watching", last_error=None, alert_state=state))
+    res.alerts = _alerts(
+        conn,
+        cfg,
+        tracked,
+        [dict(r, parent_id=parents.get(r["repost_id"])) for r in everything],
+        new_rows,
+        state,
+        res,
+        now,
+    )
+    conn.execute(
+        update(TRACKED)
+        .where(TRACKED.c.id == tid)
+        .values(
+            last_fetched_at=now,
+            fetches=TRACKED.c.fetches + 1,
+            requests=TRACKED.c.requests + res.requests,
+            interval_s=res.interval_minutes * 60,
+            next_at=now + timedelta(minutes=res.interval_minutes),
+            status="done" if done else "watching",
+            last_error=None,
+            alert_state=state,
+        )
+    )
 
 
-def _alerts(conn: Connection, cfg: AppConfig, tracked: dict[str, Any], everything: list[dict[str, Any]],
-            new_rows: list[dict[str, Any]], state: dict[str, Any], res: Visit, now: datetime) -> list[int]:
+def _alerts(
+    conn: Connection,
+    cfg: AppConfig,
+    tracked: dict[str, Any],
+    everything: list[dict[str, Any]],
+    new_rows: list[dict[str, Any]],
+    state: dict[str, Any],
+    res: Visit,
+    now: datetime,
+) -> list[int]:
     reasons = []
     told = set(state.get("big_v") or [])
-    bigs = [r for r in new_rows if r["followers"] >= cfg.analysis.big_v_followers and r["author_id"] not in told]
+    bigs = [
+        r for r in new_rows if r["followers"] >= cfg.analysis.big_v_followers and r["author_id"] not in told
+    ]
     for r in sorted(bigs, key=lambda r: -r["followers"])[:3]:
         reasons.append(f"大V转发：{r['author_name'] or '未知'}（粉丝 {payloads_number(r['followers'])}）")
     state["big_v"] = sorted(told | {r["author_id"] for r in bigs if r["author_id"]})
@@ -278,24 +386,68 @@ def _alerts(conn: Connection, cfg: AppConfig, tracked: dict[str, Any], everythin
     event = None
     if tracked.get("event_id"):
         event = conn.execute(select(EVENTS).where(EVENTS.c.id == tracked["event_id"])).mappings().first()
-    channels = list(dict.fromkeys([*((event or {}).get("alert_state") or {}).get("channels", []),
-                                   *rules.surge_channels(cfg, tracked["brand"])]))
+    channels = list(
+        dict.fromkeys(
+            [
+                *((event or {}).get("alert_state") or {}).get("channels", []),
+                *rules.surge_channels(cfg, tracked["brand"]),
+            ]
+        )
+    )
     n = int(state.get("alerts") or 0) + 1
     top = spreaders(everything, 3)
     title = f"传播追踪 · 转发 {res.reposts} 次"
-    payload = {"kind": "spread", "title": title, "brand": tracked["brand"], "reasons": reasons,
-               "text": "；".join(reasons),
-               "spread": {"post_id": tracked["post_id"], "reposts": res.reposts, "comments": res.comments,
-                          "velocity": res.velocity, "acceleration": res.acceleration, "spreaders": top},
-               "links": payloads.links(cfg, mention_id=tracked.get("mention_id"))}
+    payload = {
+        "kind": "spread",
+        "title": title,
+        "brand": tracked["brand"],
+        "reasons": reasons,
+        "text": "；".join(reasons),
+        "spread": {
+            "post_id": tracked["post_id"],
+            "reposts": res.reposts,
+            "comments": res.comments,
+            "velocity": res.velocity,
+            "acceleration": res.acceleration,
+            "spreaders": top,
+        },
+        "links": payloads.links(cfg, mention_id=tracked.get("mention_id")),
+    }
     send, held = pacing.split(conn, cfg, tracked["brand"], channels, now, exempt=False)
     if held:  # over the brand's hourly budget there: told in the next roll-up, not lost
-        pacing.hold(conn, [pacing.Hold("rollup", tracked["brand"], ch, f"spread:{tracked['id']}:{n}", "spread",
-                                       mention_id=tracked.get("mention_id"), event_id=tracked.get("event_id"),
-                                       note=f"传播追踪：{payload['text']}"[:500]) for ch in held], now)
-    alert_id = enqueue(conn, cfg, kind="spread", dedup_key=f"spread:{tracked['id']}:{n}", title=title,
-                       payload=payload, channels=send, brand=tracked["brand"], event_id=tracked.get("event_id"),
-                       mention_id=tracked.get("mention_id")) if send else None
+        pacing.hold(
+            conn,
+            [
+                pacing.Hold(
+                    "rollup",
+                    tracked["brand"],
+                    ch,
+                    f"spread:{tracked['id']}:{n}",
+                    "spread",
+                    mention_id=tracked.get("mention_id"),
+                    event_id=tracked.get("event_id"),
+                    note=f"传播追踪：{payload['text']}"[:500],
+                )
+                for ch in held
+            ],
+            now,
+        )
+    alert_id = (
+        enqueue(
+            conn,
+            cfg,
+            kind="spread",
+            dedup_key=f"spread:{tracked['id']}:{n}",
+            title=title,
+            payload=payload,
+            channels=send,
+            brand=tracked["brand"],
+            event_id=tracked.get("event_id"),
+            mention_id=tracked.get("mention_id"),
+        )
+        if send
+        else None
+    )
     state["alerts"] = n
     if alert_id is None:
         return []
@@ -309,17 +461,25 @@ def payloads_number(n: int) -> str:
     return number(n)
 
 
-def run_due(engine: Engine, cfg: AppConfig, *, fetcher: LightFetcher | None = None,
-            now: datetime | None = None) -> list[Visit]:
+def run_due(
+    engine: Engine, cfg: AppConfig, *, fetcher: LightFetcher | None = None, now: datetime | None = None
+) -> list[Visit]:
     """Visit every watched post that is due (one fetcher, so one rate ceiling, for all of them);
     ``now`` is the clock of the whole visit (tests and the benchmark run it ahead of the wall clock)."""
     now = now or utcnow()
     t = TRACKED.c
     with engine.begin() as conn:
-        conn.execute(update(TRACKED).where(t.status == "watching", t.until < now - timedelta(hours=1)).values(
-            status="done"))
-        due = [dict(r) for r in conn.execute(select(TRACKED).where(t.status == "watching", t.next_at <= now)
-                                             .order_by(t.next_at)).mappings()]
+        conn.execute(
+            update(TRACKED)
+            .where(t.status == "watching", t.until < now - timedelta(hours=1))
+            .values(status="done")
+        )
+        due = [
+            dict(r)
+            for r in conn.execute(
+                select(TRACKED).where(t.status == "watching", t.next_at <= now).order_by(t.next_at)
+            ).mappings()
+        ]
     if not due:
         return []
     own = fetcher is None
@@ -333,5 +493,11 @@ def run_due(engine: Engine, cfg: AppConfig, *, fetcher: LightFetcher | None = No
 
 def tree_of(conn: Connection, tracked_id: int) -> list[dict[str, Any]]:
     """The stored reposts of a tracked post, oldest first (parent_id None: made from the post)."""
-    return [dict(r) for r in conn.execute(select(REPOSTS).where(REPOSTS.c.tracked_id == tracked_id)
-                                          .order_by(REPOSTS.c.published_at, REPOSTS.c.id)).mappings()]
+    return [
+        dict(r)
+        for r in conn.execute(
+            select(REPOSTS)
+            .where(REPOSTS.c.tracked_id == tracked_id)
+            .order_by(REPOSTS.c.published_at, REPOSTS.c.id)
+        ).mappings()
+    ]

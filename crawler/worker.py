@@ -44,8 +44,14 @@ def task_overrides(cfg: AppConfig, task: Task) -> dict[str, str]:
 class Worker:
     """The worker process. :meth:`run` blocks until :meth:`request_stop` (or SIGTERM)."""
 
-    def __init__(self, cfg: AppConfig, *, config_path: str | None = None, concurrency: int | None = None,
-                 command: CommandFactory | None = None) -> None:
+    def __init__(
+        self,
+        cfg: AppConfig,
+        *,
+        config_path: str | None = None,
+        concurrency: int | None = None,
+        command: CommandFactory | None = None,
+    ) -> None:
         self.cfg = cfg
         self.config_path = config_path or cfg.source
         self.engine = open_database(cfg.database_url)
@@ -70,7 +76,10 @@ class Worker:
         logger.info("yuqing worker {} started: {} slot(s)", self.id, self.concurrency)
         self._close_stale_runs()
         self.queue.requeue_expired()
-        slots = [threading.Thread(target=self._slot, name=f"slot-{i}", daemon=True) for i in range(self.concurrency)]
+        slots = [
+            threading.Thread(target=self._slot, name=f"slot-{i}", daemon=True)
+            for i in range(self.concurrency)
+        ]
         for t in slots:
             t.start()
         info = {"host": socket.gethostname(), "pid": os.getpid(), "slots": self.concurrency}
@@ -93,7 +102,9 @@ class Worker:
         from crawler.crawljob import mark_stale_runs
 
         try:
-            mark_stale_runs(self.engine, older_than=timedelta(minutes=self.cfg.scheduler.crawl_timeout_minutes * 2 + 5))
+            mark_stale_runs(
+                self.engine, older_than=timedelta(minutes=self.cfg.scheduler.crawl_timeout_minutes * 2 + 5)
+            )
         except SQLAlchemyError as exc:
             logger.warning("could not check for stale crawl runs: {}", exc)
 
@@ -106,7 +117,9 @@ class Worker:
             try:
                 self._run_task(task)
             except Exception:  # process boundary: a broken task must not kill the slot
-                logger.exception("task {} ({}/{}) failed in the worker", task.id[:8], task.platform, task.brand)
+                logger.exception(
+                    "task {} ({}/{}) failed in the worker", task.id[:8], task.platform, task.brand
+                )
                 self.queue.release(task)
                 self._stop.wait(2.0)
 
@@ -123,8 +136,16 @@ class Worker:
         env["YUQING_REDIS_URL"] = self.cfg.redis_url or ""
         env["YUQING_TASK_ID"] = task.id
         try:
-            result = run_locked_crawl(self.engine, self.cfg, task.platform, task.brand, owner=self.owner,
-                                      command=self._command_for(task), registry=self.registry, env=env)
+            result = run_locked_crawl(
+                self.engine,
+                self.cfg,
+                task.platform,
+                task.brand,
+                owner=self.owner,
+                command=self._command_for(task),
+                registry=self.registry,
+                env=env,
+            )
         finally:
             renewing.set()
             keeper.join()

@@ -66,12 +66,18 @@ def run_demo(work: Path, seed: int) -> tuple[Path, Any]:
 def pick_alert(engine: Any) -> dict[str, Any]:
     """The immediate alert of the biggest event (it carries the most context), else any immediate one."""
     with engine.connect() as conn:
-        rows = [dict(r) for r in conn.execute(select(Alert.id, Alert.kind, Alert.payload)
-                                              .where(Alert.kind.in_(("mention", "event")))).mappings()]
+        rows = [
+            dict(r)
+            for r in conn.execute(
+                select(Alert.id, Alert.kind, Alert.payload).where(Alert.kind.in_(("mention", "event")))
+            ).mappings()
+        ]
     if not rows:
         raise SystemExit("the demo sent no immediate alert")
-    return max(rows, key=lambda a: (int(((a["payload"] or {}).get("event") or {}).get("mention_count") or 0),
-                                    -a["id"]))
+    return max(
+        rows,
+        key=lambda a: (int(((a["payload"] or {}).get("event") or {}).get("mention_count") or 0), -a["id"]),
+    )
 
 
 def main() -> None:
@@ -88,17 +94,25 @@ def main() -> None:
         path, engine = run_demo(work, args.seed)
         alert = pick_alert(engine)
         payload = alert["payload"]
-        link = ((payload.get("links") or {}).get("dashboard") or PUBLIC_URL)
+        link = (payload.get("links") or {}).get("dashboard") or PUBLIC_URL
         doc = render(payload, ref=f"告警编号 {alert['id']}")
         meta = f"发件人：yuqing 舆情监控 · 主题：{doc.summary}"
         cfg = load_config(path)
-        cfg = cfg.model_copy(update={"api": cfg.api.model_validate(
-            {**cfg.api.model_dump(), "tokens": [{"name": "张敏", "token": TOKEN, "role": "handler"}]})})
+        cfg = cfg.model_copy(
+            update={
+                "api": cfg.api.model_validate(
+                    {**cfg.api.model_dump(), "tokens": [{"name": "张敏", "token": TOKEN, "role": "handler"}]}
+                )
+            }
+        )
         with served(cfg, engine) as base, chromium() as browser:
             page = browser.new_page(viewport={"width": 660, "height": 900})
             mail = re.search(r"<body[^>]*>(.*)</body>", to_html(doc), re.S)
-            page.set_content(PAGE.format(meta=meta.replace("&", "&amp;").replace("<", "&lt;"),
-                                         html=mail.group(1) if mail else ""))
+            page.set_content(
+                PAGE.format(
+                    meta=meta.replace("&", "&amp;").replace("<", "&lt;"), html=mail.group(1) if mail else ""
+                )
+            )
             page.locator(".mail").screenshot(path=str(out / "alert-message.png"))
             item = browser.new_page(viewport={"width": 1280, "height": 1000})
             item.goto(f"{base}#token={TOKEN}")

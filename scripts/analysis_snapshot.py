@@ -34,8 +34,18 @@ sys.path.insert(0, str(ROOT))
 CORPUS = ROOT / "sentiment" / "data" / "complaints"
 MENTIONS = Path("/work/shared/data/mentions_dev.jsonl")
 CONFIG = ROOT / "config" / "yuqing.toml"
-FIELDS = ("sentiment", "is_complaint", "category", "urgency", "risk", "reasons", "fingerprint", "masked_text",
-          "tokens", "model_version")
+FIELDS = (
+    "sentiment",
+    "is_complaint",
+    "category",
+    "urgency",
+    "risk",
+    "reasons",
+    "fingerprint",
+    "masked_text",
+    "tokens",
+    "model_version",
+)
 
 
 EXACT = False  # --exact: keep the models' raw outputs bit for bit instead of rounding to 1e-9
@@ -51,14 +61,31 @@ def odd_inputs() -> list[dict[str, Any]]:
     """Inputs at the edges: nothing to read, hostile characters, PII, huge texts."""
     long_text = "鲜果时光的橙汁喝出异物，肚子疼了一晚上，要求退款并赔偿！" * 400
     texts: list[Any] = [
-        "", None, "   ", "1", "👍", "[微笑]", "http://t.cn/abc", "。。。！！！", "\x00\x01控制\x7f字符\u200b",
+        "",
+        None,
+        "   ",
+        "1",
+        "👍",
+        "[微笑]",
+        "http://t.cn/abc",
+        "。。。！！！",
+        "\x00\x01控制\x7f字符\u200b",
         "联系我 13812345678 或 138-1234-5678，邮箱 someone@example.com，订单号：AB1234567890",
         "身份证 110101199003071234 银行卡 6222 0212 3456 7890 123 电话 010-12345678",
-        "ＡＢＣ全角１２３鲜果时光ＸＧＳＧ太难喝了！！", "😡😡😡😡", "小鹿宝贝奶粉吃了过敏，宝宝住院了，已经报警并联系媒体曝光",
-        "不是说好的吗？为什么还没发货？？", "好吃的，就是受潮了", "XGSG yyds!!! 绝绝子", long_text,
+        "ＡＢＣ全角１２３鲜果时光ＸＧＳＧ太难喝了！！",
+        "😡😡😡😡",
+        "小鹿宝贝奶粉吃了过敏，宝宝住院了，已经报警并联系媒体曝光",
+        "不是说好的吗？为什么还没发货？？",
+        "好吃的，就是受潮了",
+        "XGSG yyds!!! 绝绝子",
+        long_text,
         "黑猫投诉【投诉对象】鲜果时光【投诉问题】虚假宣传｜【投诉要求】退款",
-        "a" * 30_000, "转发微博 //@小王: 鲜果时光的橙汁有股怪味，别买了",
-        12345, "𠀀𠀁 surrogate-range Han \ud800 lone", "“如遇问题，投诉24小时内必回”", "#消费维权# 鲜果时光 拒不退款",
+        "a" * 30_000,
+        "转发微博 //@小王: 鲜果时光的橙汁有股怪味，别买了",
+        12345,
+        "𠀀𠀁 surrogate-range Han \ud800 lone",
+        "“如遇问题，投诉24小时内必回”",
+        "#消费维权# 鲜果时光 拒不退款",
     ]
     return [{"id": f"odd{i}", "text": t, "platform": "weibo"} for i, t in enumerate(texts)]
 
@@ -76,8 +103,22 @@ def records(limit: int) -> list[dict[str, Any]]:
             if not isinstance(text, str) or text in seen:
                 continue
             seen.add(text)
-            out.append({k: rec.get(k) for k in ("id", "text", "platform", "brand", "author_followers", "likes",
-                                                 "comments", "shares") if k in rec})
+            out.append(
+                {
+                    k: rec.get(k)
+                    for k in (
+                        "id",
+                        "text",
+                        "platform",
+                        "brand",
+                        "author_followers",
+                        "likes",
+                        "comments",
+                        "shares",
+                    )
+                    if k in rec
+                }
+            )
     rng = random.Random(20240611)
     rng.shuffle(out)
     out = out[:limit] if limit else out
@@ -111,20 +152,29 @@ def model_rows(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     st = analyzer.state()
     out: list[dict[str, Any]] = []
     for i in range(0, len(recs), 700):
-        chunk = recs[i:i + 700]
+        chunk = recs[i : i + 700]
         prepared = analyzer.prepare(chunk)
         feats = analyzer.features(st, prepared)
         outs = analyzer.model_outputs(feats, st.cmodel)
         for j, o in enumerate(outs):
-            out.append({
-                "margin": _r(feats.margins[j]), "tail": _r(feats.tails[j]),
-                "dense": [_r(v) for v in feats.dense[j].tolist()],
-                "p_complaint": _r(o.p_complaint), "p_urgent": _r(o.p_urgent), "p_top": _r(o.p_top),
-                "categories": {k: _r(v) for k, v in o.categories.items()},
-                "evidence": o.evidence, "cues": o.cues,
-                "score_sentiment": _r(analyzer.score_sentiment(chunk[j].get("text") or "")
-                                      if isinstance(chunk[j].get("text"), str) else None),
-            })
+            out.append(
+                {
+                    "margin": _r(feats.margins[j]),
+                    "tail": _r(feats.tails[j]),
+                    "dense": [_r(v) for v in feats.dense[j].tolist()],
+                    "p_complaint": _r(o.p_complaint),
+                    "p_urgent": _r(o.p_urgent),
+                    "p_top": _r(o.p_top),
+                    "categories": {k: _r(v) for k, v in o.categories.items()},
+                    "evidence": o.evidence,
+                    "cues": o.cues,
+                    "score_sentiment": _r(
+                        analyzer.score_sentiment(chunk[j].get("text") or "")
+                        if isinstance(chunk[j].get("text"), str)
+                        else None
+                    ),
+                }
+            )
     return out
 
 
@@ -136,14 +186,24 @@ def run(recs: list[dict[str, Any]]) -> dict[str, Any]:
     i, k = 0, 0
     while i < len(recs):
         n = sizes[k % len(sizes)]
-        batch += [_fields(a) for a in sentiment.analyze_many(recs[i:i + n])]
+        batch += [_fields(a) for a in sentiment.analyze_many(recs[i : i + n])]
         i, k = i + n, k + 1
     single = []
     for r in recs:
-        single.append(_fields(sentiment.analyze(
-            r.get("text"), platform=r.get("platform"), followers=r.get("author_followers", 0),
-            likes=r.get("likes", 0), comments=r.get("comments", 0), shares=r.get("shares", 0),
-            brand=r.get("brand"), author_history=r.get("author_history"))))
+        single.append(
+            _fields(
+                sentiment.analyze(
+                    r.get("text"),
+                    platform=r.get("platform"),
+                    followers=r.get("author_followers", 0),
+                    likes=r.get("likes", 0),
+                    comments=r.get("comments", 0),
+                    shares=r.get("shares", 0),
+                    brand=r.get("brand"),
+                    author_history=r.get("author_history"),
+                )
+            )
+        )
     return {"batch": batch, "single": single, "model": model_rows(recs)}
 
 
@@ -172,7 +232,12 @@ def compare(a_path: Path, b_path: Path, show: int = 5) -> int:
     for conf in ("default", "configured"):
         for section in ("batch", "single", "model"):
             ra, rb = a[conf][section], b[conf][section]
-            diffs = [(i, key) for i, (x, y) in enumerate(zip(ra, rb, strict=True)) for key in x if x[key] != y.get(key)]
+            diffs = [
+                (i, key)
+                for i, (x, y) in enumerate(zip(ra, rb, strict=True))
+                for key in x
+                if x[key] != y.get(key)
+            ]
             total += len(diffs)
             print(f"{conf:10} {section:6} {len(ra):>6} rows, {len(diffs)} differing fields")
             for i, key in diffs[:show]:

@@ -23,8 +23,19 @@ sys.path.insert(0, str(ROOT))
 
 from sentiment.complaint_model import CATEGORIES, URGENCIES  # noqa: E402
 
-FIELDS = ("id", "platform", "brand", "text", "author_followers", "likes", "comments", "shares",
-          "is_complaint", "category", "urgency")
+FIELDS = (
+    "id",
+    "platform",
+    "brand",
+    "text",
+    "author_followers",
+    "likes",
+    "comments",
+    "shares",
+    "is_complaint",
+    "category",
+    "urgency",
+)
 
 
 def check(rec: dict, where: str) -> None:
@@ -50,8 +61,12 @@ def read(path: str) -> list[dict]:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--work", type=Path, nargs="+",
-                    default=[ROOT / "sentiment/data/complaints/work", ROOT / "sentiment/data/complaints/work2"])
+    ap.add_argument(
+        "--work",
+        type=Path,
+        nargs="+",
+        default=[ROOT / "sentiment/data/complaints/work", ROOT / "sentiment/data/complaints/work2"],
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "sentiment/data/complaints")
     ap.add_argument("--partial", action="store_true")
     a = ap.parse_args()
@@ -73,21 +88,39 @@ def main() -> None:
             if a.partial:
                 continue
             raise SystemExit(f"no label for {src['id']}")
-        real.append({"id": src["id"], "platform": platforms.get(src["source"]), "brand": None, "text": src["text"],
-                     "author_followers": 0, "likes": 0, "comments": 0, "shares": 0,
-                     "is_complaint": lab["is_complaint"], "category": lab["category"], "urgency": lab["urgency"],
-                     "source": src["source"], "domain": lab["domain"], "source_polarity": src["source_polarity"]})
+        real.append(
+            {
+                "id": src["id"],
+                "platform": platforms.get(src["source"]),
+                "brand": None,
+                "text": src["text"],
+                "author_followers": 0,
+                "likes": 0,
+                "comments": 0,
+                "shares": 0,
+                "is_complaint": lab["is_complaint"],
+                "category": lab["category"],
+                "urgency": lab["urgency"],
+                "source": src["source"],
+                "domain": lab["domain"],
+                "source_polarity": src["source_polarity"],
+            }
+        )
     # third readings of the texts the two annotators disagreed on (scripts/agreement.py lists them)
     adjudicated: dict[str, dict] = {}
     for adj_file in sorted(Path(f) for w in works for f in glob.glob(str(w / "adjudicated*.jsonl"))):
-        suffix = adj_file.name[len("adjudicated"):]
+        suffix = adj_file.name[len("adjudicated") :]
         disagreements = {d["id"]: d for d in read(str(adj_file.with_name("disagreements" + suffix)))}
         for rec in read(str(adj_file)):
             check(rec, f"{adj_file}:{rec.get('id')}")
             d = disagreements[rec["id"]]
-            adjudicated[rec["id"]] = {"id": rec["id"], "first": d["a"], "second": d["b"],
-                                      "final": [rec["is_complaint"], rec["category"], rec["urgency"]],
-                                      "why": rec.get("why")}
+            adjudicated[rec["id"]] = {
+                "id": rec["id"],
+                "first": d["a"],
+                "second": d["b"],
+                "final": [rec["is_complaint"], rec["category"], rec["urgency"]],
+                "why": rec.get("why"),
+            }
     for r in real:
         if r["id"] in adjudicated:
             r["is_complaint"], r["category"], r["urgency"] = adjudicated[r["id"]]["final"]

@@ -27,11 +27,15 @@ def main() -> None:
     base = load_config(ROOT / "config" / "yuqing.toml")
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite:///{Path(tmp) / 'shot.db'}"
-        cfg = base.model_copy(update={
-            "storage": base.storage.model_copy(update={"url": url}),
-            "project": base.project.model_copy(update={"data_dir": tmp}),
-            "api": base.api.model_validate({"tokens": [{"name": "张敏", "token": TOKEN, "role": "handler"}]}),
-        })
+        cfg = base.model_copy(
+            update={
+                "storage": base.storage.model_copy(update={"url": url}),
+                "project": base.project.model_copy(update={"data_dir": tmp}),
+                "api": base.api.model_validate(
+                    {"tokens": [{"name": "张敏", "token": TOKEN, "role": "handler"}]}
+                ),
+            }
+        )
         search_index.configure(cfg)
         engine = open_database(url)
         seed_database(engine, cfg, mentions=2500, days=14)

@@ -36,18 +36,27 @@ def main() -> None:
         event_id = int(sys.argv[2])
     else:
         with engine.connect() as conn:
-            event_id = conn.execute(select(t.event_id).where(t.event_id.is_not(None))
-                                    .order_by(t.fetches.desc(), t.id)).scalars().first()
+            event_id = (
+                conn.execute(
+                    select(t.event_id).where(t.event_id.is_not(None)).order_by(t.fetches.desc(), t.id)
+                )
+                .scalars()
+                .first()
+            )
         if event_id is None:
             sys.exit("no watched post with an event in this database: run `yuqing demo` first")
     out = Path(sys.argv[3]) if len(sys.argv) > 3 else ROOT / "docs" / "crisis-event.png"
     base = load_config(ROOT / "config" / "yuqing.toml")
     with tempfile.TemporaryDirectory() as tmp:
-        cfg = base.model_copy(update={
-            "storage": base.storage.model_copy(update={"url": url}),
-            "project": base.project.model_copy(update={"data_dir": tmp}),
-            "api": base.api.model_validate({"tokens": [{"name": "截图", "token": TOKEN, "role": "viewer"}]}),
-        })
+        cfg = base.model_copy(
+            update={
+                "storage": base.storage.model_copy(update={"url": url}),
+                "project": base.project.model_copy(update={"data_dir": tmp}),
+                "api": base.api.model_validate(
+                    {"tokens": [{"name": "截图", "token": TOKEN, "role": "viewer"}]}
+                ),
+            }
+        )
         search_index.configure(cfg)
         with served(cfg, engine) as base_url, chromium() as browser:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -59,8 +68,11 @@ def main() -> None:
             box = page.evaluate("""() => { const t = [...document.querySelectorAll('#item-page table.compact')].pop();
                 return t.getBoundingClientRect().bottom + window.scrollY; }""")  # down to the spreaders
             out.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(out), full_page=True,
-                            clip={"x": 0, "y": 0, "width": 1280, "height": min(int(box) + 24, 4000)})
+            page.screenshot(
+                path=str(out),
+                full_page=True,
+                clip={"x": 0, "y": 0, "width": 1280, "height": min(int(box) + 24, 4000)},
+            )
     print(f"wrote {out} (event {event_id})")
 
 

@@ -52,12 +52,21 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=4)
     ap.add_argument("--seed", type=int, default=20261204)
     ap.add_argument("--scale", type=float, default=1.0, help="Draw this multiple of the per-source counts.")
-    ap.add_argument("--exclude", type=Path, nargs="*", default=[],
-                    help="sources.jsonl files of earlier draws: their texts are not drawn again.")
+    ap.add_argument(
+        "--exclude",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="sources.jsonl files of earlier draws: their texts are not drawn again.",
+    )
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    taken = {json.loads(line)["text"] for f in args.exclude for line in f.read_text(encoding="utf-8").splitlines()
-             if line.strip()}
+    taken = {
+        json.loads(line)["text"]
+        for f in args.exclude
+        for line in f.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
     records = []
     for folder, (prefix, n) in SOURCES.items():
         rows = [r for r in read(args.data / folder / "train.csv") if r[1] not in taken]
@@ -72,14 +81,19 @@ def main() -> None:
     size = -(-len(records) // args.batches)
     for b in range(args.batches):
         with (args.out / f"batch{b + 1}.jsonl").open("w", encoding="utf-8") as fh:
-            for r in records[b * size:(b + 1) * size]:
-                fh.write(json.dumps({"id": r["id"], "source": r["source"], "text": r["text"]},
-                                    ensure_ascii=False) + "\n")
+            for r in records[b * size : (b + 1) * size]:
+                fh.write(
+                    json.dumps({"id": r["id"], "source": r["source"], "text": r["text"]}, ensure_ascii=False)
+                    + "\n"
+                )
     # 10 % of every batch, shuffled, for a second independent annotator
     second = [r for r in records if int(hashlib.md5(r["id"].encode()).hexdigest(), 16) % 10 == 0]
     with (args.out / "second_real.jsonl").open("w", encoding="utf-8") as fh:
         for r in second:
-            fh.write(json.dumps({"id": r["id"], "source": r["source"], "text": r["text"]}, ensure_ascii=False) + "\n")
+            fh.write(
+                json.dumps({"id": r["id"], "source": r["source"], "text": r["text"]}, ensure_ascii=False)
+                + "\n"
+            )
     print(len(records), "records;", len(second), "for the second annotator")
 
 

@@ -46,8 +46,19 @@ class Analysis:
     model_version: str
     analyzed_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
-    COLUMN_NAMES = ("sentiment", "is_complaint", "category", "urgency", "risk", "reasons", "fingerprint",
-                    "masked_text", "tokens", "model_version", "analyzed_at")
+    COLUMN_NAMES = (
+        "sentiment",
+        "is_complaint",
+        "category",
+        "urgency",
+        "risk",
+        "reasons",
+        "fingerprint",
+        "masked_text",
+        "tokens",
+        "model_version",
+        "analyzed_at",
+    )
 
     def columns(self) -> dict[str, Any]:
         """Exactly the ``mentions`` column names and their values."""
@@ -105,7 +116,9 @@ def configure(cfg: AppConfig | None = None, *, cmodel: complaint_model.Complaint
             th = complaint.Thresholds(a.big_v_followers, a.viral_engagement, a.complaint_min_risk)
         terms = tuple(sorted({t.lower() for ts in brands.values() for t in ts}, key=len, reverse=True))
         version = f"{mdl.version}+{cmodel.version}+{RULES_VERSION}"[:64]
-        _state = _State(lex, mdl, cmodel, th, brands, terms, version, key, ngram.JointVocab([mdl, cmodel.sparse]))
+        _state = _State(
+            lex, mdl, cmodel, th, brands, terms, version, key, ngram.JointVocab([mdl, cmodel.sparse])
+        )
 
 
 @contextmanager
@@ -143,12 +156,21 @@ def _build_lexicon(lists: dict[str, dict[str, lexicons.WordList]]) -> Lexicon:
         return lists.get(name, {}).get(lexicons.DEFAULT_SECTION, lexicons.WordList())
 
     skip = {"categories", "negators", "slang", "stopwords", "words"}
-    plain = {name: secs.get(lexicons.DEFAULT_SECTION, lexicons.WordList())
-             for name, secs in lists.items() if name not in skip}
+    plain = {
+        name: secs.get(lexicons.DEFAULT_SECTION, lexicons.WordList())
+        for name, secs in lists.items()
+        if name not in skip
+    }
     cats = {name: wl for name, wl in lists.get("categories", {}).items() if name}
     negators = tuple(sorted(section("negators").terms, key=len, reverse=True))
-    return Lexicon(plain, cats, negators, tuple(section("slang").terms), frozenset(section("stopwords").terms),
-                   tuple(section("words").terms))
+    return Lexicon(
+        plain,
+        cats,
+        negators,
+        tuple(section("slang").terms),
+        frozenset(section("stopwords").terms),
+        tuple(section("words").terms),
+    )
 
 
 def state() -> _State:
@@ -178,14 +200,16 @@ def _prob(z: float) -> float:
     return 1.0 / (1.0 + exp(-z))
 
 
-_CONTRAST = frozenset(("但是", "但", "可是", "就是", "不过", "只是", "然而", "可惜", "还好", "好在", "幸好", "结果"))
+_CONTRAST = frozenset(
+    ("但是", "但", "可是", "就是", "不过", "只是", "然而", "可惜", "还好", "好在", "幸好", "结果")
+)
 
 
 def _tail(stream: list[str]) -> str | None:
     """Text after the last contrast word ("好吃的，就是受潮了" → "受潮了"), if long enough."""
     for i in range(len(stream) - 1, -1, -1):
         if stream[i] in _CONTRAST:
-            tail = "".join("，" if t == segment.BREAK else t for t in stream[i + 1:])
+            tail = "".join("，" if t == segment.BREAK else t for t in stream[i + 1 :])
             return tail if len(tail) >= 4 else None
     return None
 
@@ -225,17 +249,35 @@ def _clean(text: Any) -> tuple[str, str]:
     return masked, segment.normalize(masked[:MAX_ANALYSED_CHARS])  # tokens never hold a phone number
 
 
-def _prepare(st: _State, text: Any, platform: str | None, followers: Any, likes: Any, comments: Any,
-             shares: Any, brand: str | None, author_history: dict[str, Any] | None,
-             cleaned: tuple[str, str] | None = None, stream: list[str] | None = None) -> _Prepared:
+def _prepare(
+    st: _State,
+    text: Any,
+    platform: str | None,
+    followers: Any,
+    likes: Any,
+    comments: Any,
+    shares: Any,
+    brand: str | None,
+    author_history: dict[str, Any] | None,
+    cleaned: tuple[str, str] | None = None,
+    stream: list[str] | None = None,
+) -> _Prepared:
     masked, norm = cleaned or _clean(text)
     if stream is None:
         stream = segment.streams_normalized([norm])[0]  # its new Han runs cut in one call
     lower = norm.lower()
-    return _Prepared(masked, norm, lower, stream, _tail(stream), _brand_for(st, brand),
-                     platform if isinstance(platform, str) else None, _int(followers),
-                     _int(likes) + _int(comments) + _int(shares),
-                     author_history if isinstance(author_history, dict) else None)
+    return _Prepared(
+        masked,
+        norm,
+        lower,
+        stream,
+        _tail(stream),
+        _brand_for(st, brand),
+        platform if isinstance(platform, str) else None,
+        _int(followers),
+        _int(likes) + _int(comments) + _int(shares),
+        author_history if isinstance(author_history, dict) else None,
+    )
 
 
 _NOT_WORDS = re.compile(r"(?i)(?:https?://|www\.)\S+|\[[^\[\]\s]{1,8}\]|[^\w]|[\d_]")
@@ -272,18 +314,20 @@ class Features:
     """Everything the models read about a batch of mentions (also what training fits on)."""
 
     prepared: list[_Prepared]
-    rows: np.ndarray          # row of every feature occurrence of the main texts
-    keys: np.ndarray          # its 32-bit key
-    margins: np.ndarray       # sentiment model margin per text
+    rows: np.ndarray  # row of every feature occurrence of the main texts
+    keys: np.ndarray  # its 32-bit key
+    margins: np.ndarray  # sentiment model margin per text
     tails: list[float | None]  # sentiment margin of the contrast tail, if any
-    dense: np.ndarray         # complaint_model.DENSE per text
+    dense: np.ndarray  # complaint_model.DENSE per text
     issues: list[dict[str, float] | None]
     counts: ngram.Counts | None = None  # ngram.count_pairs of the main texts (None: recompute)
     # (model, (position, found) of counts' distinct keys in its vocabulary), when looked up already
     found_keys: tuple[ngram.SentimentModel, tuple[np.ndarray, np.ndarray]] | None = None
 
 
-def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.ComplaintModel | None = None) -> Features:
+def features(
+    st: _State, prepared: list[_Prepared], cmodel: complaint_model.ComplaintModel | None = None
+) -> Features:
     """Signals, sentiment margins, feature keys and dense rows of a prepared batch."""
     cm = cmodel or st.cmodel
     _collect(st, prepared)
@@ -304,7 +348,9 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
         word_hashes = tuple(a + b for a, b in zip(word_hashes, tail_hashes, strict=True))  # type: ignore[assignment]
     rows, keys = ngram.keys_batch(texts, streams, word_hashes)
     counts = ngram.count_pairs(rows, keys)
-    found = st.joint.lookup(counts[0]) if st.joint is not None and st.joint.serves(st.model, cm.sparse) else None
+    found = (
+        st.joint.lookup(counts[0]) if st.joint is not None and st.joint.serves(st.model, cm.sparse) else None
+    )
     hits = st.model.hits(counts, found[0] if found else None)
     m = st.model._combine(st.model.head_margins_counts(counts, len(texts), hits))
     if len(texts) > n:  # drop the contrast tails' rows
@@ -322,17 +368,29 @@ def features(st: _State, prepared: list[_Prepared], cmodel: complaint_model.Comp
         issue = complaint.heimao_issue(p.lower) if heimao else None
         issue_cats = category_scores(issue) if issue else None
         issues.append(issue_cats)
-        dense_rows.append(complaint_model.dense_row(p.sig, every[i], tails[i], snows[i],
-                                                    heimao=heimao, text_len=len(p.norm),
-                                                    issue_categories=issue_cats, text=p.norm))
-    dense = np.fromiter(chain.from_iterable(dense_rows), dtype=np.float64,
-                        count=n * len(complaint_model.DENSE)).reshape(n, len(complaint_model.DENSE))
-    return Features(prepared, rows, keys, margins, tails, dense, issues, counts,
-                    (cm.sparse, found[1]) if found else None)
+        dense_rows.append(
+            complaint_model.dense_row(
+                p.sig,
+                every[i],
+                tails[i],
+                snows[i],
+                heimao=heimao,
+                text_len=len(p.norm),
+                issue_categories=issue_cats,
+                text=p.norm,
+            )
+        )
+    dense = np.fromiter(
+        chain.from_iterable(dense_rows), dtype=np.float64, count=n * len(complaint_model.DENSE)
+    ).reshape(n, len(complaint_model.DENSE))
+    return Features(
+        prepared, rows, keys, margins, tails, dense, issues, counts, (cm.sparse, found[1]) if found else None
+    )
 
 
-def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
-                stop: frozenset[str]) -> tuple[ngram.WordHashes, list[tuple[float, float]]]:
+def _token_pass(
+    prepared: list[_Prepared], snow: dict[str, float], stop: frozenset[str]
+) -> tuple[ngram.WordHashes, list[tuple[float, float]]]:
     """One pass over each text's tokens for what four stages read per token: the word keys'
     hashes, clause starts and negation scopes (exactly as :func:`ngram._word_hashes`), snownlp's
     evidence (as :meth:`ComplaintModel.snow_features`), the content words' hashes for the
@@ -346,7 +404,9 @@ def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
     snows = []
     cached, token_hash = fingerprint._HASHES.get, fingerprint.token_hash
     negators, repost, evidence = ngram.NEGATORS, fingerprint.REPOST_WORDS, snow.get
-    known: dict[str, tuple[int, float | None, bool, bool, str | None]] = {}  # a batch's tokens, each worked out once
+    known: dict[
+        str, tuple[int, float | None, bool, bool, str | None]
+    ] = {}  # a batch's tokens, each worked out once
     get_known, add_word, add_start = known.get, words.append, starts.append
     brk = segment.BREAK
     for row, p in enumerate(prepared):
@@ -363,9 +423,13 @@ def _token_pass(prepared: list[_Prepared], snow: dict[str, float],
             info = get_known(tok)
             if info is None:
                 first = tok[0]
-                info = known[tok] = (cached(tok) or token_hash(tok), evidence(tok), tok in negators,
-                                     first != "@" and first.isalnum() and tok not in repost and tok not in stop,
-                                     tok if first.isalnum() else (tok[1:] if first == "@" and len(tok) > 1 else None))
+                info = known[tok] = (
+                    cached(tok) or token_hash(tok),
+                    evidence(tok),
+                    tok in negators,
+                    first != "@" and first.isalnum() and tok not in repost and tok not in stop,
+                    tok if first.isalnum() else (tok[1:] if first == "@" and len(tok) > 1 else None),
+                )
             h, v, negator, is_content, word = info
             add_word(h)
             add_start(new_clause)
@@ -398,15 +462,26 @@ def prepare(records: Iterable[Any]) -> list[_Prepared]:
         followers = get("author_followers", None)
         if followers is None:
             followers = get("followers", 0)
-        fields.append((get("text", ""), get("platform"), followers, get("likes", 0), get("comments", 0),
-                       get("shares", 0), get("brand"), get("author_history")))
+        fields.append(
+            (
+                get("text", ""),
+                get("platform"),
+                followers,
+                get("likes", 0),
+                get("comments", 0),
+                get("shares", 0),
+                get("brand"),
+                get("author_history"),
+            )
+        )
     cleaned = [_clean(f[0]) for f in fields]
     streams = segment.streams_normalized([norm for _, norm in cleaned])  # new Han runs cut in one call
     return [_prepare(st, *f, cleaned=c, stream=s) for f, c, s in zip(fields, cleaned, streams, strict=True)]
 
 
-def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
-                  explain: bool = True) -> list[complaint.ModelOutput]:
+def model_outputs(
+    feats: Features, cmodel: complaint_model.ComplaintModel, explain: bool = True
+) -> list[complaint.ModelOutput]:
     """The complaint model's probabilities (and, with ``explain``, its evidence) for every text."""
     n = len(feats.prepared)
     if n == 0:
@@ -419,7 +494,7 @@ def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
     hits = cmodel.sparse.hits(feats.counts, found)  # looked up once: margins and reasons
     m = cmodel.margins(feats.rows, feats.keys, n, feats.dense, feats.counts, hits)
     ncat = len(complaint_model.CATEGORIES)
-    cats = complaint_model.softmax_rows(m[:, 1:1 + ncat]).tolist()
+    cats = complaint_model.softmax_rows(m[:, 1 : 1 + ncat]).tolist()
     threshold = cmodel.threshold
     top_threshold = float(cmodel.meta.get("top_threshold", 1.01))
     hard_threshold = float(cmodel.meta.get("hard_threshold", threshold))
@@ -436,24 +511,48 @@ def model_outputs(feats: Features, cmodel: complaint_model.ComplaintModel,
     out = []
     for i, (p_complaint, p_urgent, p_top) in enumerate(probs):
         evidence, cues = why.get(i) or ([], [])
-        out.append(complaint.ModelOutput(
-            p_complaint, threshold, dict(zip(complaint_model.CATEGORIES, cats[i], strict=True)),
-            p_urgent, evidence, cues, p_top, top_threshold, hard_threshold))
+        out.append(
+            complaint.ModelOutput(
+                p_complaint,
+                threshold,
+                dict(zip(complaint_model.CATEGORIES, cats[i], strict=True)),
+                p_urgent,
+                evidence,
+                cues,
+                p_top,
+                top_threshold,
+                hard_threshold,
+            )
+        )
     return out
 
 
-def verdict(st: _State, p: _Prepared, margin: float, tail_margin: float | None, issue: dict[str, float] | None,
-            out: complaint.ModelOutput) -> tuple[float, complaint.Verdict]:
+def verdict(
+    st: _State,
+    p: _Prepared,
+    margin: float,
+    tail_margin: float | None,
+    issue: dict[str, float] | None,
+    out: complaint.ModelOutput,
+) -> tuple[float, complaint.Verdict]:
     """(sentiment shown, verdict) of one prepared mention given the model's output."""
     assert p.sig is not None
     senti = _prob(margin) if p.norm.strip() else 0.5
     focus = senti if tail_margin is None else _prob(tail_margin)
     if p.sig.score["sarcasm"] >= 1.5 and (p.sig.score["problem"] > 0 or p.sig.score["demand"] > 0):
         senti = min(senti, 1.0 - senti)  # praise words inside sarcasm carry a grievance
-    v = complaint.decide(p.sig, model=out, sentiment=focus, platform=p.platform, followers=p.followers,
-                         engagement=p.engagement, th=st.thresholds, author_history=p.author_history,
-                         courier=p.sig.score.get("harm", 0.0) >= 2.5 and complaint.courier_harm(p.lower),
-                         issue_categories=issue)  # courier: read only when harm fired
+    v = complaint.decide(
+        p.sig,
+        model=out,
+        sentiment=focus,
+        platform=p.platform,
+        followers=p.followers,
+        engagement=p.engagement,
+        th=st.thresholds,
+        author_history=p.author_history,
+        courier=p.sig.score.get("harm", 0.0) >= 2.5 and complaint.courier_harm(p.lower),
+        issue_categories=issue,
+    )  # courier: read only when harm fired
     return senti, v
 
 
@@ -471,24 +570,34 @@ def _analyses(st: _State, prepared: list[_Prepared]) -> list[Analysis]:
     result = []
     for i, p in enumerate(prepared):
         senti, v = verdict(st, p, float(feats.margins[i]), feats.tails[i], feats.issues[i], outs[i])
-        result.append(Analysis(
-            sentiment=round(senti, 4),
-            is_complaint=v.is_complaint,
-            category=v.category,
-            urgency=v.urgency,
-            risk=v.risk,
-            reasons=v.reasons,
-            fingerprint=fps[i],
-            masked_text=p.masked,
-            tokens=p.words if p.words is not None else " ".join(segment.words(p.stream)),
-            model_version=st.version,
-        ))
+        result.append(
+            Analysis(
+                sentiment=round(senti, 4),
+                is_complaint=v.is_complaint,
+                category=v.category,
+                urgency=v.urgency,
+                risk=v.risk,
+                reasons=v.reasons,
+                fingerprint=fps[i],
+                masked_text=p.masked,
+                tokens=p.words if p.words is not None else " ".join(segment.words(p.stream)),
+                model_version=st.version,
+            )
+        )
     return result
 
 
-def analyze(text: str | None, *, platform: str | None = None, followers: int | None = 0,
-            likes: int | None = 0, comments: int | None = 0, shares: int | None = 0,
-            brand: str | None = None, author_history: dict[str, Any] | None = None) -> Analysis:
+def analyze(
+    text: str | None,
+    *,
+    platform: str | None = None,
+    followers: int | None = 0,
+    likes: int | None = 0,
+    comments: int | None = 0,
+    shares: int | None = 0,
+    brand: str | None = None,
+    author_history: dict[str, Any] | None = None,
+) -> Analysis:
     """Analyse one mention. Never raises on odd text (empty, huge, control characters)."""
     st = state()
     p = _prepare(st, text, platform, followers, likes, comments, shares, brand, author_history)

@@ -57,18 +57,28 @@ class ModelOutput:
 
     p_complaint: float
     threshold: float
-    categories: dict[str, float]           # probability per category
-    p_urgent: float                         # 紧急 rather than 一般, among complaints
+    categories: dict[str, float]  # probability per category
+    p_urgent: float  # 紧急 rather than 一般, among complaints
     evidence: list[str] = field(default_factory=list)  # the n-grams that pushed towards a complaint
-    cues: list[str] = field(default_factory=list)      # the dense signals that did
-    p_top: float = 0.0                      # 非常紧急 (the model's second opinion on the hard rows)
-    top_threshold: float = 1.01             # p_top at or above which the model alone says 非常紧急
-    hard_threshold: float = 0.5             # the complaint bar when a hard-row signal fired
+    cues: list[str] = field(default_factory=list)  # the dense signals that did
+    p_top: float = 0.0  # 非常紧急 (the model's second opinion on the hard rows)
+    top_threshold: float = 1.01  # p_top at or above which the model alone says 非常紧急
+    hard_threshold: float = 0.5  # the complaint bar when a hard-row signal fired
 
 
-def decide(sig: Signals, *, model: ModelOutput, sentiment: float, platform: str | None, followers: int,
-           engagement: int, th: Thresholds, author_history: dict[str, Any] | None = None, courier: bool = False,
-           issue_categories: dict[str, float] | None = None) -> Verdict:
+def decide(
+    sig: Signals,
+    *,
+    model: ModelOutput,
+    sentiment: float,
+    platform: str | None,
+    followers: int,
+    engagement: int,
+    th: Thresholds,
+    author_history: dict[str, Any] | None = None,
+    courier: bool = False,
+    issue_categories: dict[str, float] | None = None,
+) -> Verdict:
     """The full verdict for one mention: the model decides, the rubric's hard rows stay rules.
 
     ``issue_categories``: keyword sums of the Heimao 投诉问题 field (already model features;
@@ -79,7 +89,7 @@ def decide(sig: Signals, *, model: ModelOutput, sentiment: float, platform: str 
     p = model.p_complaint
     if not heimao and not sig.text_seen:  # nothing to read ("1", "👍", "[微笑]", a bare link)
         return Verdict(False, None, None, 0, ["没有可分析的文字"])
-    hard = (sig.score["escalation"] >= 2.5 or sig.score["harm"] >= 2.5 or sig.score["bulk"] >= 2.5)
+    hard = sig.score["escalation"] >= 2.5 or sig.score["harm"] >= 2.5 or sig.score["bulk"] >= 2.5
     bar = model.hard_threshold if hard else model.threshold
     if heimao:
         is_complaint = True
@@ -92,13 +102,22 @@ def decide(sig: Signals, *, model: ModelOutput, sentiment: float, platform: str 
         reasons.append(f"模型判定非投诉 (投诉概率 {p:.2f})")
         reasons.extend(_why_not(sig, sentiment))
         return Verdict(False, None, None, risk, reasons)
-    urgency, urgent_reasons = _urgency(sig, model=model, heimao=heimao, followers=followers,
-                                       engagement=engagement, th=th, author_history=author_history)
+    urgency, urgent_reasons = _urgency(
+        sig,
+        model=model,
+        heimao=heimao,
+        followers=followers,
+        engagement=engagement,
+        th=th,
+        author_history=author_history,
+    )
     category, cat_reason = _category(sig, model=model, courier=courier)
     if p >= model.threshold:
         reasons.append(f"模型判定投诉 (投诉概率 {p:.2f})")
     elif hard:
-        reasons.append(f"投诉概率 {p:.2f}，有升级/健康/群体信号，按较低阈值 {model.hard_threshold:.2f} 计为投诉")
+        reasons.append(
+            f"投诉概率 {p:.2f}，有升级/健康/群体信号，按较低阈值 {model.hard_threshold:.2f} 计为投诉"
+        )
     else:
         reasons.append(f"投诉概率 {p:.2f}（低于模型阈值，按平台规则计为投诉）")
     if model.evidence:
@@ -111,12 +130,15 @@ def decide(sig: Signals, *, model: ModelOutput, sentiment: float, platform: str 
     reasons.extend(urgent_reasons)
     risk = _risk(urgency, p, model.threshold)
     if risk < th.complaint_min_risk and not heimao:  # an operator raised the bar above the 一般 band
-        return Verdict(False, None, None, min(risk, 29), [*_dedupe(reasons), f"风险低于阈值 {th.complaint_min_risk}"])
+        return Verdict(
+            False, None, None, min(risk, 29), [*_dedupe(reasons), f"风险低于阈值 {th.complaint_min_risk}"]
+        )
     return Verdict(True, category, urgency, risk, _dedupe(reasons))
 
 
-def hard_urgency(sig: Signals, *, followers: int, engagement: int, th: Thresholds,
-                 author_history: dict[str, Any] | None) -> list[str]:
+def hard_urgency(
+    sig: Signals, *, followers: int, engagement: int, th: Thresholds, author_history: dict[str, Any] | None
+) -> list[str]:
     """The rubric's 非常紧急 rows that fire (escalation, harm, spread, group, repeat escalator)."""
     s, t = sig.score, sig.terms
     top: list[str] = []
@@ -137,8 +159,16 @@ def hard_urgency(sig: Signals, *, followers: int, engagement: int, th: Threshold
     return top
 
 
-def _urgency(sig: Signals, *, model: ModelOutput, heimao: bool, followers: int, engagement: int, th: Thresholds,
-             author_history: dict[str, Any] | None) -> tuple[str, list[str]]:
+def _urgency(
+    sig: Signals,
+    *,
+    model: ModelOutput,
+    heimao: bool,
+    followers: int,
+    engagement: int,
+    th: Thresholds,
+    author_history: dict[str, Any] | None,
+) -> tuple[str, list[str]]:
     top = hard_urgency(sig, followers=followers, engagement=engagement, th=th, author_history=author_history)
     if not top and model.p_top >= model.top_threshold:
         top.append(f"模型判定非常紧急 ({model.p_top:.2f})")

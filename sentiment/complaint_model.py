@@ -41,33 +41,95 @@ from sentiment import ngram
 from sentiment.segment import BREAK
 
 SHIPPED = package_path("sentiment", "complaint_model.npz")
-CATEGORIES: tuple[str, ...] = ("产品质量", "食用不适", "活动政策", "使用问题", "服务态度", "物流配送", "退换货",
-                               "虚假宣传", "价格收费", "其他")
+CATEGORIES: tuple[str, ...] = (
+    "产品质量",
+    "食用不适",
+    "活动政策",
+    "使用问题",
+    "服务态度",
+    "物流配送",
+    "退换货",
+    "虚假宣传",
+    "价格收费",
+    "其他",
+)
 URGENCIES: tuple[str, ...] = ("非常紧急", "紧急", "一般")
-SIGNAL_KINDS: tuple[str, ...] = ("problem", "demand", "emotion", "harm", "escalation", "bulk", "sarcasm", "ads", "news",
-                                 "praise", "resolved", "ownfault", "joke", "personal")
+SIGNAL_KINDS: tuple[str, ...] = (
+    "problem",
+    "demand",
+    "emotion",
+    "harm",
+    "escalation",
+    "bulk",
+    "sarcasm",
+    "ads",
+    "news",
+    "praise",
+    "resolved",
+    "ownfault",
+    "joke",
+    "personal",
+)
 DENSE: tuple[str, ...] = (
-    "senti_margin", "senti_tail", "senti_min", "snow_llr", "snow_mean",
-    *(f"sig:{k}" for k in SIGNAL_KINDS), "competitor", "negated", "brand_named",
-    *(f"catkw:{c}" for c in CATEGORIES), *(f"issue:{c}" for c in CATEGORIES),
-    "heimao", "length", "question", "exclaim",
+    "senti_margin",
+    "senti_tail",
+    "senti_min",
+    "snow_llr",
+    "snow_mean",
+    *(f"sig:{k}" for k in SIGNAL_KINDS),
+    "competitor",
+    "negated",
+    "brand_named",
+    *(f"catkw:{c}" for c in CATEGORIES),
+    *(f"issue:{c}" for c in CATEGORIES),
+    "heimao",
+    "length",
+    "question",
+    "exclaim",
 )
 _DENSE_INDEX = {name: i for i, name in enumerate(DENSE)}
 HEADS: tuple[str, ...] = ("complaint", *(f"cat:{c}" for c in CATEGORIES), "urg:紧急", "urg:非常紧急")
 
 # Reason labels for the dense features (Chinese, shown to complaint staff)
 DENSE_LABELS = {
-    "senti_margin": "整体情绪", "senti_tail": "转折后情绪", "senti_min": "最负面部分情绪", "snow_llr": "snownlp 情感词",
-    "snow_mean": "snownlp 情感词", "sig:problem": "问题词", "sig:demand": "诉求词", "sig:emotion": "情绪词",
-    "sig:harm": "健康安全词", "sig:escalation": "升级投诉词", "sig:bulk": "群体问题词", "sig:sarcasm": "反讽",
-    "sig:ads": "广告词", "sig:news": "新闻词", "sig:praise": "好评词", "sig:resolved": "问题已解决",
-    "sig:ownfault": "作者自身原因", "sig:joke": "玩笑", "sig:personal": "亲身经历", "competitor": "针对其他品牌",
-    "negated": "否定的问题", "heimao": "黑猫投诉", "question": "提问", "exclaim": "感叹",
+    "senti_margin": "整体情绪",
+    "senti_tail": "转折后情绪",
+    "senti_min": "最负面部分情绪",
+    "snow_llr": "snownlp 情感词",
+    "snow_mean": "snownlp 情感词",
+    "sig:problem": "问题词",
+    "sig:demand": "诉求词",
+    "sig:emotion": "情绪词",
+    "sig:harm": "健康安全词",
+    "sig:escalation": "升级投诉词",
+    "sig:bulk": "群体问题词",
+    "sig:sarcasm": "反讽",
+    "sig:ads": "广告词",
+    "sig:news": "新闻词",
+    "sig:praise": "好评词",
+    "sig:resolved": "问题已解决",
+    "sig:ownfault": "作者自身原因",
+    "sig:joke": "玩笑",
+    "sig:personal": "亲身经历",
+    "competitor": "针对其他品牌",
+    "negated": "否定的问题",
+    "heimao": "黑猫投诉",
+    "question": "提问",
+    "exclaim": "感叹",
 }
 
 
-def dense_row(sig: Any, margin: float, tail_margin: float | None, snow: tuple[float, float], *,
-              heimao: bool, text_len: int, issue_categories: dict[str, float] | None, text: str) -> list[float]:
+def dense_row(
+    sig: Any,
+    margin: float,
+    tail_margin: float | None,
+    snow: tuple[float, float],
+    *,
+    heimao: bool,
+    text_len: int,
+    issue_categories: dict[str, float] | None,
+    text: str,
+) -> list[float]:
     """The dense feature vector of one mention, in :data:`DENSE` order (``sig``: signals.Signals)."""
     m = max(-8.0, min(8.0, margin)) / 4.0
     t = m if tail_margin is None else max(-8.0, min(8.0, tail_margin)) / 4.0
@@ -106,11 +168,11 @@ class ComplaintModel:
     """Sparse heads (a :class:`ngram.SentimentModel` reused as a multi-head linear scorer) plus dense heads."""
 
     sparse: ngram.SentimentModel
-    dense_w: np.ndarray            # (len(DENSE), len(HEADS)) float32, on standardised features
-    dense_mean: np.ndarray          # (len(DENSE),)
-    dense_scale: np.ndarray         # (len(DENSE),)
-    bias: np.ndarray                # (len(HEADS),)
-    snow: dict[str, float]          # snownlp word → log P(w|pos)/P(w|neg)
+    dense_w: np.ndarray  # (len(DENSE), len(HEADS)) float32, on standardised features
+    dense_mean: np.ndarray  # (len(DENSE),)
+    dense_scale: np.ndarray  # (len(DENSE),)
+    bias: np.ndarray  # (len(HEADS),)
+    snow: dict[str, float]  # snownlp word → log P(w|pos)/P(w|neg)
     names: dict[int, str] = field(default_factory=dict)  # feature key → its text, for reasons
     meta: dict[str, Any] = field(default_factory=dict)
     _contrib: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
@@ -133,21 +195,38 @@ class ComplaintModel:
         total = reduce(add, vals, 0.0)  # left to right, as a loop would (sum() may compensate)
         return max(-12.0, min(12.0, total)) / 6.0, (total / len(vals) if vals else 0.0)
 
-    def margins(self, rows: np.ndarray, keys: np.ndarray, n: int, dense: np.ndarray,
-                counts: ngram.Counts | None = None, hits: ngram.Hits | None = None) -> np.ndarray:
+    def margins(
+        self,
+        rows: np.ndarray,
+        keys: np.ndarray,
+        n: int,
+        dense: np.ndarray,
+        counts: ngram.Counts | None = None,
+        hits: ngram.Hits | None = None,
+    ) -> np.ndarray:
         """Margins of every head, (n, len(HEADS)), from feature (row, key) pairs (or their
         :func:`ngram.count_pairs`, shared with the sentiment model, and its ``hits`` in this
         model's vocabulary, shared with :meth:`explain`) and dense rows."""
-        out = self.sparse.head_margins_counts(counts, n, hits) if counts is not None \
+        out = (
+            self.sparse.head_margins_counts(counts, n, hits)
+            if counts is not None
             else self.sparse.head_margins_flat(rows, keys, n)
+        )
         if n:
             z = (dense - self.dense_mean) / self.dense_scale
             for a, b in _blocks(n):
                 out[a:b] += z[a:b] @ self.dense_w + self.bias
         return out
 
-    def explain(self, counts: ngram.Counts, dense: np.ndarray, which: np.ndarray,
-                k: int = 3, k_dense: int = 2, hits: ngram.Hits | None = None) -> dict[int, tuple[list[str], list[str]]]:
+    def explain(
+        self,
+        counts: ngram.Counts,
+        dense: np.ndarray,
+        which: np.ndarray,
+        k: int = 3,
+        k_dense: int = 2,
+        hits: ngram.Hits | None = None,
+    ) -> dict[int, tuple[list[str], list[str]]]:
         """For the texts ``which`` of a batch: the named n-grams that push the complaint head up most,
         and the labels of the dense signals that do (both for the reasons), in one pass over the
         batch's distinct (text, feature) pairs this model knows (``hits``: ``self.sparse.hits(counts)``)."""
@@ -160,7 +239,7 @@ class ComplaintModel:
             if len(dense) == 1:  # one text: the pairs are its features, in key order
                 sel = (contrib > 0).nonzero()[0]
                 kk, contrib = self.sparse.keys.take(col.take(sel)), contrib.take(sel)
-                kk = kk[np.argsort(-contrib, kind="stable")[:4 * k]]
+                kk = kk[np.argsort(-contrib, kind="stable")[: 4 * k]]
                 r = np.zeros(len(kk), dtype=np.int64)
             else:
                 wanted = np.zeros(len(dense), dtype=bool)
@@ -225,10 +304,25 @@ def _blocks(n: int) -> list[tuple[int, int]]:
 def empty(snow: dict[str, float] | None = None) -> ComplaintModel:
     """A model with no weights (every probability 0.5): the start of training."""
     keys = np.zeros(0, np.int64)
-    sparse = ngram.SentimentModel(keys, np.zeros(0, np.float32), np.zeros((0, len(HEADS)), np.float32),
-                                  np.zeros(len(HEADS)), list(HEADS), {}, {})
-    return ComplaintModel(sparse, np.zeros((len(DENSE), len(HEADS))), np.zeros(len(DENSE)), np.ones(len(DENSE)),
-                          np.zeros(len(HEADS)), dict(snow or {}), {}, {"version": "untrained"})
+    sparse = ngram.SentimentModel(
+        keys,
+        np.zeros(0, np.float32),
+        np.zeros((0, len(HEADS)), np.float32),
+        np.zeros(len(HEADS)),
+        list(HEADS),
+        {},
+        {},
+    )
+    return ComplaintModel(
+        sparse,
+        np.zeros((len(DENSE), len(HEADS))),
+        np.zeros(len(DENSE)),
+        np.ones(len(DENSE)),
+        np.zeros(len(HEADS)),
+        dict(snow or {}),
+        {},
+        {"version": "untrained"},
+    )
 
 
 def save(path: str | Path, model: ComplaintModel) -> None:
@@ -280,16 +374,34 @@ def load(path: str | Path | None = None) -> ComplaintModel:
             meta = json.loads(_text(data["meta"]))
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a yuqing complaint model ({exc})") from exc
-    if (list(meta.get("heads", [])) != list(HEADS) or list(meta.get("dense", [])) != list(DENSE)
-            or weights.shape != (len(keys), len(HEADS)) or dense_w.shape != (len(DENSE), len(HEADS))
-            or mean.shape != (len(DENSE),) or scale.shape != (len(DENSE),) or bias.shape != (len(HEADS),)
-            or len(idf) != len(keys) or len(name_keys) != len(name_text) or len(snow_words) != len(snow_llr)
-            or (len(keys) > 1 and np.any(np.diff(keys) <= 0))):
-        raise ValueError(f"{path}: complaint model does not match this version of yuqing (retrain with 'yuqing train')")
+    if (
+        list(meta.get("heads", [])) != list(HEADS)
+        or list(meta.get("dense", [])) != list(DENSE)
+        or weights.shape != (len(keys), len(HEADS))
+        or dense_w.shape != (len(DENSE), len(HEADS))
+        or mean.shape != (len(DENSE),)
+        or scale.shape != (len(DENSE),)
+        or bias.shape != (len(HEADS),)
+        or len(idf) != len(keys)
+        or len(name_keys) != len(name_text)
+        or len(snow_words) != len(snow_llr)
+        or (len(keys) > 1 and np.any(np.diff(keys) <= 0))
+    ):
+        raise ValueError(
+            f"{path}: complaint model does not match this version of yuqing (retrain with 'yuqing train')"
+        )
     sparse = ngram.SentimentModel(keys, idf, weights, np.zeros(len(HEADS)), list(HEADS), {}, {})
     scale[scale == 0] = 1.0
-    return ComplaintModel(sparse, dense_w, mean, scale, bias, dict(zip(snow_words, snow_llr.tolist(), strict=True)),
-                          dict(zip(name_keys.tolist(), name_text, strict=True)), meta)
+    return ComplaintModel(
+        sparse,
+        dense_w,
+        mean,
+        scale,
+        bias,
+        dict(zip(snow_words, snow_llr.tolist(), strict=True)),
+        dict(zip(name_keys.tolist(), name_text, strict=True)),
+        meta,
+    )
 
 
 _lock = threading.Lock()
@@ -320,8 +432,8 @@ def feature_strings(text: str, stream: Sequence[str]) -> list[str]:
     """The text of every feature occurrence, in the order :func:`ngram.keys_batch` emits their keys."""
     compact = ngram.compact(text)
     out = list(compact)
-    out += [compact[i:i + 2] for i in range(len(compact) - 1)]
-    out += [compact[i:i + 3] for i in range(len(compact) - 2)]
+    out += [compact[i : i + 2] for i in range(len(compact) - 1)]
+    out += [compact[i : i + 3] for i in range(len(compact) - 2)]
     words: list[str] = []
     starts: list[bool] = []
     negated: list[str] = []

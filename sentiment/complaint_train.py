@@ -45,12 +45,27 @@ CORPUS_FILES = ("real.jsonl", "written.jsonl")
 PLATFORMS = ("weibo", "xiaohongshu", "douyin", "heimao")
 # real review domains grouped into the folds of the leave-one-domain-out evaluation
 REAL_GROUPS = {
-    "外卖": "外卖", "酒店": "酒店", "微博": "微博",
-    "平板": "数码家电", "计算机": "数码家电", "手机": "数码家电", "热水器": "数码家电",
-    "洗发水": "日用服饰", "衣服": "日用服饰", "水果": "食品生鲜", "牛奶": "食品生鲜", "书籍": "书籍",
+    "外卖": "外卖",
+    "酒店": "酒店",
+    "微博": "微博",
+    "平板": "数码家电",
+    "计算机": "数码家电",
+    "手机": "数码家电",
+    "热水器": "数码家电",
+    "洗发水": "日用服饰",
+    "衣服": "日用服饰",
+    "水果": "食品生鲜",
+    "牛奶": "食品生鲜",
+    "书籍": "书籍",
 }
-WRITTEN_GROUPS = {"w1": "写作·食品餐饮", "w2": "写作·数码科技", "w3": "写作·出行金融", "w4": "写作·生活服务",
-                  "w5": "写作·医美宠物房车", "w6": "写作·到家票务零售"}
+WRITTEN_GROUPS = {
+    "w1": "写作·食品餐饮",
+    "w2": "写作·数码科技",
+    "w3": "写作·出行金融",
+    "w4": "写作·生活服务",
+    "w5": "写作·医美宠物房车",
+    "w6": "写作·到家票务零售",
+}
 
 
 class CorpusError(ValueError):
@@ -63,17 +78,17 @@ class Params:
     # {1, 2, 4, 8}, dense scale in {0.5, 1, 2}, thresholds 0.3-0.5, domain groups balanced or
     # not; lower thresholds help the review domains' recall and cost the social-media domains
     # precision
-    c: float = 8.0                # complaint head: inverse regularisation
-    balance_groups: bool = True   # complaint head: every domain group weighs the same in total
-    c_cat: float = 8.0            # category heads (one against the rest)
-    c_urg: float = 1.0            # 紧急 / 非常紧急 heads
-    dense_scale: float = 0.5      # dense features' weight against the n-grams (larger: less regularised)
-    threshold: float = 0.4        # complaint probability cut
-    top_threshold: float = 0.8    # the model alone calls 非常紧急 at or above this
-    hard_threshold: float = 0.2   # the complaint cut when a rubric hard-row signal fired
+    c: float = 8.0  # complaint head: inverse regularisation
+    balance_groups: bool = True  # complaint head: every domain group weighs the same in total
+    c_cat: float = 8.0  # category heads (one against the rest)
+    c_urg: float = 1.0  # 紧急 / 非常紧急 heads
+    dense_scale: float = 0.5  # dense features' weight against the n-grams (larger: less regularised)
+    threshold: float = 0.4  # complaint probability cut
+    top_threshold: float = 0.8  # the model alone calls 非常紧急 at or above this
+    hard_threshold: float = 0.2  # the complaint cut when a rubric hard-row signal fired
     max_features: int = 150_000
     min_df: int = 2
-    names: int = 30_000           # n-grams kept with their text for reasons
+    names: int = 30_000  # n-grams kept with their text for reasons
     written_weight_cat: float = 1.0  # weight of the written mentions in the category heads
 
 
@@ -96,12 +111,19 @@ class Record:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_input(self) -> dict[str, Any]:
-        return {"text": self.text, "platform": self.platform, "brand": self.brand,
-                "author_followers": self.author_followers, "likes": self.likes, "comments": self.comments,
-                "shares": self.shares}
+        return {
+            "text": self.text,
+            "platform": self.platform,
+            "brand": self.brand,
+            "author_followers": self.author_followers,
+            "likes": self.likes,
+            "comments": self.comments,
+            "shares": self.shares,
+        }
 
 
 # --- reading labelled files ---------------------------------------------------------------
+
 
 def _bool(value: Any, where: str) -> bool:
     if isinstance(value, bool):
@@ -147,11 +169,39 @@ def make_record(obj: dict[str, Any], where: str, *, origin: str, default_id: str
         group = WRITTEN_GROUPS[rid[:2]]
     else:
         group = str(obj.get("group") or "custom")
-    known = {"id", "text", "is_complaint", "category", "urgency", "platform", "brand", "author_followers",
-             "likes", "comments", "shares", "domain", "industry", "group"}
-    return Record(rid, text, is_c, cat, urg, platform, obj.get("brand") or None, _int(obj.get("author_followers")),
-                  _int(obj.get("likes")), _int(obj.get("comments")), _int(obj.get("shares")), group, domain,
-                  origin, {k: v for k, v in obj.items() if k not in known})
+    known = {
+        "id",
+        "text",
+        "is_complaint",
+        "category",
+        "urgency",
+        "platform",
+        "brand",
+        "author_followers",
+        "likes",
+        "comments",
+        "shares",
+        "domain",
+        "industry",
+        "group",
+    }
+    return Record(
+        rid,
+        text,
+        is_c,
+        cat,
+        urg,
+        platform,
+        obj.get("brand") or None,
+        _int(obj.get("author_followers")),
+        _int(obj.get("likes")),
+        _int(obj.get("comments")),
+        _int(obj.get("shares")),
+        group,
+        domain,
+        origin,
+        {k: v for k, v in obj.items() if k not in known},
+    )
 
 
 def read_labelled(path: str | Path) -> list[Record]:
@@ -165,23 +215,32 @@ def read_labelled(path: str | Path) -> list[Record]:
         with path.open(encoding="utf-8-sig", newline="") as fh:
             reader = csv.DictReader(fh)
             if not reader.fieldnames or not {"text", "is_complaint"} <= set(reader.fieldnames):
-                raise CorpusError(f"{path}: a CSV needs the columns text,is_complaint "
-                                  "(optional: category,urgency,platform,brand,author_followers,likes,comments,shares)")
+                raise CorpusError(
+                    f"{path}: a CSV needs the columns text,is_complaint "
+                    "(optional: category,urgency,platform,brand,author_followers,likes,comments,shares)"
+                )
             for lineno, row in enumerate(reader, start=2):
-                out.append(make_record(dict(row), f"{path}:{lineno}", origin=path.name, default_id=f"{path.stem}-{lineno}"))
+                out.append(
+                    make_record(
+                        dict(row), f"{path}:{lineno}", origin=path.name, default_id=f"{path.stem}-{lineno}"
+                    )
+                )
         return out
     from sentiment.evaluate import LabelledFileError, iter_jsonl
 
     try:
         for lineno, obj in iter_jsonl(path):
-            out.append(make_record(obj, f"{path}:{lineno}", origin=path.name, default_id=f"{path.stem}-{lineno}"))
+            out.append(
+                make_record(obj, f"{path}:{lineno}", origin=path.name, default_id=f"{path.stem}-{lineno}")
+            )
     except LabelledFileError as exc:
         raise CorpusError(str(exc)) from exc
     return out
 
 
-def load_corpus(extra: Sequence[str | Path] = (), *, corpus_dir: Path | None = None,
-                shipped: bool = True) -> list[Record]:
+def load_corpus(
+    extra: Sequence[str | Path] = (), *, corpus_dir: Path | None = None, shipped: bool = True
+) -> list[Record]:
     """The shipped corpus (unless ``shipped`` is false) plus extra files; later files win on a text."""
     files = [(corpus_dir or CORPUS_DIR) / name for name in CORPUS_FILES] if shipped else []
     records: dict[str, Record] = {}
@@ -194,6 +253,7 @@ def load_corpus(extra: Sequence[str | Path] = (), *, corpus_dir: Path | None = N
 
 
 # --- features -------------------------------------------------------------------------------
+
 
 def snownlp_table() -> dict[str, float]:
     """snownlp's shipped Bayes sentiment statistics: log P(word|pos) − log P(word|neg) per word."""
@@ -217,19 +277,20 @@ class Featurized:
     feats: analyzer.Features
     key_lists: list[np.ndarray]
     mark_keys: np.ndarray | None = None
-    cfg: AppConfig | None = None               # the configuration the features were computed for
+    cfg: AppConfig | None = None  # the configuration the features were computed for
     stub: ComplaintModel | None = None
 
 
-def featurize(records: Sequence[Record], snow: dict[str, float], *, cfg: AppConfig | None = None,
-              batch: int = 2_000) -> Featurized:
+def featurize(
+    records: Sequence[Record], snow: dict[str, float], *, cfg: AppConfig | None = None, batch: int = 2_000
+) -> Featurized:
     """Run the analyser's feature stage over every record (in batches), exactly as at run time for
     ``cfg`` (its brands, word lists and sentiment model); the analyser is restored afterwards."""
     stub = complaint_model.empty(snow)
     parts: list[analyzer.Features] = []
     with analyzer.configured(cfg, stub) as st:
         for i in range(0, len(records), batch):
-            prepared = analyzer.prepare([r.as_input() for r in records[i:i + batch]])
+            prepared = analyzer.prepare([r.as_input() for r in records[i : i + batch]])
             parts.append(analyzer.features(st, prepared, stub))
     rows, keys, offset = [], [], 0
     for part in parts:
@@ -237,13 +298,18 @@ def featurize(records: Sequence[Record], snow: dict[str, float], *, cfg: AppConf
         keys.append(part.keys)
         offset += len(part.prepared)
     feats = analyzer.Features(
-        [p for part in parts for p in part.prepared], np.concatenate(rows), np.concatenate(keys),
-        np.concatenate([part.margins for part in parts]), [t for part in parts for t in part.tails],
-        np.vstack([part.dense for part in parts]), [x for part in parts for x in part.issues])
+        [p for part in parts for p in part.prepared],
+        np.concatenate(rows),
+        np.concatenate(keys),
+        np.concatenate([part.margins for part in parts]),
+        [t for part in parts for t in part.tails],
+        np.vstack([part.dense for part in parts]),
+        [x for part in parts for x in part.issues],
+    )
     order = np.argsort(feats.rows, kind="stable")
     bounds = np.searchsorted(feats.rows[order], np.arange(len(records) + 1))
     sorted_keys = feats.keys[order]
-    key_lists = [sorted_keys[bounds[i]:bounds[i + 1]] for i in range(len(records))]
+    key_lists = [sorted_keys[bounds[i] : bounds[i + 1]] for i in range(len(records))]
     return Featurized(list(records), feats, key_lists, cfg=cfg, stub=stub)
 
 
@@ -252,12 +318,19 @@ def subset(fz: Featurized, idx: np.ndarray) -> analyzer.Features:
     f = fz.feats
     kl = [fz.key_lists[i] for i in idx]
     lens = np.fromiter((len(k) for k in kl), dtype=np.int64, count=len(kl))
-    return analyzer.Features([f.prepared[i] for i in idx], np.repeat(np.arange(len(idx)), lens),
-                             np.concatenate(kl) if kl else np.zeros(0, np.int64), f.margins[idx],
-                             [f.tails[i] for i in idx], f.dense[idx], [f.issues[i] for i in idx])
+    return analyzer.Features(
+        [f.prepared[i] for i in idx],
+        np.repeat(np.arange(len(idx)), lens),
+        np.concatenate(kl) if kl else np.zeros(0, np.int64),
+        f.margins[idx],
+        [f.tails[i] for i in idx],
+        f.dense[idx],
+        [f.issues[i] for i in idx],
+    )
 
 
 # --- fitting ----------------------------------------------------------------------------------
+
 
 def _lr(x: Any, y: np.ndarray, c: float, weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """One binary logistic regression (liblinear, dual: fast when features outnumber rows)."""
@@ -310,8 +383,13 @@ def _emotion_mark_keys(fz: Featurized, idx: np.ndarray) -> np.ndarray:
     return fz.mark_keys
 
 
-def fit(fz: Featurized, idx: np.ndarray, snow: dict[str, float], prm: Params | None = None,
-        log: Callable[[str], None] | None = None) -> ComplaintModel:
+def fit(
+    fz: Featurized,
+    idx: np.ndarray,
+    snow: dict[str, float],
+    prm: Params | None = None,
+    log: Callable[[str], None] | None = None,
+) -> ComplaintModel:
     """Fit every head on the records at ``idx``."""
     from scipy.sparse import csr_matrix, hstack
 
@@ -344,8 +422,9 @@ def fit(fz: Featurized, idx: np.ndarray, snow: dict[str, float], prm: Params | N
     classes = sorted(set(cats.tolist()))
     cat_weights = None
     if prm.written_weight_cat != 1.0:
-        cat_weights = np.array([prm.written_weight_cat if r.id[:1] == "w" and r.id[1:2].isdigit() else 1.0
-                                for r in recs])[comp]
+        cat_weights = np.array(
+            [prm.written_weight_cat if r.id[:1] == "w" and r.id[1:2].isdigit() else 1.0 for r in recs]
+        )[comp]
     for cname in CATEGORIES:  # one against the rest; softmax over their margins at run time
         col = 1 + CATEGORIES.index(cname)
         if cname not in classes:
@@ -369,10 +448,23 @@ def fit(fz: Featurized, idx: np.ndarray, snow: dict[str, float], prm: Params | N
     w16 = w_sparse.astype(np.float16).astype(np.float32)
     from sentiment import ngram
 
-    sparse = ngram.SentimentModel(vocab, idf.astype(np.float32), w16, np.zeros(len(HEADS)), list(HEADS), {}, {})
-    model = ComplaintModel(sparse, w_dense, mean, scale, bias, dict(snow), {},
-                           {"threshold": prm.threshold, "top_threshold": prm.top_threshold,
-                            "hard_threshold": prm.hard_threshold})
+    sparse = ngram.SentimentModel(
+        vocab, idf.astype(np.float32), w16, np.zeros(len(HEADS)), list(HEADS), {}, {}
+    )
+    model = ComplaintModel(
+        sparse,
+        w_dense,
+        mean,
+        scale,
+        bias,
+        dict(snow),
+        {},
+        {
+            "threshold": prm.threshold,
+            "top_threshold": prm.top_threshold,
+            "hard_threshold": prm.hard_threshold,
+        },
+    )
     if log:
         log(f"fitted on {len(recs):,} records ({int(y.sum()):,} complaints), {nv:,} n-gram features")
     return model
@@ -401,6 +493,7 @@ def name_features(model: ComplaintModel, fz: Featurized, idx: Iterable[int], lim
 
 # --- prediction and scoring --------------------------------------------------------------------
 
+
 @dataclass
 class Prediction:
     is_complaint: bool
@@ -420,8 +513,9 @@ def _predict(st: Any, model: ComplaintModel, fz: Featurized, idx: np.ndarray) ->
     outs = analyzer.model_outputs(feats, model, explain=False)
     preds = []
     for i, out in enumerate(outs):
-        _, v = analyzer.verdict(st, feats.prepared[i], float(feats.margins[i]), feats.tails[i], feats.issues[i],
-                                out)
+        _, v = analyzer.verdict(
+            st, feats.prepared[i], float(feats.margins[i]), feats.tails[i], feats.issues[i], out
+        )
         preds.append(Prediction(v.is_complaint, v.category, v.urgency, out.p_complaint))
     return preds
 
@@ -433,7 +527,7 @@ class Scores:
     precision: float
     recall: float
     f1: float
-    category: float   # over all gold complaints; a missed complaint counts wrong
+    category: float  # over all gold complaints; a missed complaint counts wrong
     urgency: float
     tp: int = 0
     fp: int = 0
@@ -445,8 +539,12 @@ class Scores:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in vars(self).items()}
 
 
-def score(gold: Sequence[Record], pred_c: Sequence[bool], pred_cat: Sequence[str | None],
-          pred_urg: Sequence[str | None]) -> Scores:
+def score(
+    gold: Sequence[Record],
+    pred_c: Sequence[bool],
+    pred_cat: Sequence[str | None],
+    pred_urg: Sequence[str | None],
+) -> Scores:
     tp = sum(1 for g, p in zip(gold, pred_c, strict=True) if g.is_complaint and p)
     fp = sum(1 for g, p in zip(gold, pred_c, strict=True) if not g.is_complaint and p)
     fn = sum(1 for g, p in zip(gold, pred_c, strict=True) if g.is_complaint and not p)
@@ -493,9 +591,16 @@ class Fold:
     confusion: dict[str, Counter[str]] = field(default_factory=dict)
 
 
-def cross_validate(fz: Featurized, snow: dict[str, float], prm: Params | None = None, *,
-                   snow_pos: Sequence[float] | None = None, groups: Sequence[str] | None = None,
-                   fold_of: Sequence[str] | None = None, log: Callable[[str], None] | None = None) -> list[Fold]:
+def cross_validate(
+    fz: Featurized,
+    snow: dict[str, float],
+    prm: Params | None = None,
+    *,
+    snow_pos: Sequence[float] | None = None,
+    groups: Sequence[str] | None = None,
+    fold_of: Sequence[str] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> list[Fold]:
     """Leave one domain group out: fit on the rest, score the held-out group (model + rules).
 
     ``fold_of`` replaces the domain groups by any fold assignment (e.g. a random k-fold split,
@@ -517,7 +622,9 @@ def cross_validate(fz: Featurized, snow: dict[str, float], prm: Params | None = 
         model = fit(fz, train_idx, snow, prm)
         preds = predict(model, fz, test)
         gold = [fz.records[i] for i in test]
-        ours = score(gold, [p.is_complaint for p in preds], [p.category for p in preds], [p.urgency for p in preds])
+        ours = score(
+            gold, [p.is_complaint for p in preds], [p.category for p in preds], [p.urgency for p in preds]
+        )
         train_recs = [fz.records[i] for i in train_idx if fz.records[i].is_complaint]
         top_cat = Counter(r.category for r in train_recs).most_common(1)[0][0]
         top_urg = Counter(r.urgency for r in train_recs).most_common(1)[0][0]
@@ -530,18 +637,35 @@ def cross_validate(fz: Featurized, snow: dict[str, float], prm: Params | None = 
         fold = Fold(g, ours, base_sn, base_major)
         for r, p in zip(gold, preds, strict=True):
             if r.is_complaint:
-                fold.confusion.setdefault(str(r.category), Counter())[str(p.category if p.is_complaint else "(非投诉)")] += 1
-            wrong = (r.is_complaint != p.is_complaint) + (r.is_complaint and p.is_complaint and r.category != p.category) \
+                fold.confusion.setdefault(str(r.category), Counter())[
+                    str(p.category if p.is_complaint else "(非投诉)")
+                ] += 1
+            wrong = (
+                (r.is_complaint != p.is_complaint)
+                + (r.is_complaint and p.is_complaint and r.category != p.category)
                 + (r.is_complaint and p.is_complaint and r.urgency != p.urgency)
+            )
             if wrong:
-                severity = abs(p.p - (1.0 if r.is_complaint else 0.0)) + (1.0 if r.is_complaint != p.is_complaint else 0.0)
-                fold.errors.append({"id": r.id, "group": g, "severity": round(severity, 3), "text": r.text,
-                                    "gold": [r.is_complaint, r.category, r.urgency],
-                                    "pred": [p.is_complaint, p.category, p.urgency], "p": round(p.p, 3)})
+                severity = abs(p.p - (1.0 if r.is_complaint else 0.0)) + (
+                    1.0 if r.is_complaint != p.is_complaint else 0.0
+                )
+                fold.errors.append(
+                    {
+                        "id": r.id,
+                        "group": g,
+                        "severity": round(severity, 3),
+                        "text": r.text,
+                        "gold": [r.is_complaint, r.category, r.urgency],
+                        "pred": [p.is_complaint, p.category, p.urgency],
+                        "p": round(p.p, 3),
+                    }
+                )
         folds.append(fold)
         if log:
-            log(f"{g:<10} n={ours.n:>4}  F1 {ours.f1:.3f} (snownlp {base_sn.f1:.3f})  "
-                f"category {ours.category:.3f}  urgency {ours.urgency:.3f}")
+            log(
+                f"{g:<10} n={ours.n:>4}  F1 {ours.f1:.3f} (snownlp {base_sn.f1:.3f})  "
+                f"category {ours.category:.3f}  urgency {ours.urgency:.3f}"
+            )
     return folds
 
 
@@ -552,12 +676,17 @@ def pooled(folds: Sequence[Fold], which: str = "ours") -> dict[str, float]:
     gold_c = sum(s.complaints for s in scores)
     p = tp / (tp + fp) if tp + fp else 0.0
     r = tp / (tp + fn) if tp + fn else 0.0
-    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0,
-            "category": sum(s.category_ok for s in scores) / gold_c if gold_c else float("nan"),
-            "urgency": sum(s.urgency_ok for s in scores) / gold_c if gold_c else float("nan")}
+    return {
+        "precision": p,
+        "recall": r,
+        "f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "category": sum(s.category_ok for s in scores) / gold_c if gold_c else float("nan"),
+        "urgency": sum(s.urgency_ok for s in scores) / gold_c if gold_c else float("nan"),
+    }
 
 
 # --- the whole training run ----------------------------------------------------------------------
+
 
 @dataclass
 class TrainResult:
@@ -570,9 +699,17 @@ class TrainResult:
     seconds: float
 
 
-def train(out: str | Path | None = None, *, extra: Sequence[str | Path] = (), shipped_corpus: bool = True,
-          prm: Params | None = None, cv: bool = True, log: Callable[[str], None] | None = None,
-          snow_cache: Path | None = None, cfg: AppConfig | None = None) -> TrainResult:
+def train(
+    out: str | Path | None = None,
+    *,
+    extra: Sequence[str | Path] = (),
+    shipped_corpus: bool = True,
+    prm: Params | None = None,
+    cv: bool = True,
+    log: Callable[[str], None] | None = None,
+    snow_cache: Path | None = None,
+    cfg: AppConfig | None = None,
+) -> TrainResult:
     """Fit the complaint model on the corpus plus ``extra`` files, report grouped CV, write the file."""
     started = time.monotonic()
     prm = prm or Params()
@@ -580,7 +717,9 @@ def train(out: str | Path | None = None, *, extra: Sequence[str | Path] = (), sh
     if len({r.is_complaint for r in records}) < 2:
         raise CorpusError("the labelled data needs both complaints and non-complaints")
     if log:
-        log(f"{len(records):,} labelled records from {len({r.origin for r in records})} file(s); featurising …")
+        log(
+            f"{len(records):,} labelled records from {len({r.origin for r in records})} file(s); featurising …"
+        )
     snow = snownlp_table()
     fz = featurize(records, snow, cfg=cfg)
     folds: list[Fold] = []
@@ -597,21 +736,30 @@ def train(out: str | Path | None = None, *, extra: Sequence[str | Path] = (), sh
     counts: dict[str, Any] = defaultdict(int)
     for r in records:
         counts[r.origin] += 1
-    model.meta.update({
-        "version": f"clr-{digest.hexdigest()[:10]}",
-        "params": vars(prm),
-        "records": len(records),
-        "complaints": sum(r.is_complaint for r in records),
-        "files": dict(counts),
-        "features": len(model.sparse.keys),
-        "cv": {f.group: f.ours.row() for f in folds},
-        "cv_pooled": {k: round(v, 4) for k, v in pooled(folds).items()} if folds else {},
-    })
+    model.meta.update(
+        {
+            "version": f"clr-{digest.hexdigest()[:10]}",
+            "params": vars(prm),
+            "records": len(records),
+            "complaints": sum(r.is_complaint for r in records),
+            "files": dict(counts),
+            "features": len(model.sparse.keys),
+            "cv": {f.group: f.ours.row() for f in folds},
+            "cv_pooled": {k: round(v, 4) for k, v in pooled(folds).items()} if folds else {},
+        }
+    )
     target = Path(out) if out else complaint_model.SHIPPED
     complaint_model.save(target, model)
     complaint_model.clear_cache()
-    return TrainResult(target, model.version, len(records), int(model.meta["complaints"]),
-                       len(model.sparse.keys), folds, time.monotonic() - started)
+    return TrainResult(
+        target,
+        model.version,
+        len(records),
+        int(model.meta["complaints"]),
+        len(model.sparse.keys),
+        folds,
+        time.monotonic() - started,
+    )
 
 
 if __name__ == "__main__":
@@ -622,6 +770,11 @@ if __name__ == "__main__":
     ap.add_argument("--out", default=None)
     ap.add_argument("--no-cv", action="store_true")
     a = ap.parse_args()
-    res = train(a.out, extra=a.extra, cv=not a.no_cv, log=print,
-                snow_cache=Path(__file__).resolve().parent.parent / "bench" / "out" / "snownlp_cache.json")
+    res = train(
+        a.out,
+        extra=a.extra,
+        cv=not a.no_cv,
+        log=print,
+        snow_cache=Path(__file__).resolve().parent.parent / "bench" / "out" / "snownlp_cache.json",
+    )
     print(res.path, res.version, res.records, res.features, f"{res.seconds:.0f}s")

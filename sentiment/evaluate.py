@@ -50,7 +50,7 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for n, rec in iter_jsonl(path):
         if not isinstance(rec.get("text"), str):
-            raise LabelledFileError(f"{path}:{n}: each line must be an object with a \"text\" string")
+            raise LabelledFileError(f'{path}:{n}: each line must be an object with a "text" string')
         out.append(rec)
     return out
 
@@ -102,12 +102,20 @@ def evaluate(records: Iterable[dict[str, Any]], analyses: list[Analysis] | None 
         if gold:
             cat.counts[(_label(rec.get("category")), _label(a.category))] += 1
             urg.counts[(_label(rec.get("urgency")), _label(a.urgency))] += 1
-        wrong = (gold != a.is_complaint or (gold and (rec.get("category") != a.category
-                                                      or rec.get("urgency") != a.urgency)))
+        wrong = gold != a.is_complaint or (
+            gold and (rec.get("category") != a.category or rec.get("urgency") != a.urgency)
+        )
         if wrong:
-            errors.append({"id": rec.get("id"), "gold": [gold, rec.get("category"), rec.get("urgency")],
-                           "pred": [a.is_complaint, a.category, a.urgency], "risk": a.risk,
-                           "reasons": a.reasons, "text": rec["text"]})
+            errors.append(
+                {
+                    "id": rec.get("id"),
+                    "gold": [gold, rec.get("category"), rec.get("urgency")],
+                    "pred": [a.is_complaint, a.category, a.urgency],
+                    "risk": a.risk,
+                    "reasons": a.reasons,
+                    "text": rec["text"],
+                }
+            )
     tp = comp.counts[("是", "是")]
     fp = comp.counts[("否", "是")]
     fn = comp.counts[("是", "否")]

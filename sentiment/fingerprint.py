@@ -66,7 +66,9 @@ def simhash_hashes(hash_lists: Sequence[Sequence[int]]) -> list[int]:
     return [to_signed(next(values)) if n else 0 for n in lens]
 
 
-REPOST_WORDS = frozenset(("转发微博", "转发", "微博", "repost", "rt", "分享", "图片", "视频", "网页链接", "全文"))
+REPOST_WORDS = frozenset(
+    ("转发微博", "转发", "微博", "repost", "rt", "分享", "图片", "视频", "网页链接", "全文")
+)
 
 
 def content_tokens(words: Sequence[str], stopwords: frozenset[str] | set[str] = frozenset()) -> list[str]:
@@ -75,8 +77,11 @@ def content_tokens(words: Sequence[str], stopwords: frozenset[str] | set[str] = 
     The segmenter emits "@name" as one token, so a repost chain ("转发微博 //@小王: …")
     differs from its original only in words dropped here. Emoticons and emoji are dropped too.
     """
-    return [w for w in words if w and w[0] != "@" and w not in REPOST_WORDS and w not in stopwords
-            and (w[0].isalnum())]
+    return [
+        w
+        for w in words
+        if w and w[0] != "@" and w not in REPOST_WORDS and w not in stopwords and (w[0].isalnum())
+    ]
 
 
 def simhash(tokens: Iterable[str]) -> int:

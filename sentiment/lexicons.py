@@ -214,7 +214,7 @@ def match_ends(pattern: re.Pattern[str], k: int, last: bool = False) -> set[str]
 
     def ends(items: list[Any]) -> set[str] | None:
         acc: set[str] | None = {""}
-        for op, av in (reversed(items) if last else items):
+        for op, av in reversed(items) if last else items:
             if acc is None or all(len(a) >= k for a in acc):
                 break
             part = item(op, av)
@@ -289,7 +289,11 @@ def gate_bigrams(pattern: re.Pattern[str]) -> frozenset[str] | None:
     best: set[str] | None = None
     for last in (False, True):
         got = match_ends(pattern, 2, last)
-        if got and all(len(x) == 2 and "\x00" not in x for x in got) and (best is None or len(got) < len(best)):
+        if (
+            got
+            and all(len(x) == 2 and "\x00" not in x for x in got)
+            and (best is None or len(got) < len(best))
+        ):
             best = got
     return frozenset(best) if best else None
 
@@ -359,7 +363,8 @@ class Matcher:
         self._first_re = _char_class(self._first_mask)
         # what two characters start (terms) or open the gate of (regexes): one look-up per position
         self._scan: dict[str, tuple[list[tuple[str, str, float]], int]] = {
-            two: (self._by2.get(two, []), gates.get(two, 0)) for two in sorted({*self._by2, *gates})}
+            two: (self._by2.get(two, []), gates.get(two, 0)) for two in sorted({*self._by2, *gates})
+        }
         self._pairs = np.array(sorted(_pair_code(k) for k in self._scan), dtype=np.int64)
 
     def find(self, text: str) -> list[Hit]:
@@ -371,7 +376,9 @@ class Matcher:
         term) of the whole batch are found with numpy in one pass; only those are checked
         in Python.
         """
-        if len(texts) == 1 and len(texts[0]) <= self.SHORT:  # one short text: a Python scan beats numpy's set-up
+        if (
+            len(texts) == 1 and len(texts[0]) <= self.SHORT
+        ):  # one short text: a Python scan beats numpy's set-up
             return [self._hits(texts[0], None)]
         cands: list[list[int]] = [[] for _ in texts]
         if len(texts) == 1 and len(texts[0]) > 1 and len(self._pairs):  # one text: no offsets needed
@@ -403,7 +410,7 @@ class Matcher:
         if candidates is None:
             get = scan.get
             for i in range(len(text) - 1):
-                entry = get(text[i:i + 2])
+                entry = get(text[i : i + 2])
                 if entry is not None:
                     opened |= entry[1]
                     for kind, term, weight in entry[0]:
@@ -411,7 +418,7 @@ class Matcher:
                             hits.append(Hit(kind, term, weight, i, i + len(term)))
         else:
             for i in candidates:
-                terms, gate = scan[text[i:i + 2]]
+                terms, gate = scan[text[i : i + 2]]
                 opened |= gate
                 for kind, term, weight in terms:
                     if text.startswith(term, i):

@@ -39,13 +39,41 @@ from sentiment.segment import BREAK
 SHIPPED_MODEL = package_path("sentiment", "sentiment_model.npz")
 IDF_SCALE = 16.0
 DEFAULT_BLEND = 0.5  # idf is stored as round(idf * 16) in a uint8
-NEGATORS = frozenset(("不", "没", "没有", "别", "无", "未", "非", "不是", "并非", "从未", "毫无", "不会", "不能",
-                      "没法", "绝不", "决不", "不太", "不怎么", "不够", "一点也不", "一点都不"))
+NEGATORS = frozenset(
+    (
+        "不",
+        "没",
+        "没有",
+        "别",
+        "无",
+        "未",
+        "非",
+        "不是",
+        "并非",
+        "从未",
+        "毫无",
+        "不会",
+        "不能",
+        "没法",
+        "绝不",
+        "决不",
+        "不太",
+        "不怎么",
+        "不够",
+        "一点也不",
+        "一点都不",
+    )
+)
 _DROP_RE = re.compile("[ \t\n\r\u3000]+")
 _U = np.uint64
 _P1, _P2 = _U(0x9E3779B97F4A7C15), _U(0xC2B2AE3D27D4EB4F)
-_SALT = {"c2": _U(0x2545F4914F6CDD1D), "c3": _U(0x5851F42D4C957F2D), "w": _U(0x14057B7EF767814F),
-         "b": _U(0x9FB21C651E98DF25), "n": _U(0xD6E8FEB86659FD93)}
+_SALT = {
+    "c2": _U(0x2545F4914F6CDD1D),
+    "c3": _U(0x5851F42D4C957F2D),
+    "w": _U(0x14057B7EF767814F),
+    "b": _U(0x9FB21C651E98DF25),
+    "n": _U(0xD6E8FEB86659FD93),
+}
 _MIX = _U(0xBF58476D1CE4E5B9)
 _SHIFT29, _SHIFT32 = _U(29), _U(32)
 
@@ -64,8 +92,9 @@ def _codes(s: str) -> np.ndarray:
 WordHashes = tuple[list[int], list[int], list[bool], list[int], list[int]]  # what _word_hashes returns
 
 
-def keys_batch(texts: Sequence[str], streams: Sequence[Sequence[str]],
-               word_hashes: WordHashes | None = None) -> tuple[np.ndarray, np.ndarray]:
+def keys_batch(
+    texts: Sequence[str], streams: Sequence[Sequence[str]], word_hashes: WordHashes | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Feature keys of many texts at once: (row of each key, 32-bit key), both int64.
 
     ``texts`` are normalised, ``streams`` their token streams (with BREAK). All character
@@ -172,7 +201,9 @@ def feature_keys(text: str, tokens: Sequence[str]) -> np.ndarray:
 
 
 Counts = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
-Hits = tuple[np.ndarray, np.ndarray, np.ndarray]  # (row, vocabulary position, count) of the pairs a model knows
+Hits = tuple[
+    np.ndarray, np.ndarray, np.ndarray
+]  # (row, vocabulary position, count) of the pairs a model knows
 _LOW32 = np.uint64(0xFFFFFFFF)
 
 
@@ -201,8 +232,15 @@ def count_pairs(rows: np.ndarray, keys: np.ndarray) -> Counts:
     if rows[0] == rows[-1] and not (rows != rows[0]).any():  # one text: one sort is enough
         s = np.sort(keys)
         starts, cnt = _runs(s)
-        return s.take(starts), np.full(len(starts), rows[0], dtype=np.int64), np.arange(len(starts), dtype=np.int64), cnt
-    s = np.sort((keys.astype(np.uint64) << _SHIFT32) | rows.astype(np.uint64))  # keys are 32-bit, rows < 2**31
+        return (
+            s.take(starts),
+            np.full(len(starts), rows[0], dtype=np.int64),
+            np.arange(len(starts), dtype=np.int64),
+            cnt,
+        )
+    s = np.sort(
+        (keys.astype(np.uint64) << _SHIFT32) | rows.astype(np.uint64)
+    )  # keys are 32-bit, rows < 2**31
     starts, cnt = _runs(s)
     pairs = s.take(starts)
     pkey = (pairs >> _SHIFT32).astype(np.int64)
@@ -266,7 +304,9 @@ class JointVocab:
 
     def __init__(self, models: Sequence[SentimentModel]) -> None:
         self.models = list(models)
-        keys = np.sort(np.concatenate([m.keys for m in self.models])) if self.models else np.zeros(0, np.int64)
+        keys = (
+            np.sort(np.concatenate([m.keys for m in self.models])) if self.models else np.zeros(0, np.int64)
+        )
         if len(keys):
             keys = keys[_runs(keys)[0]]  # distinct (np.unique is much slower here)
         self.index = KeyIndex(keys)
@@ -277,7 +317,9 @@ class JointVocab:
             self.positions.append(pos)
 
     def serves(self, *models: SentimentModel) -> bool:
-        return len(models) == len(self.models) and all(a is b for a, b in zip(models, self.models, strict=True))
+        return len(models) == len(self.models) and all(
+            a is b for a, b in zip(models, self.models, strict=True)
+        )
 
     def lookup(self, uk: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
         """Per model, (position, found) of each sorted distinct key ``uk`` (for :meth:`SentimentModel.hits`)."""
@@ -303,15 +345,16 @@ def rows_below(counts: Counts, n: int) -> Counts:
 class SentimentModel:
     """Vocabulary keys, idf, head weights (columns = ``heads``), biases, blend, model card."""
 
-    keys: np.ndarray            # sorted int64 (32-bit values)
-    idf: np.ndarray             # float32, one per key
-    weights: np.ndarray         # float32 (n_keys, n_heads)
-    biases: np.ndarray          # float64 (n_heads,)
+    keys: np.ndarray  # sorted int64 (32-bit values)
+    idf: np.ndarray  # float32, one per key
+    weights: np.ndarray  # float32 (n_keys, n_heads)
+    biases: np.ndarray  # float64 (n_heads,)
     heads: list[str]
     blend: dict[str, float] = field(default_factory=dict)  # per domain; missing: DEFAULT_BLEND
     meta: dict[str, Any] = field(default_factory=dict)
-    _gating: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, init=False, repr=False,
-                                                                      compare=False)
+    _gating: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
     _index: KeyIndex | None = field(default=None, init=False, repr=False, compare=False)
     _packed: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
@@ -328,9 +371,11 @@ class SentimentModel:
         out = m[:, 0].copy()
         if self._gating is None:
             doms = self.domains
-            self._gating = (np.array([self.heads.index("spec:" + d) for d in doms], dtype=np.int64),
-                            np.array([self.heads.index("gate:" + d) for d in doms], dtype=np.int64),
-                            np.array([self.blend.get(d, DEFAULT_BLEND) for d in doms], dtype=np.float64))
+            self._gating = (
+                np.array([self.heads.index("spec:" + d) for d in doms], dtype=np.int64),
+                np.array([self.heads.index("gate:" + d) for d in doms], dtype=np.int64),
+                np.array([self.blend.get(d, DEFAULT_BLEND) for d in doms], dtype=np.float64),
+            )
         spec, gate, blend = self._gating
         if len(m) == 1 and len(spec):  # one text: the same IEEE operations on plain floats, one np.exp
             row = m[0].tolist()
@@ -368,7 +413,7 @@ class SentimentModel:
             v = (1.0 + np.log(cnt[hit])) * self.idf[pos]
             sq = float(v @ v)
             if sq > 0:
-                out[0] += (v @ self.weights[pos]) / sq ** 0.5
+                out[0] += (v @ self.weights[pos]) / sq**0.5
             return out
         return self.head_margins_counts(count_pairs(rows, keys), n)
 
@@ -403,8 +448,9 @@ class SentimentModel:
             with np.errstate(over="ignore", invalid="ignore"):
                 table[:, 0] = self.idf
                 table[:, 1:] = self.weights
-            exact = np.array_equal(table[:, 0].astype(np.float32), self.idf) \
-                and np.array_equal(table[:, 1:].astype(np.float32), self.weights)
+            exact = np.array_equal(table[:, 0].astype(np.float32), self.idf) and np.array_equal(
+                table[:, 1:].astype(np.float32), self.weights
+            )
             self._packed = table if exact else np.zeros((0, 0), dtype=np.float16)
         return self._packed if self._packed.size else None
 
@@ -434,7 +480,7 @@ class SentimentModel:
         if n == 1:  # one text (analyze() one at a time): fewer numpy calls
             sq = float(v @ v)
             if sq > 0:
-                out[0] += (v @ weights) / sq ** 0.5
+                out[0] += (v @ weights) / sq**0.5
             return out
         # pairs are sorted by row, so each row's features are one contiguous run: sum runs with reduceat
         everyone = np.arange(n, dtype=np.int64)
@@ -484,7 +530,9 @@ def save(path: str | Path, model: SentimentModel) -> None:
         "idf": quantize_idf(model.idf),
         "weights": np.asarray(model.weights, dtype=np.float16),
         "biases": np.asarray(model.biases, dtype=np.float64),
-        "meta": np.frombuffer(json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"), dtype=np.uint8),
+        "meta": np.frombuffer(
+            json.dumps(meta, ensure_ascii=False, sort_keys=True).encode("utf-8"), dtype=np.uint8
+        ),
     }
     write_arrays(path, arrays)
 
@@ -517,12 +565,20 @@ def load(path: str | Path | None = None) -> SentimentModel:
     except (OSError, KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise ValueError(f"{path}: not a yuqing sentiment model ({exc})") from exc
     heads = list(meta.get("heads") or ["general"])
-    if weights.ndim != 2 or weights.shape != (len(keys), len(heads)) or len(idf) != len(keys) \
-            or len(biases) != len(heads) or np.any(np.diff(keys) <= 0):
+    if (
+        weights.ndim != 2
+        or weights.shape != (len(keys), len(heads))
+        or len(idf) != len(keys)
+        or len(biases) != len(heads)
+        or np.any(np.diff(keys) <= 0)
+    ):
         raise ValueError(f"{path}: inconsistent model arrays")
     blend = meta.get("blend", DEFAULT_BLEND)
-    blends = {str(k): float(v) for k, v in blend.items()} if isinstance(blend, dict) else \
-        dict.fromkeys((h.split(":", 1)[1] for h in heads if h.startswith("spec:")), float(blend))
+    blends = (
+        {str(k): float(v) for k, v in blend.items()}
+        if isinstance(blend, dict)
+        else dict.fromkeys((h.split(":", 1)[1] for h in heads if h.startswith("spec:")), float(blend))
+    )
     return SentimentModel(keys, idf, weights, biases, heads, blends, meta)
 
 

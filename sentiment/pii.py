@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,12})")
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])([A-Za-z0-9][A-Za-z0-9._%+-]{0,63})@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,12})"
+)
 _ID_CARD = re.compile(
     r"(?<![0-9A-Za-z])[1-9]\d{5}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx](?![0-9A-Za-z])"
     r"|(?<![0-9A-Za-z])[1-9]\d{7}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}(?![0-9A-Za-z])"
@@ -69,7 +71,9 @@ _DIGIT = re.compile(r"\d")
 
 def mask(text: str) -> str:
     """``text`` with every phone, ID-card, bank-card, e-mail and order number masked."""
-    if not text or not (_DIGIT.search(text) or "@" in text) or not _QUICK.search(text):  # most texts: no digit
+    if (
+        not text or not (_DIGIT.search(text) or "@" in text) or not _QUICK.search(text)
+    ):  # most texts: no digit
         return text or ""
     for _kind, pattern, repl in _RULES:
         text = pattern.sub(repl, text)

@@ -26,12 +26,12 @@ from pathlib import Path
 MAX_CHARS = 20_000  # longer texts are cut here before segmentation (the rest is not tokenised)
 _BRAND_FREQ = 50_000  # dictionary frequency given to protected Han-only terms
 _PIECE_RE = re.compile(
-    r"@[^\s@:：,，。.!！?？/()（）\[\]#]{1,30}"    # @names (one token: "@小王")
-    r"|\[[\u4e00-\u9fffA-Za-z]{1,8}\]"         # Weibo emoticons [怒] [允悲]
-    r"|[\u3400-\u4dbf\u4e00-\u9fff]+"           # Han runs
-    r"|[A-Za-z0-9]+(?:[._+#-][A-Za-z0-9]+)*"    # ASCII words, numbers, v1.2, c++
-    r"|[\U0001F000-\U0001FAFF\u2600-\u27BF]"    # emoji (one token each)
-    r"|[，,。.！？!?；;…~～]+"                    # clause breaks (kept as BREAK by stream())
+    r"@[^\s@:：,，。.!！?？/()（）\[\]#]{1,30}"  # @names (one token: "@小王")
+    r"|\[[\u4e00-\u9fffA-Za-z]{1,8}\]"  # Weibo emoticons [怒] [允悲]
+    r"|[\u3400-\u4dbf\u4e00-\u9fff]+"  # Han runs
+    r"|[A-Za-z0-9]+(?:[._+#-][A-Za-z0-9]+)*"  # ASCII words, numbers, v1.2, c++
+    r"|[\U0001F000-\U0001FAFF\u2600-\u27BF]"  # emoji (one token each)
+    r"|[，,。.！？!?；;…~～]+"  # clause breaks (kept as BREAK by stream())
 )
 BREAK = "|"
 _BREAK_CHARS = frozenset("，,。.！？!?；;…~～")
@@ -62,7 +62,9 @@ def _nfkc(text: str) -> str:
     return quick if unicodedata.is_normalized("NFKC", quick) else unicodedata.normalize("NFKC", text)
 
 
-_COMPAT_TABLE = {c: unicodedata.normalize("NFKD", chr(c)) for c in (*range(0xFF01, 0xFF5F), 0x3000, 0x2026, 0xA0)}
+_COMPAT_TABLE = {
+    c: unicodedata.normalize("NFKD", chr(c)) for c in (*range(0xFF01, 0xFF5F), 0x3000, 0x2026, 0xA0)
+}
 
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # one space for each (a scan in C; most texts have none)
@@ -190,7 +192,7 @@ def stream_normalized(text: str) -> list[str]:
     pos = 0
     for m in protected.finditer(text):
         if m.start() > pos:
-            out.extend(_tokens_of(text[pos:m.start()]))
+            out.extend(_tokens_of(text[pos : m.start()]))
         out.append(m.group().lower())
         pos = m.end()
     if pos < len(text):
@@ -222,14 +224,21 @@ def streams_normalized(texts: Sequence[str]) -> list[list[str]]:
     # a text without a protected term is its pieces' tokens (what stream_normalized gives it)
     pieces = [None if protected is not None and protected.search(t) else _PIECE_RE.findall(t) for t in texts]
     cuts = _cuts
-    todo = dict.fromkeys(p for ps in pieces if ps is not None for p in ps
-                         if len(p) > 1 and "\u3400" <= p[0] <= "\u9fff" and p not in cuts)
+    todo = dict.fromkeys(
+        p
+        for ps in pieces
+        if ps is not None
+        for p in ps
+        if len(p) > 1 and "\u3400" <= p[0] <= "\u9fff" and p not in cuts
+    )
     for t, ps in zip(texts, pieces, strict=True):
         if ps is None:
             todo.update(dict.fromkeys(r for r in _HAN_RUN_RE.findall(t) if len(r) > 1 and r not in cuts))
     if todo:
         _cut_together(list(todo))
-    return [stream_normalized(t) if ps is None else _tokens_from(ps) for t, ps in zip(texts, pieces, strict=True)]
+    return [
+        stream_normalized(t) if ps is None else _tokens_from(ps) for t, ps in zip(texts, pieces, strict=True)
+    ]
 
 
 def _cut_together(runs: list[str]) -> None:
@@ -278,7 +287,9 @@ _logp: dict[str, float | None] = {}
 
 
 _CUTS_MAX = 65_536
-_cuts: dict[str, tuple[str, ...]] = {}  # run → its words: clauses repeat (Heimao templates, reposts, stock phrases)
+_cuts: dict[
+    str, tuple[str, ...]
+] = {}  # run → its words: clauses repeat (Heimao templates, reposts, stock phrases)
 
 
 def _cut_han(block: str) -> tuple[str, ...]:
@@ -347,8 +358,6 @@ def _py_cut(block: str) -> tuple[str, ...]:
     words = []
     i = 0
     while i < n:
-        words.append(block[i:nxt[i]])
+        words.append(block[i : nxt[i]])
         i = nxt[i]
     return tuple(words)
-
-

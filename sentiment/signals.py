@@ -20,19 +20,84 @@ from sentiment.lexicons import Hit, Matcher, WordList
 # lists whose hits are evidence about the brand (negation and competitor rules apply)
 EVIDENCE = ("problem", "demand", "emotion", "escalation", "harm", "bulk", "sarcasm", "category")
 NEGATABLE = ("problem", "emotion", "harm", "escalation", "bulk")  # category words keep the topic
-CLAUSE_BREAK = re.compile(r"[，,。.！!？?；;…~～\s\n|｜【】()（）“”\"]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B50]+")
-_NOT_NEGATION = ("不过", "不错", "不少", "不仅", "不停", "不断", "不得不", "要不", "不然", "没想到",
-                 "不知道", "不管", "不止", "无论", "不会吧", "不用", "毫不", "不久", "是不是", "能不能",
-                 "会不会", "有没有", "要不要", "好不好", "行不行", "可不可以", "是否", "不急", "没办法",
-                 "不到", "不住", "无奈", "不得", "无理由", "无法", "无人", "无语", "无故", "不可", "不能",
-                 "不给", "不让", "不退", "不回", "没人", "没收到", "不发")
+CLAUSE_BREAK = re.compile(
+    r"[，,。.！!？?；;…~～\s\n|｜【】()（）“”\"]+|[\U0001F000-\U0001FAFF\u2600-\u27BF\u2B50]+"
+)
+_NOT_NEGATION = (
+    "不过",
+    "不错",
+    "不少",
+    "不仅",
+    "不停",
+    "不断",
+    "不得不",
+    "要不",
+    "不然",
+    "没想到",
+    "不知道",
+    "不管",
+    "不止",
+    "无论",
+    "不会吧",
+    "不用",
+    "毫不",
+    "不久",
+    "是不是",
+    "能不能",
+    "会不会",
+    "有没有",
+    "要不要",
+    "好不好",
+    "行不行",
+    "可不可以",
+    "是否",
+    "不急",
+    "没办法",
+    "不到",
+    "不住",
+    "无奈",
+    "不得",
+    "无理由",
+    "无法",
+    "无人",
+    "无语",
+    "无故",
+    "不可",
+    "不能",
+    "不给",
+    "不让",
+    "不退",
+    "不回",
+    "没人",
+    "没收到",
+    "不发",
+)
 # problem words after these are hypothetical (a brand's offer: "如遇问题，投诉24小时内必回")
-HYPOTHETICAL = ("如遇", "如有", "若有", "如果有", "有任何问题", "可直接", "可随时", "随时找", "随时投诉", "有问题随时",
-                "有问题可", "万一", "一旦有",
-                "担心", "本来以为", "原本以为", "还以为", "怕")
+HYPOTHETICAL = (
+    "如遇",
+    "如有",
+    "若有",
+    "如果有",
+    "有任何问题",
+    "可直接",
+    "可随时",
+    "随时找",
+    "随时投诉",
+    "有问题随时",
+    "有问题可",
+    "万一",
+    "一旦有",
+    "担心",
+    "本来以为",
+    "原本以为",
+    "还以为",
+    "怕",
+)
 _NOT_NEGATION_RE = re.compile("|".join(re.escape(p) for p in _NOT_NEGATION))
 _HYPOTHETICAL_RE = re.compile("|".join(re.escape(h) for h in HYPOTHETICAL))
-_NEAR_MISS = re.compile(r"差点|差一点|险些|还好没事|幸好没事|好在没事|没出事|完全没事|一点事都没有|担心会|怕会")
+_NEAR_MISS = re.compile(
+    r"差点|差一点|险些|还好没事|幸好没事|好在没事|没出事|完全没事|一点事都没有|担心会|怕会"
+)
 
 
 @dataclass
@@ -128,8 +193,11 @@ def _signals(text: str, hits: list[Hit], lex: Lexicon) -> Signals:
             clause_no = bisect_right(starts, hit.start) - 1
             if clause_no in competitor_clauses:
                 continue
-            if (base in NEGATABLE and hit.term[0].isalnum()
-                    and _is_negated(text, starts[clause_no], hit, lex.negators)):
+            if (
+                base in NEGATABLE
+                and hit.term[0].isalnum()
+                and _is_negated(text, starts[clause_no], hit, lex.negators)
+            ):
                 sig.negated.append(hit.term)
                 continue
             if base in ("problem", "category") and _is_hypothetical(text, starts, clause_no, hit):
@@ -153,7 +221,7 @@ _BASES: dict[str, str] = {}
 
 
 def _base(kind: str) -> str:
-    """"category:产品质量" → "category" (memoised)."""
+    """ "category:产品质量" → "category" (memoised)."""
     base = _BASES.get(kind)
     if base is None:
         base = _BASES[kind] = kind.split(":", 1)[0]
@@ -189,7 +257,7 @@ MAX_NEGATION_GAP = 3  # "没有任何问题": 任何 sits between 没有 and 问
 
 def _is_negated(text: str, clause_start: int, hit: Hit, negators: tuple[str, ...]) -> bool:
     """A negator shortly before the hit, with no new predicate between ("没提醒就扣了" is not)."""
-    window = text[max(clause_start, hit.start - 8):hit.start]
+    window = text[max(clause_start, hit.start - 8) : hit.start]
     if not window:
         return False
     quick = _any_negator(negators)
@@ -202,7 +270,7 @@ def _is_negated(text: str, clause_start: int, hit: Hit, negators: tuple[str, ...
         at = window.rfind(neg)
         if at < 0:
             continue
-        gap = window[at + len(neg):]
+        gap = window[at + len(neg) :]
         if len(gap) <= MAX_NEGATION_GAP and not _NEW_PREDICATE.intersection(gap):
             return True
     return False

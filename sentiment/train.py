@@ -85,7 +85,9 @@ def discover(paths: Iterable[str | Path]) -> list[Dataset]:
                 for name in EVAL_NAMES:
                     ev = train.parent / name
                     if ev.is_file():
-                        found.append(Dataset(f"{train.parent.name}/{ev.stem}", ev, read_csv(ev), eval_only=True))
+                        found.append(
+                            Dataset(f"{train.parent.name}/{ev.stem}", ev, read_csv(ev), eval_only=True)
+                        )
         elif p.is_file():
             label = p.parent.name if p.name in ("train.csv", *EVAL_NAMES) else p.stem
             found.append(Dataset(label, p, read_csv(p)))
@@ -104,8 +106,9 @@ def is_heldout(text: str, seed: int = DEFAULT_SEED, ratio: float = DEFAULT_HOLDO
     return int.from_bytes(digest[:8], "big") % 10_000 < ratio * 10_000
 
 
-def split(datasets: Sequence[Dataset], seed: int, ratio: float,
-          exclude: set[str]) -> tuple[list[tuple[int, str]], dict[str, list[tuple[int, str]]]]:
+def split(
+    datasets: Sequence[Dataset], seed: int, ratio: float, exclude: set[str]
+) -> tuple[list[tuple[int, str]], dict[str, list[tuple[int, str]]]]:
     """Training rows (deduplicated, no evaluation text) and the evaluation rows per dataset."""
     eval_texts = set(exclude)
     for d in datasets:
@@ -136,7 +139,9 @@ def complaint_corpus_texts() -> set[str]:
     path = Path(__file__).with_name("data") / "complaints" / "real.jsonl"
     if not path.is_file():
         return set()
-    return {json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()}
+    return {
+        json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines() if line.strip()
+    }
 
 
 def featurize(texts: Sequence[str]) -> list[np.ndarray]:
@@ -148,7 +153,9 @@ def featurize(texts: Sequence[str]) -> list[np.ndarray]:
     return out
 
 
-def build_vocab(key_lists: Sequence[np.ndarray], *, min_df: int = 2, max_features: int = DEFAULT_FEATURES) -> np.ndarray:
+def build_vocab(
+    key_lists: Sequence[np.ndarray], *, min_df: int = 2, max_features: int = DEFAULT_FEATURES
+) -> np.ndarray:
     """Sorted keys of the features in at least ``min_df`` texts, the ``max_features`` most frequent."""
     per_text = np.concatenate([np.unique(k) for k in key_lists]) if key_lists else np.zeros(0, np.int64)
     keys, df = np.unique(per_text, return_counts=True)
@@ -160,7 +167,9 @@ def build_vocab(key_lists: Sequence[np.ndarray], *, min_df: int = 2, max_feature
     return np.sort(keys)
 
 
-def design(key_lists: Sequence[np.ndarray], vocab: np.ndarray, idf: np.ndarray | None = None) -> tuple[Any, np.ndarray]:
+def design(
+    key_lists: Sequence[np.ndarray], vocab: np.ndarray, idf: np.ndarray | None = None
+) -> tuple[Any, np.ndarray]:
     """The L2-normalised sublinear tf-idf matrix over ``vocab``; returns (matrix, idf used)."""
     from scipy.sparse import csr_matrix
 
@@ -204,8 +213,15 @@ def fit_head(x: Any, y: np.ndarray, *, c: float, nb: bool, seed: int) -> tuple[n
     return clf.coef_[0] * r, float(clf.intercept_[0])
 
 
-def fit(rows: Sequence[tuple[int, str]], *, seed: int, domains: dict[str, np.ndarray] | None = None,
-        params: Params | None = None, keys: list[np.ndarray] | None = None, log: Any = None) -> sm.SentimentModel:
+def fit(
+    rows: Sequence[tuple[int, str]],
+    *,
+    seed: int,
+    domains: dict[str, np.ndarray] | None = None,
+    params: Params | None = None,
+    keys: list[np.ndarray] | None = None,
+    log: Any = None,
+) -> sm.SentimentModel:
     """Fit the general head, and a specialist + gate for each domain (a boolean row mask)."""
     prm = params or Params()
     if keys is None:
@@ -228,8 +244,11 @@ def fit(rows: Sequence[tuple[int, str]], *, seed: int, domains: dict[str, np.nda
         cols += [w, gw]
         biases += [b, gb]
     weights = np.stack(cols, axis=1).astype(np.float16).astype(np.float32)  # train on what ships
-    blends = {h.split(":", 1)[1]: dict(prm.blends).get(h.split(":", 1)[1], prm.blend)
-              for h in heads if h.startswith("spec:")}
+    blends = {
+        h.split(":", 1)[1]: dict(prm.blends).get(h.split(":", 1)[1], prm.blend)
+        for h in heads
+        if h.startswith("spec:")
+    }
     return sm.SentimentModel(vocab, idf.astype(np.float32), weights, np.asarray(biases), heads, blends)
 
 
@@ -254,8 +273,9 @@ def evaluate(model: sm.SentimentModel, rows: Sequence[tuple[int, str]]) -> float
     return float(np.mean((margins > 0) == labels))
 
 
-def domain_masks(rows: Sequence[tuple[int, str]], datasets: Sequence[Dataset],
-                 names: Sequence[str]) -> dict[str, np.ndarray]:
+def domain_masks(
+    rows: Sequence[tuple[int, str]], datasets: Sequence[Dataset], names: Sequence[str]
+) -> dict[str, np.ndarray]:
     """Boolean row mask per named dataset (the rows whose text that dataset holds)."""
     out = {}
     for name in names:
@@ -265,9 +285,17 @@ def domain_masks(rows: Sequence[tuple[int, str]], datasets: Sequence[Dataset],
     return out
 
 
-def train(data: Sequence[str | Path], out: str | Path, *, seed: int = DEFAULT_SEED,
-          holdout: float = DEFAULT_HOLDOUT, exclude: Sequence[str | Path] = (),
-          specialists: Sequence[str] | None = None, params: Params | None = None, log: Any = None) -> TrainResult:
+def train(
+    data: Sequence[str | Path],
+    out: str | Path,
+    *,
+    seed: int = DEFAULT_SEED,
+    holdout: float = DEFAULT_HOLDOUT,
+    exclude: Sequence[str | Path] = (),
+    specialists: Sequence[str] | None = None,
+    params: Params | None = None,
+    log: Any = None,
+) -> TrainResult:
     """Build a model file from CSVs/folders; evaluate it on the held-out rows and eval files."""
     started = time.monotonic()
     from sentiment import analyzer
@@ -282,21 +310,35 @@ def train(data: Sequence[str | Path], out: str | Path, *, seed: int = DEFAULT_SE
         raise ValueError("no training rows left after the held-out split and exclusions")
     names = DEFAULT_SPECIALISTS if specialists is None else tuple(specialists)
     if log:
-        log(f"{len(rows):,} training texts from {len([d for d in datasets if not d.eval_only])} file(s); fitting …")
+        log(
+            f"{len(rows):,} training texts from {len([d for d in datasets if not d.eval_only])} file(s); fitting …"
+        )
     model = fit(rows, seed=seed, domains=domain_masks(rows, datasets, names), params=prm, log=log)
     digest = hashlib.sha256()
     for y, t in rows:
         digest.update(f"{y}\t{t}\n".encode())
-    digest.update(json.dumps([seed, holdout, list(names), sorted((k, str(v)) for k, v in vars(prm).items())]).encode())
+    digest.update(
+        json.dumps([seed, holdout, list(names), sorted((k, str(v)) for k, v in vars(prm).items())]).encode()
+    )
     model.meta = {
-        "version": f"nblr-{digest.hexdigest()[:10]}", "seed": seed, "holdout": holdout,
-        "params": {k: (dict(v) if k == "blends" else v) for k, v in vars(prm).items()}, "train_rows": len(rows), "features": len(model.keys),
+        "version": f"nblr-{digest.hexdigest()[:10]}",
+        "seed": seed,
+        "holdout": holdout,
+        "params": {k: (dict(v) if k == "blends" else v) for k, v in vars(prm).items()},
+        "train_rows": len(rows),
+        "features": len(model.keys),
         "sources": sorted({d.name for d in datasets if not d.eval_only}),
     }
     model.meta["accuracy"] = {name: round(evaluate(model, ev), 4) for name, ev in sorted(evals.items())}
     sm.save(out, model)
-    return TrainResult(Path(out), model.version, len(model.keys), len(rows), model.meta["accuracy"],
-                       time.monotonic() - started)
+    return TrainResult(
+        Path(out),
+        model.version,
+        len(model.keys),
+        len(rows),
+        model.meta["accuracy"],
+        time.monotonic() - started,
+    )
 
 
 if __name__ == "__main__":  # python -m sentiment.train DIR... OUT

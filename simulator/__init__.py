@@ -93,5 +93,12 @@ from simulator.faults import FAULT_KINDS, parse_fault_spec
 from simulator.options import HEIMAO_SECRET, WEIBO_TEST_SUB, SimOptions
 from simulator.platforms.heimao import heimao_signature
 
-__all__ = ["FAULT_KINDS", "HEIMAO_SECRET", "WEIBO_TEST_SUB", "SimOptions", "Simulator", "heimao_signature",
-           "parse_fault_spec"]
+__all__ = [
+    "FAULT_KINDS",
+    "HEIMAO_SECRET",
+    "WEIBO_TEST_SUB",
+    "SimOptions",
+    "Simulator",
+    "heimao_signature",
+    "parse_fault_spec",
+]

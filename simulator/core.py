@@ -35,9 +35,17 @@ class Simulator:
     ``comments_per_post``, ``days``, ``crisis_size``, ``page_size``, ``live_interval`` ...).
     """
 
-    def __init__(self, seed: int = 7, brands: Iterable[Any] | None = None, cfg: AppConfig | None = None,
-                 live: bool = False, port: int = 0, host: str = "127.0.0.1", now: datetime | None = None,
-                 **options: Any) -> None:
+    def __init__(
+        self,
+        seed: int = 7,
+        brands: Iterable[Any] | None = None,
+        cfg: AppConfig | None = None,
+        live: bool = False,
+        port: int = 0,
+        host: str = "127.0.0.1",
+        now: datetime | None = None,
+        **options: Any,
+    ) -> None:
         if host not in LOOPBACK:
             raise ValueError(f"the simulator only listens on loopback, not {host!r}")
         if cfg is not None and "heimao_secret" not in options:
@@ -134,7 +142,9 @@ class Simulator:
     def __enter__(self) -> Simulator:
         return self.start()
 
-    def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.stop()
 
     def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
@@ -155,20 +165,28 @@ class Simulator:
 
     # --- ground truth and world changes ---------------------------------------------------------------
 
-    def truth(self, platform: str | None = None, *, kind: str | None = None, brand: str | None = None,
-              keyword: str | None = None) -> list[dict[str, Any]]:
+    def truth(
+        self,
+        platform: str | None = None,
+        *,
+        kind: str | None = None,
+        brand: str | None = None,
+        keyword: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Everything published so far (``published_at`` as aware UTC datetimes), in publication order."""
         return self.world.truth(platform, kind=kind, brand=brand, keyword=keyword)
 
-    def publish(self, n: int = 1, platform: str | None = None, brand: str | None = None,
-                item: PlanItem | None = None) -> list[dict[str, Any]]:
+    def publish(
+        self, n: int = 1, platform: str | None = None, brand: str | None = None, item: PlanItem | None = None
+    ) -> list[dict[str, Any]]:
         """Publish ``n`` new posts now; returns their truth records."""
         if platform is not None:
             self.base_url(platform)
         return [p.truth() for p in self.world.publish(n, platform, brand, item)]
 
-    def boost(self, platform: str, post_id: str, *, likes: int = 0, comments: int = 0,
-              shares: int = 0) -> dict[str, Any]:
+    def boost(
+        self, platform: str, post_id: str, *, likes: int = 0, comments: int = 0, shares: int = 0
+    ) -> dict[str, Any]:
         """Raise a post's engagement (a post that starts spreading)."""
         return self.world.boost(platform, post_id, likes, comments, shares).truth()
 
@@ -183,18 +201,37 @@ class Simulator:
 
     # --- faults, sessions, stats ------------------------------------------------------------------------
 
-    def set_fault(self, platform: str, kind: str, rate: float = 1.0, duration: float | None = None, *,
-                  after: float = 0.0, count: int | None = None, path: str | None = None,
-                  options: dict[str, Any] | None = None, **extra: Any) -> dict[str, Any]:
+    def set_fault(
+        self,
+        platform: str,
+        kind: str,
+        rate: float = 1.0,
+        duration: float | None = None,
+        *,
+        after: float = 0.0,
+        count: int | None = None,
+        path: str | None = None,
+        options: dict[str, Any] | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         """Switch a fault on; ``extra`` keyword options (``delay``, ``status``, ``variant``) go to ``options``."""
         plat = self.ctx.platforms.get(platform)
         if plat is None:
             raise ValueError(f"unknown platform {platform!r}; served: {', '.join(self.ctx.platforms)}")
         if kind not in plat.fault_kinds:
-            raise ValueError(f"{platform} has no {kind!r} failure; it has: {', '.join(sorted(plat.fault_kinds))}")
-        fault = self.faults.add(platform, kind, float(rate), None if duration is None else float(duration),
-                                after=float(after), count=None if count is None else int(count), path=path,
-                                options={**(options or {}), **extra})
+            raise ValueError(
+                f"{platform} has no {kind!r} failure; it has: {', '.join(sorted(plat.fault_kinds))}"
+            )
+        fault = self.faults.add(
+            platform,
+            kind,
+            float(rate),
+            None if duration is None else float(duration),
+            after=float(after),
+            count=None if count is None else int(count),
+            path=path,
+            options={**(options or {}), **extra},
+        )
         return fault.as_dict()
 
     def clear_faults(self, platform: str | None = None, fault_id: int | None = None) -> int:

@@ -18,16 +18,47 @@ from typing import Any
 from simulator import phrases as ph
 from simulator.model import BrandSpec, Label
 
-CATEGORIES = ("产品质量", "食用不适", "活动政策", "使用问题", "服务态度", "物流配送", "退换货", "虚假宣传",
-              "价格收费", "其他")
+CATEGORIES = (
+    "产品质量",
+    "食用不适",
+    "活动政策",
+    "使用问题",
+    "服务态度",
+    "物流配送",
+    "退换货",
+    "虚假宣传",
+    "价格收费",
+    "其他",
+)
 URGENCIES = ("非常紧急", "紧急", "一般")
-NON_COMPLAINT_TYPES = ("praise", "neutral", "news", "ad", "competitor", "negated", "joke", "unrelated", "fixed",
-                       "hostile")
+NON_COMPLAINT_TYPES = (
+    "praise",
+    "neutral",
+    "news",
+    "ad",
+    "competitor",
+    "negated",
+    "joke",
+    "unrelated",
+    "fixed",
+    "hostile",
+)
 ESCALATION_KEYS = tuple(ph.ESCALATIONS)
 # Why a 非常紧急 complaint is 非常紧急; cycled so every reason appears.
 URGENT_REASONS = (*ESCALATION_KEYS, "bulk", "viral", "big_v")
-_RANDOM_WEIGHTS = {"complaint": 45, "praise": 12, "neutral": 10, "news": 6, "ad": 7, "competitor": 5,
-                   "negated": 5, "joke": 5, "unrelated": 3, "fixed": 2, "hostile": 1}
+_RANDOM_WEIGHTS = {
+    "complaint": 45,
+    "praise": 12,
+    "neutral": 10,
+    "news": 6,
+    "ad": 7,
+    "competitor": 5,
+    "negated": 5,
+    "joke": 5,
+    "unrelated": 3,
+    "fixed": 2,
+    "hostile": 1,
+}
 _NEG_ICONS = ("[怒]", "[泪]", "[抓狂]", "[允悲]")
 _POS_ICONS = ("[赞]", "[心]", "[哈哈]", "[doge]")
 
@@ -63,23 +94,32 @@ class Corpus:
     def __init__(self, rng: random.Random) -> None:
         self.rng = rng
         self._reason_i = 0
-        self._crisis: dict[str, dict[str, Any]] = {}  # each brand's crisis values (one story on every platform)
+        self._crisis: dict[
+            str, dict[str, Any]
+        ] = {}  # each brand's crisis values (one story on every platform)
 
     # --- planning ------------------------------------------------------------------------
 
     def coverage(self, *, complaints_only: bool = False) -> list[PlanItem]:
         """One item for every category×urgency (and every non-complaint type unless complaints only)."""
         urgencies = ("非常紧急", "紧急") if complaints_only else URGENCIES
-        items = [PlanItem("complaint", c, u) for c in CATEGORIES for u in urgencies
-                 if c != "食用不适" or u == "非常紧急"]
+        items = [
+            PlanItem("complaint", c, u)
+            for c in CATEGORIES
+            for u in urgencies
+            if c != "食用不适" or u == "非常紧急"
+        ]
         if not complaints_only:
             items += [PlanItem(t) for t in NON_COMPLAINT_TYPES]
         return items
 
     def random_item(self, *, complaints_only: bool = False) -> PlanItem:
         rng = self.rng
-        kind = "complaint" if complaints_only else rng.choices(
-            list(_RANDOM_WEIGHTS), weights=list(_RANDOM_WEIGHTS.values()))[0]
+        kind = (
+            "complaint"
+            if complaints_only
+            else rng.choices(list(_RANDOM_WEIGHTS), weights=list(_RANDOM_WEIGHTS.values()))[0]
+        )
         if kind != "complaint":
             return PlanItem(kind)
         cat = rng.choice(CATEGORIES)
@@ -100,9 +140,16 @@ class Corpus:
     def _values(self, brand: BrandSpec) -> dict[str, Any]:
         rng = self.rng
         name = brand.name if not brand.aliases or rng.random() < 0.75 else rng.choice(brand.aliases)
-        return {"b": name, "p": rng.choice(brand.products or ph.GENERIC_PRODUCTS), "d": rng.randint(2, 15),
-                "n": rng.randint(2, 9), "m": rng.choice((19, 29, 39.9, 68, 99, 128, 199, 299, 588)),
-                "city": rng.choice(ph.CITIES), "hh": rng.randint(20, 23), "cmp": rng.choice(ph.COMPETITORS)}
+        return {
+            "b": name,
+            "p": rng.choice(brand.products or ph.GENERIC_PRODUCTS),
+            "d": rng.randint(2, 15),
+            "n": rng.randint(2, 9),
+            "m": rng.choice((19, 29, 39.9, 68, 99, 128, 199, 299, 588)),
+            "city": rng.choice(ph.CITIES),
+            "hh": rng.randint(20, 23),
+            "cmp": rng.choice(ph.COMPETITORS),
+        }
 
     def post(self, brand: BrandSpec, item: PlanItem, style: str = "weibo") -> Draft:
         """Write one post (or Heimao complaint) for ``brand`` as ``item`` asks."""
@@ -147,7 +194,9 @@ class Corpus:
             label.signals.append("demand_or_emotion")
         else:
             reason = self._reason(cat, heimao=heimao)
-            label.signals.append(reason if reason in ("health", "bulk", "viral", "big_v") else f"escalation:{reason}")
+            label.signals.append(
+                reason if reason in ("health", "bulk", "viral", "big_v") else f"escalation:{reason}"
+            )
             text += "，" + rng.choice(ph.DEMANDS).format_map(v)
             if reason in ph.ESCALATIONS:
                 text += ph.ESCALATIONS[reason].format_map(v) + "。"
@@ -206,7 +255,8 @@ class Corpus:
         problem, label, _ = self._core(item, v, heimao=True)
         when = datetime(2025, 1, 1) + timedelta(days=rng.randint(0, 300))
         opener = rng.choice(ph.HEIMAO_OPENERS).format_map(
-            {**v, "date": f"{when.month}月{when.day}日", "channel": rng.choice(ph.HEIMAO_CHANNELS)})
+            {**v, "date": f"{when.month}月{when.day}日", "channel": rng.choice(ph.HEIMAO_CHANNELS)}
+        )
         content = f"{opener}{problem.rstrip('，。！')}。多次联系客服均没有得到有效解决，希望平台帮忙处理。"
         appeal = rng.choice(ph.HEIMAO_APPEALS)
         issue = ph.HEIMAO_ISSUES[label.category or "其他"]
@@ -252,8 +302,14 @@ class Corpus:
             draft = Draft(text, label, reach="viral" if i == 0 else "normal")
             if style == "heimao":
                 draft.title = f"{brand.name}{v['p']}吃完腹泻呕吐，要求赔偿"
-                draft.text = f"看到网上很多人反映，我家吃了{brand.name}的{v['p']}后也腹泻呕吐，{story}。要求赔偿。"
-                draft.fields = {"appeal": "赔偿", "issue": "食品安全问题", "cost": str(rng.choice((68, 99, 128)))}
+                draft.text = (
+                    f"看到网上很多人反映，我家吃了{brand.name}的{v['p']}后也腹泻呕吐，{story}。要求赔偿。"
+                )
+                draft.fields = {
+                    "appeal": "赔偿",
+                    "issue": "食品安全问题",
+                    "cost": str(rng.choice((68, 99, 128))),
+                }
             elif style == "xiaohongshu":
                 draft.title = f"{brand.name}{v['p']}吃完腹泻！姐妹们避雷"
             drafts.append(draft)

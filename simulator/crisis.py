@@ -35,25 +35,84 @@ if TYPE_CHECKING:
 # --- hot lists ---------------------------------------------------------------------------------
 
 EVERYDAY_TOPICS = (
-    "高考志愿填报指南", "台风路径最新消息", "周末气温大跳水", "国产大飞机交付", "某顶流演唱会门票秒空",
-    "城市马拉松报名开启", "新能源车下乡", "暑期档电影票房", "夏季防溺水提醒", "银行存款利率调整",
-    "毕业生租房攻略", "中超联赛第十轮", "某地发现恐龙足迹", "网友晒出最美晚霞", "年轻人开始攒钱",
-    "高铁新线开通", "国际空间站新实验", "博物馆夜场开放", "多地发布高温预警", "大熊猫幼崽满月",
-    "外卖骑手的一天", "春运火车票开售", "电视剧大结局", "奥运冠军回母校", "油价调整窗口开启",
-    "考研报名人数公布", "宠物医院收费引热议", "地铁新规实施", "手机新品发布会", "冰川融化速度加快",
-    "校园食堂排行榜", "月全食观测指南", "熬夜的危害", "动画电影定档", "乡村振兴新样板",
-    "网购退货新规", "早高峰通勤时长", "网红景区排长队", "明星公益活动", "篮球联赛总决赛",
-    "高速免费通行", "睡眠经济兴起", "二手房成交回暖", "相亲角观察", "沙尘暴天气来袭",
-    "科学家发现新物种", "孩子暑假去哪儿", "健身房倒闭潮", "古装剧服化道", "城市夜经济",
-    "快递涨价传闻", "航班取消最新通知", "新学期开学安排", "一家三口的旅行", "人工智能写作文",
-    "露营装备选购", "老字号新品上市", "咖啡价格战", "国产动画出海", "年度热词公布",
+    "高考志愿填报指南",
+    "台风路径最新消息",
+    "周末气温大跳水",
+    "国产大飞机交付",
+    "某顶流演唱会门票秒空",
+    "城市马拉松报名开启",
+    "新能源车下乡",
+    "暑期档电影票房",
+    "夏季防溺水提醒",
+    "银行存款利率调整",
+    "毕业生租房攻略",
+    "中超联赛第十轮",
+    "某地发现恐龙足迹",
+    "网友晒出最美晚霞",
+    "年轻人开始攒钱",
+    "高铁新线开通",
+    "国际空间站新实验",
+    "博物馆夜场开放",
+    "多地发布高温预警",
+    "大熊猫幼崽满月",
+    "外卖骑手的一天",
+    "春运火车票开售",
+    "电视剧大结局",
+    "奥运冠军回母校",
+    "油价调整窗口开启",
+    "考研报名人数公布",
+    "宠物医院收费引热议",
+    "地铁新规实施",
+    "手机新品发布会",
+    "冰川融化速度加快",
+    "校园食堂排行榜",
+    "月全食观测指南",
+    "熬夜的危害",
+    "动画电影定档",
+    "乡村振兴新样板",
+    "网购退货新规",
+    "早高峰通勤时长",
+    "网红景区排长队",
+    "明星公益活动",
+    "篮球联赛总决赛",
+    "高速免费通行",
+    "睡眠经济兴起",
+    "二手房成交回暖",
+    "相亲角观察",
+    "沙尘暴天气来袭",
+    "科学家发现新物种",
+    "孩子暑假去哪儿",
+    "健身房倒闭潮",
+    "古装剧服化道",
+    "城市夜经济",
+    "快递涨价传闻",
+    "航班取消最新通知",
+    "新学期开学安排",
+    "一家三口的旅行",
+    "人工智能写作文",
+    "露营装备选购",
+    "老字号新品上市",
+    "咖啡价格战",
+    "国产动画出海",
+    "年度热词公布",
 )
 ADS = ("夏日清凉好物节", "某品牌手机新品首发", "金融理财节限时福利")
 WEIBO_LABELS = ("新", "热", "沸", "爆")
 DOUYIN_LABELS = {1: "新", 3: "热", 8: "独家"}
 # The brand topic's path after it enters: (minutes since entering, rank on the list).
-TOPIC_PATH = ((0, 38), (5, 22), (10, 12), (15, 8), (20, 4), (30, 2), (60, 1), (120, 3), (180, 10), (360, 30),
-              (480, 51))
+TOPIC_PATH = (
+    (0, 38),
+    (5, 22),
+    (10, 12),
+    (15, 8),
+    (20, 4),
+    (30, 2),
+    (60, 1),
+    (120, 3),
+    (180, 10),
+    (360, 30),
+    (480, 51),
+)
 LIST_SIZE = 50
 
 
@@ -83,8 +142,16 @@ class HotEntry:
 class HotBoard:
     """One platform's hot list over time."""
 
-    def __init__(self, platform: str, seed: int, start: datetime, brand_words: list[str], enter_at: datetime,
-                 speed: float, brand_ad: str = "") -> None:
+    def __init__(
+        self,
+        platform: str,
+        seed: int,
+        start: datetime,
+        brand_words: list[str],
+        enter_at: datetime,
+        speed: float,
+        brand_ad: str = "",
+    ) -> None:
         rng = random.Random(f"{seed}-{platform}-hot")
         self.platform, self.start, self.enter_at, self.speed = platform, start, enter_at, speed
         self.brand_ad = brand_ad  # with it the list shows paid placements (Weibo), this one the brand's own
@@ -95,13 +162,24 @@ class HotBoard:
         rng.shuffle(words)
         for i, word in enumerate(words):
             # half already on the list at start, the rest arrive over the next two days
-            at = start - timedelta(hours=rng.uniform(0, 8)) if i < 36 else start + timedelta(
-                minutes=20 * (i - 35) + rng.uniform(0, 15))
-            self.topics.append(_Topic(word, at, rng.randint(400_000, 5_500_000), rng.uniform(3, 10),
-                                      rng.choice(("社会", "娱乐", "体育", "科技", "生活"))))
+            at = (
+                start - timedelta(hours=rng.uniform(0, 8))
+                if i < 36
+                else start + timedelta(minutes=20 * (i - 35) + rng.uniform(0, 15))
+            )
+            self.topics.append(
+                _Topic(
+                    word,
+                    at,
+                    rng.randint(400_000, 5_500_000),
+                    rng.uniform(3, 10),
+                    rng.choice(("社会", "娱乐", "体育", "科技", "生活")),
+                )
+            )
         for j, word in enumerate(self.decoys):  # never the brand's story, always somewhere on the list
-            self.topics.append(_Topic(word, start - timedelta(minutes=30 + 40 * j), 1_800_000 - j * 300_000, 30.0,
-                                      "生活"))
+            self.topics.append(
+                _Topic(word, start - timedelta(minutes=30 + 40 * j), 1_800_000 - j * 300_000, 30.0, "生活")
+            )
 
     def enter(self, at: datetime) -> None:
         """Let the brand topic enter the list at ``at`` instead (the demo lets it in while it watches)."""
@@ -140,15 +218,24 @@ class HotBoard:
         now = now or datetime.now(UTC)
         live = [(self._heat(t, now), t) for t in self.topics]
         ranked = sorted(((h, t) for h, t in live if h >= 50_000), key=lambda x: -x[0])[:LIST_SIZE]
-        out = [HotEntry(t.word, int(h), 0, self._label(t, h, now), onboard=t.onboard, category=t.category)
-               for h, t in ranked]
+        out = [
+            HotEntry(t.word, int(h), 0, self._label(t, h, now), onboard=t.onboard, category=t.category)
+            for h, t in ranked
+        ]
         brank = self._brand_rank(now)
         if brank is not None:
             pos = max(0, min(len(out), round(brank) - 1))
             above = out[pos - 1].heat if pos > 0 else int(out[0].heat * 1.3) if out else 5_000_000
             below = out[pos].heat if pos < len(out) else max(60_000, above // 2)
-            entry = HotEntry(self.brand_word, (above + below) // 2, 0, "", onboard=self.enter_at, category="社会",
-                             brand_topic=True)
+            entry = HotEntry(
+                self.brand_word,
+                (above + below) // 2,
+                0,
+                "",
+                onboard=self.enter_at,
+                category="社会",
+                brand_topic=True,
+            )
             out.insert(pos, entry)
             out = out[:LIST_SIZE]
         if self.brand_ad:
@@ -175,16 +262,37 @@ class HotBoard:
         """When the brand topic entered, where it is now, and the decoys."""
         now = now or datetime.now(UTC)
         current = next((e for e in self.entries(now) if e.brand_topic), None)
-        return {"platform": self.platform, "word": self.brand_word, "enter_at": self.enter_at,
-                "on_list": current is not None, "rank": current.rank if current else None,
-                "label": current.label if current else None, "decoys": list(self.decoys), "brand_ad": self.brand_ad}
+        return {
+            "platform": self.platform,
+            "word": self.brand_word,
+            "enter_at": self.enter_at,
+            "on_list": current is not None,
+            "rank": current.rank if current else None,
+            "label": current.label if current else None,
+            "decoys": list(self.decoys),
+            "brand_ad": self.brand_ad,
+        }
 
 
 # --- repost cascade ------------------------------------------------------------------------------
 
-REPOST_SAYINGS = ("转发微博", "太可怕了", "已拉黑这家", "大家注意避雷", "求官方回应", "真的假的？", "家里小孩也吃过",
-                  "关注后续", "这也太离谱了吧", "希望监管部门查一查", "心疼中招的人", "不敢再买了", "[怒]",
-                  "我朋友也遇到过", "必须曝光")
+REPOST_SAYINGS = (
+    "转发微博",
+    "太可怕了",
+    "已拉黑这家",
+    "大家注意避雷",
+    "求官方回应",
+    "真的假的？",
+    "家里小孩也吃过",
+    "关注后续",
+    "这也太离谱了吧",
+    "希望监管部门查一查",
+    "心疼中招的人",
+    "不敢再买了",
+    "[怒]",
+    "我朋友也遇到过",
+    "必须曝光",
+)
 
 
 @dataclass(slots=True)
@@ -219,7 +327,9 @@ class Cascade:
             name = f"路人甲{k:03d}"
             ordinary.append(Author(plat.new_author_id(rng), name, rng.randint(20, 3000), region="北京"))
         bigs = [a for a in [*pool.big, *pool.media] if a.name not in seen][:5]
-        big_at = {max(2, int(count * q)): a for q, a in zip((0.08, 0.22, 0.35, 0.5, 0.65), bigs, strict=False)}
+        big_at = {
+            max(2, int(count * q)): a for q, a in zip((0.08, 0.22, 0.35, 0.5, 0.65), bigs, strict=False)
+        }
         self.reposts: list[Repost] = []
         self.by_id: dict[str, Repost] = {}
         weights: list[float] = []
@@ -245,8 +355,13 @@ class Cascade:
                     if pick < acc:
                         parent = pid
                         break
-            rp = Repost(str(world.time_id(root.platform, when, 4_900_000_000_000_000, 100)), author, when, parent,
-                        rng.choice(REPOST_SAYINGS))
+            rp = Repost(
+                str(world.time_id(root.platform, when, 4_900_000_000_000_000, 100)),
+                author,
+                when,
+                parent,
+                rng.choice(REPOST_SAYINGS),
+            )
             chain = "" if parent is None else f"//@{self.by_id[parent].author.name}:{self.by_id[parent].text}"
             rp.text = (rp.saying + chain)[:400]
             self.reposts.append(rp)
@@ -254,7 +369,7 @@ class Cascade:
             if parent is not None:
                 self.by_id[parent].children.append(rp.post_id)
             ids.append(rp.post_id)
-            weights.append(max(0.5, author.followers ** 0.5 / 40))
+            weights.append(max(0.5, author.followers**0.5 / 40))
         self.reposts.sort(key=lambda r: (r.published_at, r.post_id))
         self._times = [r.published_at for r in self.reposts]
         self.offset = timedelta(0)
@@ -278,12 +393,26 @@ class Cascade:
             kids = [c for c in r.children if c in shown]
             reach[r.post_id] = r.author.followers + sum(reach[c] for c in kids)
             below[r.post_id] = sum(1 + below[c] for c in kids)
-        spreaders = sorted(({"post_id": r.post_id, "author_id": r.author.id, "author_name": r.author.name,
-                             "followers": r.author.followers, "verified": r.author.verified,
-                             "reach": reach[r.post_id], "reposts_below": below[r.post_id]} for r in vis),
-                           key=lambda s: (-s["reach"], s["post_id"]))
-        return {"root": self.root.post_id, "count": len(vis),
-                "edges": {r.post_id: r.parent for r in vis},
-                "published": {r.post_id: r.published_at for r in vis},
-                "big_v": [s["author_name"] for s in spreaders if s["followers"] >= 100_000],
-                "spreaders": spreaders}
+        spreaders = sorted(
+            (
+                {
+                    "post_id": r.post_id,
+                    "author_id": r.author.id,
+                    "author_name": r.author.name,
+                    "followers": r.author.followers,
+                    "verified": r.author.verified,
+                    "reach": reach[r.post_id],
+                    "reposts_below": below[r.post_id],
+                }
+                for r in vis
+            ),
+            key=lambda s: (-s["reach"], s["post_id"]),
+        )
+        return {
+            "root": self.root.post_id,
+            "count": len(vis),
+            "edges": {r.post_id: r.parent for r in vis},
+            "published": {r.post_id: r.published_at for r in vis},
+            "big_v": [s["author_name"] for s in spreaders if s["followers"] >= 100_000],
+            "spreaders": spreaders,
+        }

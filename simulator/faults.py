@@ -15,8 +15,20 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-FAULT_KINDS = ("rate_limited", "captcha", "ip_blocked", "auth_expired", "signature_rejected", "server_error",
-               "timeout", "network", "bad_payload", "slow", "schema_change", "malformed_json")
+FAULT_KINDS = (
+    "rate_limited",
+    "captcha",
+    "ip_blocked",
+    "auth_expired",
+    "signature_rejected",
+    "server_error",
+    "timeout",
+    "network",
+    "bad_payload",
+    "slow",
+    "schema_change",
+    "malformed_json",
+)
 # Kinds that damage an otherwise normal response instead of replacing it.
 PAYLOAD_KINDS = frozenset({"bad_payload", "malformed_json", "schema_change"})
 DELAY_KINDS = frozenset({"slow", "timeout"})
@@ -43,11 +55,19 @@ class Fault:
 
     def as_dict(self) -> dict[str, Any]:
         now = time.monotonic()
-        return {"id": self.id, "platform": self.platform, "kind": self.kind, "rate": self.rate,
-                "starts_in": max(0.0, self.starts - now),
-                "ends_in": None if self.ends is None else max(0.0, self.ends - now),
-                "count": self.count, "path": self.path, "options": dict(self.options), "fired": self.fired,
-                "active": self.active(now)}
+        return {
+            "id": self.id,
+            "platform": self.platform,
+            "kind": self.kind,
+            "rate": self.rate,
+            "starts_in": max(0.0, self.starts - now),
+            "ends_in": None if self.ends is None else max(0.0, self.ends - now),
+            "count": self.count,
+            "path": self.path,
+            "options": dict(self.options),
+            "fired": self.fired,
+            "active": self.active(now),
+        }
 
 
 class FaultBook:
@@ -59,9 +79,18 @@ class FaultBook:
         self._rng = random.Random(seed)
         self._next_id = 1
 
-    def add(self, platform: str, kind: str, rate: float = 1.0, duration: float | None = None, *,
-            after: float = 0.0, count: int | None = None, path: str | None = None,
-            options: dict[str, Any] | None = None) -> Fault:
+    def add(
+        self,
+        platform: str,
+        kind: str,
+        rate: float = 1.0,
+        duration: float | None = None,
+        *,
+        after: float = 0.0,
+        count: int | None = None,
+        path: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> Fault:
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; known: {', '.join(FAULT_KINDS)}")
         if not 0.0 <= rate <= 1.0:
@@ -70,8 +99,17 @@ class FaultBook:
             raise ValueError(f"fault duration must be positive seconds, got {duration}")
         now = time.monotonic()
         with self._lock:
-            fault = Fault(self._next_id, platform, kind, rate, now + after,
-                          None if duration is None else now + after + duration, count, path, dict(options or {}))
+            fault = Fault(
+                self._next_id,
+                platform,
+                kind,
+                rate,
+                now + after,
+                None if duration is None else now + after + duration,
+                count,
+                path,
+                dict(options or {}),
+            )
             self._next_id += 1
             self._faults.append(fault)
         return fault
@@ -79,9 +117,13 @@ class FaultBook:
     def clear(self, platform: str | None = None, fault_id: int | None = None) -> int:
         with self._lock:
             before = len(self._faults)
-            self._faults = [f for f in self._faults
-                            if not ((platform is None or f.platform == platform)
-                                    and (fault_id is None or f.id == fault_id))]
+            self._faults = [
+                f
+                for f in self._faults
+                if not (
+                    (platform is None or f.platform == platform) and (fault_id is None or f.id == fault_id)
+                )
+            ]
             return before - len(self._faults)
 
     def list(self) -> list[dict[str, Any]]:

@@ -23,8 +23,11 @@ from simulator.options import HEIMAO_SECRET, WEIBO_TEST_SUB
 
 
 def _weibo_url(base: str, keyword: str, page: int) -> tuple[str, dict[str, str]]:
-    return f"{base}/weibo/api/container/getIndex", {"containerid": f"100103type=61&q={keyword}",
-                                                   "page_type": "searchall", "page": str(page)}
+    return f"{base}/weibo/api/container/getIndex", {
+        "containerid": f"100103type=61&q={keyword}",
+        "page_type": "searchall",
+        "page": str(page),
+    }
 
 
 def _heimao_url(base: str, keyword: str, page: int, secret: str) -> tuple[str, dict[str, str]]:
@@ -34,8 +37,9 @@ def _heimao_url(base: str, keyword: str, page: int, secret: str) -> tuple[str, d
     return f"{base}/heimao/api/index/s", {"ts": ts, "rs": rs, "signature": sig, **params}
 
 
-async def _run(base: str, platform: str, keyword: str, seconds: float, concurrency: int,
-               secret: str) -> dict[str, Any]:
+async def _run(
+    base: str, platform: str, keyword: str, seconds: float, concurrency: int, secret: str
+) -> dict[str, Any]:
     marker = '"card_type":9' if platform == "weibo" else '"main":'
     pages = itertools.cycle(range(1, 1000))
     last_page = [10**9]
@@ -47,8 +51,11 @@ async def _run(base: str, platform: str, keyword: str, seconds: float, concurren
             page = next(pages)
             if page > last_page[0]:
                 page = 1 + page % last_page[0]
-            url, params = (_weibo_url(base, keyword, page) if platform == "weibo"
-                           else _heimao_url(base, keyword, page, secret))
+            url, params = (
+                _weibo_url(base, keyword, page)
+                if platform == "weibo"
+                else _heimao_url(base, keyword, page, secret)
+            )
             async with session.get(url, params=params) as resp:
                 body = await resp.text()
             counts["requests"] += 1
@@ -64,12 +71,23 @@ async def _run(base: str, platform: str, keyword: str, seconds: float, concurren
         started = time.monotonic()
         await asyncio.gather(*(worker(session) for _ in range(concurrency)))
         elapsed = time.monotonic() - started
-    return {**counts, "seconds": round(elapsed, 3), "requests_per_s": round(counts["requests"] / elapsed, 1),
-            "mentions_per_s": round(counts["mentions"] / elapsed, 1)}
+    return {
+        **counts,
+        "seconds": round(elapsed, 3),
+        "requests_per_s": round(counts["requests"] / elapsed, 1),
+        "mentions_per_s": round(counts["mentions"] / elapsed, 1),
+    }
 
 
-def serving_rate(base_url: str, *, platform: str = "weibo", keyword: str = "鲜果时光", seconds: float = 3.0,
-                 concurrency: int = 8, secret: str = HEIMAO_SECRET) -> dict[str, Any]:
+def serving_rate(
+    base_url: str,
+    *,
+    platform: str = "weibo",
+    keyword: str = "鲜果时光",
+    seconds: float = 3.0,
+    concurrency: int = 8,
+    secret: str = HEIMAO_SECRET,
+) -> dict[str, Any]:
     """Hammer one platform's search for ``seconds``; returns requests/s and mentions/s served."""
     if platform not in ("weibo", "heimao"):
         raise ValueError(f"serving_rate measures weibo or heimao, not {platform!r}")
@@ -80,6 +98,9 @@ if __name__ == "__main__":  # pragma: no cover - manual tool
     args = sys.argv[1:]
     if not args:
         sys.exit("usage: python -m simulator.loadtest URL [weibo|heimao] [keyword]")
-    result = serving_rate(args[0], platform=args[1] if len(args) > 1 else "weibo",
-                          keyword=args[2] if len(args) > 2 else "鲜果时光")
+    result = serving_rate(
+        args[0],
+        platform=args[1] if len(args) > 1 else "weibo",
+        keyword=args[2] if len(args) > 2 else "鲜果时光",
+    )
     print(json.dumps(result, ensure_ascii=False))

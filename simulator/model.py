@@ -52,8 +52,13 @@ class Label:
     signals: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"type": self.type, "is_complaint": self.is_complaint, "category": self.category,
-                "urgency": self.urgency, "signals": list(self.signals)}
+        return {
+            "type": self.type,
+            "is_complaint": self.is_complaint,
+            "category": self.category,
+            "urgency": self.urgency,
+            "signals": list(self.signals),
+        }
 
 
 VIRAL_ENGAGEMENT = 1000
@@ -108,12 +113,26 @@ class Post:
     def truth(self) -> dict[str, Any]:
         """The ground-truth record (``published_at`` stays an aware UTC datetime)."""
         return {
-            "platform": self.platform, "post_id": self.post_id, "kind": self.kind,
-            "parent_post_id": self.parent_post_id, "brand": self.brand, "title": self.title,
-            "text": self.text, "url": self.url, "published_at": self.published_at,
-            "author_id": self.author.id, "author_name": self.author.name,
-            "author_followers": self.author.followers, "author_verified": self.author.verified,
-            "likes": self.likes, "comments": self.comments, "shares": self.shares,
-            "collects": self.collects, "ip_region": self.ip_region, "crisis": self.crisis,
-            "seq": self.seq, "label": self.label.as_dict(), "extra": dict(self.extra),
+            "platform": self.platform,
+            "post_id": self.post_id,
+            "kind": self.kind,
+            "parent_post_id": self.parent_post_id,
+            "brand": self.brand,
+            "title": self.title,
+            "text": self.text,
+            "url": self.url,
+            "published_at": self.published_at,
+            "author_id": self.author.id,
+            "author_name": self.author.name,
+            "author_followers": self.author.followers,
+            "author_verified": self.author.verified,
+            "likes": self.likes,
+            "comments": self.comments,
+            "shares": self.shares,
+            "collects": self.collects,
+            "ip_region": self.ip_region,
+            "crisis": self.crisis,
+            "seq": self.seq,
+            "label": self.label.as_dict(),
+            "extra": dict(self.extra),
         }

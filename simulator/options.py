@@ -48,7 +48,9 @@ class SimOptions:
     rate_limits: dict[str, int] = field(default_factory=dict)  # platform -> requests/min before it blocks
     platforms: tuple[str, ...] | None = None  # None: every registered platform
     # crisis tracking (simulator/crisis.py)
-    hot_enter_after: float = 300.0  # seconds after start the brand topic enters Weibo hot search (Douyin +120 s)
+    hot_enter_after: float = (
+        300.0  # seconds after start the brand topic enters Weibo hot search (Douyin +120 s)
+    )
     hot_speed: float = 1.0  # the brand topic's path on the lists runs this many times faster
     reposts: int = 120  # reposts of the crisis' first Weibo post
     repost_hours: float = 12.0  # over this many hours after it was published (logistic growth)
@@ -67,7 +69,9 @@ def derive_couid(name: str) -> str:
 
 def brand_specs(brands: Iterable[Any] | None, cfg: AppConfig | None) -> tuple[BrandSpec, ...]:
     """Normalise brands given as names, dicts, ``BrandConfig`` objects or an ``AppConfig``."""
-    source: Iterable[Any] = brands if brands is not None else (cfg.brands if cfg is not None else DEFAULT_BRANDS)
+    source: Iterable[Any] = (
+        brands if brands is not None else (cfg.brands if cfg is not None else DEFAULT_BRANDS)
+    )
     out: list[BrandSpec] = []
     for b in source:
         if isinstance(b, BrandSpec):
@@ -80,8 +84,14 @@ def brand_specs(brands: Iterable[Any] | None, cfg: AppConfig | None) -> tuple[Br
             get = b.get if isinstance(b, Mapping) else (lambda k, d=None, _b=b: getattr(_b, k, d))
             couids = list(get("heimao_couid", None) or [])
             name = str(get("name"))
-            out.append(BrandSpec(name, tuple(get("aliases", None) or ()), tuple(get("products", None) or ()),
-                                 str(couids[0]) if couids else derive_couid(name)))
+            out.append(
+                BrandSpec(
+                    name,
+                    tuple(get("aliases", None) or ()),
+                    tuple(get("products", None) or ()),
+                    str(couids[0]) if couids else derive_couid(name),
+                )
+            )
     if not out:
         raise ValueError("the simulator needs at least one brand")
     return tuple(out)

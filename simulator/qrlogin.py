@@ -72,16 +72,26 @@ def qr_svg(text: str, modules: int = 25, scale: int = 8) -> str:
     rects = []
     for y in range(modules):
         for x in range(modules):
-            finder = next(((x - fx, y - fy) for fx, fy in ((0, 0), (modules - 7, 0), (0, modules - 7))
-                           if 0 <= x - fx < 7 and 0 <= y - fy < 7), None)
+            finder = next(
+                (
+                    (x - fx, y - fy)
+                    for fx, fy in ((0, 0), (modules - 7, 0), (0, modules - 7))
+                    if 0 <= x - fx < 7 and 0 <= y - fy < 7
+                ),
+                None,
+            )
             if finder is not None:
                 dx, dy = finder
                 dark = dx in (0, 6) or dy in (0, 6) or (2 <= dx <= 4 and 2 <= dy <= 4)
             else:
                 dark = bits[(y * modules + x) % len(bits)] == "1"
             if dark:
-                rects.append(f'<rect x="{(x + 2) * scale}" y="{(y + 2) * scale}" width="{scale}" height="{scale}"/>')
+                rects.append(
+                    f'<rect x="{(x + 2) * scale}" y="{(y + 2) * scale}" width="{scale}" height="{scale}"/>'
+                )
     size = (modules + 4) * scale
-    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
-            f"<desc>{html.escape(text)}</desc>"
-            f'<rect width="{size}" height="{size}" fill="#fff"/><g fill="#000">{"".join(rects)}</g></svg>')
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{size}" height="{size}" viewBox="0 0 {size} {size}">'
+        f"<desc>{html.escape(text)}</desc>"
+        f'<rect width="{size}" height="{size}" fill="#fff"/><g fill="#000">{"".join(rects)}</g></svg>'
+    )

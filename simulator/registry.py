@@ -31,11 +31,15 @@ Route = tuple[str, str, Handler]
 _REGISTRY: dict[str, type[PlatformSim]] = {}
 _ORDER = ("weibo", "xiaohongshu", "douyin", "heimao")
 
-CAPTCHA_HTML = ("<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>安全验证</title></head><body>"
-                "<div class=\"verify-wrap\"><h3>请完成安全验证</h3><p>您的访问过于频繁，请输入验证码后继续访问</p>"
-                "<div id=\"captcha\" class=\"geetest_holder\"></div></div></body></html>")
-SERVER_ERROR_HTML = ("<html><head><title>{status} Service Unavailable</title></head><body>"
-                     "<center><h1>{status} Service Unavailable</h1></center><hr><center>nginx</center></body></html>")
+CAPTCHA_HTML = (
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>安全验证</title></head><body>'
+    '<div class="verify-wrap"><h3>请完成安全验证</h3><p>您的访问过于频繁，请输入验证码后继续访问</p>'
+    '<div id="captcha" class="geetest_holder"></div></div></body></html>'
+)
+SERVER_ERROR_HTML = (
+    "<html><head><title>{status} Service Unavailable</title></head><body>"
+    "<center><h1>{status} Service Unavailable</h1></center><hr><center>nginx</center></body></html>"
+)
 
 
 class PlatformSim:
@@ -81,11 +85,14 @@ class PlatformSim:
         if kind == "captcha":
             return web.Response(status=status or 200, text=CAPTCHA_HTML, content_type="text/html")
         if kind == "ip_blocked":
-            return web.Response(status=status or 403, text="<html><body>403 Forbidden</body></html>",
-                                content_type="text/html")
+            return web.Response(
+                status=status or 403, text="<html><body>403 Forbidden</body></html>", content_type="text/html"
+            )
         if kind == "server_error":
             status = status or 503
-            return web.Response(status=status, text=SERVER_ERROR_HTML.format(status=status), content_type="text/html")
+            return web.Response(
+                status=status, text=SERVER_ERROR_HTML.format(status=status), content_type="text/html"
+            )
         return web.Response(status=status or 400, text=f"{kind}", content_type="text/plain")
 
     def session_cookies(self, token: str) -> dict[str, str]:
@@ -148,11 +155,22 @@ def _dumps_spliced(payload: Any) -> str:
 
 def _payload_fault(request: web.Request) -> str | None:
     fault = request.get(FAULT_KEY)
-    return fault.kind if fault is not None and fault.kind in ("bad_payload", "malformed_json", "schema_change") else None
+    return (
+        fault.kind
+        if fault is not None and fault.kind in ("bad_payload", "malformed_json", "schema_change")
+        else None
+    )
 
 
-def json_response(request: web.Request, payload: Any, *, status: int = 200, jsonp: str | None = None,
-                  content_type: str = "application/json", spliced: bool = False) -> web.Response:
+def json_response(
+    request: web.Request,
+    payload: Any,
+    *,
+    status: int = 200,
+    jsonp: str | None = None,
+    content_type: str = "application/json",
+    spliced: bool = False,
+) -> web.Response:
     """Serialise ``payload`` (``spliced``: it holds :class:`RawJSON` parts); payload faults apply here."""
     kind = _payload_fault(request)
     if kind == "schema_change":
@@ -166,8 +184,9 @@ def json_response(request: web.Request, payload: Any, *, status: int = 200, json
     return web.Response(status=status, text=body, content_type=content_type, charset="utf-8")
 
 
-def html_response(request: web.Request, html: str, *, status: int = 200,
-                  renames: tuple[tuple[str, str], ...] = ()) -> web.Response:
+def html_response(
+    request: web.Request, html: str, *, status: int = 200, renames: tuple[tuple[str, str], ...] = ()
+) -> web.Response:
     """An HTML page; ``schema_change`` applies ``renames`` (old, new), malformed truncates it."""
     kind = _payload_fault(request)
     if kind == "schema_change":

@@ -72,15 +72,22 @@ class Stats:
 
     def request_counts(self) -> dict[str, dict[str, int]]:
         with self._lock:
-            return {p: {datetime.fromtimestamp(m, UTC).strftime("%Y-%m-%dT%H:%M"): n for m, n in sorted(c.items())}
-                    for p, c in self.per_minute.items()}
+            return {
+                p: {
+                    datetime.fromtimestamp(m, UTC).strftime("%Y-%m-%dT%H:%M"): n for m, n in sorted(c.items())
+                }
+                for p, c in self.per_minute.items()
+            }
 
     def as_dict(self) -> dict[str, Any]:
         counts = self.request_counts()
         with self._lock:
-            return {"per_minute": counts, "total": {p: sum(c.values()) for p, c in counts.items()},
-                    "statuses": {p: {str(k): v for k, v in c.items()} for p, c in self.statuses.items()},
-                    "faults": {p: dict(c) for p, c in self.faults.items()}}
+            return {
+                "per_minute": counts,
+                "total": {p: sum(c.values()) for p, c in counts.items()},
+                "statuses": {p: {str(k): v for k, v in c.items()} for p, c in self.statuses.items()},
+                "faults": {p: dict(c) for p, c in self.faults.items()},
+            }
 
 
 def _json(payload: Any, status: int = 200) -> web.Response:
@@ -89,8 +96,11 @@ def _json(payload: Any, status: int = 200) -> web.Response:
             return value.isoformat()
         raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
-    return web.Response(status=status, text=json.dumps(payload, ensure_ascii=False, default=default),
-                        content_type="application/json")
+    return web.Response(
+        status=status,
+        text=json.dumps(payload, ensure_ascii=False, default=default),
+        content_type="application/json",
+    )
 
 
 def build_app(sim: Simulator) -> web.Application:
@@ -106,7 +116,7 @@ def build_app(sim: Simulator) -> web.Application:
         started = time.time()
         recent = sim.stats.hit(name)
         limit = sim.ctx.options.rate_limits.get(name)
-        fault = sim.faults.pick(name, request.path_qs[len(name) + 1:])
+        fault = sim.faults.pick(name, request.path_qs[len(name) + 1 :])
         if limit and recent > limit:
             fault = Fault(0, name, "rate_limited", fired=recent)
         if fault is not None:
@@ -138,13 +148,21 @@ def build_app(sim: Simulator) -> web.Application:
 
 def _admin_routes(app: web.Application, sim: Simulator) -> None:
     async def index(request: web.Request) -> web.Response:
-        return _json({"url": sim.url, "seed": sim.ctx.options.seed, "live": sim.ctx.options.live,
-                      "platforms": {p: sim.base_url(p) for p in sim.ctx.platforms},
-                      "brands": [b.name for b in sim.ctx.brands]})
+        return _json(
+            {
+                "url": sim.url,
+                "seed": sim.ctx.options.seed,
+                "live": sim.ctx.options.live,
+                "platforms": {p: sim.base_url(p) for p in sim.ctx.platforms},
+                "brands": [b.name for b in sim.ctx.brands],
+            }
+        )
 
     async def truth(request: web.Request) -> web.Response:
         q = request.query
-        return _json(sim.truth(q.get("platform"), kind=q.get("kind"), brand=q.get("brand"), keyword=q.get("keyword")))
+        return _json(
+            sim.truth(q.get("platform"), kind=q.get("kind"), brand=q.get("brand"), keyword=q.get("keyword"))
+        )
 
     async def faults_get(request: web.Request) -> web.Response:
         return _json(sim.faults_list())
@@ -168,16 +186,19 @@ def _admin_routes(app: web.Application, sim: Simulator) -> None:
     async def stats(request: web.Request) -> web.Response:
         out = sim.stats.as_dict()
         if request.query.get("log"):
-            out["log"] = [{"at": t, "platform": p, "path": path, "status": code}
-                          for t, p, path, code in sim.stats.request_log(request.query.get("platform"))]
+            out["log"] = [
+                {"at": t, "platform": p, "path": path, "status": code}
+                for t, p, path, code in sim.stats.request_log(request.query.get("platform"))
+            ]
         return _json(out)
 
     async def publish(request: web.Request) -> web.Response:
         body = await _body(request) or {}
         item = PlanItem(body["type"], body.get("category"), body.get("urgency")) if body.get("type") else None
         try:
-            made = sim.publish(int(body.get("count", 1)), platform=body.get("platform"), brand=body.get("brand"),
-                               item=item)
+            made = sim.publish(
+                int(body.get("count", 1)), platform=body.get("platform"), brand=body.get("brand"), item=item
+            )
         except (KeyError, StopIteration, ValueError) as exc:
             return _json({"error": f"cannot publish: {exc!r}"}, 400)
         return _json(made)
@@ -185,8 +206,13 @@ def _admin_routes(app: web.Application, sim: Simulator) -> None:
     async def boost(request: web.Request) -> web.Response:
         b = await _body(request) or {}
         try:
-            rec = sim.boost(b["platform"], str(b["post_id"]), likes=int(b.get("likes", 0)),
-                            comments=int(b.get("comments", 0)), shares=int(b.get("shares", 0)))
+            rec = sim.boost(
+                b["platform"],
+                str(b["post_id"]),
+                likes=int(b.get("likes", 0)),
+                comments=int(b.get("comments", 0)),
+                shares=int(b.get("shares", 0)),
+            )
         except KeyError as exc:
             return _json({"error": f"unknown post or missing field: {exc}"}, 404)
         return _json(rec)

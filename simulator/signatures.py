@@ -52,8 +52,15 @@ def _le(data: bytes | bytearray) -> int:
     return int.from_bytes(bytes(data), "little")
 
 
-def verify_xhs(method: str, path: str, raw_query: str, body: str, headers: dict[str, str],
-               cookies: dict[str, str], now_ms: int | None = None) -> str | None:
+def verify_xhs(
+    method: str,
+    path: str,
+    raw_query: str,
+    body: str,
+    headers: dict[str, str],
+    cookies: dict[str, str],
+    now_ms: int | None = None,
+) -> str | None:
     """None when the signed headers fit this request, else the reason they do not."""
     client, cfg = _crypto()
     xs, xt = _header(headers, "x-s"), _header(headers, "x-t")
@@ -74,8 +81,9 @@ def verify_xhs(method: str, path: str, raw_query: str, body: str, headers: dict[
         common_data = json.loads(client.crypto_processor.b64encoder.decode(common))
     except (ValueError, binascii.Error, UnicodeDecodeError, AttributeError, json.JSONDecodeError):
         return "undecodable signature"
-    return _check_payload(bytes(payload), cfg, xt, a1, xhs_signed_content(method, path, raw_query, body),
-                          common_data)
+    return _check_payload(
+        bytes(payload), cfg, xt, a1, xhs_signed_content(method, path, raw_query, body), common_data
+    )
 
 
 def _check_payload(p: bytes, cfg: Any, xt: str, a1: str, content: str, common: Any) -> str | None:
@@ -89,7 +97,7 @@ def _check_payload(p: bytes, cfg: Any, xt: str, a1: str, content: str, common: A
     digest = hashlib.md5(content.encode()).digest()[:8]
     if bytes(b ^ seed for b in p[36:44]) != digest:
         return "signature is not for this request"
-    if p[45:45 + p[44]].rstrip(b"\0").decode(errors="replace") != a1[:52]:
+    if p[45 : 45 + p[44]].rstrip(b"\0").decode(errors="replace") != a1[:52]:
         return "signature made for another a1"
     if not isinstance(common, dict) or common.get("x5") != a1:
         return "x-s-common does not match a1"
@@ -100,10 +108,14 @@ def xhs_sign_js() -> str:
     """``window._webmsxyw`` and helpers, with the constants of the current signature version."""
     _, cfg = _crypto()
     consts = {
-        "key": list(bytes.fromhex(cfg.HEX_KEY)), "version": list(cfg.VERSION_BYTES),
-        "x3a": cfg.X3_BASE64_ALPHABET, "cus": cfg.CUSTOM_BASE64_ALPHABET, "std": _STD,
+        "key": list(bytes.fromhex(cfg.HEX_KEY)),
+        "version": list(cfg.VERSION_BYTES),
+        "x3a": cfg.X3_BASE64_ALPHABET,
+        "cus": cfg.CUSTOM_BASE64_ALPHABET,
+        "std": _STD,
         "env": [cfg.ENV_TABLE[i] ^ cfg.ENV_CHECKS_DEFAULT[i] for i in range(1, 15)],
-        "a3": list(cfg.A3_PREFIX), "tmpl": {**cfg.SIGNATURE_DATA_TEMPLATE},
+        "a3": list(cfg.A3_PREFIX),
+        "tmpl": {**cfg.SIGNATURE_DATA_TEMPLATE},
     }
     return "const XHS_C = " + json.dumps(consts) + ";\n" + MD5_JS + _XHS_JS
 
@@ -219,8 +231,17 @@ def verify_a_bogus(raw_query: str, user_agent: str, secret: str, now: int | None
 def douyin_sign_js(secret: str) -> str:
     """``window.bdms_sign(query, ua)`` for the search page."""
     codes = json.dumps([ord(c) for c in secret])
-    return (MD5_JS + "const DY_A = " + json.dumps(DOUYIN_ALPHABET) + ", DY_S = " + json.dumps(_STD)
-            + ", DY_K = String.fromCharCode(..." + codes + ");\n" + _DOUYIN_JS)
+    return (
+        MD5_JS
+        + "const DY_A = "
+        + json.dumps(DOUYIN_ALPHABET)
+        + ", DY_S = "
+        + json.dumps(_STD)
+        + ", DY_K = String.fromCharCode(..."
+        + codes
+        + ");\n"
+        + _DOUYIN_JS
+    )
 
 
 _DOUYIN_JS = r"""

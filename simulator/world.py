@@ -49,17 +49,30 @@ class AuthorPool:
 
     def __init__(self, plat: PlatformSim, brands: tuple[BrandSpec, ...], rng: random.Random) -> None:
         def make(name: str, followers: int, vtype: int = -1, reason: str = "") -> Author:
-            return Author(plat.new_author_id(rng), name, followers, vtype >= 0, vtype, reason,
-                          rng.choice("mf"), "", rng.randint(10, 30000), rng.choice(ph.REGIONS))
+            return Author(
+                plat.new_author_id(rng),
+                name,
+                followers,
+                vtype >= 0,
+                vtype,
+                reason,
+                rng.choice("mf"),
+                "",
+                rng.randint(10, 30000),
+                rng.choice(ph.REGIONS),
+            )
 
-        self.ordinary = [make(self._nick(rng, i), min(99_999, int(rng.lognormvariate(5.0, 1.7))))
-                         for i in range(240)]
+        self.ordinary = [
+            make(self._nick(rng, i), min(99_999, int(rng.lognormvariate(5.0, 1.7)))) for i in range(240)
+        ]
         self.ordinary.append(make("边界用户九九九", 99_999))
         self.big = [make(n, rng.randint(150_000, 5_000_000), t, r) for n, t, r in ph.BIG_V if t == 0]
         self.big.append(make("刚好十万粉", 100_000, 0, "生活博主"))
         self.media = [make(n, rng.randint(500_000, 20_000_000), t, r) for n, t, r in ph.BIG_V if t == 3]
-        self.official = {b.name: make(f"{b.name}官方", rng.randint(200_000, 3_000_000), 2, f"{b.name}官方账号")
-                         for b in brands}
+        self.official = {
+            b.name: make(f"{b.name}官方", rng.randint(200_000, 3_000_000), 2, f"{b.name}官方账号")
+            for b in brands
+        }
 
     @staticmethod
     def _nick(rng: random.Random, i: int) -> str:
@@ -124,16 +137,30 @@ class World:
         decoys = [f"新{short}汁夏日特饮", f"{brand.name}校园招聘"]
         enter = self.t0 + timedelta(seconds=opts.hot_enter_after)
         if "weibo" in self.ctx.platforms:
-            self.hot["weibo"] = HotBoard("weibo", opts.seed, self.t0, [f"{brand.name}门店被曝使用过期水果", *decoys],
-                                         enter, opts.hot_speed, brand_ad=f"{brand.name}夏日新品上市")
+            self.hot["weibo"] = HotBoard(
+                "weibo",
+                opts.seed,
+                self.t0,
+                [f"{brand.name}门店被曝使用过期水果", *decoys],
+                enter,
+                opts.hot_speed,
+                brand_ad=f"{brand.name}夏日新品上市",
+            )
             crisis = [p for p in self.posts["weibo"] if p.crisis]
             if crisis and opts.reposts > 0:
                 root = crisis[0]
-                self.cascades[root.post_id] = Cascade(self, root, opts.reposts, opts.repost_hours,
-                                                      random.Random(f"{opts.seed}-cascade"))
+                self.cascades[root.post_id] = Cascade(
+                    self, root, opts.reposts, opts.repost_hours, random.Random(f"{opts.seed}-cascade")
+                )
         if "douyin" in self.ctx.platforms:
-            self.hot["douyin"] = HotBoard("douyin", opts.seed, self.t0, [f"{brand.name}过期水果事件", *decoys[:1]],
-                                          enter + timedelta(seconds=120), opts.hot_speed)
+            self.hot["douyin"] = HotBoard(
+                "douyin",
+                opts.seed,
+                self.t0,
+                [f"{brand.name}过期水果事件", *decoys[:1]],
+                enter + timedelta(seconds=120),
+                opts.hot_speed,
+            )
 
     # --- ids ---------------------------------------------------------------------------------
 
@@ -178,18 +205,41 @@ class World:
             post.seq = i
         self.content_version += 1
 
-    def _make(self, plat: PlatformSim, brand: BrandSpec, draft: Draft, published_at: datetime, *,
-              kind: str | None = None, crisis: bool = False, parent: Post | None = None) -> Post:
+    def _make(
+        self,
+        plat: PlatformSim,
+        brand: BrandSpec,
+        draft: Draft,
+        published_at: datetime,
+        *,
+        kind: str | None = None,
+        crisis: bool = False,
+        parent: Post | None = None,
+    ) -> Post:
         rng = self.rng
         author = self.pools[plat.name].pick(draft.reach, brand.name, rng)
         likes, comments, shares = (0, 0, 0) if plat.complaints_only else _engagement(draft.reach, rng)
         if parent is not None:
             likes, comments, shares = min(likes, 300), 0, 0
-        post = Post(plat.name, "", kind or ("complaint" if plat.complaints_only else "post"), brand.name,
-                    draft.text, author, published_at, draft.label, title=draft.title, likes=likes,
-                    comments=comments, shares=shares, collects=0 if plat.complaints_only else likes // 7,
-                    ip_region=rng.choice(ph.REGIONS), crisis=crisis, extra=dict(draft.fields),
-                    parent_post_id=parent.post_id if parent is not None else None)
+        post = Post(
+            plat.name,
+            "",
+            kind or ("complaint" if plat.complaints_only else "post"),
+            brand.name,
+            draft.text,
+            author,
+            published_at,
+            draft.label,
+            title=draft.title,
+            likes=likes,
+            comments=comments,
+            shares=shares,
+            collects=0 if plat.complaints_only else likes // 7,
+            ip_region=rng.choice(ph.REGIONS),
+            crisis=crisis,
+            extra=dict(draft.fields),
+            parent_post_id=parent.post_id if parent is not None else None,
+        )
         plat.finish(post, draft, rng)
         return post
 
@@ -256,8 +306,13 @@ class World:
                 found = [p for p in self.posts[platform] if p.crisis] or found
             if order == "hot":
                 now = now_utc()
-                found.sort(key=lambda p: (math.log1p(p.engagement) * 2
-                                          - (now - p.published_at).total_seconds() / 43_200, p.seq), reverse=True)
+                found.sort(
+                    key=lambda p: (
+                        math.log1p(p.engagement) * 2 - (now - p.published_at).total_seconds() / 43_200,
+                        p.seq,
+                    ),
+                    reverse=True,
+                )
             else:
                 found.sort(key=lambda p: (p.published_at, p.seq), reverse=True)
             self._cache[key] = (version, found)
@@ -267,8 +322,14 @@ class World:
         with self.lock:
             return self.index[platform].get(post_id)
 
-    def truth(self, platform: str | None = None, *, kind: str | None = None, brand: str | None = None,
-              keyword: str | None = None) -> list[dict[str, Any]]:
+    def truth(
+        self,
+        platform: str | None = None,
+        *,
+        kind: str | None = None,
+        brand: str | None = None,
+        keyword: str | None = None,
+    ) -> list[dict[str, Any]]:
         """Ground-truth records in publication order; ``keyword`` keeps matching posts and their comments."""
         with self.lock:
             keep: set[int] | None = None
@@ -280,14 +341,20 @@ class World:
                         for com in post.replies:
                             keep.add(id(com))
                             keep.update(id(r) for r in com.replies)
-            return [p.truth() for p in self.log
-                    if (platform is None or p.platform == platform) and (kind is None or p.kind == kind)
-                    and (brand is None or p.brand == brand) and (keep is None or id(p) in keep)]
+            return [
+                p.truth()
+                for p in self.log
+                if (platform is None or p.platform == platform)
+                and (kind is None or p.kind == kind)
+                and (brand is None or p.brand == brand)
+                and (keep is None or id(p) in keep)
+            ]
 
     # --- changes -----------------------------------------------------------------------------------
 
-    def publish(self, n: int = 1, platform: str | None = None, brand: str | None = None,
-                item: PlanItem | None = None) -> list[Post]:
+    def publish(
+        self, n: int = 1, platform: str | None = None, brand: str | None = None, item: PlanItem | None = None
+    ) -> list[Post]:
         """Publish ``n`` new posts now (random platform/brand unless given)."""
         out: list[Post] = []
         with self.lock:
@@ -296,8 +363,9 @@ class World:
             for _ in range(n):
                 plat = self.ctx.platforms[platform or self.rng.choices(names, weights=weights)[0]]
                 spec = self.ctx.brand(brand) if brand else self.rng.choice(self.ctx.brands)
-                draft = self.corpus.post(spec, item or self.corpus.random_item(complaints_only=plat.complaints_only),
-                                         plat.style)
+                draft = self.corpus.post(
+                    spec, item or self.corpus.random_item(complaints_only=plat.complaints_only), plat.style
+                )
                 post = self._make(plat, spec, draft, now_utc())
                 self._add(post)
                 out.append(post)
@@ -311,8 +379,9 @@ class World:
             if not plat.has_comments:
                 return None
             brand = self.ctx.brand(post.brand)
-            com = self._make(plat, brand, self.corpus.comment(brand, post.label), now_utc(), kind="comment",
-                             parent=post)
+            com = self._make(
+                plat, brand, self.corpus.comment(brand, post.label), now_utc(), kind="comment", parent=post
+            )
             self._add(com, parent=post)
             post.comments = max(post.comments + 1, self.count_comments(post))
             self.version += 1

@@ -37,8 +37,16 @@ if TYPE_CHECKING:
     from crawler.config import AppConfig, BrandConfig
 
 # Kinds after which further requests of this run are pointless or harmful.
-FATAL_KINDS = frozenset({ErrorKind.AUTH_EXPIRED, ErrorKind.CAPTCHA, ErrorKind.IP_BLOCKED,
-                         ErrorKind.SIGNATURE_REJECTED, ErrorKind.RATE_LIMITED, ErrorKind.BROWSER_MISSING})
+FATAL_KINDS = frozenset(
+    {
+        ErrorKind.AUTH_EXPIRED,
+        ErrorKind.CAPTCHA,
+        ErrorKind.IP_BLOCKED,
+        ErrorKind.SIGNATURE_REJECTED,
+        ErrorKind.RATE_LIMITED,
+        ErrorKind.BROWSER_MISSING,
+    }
+)
 _configs: dict[str | None, AppConfig] = {}
 offline_public_suffixes()
 
@@ -132,13 +140,19 @@ class MonitorSpider(scrapy.Spider):
 
         s = self.crawler.settings
         self.memory = CrawlMemory.load(
-            crawl_engine(s), platform=self.name, brand=self.brand.name, keywords=self.chains,
-            window_days=s.getint("YUQING_WINDOW_DAYS"), refresh_hours=s.getint("YUQING_REFRESH_HOURS"),
+            crawl_engine(s),
+            platform=self.name,
+            brand=self.brand.name,
+            keywords=self.chains,
+            window_days=s.getint("YUQING_WINDOW_DAYS"),
+            refresh_hours=s.getint("YUQING_REFRESH_HOURS"),
         )
         # What earlier runs left open stays open (and in crawl_pending) until this run finishes it.
         for kind, ids in self.memory.pending.items():
             self.open_work.setdefault(kind, set()).update(ids)
-        logger.info("{} crawl of {} ({}) from {}", self.name, self.brand.name, ", ".join(self.keywords), self.base_url)
+        logger.info(
+            "{} crawl of {} ({}) from {}", self.name, self.brand.name, ", ".join(self.keywords), self.base_url
+        )
         for request in self.initial_requests():
             yield request
 
@@ -156,15 +170,32 @@ class MonitorSpider(scrapy.Spider):
         query = f"?{urlencode(params)}" if params else ""
         return f"{self.base_url}{path}{query}"
 
-    def request(self, url: str, *, callback: Any, endpoint: str, keyword: str | None, fmt: str = "json",
-                meta: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
-                priority: int = 0) -> scrapy.Request:
+    def request(
+        self,
+        url: str,
+        *,
+        callback: Any,
+        endpoint: str,
+        keyword: str | None,
+        fmt: str = "json",
+        meta: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        priority: int = 0,
+    ) -> scrapy.Request:
         """A request the fault middleware checks as ``fmt`` (json / html) before ``callback`` sees it."""
         m = {"yq_endpoint": endpoint, "yq_keyword": keyword, "yq_format": fmt, **(meta or {})}
         if fmt == "html":
             m.setdefault("handle_httpstatus_list", [404, 410])
-        return scrapy.Request(url, callback=callback, errback=self.on_error, meta=m, headers=headers,
-                              cookies=self.cookies or None, dont_filter=True, priority=priority)
+        return scrapy.Request(
+            url,
+            callback=callback,
+            errback=self.on_error,
+            meta=m,
+            headers=headers,
+            cookies=self.cookies or None,
+            dont_filter=True,
+            priority=priority,
+        )
 
     # --- responses ----------------------------------------------------------
 
@@ -174,10 +205,13 @@ class MonitorSpider(scrapy.Spider):
         if fmt == "html" and response.status in (404, 410):
             return
         text = response.text if hasattr(response, "text") else response.body.decode("utf-8", "replace")
-        err = classify_status(self.name, response.status, response.url, statuses=self.statuses, body=text[:4000])
+        err = classify_status(
+            self.name, response.status, response.url, statuses=self.statuses, body=text[:4000]
+        )
         if err is None and response.status == 404:
-            err = make_error(ErrorKind.BAD_PAYLOAD, "endpoint not found (HTTP 404)", platform=self.name,
-                             url=response.url)
+            err = make_error(
+                ErrorKind.BAD_PAYLOAD, "endpoint not found (HTTP 404)", platform=self.name, url=response.url
+            )
         if err is not None:
             raise err
         if fmt == "json":
@@ -218,8 +252,9 @@ class MonitorSpider(scrapy.Spider):
                 self.memory.note_published(chain, item)
         return outcomes
 
-    def follow_list(self, response: Response, outcomes: list[tuple[str, Any]], page: ParsedPage,
-                    number: int) -> bool:
+    def follow_list(
+        self, response: Response, outcomes: list[tuple[str, Any]], page: ParsedPage, number: int
+    ) -> bool:
         """Whether to request the next page of a search/list chain (incremental stop rule)."""
         assert self.memory is not None
         if page.cursor is None or number >= self.max_pages:
@@ -229,8 +264,9 @@ class MonitorSpider(scrapy.Spider):
             self.crawler.stats.inc_value(f"yuqing/stop/{verdict.reason}")
         return verdict.follow
 
-    def next_pages(self, response: Response, outcomes: list[tuple[str, Any]], page: ParsedPage, number: int,
-                   key: str) -> list[int]:
+    def next_pages(
+        self, response: Response, outcomes: list[tuple[str, Any]], page: ParsedPage, number: int, key: str
+    ) -> list[int]:
         """Page numbers of list ``key`` to request now: up to ``YUQING_PAGE_PREFETCH`` pages ahead while
         the stop rule says go on (numbered lists only: a first crawl need not wait page by page)."""
         state = self.list_state.setdefault(key, [number, False])  # [highest page requested, stopped]
@@ -273,8 +309,13 @@ class MonitorSpider(scrapy.Spider):
 
     def record_fault(self, err: PlatformError, request: scrapy.Request | None = None) -> None:
         meta = request.meta if request is not None else {}
-        fault = Fault(err.kind, str(err), err.url or (request.url if request else None),
-                      meta.get("yq_endpoint"), meta.get("yq_keyword"))
+        fault = Fault(
+            err.kind,
+            str(err),
+            err.url or (request.url if request else None),
+            meta.get("yq_endpoint"),
+            meta.get("yq_keyword"),
+        )
         self.faults.append(fault)
         if meta.get("yq_chain"):  # a failed list page leaves a gap: keep that chain's watermark
             self.dirty_chains.add(meta["yq_chain"])
@@ -351,5 +392,11 @@ class MonitorSpider(scrapy.Spider):
             for chain, newest in self.memory.newest.items():
                 if chain not in self.dirty_chains:
                     watermarks[chain] = newest
-        return RunReport(status=status, error_kind=kind, error_message=message, faults=counts,
-                         pending=pending, watermarks=watermarks)
+        return RunReport(
+            status=status,
+            error_kind=kind,
+            error_message=message,
+            faults=counts,
+            pending=pending,
+            watermarks=watermarks,
+        )

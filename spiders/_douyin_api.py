@@ -25,18 +25,37 @@ COMMENT_PATH = "/aweme/v1/web/comment/list/"
 REPLY_PATH = "/aweme/v1/web/comment/list/reply/"
 CAPTCHA_TITLE = "验证码中间页"
 STATUS_NOT_LOGGED_IN = 8
-USER_AGENT = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/125.0.0.0 Safari/537.36")
+USER_AGENT = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/125.0.0.0 Safari/537.36"
+)
 
 # Appended to every web API call (PLATFORMS.md §3).
 COMMON_PARAMS: dict[str, str] = {
-    "device_platform": "webapp", "aid": "6383", "channel": "channel_pc_web", "pc_client_type": "1",
-    "version_code": "190600", "version_name": "19.6.0", "update_version_code": "170400",
-    "cookie_enabled": "true", "browser_language": "zh-CN", "browser_platform": "MacIntel",
-    "browser_name": "Chrome", "browser_version": "125.0.0.0", "browser_online": "true",
-    "engine_name": "Blink", "engine_version": "109.0", "os_name": "Mac OS", "os_version": "10.15.7",
-    "platform": "PC", "cpu_core_num": "8", "device_memory": "8", "screen_width": "2560",
-    "screen_height": "1440", "effective_type": "4g", "round_trip_time": "50",
+    "device_platform": "webapp",
+    "aid": "6383",
+    "channel": "channel_pc_web",
+    "pc_client_type": "1",
+    "version_code": "190600",
+    "version_name": "19.6.0",
+    "update_version_code": "170400",
+    "cookie_enabled": "true",
+    "browser_language": "zh-CN",
+    "browser_platform": "MacIntel",
+    "browser_name": "Chrome",
+    "browser_version": "125.0.0.0",
+    "browser_online": "true",
+    "engine_name": "Blink",
+    "engine_version": "109.0",
+    "os_name": "Mac OS",
+    "os_version": "10.15.7",
+    "platform": "PC",
+    "cpu_core_num": "8",
+    "device_memory": "8",
+    "screen_width": "2560",
+    "screen_height": "1440",
+    "effective_type": "4g",
+    "round_trip_time": "50",
 }
 
 
@@ -45,30 +64,46 @@ def new_web_id() -> str:
     return str(random.randint(10**18, 10**19 - 1))
 
 
-def search_params(keyword: str, offset: int, search_id: str = "", *, count: int = 15,
-                  web_id: str = "", ms_token: str = "") -> dict[str, str]:
+def search_params(
+    keyword: str, offset: int, search_id: str = "", *, count: int = 15, web_id: str = "", ms_token: str = ""
+) -> dict[str, str]:
     """Query of the general search (``offset``, ``search_id`` = the previous page's ``extra.logid``)."""
     params = {
-        "search_channel": "aweme_general", "enable_history": "1", "keyword": keyword,
-        "search_source": "tab_search", "query_correct_type": "1", "is_filter_search": "0",
-        "from_group_id": "", "offset": str(offset), "count": str(count), "need_filter_settings": "1",
-        "list_type": "multi", "search_id": search_id,
+        "search_channel": "aweme_general",
+        "enable_history": "1",
+        "keyword": keyword,
+        "search_source": "tab_search",
+        "query_correct_type": "1",
+        "is_filter_search": "0",
+        "from_group_id": "",
+        "offset": str(offset),
+        "count": str(count),
+        "need_filter_settings": "1",
+        "list_type": "multi",
+        "search_id": search_id,
     }
     return {**params, **COMMON_PARAMS, "webid": web_id, "msToken": ms_token}
 
 
-def comment_params(aweme_id: str, cursor: int = 0, *, count: int = 20, web_id: str = "",
-                   ms_token: str = "") -> dict[str, str]:
+def comment_params(
+    aweme_id: str, cursor: int = 0, *, count: int = 20, web_id: str = "", ms_token: str = ""
+) -> dict[str, str]:
     """Query of ``/aweme/v1/web/comment/list/``."""
     params = {"aweme_id": aweme_id, "cursor": str(cursor), "count": str(count), "item_type": "0"}
     return {**params, **COMMON_PARAMS, "webid": web_id, "msToken": ms_token}
 
 
-def reply_params(aweme_id: str, comment_id: str, cursor: int = 0, *, count: int = 20, web_id: str = "",
-                 ms_token: str = "") -> dict[str, str]:
+def reply_params(
+    aweme_id: str, comment_id: str, cursor: int = 0, *, count: int = 20, web_id: str = "", ms_token: str = ""
+) -> dict[str, str]:
     """Query of ``/aweme/v1/web/comment/list/reply/`` (the replies under one comment)."""
-    params = {"item_id": aweme_id, "comment_id": comment_id, "cursor": str(cursor), "count": str(count),
-              "item_type": "0"}
+    params = {
+        "item_id": aweme_id,
+        "comment_id": comment_id,
+        "cursor": str(cursor),
+        "count": str(count),
+        "item_type": "0",
+    }
     return {**params, **COMMON_PARAMS, "webid": web_id, "msToken": ms_token}
 
 
@@ -94,10 +129,16 @@ def check_response(status: int, body: bytes | str, url: str, *, first_page: bool
         raise ServerError(f"HTTP {status}", platform=PLATFORM, url=url)
     stripped = text.strip()
     if not stripped:
-        raise Blocked(f"HTTP {status} with an empty body: a_bogus signature rejected", platform=PLATFORM,
-                      url=url, kind=ErrorKind.SIGNATURE_REJECTED)
+        raise Blocked(
+            f"HTTP {status} with an empty body: a_bogus signature rejected",
+            platform=PLATFORM,
+            url=url,
+            kind=ErrorKind.SIGNATURE_REJECTED,
+        )
     if CAPTCHA_TITLE in stripped[:4000] or "captcha-verify-image" in stripped[:4000]:
-        raise Blocked("captcha middle page (验证码中间页)", platform=PLATFORM, url=url, kind=ErrorKind.CAPTCHA)
+        raise Blocked(
+            "captcha middle page (验证码中间页)", platform=PLATFORM, url=url, kind=ErrorKind.CAPTCHA
+        )
     if stripped.lower() == "blocked":
         raise Blocked("account or IP blocked", platform=PLATFORM, url=url, kind=ErrorKind.IP_BLOCKED)
     if status == 403:
@@ -105,8 +146,9 @@ def check_response(status: int, body: bytes | str, url: str, *, first_page: bool
     try:
         payload = json.loads(stripped)
     except json.JSONDecodeError as exc:
-        raise UnexpectedPayload(f"HTTP {status}: malformed JSON ({exc.msg} at {exc.pos})", platform=PLATFORM,
-                                url=url) from exc
+        raise UnexpectedPayload(
+            f"HTTP {status}: malformed JSON ({exc.msg} at {exc.pos})", platform=PLATFORM, url=url
+        ) from exc
     return check_payload(payload, url, first_page=first_page)
 
 
@@ -118,10 +160,16 @@ def check_payload(payload: Any, url: str, *, first_page: bool = False) -> dict[s
     if code == STATUS_NOT_LOGGED_IN:
         raise auth_error(PLATFORM, f"status_code 8: {payload.get('status_msg') or '用户未登录'}", url)
     if code != 0:
-        raise UnexpectedPayload(f"status_code {code!r}: {payload.get('status_msg')!r}", platform=PLATFORM, url=url)
+        raise UnexpectedPayload(
+            f"status_code {code!r}: {payload.get('status_msg')!r}", platform=PLATFORM, url=url
+        )
     if first_page and "data" in payload and not payload.get("data"):
-        raise Blocked("search returned an empty first page (risk control, 风控)", platform=PLATFORM, url=url,
-                      kind=ErrorKind.RATE_LIMITED)
+        raise Blocked(
+            "search returned an empty first page (risk control, 风控)",
+            platform=PLATFORM,
+            url=url,
+            kind=ErrorKind.RATE_LIMITED,
+        )
     return payload
 
 
@@ -167,24 +215,40 @@ def _int(value: Any) -> int:
     return parse_count(value)
 
 
-def aweme_item(info: dict[str, Any], *, brand: str, keyword: str | None, web_url: str = WEB_URL) -> MentionItem:
+def aweme_item(
+    info: dict[str, Any], *, brand: str, keyword: str | None, web_url: str = WEB_URL
+) -> MentionItem:
     """One ``aweme_info`` (search) or ``aweme_detail`` → a post mention."""
     aweme_id = _id(_require(info, "aweme_id", "aweme_info"), "aweme_info.aweme_id")
     author = _dict(info.get("author"))
     stats = _dict(info.get("statistics"))
     verified = bool(_s(author.get("custom_verify")) or _s(author.get("enterprise_verify_reason")))
     return MentionItem(
-        platform=PLATFORM, post_id=aweme_id, brand=brand, text=_s(info.get("desc")).strip(), keyword=keyword,
+        platform=PLATFORM,
+        post_id=aweme_id,
+        brand=brand,
+        text=_s(info.get("desc")).strip(),
+        keyword=keyword,
         url=video_url(aweme_id, info.get("aweme_type"), web_url),
-        author_id=_s(str(author.get("uid") or "")) or None, author_name=_s(author.get("nickname")) or None,
-        author_followers=_int(author.get("follower_count")), author_verified=verified,
+        author_id=_s(str(author.get("uid") or "")) or None,
+        author_name=_s(author.get("nickname")) or None,
+        author_followers=_int(author.get("follower_count")),
+        author_verified=verified,
         published_at=epoch_to_utc(info.get("create_time"), unit="s"),
-        likes=_int(stats.get("digg_count")), comments=_int(stats.get("comment_count")),
-        shares=_int(stats.get("share_count")), collects=_int(stats.get("collect_count")),
+        likes=_int(stats.get("digg_count")),
+        comments=_int(stats.get("comment_count")),
+        shares=_int(stats.get("share_count")),
+        collects=_int(stats.get("collect_count")),
         ip_region=_s(info.get("ip_label")) or None,
-        extra={"aweme_type": info.get("aweme_type"), "sec_uid": author.get("sec_uid"),
-               "hashtags": [t.get("hashtag_name") for t in info.get("text_extra") or []
-                            if isinstance(t, dict) and t.get("hashtag_name")]},
+        extra={
+            "aweme_type": info.get("aweme_type"),
+            "sec_uid": author.get("sec_uid"),
+            "hashtags": [
+                t.get("hashtag_name")
+                for t in info.get("text_extra") or []
+                if isinstance(t, dict) and t.get("hashtag_name")
+            ],
+        },
         raw={k: v for k, v in info.items() if k not in ("video", "images", "music")},
     )
 
@@ -198,8 +262,9 @@ def _entries(payload: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def parse_search_page(payload: dict[str, Any], *, brand: str, keyword: str | None,
-                      web_url: str = WEB_URL) -> SearchPage:
+def parse_search_page(
+    payload: dict[str, Any], *, brand: str, keyword: str | None, web_url: str = WEB_URL
+) -> SearchPage:
     """A general-search answer → posts (``aweme_info`` and every ``aweme_mix_info.mix_items[]``) + paging."""
     out = SearchPage(search_id=_s(_dict(payload.get("extra")).get("logid")))
     for entry in _entries(payload, "data"):
@@ -230,24 +295,35 @@ def _comment_item(raw: Any, *, brand: str, aweme_id: str, keyword: str | None, w
     user = _dict(raw.get("user"))
     reply_id = _s(str(raw.get("reply_id") or "0"))
     return MentionItem(
-        platform=PLATFORM, post_id=cid, brand=brand, kind="comment",
-        parent_post_id=_s(str(raw.get("aweme_id") or "")) or aweme_id, text=_s(raw.get("text")).strip(),
-        keyword=keyword, url=video_url(aweme_id, web_url=web_url),
-        author_id=_s(str(user.get("uid") or "")) or None, author_name=_s(user.get("nickname")) or None,
-        published_at=epoch_to_utc(raw.get("create_time"), unit="s"), likes=_int(raw.get("digg_count")),
-        comments=_int(raw.get("reply_comment_total")), ip_region=_s(raw.get("ip_label")) or None,
+        platform=PLATFORM,
+        post_id=cid,
+        brand=brand,
+        kind="comment",
+        parent_post_id=_s(str(raw.get("aweme_id") or "")) or aweme_id,
+        text=_s(raw.get("text")).strip(),
+        keyword=keyword,
+        url=video_url(aweme_id, web_url=web_url),
+        author_id=_s(str(user.get("uid") or "")) or None,
+        author_name=_s(user.get("nickname")) or None,
+        published_at=epoch_to_utc(raw.get("create_time"), unit="s"),
+        likes=_int(raw.get("digg_count")),
+        comments=_int(raw.get("reply_comment_total")),
+        ip_region=_s(raw.get("ip_label")) or None,
         extra={"reply_to": reply_id if reply_id != "0" else None, "is_hot": bool(raw.get("is_hot"))},
         raw={k: v for k, v in raw.items() if k not in ("user", "image_list")},
     )
 
 
-def parse_comment_page(payload: dict[str, Any], *, brand: str, aweme_id: str, keyword: str | None = None,
-                       web_url: str = WEB_URL) -> CommentPage:
+def parse_comment_page(
+    payload: dict[str, Any], *, brand: str, aweme_id: str, keyword: str | None = None, web_url: str = WEB_URL
+) -> CommentPage:
     """``/comment/list/`` (or ``/reply/``) → comment mentions linked to their video + cursor."""
     out = CommentPage(total=_int(payload.get("total")))
     for raw in _entries(payload, "comments"):
         try:
-            out.items.append(_comment_item(raw, brand=brand, aweme_id=aweme_id, keyword=keyword, web_url=web_url))
+            out.items.append(
+                _comment_item(raw, brand=brand, aweme_id=aweme_id, keyword=keyword, web_url=web_url)
+            )
         except ITEM_ERRORS as exc:
             out.bad.append(f"comment {str(raw)[:80]!r}: {exc}")
     if out.bad and not out.items:

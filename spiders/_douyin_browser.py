@@ -42,8 +42,16 @@ class Capture:
 class DouyinBrowser:
     """A Chromium page on Douyin with the session's cookies; always closed on exit."""
 
-    def __init__(self, base_url: str, cookies: dict[str, str], *, user_agent: str, headless: bool = True,
-                 sign_expression: str, timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        cookies: dict[str, str],
+        *,
+        user_agent: str,
+        headless: bool = True,
+        sign_expression: str,
+        timeout: float = 20.0,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.cookies = cookies
         self.user_agent = user_agent
@@ -57,9 +65,12 @@ class DouyinBrowser:
         from crawler.browser import open_browser
         from crawler.signing import cookie_list
 
-        self._cm = open_browser(headless=self.headless, user_agent=self.user_agent,
-                                cookies=cookie_list(self.cookies, self.base_url + "/"),
-                                timeout_ms=self.timeout * 1000)
+        self._cm = open_browser(
+            headless=self.headless,
+            user_agent=self.user_agent,
+            cookies=cookie_list(self.cookies, self.base_url + "/"),
+            timeout_ms=self.timeout * 1000,
+        )
         session = await self._cm.__aenter__()
         try:
             self.page = await session.new_page()
@@ -68,8 +79,9 @@ class DouyinBrowser:
             raise
         return self
 
-    async def __aexit__(self, et: type[BaseException] | None, ev: BaseException | None,
-                        tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None
+    ) -> None:
         cm, self._cm, self.page = self._cm, None, None
         if cm is not None:
             await cm.__aexit__(et, ev, tb)
@@ -86,13 +98,20 @@ class DouyinBrowser:
             response = await self.page.goto(url, wait_until="domcontentloaded")
         except PlaywrightError as exc:
             kind = ErrorKind.TIMEOUT if "Timeout" in exc.message else ErrorKind.NETWORK
-            raise make_error(kind, f"search page: {exc.message.splitlines()[0]}", platform=PLATFORM, url=url) from exc
+            raise make_error(
+                kind, f"search page: {exc.message.splitlines()[0]}", platform=PLATFORM, url=url
+            ) from exc
         if response is not None and response.status >= 500:
-            raise make_error(ErrorKind.SERVER_ERROR, f"search page: HTTP {response.status}", platform=PLATFORM,
-                             url=url)
+            raise make_error(
+                ErrorKind.SERVER_ERROR, f"search page: HTTP {response.status}", platform=PLATFORM, url=url
+            )
         if CAPTCHA_TITLE in await self.page.title():
-            raise make_error(ErrorKind.CAPTCHA, "the search page is the captcha middle page (验证码中间页)",
-                             platform=PLATFORM, url=url)
+            raise make_error(
+                ErrorKind.CAPTCHA,
+                "the search page is the captcha middle page (验证码中间页)",
+                platform=PLATFORM,
+                url=url,
+            )
 
     async def search(self, keyword: str, *, max_pages: int) -> AsyncIterator[Capture]:
         """Each search API answer the page fetches, scrolling for the next until the caller stops."""
@@ -120,11 +139,19 @@ class DouyinBrowser:
                     response = await asyncio.wait_for(queue.get(), self.timeout)
                 except TimeoutError:
                     what = "the first results" if number == 0 else "the next results after scrolling"
-                    raise make_error(ErrorKind.TIMEOUT, f"the page did not fetch {what} within {self.timeout:.0f}s",
-                                     platform=PLATFORM, url=url) from None
+                    raise make_error(
+                        ErrorKind.TIMEOUT,
+                        f"the page did not fetch {what} within {self.timeout:.0f}s",
+                        platform=PLATFORM,
+                        url=url,
+                    ) from None
                 if response is None:
-                    raise make_error(ErrorKind.NETWORK, "the page's search request failed (connection lost)",
-                                     platform=PLATFORM, url=url)
+                    raise make_error(
+                        ErrorKind.NETWORK,
+                        "the page's search request failed (connection lost)",
+                        platform=PLATFORM,
+                        url=url,
+                    )
                 yield Capture(response.url, response.status, await self._body(response))
                 await page.evaluate("() => window.scrollTo(0, document.body.scrollHeight)")
         finally:
@@ -138,8 +165,12 @@ class DouyinBrowser:
         try:
             return await response.body()
         except PlaywrightError as exc:  # the body is gone (page navigated away, connection aborted)
-            raise make_error(ErrorKind.NETWORK, f"lost the response body: {exc.message.splitlines()[0]}",
-                             platform=PLATFORM, url=response.url) from exc
+            raise make_error(
+                ErrorKind.NETWORK,
+                f"lost the response body: {exc.message.splitlines()[0]}",
+                platform=PLATFORM,
+                url=response.url,
+            ) from exc
 
     async def signed_get(self, path: str, params: dict[str, str]) -> Capture:
         """GET an API path from inside the page, signed by the page's own function."""
@@ -153,9 +184,16 @@ class DouyinBrowser:
             result = await self.page.evaluate(_FETCH_JS, f"{url}&a_bogus={quote(str(a_bogus), safe='')}")
         except PlaywrightError as exc:
             if "bdms" in exc.message or "is not a function" in exc.message:
-                raise make_error(ErrorKind.SIGNATURE_REJECTED, f"the page cannot sign: {exc.message.splitlines()[0]}",
-                                 platform=PLATFORM, url=url) from exc
-            raise make_error(ErrorKind.NETWORK, f"in-page fetch failed: {exc.message.splitlines()[0]}",
-                             platform=PLATFORM, url=url) from exc
+                raise make_error(
+                    ErrorKind.SIGNATURE_REJECTED,
+                    f"the page cannot sign: {exc.message.splitlines()[0]}",
+                    platform=PLATFORM,
+                    url=url,
+                ) from exc
+            raise make_error(
+                ErrorKind.NETWORK,
+                f"in-page fetch failed: {exc.message.splitlines()[0]}",
+                platform=PLATFORM,
+                url=url,
+            ) from exc
         return Capture(str(result["url"]), int(result["status"]), str(result["body"]).encode())
-

@@ -36,7 +36,14 @@ PAGE_SIZE = 10
 STATUSES: dict[int, ErrorKind] = {456: ErrorKind.RATE_LIMITED}
 # Parameters that are sent but never signed.
 UNSIGNED = frozenset({"signature", "callback", "field"})
-STATUS_NAMES: dict[int, str] = {1: "通过审核", 3: "待分配", 4: "处理中", 6: "已回复", 7: "已完成", 8: "已关闭"}
+STATUS_NAMES: dict[int, str] = {
+    1: "通过审核",
+    3: "待分配",
+    4: "处理中",
+    6: "已回复",
+    7: "已完成",
+    8: "已关闭",
+}
 _ALPHABET = string.ascii_letters + string.digits
 _RATE_MSGS = ("频繁", "稍后", "过快")
 _SIGN_MSGS = ("签名", "signature", "sign")
@@ -49,8 +56,9 @@ def signature(values: Mapping[str, Any], *, ts: str, rs: str, secret: str) -> st
     return hashlib.sha256("".join(sorted(parts)).encode("utf-8")).hexdigest()
 
 
-def signed_params(params: Mapping[str, Any], *, secret: str = DEFAULT_SECRET, ts: str | None = None,
-                  rs: str | None = None) -> dict[str, str]:
+def signed_params(
+    params: Mapping[str, Any], *, secret: str = DEFAULT_SECRET, ts: str | None = None, rs: str | None = None
+) -> dict[str, str]:
     """``params`` plus ``ts`` (epoch ms), ``rs`` (16 random alphanumerics) and ``signature``."""
     ts = ts or str(int(time.time() * 1000))
     rs = rs or "".join(random.choices(_ALPHABET, k=16))
@@ -114,9 +122,12 @@ def parse_complaint(entry: Any, *, brand: str, keyword: str | None, now: Any = N
     author = entry.get("author") if isinstance(entry.get("author"), dict) else {}
     status = _status(main.get("status"))
     extra: dict[str, Any] = {
-        "status": status, "status_name": STATUS_NAMES.get(status or -1),
-        "demand": strip_html(main.get("appeal")) or None, "issue": strip_html(main.get("issue")) or None,
-        "amount": _amount(main.get("cost")), "company": strip_html(main.get("cotitle")) or None,
+        "status": status,
+        "status_name": STATUS_NAMES.get(status or -1),
+        "demand": strip_html(main.get("appeal")) or None,
+        "issue": strip_html(main.get("issue")) or None,
+        "amount": _amount(main.get("cost")),
+        "company": strip_html(main.get("cotitle")) or None,
         "couid": as_text(main.get("couid"), 32),
     }
     evaluation = main.get("evaluate_u")
@@ -125,13 +136,21 @@ def parse_complaint(entry: Any, *, brand: str, keyword: str | None, now: Any = N
         if rated:
             extra["evaluation"] = rated
     return MentionItem(
-        platform=PLATFORM, post_id=sn, brand=brand, keyword=keyword, kind="complaint",
-        title=strip_html(main.get("title")) or None, text=strip_html(main.get("summary")),
-        url=complaint_url(sn), published_at=parse_time(main.get("timestamp"), now=now),
+        platform=PLATFORM,
+        post_id=sn,
+        brand=brand,
+        keyword=keyword,
+        kind="complaint",
+        title=strip_html(main.get("title")) or None,
+        text=strip_html(main.get("summary")),
+        url=complaint_url(sn),
+        published_at=parse_time(main.get("timestamp"), now=now),
         author_id=as_text(author.get("wb_profile") and absolute_url(author.get("wb_profile")), 64),
         author_name=as_text(strip_html(author.get("title")), 128),
-        comments=parse_count(main.get("comment_num")), likes=parse_count(main.get("upvote_amount")),
-        extra={k: v for k, v in extra.items() if v is not None}, raw=entry,
+        comments=parse_count(main.get("comment_num")),
+        likes=parse_count(main.get("upvote_amount")),
+        extra={k: v for k, v in extra.items() if v is not None},
+        raw=entry,
     )
 
 
@@ -144,8 +163,9 @@ def _amount(value: Any) -> float | None:
         return None
 
 
-def parse_list_page(payload: Any, *, brand: str, keyword: str | None, page: int, url: str | None = None,
-                    now: Any = None) -> ParsedPage:
+def parse_list_page(
+    payload: Any, *, brand: str, keyword: str | None, page: int, url: str | None = None, now: Any = None
+) -> ParsedPage:
     """A search (``lists``) or company (``complaints``, may be null) answer → complaint items + next page."""
     data = check_envelope(payload, url=url)
     key = "lists" if "lists" in data else "complaints"
@@ -154,7 +174,9 @@ def parse_list_page(payload: Any, *, brand: str, keyword: str | None, page: int,
     entries = data.get(key) or []
     result = ParsedPage()
     if not isinstance(entries, list):
-        raise make_error(ErrorKind.BAD_PAYLOAD, f"result.data.{key} is not a list", platform=PLATFORM, url=url)
+        raise make_error(
+            ErrorKind.BAD_PAYLOAD, f"result.data.{key} is not a list", platform=PLATFORM, url=url
+        )
     for i, entry in enumerate(entries):
         try:
             result.items.append(parse_complaint(entry, brand=brand, keyword=keyword, now=now))
@@ -180,8 +202,14 @@ class ComplaintDetail:
     status_name: str | None = None
 
 
-_FACT_KEYS = {"投诉编号": "number", "投诉对象": "company", "投诉问题": "issue", "投诉要求": "demand",
-              "涉诉金额": "amount", "投诉进度": "progress"}
+_FACT_KEYS = {
+    "投诉编号": "number",
+    "投诉对象": "company",
+    "投诉问题": "issue",
+    "投诉要求": "demand",
+    "涉诉金额": "amount",
+    "投诉进度": "progress",
+}
 
 
 def parse_complaint_detail(html: str, *, url: str | None = None) -> ComplaintDetail:
@@ -192,20 +220,28 @@ def parse_complaint_detail(html: str, *, url: str | None = None) -> ComplaintDet
         raise auth_error(PLATFORM, "the complaint page asks for a login", url)
     for selector in ("div.ts-d-question", "ul.ts-q-list", "div.ts-d-steplist"):
         if not sel.css(selector):
-            raise make_error(ErrorKind.BAD_PAYLOAD, f"the detail page has no {selector} (layout changed?)",
-                             platform=PLATFORM, url=url)
+            raise make_error(
+                ErrorKind.BAD_PAYLOAD,
+                f"the detail page has no {selector} (layout changed?)",
+                platform=PLATFORM,
+                url=url,
+            )
     detail = ComplaintDetail(title=title)
     for li in sel.css("ul.ts-q-list li"):
         label = strip_html(li.css("label").get() or li.css("span").get()).rstrip("：:").strip()
-        value = strip_html(li.css("b").get() or "") or strip_html(li.get()).replace(label, "", 1).lstrip("：: ")
+        value = strip_html(li.css("b").get() or "") or strip_html(li.get()).replace(label, "", 1).lstrip(
+            "：: "
+        )
         detail.facts[_FACT_KEYS.get(label, label)] = value
     last = sel.css("ul.ts-q-list li b")
     if last:
         detail.status_name = strip_html(last[-1].get()) or None
     for item in sel.css("div.ts-d-steplist div.ts-d-item"):
         step = {
-            "who": strip_html(item.css("span.u-name").get()), "status": strip_html(item.css("span.u-status").get()),
-            "date": strip_html(item.css("span.u-date").get()), "text": strip_html(item.css("div.ts-d-cont").get()),
+            "who": strip_html(item.css("span.u-name").get()),
+            "status": strip_html(item.css("span.u-status").get()),
+            "date": strip_html(item.css("span.u-date").get()),
+            "text": strip_html(item.css("div.ts-d-cont").get()),
         }
         detail.steps.append({k: v for k, v in step.items() if v})
     first = detail.steps[0].get("text") if detail.steps else None

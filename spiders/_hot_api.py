@@ -29,7 +29,12 @@ from spiders import _weibo_api as weibo_api
 
 WEIBO_HOT_PATH = "/ajax/side/hotSearch"
 DOUYIN_HOT_PATH = "/aweme/v1/web/hot/search/list/"
-DOUYIN_HOT_PARAMS = {"device_platform": "webapp", "aid": "6383", "channel": "channel_pc_web", "detail_list": "1"}
+DOUYIN_HOT_PARAMS = {
+    "device_platform": "webapp",
+    "aid": "6383",
+    "channel": "channel_pc_web",
+    "detail_list": "1",
+}
 REPOST_PATH = "/api/statuses/repostTimeline"
 DOUYIN_LABELS = {1: "新", 3: "热", 8: "独家"}
 HOT_LABELS = ("沸", "爆")  # a brand topic gaining one of these is an alert update
@@ -89,8 +94,9 @@ def parse_weibo_hot(payload: Any, *, url: str | None = None) -> HotPage:
             pos = parse_count(rank) + 1 if rank is not None else i + 1
         label = as_text(entry.get("label_name"), 16) or None
         ad = bool(parse_count(entry.get("is_ad"))) or entry.get("icon_desc") == "荐" or label == "商"
-        page.items.append(HotItem("weibo", word, pos, parse_count(entry.get("num")), label, ad,
-                                  weibo_search_url(word)))
+        page.items.append(
+            HotItem("weibo", word, pos, parse_count(entry.get("num")), label, ad, weibo_search_url(word))
+        )
     return page
 
 
@@ -103,9 +109,15 @@ def parse_douyin_hot(payload: Any, *, url: str | None = None) -> HotPage:
         if code in (8, "8"):
             from crawler.faults import auth_error
 
-            raise auth_error("douyin", f"hot list refused the session ({payload.get('status_msg') or code})", url)
-        raise make_error(ErrorKind.BAD_PAYLOAD, f"status_code={code!r} {payload.get('status_msg') or ''}".strip(),
-                         platform="douyin", url=url)
+            raise auth_error(
+                "douyin", f"hot list refused the session ({payload.get('status_msg') or code})", url
+            )
+        raise make_error(
+            ErrorKind.BAD_PAYLOAD,
+            f"status_code={code!r} {payload.get('status_msg') or ''}".strip(),
+            platform="douyin",
+            url=url,
+        )
     data = require(payload, "data", platform="douyin", where="response", url=url)
     words = require(data, "word_list", platform="douyin", where="data", url=url)
     if not isinstance(words, list):
@@ -121,9 +133,17 @@ def parse_douyin_hot(payload: Any, *, url: str | None = None) -> HotPage:
             continue
         code = parse_count(entry.get("label"))
         label = DOUYIN_LABELS.get(code, str(code)) if code else None
-        page.items.append(HotItem("douyin", word, parse_count(entry.get("position")) or i + 1,
-                                  parse_count(entry.get("hot_value")), label, bool(entry.get("is_ad")),
-                                  douyin_search_url(word)))
+        page.items.append(
+            HotItem(
+                "douyin",
+                word,
+                parse_count(entry.get("position")) or i + 1,
+                parse_count(entry.get("hot_value")),
+                label,
+                bool(entry.get("is_ad")),
+                douyin_search_url(word),
+            )
+        )
     return page
 
 
@@ -163,7 +183,11 @@ def repost_plain_text(entry: dict[str, Any]) -> str:
 
 def parse_repost_page(payload: Any, *, url: str | None = None, now: Any = None) -> RepostPage:
     """``repostTimeline`` → reposts newest first; an empty timeline (ok 0 还没有人转发) is no error."""
-    if isinstance(payload, dict) and payload.get("ok") in (0, "0") and "转发" in str(payload.get("msg") or ""):
+    if (
+        isinstance(payload, dict)
+        and payload.get("ok") in (0, "0")
+        and "转发" in str(payload.get("msg") or "")
+    ):
         return RepostPage([], 0, 0, [])
     data = weibo_api.check_envelope(payload, url=url)
     entries = data.get("data")
@@ -180,8 +204,16 @@ def parse_repost_page(payload: Any, *, url: str | None = None, now: Any = None) 
             continue
         text = repost_plain_text(entry)
         user = entry.get("user") if isinstance(entry.get("user"), dict) else {}
-        page.rows.append(RepostRow(
-            rid, chain_parent(text), as_text(user.get("id"), 64), as_text(user.get("screen_name"), 128),
-            parse_count(user.get("followers_count")), user.get("verified") is True,
-            parse_time(entry.get("created_at"), now=now), text[:2000]))
+        page.rows.append(
+            RepostRow(
+                rid,
+                chain_parent(text),
+                as_text(user.get("id"), 64),
+                as_text(user.get("screen_name"), 128),
+                parse_count(user.get("followers_count")),
+                user.get("verified") is True,
+                parse_time(entry.get("created_at"), now=now),
+                text[:2000],
+            )
+        )
     return page

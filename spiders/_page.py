@@ -9,7 +9,13 @@ from crawler.errors import PlatformError
 from crawler.items import MentionItem
 
 # What one malformed entry of a page may raise inside a parser; anything else is a bug.
-ITEM_ERRORS: tuple[type[BaseException], ...] = (PlatformError, TypeError, ValueError, AttributeError, KeyError)
+ITEM_ERRORS: tuple[type[BaseException], ...] = (
+    PlatformError,
+    TypeError,
+    ValueError,
+    AttributeError,
+    KeyError,
+)
 
 
 @dataclass(slots=True)

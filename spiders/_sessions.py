@@ -27,11 +27,21 @@ def pick_session(platform: str, cfg: AppConfig, settings: Any) -> tuple[Session 
 
     prefix = platform.upper()
     if settings.get(f"{prefix}_COOKIES"):
-        return Session(platform, "setting", parse_cookie_text(str(settings.get(f"{prefix}_COOKIES"))),
-                       source="setting", stored=False), None
+        return Session(
+            platform,
+            "setting",
+            parse_cookie_text(str(settings.get(f"{prefix}_COOKIES"))),
+            source="setting",
+            stored=False,
+        ), None
     if settings.get(f"{prefix}_COOKIE_FILE"):
-        return Session(platform, "setting", _read(settings.get(f"{prefix}_COOKIE_FILE"), f"{prefix}_COOKIE_FILE"),
-                       source="setting", stored=False), None
+        return Session(
+            platform,
+            "setting",
+            _read(settings.get(f"{prefix}_COOKIE_FILE"), f"{prefix}_COOKIE_FILE"),
+            source="setting",
+            stored=False,
+        ), None
     try:
         session = SessionStore.from_config(cfg).next_session(platform, cfg)
     except LoginRequired as err:
@@ -40,14 +50,20 @@ def pick_session(platform: str, cfg: AppConfig, settings: Any) -> tuple[Session 
     return session, None
 
 
-def session_expired(platform: str, cfg: AppConfig, session: Session | None, err: LoginRequired) -> LoginRequired:
+def session_expired(
+    platform: str, cfg: AppConfig, session: Session | None, err: LoginRequired
+) -> LoginRequired:
     """Retire the session and return the auth_expired error with the exact fix."""
     account = session.account if session is not None and session.source != "setting" else None
     if session is not None and session.source != "setting":
         SessionStore.from_config(cfg).mark(platform, session.account, "expired", str(err)[:200])
     why = str(err).split(": ", 2)[-1].split("; fix:")[0]
     who = f"account {account}: " if account else ""
-    fixed = make_error(ErrorKind.AUTH_EXPIRED, f"{who}{why}; fix: run `{login_command(platform, account)}`",
-                       platform=platform, url=err.url)
+    fixed = make_error(
+        ErrorKind.AUTH_EXPIRED,
+        f"{who}{why}; fix: run `{login_command(platform, account)}`",
+        platform=platform,
+        url=err.url,
+    )
     assert isinstance(fixed, LoginRequired)
     return fixed

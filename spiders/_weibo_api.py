@@ -64,8 +64,12 @@ def check_envelope(payload: Any, *, url: str | None = None, allow_empty: bool = 
     comments) is an empty result when ``allow_empty``.
     """
     if not isinstance(payload, dict):
-        raise make_error(ErrorKind.BAD_PAYLOAD, f"response is {type(payload).__name__}, expected an object",
-                         platform=PLATFORM, url=url)
+        raise make_error(
+            ErrorKind.BAD_PAYLOAD,
+            f"response is {type(payload).__name__}, expected an object",
+            platform=PLATFORM,
+            url=url,
+        )
     ok = payload.get("ok")
     msg = str(payload.get("msg") or "")
     if ok == 1 or ok == "1":
@@ -93,8 +97,12 @@ def check_login(payload: Any, *, url: str | None = None) -> bool:
     login = data.get("login")
     if not isinstance(login, bool | int) or login not in (True, False, 0, 1):
         # a changed schema is the parser's problem, not the session's: no login field is no "logged out"
-        raise make_error(ErrorKind.BAD_PAYLOAD, f"/api/config: field data.login missing or not a boolean "
-                         f"({type(login).__name__})", platform=PLATFORM, url=url)
+        raise make_error(
+            ErrorKind.BAD_PAYLOAD,
+            f"/api/config: field data.login missing or not a boolean ({type(login).__name__})",
+            platform=PLATFORM,
+            url=url,
+        )
     return bool(login)
 
 
@@ -152,19 +160,33 @@ def parse_mblog(mblog: Any, *, brand: str, keyword: str | None, now: Any = None)
     retweet = mblog.get("retweeted_status")
     if isinstance(retweet, dict):  # a repost: its own text stays the text; the original goes to extra
         rt_text, _ = _post_text(retweet)
-        extra["retweeted"] = {"id": as_text(retweet.get("id"), 64),
-                              "author": _user_fields(retweet.get("user")).get("author_name"), "text": rt_text[:1000]}
+        extra["retweeted"] = {
+            "id": as_text(retweet.get("id"), 64),
+            "author": _user_fields(retweet.get("user")).get("author_name"),
+            "text": rt_text[:1000],
+        }
     return MentionItem(
-        platform=PLATFORM, post_id=post_id, brand=brand, keyword=keyword, kind="post", text=text,
-        url=detail_url(post_id), published_at=parse_time(mblog.get("created_at"), now=now),
-        likes=parse_count(mblog.get("attitudes_count")), comments=parse_count(mblog.get("comments_count")),
-        shares=parse_count(mblog.get("reposts_count")), ip_region=parse_region(mblog.get("region_name")),
-        extra={k: v for k, v in extra.items() if v is not None}, raw=mblog, **_user_fields(mblog.get("user")),
+        platform=PLATFORM,
+        post_id=post_id,
+        brand=brand,
+        keyword=keyword,
+        kind="post",
+        text=text,
+        url=detail_url(post_id),
+        published_at=parse_time(mblog.get("created_at"), now=now),
+        likes=parse_count(mblog.get("attitudes_count")),
+        comments=parse_count(mblog.get("comments_count")),
+        shares=parse_count(mblog.get("reposts_count")),
+        ip_region=parse_region(mblog.get("region_name")),
+        extra={k: v for k, v in extra.items() if v is not None},
+        raw=mblog,
+        **_user_fields(mblog.get("user")),
     )
 
 
-def parse_search_page(payload: Any, *, brand: str, keyword: str, page: int, url: str | None = None,
-                      now: Any = None) -> ParsedPage:
+def parse_search_page(
+    payload: Any, *, brand: str, keyword: str, page: int, url: str | None = None, now: Any = None
+) -> ParsedPage:
     """A getIndex search answer → post items and the next page number (None at the end)."""
     data = check_envelope(payload, url=url)
     cards = data.get("cards")
@@ -187,22 +209,41 @@ def parse_search_page(payload: Any, *, brand: str, keyword: str, page: int, url:
     return result
 
 
-def _comment_item(c: dict[str, Any], *, parent: str, brand: str, keyword: str | None,
-                  now: Any, reply_to: str | None = None) -> MentionItem:
+def _comment_item(
+    c: dict[str, Any], *, parent: str, brand: str, keyword: str | None, now: Any, reply_to: str | None = None
+) -> MentionItem:
     cid = as_text(c.get("id"), 64) or as_text(c.get("mid"), 64)
     if not cid:
         raise make_error(ErrorKind.BAD_PAYLOAD, "missing field comment.id", platform=PLATFORM)
     extra = {"reply_to": reply_to} if reply_to else None
     return MentionItem(
-        platform=PLATFORM, post_id=cid, brand=brand, keyword=keyword, kind="comment", parent_post_id=parent,
-        text=strip_html(c.get("text")), url=detail_url(parent), published_at=parse_time(c.get("created_at"), now=now),
-        likes=parse_count(c.get("like_count", c.get("like_counts"))), comments=parse_count(c.get("total_number")),
-        ip_region=parse_region(c.get("source")), extra=extra, raw=c, **_user_fields(c.get("user")),
+        platform=PLATFORM,
+        post_id=cid,
+        brand=brand,
+        keyword=keyword,
+        kind="comment",
+        parent_post_id=parent,
+        text=strip_html(c.get("text")),
+        url=detail_url(parent),
+        published_at=parse_time(c.get("created_at"), now=now),
+        likes=parse_count(c.get("like_count", c.get("like_counts"))),
+        comments=parse_count(c.get("total_number")),
+        ip_region=parse_region(c.get("source")),
+        extra=extra,
+        raw=c,
+        **_user_fields(c.get("user")),
     )
 
 
-def parse_comment_page(payload: Any, *, post_id: str, brand: str, keyword: str | None = None,
-                       url: str | None = None, now: Any = None) -> ParsedPage:
+def parse_comment_page(
+    payload: Any,
+    *,
+    post_id: str,
+    brand: str,
+    keyword: str | None = None,
+    url: str | None = None,
+    now: Any = None,
+) -> ParsedPage:
     """A hotflow answer → comment items (inline replies too) and ``(max_id, max_id_type)`` or None."""
     data = check_envelope(payload, url=url)
     result = ParsedPage()
@@ -217,8 +258,16 @@ def parse_comment_page(payload: Any, *, post_id: str, brand: str, keyword: str |
             result.items.append(item)
             for reply in c.get("comments") or []:
                 if isinstance(reply, dict):
-                    result.items.append(_comment_item(reply, parent=post_id, brand=brand, keyword=keyword,
-                                                      now=now, reply_to=item.post_id))
+                    result.items.append(
+                        _comment_item(
+                            reply,
+                            parent=post_id,
+                            brand=brand,
+                            keyword=keyword,
+                            now=now,
+                            reply_to=item.post_id,
+                        )
+                    )
         except ITEM_ERRORS as exc:  # counted, the rest of the page is kept
             result.bad.append(f"comment {i}: {exc}")
     max_id = parse_count(data.get("max_id"))
@@ -233,15 +282,21 @@ def parse_detail_page(html: str, *, url: str | None = None) -> dict[str, Any]:
     if not m:
         if "passport" in html[:3000] or "登录" in html[:3000]:
             raise auth_error(PLATFORM, "the detail page asks for a login", url)
-        raise make_error(ErrorKind.BAD_PAYLOAD, "no $render_data in the detail page", platform=PLATFORM, url=url)
+        raise make_error(
+            ErrorKind.BAD_PAYLOAD, "no $render_data in the detail page", platform=PLATFORM, url=url
+        )
     try:
         data = json.loads(m.group(1))
     except ValueError as exc:
-        raise make_error(ErrorKind.BAD_PAYLOAD, f"malformed $render_data: {exc}", platform=PLATFORM, url=url) from None
+        raise make_error(
+            ErrorKind.BAD_PAYLOAD, f"malformed $render_data: {exc}", platform=PLATFORM, url=url
+        ) from None
     first = data[0] if isinstance(data, list) and data else None
     status = require(first, "status", platform=PLATFORM, where="$render_data[0]", url=url)
     if not isinstance(status, dict):
-        raise make_error(ErrorKind.BAD_PAYLOAD, "$render_data[0].status is not an object", platform=PLATFORM, url=url)
+        raise make_error(
+            ErrorKind.BAD_PAYLOAD, "$render_data[0].status is not an object", platform=PLATFORM, url=url
+        )
     return status
 
 

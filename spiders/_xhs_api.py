@@ -58,30 +58,61 @@ def new_search_id(now_ms: int | None = None, rand: int | None = None) -> str:
     return out or "0"
 
 
-def search_body(keyword: str, page: int, search_id: str, *, sort: str = "time_descending",
-                note_type: int = 0, page_size: int = 20) -> dict[str, Any]:
+def search_body(
+    keyword: str,
+    page: int,
+    search_id: str,
+    *,
+    sort: str = "time_descending",
+    note_type: int = 0,
+    page_size: int = 20,
+) -> dict[str, Any]:
     """JSON body of ``POST /api/sns/web/v1/search/notes``."""
-    return {"keyword": keyword, "page": page, "page_size": page_size, "search_id": search_id,
-            "sort": sort, "note_type": note_type}
+    return {
+        "keyword": keyword,
+        "page": page,
+        "page_size": page_size,
+        "search_id": search_id,
+        "sort": sort,
+        "note_type": note_type,
+    }
 
 
 def feed_body(note_id: str, xsec_token: str) -> dict[str, Any]:
     """JSON body of ``POST /api/sns/web/v1/feed`` (the note detail)."""
-    return {"source_note_id": note_id, "image_formats": ["jpg", "webp", "avif"],
-            "extra": {"need_body_topic": "1"}, "xsec_source": "pc_search", "xsec_token": xsec_token}
+    return {
+        "source_note_id": note_id,
+        "image_formats": ["jpg", "webp", "avif"],
+        "extra": {"need_body_topic": "1"},
+        "xsec_source": "pc_search",
+        "xsec_token": xsec_token,
+    }
 
 
 def comment_params(note_id: str, xsec_token: str, cursor: str = "") -> dict[str, str]:
     """Query parameters of ``GET /api/sns/web/v2/comment/page``, in the order they are signed."""
-    return {"note_id": note_id, "cursor": cursor, "top_comment_id": "", "image_formats": IMAGE_FORMATS,
-            "xsec_token": xsec_token}
+    return {
+        "note_id": note_id,
+        "cursor": cursor,
+        "top_comment_id": "",
+        "image_formats": IMAGE_FORMATS,
+        "xsec_token": xsec_token,
+    }
 
 
-def sub_comment_params(note_id: str, root_comment_id: str, xsec_token: str, cursor: str = "",
-                       num: int = 10) -> dict[str, str]:
+def sub_comment_params(
+    note_id: str, root_comment_id: str, xsec_token: str, cursor: str = "", num: int = 10
+) -> dict[str, str]:
     """Query parameters of ``GET /api/sns/web/v2/comment/sub/page``."""
-    return {"note_id": note_id, "root_comment_id": root_comment_id, "num": str(num), "cursor": cursor,
-            "image_formats": IMAGE_FORMATS, "top_comment_id": "", "xsec_token": xsec_token}
+    return {
+        "note_id": note_id,
+        "root_comment_id": root_comment_id,
+        "num": str(num),
+        "cursor": cursor,
+        "image_formats": IMAGE_FORMATS,
+        "top_comment_id": "",
+        "xsec_token": xsec_token,
+    }
 
 
 def encode_query(params: dict[str, str]) -> str:
@@ -101,21 +132,39 @@ def check_envelope(status: int, payload: Any, url: str) -> dict[str, Any]:
     code = payload.get("code") if isinstance(payload, dict) else None
     msg = str(payload.get("msg") or "") if isinstance(payload, dict) else ""
     if status in (461, 471):
-        raise Blocked(f"HTTP {status}: captcha (Verifytype请通过验证)", platform=PLATFORM, url=url,
-                      kind=ErrorKind.CAPTCHA)
+        raise Blocked(
+            f"HTTP {status}: captcha (Verifytype请通过验证)",
+            platform=PLATFORM,
+            url=url,
+            kind=ErrorKind.CAPTCHA,
+        )
     if status == 406 or code == CODE_SIGNATURE:
-        raise Blocked(f"HTTP {status}: signature rejected (code {code}); the signer may be outdated",
-                      platform=PLATFORM, url=url, kind=ErrorKind.SIGNATURE_REJECTED)
+        raise Blocked(
+            f"HTTP {status}: signature rejected (code {code}); the signer may be outdated",
+            platform=PLATFORM,
+            url=url,
+            kind=ErrorKind.SIGNATURE_REJECTED,
+        )
     if "登录已过期" in msg or code in (CODE_LOGIN_EXPIRED, CODE_NOT_LOGGED_IN) or status == 401:
         raise auth_error(PLATFORM, f"the session is not accepted (code {code}: {msg or status})", url)
     if code == CODE_ACCOUNT_RESTRICTED:
-        raise auth_error(PLATFORM, f"the account is restricted (code {code}: {msg}); log in another account", url)
+        raise auth_error(
+            PLATFORM, f"the account is restricted (code {code}: {msg}); log in another account", url
+        )
     if code == CODE_IP_BLOCKED or status == 403:
-        raise Blocked(f"IP blocked (code {code}, HTTP {status}: {msg})", platform=PLATFORM, url=url,
-                      kind=ErrorKind.IP_BLOCKED)
+        raise Blocked(
+            f"IP blocked (code {code}, HTTP {status}: {msg})",
+            platform=PLATFORM,
+            url=url,
+            kind=ErrorKind.IP_BLOCKED,
+        )
     if status == 429 or code == CODE_RATE_LIMITED:
-        raise Blocked(f"rate limited (HTTP {status}, code {code}: {msg})", platform=PLATFORM, url=url,
-                      kind=ErrorKind.RATE_LIMITED)
+        raise Blocked(
+            f"rate limited (HTTP {status}, code {code}: {msg})",
+            platform=PLATFORM,
+            url=url,
+            kind=ErrorKind.RATE_LIMITED,
+        )
     if not isinstance(payload, dict):
         raise UnexpectedPayload(f"HTTP {status}: response is not a JSON object", platform=PLATFORM, url=url)
     if code != 0 or payload.get("success") is False:
@@ -212,8 +261,9 @@ def _slim(card: dict[str, Any]) -> dict[str, Any]:
     return slim
 
 
-def parse_search_page(payload: dict[str, Any], *, brand: str, keyword: str, page: int = 1,
-                      web_url: str = WEB_URL) -> SearchPage:
+def parse_search_page(
+    payload: dict[str, Any], *, brand: str, keyword: str, page: int = 1, web_url: str = WEB_URL
+) -> SearchPage:
     """``data`` of ``/search/notes`` (fixture ``xhs_search_notes.json``) → hits + the next page.
 
     The card has no text body, exact time or IP location; the spider fetches the
@@ -242,27 +292,45 @@ def parse_search_page(payload: dict[str, Any], *, brand: str, keyword: str, page
     return out
 
 
-def _card_item(note_id: str, token: str, card: dict[str, Any], brand: str, keyword: str,
-               web_url: str) -> MentionItem:
+def _card_item(
+    note_id: str, token: str, card: dict[str, Any], brand: str, keyword: str, web_url: str
+) -> MentionItem:
     interact = card.get("interact_info") if isinstance(card.get("interact_info"), dict) else {}
     uid, name = _user(card.get("user"))
     title = _text(card.get("display_title"))
-    corner = [c.get("text") for c in card.get("corner_tag_info") or [] if isinstance(c, dict)
-              and c.get("type") == "publish_time"]
+    corner = [
+        c.get("text")
+        for c in card.get("corner_tag_info") or []
+        if isinstance(c, dict) and c.get("type") == "publish_time"
+    ]
     return MentionItem(
-        platform=PLATFORM, post_id=note_id, brand=brand, text=title, title=title or None,
-        keyword=keyword, url=note_url(note_id, token, web_url), author_id=uid, author_name=name,
+        platform=PLATFORM,
+        post_id=note_id,
+        brand=brand,
+        text=title,
+        title=title or None,
+        keyword=keyword,
+        url=note_url(note_id, token, web_url),
+        author_id=uid,
+        author_name=name,
         published_at=note_time(note_id),
-        likes=parse_count(interact.get("liked_count")), comments=parse_count(interact.get("comment_count")),
-        shares=parse_count(interact.get("shared_count")), collects=parse_count(interact.get("collected_count")),
-        extra={"note_type": card.get("type"), "xsec_token": token, "detail": False,
-               "publish_hint": corner[0] if corner else None},
+        likes=parse_count(interact.get("liked_count")),
+        comments=parse_count(interact.get("comment_count")),
+        shares=parse_count(interact.get("shared_count")),
+        collects=parse_count(interact.get("collected_count")),
+        extra={
+            "note_type": card.get("type"),
+            "xsec_token": token,
+            "detail": False,
+            "publish_hint": corner[0] if corner else None,
+        },
         raw={"note_card": _slim(card)},
     )
 
 
-def parse_note_detail(payload: dict[str, Any], *, brand: str, keyword: str | None, xsec_token: str,
-                      web_url: str = WEB_URL) -> MentionItem | None:
+def parse_note_detail(
+    payload: dict[str, Any], *, brand: str, keyword: str | None, xsec_token: str, web_url: str = WEB_URL
+) -> MentionItem | None:
     """``data`` of ``/feed`` (fixture ``xhs_feed_note_detail.json``) → the full note, or None when empty.
 
     ``items`` comes back empty when the platform throttles detail requests.
@@ -282,39 +350,76 @@ def parse_note_detail(payload: dict[str, Any], *, brand: str, keyword: str | Non
     desc = clean_desc(_text(card.get("desc"))).strip()
     topics = [t.get("name") for t in card.get("tag_list") or [] if isinstance(t, dict) and t.get("name")]
     return MentionItem(
-        platform=PLATFORM, post_id=note_id, brand=brand, text=desc or title, title=title or None,
-        keyword=keyword, url=note_url(note_id, xsec_token, web_url), author_id=uid, author_name=name,
+        platform=PLATFORM,
+        post_id=note_id,
+        brand=brand,
+        text=desc or title,
+        title=title or None,
+        keyword=keyword,
+        url=note_url(note_id, xsec_token, web_url),
+        author_id=uid,
+        author_name=name,
         published_at=epoch_to_utc(card.get("time"), unit="ms") or note_time(note_id),
-        likes=parse_count(interact.get("liked_count")), comments=parse_count(interact.get("comment_count")),
-        shares=parse_count(interact.get("share_count")), collects=parse_count(interact.get("collected_count")),
+        likes=parse_count(interact.get("liked_count")),
+        comments=parse_count(interact.get("comment_count")),
+        shares=parse_count(interact.get("share_count")),
+        collects=parse_count(interact.get("collected_count")),
         ip_region=_text(card.get("ip_location")) or None,
-        extra={"note_type": card.get("type"), "xsec_token": xsec_token, "detail": True, "topics": topics,
-               "last_update_time": card.get("last_update_time")},
+        extra={
+            "note_type": card.get("type"),
+            "xsec_token": xsec_token,
+            "detail": True,
+            "topics": topics,
+            "last_update_time": card.get("last_update_time"),
+        },
         raw={"note_card": _slim(card)},
     )
 
 
-def _comment_item(raw: Any, *, brand: str, note_id: str, keyword: str | None,
-                  web_url: str, xsec_token: str) -> MentionItem:
+def _comment_item(
+    raw: Any, *, brand: str, note_id: str, keyword: str | None, web_url: str, xsec_token: str
+) -> MentionItem:
     cid = _str_id(_require(raw, "id", "comments[]"), "comments[].id")
     uid, name = _user(raw.get("user_info"))
     target = raw.get("target_comment") if isinstance(raw.get("target_comment"), dict) else {}
     return MentionItem(
-        platform=PLATFORM, post_id=cid, brand=brand, kind="comment", parent_post_id=note_id,
-        text=_text(raw.get("content")), keyword=keyword, url=note_url(note_id, xsec_token, web_url),
-        author_id=uid, author_name=name, published_at=epoch_to_utc(raw.get("create_time"), unit="ms"),
-        likes=parse_count(raw.get("like_count")), comments=parse_count(raw.get("sub_comment_count")),
+        platform=PLATFORM,
+        post_id=cid,
+        brand=brand,
+        kind="comment",
+        parent_post_id=note_id,
+        text=_text(raw.get("content")),
+        keyword=keyword,
+        url=note_url(note_id, xsec_token, web_url),
+        author_id=uid,
+        author_name=name,
+        published_at=epoch_to_utc(raw.get("create_time"), unit="ms"),
+        likes=parse_count(raw.get("like_count")),
+        comments=parse_count(raw.get("sub_comment_count")),
         ip_region=_text(raw.get("ip_location")) or None,
         extra={"reply_to": target.get("id"), "show_tags": raw.get("show_tags") or []},
         raw={k: v for k, v in raw.items() if k not in ("sub_comments", "user_info")},
     )
 
 
-def parse_comment_page(payload: dict[str, Any], *, brand: str, note_id: str, keyword: str | None = None,
-                       xsec_token: str = "", web_url: str = WEB_URL) -> CommentPage:
+def parse_comment_page(
+    payload: dict[str, Any],
+    *,
+    brand: str,
+    note_id: str,
+    keyword: str | None = None,
+    xsec_token: str = "",
+    web_url: str = WEB_URL,
+) -> CommentPage:
     """``data`` of ``/comment/page`` (fixture ``xhs_comment_page.json``): comments and their inline replies."""
     out = CommentPage()
-    kw = {"brand": brand, "note_id": note_id, "keyword": keyword, "web_url": web_url, "xsec_token": xsec_token}
+    kw = {
+        "brand": brand,
+        "note_id": note_id,
+        "keyword": keyword,
+        "web_url": web_url,
+        "xsec_token": xsec_token,
+    }
     for raw in _list(payload, "comments"):
         try:
             top = _comment_item(raw, **kw)
@@ -336,11 +441,19 @@ def parse_comment_page(payload: dict[str, Any], *, brand: str, note_id: str, key
     return out
 
 
-def parse_sub_comment_page(payload: dict[str, Any], *, brand: str, note_id: str, keyword: str | None = None,
-                           xsec_token: str = "", web_url: str = WEB_URL) -> CommentPage:
+def parse_sub_comment_page(
+    payload: dict[str, Any],
+    *,
+    brand: str,
+    note_id: str,
+    keyword: str | None = None,
+    xsec_token: str = "",
+    web_url: str = WEB_URL,
+) -> CommentPage:
     """``data`` of ``/comment/sub/page`` (fixture ``xhs_comment_sub_page.json``)."""
-    return parse_comment_page(payload, brand=brand, note_id=note_id, keyword=keyword,
-                              xsec_token=xsec_token, web_url=web_url)
+    return parse_comment_page(
+        payload, brand=brand, note_id=note_id, keyword=keyword, xsec_token=xsec_token, web_url=web_url
+    )
 
 
 def parse_selfinfo(payload: Any) -> bool:

@@ -74,7 +74,9 @@ class DouyinSpider(MonitorSpider):
         spider.comment_queue: list[tuple[str, str | None]] = []
         spider.browser: DouyinBrowser | None = None
         if spider.mode == "api":
-            spider.signer = make_douyin_signer(dcfg.model_copy(update={"base_url": spider.base_url}), spider.cookies)
+            spider.signer = make_douyin_signer(
+                dcfg.model_copy(update={"base_url": spider.base_url}), spider.cookies
+            )
         crawler.signals.connect(spider.close_browsers, signal=signals.spider_closed)
         return spider
 
@@ -105,7 +107,9 @@ class DouyinSpider(MonitorSpider):
 
     # --- shared rules ------------------------------------------------------------
 
-    def check_captured(self, status: int, body: bytes, url: str, *, first_page: bool = False) -> dict[str, Any]:
+    def check_captured(
+        self, status: int, body: bytes, url: str, *, first_page: bool = False
+    ) -> dict[str, Any]:
         try:
             return api.check_response(status, body, url, first_page=first_page)
         except LoginRequired as err:
@@ -113,8 +117,12 @@ class DouyinSpider(MonitorSpider):
 
     def wants_comments(self, item: MentionItem, state: str) -> bool:
         s = self.crawler.settings
-        return (s.getbool("YUQING_COMMENTS") and s.getint("YUQING_MAX_COMMENT_PAGES") > 0 and item.comments > 0
-                and state in (NEW, CHANGED))
+        return (
+            s.getbool("YUQING_COMMENTS")
+            and s.getint("YUQING_MAX_COMMENT_PAGES") > 0
+            and item.comments > 0
+            and state in (NEW, CHANGED)
+        )
 
     def take_search_page(self, page: api.SearchPage, response: Response) -> Iterator[MentionItem]:
         """Count the page, queue comment work for new or changed posts, yield items seen first this run."""
@@ -138,23 +146,32 @@ class DouyinSpider(MonitorSpider):
 
     async def browse(self) -> AsyncIterator[Any]:
         dcfg = self.cfg.platforms.douyin
-        async with DouyinBrowser(self.base_url, self.cookies, user_agent=self.user_agent, headless=dcfg.headless,
-                                 sign_expression=dcfg.sign_expression,
-                                 timeout=self.crawler.settings.getfloat("DOWNLOAD_TIMEOUT")) as browser:
+        async with DouyinBrowser(
+            self.base_url,
+            self.cookies,
+            user_agent=self.user_agent,
+            headless=dcfg.headless,
+            sign_expression=dcfg.sign_expression,
+            timeout=self.crawler.settings.getfloat("DOWNLOAD_TIMEOUT"),
+        ) as browser:
             self.browser = browser
             assert self.memory is not None
             self.comment_queue.extend((pid, None) for pid in sorted(self.memory.pending.get("comments", ())))
             for keyword in self.keywords:
-                async for item in self.retrying(lambda k=keyword: self.walk_search(browser, k), "search", keyword):
+                async for item in self.retrying(
+                    lambda k=keyword: self.walk_search(browser, k), "search", keyword
+                ):
                     yield item
             for aweme_id, keyword in self.comment_queue:
-                async for item in self.retrying(lambda a=aweme_id, k=keyword: self.walk_comments(browser, a, k),
-                                                "comments", keyword):
+                async for item in self.retrying(
+                    lambda a=aweme_id, k=keyword: self.walk_comments(browser, a, k), "comments", keyword
+                ):
                     yield item
         self.browser = None
 
-    async def retrying(self, make: Callable[[], AsyncIterator[MentionItem]], endpoint: str,
-                       keyword: str | None) -> AsyncIterator[MentionItem]:
+    async def retrying(
+        self, make: Callable[[], AsyncIterator[MentionItem]], endpoint: str, keyword: str | None
+    ) -> AsyncIterator[MentionItem]:
         """Run one browser walk; transient faults start it again after a backoff (items dedupe)."""
         s = self.crawler.settings
         attempt = 0
@@ -166,16 +183,21 @@ class DouyinSpider(MonitorSpider):
             except PlatformError as err:
                 if err.kind.transient and attempt < s.getint("RETRY_TIMES"):
                     attempt += 1
-                    delay = backoff_delay(attempt, base=s.getfloat("YUQING_BACKOFF_BASE"),
-                                          cap=s.getfloat("YUQING_BACKOFF_MAX"))
+                    delay = backoff_delay(
+                        attempt, base=s.getfloat("YUQING_BACKOFF_BASE"), cap=s.getfloat("YUQING_BACKOFF_MAX")
+                    )
                     self.crawler.stats.inc_value("retry/count")
                     self.crawler.stats.inc_value("yuqing/time/backoff", delay)
                     logger.info("douyin: {} on {}; retry {} in {:.1f}s", err.kind, endpoint, attempt, delay)
                     await asyncio.sleep(delay)
                     continue
                 chain = keyword if endpoint == "search" else None
-                self.record_fault(err, stand_in(err.url or self.base_url, yq_endpoint=endpoint, yq_keyword=keyword,
-                                                yq_chain=chain).request)
+                self.record_fault(
+                    err,
+                    stand_in(
+                        err.url or self.base_url, yq_endpoint=endpoint, yq_keyword=keyword, yq_chain=chain
+                    ).request,
+                )
                 return
 
     def _count_request(self) -> None:
@@ -190,15 +212,18 @@ class DouyinSpider(MonitorSpider):
             number += 1
             self._count_request()
             payload = self.check_captured(cap.status, cap.body, cap.url, first_page=number == 1)
-            page = api.parse_search_page(payload, brand=self.brand.name, keyword=keyword, web_url=self.base_url)
+            page = api.parse_search_page(
+                payload, brand=self.brand.name, keyword=keyword, web_url=self.base_url
+            )
             response = stand_in(cap.url, yq_chain=keyword, yq_keyword=keyword, yq_endpoint="search")
             for item in self.take_search_page(page, response):
                 yield item
             if not self.follow_list(response, response.meta["yq_outcomes"], page, number):
                 return
 
-    async def walk_comments(self, browser: DouyinBrowser, aweme_id: str, keyword: str | None,
-                            comment_id: str | None = None) -> AsyncIterator[MentionItem]:
+    async def walk_comments(
+        self, browser: DouyinBrowser, aweme_id: str, keyword: str | None, comment_id: str | None = None
+    ) -> AsyncIterator[MentionItem]:
         """A video's comments (and each thread's replies), or with ``comment_id`` one thread's replies."""
         cursor, number = 0, 0
         while True:
@@ -206,12 +231,16 @@ class DouyinSpider(MonitorSpider):
             if comment_id is None:
                 path, params = api.COMMENT_PATH, api.comment_params(aweme_id, cursor, web_id=self.web_id)
             else:
-                path, params = api.REPLY_PATH, api.reply_params(aweme_id, comment_id, cursor, web_id=self.web_id)
+                path, params = (
+                    api.REPLY_PATH,
+                    api.reply_params(aweme_id, comment_id, cursor, web_id=self.web_id),
+                )
             cap: Capture = await browser.signed_get(path, params)
             self._count_request()
             payload = self.check_captured(cap.status, cap.body, cap.url)
-            page = api.parse_comment_page(payload, brand=self.brand.name, aweme_id=aweme_id, keyword=keyword,
-                                          web_url=self.base_url)
+            page = api.parse_comment_page(
+                payload, brand=self.brand.name, aweme_id=aweme_id, keyword=keyword, web_url=self.base_url
+            )
             for item in self.take_comment_page(page, aweme_id):
                 yield item
                 if comment_id is None and item.comments > 0:
@@ -227,8 +256,9 @@ class DouyinSpider(MonitorSpider):
 
     def check_response(self, request: scrapy.Request, response: Response) -> None:
         first = request.meta.get("yq_endpoint") == "search" and request.meta.get("page") == 1
-        request.meta["yq_payload"] = self.check_captured(response.status, response.body, response.url,
-                                                         first_page=first)
+        request.meta["yq_payload"] = self.check_captured(
+            response.status, response.body, response.url, first_page=first
+        )
 
     async def sign_request(self, request: scrapy.Request) -> scrapy.Request | None:
         """Append ``a_bogus`` (signed for this exact query and User-Agent) once per attempt."""
@@ -241,15 +271,34 @@ class DouyinSpider(MonitorSpider):
         url = f"{request.meta['yq_unsigned_url']}&a_bogus={quote(a_bogus, safe='')}"
         return request.replace(url=url)
 
-    def api_request(self, path: str, params: dict[str, str], *, callback: Any, endpoint: str,
-                    keyword: str | None, meta: dict[str, Any], priority: int = 0) -> scrapy.Request:
+    def api_request(
+        self,
+        path: str,
+        params: dict[str, str],
+        *,
+        callback: Any,
+        endpoint: str,
+        keyword: str | None,
+        meta: dict[str, Any],
+        priority: int = 0,
+    ) -> scrapy.Request:
         query = urlencode(params)
         url = f"{self.base_url}{path}?{query}"
         meta = {**meta, "yq_dy_query": query, "yq_unsigned_url": url}
-        headers = {"User-Agent": self.user_agent, "Accept": "application/json, text/plain, */*",
-                   "Referer": f"{self.base_url}/search/{quote(keyword or '', safe='')}?type=general"}
-        return self.request(url, callback=callback, endpoint=endpoint, keyword=keyword, meta=meta, headers=headers,
-                            priority=priority)
+        headers = {
+            "User-Agent": self.user_agent,
+            "Accept": "application/json, text/plain, */*",
+            "Referer": f"{self.base_url}/search/{quote(keyword or '', safe='')}?type=general",
+        }
+        return self.request(
+            url,
+            callback=callback,
+            endpoint=endpoint,
+            keyword=keyword,
+            meta=meta,
+            headers=headers,
+            priority=priority,
+        )
 
     def initial_requests(self) -> Iterable[scrapy.Request]:
         if self.mode != "api":
@@ -264,26 +313,48 @@ class DouyinSpider(MonitorSpider):
         ms_token = secrets.token_urlsafe(80)[:107]
         params = api.search_params(keyword, offset, search_id, web_id=self.web_id, ms_token=ms_token)
         params.update(is_filter_search="1", filter_selected=SORT_NEWEST)
-        return self.api_request(api.SEARCH_PATH, params, callback=self.parse_search, endpoint="search",
-                                keyword=keyword, meta={"yq_chain": keyword, "page": page})
+        return self.api_request(
+            api.SEARCH_PATH,
+            params,
+            callback=self.parse_search,
+            endpoint="search",
+            keyword=keyword,
+            meta={"yq_chain": keyword, "page": page},
+        )
 
-    def comments_request(self, aweme_id: str, keyword: str | None, cursor: int = 0, page: int = 1,
-                         comment_id: str | None = None) -> scrapy.Request:
+    def comments_request(
+        self,
+        aweme_id: str,
+        keyword: str | None,
+        cursor: int = 0,
+        page: int = 1,
+        comment_id: str | None = None,
+    ) -> scrapy.Request:
         """A page of a video's comments, or with ``comment_id`` of one comment's replies."""
         if comment_id is None:
             self.open_task("comments", aweme_id)
             path, params = api.COMMENT_PATH, api.comment_params(aweme_id, cursor, web_id=self.web_id)
         else:
             path, params = api.REPLY_PATH, api.reply_params(aweme_id, comment_id, cursor, web_id=self.web_id)
-        return self.api_request(path, params, callback=self.parse_comments, endpoint="comments", keyword=keyword,
-                                meta={"aweme_id": aweme_id, "page": page, "comment_id": comment_id},
-                                priority=-1 if comment_id is None else -2)
+        return self.api_request(
+            path,
+            params,
+            callback=self.parse_comments,
+            endpoint="comments",
+            keyword=keyword,
+            meta={"aweme_id": aweme_id, "page": page, "comment_id": comment_id},
+            priority=-1 if comment_id is None else -2,
+        )
 
     def parse_search(self, response: Response) -> Iterator[Any]:
         meta = response.meta
         try:
-            page = api.parse_search_page(self.payload(response), brand=self.brand.name, keyword=meta["yq_keyword"],
-                                         web_url=self.base_url)
+            page = api.parse_search_page(
+                self.payload(response),
+                brand=self.brand.name,
+                keyword=meta["yq_keyword"],
+                web_url=self.base_url,
+            )
         except PlatformError as err:
             self.fail_page(err, response)
             return
@@ -298,8 +369,13 @@ class DouyinSpider(MonitorSpider):
         meta = response.meta
         aweme_id = meta["aweme_id"]
         try:
-            page = api.parse_comment_page(self.payload(response), brand=self.brand.name, aweme_id=aweme_id,
-                                          keyword=meta["yq_keyword"], web_url=self.base_url)
+            page = api.parse_comment_page(
+                self.payload(response),
+                brand=self.brand.name,
+                aweme_id=aweme_id,
+                keyword=meta["yq_keyword"],
+                web_url=self.base_url,
+            )
         except PlatformError as err:
             self.fail_page(err, response)
             return
@@ -308,8 +384,11 @@ class DouyinSpider(MonitorSpider):
             yield item
             if thread is None and item.comments > 0:
                 yield self.comments_request(aweme_id, meta["yq_keyword"], comment_id=item.post_id)
-        if page.cursor is not None and meta["page"] < self.crawler.settings.getint("YUQING_MAX_COMMENT_PAGES"):
-            yield self.comments_request(aweme_id, meta["yq_keyword"], int(page.cursor), meta["page"] + 1,
-                                        comment_id=thread)
+        if page.cursor is not None and meta["page"] < self.crawler.settings.getint(
+            "YUQING_MAX_COMMENT_PAGES"
+        ):
+            yield self.comments_request(
+                aweme_id, meta["yq_keyword"], int(page.cursor), meta["page"] + 1, comment_id=thread
+            )
         elif thread is None:
             self.close_task("comments", aweme_id)

@@ -26,8 +26,10 @@ from spiders._base import MonitorSpider
 if TYPE_CHECKING:
     from scrapy.http import Response
 
-DESKTOP_UA = ("Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/126.0.0.0 Safari/537.36")
+DESKTOP_UA = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
 
 
 class HeimaoSpider(MonitorSpider):
@@ -58,8 +60,12 @@ class HeimaoSpider(MonitorSpider):
         if key is None:  # a changed schema: the parser names the missing field
             return
         if not data[key] and request.meta.get("page") == 1 and api.parse_count(pager.get("item_count")) > 0:
-            raise make_error(ErrorKind.RATE_LIMITED, "empty list while item_count > 0 (risk control)",
-                             platform=self.name, url=request.url)
+            raise make_error(
+                ErrorKind.RATE_LIMITED,
+                "empty list while item_count > 0 (risk control)",
+                platform=self.name,
+                url=request.url,
+            )
 
     # --- requests -----------------------------------------------------------
 
@@ -85,16 +91,32 @@ class HeimaoSpider(MonitorSpider):
             path, params, chain = api.SEARCH_PATH, api.search_params(keyword, page), keyword
             referer = f"{api.WEB_URL}/index/search/?keywords={keyword}&t=1"
         url = self.url(path, api.signed_params(params, secret=self.secret))
-        headers = {"Referer": referer, "X-Requested-With": "XMLHttpRequest", "Accept": "application/json, */*"}
-        return self.request(url, callback=self.parse_list, endpoint="search", keyword=keyword, headers=headers,
-                            meta={"yq_chain": chain, "page": page, "couid": couid})
+        headers = {
+            "Referer": referer,
+            "X-Requested-With": "XMLHttpRequest",
+            "Accept": "application/json, */*",
+        }
+        return self.request(
+            url,
+            callback=self.parse_list,
+            endpoint="search",
+            keyword=keyword,
+            headers=headers,
+            meta={"yq_chain": chain, "page": page, "couid": couid},
+        )
 
     def detail_request(self, item: MentionItem, *, salvage: bool) -> scrapy.Request:
         self.open_task("details", item.post_id)
-        return self.request(self.url(f"/complaint/view/{item.post_id}/"), callback=self.parse_detail,
-                            endpoint="detail", keyword=item.keyword, fmt="html",
-                            meta={"yq_item": item, "yq_salvage": salvage},
-                            headers={"Referer": f"{api.WEB_URL}/"}, priority=1)
+        return self.request(
+            self.url(f"/complaint/view/{item.post_id}/"),
+            callback=self.parse_detail,
+            endpoint="detail",
+            keyword=item.keyword,
+            fmt="html",
+            meta={"yq_item": item, "yq_salvage": salvage},
+            headers={"Referer": f"{api.WEB_URL}/"},
+            priority=1,
+        )
 
     # --- callbacks ----------------------------------------------------------
 
@@ -102,8 +124,13 @@ class HeimaoSpider(MonitorSpider):
         meta = response.meta
         started = time.perf_counter()
         try:
-            page = api.parse_list_page(self.payload(response), brand=self.brand.name, keyword=meta["yq_keyword"],
-                                       page=meta["page"], url=response.url)
+            page = api.parse_list_page(
+                self.payload(response),
+                brand=self.brand.name,
+                keyword=meta["yq_keyword"],
+                page=meta["page"],
+                url=response.url,
+            )
         except PlatformError as err:
             self.fail_page(err, response)
             return

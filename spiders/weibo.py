@@ -24,8 +24,10 @@ from spiders._base import MonitorSpider
 if TYPE_CHECKING:
     from scrapy.http import Response
 
-MOBILE_UA = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-             "Version/17.5 Mobile/15E148 Safari/604.1")
+MOBILE_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1"
+)
 
 
 class WeiboSpider(MonitorSpider):
@@ -40,8 +42,12 @@ class WeiboSpider(MonitorSpider):
         return {**super().simulator_settings(simulator), "WEIBO_COOKIES": f"SUB={WEIBO_TEST_SUB}"}
 
     def api_headers(self, referer: str | None = None) -> dict[str, str]:
-        return {"Accept": "application/json, text/plain, */*", "X-Requested-With": "XMLHttpRequest",
-                "MWeibo-Pwa": "1", "Referer": referer or f"{api.WEB_URL}/"}
+        return {
+            "Accept": "application/json, text/plain, */*",
+            "X-Requested-With": "XMLHttpRequest",
+            "MWeibo-Pwa": "1",
+            "Referer": referer or f"{api.WEB_URL}/",
+        }
 
     def check_envelope(self, payload: Any, request: scrapy.Request) -> None:
         if request.meta.get("yq_endpoint") in ("search", "comments", "login_check"):
@@ -59,24 +65,48 @@ class WeiboSpider(MonitorSpider):
 
     def search_request(self, keyword: str, search_type: int, page: int) -> scrapy.Request:
         url = self.url(api.SEARCH_PATH, api.search_params(keyword, page, search_type))
-        return self.request(url, callback=self.parse_search, endpoint="search", keyword=keyword,
-                            meta={"yq_chain": keyword, "page": page, "search_type": search_type},
-                            headers=self.api_headers())
+        return self.request(
+            url,
+            callback=self.parse_search,
+            endpoint="search",
+            keyword=keyword,
+            meta={"yq_chain": keyword, "page": page, "search_type": search_type},
+            headers=self.api_headers(),
+        )
 
-    def comments_request(self, post_id: str, keyword: str | None, max_id: int | None = None,
-                         max_id_type: int = 0, page: int = 1) -> scrapy.Request:
+    def comments_request(
+        self,
+        post_id: str,
+        keyword: str | None,
+        max_id: int | None = None,
+        max_id_type: int = 0,
+        page: int = 1,
+    ) -> scrapy.Request:
         self.open_task("comments", post_id)
         url = self.url(api.HOTFLOW_PATH, api.comment_params(post_id, max_id, max_id_type))
-        return self.request(url, callback=self.parse_comments, endpoint="comments", keyword=keyword,
-                            meta={"post_id": post_id, "page": page},
-                            headers=self.api_headers(api.detail_url(post_id)), priority=-1)
+        return self.request(
+            url,
+            callback=self.parse_comments,
+            endpoint="comments",
+            keyword=keyword,
+            meta={"post_id": post_id, "page": page},
+            headers=self.api_headers(api.detail_url(post_id)),
+            priority=-1,
+        )
 
     def long_text_request(self, item: MentionItem, *, salvage: bool = False) -> scrapy.Request:
         """The detail page of a truncated post; with ``salvage`` the snippet is stored if it fails."""
         self.open_task("details", item.post_id)
-        return self.request(self.url(f"/detail/{item.post_id}"), callback=self.parse_detail, endpoint="detail",
-                            keyword=item.keyword, fmt="html", meta={"yq_item": item, "yq_salvage": salvage},
-                            headers={"Referer": f"{api.WEB_URL}/"}, priority=1)
+        return self.request(
+            self.url(f"/detail/{item.post_id}"),
+            callback=self.parse_detail,
+            endpoint="detail",
+            keyword=item.keyword,
+            fmt="html",
+            meta={"yq_item": item, "yq_salvage": salvage},
+            headers={"Referer": f"{api.WEB_URL}/"},
+            priority=1,
+        )
 
     def pending_requests(self) -> Iterator[scrapy.Request]:
         """Finish what the previous run could not: comments and long texts."""
@@ -96,8 +126,9 @@ class WeiboSpider(MonitorSpider):
         keyword, page_no = meta["yq_keyword"], meta["page"]
         started = time.perf_counter()
         try:
-            page = api.parse_search_page(self.payload(response), brand=self.brand.name, keyword=keyword,
-                                         page=page_no, url=response.url)
+            page = api.parse_search_page(
+                self.payload(response), brand=self.brand.name, keyword=keyword, page=page_no, url=response.url
+            )
         except PlatformError as err:
             self.fail_page(err, response)
             return
@@ -107,8 +138,13 @@ class WeiboSpider(MonitorSpider):
             # Throttled or logged-out sessions get empty results: ask /api/config once per run.
             if not getattr(self, "_login_checked", False):
                 self._login_checked = True
-                yield self.request(self.url(api.CONFIG_PATH), callback=self.parse_login_check,
-                                   endpoint="login_check", keyword=keyword, headers=self.api_headers())
+                yield self.request(
+                    self.url(api.CONFIG_PATH),
+                    callback=self.parse_login_check,
+                    endpoint="login_check",
+                    keyword=keyword,
+                    headers=self.api_headers(),
+                )
         outcomes = self.accept(page, response)
         states = dict(zip((i.post_id for i in page.items), outcomes, strict=True))
         for item in self.fresh(page.items):
@@ -119,7 +155,9 @@ class WeiboSpider(MonitorSpider):
 
     def handle_post(self, item: MentionItem, state: str) -> Iterator[Any]:
         settings = self.crawler.settings
-        wants_comments = settings.getbool("YUQING_COMMENTS") and settings.getint("YUQING_MAX_COMMENT_PAGES") > 0
+        wants_comments = (
+            settings.getbool("YUQING_COMMENTS") and settings.getint("YUQING_MAX_COMMENT_PAGES") > 0
+        )
         if wants_comments and item.comments > 0 and state in (NEW, CHANGED):
             yield self.comments_request(item.post_id, item.keyword)
         truncated = bool((item.extra or {}).get("truncated"))
@@ -139,8 +177,10 @@ class WeiboSpider(MonitorSpider):
         if not logged_in:
             from crawler.faults import auth_error
 
-            self.record_fault(auth_error(self.name, "the session is not logged in (/api/config login:false)",
-                                         response.url), response.request)
+            self.record_fault(
+                auth_error(self.name, "the session is not logged in (/api/config login:false)", response.url),
+                response.request,
+            )
             return
         # Logged in, yet no results: when the keyword had posts in the window at the last clean
         # crawl, an empty first page is Weibo's silent throttling (HTTP 200, no error), not silence.
@@ -149,18 +189,29 @@ class WeiboSpider(MonitorSpider):
         if newest is not None and newest >= self.memory.window_start:
             from crawler.faults import make_error
 
-            self.record_fault(make_error(
-                ErrorKind.RATE_LIMITED, f"empty search results for {keyword!r} although the last clean crawl "
-                f"found posts up to {newest:%Y-%m-%d %H:%M} UTC (silent throttling?)", platform=self.name,
-                url=response.url), response.request)
+            self.record_fault(
+                make_error(
+                    ErrorKind.RATE_LIMITED,
+                    f"empty search results for {keyword!r} although the last clean crawl "
+                    f"found posts up to {newest:%Y-%m-%d %H:%M} UTC (silent throttling?)",
+                    platform=self.name,
+                    url=response.url,
+                ),
+                response.request,
+            )
 
     def parse_comments(self, response: Response) -> Iterator[Any]:
         meta = response.meta
         post_id = meta["post_id"]
         started = time.perf_counter()
         try:
-            page = api.parse_comment_page(self.payload(response), post_id=post_id, brand=self.brand.name,
-                                          keyword=meta["yq_keyword"], url=response.url)
+            page = api.parse_comment_page(
+                self.payload(response),
+                post_id=post_id,
+                brand=self.brand.name,
+                keyword=meta["yq_keyword"],
+                url=response.url,
+            )
         except PlatformError as err:
             self.fail_page(err, response)
             return

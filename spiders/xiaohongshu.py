@@ -32,8 +32,10 @@ if TYPE_CHECKING:
 
     from crawler.sessions import Session
 
-DESKTOP_UA = ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
-              "Chrome/126.0.0.0 Safari/537.36")
+DESKTOP_UA = (
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Safari/537.36"
+)
 
 
 class XiaohongshuSpider(MonitorSpider):
@@ -54,8 +56,11 @@ class XiaohongshuSpider(MonitorSpider):
     def simulator_settings(cls, simulator: Any) -> dict[str, Any]:
         """The simulator's API and pages share one prefix; a fresh login stands in for `yuqing login`."""
         base = simulator.base_url(cls.name)
-        return {"XIAOHONGSHU_BASE_URL": base, "XIAOHONGSHU_WEB_URL": base,
-                "XIAOHONGSHU_COOKIES": simulator.cookie_header(cls.name)}
+        return {
+            "XIAOHONGSHU_BASE_URL": base,
+            "XIAOHONGSHU_WEB_URL": base,
+            "XIAOHONGSHU_COOKIES": simulator.cookie_header(cls.name),
+        }
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> XiaohongshuSpider:
@@ -67,8 +72,9 @@ class XiaohongshuSpider(MonitorSpider):
         spider.cookies = spider.session.cookies if spider.session else {}
         signer_name = s.get("XIAOHONGSHU_SIGNER") or xcfg.signer
         spider.uses_browser = signer_name == "browser"
-        spider.signer = make_xhs_signer(xcfg.model_copy(update={"signer": signer_name,
-                                                                 "web_url": spider.web_url}))
+        spider.signer = make_xhs_signer(
+            xcfg.model_copy(update={"signer": signer_name, "web_url": spider.web_url})
+        )
         crawler.signals.connect(spider.close_signer, signal=signals.spider_closed)
         return spider
 
@@ -107,23 +113,48 @@ class XiaohongshuSpider(MonitorSpider):
             return  # deleted or hidden since the search: the callback keeps the card
         data = api.check_envelope(200, payload, request.url)
         if endpoint == "detail" and not data.get("items"):
-            raise make_error(ErrorKind.RATE_LIMITED, "the note detail came back empty (throttled)",
-                             platform=self.name, url=request.url)
+            raise make_error(
+                ErrorKind.RATE_LIMITED,
+                "the note detail came back empty (throttled)",
+                platform=self.name,
+                url=request.url,
+            )
 
     # --- requests -------------------------------------------------------------
 
     def api_headers(self) -> dict[str, str]:
-        return {"Accept": "application/json, text/plain, */*", "Content-Type": "application/json;charset=UTF-8",
-                "Origin": self.web_url, "Referer": f"{self.web_url}/"}
+        return {
+            "Accept": "application/json, text/plain, */*",
+            "Content-Type": "application/json;charset=UTF-8",
+            "Origin": self.web_url,
+            "Referer": f"{self.web_url}/",
+        }
 
-    def signed(self, method: str, path: str, *, params: dict[str, str] | None = None,
-               payload: dict[str, Any] | None = None, callback: Any, endpoint: str, keyword: str | None,
-               meta: dict[str, Any], priority: int = 0) -> scrapy.Request:
+    def signed(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        payload: dict[str, Any] | None = None,
+        callback: Any,
+        endpoint: str,
+        keyword: str | None,
+        meta: dict[str, Any],
+        priority: int = 0,
+    ) -> scrapy.Request:
         """A request whose URL/body are exactly what gets signed."""
         query = f"?{api.encode_query(params)}" if params else ""
         meta = {**meta, "yq_sign": (method, path, params, payload)}
-        request = self.request(f"{self.base_url}{path}{query}", callback=callback, endpoint=endpoint,
-                               keyword=keyword, meta=meta, headers=self.api_headers(), priority=priority)
+        request = self.request(
+            f"{self.base_url}{path}{query}",
+            callback=callback,
+            endpoint=endpoint,
+            keyword=keyword,
+            meta=meta,
+            headers=self.api_headers(),
+            priority=priority,
+        )
         if method == "POST":
             request = request.replace(method="POST", body=json_body(payload or {}).encode())
         return request
@@ -136,30 +167,58 @@ class XiaohongshuSpider(MonitorSpider):
     def search_request(self, keyword: str, page: int, search_id: str) -> scrapy.Request:
         xcfg = self.cfg.platforms.xiaohongshu
         body = api.search_body(keyword, page, search_id, sort=xcfg.sort, note_type=xcfg.note_type)
-        return self.signed("POST", api.SEARCH_PATH, payload=body, callback=self.parse_search, endpoint="search",
-                           keyword=keyword, meta={"yq_chain": keyword, "page": page, "search_id": search_id})
+        return self.signed(
+            "POST",
+            api.SEARCH_PATH,
+            payload=body,
+            callback=self.parse_search,
+            endpoint="search",
+            keyword=keyword,
+            meta={"yq_chain": keyword, "page": page, "search_id": search_id},
+        )
 
     def detail_request(self, item: MentionItem, *, salvage: bool) -> scrapy.Request:
         self.open_task("details", item.post_id)
         token = str((item.extra or {}).get("xsec_token") or "")
-        return self.signed("POST", api.FEED_PATH, payload=api.feed_body(item.post_id, token),
-                           callback=self.parse_detail, endpoint="detail", keyword=item.keyword,
-                           meta={"yq_item": item, "yq_salvage": salvage}, priority=1)
+        return self.signed(
+            "POST",
+            api.FEED_PATH,
+            payload=api.feed_body(item.post_id, token),
+            callback=self.parse_detail,
+            endpoint="detail",
+            keyword=item.keyword,
+            meta={"yq_item": item, "yq_salvage": salvage},
+            priority=1,
+        )
 
-    def comments_request(self, note_id: str, token: str, keyword: str | None, cursor: str = "",
-                         page: int = 1) -> scrapy.Request:
+    def comments_request(
+        self, note_id: str, token: str, keyword: str | None, cursor: str = "", page: int = 1
+    ) -> scrapy.Request:
         self.open_task("comments", note_id)
-        return self.signed("GET", api.COMMENT_PATH, params=api.comment_params(note_id, token, cursor),
-                           callback=self.parse_comments, endpoint="comments", keyword=keyword,
-                           meta={"note_id": note_id, "token": token, "page": page}, priority=-1)
+        return self.signed(
+            "GET",
+            api.COMMENT_PATH,
+            params=api.comment_params(note_id, token, cursor),
+            callback=self.parse_comments,
+            endpoint="comments",
+            keyword=keyword,
+            meta={"note_id": note_id, "token": token, "page": page},
+            priority=-1,
+        )
 
-    def replies_request(self, note_id: str, root_id: str, token: str, keyword: str | None, cursor: str,
-                        page: int = 1) -> scrapy.Request:
-        return self.signed("GET", api.SUB_COMMENT_PATH,
-                           params=api.sub_comment_params(note_id, root_id, token, cursor),
-                           callback=self.parse_replies, endpoint="replies", keyword=keyword,
-                           meta={"note_id": note_id, "root_id": root_id, "token": token, "page": page},
-                           priority=-2)
+    def replies_request(
+        self, note_id: str, root_id: str, token: str, keyword: str | None, cursor: str, page: int = 1
+    ) -> scrapy.Request:
+        return self.signed(
+            "GET",
+            api.SUB_COMMENT_PATH,
+            params=api.sub_comment_params(note_id, root_id, token, cursor),
+            callback=self.parse_replies,
+            endpoint="replies",
+            keyword=keyword,
+            meta={"note_id": note_id, "root_id": root_id, "token": token, "page": page},
+            priority=-2,
+        )
 
     def pending_requests(self) -> Iterator[scrapy.Request]:
         """Finish what the previous run could not: details and comments of stored notes."""
@@ -187,8 +246,14 @@ class XiaohongshuSpider(MonitorSpider):
     def parse_search(self, response: Response) -> Iterator[Any]:
         meta = response.meta
         keyword = meta["yq_keyword"]
-        page = self._parse(response, api.parse_search_page, brand=self.brand.name, keyword=keyword,
-                           page=meta["page"], web_url=self.web_url)
+        page = self._parse(
+            response,
+            api.parse_search_page,
+            brand=self.brand.name,
+            keyword=keyword,
+            page=meta["page"],
+            web_url=self.web_url,
+        )
         if page is None:
             return
         outcomes = self.accept(page, response)
@@ -210,7 +275,9 @@ class XiaohongshuSpider(MonitorSpider):
     def comment_requests(self, item: MentionItem) -> Iterator[scrapy.Request]:
         s = self.crawler.settings
         if s.getbool("YUQING_COMMENTS") and s.getint("YUQING_MAX_COMMENT_PAGES") > 0 and item.comments > 0:
-            yield self.comments_request(item.post_id, str((item.extra or {}).get("xsec_token") or ""), item.keyword)
+            yield self.comments_request(
+                item.post_id, str((item.extra or {}).get("xsec_token") or ""), item.keyword
+            )
 
     def parse_detail(self, response: Response) -> Iterator[Any]:
         card: MentionItem = response.meta["yq_item"]
@@ -222,8 +289,14 @@ class XiaohongshuSpider(MonitorSpider):
                 yield card
             return
         token = str((card.extra or {}).get("xsec_token") or "")
-        item = self._parse(response, api.parse_note_detail, brand=card.brand, keyword=card.keyword,
-                           xsec_token=token, web_url=self.web_url)
+        item = self._parse(
+            response,
+            api.parse_note_detail,
+            brand=card.brand,
+            keyword=card.keyword,
+            xsec_token=token,
+            web_url=self.web_url,
+        )
         if item is None:
             if response.meta.get("yq_salvage"):
                 yield card
@@ -237,8 +310,15 @@ class XiaohongshuSpider(MonitorSpider):
     def parse_comments(self, response: Response) -> Iterator[Any]:
         meta = response.meta
         note_id, token, keyword = meta["note_id"], meta["token"], meta["yq_keyword"]
-        page = self._parse(response, api.parse_comment_page, brand=self.brand.name, note_id=note_id,
-                           keyword=keyword, xsec_token=token, web_url=self.web_url)
+        page = self._parse(
+            response,
+            api.parse_comment_page,
+            brand=self.brand.name,
+            note_id=note_id,
+            keyword=keyword,
+            xsec_token=token,
+            web_url=self.web_url,
+        )
         if page is None:
             return
         self._count_page(page, note_id)
@@ -253,15 +333,28 @@ class XiaohongshuSpider(MonitorSpider):
 
     def parse_replies(self, response: Response) -> Iterator[Any]:
         meta = response.meta
-        page = self._parse(response, api.parse_sub_comment_page, brand=self.brand.name, note_id=meta["note_id"],
-                           keyword=meta["yq_keyword"], xsec_token=meta["token"], web_url=self.web_url)
+        page = self._parse(
+            response,
+            api.parse_sub_comment_page,
+            brand=self.brand.name,
+            note_id=meta["note_id"],
+            keyword=meta["yq_keyword"],
+            xsec_token=meta["token"],
+            web_url=self.web_url,
+        )
         if page is None:
             return
         self._count_page(page, meta["note_id"])
         yield from self.fresh(page.items)
         if page.cursor and meta["page"] < self.cfg.platforms.xiaohongshu.max_reply_pages:
-            yield self.replies_request(meta["note_id"], meta["root_id"], meta["token"], meta["yq_keyword"],
-                                       page.cursor, meta["page"] + 1)
+            yield self.replies_request(
+                meta["note_id"],
+                meta["root_id"],
+                meta["token"],
+                meta["yq_keyword"],
+                page.cursor,
+                meta["page"] + 1,
+            )
 
     def _count_page(self, page: Any, note_id: str) -> None:
         self.crawler.stats.inc_value("yuqing/pages")

@@ -94,8 +94,11 @@ def test_every_relative_link_resolves(page: Path) -> None:
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_no_reference_to_notes_outside_the_repository(page: Path) -> None:
     text = page.read_text(encoding="utf-8")
-    offenders = [f"{number}: {line.strip()}" for number, line in enumerate(text.splitlines(), 1)
-                 if "../shared" in line or any(name in line for name in OUTSIDE_NOTES)]
+    offenders = [
+        f"{number}: {line.strip()}"
+        for number, line in enumerate(text.splitlines(), 1)
+        if "../shared" in line or any(name in line for name in OUTSIDE_NOTES)
+    ]
     assert offenders == []
 
 
@@ -129,8 +132,9 @@ def test_the_block_checker_finds_a_fence_with_text_after_it() -> None:
 def test_the_readme_has_a_table_of_contents_of_its_sections() -> None:
     readme = ROOT / "README.md"
     text = readme.read_text(encoding="utf-8")
-    sections = [m.group(2) for _, line in prose_lines(text)
-                if (m := _HEADING.match(line)) and m.group(1) == "##"]
+    sections = [
+        m.group(2) for _, line in prose_lines(text) if (m := _HEADING.match(line)) and m.group(1) == "##"
+    ]
     assert sections and sections[0] == "Contents", "the first section of the README is its contents"
     body = text.split("## Contents", 1)[1].split("\n## ", 1)[0]
     toc = [target[1:] for _, target in links_in(body) if target.startswith("#")]
@@ -157,7 +161,8 @@ def test_the_checker_finds_broken_links(tmp_path: Path) -> None:
         "[fine](docs/a.md#some-code-here) [web](https://example.com) [self](#title)\n"
         "[gone](docs/b.md) [bad anchor](docs/a.md#nowhere) [out](../shared/RUBRIC.md)\n"
         "`[in code](nowhere.md)`\n\n```\n[in a block](nowhere.md)\n```\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     problems = broken_links(page, tmp_path)
     assert [p.split(": ", 2)[1:] for p in problems] == [
         ["docs/b.md", "no such file"],
@@ -166,11 +171,14 @@ def test_the_checker_finds_broken_links(tmp_path: Path) -> None:
     ]
 
 
-@pytest.mark.parametrize(("heading", "anchor"), [
-    ("Is this machine ready? (`yuqing doctor`)", "is-this-machine-ready-yuqing-doctor"),
-    ("快速上手", "快速上手"),
-    ("Pacing: no backfill floods, an hourly budget", "pacing-no-backfill-floods-an-hourly-budget"),
-    ("What breaks, and how often", "what-breaks-and-how-often"),
-])
+@pytest.mark.parametrize(
+    ("heading", "anchor"),
+    [
+        ("Is this machine ready? (`yuqing doctor`)", "is-this-machine-ready-yuqing-doctor"),
+        ("快速上手", "快速上手"),
+        ("Pacing: no backfill floods, an hourly budget", "pacing-no-backfill-floods-an-hourly-budget"),
+        ("What breaks, and how often", "what-breaks-and-how-often"),
+    ],
+)
 def test_anchors_are_githubs(heading: str, anchor: str) -> None:
     assert slug(heading) == anchor

@@ -20,13 +20,20 @@ if TYPE_CHECKING:
     from crawler.config import ChannelConfig
 
 CHANNEL_TYPES: dict[str, type[Channel]] = {
-    cls.type: cls for cls in (DingTalkChannel, WeComChannel, FeishuChannel, SlackChannel, EmailChannel, WebhookChannel)
+    cls.type: cls
+    for cls in (DingTalkChannel, WeComChannel, FeishuChannel, SlackChannel, EmailChannel, WebhookChannel)
 }
 
 __all__ = ["CHANNEL_TYPES", "Channel", "DeliveryFailed", "make_channel"]
 
 
-def make_channel(name: str, cfg: ChannelConfig, *, client: httpx.Client | None = None,
-                 clock: Callable[[], float] = time.time, tz: str = "Asia/Shanghai") -> Channel:
+def make_channel(
+    name: str,
+    cfg: ChannelConfig,
+    *,
+    client: httpx.Client | None = None,
+    clock: Callable[[], float] = time.time,
+    tz: str = "Asia/Shanghai",
+) -> Channel:
     """The channel object for ``[alerts.channels.<name>]``."""
     return CHANNEL_TYPES[cfg.type](name, cfg, client=client, clock=clock, tz=tz)

@@ -33,8 +33,16 @@ class DeliveryFailed(AlertDeliveryError):
     least; ``rate_limited``: the platform throttled us (pause the whole channel).
     """
 
-    def __init__(self, message: str, *, channel: str, retryable: bool = True, retry_after: float | None = None,
-                 rate_limited: bool = False, code: str | int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        channel: str,
+        retryable: bool = True,
+        retry_after: float | None = None,
+        rate_limited: bool = False,
+        code: str | int | None = None,
+    ) -> None:
         super().__init__(message, channel=channel, retryable=retryable)
         self.retry_after = retry_after
         self.rate_limited = rate_limited
@@ -53,8 +61,15 @@ class Channel(ABC):
     type: ClassVar[str]
     idempotent: ClassVar[bool] = False  # the receiver de-duplicates by our key: sends may be grouped
 
-    def __init__(self, name: str, cfg: ChannelConfig, *, client: httpx.Client | None = None,
-                 clock: Callable[[], float] = time.time, tz: str = "Asia/Shanghai") -> None:
+    def __init__(
+        self,
+        name: str,
+        cfg: ChannelConfig,
+        *,
+        client: httpx.Client | None = None,
+        clock: Callable[[], float] = time.time,
+        tz: str = "Asia/Shanghai",
+    ) -> None:
         self.name = name
         self.cfg = cfg
         self.clock = clock
@@ -90,8 +105,12 @@ class Channel(ABC):
     @property
     def client(self) -> httpx.Client:
         if self._client is None:
-            self._client = httpx.Client(timeout=self.cfg.timeout_seconds, trust_env=False, follow_redirects=False,
-                                        verify=tls_context(self.cfg.ca_file))
+            self._client = httpx.Client(
+                timeout=self.cfg.timeout_seconds,
+                trust_env=False,
+                follow_redirects=False,
+                verify=tls_context(self.cfg.ca_file),
+            )
         return self._client
 
     def close(self) -> None:
@@ -102,7 +121,9 @@ class Channel(ABC):
     def fail(self, message: str, **kw: Any) -> DeliveryFailed:
         return DeliveryFailed(message, channel=self.name, **kw)
 
-    def post(self, url: str | httpx.URL, *, content: bytes, headers: Mapping[str, str] | None = None) -> httpx.Response:
+    def post(
+        self, url: str | httpx.URL, *, content: bytes, headers: Mapping[str, str] | None = None
+    ) -> httpx.Response:
         """POST ``content``; transport failures become retryable :class:`DeliveryFailed` (no URL in the text)."""
         hdrs = {"Content-Type": "application/json; charset=utf-8", **(headers or {})}
         try:
@@ -115,11 +136,15 @@ class Channel(ABC):
     def check_http(self, resp: httpx.Response) -> None:
         """Status-level classification shared by every HTTP channel."""
         if resp.status_code == 429:
-            raise self.fail("HTTP 429 rate limited", rate_limited=True, retry_after=retry_after(resp, 60.0), code=429)
+            raise self.fail(
+                "HTTP 429 rate limited", rate_limited=True, retry_after=retry_after(resp, 60.0), code=429
+            )
         if resp.status_code >= 500:
             raise self.fail(f"HTTP {resp.status_code} {resp.text[:120]!r}", code=resp.status_code)
         if resp.status_code >= 300:
-            raise self.fail(f"HTTP {resp.status_code} {resp.text[:120]!r}", retryable=False, code=resp.status_code)
+            raise self.fail(
+                f"HTTP {resp.status_code} {resp.text[:120]!r}", retryable=False, code=resp.status_code
+            )
 
     def json_answer(self, resp: httpx.Response) -> dict[str, Any]:
         """The JSON body of a 200 answer; a non-JSON body is retryable (a proxy page, a half answer)."""

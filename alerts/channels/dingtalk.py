@@ -21,11 +21,15 @@ from alerts.render import Doc
 
 # errcode -> (retryable, rate_limited, minimum wait in seconds)
 ERRCODES: dict[int, tuple[bool, bool, float | None]] = {
-    130101: (True, True, 600.0),   # send too fast, exceed 20 times per minute (banned for 10 minutes)
-    90030: (True, True, 600.0),    # webhook over limit (call-volume quota)
-    310000: (False, False, None),  # keywords not in content / invalid timestamp / sign not match / ip not in whitelist
+    130101: (True, True, 600.0),  # send too fast, exceed 20 times per minute (banned for 10 minutes)
+    90030: (True, True, 600.0),  # webhook over limit (call-volume quota)
+    310000: (
+        False,
+        False,
+        None,
+    ),  # keywords not in content / invalid timestamp / sign not match / ip not in whitelist
     300001: (False, False, None),  # the access_token does not exist
-    -1: (True, False, None),       # system busy
+    -1: (True, False, None),  # system busy
 }
 
 
@@ -43,8 +47,11 @@ class DingTalkChannel(Channel):
         title = escape.plain(f"{doc.marker} {doc.title}{part}", max_chars=60)
         if self.cfg.keyword and self.cfg.keyword not in title:
             title = f"{title} {escape.plain(self.cfg.keyword)}"
-        return {"msgtype": "markdown", "markdown": {"title": title, "text": text},
-                "at": {"atMobiles": [], "atUserIds": [], "isAtAll": False}}
+        return {
+            "msgtype": "markdown",
+            "markdown": {"title": title, "text": text},
+            "at": {"atMobiles": [], "atUserIds": [], "isAtAll": False},
+        }
 
     def url(self) -> httpx.URL:
         assert self.cfg.url is not None
@@ -52,7 +59,9 @@ class DingTalkChannel(Channel):
         if self.cfg.secret is None:
             return url
         ts = str(round(self.clock() * 1000))
-        return url.copy_merge_params({"timestamp": ts, "sign": dingtalk_sign(self.cfg.secret.get_secret_value(), ts)})
+        return url.copy_merge_params(
+            {"timestamp": ts, "sign": dingtalk_sign(self.cfg.secret.get_secret_value(), ts)}
+        )
 
     def send(self, body: Any, *, key: str) -> None:
         resp = self.post(self.url(), content=dumps(body))
@@ -62,5 +71,10 @@ class DingTalkChannel(Channel):
         if code == 0:
             return
         retryable, limited, wait = ERRCODES.get(code if isinstance(code, int) else -999, (True, False, None))
-        raise self.fail(f"errcode {code} {str(data.get('errmsg', ''))[:120]!r}", retryable=retryable,
-                        rate_limited=limited, retry_after=wait, code=code)
+        raise self.fail(
+            f"errcode {code} {str(data.get('errmsg', ''))[:120]!r}",
+            retryable=retryable,
+            rate_limited=limited,
+            retry_after=wait,
+            code=code,
+        )

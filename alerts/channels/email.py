@@ -24,8 +24,11 @@ class EmailChannel(Channel):
     type = "email"
 
     def body(self, doc: Doc, *, part: str = "") -> dict[str, str]:
-        return {"subject": escape.plain(f"{doc.summary}{part}", max_chars=200),
-                "text": to_text(doc, part=part), "html": to_html(doc, part=part)}
+        return {
+            "subject": escape.plain(f"{doc.summary}{part}", max_chars=200),
+            "text": to_text(doc, part=part),
+            "html": to_html(doc, part=part),
+        }
 
     def message(self, body: dict[str, str], key: str) -> EmailMessage:
         msg = EmailMessage()
@@ -59,8 +62,9 @@ class EmailChannel(Channel):
             raise self.fail(f"all recipients refused ({len(exc.recipients)})", retryable=False) from exc
         except smtplib.SMTPResponseException as exc:
             temporary = 400 <= exc.smtp_code < 500
-            raise self.fail(f"SMTP {exc.smtp_code} {exc.smtp_error[:120]!r}", retryable=temporary,
-                            code=exc.smtp_code) from exc
+            raise self.fail(
+                f"SMTP {exc.smtp_code} {exc.smtp_error[:120]!r}", retryable=temporary, code=exc.smtp_code
+            ) from exc
         except ssl.SSLCertVerificationError as exc:
             raise self.fail(f"TLS certificate rejected: {exc.verify_message}", retryable=False) from exc
         except (smtplib.SMTPException, OSError) as exc:

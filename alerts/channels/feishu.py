@@ -19,13 +19,13 @@ from alerts.formats import to_feishu_card, to_feishu_post
 from alerts.render import Doc
 
 CODES: dict[int, tuple[bool, bool, float | None]] = {
-    9499: (False, False, None),    # Bad Request: malformed body or over 20 KB
-    19021: (False, False, None),   # sign match fail or timestamp is not within one hour (check the clock)
-    19022: (False, False, None),   # Ip Not Allowed
-    19024: (False, False, None),   # Key Words Not Found
-    19001: (False, False, None),   # the hook token is invalid (bot removed)
-    11232: (True, True, 60.0),     # rate limited (frequency control)
-    230020: (True, True, 60.0),    # per-chat rate limit
+    9499: (False, False, None),  # Bad Request: malformed body or over 20 KB
+    19021: (False, False, None),  # sign match fail or timestamp is not within one hour (check the clock)
+    19022: (False, False, None),  # Ip Not Allowed
+    19024: (False, False, None),  # Key Words Not Found
+    19001: (False, False, None),  # the hook token is invalid (bot removed)
+    11232: (True, True, 60.0),  # rate limited (frequency control)
+    230020: (True, True, 60.0),  # per-chat rate limit
 }
 
 
@@ -57,5 +57,10 @@ class FeishuChannel(Channel):
         if code == 0:
             return
         retryable, limited, wait = CODES.get(code if isinstance(code, int) else -999, (True, False, None))
-        raise self.fail(f"code {code} {str(data.get('msg', data.get('StatusMessage', '')))[:120]!r}",
-                        retryable=retryable, rate_limited=limited, retry_after=wait, code=code)
+        raise self.fail(
+            f"code {code} {str(data.get('msg', data.get('StatusMessage', '')))[:120]!r}",
+            retryable=retryable,
+            rate_limited=limited,
+            retry_after=wait,
+            code=code,
+        )

@@ -44,11 +44,25 @@ class WebhookChannel(Channel):
     def parts(self, payload: Mapping[str, Any], *, ref: str, key: str = "") -> list[Any]:
         doc = render(payload, ref=ref, tz=self.tz)
         pieces = split(doc, self.fits)
-        return [{**self.body(d, part=label), "id": key, "ref": ref, "part": i + 1, "parts": len(pieces),
-                 "kind": payload.get("kind"), "payload": dict(payload)} for i, (d, label) in enumerate(pieces)]
+        return [
+            {
+                **self.body(d, part=label),
+                "id": key,
+                "ref": ref,
+                "part": i + 1,
+                "parts": len(pieces),
+                "kind": payload.get("kind"),
+                "payload": dict(payload),
+            }
+            for i, (d, label) in enumerate(pieces)
+        ]
 
     def body(self, doc: Doc, *, part: str = "") -> dict[str, Any]:
-        return {"title": doc.title, "text": to_text(doc, part=part), "markdown": to_markdown(doc, flavour="lark", part=part)}
+        return {
+            "title": doc.title,
+            "text": to_text(doc, part=part),
+            "markdown": to_markdown(doc, flavour="lark", part=part),
+        }
 
     def send(self, body: Any, *, key: str) -> None:
         assert self.cfg.url is not None

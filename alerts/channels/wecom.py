@@ -14,10 +14,10 @@ from alerts.formats import to_markdown
 from alerts.render import Doc
 
 ERRCODES: dict[int, tuple[bool, bool, float | None]] = {
-    45009: (True, True, 65.0),     # api freq out of limit (rolling window; back off 30-65 s)
-    93000: (False, False, None),   # invalid webhook url
-    40058: (False, False, None),   # content over the size limit (a bug in splitting if seen)
-    -1: (True, False, None),       # system busy
+    45009: (True, True, 65.0),  # api freq out of limit (rolling window; back off 30-65 s)
+    93000: (False, False, None),  # invalid webhook url
+    40058: (False, False, None),  # content over the size limit (a bug in splitting if seen)
+    -1: (True, False, None),  # system busy
 }
 
 
@@ -39,5 +39,10 @@ class WeComChannel(Channel):
         if code == 0:
             return
         retryable, limited, wait = ERRCODES.get(code if isinstance(code, int) else -999, (True, False, None))
-        raise self.fail(f"errcode {code} {str(data.get('errmsg', ''))[:120]!r}", retryable=retryable,
-                        rate_limited=limited, retry_after=wait, code=code)
+        raise self.fail(
+            f"errcode {code} {str(data.get('errmsg', ''))[:120]!r}",
+            retryable=retryable,
+            rate_limited=limited,
+            retry_after=wait,
+            code=code,
+        )

@@ -31,9 +31,11 @@ from crawler.config import AppConfig
 from crawler.paths import package_path
 
 STATIC = package_path("crawler", "api", "static")
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-       "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
-       "form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; "
+    "form-action 'self'"
+)
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -67,8 +69,10 @@ def _validation_message(exc: RequestValidationError) -> str:
 def _install_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type")}
-                  for e in exc.errors()[:20]]
+        errors = [
+            {"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", "")), "type": e.get("type")}
+            for e in exc.errors()[:20]
+        ]
         return JSONResponse({"detail": _validation_message(exc), "errors": errors}, status_code=422)
 
     @app.exception_handler(DBAPIError)
@@ -105,17 +109,28 @@ def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
     engine: Engine | None = getattr(request.app.state, "engine", None)
     url = engine.url.render_as_string(hide_password=False) if engine is not None else None
     read_only = engine is not None and read_only_reason(engine) is not None
-    logger.log("WARNING" if read_only else "ERROR", "API: database unavailable on {method} {path}: {message}",
-               method=request.method, path=request.url.path, message=describe_error(exc, url))
+    logger.log(
+        "WARNING" if read_only else "ERROR",
+        "API: database unavailable on {method} {path}: {message}",
+        method=request.method,
+        path=request.url.path,
+        message=describe_error(exc, url),
+    )
     if read_only:
         return JSONResponse({"detail": "数据库为只读，无法保存修改（只能查看）"}, status_code=503)
-    return JSONResponse({"detail": "数据库暂时不可用，请稍后再试"}, status_code=503, headers={"Retry-After": "30"})
+    return JSONResponse(
+        {"detail": "数据库暂时不可用，请稍后再试"}, status_code=503, headers={"Retry-After": "30"}
+    )
 
 
 ERROR_SCHEMA = {
-    "title": "Error", "type": "object", "required": ["detail"],
-    "properties": {"detail": {"type": "string", "description": "中文错误说明"},
-                   "errors": {"type": "array", "items": {"type": "object"}, "description": "字段级错误"}},
+    "title": "Error",
+    "type": "object",
+    "required": ["detail"],
+    "properties": {
+        "detail": {"type": "string", "description": "中文错误说明"},
+        "errors": {"type": "array", "items": {"type": "object"}, "description": "字段级错误"},
+    },
 }
 
 
@@ -126,7 +141,9 @@ def _openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
         if app.openapi_schema is None:
             from fastapi.openapi.utils import get_openapi
 
-            spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            spec = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             schemas = spec.setdefault("components", {}).setdefault("schemas", {})
             schemas["HTTPValidationError"] = ERROR_SCHEMA
             schemas.pop("ValidationError", None)
@@ -149,10 +166,16 @@ def create_app(cfg: AppConfig, *, engine: Engine | None = None) -> FastAPI:
         search_index.configure(cfg)
         yield
 
-    app = FastAPI(title="yuqing 舆情监测 API", version=__version__, lifespan=lifespan,
-                  docs_url=None, swagger_ui_oauth2_redirect_url=None, openapi_url="/api/openapi.json",
-                  redoc_url=None,
-                  description="品牌舆情：提及检索、统计、事件、告警、投诉单。使用 `Authorization: Bearer <token>`。")
+    app = FastAPI(
+        title="yuqing 舆情监测 API",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        swagger_ui_oauth2_redirect_url=None,
+        openapi_url="/api/openapi.json",
+        redoc_url=None,
+        description="品牌舆情：提及检索、统计、事件、告警、投诉单。使用 `Authorization: Bearer <token>`。",
+    )
     auth, ephemeral = _auth(cfg)
     app.state.cfg, app.state.engine, app.state.auth, app.state.ephemeral_token = cfg, engine, auth, ephemeral
     _install_handlers(app)
@@ -160,12 +183,22 @@ def create_app(cfg: AppConfig, *, engine: Engine | None = None) -> FastAPI:
     if cfg.api.cors_origins:
         from fastapi.middleware.cors import CORSMiddleware
 
-        app.add_middleware(CORSMiddleware, allow_origins=list(cfg.api.cors_origins), allow_credentials=False,
-                           allow_methods=["GET", "POST"], allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(cfg.api.cors_origins),
+            allow_credentials=False,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
     from crawler.api import routes_complaints, routes_events, routes_mentions, routes_session
 
-    for router in (routes_session.router, routes_mentions.router, routes_mentions.stats, routes_events.router,
-                   routes_complaints.router):
+    for router in (
+        routes_session.router,
+        routes_mentions.router,
+        routes_mentions.stats,
+        routes_events.router,
+        routes_complaints.router,
+    ):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 

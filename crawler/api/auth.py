@@ -85,14 +85,20 @@ class TokenAuth:
         key = client_key(request)
         wait = self.limiter.retry_after(key)
         if wait:
-            raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, detail=f"登录失败次数过多，请 {wait} 秒后再试",
-                                headers={"Retry-After": str(wait)})
+            raise HTTPException(
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                detail=f"登录失败次数过多，请 {wait} 秒后再试",
+                headers={"Retry-After": str(wait)},
+            )
         user = self.lookup(token) if token else None
         if user is None:
             if token:  # only a wrong token is a failed login: a missing one is no attempt
                 self.limiter.fail(key)
-            raise HTTPException(status.HTTP_401_UNAUTHORIZED, detail="未登录或令牌无效",
-                                headers={"WWW-Authenticate": "Bearer"})
+            raise HTTPException(
+                status.HTTP_401_UNAUTHORIZED,
+                detail="未登录或令牌无效",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return user
 
 

@@ -80,17 +80,29 @@ def mention_filter(
     author: Annotated[str | None, Query(max_length=128)] = None,
     event_id: Annotated[int | None, Query(ge=1, le=2**62)] = None,
     kind: ListParam = None,
-    q: Annotated[str | None, Query(max_length=200, description="全文搜索：词之间为“且”，OR、-排除、\"短语\"、前缀*")] = None,
+    q: Annotated[
+        str | None, Query(max_length=200, description='全文搜索：词之间为“且”，OR、-排除、"短语"、前缀*')
+    ] = None,
 ) -> MentionFilter:
     cfg: AppConfig = request.app.state.cfg
     tz = cfg.scheduler.timezone
     try:
         return build_filter(
-            brand=resolve_brand(cfg, brand), platforms=split_values(platform), since=_time(since, tz),
-            until=_time(until, tz, end=True), sentiment=sentiment, complaint=complaint,
-            categories=split_values(category), urgencies=split_values(urgency), min_risk=min_risk,
-            max_risk=max_risk, regions=split_values(region), author=author or None, event_id=event_id,
-            kinds=split_values(kind), q=q,
+            brand=resolve_brand(cfg, brand),
+            platforms=split_values(platform),
+            since=_time(since, tz),
+            until=_time(until, tz, end=True),
+            sentiment=sentiment,
+            complaint=complaint,
+            categories=split_values(category),
+            urgencies=split_values(urgency),
+            min_risk=min_risk,
+            max_risk=max_risk,
+            regions=split_values(region),
+            author=author or None,
+            event_id=event_id,
+            kinds=split_values(kind),
+            q=q,
         )
     except QueryError as exc:
         raise bad_request(str(exc)) from exc

@@ -44,17 +44,25 @@ def _event(row: Any) -> dict[str, Any]:
 
 
 @router.get("/events", response_model=list[EventOut], summary="事件（聚类）列表")
-def events(conn: Conn, cfg: Cfg, brand: Annotated[str | None, Query(max_length=64)] = None,
-           since: Since = None, limit: Limit = 30,
-           order: Annotated[str, Query(pattern="^(recent|size|risk)$")] = "recent") -> list[dict[str, Any]]:
+def events(
+    conn: Conn,
+    cfg: Cfg,
+    brand: Annotated[str | None, Query(max_length=64)] = None,
+    since: Since = None,
+    limit: Limit = 30,
+    order: Annotated[str, Query(pattern="^(recent|size|risk)$")] = "recent",
+) -> list[dict[str, Any]]:
     e = EVENTS.c
     stmt = select(EVENTS)
     if b := resolve_brand(cfg, brand):
         stmt = stmt.where(e.brand == b)
     if s := _since(cfg, since):
         stmt = stmt.where(e.last_seen_at >= s)
-    ordering = {"recent": [e.last_seen_at.desc()], "size": [e.mention_count.desc()],
-                "risk": [e.max_risk.desc(), e.mention_count.desc()]}[order]
+    ordering = {
+        "recent": [e.last_seen_at.desc()],
+        "size": [e.mention_count.desc()],
+        "risk": [e.max_risk.desc(), e.mention_count.desc()],
+    }[order]
     return [_event(r) for r in conn.execute(stmt.order_by(*ordering, e.id.desc()).limit(limit))]
 
 
@@ -65,10 +73,14 @@ def event_detail(event_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, cfg
         raise HTTPException(404, detail=f"事件 {event_id} 不存在")
     ev = _event(row)
     span = ev["last_seen_at"] - ev["first_seen_at"]
-    f = MentionFilter(event_id=event_id, since=ev["first_seen_at"] - timedelta(hours=1),
-                      until=ev["last_seen_at"] + timedelta(hours=1))
-    timeline = volume_trend(conn, f, bucket="hour" if span <= timedelta(days=3) else "day",
-                            tz=cfg.scheduler.timezone)
+    f = MentionFilter(
+        event_id=event_id,
+        since=ev["first_seen_at"] - timedelta(hours=1),
+        until=ev["last_seen_at"] + timedelta(hours=1),
+    )
+    timeline = volume_trend(
+        conn, f, bucket="hour" if span <= timedelta(days=3) else "day", tz=cfg.scheduler.timezone
+    )
     items, _ = find_mentions(conn, MentionFilter(event_id=event_id), order="engagement", limit=20)
     records = event_records(conn, [event_id]).get(event_id, [])
     return {**ev, "timeline": timeline, "mentions": [mention_out(m) for m in items], "complaints": records}
@@ -84,33 +96,59 @@ def event_spread(event_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, cfg
 
 
 @router.get("/hot-topics", summary="品牌话题上热榜的记录")
-def hot_topics(conn: Conn, cfg: Cfg, brand: Annotated[str | None, Query(max_length=64)] = None,
-               since: Since = None, limit: Limit = 50) -> list[dict[str, Any]]:
+def hot_topics(
+    conn: Conn,
+    cfg: Cfg,
+    brand: Annotated[str | None, Query(max_length=64)] = None,
+    since: Since = None,
+    limit: Limit = 50,
+) -> list[dict[str, Any]]:
     from crawler.spread_view import hot_topics as view
 
     return view(conn, brand=resolve_brand(cfg, brand), since=_since(cfg, since), limit=limit)
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="告警记录")
-def alerts(conn: Conn, cfg: Cfg, brand: Annotated[str | None, Query(max_length=64)] = None,
-           kind: Annotated[str | None, Query(max_length=16, pattern=r"^[a-z_]+$")] = None,
-           since: Since = None, limit: Limit = 50) -> list[dict[str, Any]]:
+def alerts(
+    conn: Conn,
+    cfg: Cfg,
+    brand: Annotated[str | None, Query(max_length=64)] = None,
+    kind: Annotated[str | None, Query(max_length=16, pattern=r"^[a-z_]+$")] = None,
+    since: Since = None,
+    limit: Limit = 50,
+) -> list[dict[str, Any]]:
     a = ALERTS.c
-    stmt = select(a.id, a.kind, a.brand, a.title, a.urgency, a.risk, a.status, a.created_at, a.event_id,
-                  a.mention_id, a.complaint_id, a.payload)
+    stmt = select(
+        a.id,
+        a.kind,
+        a.brand,
+        a.title,
+        a.urgency,
+        a.risk,
+        a.status,
+        a.created_at,
+        a.event_id,
+        a.mention_id,
+        a.complaint_id,
+        a.payload,
+    )
     if b := resolve_brand(cfg, brand):
         stmt = stmt.where(a.brand == b)
     if kind:
         stmt = stmt.where(a.kind == kind)
     if s := _since(cfg, since):
         stmt = stmt.where(a.created_at >= s)
-    rows = [dict(r._mapping) for r in conn.execute(stmt.order_by(a.created_at.desc(), a.id.desc()).limit(limit))]
+    rows = [
+        dict(r._mapping) for r in conn.execute(stmt.order_by(a.created_at.desc(), a.id.desc()).limit(limit))
+    ]
     counts: dict[int, dict[str, int]] = {}
     if rows:
         d = DELIVERIES.c
-        for alert_id, st, n in conn.execute(select(d.alert_id, d.status, func.count())
-                                            .where(d.alert_id.in_([r["id"] for r in rows]))
-                                            .group_by(d.alert_id, d.status)):
+        for alert_id, st, n in conn.execute(
+            select(d.alert_id, d.status, func.count())
+            .where(d.alert_id.in_([r["id"] for r in rows]))
+            .group_by(d.alert_id, d.status)
+        ):
             counts.setdefault(alert_id, {})[st] = int(n)
     for r in rows:
         payload = r.pop("payload") or {}
@@ -122,8 +160,9 @@ def alerts(conn: Conn, cfg: Cfg, brand: Annotated[str | None, Query(max_length=6
 
 
 @router.get("/crawl-runs", response_model=list[CrawlRunOut], summary="最近的采集任务")
-def crawl_runs(conn: Conn, cfg: Cfg, platform: Annotated[str | None, Query(max_length=16)] = None,
-               limit: Limit = 50) -> list[dict[str, Any]]:
+def crawl_runs(
+    conn: Conn, cfg: Cfg, platform: Annotated[str | None, Query(max_length=16)] = None, limit: Limit = 50
+) -> list[dict[str, Any]]:
     stmt = select(RUNS)
     if platform:
         stmt = stmt.where(RUNS.c.platform == platform)
@@ -133,9 +172,18 @@ def crawl_runs(conn: Conn, cfg: Cfg, platform: Annotated[str | None, Query(max_l
 @router.get("/health", response_model=HealthOut, summary="采集健康：每个平台×品牌最近一次采集、未解决的故障")
 def health(conn: Conn, cfg: Cfg) -> dict[str, Any]:
     r = RUNS.c
-    newest = (select(r.platform, r.brand, func.max(r.id).label("id")).group_by(r.platform, r.brand)).subquery()
+    newest = (
+        select(r.platform, r.brand, func.max(r.id).label("id")).group_by(r.platform, r.brand)
+    ).subquery()
     latest = conn.execute(select(RUNS).join(newest, RUNS.c.id == newest.c.id).order_by(r.platform, r.brand))
-    incidents = conn.execute(select(INCIDENTS).where(INCIDENTS.c.cleared_at.is_(None))
-                             .order_by(INCIDENTS.c.opened_at.desc()).limit(100))
-    return {"latest": [dict(x._mapping) for x in latest], "incidents": [dict(x._mapping) for x in incidents],
-            "database": safe_url(str(conn.engine.url))}
+    incidents = conn.execute(
+        select(INCIDENTS)
+        .where(INCIDENTS.c.cleared_at.is_(None))
+        .order_by(INCIDENTS.c.opened_at.desc())
+        .limit(100)
+    )
+    return {
+        "latest": [dict(x._mapping) for x in latest],
+        "incidents": [dict(x._mapping) for x in incidents],
+        "database": safe_url(str(conn.engine.url)),
+    }

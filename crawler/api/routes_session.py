@@ -16,8 +16,12 @@ from crawler.stats import PLATFORM_NAMES
 router = APIRouter(prefix="/api", tags=["session"])
 
 
-@router.post("/login", response_model=Me, summary="校验令牌（失败次数受限）",
-             responses={401: {"description": "令牌无效"}, 429: {"description": "失败次数过多"}})
+@router.post(
+    "/login",
+    response_model=Me,
+    summary="校验令牌（失败次数受限）",
+    responses={401: {"description": "令牌无效"}, 429: {"description": "失败次数过多"}},
+)
 def login(body: LoginIn, request: Request) -> dict[str, Any]:
     user = request.app.state.auth.check(request, body.token.strip())
     return {"name": user.name, "role": user.role}
@@ -31,6 +35,13 @@ def me(user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
 @router.get("/meta", response_model=Meta, summary="品牌、平台、类别等可选值")
 def meta(cfg: Cfg, user: Annotated[User, Depends(current_user)]) -> dict[str, Any]:
     statuses, transitions = workflow_statuses()
-    return {"transitions": {k: list(v) for k, v in transitions.items()}, "brands": [b.name for b in cfg.brands], "platforms": {p: PLATFORM_NAMES[p] for p in PLATFORMS},
-            "categories": list(CATEGORIES), "urgencies": list(URGENCIES), "statuses": list(statuses),
-            "timezone": cfg.scheduler.timezone, "user": {"name": user.name, "role": user.role}}
+    return {
+        "transitions": {k: list(v) for k, v in transitions.items()},
+        "brands": [b.name for b in cfg.brands],
+        "platforms": {p: PLATFORM_NAMES[p] for p in PLATFORMS},
+        "categories": list(CATEGORIES),
+        "urgencies": list(URGENCIES),
+        "statuses": list(statuses),
+        "timezone": cfg.scheduler.timezone,
+        "user": {"name": user.name, "role": user.role},
+    }

@@ -122,16 +122,25 @@ class ThreadComplaint(BaseModel):
 
 class MentionThread(BaseModel):
     mention: MentionOut
-    post: MentionOut | None = Field(default=None, description="the post (the mention itself, or a comment's post)")
+    post: MentionOut | None = Field(
+        default=None, description="the post (the mention itself, or a comment's post)"
+    )
     comments: list[MentionOut] = Field(default_factory=list, description="stored comments of the post")
-    complaints: list[ThreadComplaint] = Field(default_factory=list, description="records the mention is linked to")
+    complaints: list[ThreadComplaint] = Field(
+        default_factory=list, description="records the mention is linked to"
+    )
 
 
 class VerdictIn(BaseModel):
-    not_complaint: bool = Field(default=False, description="误报: the mentions are not a complaint (closes an open record)")
+    not_complaint: bool = Field(
+        default=False, description="误报: the mentions are not a complaint (closes an open record)"
+    )
     category: str | None = Field(default=None, max_length=8, description="The corrected category")
-    urgency: str | None = Field(default=None, max_length=8,
-                                description="The corrected urgency (非常紧急, 紧急, 一般); the SLA deadlines follow it")
+    urgency: str | None = Field(
+        default=None,
+        max_length=8,
+        description="The corrected urgency (非常紧急, 紧急, 一般); the SLA deadlines follow it",
+    )
     note: str | None = Field(default=None, max_length=2000)
 
 
@@ -212,7 +221,9 @@ class ComplaintOut(BaseModel):
     tags: list[str] = Field(default_factory=list, description="record tags, e.g. 群体投诉")
     linked_count: int = Field(default=0, description="mentions joined to the record besides its source")
     spread: SpreadOut | None = None
-    group: GroupOut | None = Field(default=None, description="the other records of its event, when it has any")
+    group: GroupOut | None = Field(
+        default=None, description="the other records of its event, when it has any"
+    )
 
 
 class ComplaintPage(BaseModel):
@@ -235,8 +246,12 @@ class HistoryOut(BaseModel):
 
 class ComplaintDetail(ComplaintOut):
     history: list[HistoryOut]
-    mentions: list[MentionOut] = Field(description="its mentions: the source first, then the most engaging (at most 200)")
-    links: list[LinkOut] = Field(default_factory=list, description="how and why each mention is on the record")
+    mentions: list[MentionOut] = Field(
+        description="its mentions: the source first, then the most engaging (at most 200)"
+    )
+    links: list[LinkOut] = Field(
+        default_factory=list, description="how and why each mention is on the record"
+    )
     allowed_statuses: list[str]
 
 
@@ -260,7 +275,9 @@ class EventOut(BaseModel):
 class EventDetail(EventOut):
     timeline: list[TrendPoint]
     mentions: list[MentionOut]
-    complaints: list[GroupRecordOut] = Field(default_factory=list, description="the event's complaint records")
+    complaints: list[GroupRecordOut] = Field(
+        default_factory=list, description="the event's complaint records"
+    )
 
 
 class AlertOut(BaseModel):

@@ -46,7 +46,9 @@ def register_from_config(rx: object, channels: dict[str, object], port: int) -> 
 
 def receiver_cmd(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1 to listen on.")] = 8700,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65535, help="Port on 127.0.0.1 to listen on.")
+    ] = 8700,
 ) -> None:
     """Run a local receiver for the channels whose URL is http://127.0.0.1:PORT/... and print what arrives."""
     from alerts.receiver import Receiver
@@ -60,7 +62,10 @@ def receiver_cmd(
     except OSError as exc:
         raise YuqingError(f"cannot listen on 127.0.0.1:{port}: {exc.strerror}") from exc
     names = register_from_config(rx, dict(cfg.alerts.channels), port)
-    console.print(f"receiver on {rx.url}; robots: {', '.join(names) or 'none (no channel points here)'}", highlight=False)
+    console.print(
+        f"receiver on {rx.url}; robots: {', '.join(names) or 'none (no channel points here)'}",
+        highlight=False,
+    )
     seen = 0
     try:
         while not stop.wait(0.5):

@@ -24,8 +24,15 @@ def split(values: list[str] | None) -> list[str]:
     return out
 
 
-def make_filter(cfg: AppConfig, *, brand: str | None = None, platform: list[str] | None = None,
-                since: str | None = None, until: str | None = None, **rest: Any) -> MentionFilter:
+def make_filter(
+    cfg: AppConfig,
+    *,
+    brand: str | None = None,
+    platform: list[str] | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    **rest: Any,
+) -> MentionFilter:
     """A validated filter from CLI option values (brand aliases resolved, times parsed)."""
     tz = cfg.scheduler.timezone
     values: dict[str, Any] = {k: v for k, v in rest.items() if v not in (None, [], "")}
@@ -48,8 +55,11 @@ def authorise_unmasked(cfg: AppConfig, token: str | None) -> str:
     given = token or os.environ.get(TOKEN_ENV) or ""
     handlers = [t for t in cfg.api.tokens if t.role == "handler"]
     if not handlers:
-        raise ConfigError("--unmasked needs a handler token: add one with role = \"handler\" to api.tokens",
-                          path=cfg.source, key="api.tokens")
+        raise ConfigError(
+            '--unmasked needs a handler token: add one with role = "handler" to api.tokens',
+            path=cfg.source,
+            key="api.tokens",
+        )
     for t in handlers:
         if given and hmac.compare_digest(given.encode(), t.token.get_secret_value().encode()):
             return t.name

@@ -18,8 +18,18 @@ import typer
 
 PLATFORMS: tuple[str, ...] = ("weibo", "xiaohongshu", "douyin", "heimao")
 LOGIN_PLATFORMS: tuple[str, ...] = ("weibo", "xiaohongshu", "douyin")
-CATEGORIES: tuple[str, ...] = ("产品质量", "食用不适", "活动政策", "使用问题", "服务态度", "物流配送", "退换货",
-                               "虚假宣传", "价格收费", "其他")
+CATEGORIES: tuple[str, ...] = (
+    "产品质量",
+    "食用不适",
+    "活动政策",
+    "使用问题",
+    "服务态度",
+    "物流配送",
+    "退换货",
+    "虚假宣传",
+    "价格收费",
+    "其他",
+)
 URGENCIES: tuple[str, ...] = ("非常紧急", "紧急", "一般")
 KINDS: tuple[str, ...] = ("post", "comment", "complaint")
 COMPLAINT_STATUSES: tuple[str, ...] = ("待处理", "处理中", "已升级", "已解决", "已回访", "已关闭")
@@ -29,8 +39,18 @@ Platform = Literal["weibo", "xiaohongshu", "douyin", "heimao"]
 LoginPlatform = Literal["weibo", "xiaohongshu", "douyin"]
 Sentiment = Literal["positive", "neutral", "negative"]
 Urgency = Literal["非常紧急", "紧急", "一般"]
-Category = Literal["产品质量", "食用不适", "活动政策", "使用问题", "服务态度", "物流配送", "退换货", "虚假宣传", "价格收费",
-                   "其他"]
+Category = Literal[
+    "产品质量",
+    "食用不适",
+    "活动政策",
+    "使用问题",
+    "服务态度",
+    "物流配送",
+    "退换货",
+    "虚假宣传",
+    "价格收费",
+    "其他",
+]
 ComplaintStatus = Literal["待处理", "处理中", "已升级", "已解决", "已回访", "已关闭"]
 NewComplaintStatus = Literal["处理中", "已升级", "已解决", "已回访", "已关闭"]
 QueryFormat = Literal["table", "json", "csv"]
@@ -40,8 +60,20 @@ ReportFormat = Literal["html", "pdf", "xlsx"]
 ReportKind = Literal["daily", "weekly"]
 Order = Literal["newest", "oldest", "risk", "engagement"]
 DeliveryStatus = Literal["pending", "sending", "sent", "failed", "dead"]
-AlertKind = Literal["mention", "event", "surge", "digest", "backfill", "rollup", "health", "complaint_sla", "complaint",
-                    "report", "hot", "spread"]
+AlertKind = Literal[
+    "mention",
+    "event",
+    "surge",
+    "digest",
+    "backfill",
+    "rollup",
+    "health",
+    "complaint_sla",
+    "complaint",
+    "report",
+    "hot",
+    "spread",
+]
 
 
 def split_list(value: str) -> list[str]:
@@ -56,8 +88,9 @@ def comma_choice(choices: Sequence[str], what: str) -> dict[str, Any]:
         parts = [p.strip() for p in split_list(str(value))]
         bad = [p for p in parts if p not in choices]
         if bad or not parts:
-            raise typer.BadParameter(f"{', '.join(bad) or repr(value)} is not a {what} "
-                                     f"(choose from {', '.join(choices)})")
+            raise typer.BadParameter(
+                f"{', '.join(bad) or repr(value)} is not a {what} (choose from {', '.join(choices)})"
+            )
         return ",".join(parts)
 
     def complete(incomplete: str) -> list[str]:

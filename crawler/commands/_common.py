@@ -35,8 +35,11 @@ class State:
             from crawler.logging import setup_logging
 
             cfg = self._config
-            setup_logging(self.log_level or cfg.project.log_level, log_dir=cfg.data_path() / "logs",
-                          json=cfg.project.log_json)
+            setup_logging(
+                self.log_level or cfg.project.log_level,
+                log_dir=cfg.data_path() / "logs",
+                json=cfg.project.log_json,
+            )
             self._logging_done = True
         return self._config
 
@@ -55,9 +58,11 @@ class State:
         engine = self.engine()
         reason = read_only_reason(engine)
         if reason is not None:
-            raise StorageError(f"the database {safe_url(str(engine.url))} is read-only ({reason}): "
-                               f"`yuqing {command}` needs to write; read-only use covers query, status, "
-                               "complaints list/show, report, export, db status and serve (reads)")
+            raise StorageError(
+                f"the database {safe_url(str(engine.url))} is read-only ({reason}): "
+                f"`yuqing {command}` needs to write; read-only use covers query, status, "
+                "complaints list/show, report, export, db status and serve (reads)"
+            )
         return engine
 
 

@@ -35,11 +35,21 @@ def _configure(ctx: typer.Context) -> None:
 def analyze_command(
     ctx: typer.Context,
     text: Annotated[str | None, typer.Argument(help="Text to analyse.")] = None,
-    jsonl: Annotated[Path | None, typer.Option("--jsonl", help="Analyse each record of a JSON Lines file.")] = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="With --jsonl: write here (default stdout).")] = None,
-    eval_file: Annotated[Path | None, typer.Option("--eval", help="Score a labelled JSON Lines file.")] = None,
-    errors: Annotated[int, typer.Option("--errors", help="With --eval: list this many misclassified records.")] = 0,
-    platform: Annotated[Platform | None, typer.Option("--platform", "-p", help="Where the text was posted.")] = None,
+    jsonl: Annotated[
+        Path | None, typer.Option("--jsonl", help="Analyse each record of a JSON Lines file.")
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="With --jsonl: write here (default stdout).")
+    ] = None,
+    eval_file: Annotated[
+        Path | None, typer.Option("--eval", help="Score a labelled JSON Lines file.")
+    ] = None,
+    errors: Annotated[
+        int, typer.Option("--errors", help="With --eval: list this many misclassified records.")
+    ] = 0,
+    platform: Annotated[
+        Platform | None, typer.Option("--platform", "-p", help="Where the text was posted.")
+    ] = None,
     brand: Annotated[str | None, typer.Option("--brand", "-b", help="The brand the text is about.")] = None,
     followers: Annotated[int, typer.Option("--followers", min=0)] = 0,
     likes: Annotated[int, typer.Option("--likes", min=0)] = 0,
@@ -57,8 +67,16 @@ def analyze_command(
     elif jsonl is not None:
         _run_jsonl(jsonl, out)
     else:
-        _run_text(text or "", platform=platform, brand=brand, followers=followers, likes=likes,
-                  comments=comments, shares=shares, as_json=as_json)
+        _run_text(
+            text or "",
+            platform=platform,
+            brand=brand,
+            followers=followers,
+            likes=likes,
+            comments=comments,
+            shares=shares,
+            as_json=as_json,
+        )
 
 
 def _run_text(text: str, *, as_json: bool, **kw: Any) -> None:
@@ -70,9 +88,16 @@ def _run_text(text: str, *, as_json: bool, **kw: Any) -> None:
         return
     table = Table(show_header=False, box=None)
     verdict = f"是 · {a.category} · {a.urgency}" if a.is_complaint else "否"
-    for key, value in (("投诉", verdict), ("风险", str(a.risk)), ("情感(正面概率)", f"{a.sentiment:.3f}"),
-                       ("依据", "；".join(a.reasons) or "—"), ("脱敏文本", a.masked_text),
-                       ("分词", a.tokens), ("指纹", str(a.fingerprint)), ("模型", a.model_version)):
+    for key, value in (
+        ("投诉", verdict),
+        ("风险", str(a.risk)),
+        ("情感(正面概率)", f"{a.sentiment:.3f}"),
+        ("依据", "；".join(a.reasons) or "—"),
+        ("脱敏文本", a.masked_text),
+        ("分词", a.tokens),
+        ("指纹", str(a.fingerprint)),
+        ("模型", a.model_version),
+    ):
         table.add_row(f"[bold]{key}[/]", value)
     console.print(table, highlight=False, markup=True)
 
@@ -111,11 +136,22 @@ def _run_eval(path: Path, errors: int) -> None:
         raise AnalyzeError(f"{path}: no record has an is_complaint label")
     rep = evaluate(records)
     console.print(f"[bold]{path}[/]: {rep.n} labelled records", highlight=False)
-    console.print(f"is_complaint  accuracy {rep.complaint.accuracy():.3f}  precision {rep.precision:.3f}  "
-                  f"recall {rep.recall:.3f}  F1 {rep.f1:.3f}", highlight=False)
-    console.print(f"category      accuracy {rep.category.accuracy():.3f}  (on labelled complaints)", highlight=False)
-    console.print(f"urgency       accuracy {rep.urgency.accuracy():.3f}  (on labelled complaints)", highlight=False)
-    for title, conf in (("is_complaint", rep.complaint), ("category", rep.category), ("urgency", rep.urgency)):
+    console.print(
+        f"is_complaint  accuracy {rep.complaint.accuracy():.3f}  precision {rep.precision:.3f}  "
+        f"recall {rep.recall:.3f}  F1 {rep.f1:.3f}",
+        highlight=False,
+    )
+    console.print(
+        f"category      accuracy {rep.category.accuracy():.3f}  (on labelled complaints)", highlight=False
+    )
+    console.print(
+        f"urgency       accuracy {rep.urgency.accuracy():.3f}  (on labelled complaints)", highlight=False
+    )
+    for title, conf in (
+        ("is_complaint", rep.complaint),
+        ("category", rep.category),
+        ("urgency", rep.urgency),
+    ):
         table = Table(title=f"{title}: rows = label, columns = prediction", title_justify="left")
         table.add_column("", no_wrap=True, min_width=8)
         for lab in conf.labels:

@@ -30,9 +30,14 @@ def check(
         typer.echo(json.dumps(view, ensure_ascii=False, indent=2, default=str))
         return
     if not quiet:
-
-        console.print(Syntax(json.dumps(view, ensure_ascii=False, indent=2, default=str), "json",
-                             theme="ansi_dark", word_wrap=True))
+        console.print(
+            Syntax(
+                json.dumps(view, ensure_ascii=False, indent=2, default=str),
+                "json",
+                theme="ansi_dark",
+                word_wrap=True,
+            )
+        )
     enabled = ", ".join(cfg.platforms.enabled()) or "none"
     console.print(
         f"[green]OK[/] {cfg.source}: {len(cfg.brands)} brand(s), platforms: {enabled}, "

@@ -30,16 +30,37 @@ def progress_line(s: dict[str, Any]) -> Text:
 def summary_table(rows: list[dict[str, Any]], title: str | None = None) -> Table:
     """Per crawl: status, requests, pages, new, updated, unchanged, retries, error, time."""
     table = Table(title=title, show_lines=False)
-    for col in ("platform", "brand", "status", "requests", "pages", "new", "updated", "unchanged", "retries",
-                "error", "time"):
+    for col in (
+        "platform",
+        "brand",
+        "status",
+        "requests",
+        "pages",
+        "new",
+        "updated",
+        "unchanged",
+        "retries",
+        "error",
+        "time",
+    ):
         table.add_column(col, justify="right" if col in _FIELDS or col in ("unchanged", "time") else "left")
     for s in rows:
         status = str(s.get("status", "?"))
         style = {"ok": "green", "partial": "yellow"}.get(status, "red")
         error = f"{s.get('error_kind')}" if s.get("error_kind") else ""
-        table.add_row(s.get("platform", "?"), s.get("brand", ""), f"[{style}]{status}[/]", str(s.get("requests", 0)),
-                      str(s.get("pages", 0)), str(s.get("new", 0)), str(s.get("updated", 0)),
-                      str(s.get("duplicate", 0)), str(s.get("retries", 0)), Text(error), f"{s.get('elapsed', 0):.1f}s")
+        table.add_row(
+            s.get("platform", "?"),
+            s.get("brand", ""),
+            f"[{style}]{status}[/]",
+            str(s.get("requests", 0)),
+            str(s.get("pages", 0)),
+            str(s.get("new", 0)),
+            str(s.get("updated", 0)),
+            str(s.get("duplicate", 0)),
+            str(s.get("retries", 0)),
+            Text(error),
+            f"{s.get('elapsed', 0):.1f}s",
+        )
     return table
 
 
@@ -75,23 +96,48 @@ def crawl_cmd(
     _close_stale_runs(st)
     with _crawl_lease(st, platform, brand_name):
         if as_json:
-            outcome = run_crawl(platform, brand, keyword=keyword, config_path=st.config_path, overrides=overrides,
-                                timeout=timeout)
+            outcome = run_crawl(
+                platform,
+                brand,
+                keyword=keyword,
+                config_path=st.config_path,
+                overrides=overrides,
+                timeout=timeout,
+            )
         else:
-            with Live(Text(f"starting the {platform} crawl of {brand} ..."), console=console, transient=True,
-                      refresh_per_second=4) as live:
-                outcome = run_crawl(platform, brand, keyword=keyword, config_path=st.config_path,
-                                    overrides=overrides, timeout=timeout,
-                                    on_progress=lambda s: live.update(progress_line(s)))
-    summary = {"platform": platform, "brand": brand, **outcome.summary, "status": outcome.status,
-               "returncode": outcome.returncode}
+            with Live(
+                Text(f"starting the {platform} crawl of {brand} ..."),
+                console=console,
+                transient=True,
+                refresh_per_second=4,
+            ) as live:
+                outcome = run_crawl(
+                    platform,
+                    brand,
+                    keyword=keyword,
+                    config_path=st.config_path,
+                    overrides=overrides,
+                    timeout=timeout,
+                    on_progress=lambda s: live.update(progress_line(s)),
+                )
+    summary = {
+        "platform": platform,
+        "brand": brand,
+        **outcome.summary,
+        "status": outcome.status,
+        "returncode": outcome.returncode,
+    }
     if as_json:
         typer.echo(json.dumps(summary, ensure_ascii=False, default=str))
     else:
         console.print(summary_table([summary]))
         if summary.get("error_message"):
-            console.print(Text(f"{summary.get('error_kind')}: {summary['error_message']}",
-                               style="red" if outcome.status == "failed" else "yellow"))
+            console.print(
+                Text(
+                    f"{summary.get('error_kind')}: {summary['error_message']}",
+                    style="red" if outcome.status == "failed" else "yellow",
+                )
+            )
         if summary.get("log_tail"):
             console.print(Text(summary["log_tail"], style="dim"))
     if outcome.status in ("failed", "timeout") or outcome.returncode not in (0, 1):
@@ -106,13 +152,16 @@ def _crawl_lease(st: Any, platform: str, brand: str) -> Any:
 
     engine = st.engine()
     name = crawl_lock_name(platform, brand)
-    lease = Lease.acquire(engine, name, new_owner("crawl"), st.config().scheduler.lock_lease_seconds,
-                          note="manual crawl")
+    lease = Lease.acquire(
+        engine, name, new_owner("crawl"), st.config().scheduler.lock_lease_seconds, note="manual crawl"
+    )
     if lease is None:
         other = holder(engine, name)
         who = f"{other.owner} since {other.acquired_at:%Y-%m-%d %H:%M:%S} UTC" if other else "another process"
-        raise YuqingError(f"a {platform} crawl of {brand} is already running ({who}); "
-                          "wait for it to end, or see 'yuqing status'")
+        raise YuqingError(
+            f"a {platform} crawl of {brand} is already running ({who}); "
+            "wait for it to end, or see 'yuqing status'"
+        )
     return lease
 
 

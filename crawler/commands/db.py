@@ -22,10 +22,14 @@ def upgrade_cmd(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> 
     engine = st.engine(migrate=True)
     rev = current_revision(engine)
     if as_json:
-        typer.echo(json.dumps({"database": safe_url(str(engine.url)), "revision": rev, "head": head_revision()}))
+        typer.echo(
+            json.dumps({"database": safe_url(str(engine.url)), "revision": rev, "head": head_revision()})
+        )
         return
-    console.print(f"[green]OK[/] {safe_url(str(engine.url))} at revision {rev} (head {head_revision()})",
-                  highlight=False)
+    console.print(
+        f"[green]OK[/] {safe_url(str(engine.url))} at revision {rev} (head {head_revision()})",
+        highlight=False,
+    )
 
 
 @db_app.command("status")
@@ -47,8 +51,18 @@ def status_cmd(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> N
                 t = model.__table__  # type: ignore[attr-defined]
                 counts[t.name] = int(conn.execute(select(func.count()).select_from(t)).scalar_one())
     if as_json:
-        typer.echo(json.dumps({"database": safe_url(str(engine.url)), "revision": rev, "head": head,
-                               "migrated": rev == head, "rows": counts}, ensure_ascii=False))
+        typer.echo(
+            json.dumps(
+                {
+                    "database": safe_url(str(engine.url)),
+                    "revision": rev,
+                    "head": head,
+                    "migrated": rev == head,
+                    "rows": counts,
+                },
+                ensure_ascii=False,
+            )
+        )
         return
     console.print(f"{safe_url(str(engine.url))}: revision {rev}, head {head}", highlight=False)
     if rev is None:

@@ -24,16 +24,24 @@ def doctor_cmd(
     checks = run_checks(state(ctx).config_path)
     broken = [c for c in checks if c.broken]
     if as_json:
-        typer.echo(json.dumps({"ok": not broken, "checks": [c.to_json() for c in checks]}, ensure_ascii=False,
-                              indent=1))
+        typer.echo(
+            json.dumps(
+                {"ok": not broken, "checks": [c.to_json() for c in checks]}, ensure_ascii=False, indent=1
+            )
+        )
     else:
         for c in checks:
             optional = "" if c.needed or c.status == "ok" else " (optional)"
-            console.print(f"{MARKS[c.status]} {escape(c.name)}: {escape(c.detail)}{optional}", highlight=False)
+            console.print(
+                f"{MARKS[c.status]} {escape(c.name)}: {escape(c.detail)}{optional}", highlight=False
+            )
             if c.fix and c.status != "ok":
                 console.print(f"    fix: {escape(c.fix)}", highlight=False)
-        verdict = (f"[red]{len(broken)} problem(s) to fix[/]" if broken
-                   else "[green]ready[/]" + (" (see the warnings)" if any(c.status != "ok" for c in checks) else ""))
+        verdict = (
+            f"[red]{len(broken)} problem(s) to fix[/]"
+            if broken
+            else "[green]ready[/]" + (" (see the warnings)" if any(c.status != "ok" for c in checks) else "")
+        )
         console.print(verdict, highlight=False)
     if broken:
         raise typer.Exit(1)

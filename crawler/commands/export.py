@@ -16,10 +16,16 @@ Multi = list[str] | None
 
 def export_cmd(
     ctx: typer.Context,
-    output: Annotated[Path, typer.Argument(help="File to write: .csv or .xlsx (the suffix picks the format).")],
-    text: Annotated[str | None, typer.Option("--search", help="Full-text search (as in yuqing query).")] = None,
+    output: Annotated[
+        Path, typer.Argument(help="File to write: .csv or .xlsx (the suffix picks the format).")
+    ],
+    text: Annotated[
+        str | None, typer.Option("--search", help="Full-text search (as in yuqing query).")
+    ] = None,
     brand: Annotated[str | None, typer.Option("--brand", "-b")] = None,
-    platform: Annotated[Multi, typer.Option("--platform", "-p", **comma_choice(PLATFORMS, "platform"))] = None,
+    platform: Annotated[
+        Multi, typer.Option("--platform", "-p", **comma_choice(PLATFORMS, "platform"))
+    ] = None,
     since: Annotated[str | None, typer.Option("--since", help="24h, 7d, 2026-11-01 or an ISO time.")] = None,
     until: Annotated[str | None, typer.Option("--until")] = None,
     sentiment: Annotated[Sentiment | None, typer.Option("--sentiment")] = None,
@@ -32,10 +38,13 @@ def export_cmd(
     author: Annotated[str | None, typer.Option("--author")] = None,
     event: Annotated[int | None, typer.Option("--event", min=1)] = None,
     limit: Annotated[int, typer.Option("--limit", "-n", min=1, max=1_000_000)] = 100_000,
-    fmt: Annotated[ExportFormat | None, typer.Option("--format", "-f", help="Default: from the suffix.")
-                   ] = None,
+    fmt: Annotated[
+        ExportFormat | None, typer.Option("--format", "-f", help="Default: from the suffix.")
+    ] = None,
     unmasked: Annotated[bool, typer.Option("--unmasked", help="Export PII (needs a handler token).")] = False,
-    token: Annotated[str | None, typer.Option("--token", help="Handler token (prefer $YUQING_API_TOKEN).")] = None,
+    token: Annotated[
+        str | None, typer.Option("--token", help="Handler token (prefer $YUQING_API_TOKEN).")
+    ] = None,
 ) -> None:
     """Export matching mentions for Excel."""
     from crawler import search_index
@@ -46,17 +55,41 @@ def export_cmd(
     if chosen not in ("csv", "xlsx"):
         raise YuqingError(f"cannot export to {chosen!r}: use a .csv or .xlsx file (or --format)")
     if output.is_dir():
-        raise YuqingError(f"{output} is a folder: give the file to write, e.g. {output / ('mentions.' + chosen)}")
+        raise YuqingError(
+            f"{output} is a folder: give the file to write, e.g. {output / ('mentions.' + chosen)}"
+        )
     st = state(ctx)
     cfg = st.config()
     actor = authorise_unmasked(cfg, token) if unmasked else "cli"
     search_index.configure(cfg)
-    f = make_filter(cfg, brand=brand, platform=platform, since=since, until=until, sentiment=sentiment,
-                    complaint=complaint, categories=category, urgencies=urgency, min_risk=min_risk,
-                    max_risk=max_risk, regions=region, author=author, event_id=event, q=text)
+    f = make_filter(
+        cfg,
+        brand=brand,
+        platform=platform,
+        since=since,
+        until=until,
+        sentiment=sentiment,
+        complaint=complaint,
+        categories=category,
+        urgencies=urgency,
+        min_risk=min_risk,
+        max_risk=max_risk,
+        regions=region,
+        author=author,
+        event_id=event,
+        q=text,
+    )
     with st.engine().connect() as conn:
-        n = export_file(conn, f, output, fmt=chosen, unmasked=unmasked, limit=limit,  # type: ignore[arg-type]
-                        tz=cfg.scheduler.timezone, actor=actor)
+        n = export_file(
+            conn,
+            f,
+            output,
+            fmt=chosen,
+            unmasked=unmasked,
+            limit=limit,  # type: ignore[arg-type]
+            tz=cfg.scheduler.timezone,
+            actor=actor,
+        )
     masked = "未脱敏" if unmasked else "已脱敏"
     console.print(f"[green]OK[/] {n} 条提及 → {output}（{masked}）", highlight=False)
 

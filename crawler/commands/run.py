@@ -19,8 +19,10 @@ def run_cmd(ctx: typer.Context) -> None:
     cfg = st.config()
     st.writable_engine("run")
     mode = "distributed (crawls run on `yuqing worker`s)" if cfg.distributed.active else "local"
-    console.print(f"yuqing run: {len(cfg.brands)} brand(s), platforms {', '.join(cfg.platforms.enabled())}, {mode}",
-                  highlight=False)
+    console.print(
+        f"yuqing run: {len(cfg.brands)} brand(s), platforms {', '.join(cfg.platforms.enabled())}, {mode}",
+        highlight=False,
+    )
     code = Service(st.config_path, cfg=cfg).run()
     raise typer.Exit(code)
 

@@ -17,7 +17,9 @@ def _parse_limits(spec: str | None) -> dict[str, int]:
     for part in filter(None, (p.strip() for p in (spec or "").split(","))):
         name, _, value = part.partition("=")
         if not value.isdigit() or int(value) < 1:
-            raise ConfigError(f"bad --rate-limit {part!r}: expected platform=requests_per_minute", key="rate-limit")
+            raise ConfigError(
+                f"bad --rate-limit {part!r}: expected platform=requests_per_minute", key="rate-limit"
+            )
         limits[name] = int(value)
     return limits
 
@@ -33,18 +35,38 @@ def simulate_cmd(
     ctx: typer.Context,
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = a free one).")] = 0,
     seed: Annotated[int, typer.Option(help="World seed: the same seed gives the same posts.")] = 7,
-    live: Annotated[bool, typer.Option("--live", help="Publish new posts and grow engagement over time.")] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="Publish new posts and grow engagement over time.")
+    ] = False,
     live_interval: Annotated[float, typer.Option(help="Seconds between live ticks.")] = 5.0,
-    faults: Annotated[str | None, typer.Option(
-        help="Faults to switch on: platform:kind[:rate[:duration]],... e.g. weibo:rate_limited:0.2")] = None,
-    posts: Annotated[int | None, typer.Option(help="Posts per brand per platform (default: per platform).")] = None,
-    comments: Annotated[str | None, typer.Option(help="Comments per post as MIN-MAX, e.g. 0-6 (0-0: none).")] = None,
-    platforms: Annotated[str | None, typer.Option("--platforms", "-p", help="Comma-separated subset of platforms to serve.",
-                                                **comma_choice(PLATFORMS, "platform"))] = None,
-    rate_limit: Annotated[str | None, typer.Option(
-        "--rate-limit", help="Block above N requests/min, e.g. heimao=45.")] = None,
-    config: Annotated[str | None, typer.Option(
-        "--config", "-c", help="Config file whose brands (and Heimao secret) the world uses.")] = None,
+    faults: Annotated[
+        str | None,
+        typer.Option(
+            help="Faults to switch on: platform:kind[:rate[:duration]],... e.g. weibo:rate_limited:0.2"
+        ),
+    ] = None,
+    posts: Annotated[
+        int | None, typer.Option(help="Posts per brand per platform (default: per platform).")
+    ] = None,
+    comments: Annotated[
+        str | None, typer.Option(help="Comments per post as MIN-MAX, e.g. 0-6 (0-0: none).")
+    ] = None,
+    platforms: Annotated[
+        str | None,
+        typer.Option(
+            "--platforms",
+            "-p",
+            help="Comma-separated subset of platforms to serve.",
+            **comma_choice(PLATFORMS, "platform"),
+        ),
+    ] = None,
+    rate_limit: Annotated[
+        str | None, typer.Option("--rate-limit", help="Block above N requests/min, e.g. heimao=45.")
+    ] = None,
+    config: Annotated[
+        str | None,
+        typer.Option("--config", "-c", help="Config file whose brands (and Heimao secret) the world uses."),
+    ] = None,
 ) -> None:
     """Serve simulated Weibo / Heimao / Xiaohongshu / Douyin on loopback until Ctrl-C or SIGTERM."""
     from loguru import logger
@@ -58,9 +80,17 @@ def simulate_cmd(
     try:
         fault_specs = parse_fault_spec(faults or "")
         extra = {"comments_per_post": _parse_range(comments)} if comments else {}
-        sim = Simulator(seed=seed, cfg=cfg, live=live, port=port, live_interval=live_interval,
-                        posts_per_brand=posts, rate_limits=_parse_limits(rate_limit), **extra,
-                        platforms=tuple(p.strip() for p in platforms.split(",")) if platforms else None)
+        sim = Simulator(
+            seed=seed,
+            cfg=cfg,
+            live=live,
+            port=port,
+            live_interval=live_interval,
+            posts_per_brand=posts,
+            rate_limits=_parse_limits(rate_limit),
+            **extra,
+            platforms=tuple(p.strip() for p in platforms.split(",")) if platforms else None,
+        )
         for spec in fault_specs:
             sim.set_fault(**spec)
     except ValueError as exc:
@@ -68,11 +98,16 @@ def simulate_cmd(
 
     def ready(url: str) -> None:
         sys.stdout.write(url + "\n")
-        sys.stdout.write(f"weibo cookie: SUB={sim.issue_session('weibo')['SUB']}\n"
-                         if "weibo" in sim.ctx.platforms else "")
+        sys.stdout.write(
+            f"weibo cookie: SUB={sim.issue_session('weibo')['SUB']}\n" if "weibo" in sim.ctx.platforms else ""
+        )
         sys.stdout.flush()
-        logger.info("simulator serving {} platforms, {} posts, seed {}", len(sim.ctx.platforms),
-                    len(sim.world.log), seed)
+        logger.info(
+            "simulator serving {} platforms, {} posts, seed {}",
+            len(sim.ctx.platforms),
+            len(sim.world.log),
+            seed,
+        )
 
     sim.serve_forever(ready)
 

@@ -12,8 +12,16 @@ from crawler.errors import ConfigError
 
 def worker_cmd(
     ctx: typer.Context,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-n", min=1, max=64,
-                                                    help="Crawls at once (default: distributed.worker_concurrency).")] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-n",
+            min=1,
+            max=64,
+            help="Crawls at once (default: distributed.worker_concurrency).",
+        ),
+    ] = None,
 ) -> None:
     """Run queued crawls from Redis into the shared database (distributed mode; start as many as you like).
 
@@ -24,12 +32,18 @@ def worker_cmd(
     st = state(ctx)
     cfg = st.config()
     if not cfg.distributed.active:
-        raise ConfigError("yuqing worker needs distributed mode: set REDIS_URL, or redis_url in the distributed section",
-                          path=cfg.source, key="distributed")
+        raise ConfigError(
+            "yuqing worker needs distributed mode: set REDIS_URL, or redis_url in the distributed section",
+            path=cfg.source,
+            key="distributed",
+        )
     st.writable_engine("worker")
     if cfg.database_url.startswith("sqlite"):
-        console.print("[yellow]warning:[/] workers share a SQLite file only on one machine; use PostgreSQL "
-                      "for workers on several machines", highlight=False)
+        console.print(
+            "[yellow]warning:[/] workers share a SQLite file only on one machine; use PostgreSQL "
+            "for workers on several machines",
+            highlight=False,
+        )
     worker = Worker(cfg, config_path=st.config_path, concurrency=concurrency)
     console.print(f"yuqing worker {worker.id}: {worker.concurrency} slot(s)", highlight=False)
     raise typer.Exit(worker.run())

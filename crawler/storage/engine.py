@@ -44,9 +44,9 @@ _MIGRATION_LOCK_ID = 7_310_221  # pg_advisory_lock key for "yuqing migrations"
 def normalize_url(url: str) -> str:
     """Accept ``postgresql://`` and ``postgres://`` and use the psycopg 3 driver."""
     if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://"):]
+        url = "postgresql://" + url[len("postgres://") :]
     if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
     return url
 
 
@@ -117,7 +117,11 @@ def _not_writable(path: Path) -> bool:
         read_only_fs = bool(os.statvfs(path).f_flag & os.ST_RDONLY)
     except OSError:
         return False
-    return read_only_fs or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH) or not os.access(path, os.W_OK)
+    return (
+        read_only_fs
+        or not mode & (stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH)
+        or not os.access(path, os.W_OK)
+    )
 
 
 def sqlite_read_only(path: Path) -> str | None:
@@ -164,11 +168,17 @@ def make_engine(url: str) -> Engine:
             engine = _sqlite_engine(url, parsed.database)
         elif parsed.get_backend_name() == "postgresql":
             engine = create_engine(
-                url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=dumps_json,
+                url,
+                pool_pre_ping=True,
+                pool_size=5,
+                max_overflow=10,
+                json_serializer=dumps_json,
                 connect_args={"connect_timeout": 10, "application_name": "yuqing"},
             )
         else:
-            raise StorageError(f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql")
+            raise StorageError(
+                f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
+            )
         _engines[url] = engine
         return engine
 
@@ -181,8 +191,9 @@ def _sqlite_engine(url: str, db: str | None) -> Engine:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise StorageError(f"cannot create the folder of the database {safe_url(url)}: "
-                               f"{exc.strerror or exc}") from exc
+            raise StorageError(
+                f"cannot create the folder of the database {safe_url(url)}: {exc.strerror or exc}"
+            ) from exc
         if _not_writable(path.parent):
             raise StorageError(f"the database {safe_url(url)} does not exist and its folder is not writable")
     if reason is not None:
@@ -191,8 +202,9 @@ def _sqlite_engine(url: str, db: str | None) -> Engine:
         event.listen(engine, "connect", _sqlite_read_only_pragmas)
         _read_only[engine] = reason
         return engine
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                           json_serializer=dumps_json)
+    engine = create_engine(
+        url, connect_args={"timeout": 30, "check_same_thread": False}, json_serializer=dumps_json
+    )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
 
@@ -235,7 +247,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     except OperationalError as exc:
         raise StorageError(_unreachable(engine, exc)) from exc
     except DBAPIError as exc:
-        raise StorageError(f"migration failed on {safe_url(str(engine.url))}: {_detail(engine, exc)}") from exc
+        raise StorageError(
+            f"migration failed on {safe_url(str(engine.url))}: {_detail(engine, exc)}"
+        ) from exc
     except SQLAlchemyError as exc:
         raise StorageError(f"migration failed on {safe_url(str(engine.url))}: {_one_line(str(exc))}") from exc
 
@@ -310,14 +324,21 @@ def _check_read_only_schema(engine: Engine, reason: str) -> None:
     try:
         current = current_revision(engine)
     except DBAPIError as exc:
-        raise StorageError(f"cannot read the database {where} (read-only: {reason}): {_detail(engine, exc)}") from exc
+        raise StorageError(
+            f"cannot read the database {where} (read-only: {reason}): {_detail(engine, exc)}"
+        ) from exc
     head = head_revision()
     if current != head:
-        raise StorageError(f"the database {where} is read-only ({reason}) and its schema is at revision "
-                           f"{current or 'none'}, not {head}: migrate it once with write access "
-                           "(`yuqing db upgrade`)")
-    logger.info("database {url} is read-only ({reason}): schema current, migrations skipped; reads only",
-                url=where, reason=reason)
+        raise StorageError(
+            f"the database {where} is read-only ({reason}) and its schema is at revision "
+            f"{current or 'none'}, not {head}: migrate it once with write access "
+            "(`yuqing db upgrade`)"
+        )
+    logger.info(
+        "database {url} is read-only ({reason}): schema current, migrations skipped; reads only",
+        url=where,
+        reason=reason,
+    )
 
 
 @contextmanager

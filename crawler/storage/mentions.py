@@ -30,8 +30,19 @@ PENDING = PendingWork.__table__  # type: ignore[attr-defined]
 
 # A change in any of these makes an existing mention "updated".
 TRACKED_FIELDS: tuple[str, ...] = (
-    "likes", "comments", "shares", "collects", "author_followers", "author_verified",
-    "text", "title", "ip_region", "extra", "author_name", "url", "published_at",
+    "likes",
+    "comments",
+    "shares",
+    "collects",
+    "author_followers",
+    "author_verified",
+    "text",
+    "title",
+    "ip_region",
+    "extra",
+    "author_name",
+    "url",
+    "published_at",
 )
 # Never overwritten by a re-crawl.
 _FROZEN = frozenset({"id", "platform", "post_id", "first_seen_at", "event_id"})
@@ -100,7 +111,9 @@ def _existing(
             func.unnest(bindparam("ps", [k[0] for k in keys], type_=ARRAY(String))).label("p"),
             func.unnest(bindparam("ids", [k[1] for k in keys], type_=ARRAY(String))).label("i"),
         ).subquery()
-        stmts = [select(*cols).join(pairs, (MENTIONS.c.platform == pairs.c.p) & (MENTIONS.c.post_id == pairs.c.i))]
+        stmts = [
+            select(*cols).join(pairs, (MENTIONS.c.platform == pairs.c.p) & (MENTIONS.c.post_id == pairs.c.i))
+        ]
     else:
         by_platform: dict[str, list[str]] = {}
         for platform, post_id in keys:
@@ -185,8 +198,14 @@ def _maybe_analyze(conn: Connection, inserted: int) -> None:
         return
     key = str(conn.engine.url)
     _since_analyze[key] = _since_analyze.get(key, 0) + inserted
-    estimate = conn.execute(select(func.greatest(func.max(text("reltuples")), 0)).select_from(
-        text("pg_class")).where(text("relname = 'mentions'"))).scalar() or 0
+    estimate = (
+        conn.execute(
+            select(func.greatest(func.max(text("reltuples")), 0))
+            .select_from(text("pg_class"))
+            .where(text("relname = 'mentions'"))
+        ).scalar()
+        or 0
+    )
     if _since_analyze[key] >= max(2_000, float(estimate)):
         conn.execute(text("ANALYZE mentions"))
         _since_analyze[key] = 0
@@ -204,7 +223,7 @@ def upsert_mentions(
     cleaned = [_clean(r, now) for r in rows]
     total = UpsertResult()
     for start in range(0, len(cleaned), batch_size):
-        batch = cleaned[start:start + batch_size]
+        batch = cleaned[start : start + batch_size]
         if isinstance(bind, Connection):
             result = _upsert_batch(bind, batch, now)
             _maybe_analyze(bind, result.new)
@@ -219,14 +238,22 @@ def upsert_mentions(
 # --- crawl runs -------------------------------------------------------------
 
 
-def start_run(engine: Engine, *, spider: str, platform: str, brand: str | None, keyword: str | None = None) -> int:
+def start_run(
+    engine: Engine, *, spider: str, platform: str, brand: str | None, keyword: str | None = None
+) -> int:
     """Open a ``crawl_runs`` record (status ``running``) and return its id."""
     with engine.begin() as conn:
         rec = conn.execute(
             insert(RUNS).returning(RUNS.c.id),
             {
-                "spider": spider, "platform": platform, "brand": brand, "keyword": keyword,
-                "started_at": utcnow(), "status": "running", "host": socket.gethostname()[:128], "pid": os.getpid(),
+                "spider": spider,
+                "platform": platform,
+                "brand": brand,
+                "keyword": keyword,
+                "started_at": utcnow(),
+                "status": "running",
+                "host": socket.gethostname()[:128],
+                "pid": os.getpid(),
             },
         ).one()
     return int(rec.id)
@@ -246,7 +273,9 @@ def finish_run(engine: Engine, run_id: int, *, status: str, **fields: Any) -> No
 # --- watermarks -------------------------------------------------------------
 
 
-def get_watermark(bind: Engine | Connection, platform: str, brand: str, keyword: str) -> dict[str, Any] | None:
+def get_watermark(
+    bind: Engine | Connection, platform: str, brand: str, keyword: str
+) -> dict[str, Any] | None:
     stmt = select(WATERMARKS).where(
         WATERMARKS.c.platform == platform, WATERMARKS.c.brand == brand, WATERMARKS.c.keyword == keyword
     )
@@ -272,11 +301,18 @@ def set_watermark(
     with engine.begin() as conn:
         current = get_watermark(conn, platform, brand, keyword)
         if current is None:
-            conn.execute(insert(WATERMARKS), {
-                "platform": platform, "brand": brand, "keyword": keyword,
-                "newest_published_at": newest_published_at, "newest_post_id": newest_post_id,
-                "last_run_at": now, "updated_at": now,
-            })
+            conn.execute(
+                insert(WATERMARKS),
+                {
+                    "platform": platform,
+                    "brand": brand,
+                    "keyword": keyword,
+                    "newest_published_at": newest_published_at,
+                    "newest_post_id": newest_post_id,
+                    "last_run_at": now,
+                    "updated_at": now,
+                },
+            )
             return
         values: dict[str, Any] = {"last_run_at": now, "updated_at": now}
         old = current["newest_published_at"]
@@ -288,8 +324,9 @@ def set_watermark(
 def heartbeat_run(engine: Engine, run_id: int) -> None:
     """Stamp a running crawl as alive (see :func:`crawler.crawljob.mark_stale_runs`)."""
     with engine.begin() as conn:
-        conn.execute(update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running")
-                     .values(heartbeat_at=utcnow()))
+        conn.execute(
+            update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running").values(heartbeat_at=utcnow())
+        )
 
 
 # --- pending work (comments, details) -----------------------------------------
@@ -300,21 +337,38 @@ Task = tuple[str, str]  # (kind, post_id)
 def record_pending(conn: Connection, platform: str, brand: str, tasks: Iterable[Task]) -> int:
     """Make sure each task has a ``crawl_pending`` row (existing rows keep their attempts)."""
     now = utcnow()
-    rows = [{"platform": platform, "brand": brand[:64], "kind": kind, "post_id": str(post_id)[:64], "keyword": None,
-             "attempts": 0, "created_at": now, "updated_at": now} for kind, post_id in dict.fromkeys(tasks)]
+    rows = [
+        {
+            "platform": platform,
+            "brand": brand[:64],
+            "kind": kind,
+            "post_id": str(post_id)[:64],
+            "keyword": None,
+            "attempts": 0,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for kind, post_id in dict.fromkeys(tasks)
+    ]
     if not rows:
         return 0
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = dialect.insert(PENDING).on_conflict_do_nothing(index_elements=["platform", "brand", "kind", "post_id"])
+    stmt = dialect.insert(PENDING).on_conflict_do_nothing(
+        index_elements=["platform", "brand", "kind", "post_id"]
+    )
     for start in range(0, len(rows), 500):
-        conn.execute(stmt, rows[start:start + 500])
+        conn.execute(stmt, rows[start : start + 500])
     return len(rows)
 
 
-def load_pending(bind: Engine | Connection, platform: str, brand: str, kinds: Sequence[str]) -> dict[str, set[str]]:
+def load_pending(
+    bind: Engine | Connection, platform: str, brand: str, kinds: Sequence[str]
+) -> dict[str, set[str]]:
     """The open tasks of (platform, brand), by kind."""
     out: dict[str, set[str]] = {k: set() for k in kinds}
-    stmt = select(PENDING.c.kind, PENDING.c.post_id).where(PENDING.c.platform == platform, PENDING.c.brand == brand)
+    stmt = select(PENDING.c.kind, PENDING.c.post_id).where(
+        PENDING.c.platform == platform, PENDING.c.brand == brand
+    )
     if isinstance(bind, Connection):
         rows = bind.execute(stmt).all()
     else:
@@ -326,8 +380,16 @@ def load_pending(bind: Engine | Connection, platform: str, brand: str, kinds: Se
     return out
 
 
-def settle_pending(engine: Engine, platform: str, brand: str, *, done: Iterable[Task], still_open: Iterable[Task],
-                   count_attempt: bool, max_attempts: int = 5) -> list[Task]:
+def settle_pending(
+    engine: Engine,
+    platform: str,
+    brand: str,
+    *,
+    done: Iterable[Task],
+    still_open: Iterable[Task],
+    count_attempt: bool,
+    max_attempts: int = 5,
+) -> list[Task]:
     """End of a crawl: delete the tasks it finished; record the ones left open, and with
     ``count_attempt`` (the crawl ran to its end) count one more attempt for them. Tasks that
     reach ``max_attempts`` are given up and returned (the caller logs them)."""
@@ -339,8 +401,11 @@ def settle_pending(engine: Engine, platform: str, brand: str, *, done: Iterable[
         for kind in {k for k, _ in done}:
             ids = [p for k, p in done if k == kind]
             for start in range(0, len(ids), 500):
-                conn.execute(PENDING.delete().where(key, PENDING.c.kind == kind,
-                                                    PENDING.c.post_id.in_(ids[start:start + 500])))
+                conn.execute(
+                    PENDING.delete().where(
+                        key, PENDING.c.kind == kind, PENDING.c.post_id.in_(ids[start : start + 500])
+                    )
+                )
         record_pending(conn, platform, brand, still)
         if not count_attempt or not still:
             return given_up
@@ -348,10 +413,14 @@ def settle_pending(engine: Engine, platform: str, brand: str, *, done: Iterable[
         for kind in {k for k, _ in still}:
             ids = [p for k, p in still if k == kind]
             for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+                chunk = ids[start : start + 500]
                 where = (key, PENDING.c.kind == kind, PENDING.c.post_id.in_(chunk))
-                conn.execute(update(PENDING).where(*where).values(attempts=PENDING.c.attempts + 1, updated_at=now))
-                gone = conn.execute(select(PENDING.c.post_id).where(*where, PENDING.c.attempts >= max_attempts)).all()
+                conn.execute(
+                    update(PENDING).where(*where).values(attempts=PENDING.c.attempts + 1, updated_at=now)
+                )
+                gone = conn.execute(
+                    select(PENDING.c.post_id).where(*where, PENDING.c.attempts >= max_attempts)
+                ).all()
                 if gone:
                     given_up += [(kind, r[0]) for r in gone]
                     conn.execute(PENDING.delete().where(*where, PENDING.c.attempts >= max_attempts))

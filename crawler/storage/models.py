@@ -58,7 +58,9 @@ class Mention(SQLModel, table=True):
     shares: int = Field(default=0, sa_type=BigInteger)
     collects: int = Field(default=0, sa_type=BigInteger)
     ip_region: str | None = Field(default=None, max_length=64, index=True)
-    extra: dict[str, Any] | None = Field(default=None, sa_type=JSONType)  # platform specifics (Heimao status, demand, amount)
+    extra: dict[str, Any] | None = Field(
+        default=None, sa_type=JSONType
+    )  # platform specifics (Heimao status, demand, amount)
     raw: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     # analysis (filled by sentiment.analyze through the pipeline)
     sentiment: float | None = None
@@ -109,7 +111,9 @@ class CrawlRun(SQLModel, table=True):
     keyword: str | None = Field(default=None, max_length=128)
     started_at: datetime = _ts(nullable=False)
     finished_at: datetime | None = _ts()
-    status: str = Field(default="running", max_length=16)  # running | ok | partial | failed | timeout | killed
+    status: str = Field(
+        default="running", max_length=16
+    )  # running | ok | partial | failed | timeout | killed
     requests: int = 0
     pages: int = 0
     items: int = 0
@@ -184,8 +188,12 @@ class Event(SQLModel, table=True):
     max_risk: int = 0
     max_followers: int = Field(default=0, sa_type=BigInteger)
     alerted_level: str | None = Field(default=None, max_length=32)  # what the last immediate alert covered
-    alert_state: dict[str, Any] | None = Field(default=None, sa_type=JSONType)  # urgency/big-V/surges already alerted
-    features: list[str] | None = Field(default=None, sa_type=JSONType)  # the representative's shingles (story match)
+    alert_state: dict[str, Any] | None = Field(
+        default=None, sa_type=JSONType
+    )  # urgency/big-V/surges already alerted
+    features: list[str] | None = Field(
+        default=None, sa_type=JSONType
+    )  # the representative's shingles (story match)
     # the representative's platform and the story's wordings on other platforms (alerts/events.py):
     # {"platform": str, "wordings": [{"platform", "fingerprint", "features": [bigram, ...]}, ...]}
     variants: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
@@ -427,7 +435,9 @@ class ComplaintMention(SQLModel, table=True):
     mention_id: int = Field(foreign_key="mentions.id", primary_key=True)
     added_at: datetime = _ts(nullable=False)
     relation: str | None = Field(default=None, max_length=16)  # source | repeat | repost | copy | comment
-    note: str | None = Field(default=None, sa_type=Text)  # why it joined (Chinese), e.g. 转发同一事件，并入 TS…
+    note: str | None = Field(
+        default=None, sa_type=Text
+    )  # why it joined (Chinese), e.g. 转发同一事件，并入 TS…
 
 
 class ComplaintHistory(SQLModel, table=True):
@@ -439,7 +449,9 @@ class ComplaintHistory(SQLModel, table=True):
     complaint_id: int = Field(foreign_key="complaints.id", index=True)
     at: datetime = _ts(nullable=False)
     actor: str = Field(default="system", max_length=64)
-    action: str = Field(max_length=32)  # registered | status | assign | note | urgency | sla_warning | breach | escalate
+    action: str = Field(
+        max_length=32
+    )  # registered | status | assign | note | urgency | sla_warning | breach | escalate
     field: str | None = Field(default=None, max_length=32)
     old: str | None = Field(default=None, sa_type=Text)
     new: str | None = Field(default=None, sa_type=Text)
@@ -487,8 +499,10 @@ class HotSnapshot(SQLModel, table=True):
     """One line of a hot list as fetched (every line, every fetch): the list's history."""
 
     __tablename__ = "hot_snapshots"
-    __table_args__ = (Index("ix_hot_snapshots_platform_at", "platform", "fetched_at"),
-                      Index("ix_hot_snapshots_brand_at", "brand", "fetched_at"))
+    __table_args__ = (
+        Index("ix_hot_snapshots_platform_at", "platform", "fetched_at"),
+        Index("ix_hot_snapshots_brand_at", "brand", "fetched_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
@@ -506,8 +520,10 @@ class HotTopic(SQLModel, table=True):
     """A brand's topic on a hot list: its path, what was alerted, and the event its posts joined."""
 
     __tablename__ = "hot_topics"
-    __table_args__ = (UniqueConstraint("platform", "word", name="uq_hot_topics_platform_word"),
-                      Index("ix_hot_topics_brand_last", "brand", "last_seen_at"))
+    __table_args__ = (
+        UniqueConstraint("platform", "word", name="uq_hot_topics_platform_word"),
+        Index("ix_hot_topics_brand_last", "brand", "last_seen_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
@@ -534,8 +550,10 @@ class TrackedPost(SQLModel, table=True):
     """A risky post on watch: its reposts and comments are fetched on a schedule until ``until``."""
 
     __tablename__ = "tracked_posts"
-    __table_args__ = (UniqueConstraint("platform", "post_id", name="uq_tracked_posts_platform_post"),
-                      Index("ix_tracked_posts_due", "status", "next_at"))
+    __table_args__ = (
+        UniqueConstraint("platform", "post_id", name="uq_tracked_posts_platform_post"),
+        Index("ix_tracked_posts_due", "status", "next_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     platform: str = Field(max_length=16)
@@ -553,7 +571,9 @@ class TrackedPost(SQLModel, table=True):
     fetches: int = 0
     requests: int = 0
     last_error: str | None = Field(default=None, sa_type=Text)
-    alert_state: dict[str, Any] | None = Field(default=None, sa_type=JSONType)  # big-Vs and accelerations alerted
+    alert_state: dict[str, Any] | None = Field(
+        default=None, sa_type=JSONType
+    )  # big-Vs and accelerations alerted
 
 
 class TrackPoint(SQLModel, table=True):
@@ -605,8 +625,31 @@ class SchedulerJob(SQLModel, table=True):
 
 
 ALL_TABLES = [
-    Mention, Author, CrawlRun, Watermark, PendingWork, Event, EventKey, SurgeMark, DigestItem,
-    Alert, AlertDelivery, AlertSend, AlertChannelState, AlertHold, AlertCharge,
-    Complaint, ComplaintCounter, ComplaintMention, ComplaintHistory, HealthIncident,
-    ServiceLock, SchedulerJob, HotSnapshot, HotTopic, TrackedPost, TrackPoint, Repost,
+    Mention,
+    Author,
+    CrawlRun,
+    Watermark,
+    PendingWork,
+    Event,
+    EventKey,
+    SurgeMark,
+    DigestItem,
+    Alert,
+    AlertDelivery,
+    AlertSend,
+    AlertChannelState,
+    AlertHold,
+    AlertCharge,
+    Complaint,
+    ComplaintCounter,
+    ComplaintMention,
+    ComplaintHistory,
+    HealthIncident,
+    ServiceLock,
+    SchedulerJob,
+    HotSnapshot,
+    HotTopic,
+    TrackedPost,
+    TrackPoint,
+    Repost,
 ]

@@ -50,15 +50,18 @@ class WeiboQrLogin:
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         code = self.codes.create()
-        return web.Response(text=_PAGE.format(qrid=code.qrid, qrid_json=json.dumps(code.qrid)),
-                            content_type="text/html")
+        return web.Response(
+            text=_PAGE.format(qrid=code.qrid, qrid_json=json.dumps(code.qrid)), content_type="text/html"
+        )
 
     async def image(self, request: web.Request) -> web.StreamResponse:
         qrid = request.query.get("qrid", "")
         if self.codes.get(qrid) is None:
             raise web.HTTPNotFound(text="unknown qrid")
-        return web.Response(text=qr_svg(f"https://passport.weibo.cn/signin/qrcode/scan?qr={qrid}"),
-                            content_type="image/svg+xml")
+        return web.Response(
+            text=qr_svg(f"https://passport.weibo.cn/signin/qrcode/scan?qr={qrid}"),
+            content_type="image/svg+xml",
+        )
 
     async def check(self, request: web.Request) -> web.StreamResponse:
         qrid = request.query.get("qrid", "")
@@ -68,8 +71,11 @@ class WeiboQrLogin:
         if code.state == CONFIRMED and self.codes.consume(qrid):
             token = self.sessions.issue("weibo")
             resp = web.json_response({"retcode": 20000000, "msg": "登录成功", "data": {"url": "/weibo/"}})
-            for name, value in (("SUB", token), ("SUBP", "0033WrSXqPxfM725Ws9jqgMF55529P9D9W5"),
-                                ("SSOLoginState", str(int(time.time())))):
+            for name, value in (
+                ("SUB", token),
+                ("SUBP", "0033WrSXqPxfM725Ws9jqgMF55529P9D9W5"),
+                ("SSOLoginState", str(int(time.time()))),
+            ):
                 resp.set_cookie(name, value, path=COOKIE_PATH, httponly=name == "SUB", max_age=86400 * 30)
             return resp
         return web.json_response({"retcode": 50114001, "msg": "未使用", "data": None})

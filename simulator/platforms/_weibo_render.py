@@ -21,9 +21,18 @@ CST = timezone(timedelta(hours=8))
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _B62 = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_ICON_FILES = {"[怒]": "d_nu", "[允悲]": "d_yunbei", "[哈哈]": "d_haha", "[赞]": "d_zan", "[心]": "l_xin",
-               "[泪]": "d_lei", "[抓狂]": "d_zhuakuang", "[吃瓜]": "d_chigua", "[doge]": "d_doge",
-               "[微笑]": "d_hehe"}
+_ICON_FILES = {
+    "[怒]": "d_nu",
+    "[允悲]": "d_yunbei",
+    "[哈哈]": "d_haha",
+    "[赞]": "d_zan",
+    "[心]": "l_xin",
+    "[泪]": "d_lei",
+    "[抓狂]": "d_zhuakuang",
+    "[吃瓜]": "d_chigua",
+    "[doge]": "d_doge",
+    "[微笑]": "d_hehe",
+}
 _TOKEN_RE = re.compile(r"(\[[^\[\]\n]{1,6}\]|#[^#\n]{1,40}#|@[\w\u4e00-\u9fff-]{1,30}|\n)")
 LONG_TEXT_LIMIT = 140
 SNIPPET_CHARS = 120
@@ -97,13 +106,17 @@ def text_html(plain: str) -> str:
             parts.append("<br />")
         elif tok in _ICON_FILES:
             src = f"https://h5.sinaimg.cn/m/emoticon/icon/default/{_ICON_FILES[tok]}-{stable_hash(tok) % 10**8:08x}.png"
-            parts.append(f'<span class="url-icon"><img alt="{html.escape(tok)}" src="{src}" '
-                         f'style="width:1em; height:1em;" /></span>')
+            parts.append(
+                f'<span class="url-icon"><img alt="{html.escape(tok)}" src="{src}" '
+                f'style="width:1em; height:1em;" /></span>'
+            )
         elif tok.startswith("#") and len(tok) > 2:
             q = quote(tok, safe="")
-            parts.append(f'<a  href="https://m.weibo.cn/search?containerid=231522type%3D1%26t%3D10%26q%3D{q}'
-                         f'&extparam={q}&luicode=10000011" data-hide=""><span class="surl-text">'
-                         f"{html.escape(tok)}</span></a>")
+            parts.append(
+                f'<a  href="https://m.weibo.cn/search?containerid=231522type%3D1%26t%3D10%26q%3D{q}'
+                f'&extparam={q}&luicode=10000011" data-hide=""><span class="surl-text">'
+                f"{html.escape(tok)}</span></a>"
+            )
         elif tok.startswith("@"):
             parts.append(f"<a href='/n/{html.escape(tok[1:])}'>{html.escape(tok)}</a>")
         else:
@@ -122,30 +135,63 @@ def display_text(post: Post) -> tuple[str, bool]:
 def user_json(a: Author) -> dict[str, Any]:
     followers: int | str = wan(a.followers) if a.followers >= 100_000 else a.followers
     out: dict[str, Any] = {
-        "id": int(a.id), "screen_name": a.name,
+        "id": int(a.id),
+        "screen_name": a.name,
         "profile_image_url": f"https://tvax1.sinaimg.cn/crop.0.0.180.180.180/{int(a.id):x}ly8g.jpg",
         "profile_url": f"https://m.weibo.cn/u/{a.id}?uid={a.id}&luicode=10000011",
-        "statuses_count": a.statuses, "verified": a.verified, "verified_type": a.verified_type,
+        "statuses_count": a.statuses,
+        "verified": a.verified,
+        "verified_type": a.verified_type,
     }
     if a.verified:
         out["verified_type_ext"] = 1
         out["verified_reason"] = a.verified_reason
-    out.update({
-        "close_blue_v": False, "description": a.description, "gender": a.gender, "mbtype": 12 if a.verified else 0,
-        "svip": 0, "urank": 20 + int(a.id) % 30, "mbrank": int(a.id) % 7, "follow_me": False, "following": False,
-        "follow_count": 50 + int(a.id) % 900, "followers_count": followers,
-        "followers_count_str": wan(a.followers) if a.followers >= 10_000 else str(a.followers),
-        "cover_image_phone": "https://tva1.sinaimg.cn/crop.0.0.640.640.640/549d0121tw1egm1kjly3jj20hs0hsq4f.jpg",
-        "avatar_hd": f"https://wx1.sinaimg.cn/orj480/{int(a.id):x}ly8g.jpg", "like": False, "like_me": False,
-        "badge": _badge(a),
-    })
+    out.update(
+        {
+            "close_blue_v": False,
+            "description": a.description,
+            "gender": a.gender,
+            "mbtype": 12 if a.verified else 0,
+            "svip": 0,
+            "urank": 20 + int(a.id) % 30,
+            "mbrank": int(a.id) % 7,
+            "follow_me": False,
+            "following": False,
+            "follow_count": 50 + int(a.id) % 900,
+            "followers_count": followers,
+            "followers_count_str": wan(a.followers) if a.followers >= 10_000 else str(a.followers),
+            "cover_image_phone": "https://tva1.sinaimg.cn/crop.0.0.640.640.640/549d0121tw1egm1kjly3jj20hs0hsq4f.jpg",
+            "avatar_hd": f"https://wx1.sinaimg.cn/orj480/{int(a.id):x}ly8g.jpg",
+            "like": False,
+            "like_me": False,
+            "badge": _badge(a),
+        }
+    )
     return out
 
 
-_BADGES = ("bind_taobao", "dzwbqlx_2016", "follow_whitelist_video", "user_name_certificate", "wenchuan_10th",
-           "super_star_2018", "worldcup_2018", "dailv_2018", "weibo_display_fans", "relation_display", "pc_new",
-           "hongbao_2020", "gongyi_2020", "status_visible", "video_visible", "iplocationchange_2022", "gaokao_2022",
-           "party_cardid_state", "hongrenjie_2022", "companion_card")
+_BADGES = (
+    "bind_taobao",
+    "dzwbqlx_2016",
+    "follow_whitelist_video",
+    "user_name_certificate",
+    "wenchuan_10th",
+    "super_star_2018",
+    "worldcup_2018",
+    "dailv_2018",
+    "weibo_display_fans",
+    "relation_display",
+    "pc_new",
+    "hongbao_2020",
+    "gongyi_2020",
+    "status_visible",
+    "video_visible",
+    "iplocationchange_2022",
+    "gaokao_2022",
+    "party_cardid_state",
+    "hongrenjie_2022",
+    "companion_card",
+)
 
 
 def _badge(a: Author) -> dict[str, int]:
@@ -158,30 +204,51 @@ def _topic_page(post: Post) -> dict[str, Any] | None:
     if topic is None:
         return None
     q = quote(topic.group(0), safe="")
-    return {"type": "search_topic", "object_type": 0,
-            "page_pic": {"url": "https://wx1.sinaimg.cn/thumb180/0024cZx9ly8gyemyiee8yj605005074d02.jpg"},
-            "page_url": f"https://m.weibo.cn/search?containerid=231522type%3D1%26t%3D10%26q%3D{q}&extparam={q}",
-            "page_title": topic.group(0), "content1": f"{stable_hash(q) % 5000}讨论 {stable_hash(q) % 90000}阅读 "}
+    return {
+        "type": "search_topic",
+        "object_type": 0,
+        "page_pic": {"url": "https://wx1.sinaimg.cn/thumb180/0024cZx9ly8gyemyiee8yj605005074d02.jpg"},
+        "page_url": f"https://m.weibo.cn/search?containerid=231522type%3D1%26t%3D10%26q%3D{q}&extparam={q}",
+        "page_title": topic.group(0),
+        "content1": f"{stable_hash(q) % 5000}讨论 {stable_hash(q) % 90000}阅读 ",
+    }
 
 
 def _pics(post: Post) -> dict[str, Any]:
     pids = post.extra.get("pic_ids", [])
     if not pids:
         return {"pic_ids": [], "pic_num": 0}
-    pics = [{"pid": p, "url": f"https://wx1.sinaimg.cn/orj360/{p}.jpg", "size": "orj360",
-             "geo": {"width": 360, "height": 270, "croped": False},
-             "large": {"size": "large", "url": f"https://wx1.sinaimg.cn/large/{p}.jpg",
-                       "geo": {"width": "1024", "height": "768", "croped": False}}} for p in pids]
-    return {"pic_ids": pids, "pic_num": len(pids), "pics": pics, "picStatus": ",".join("1" * len(pids)),
-            "thumbnail_pic": f"https://wx1.sinaimg.cn/thumbnail/{pids[0]}.jpg",
-            "bmiddle_pic": f"http://wx1.sinaimg.cn/bmiddle/{pids[0]}.jpg",
-            "original_pic": f"https://wx1.sinaimg.cn/large/{pids[0]}.jpg"}
+    pics = [
+        {
+            "pid": p,
+            "url": f"https://wx1.sinaimg.cn/orj360/{p}.jpg",
+            "size": "orj360",
+            "geo": {"width": 360, "height": 270, "croped": False},
+            "large": {
+                "size": "large",
+                "url": f"https://wx1.sinaimg.cn/large/{p}.jpg",
+                "geo": {"width": "1024", "height": "768", "croped": False},
+            },
+        }
+        for p in pids
+    ]
+    return {
+        "pic_ids": pids,
+        "pic_num": len(pids),
+        "pics": pics,
+        "picStatus": ",".join("1" * len(pids)),
+        "thumbnail_pic": f"https://wx1.sinaimg.cn/thumbnail/{pids[0]}.jpg",
+        "bmiddle_pic": f"http://wx1.sinaimg.cn/bmiddle/{pids[0]}.jpg",
+        "original_pic": f"https://wx1.sinaimg.cn/large/{pids[0]}.jpg",
+    }
 
 
 def created_at(post: Post, now: datetime, relative_share: int, max_relative_days: float | None = None) -> str:
     """RFC time, or (for ``relative_share`` in 10 ids, younger than ``max_relative_days``) a relative form."""
     h = stable_hash(post.post_id)
-    young = max_relative_days is None or (now - post.published_at).total_seconds() < max_relative_days * 86_400
+    young = (
+        max_relative_days is None or (now - post.published_at).total_seconds() < max_relative_days * 86_400
+    )
     if h % 10 < relative_share and young:
         return relative_time(post.published_at, now, h // 10)
     return rfc_time(post.published_at)
@@ -193,24 +260,51 @@ def mblog(post: Post, now: datetime, *, full: bool = False, retweet: Post | None
     if full:
         text = text_html(post.text)
     m: dict[str, Any] = {
-        "visible": {"type": 0, "list_id": 0}, "created_at": created_at(post, now, 2, 2),
-        "id": post.post_id, "mid": post.post_id, "can_edit": False, "show_additional_indication": 0,
-        "text": text, "textLength": len(post.text.encode("gbk", "replace")),
-        "source": post.extra.get("source", ""), "favorited": False, **_pics(post),
-        "is_paid": False, "mblog_vip_type": 0, "user": user_json(post.author),
+        "visible": {"type": 0, "list_id": 0},
+        "created_at": created_at(post, now, 2, 2),
+        "id": post.post_id,
+        "mid": post.post_id,
+        "can_edit": False,
+        "show_additional_indication": 0,
+        "text": text,
+        "textLength": len(post.text.encode("gbk", "replace")),
+        "source": post.extra.get("source", ""),
+        "favorited": False,
+        **_pics(post),
+        "is_paid": False,
+        "mblog_vip_type": 0,
+        "user": user_json(post.author),
         "reposts_count": show_count(post.shares, post.post_id + "r"),
         "comments_count": show_count(post.comments, post.post_id + "c"),
-        "reprint_cmt_count": 0, "attitudes_count": show_count(post.likes, post.post_id + "a"),
-        "pending_approval_count": 0, "isLongText": is_long, "mlevel": 0, "show_mlevel": 0, "darwin_tags": [],
-        "hot_page": {"fid": "232532_mblog", "feed_detail_type": 0}, "mblogtype": 0,
+        "reprint_cmt_count": 0,
+        "attitudes_count": show_count(post.likes, post.post_id + "a"),
+        "pending_approval_count": 0,
+        "isLongText": is_long,
+        "mlevel": 0,
+        "show_mlevel": 0,
+        "darwin_tags": [],
+        "hot_page": {"fid": "232532_mblog", "feed_detail_type": 0},
+        "mblogtype": 0,
         "rid": f"0_0_50_{stable_hash(post.post_id)}_0_0_0",
-        "number_display_strategy": {"apply_scenario_flag": 3, "display_text_min_number": 1000000,
-                                    "display_text": "100万+"},
-        "cardid": f"star_{1600 + stable_hash(post.author.id) % 100}", "extern_safe": 0, "content_auth": 0,
+        "number_display_strategy": {
+            "apply_scenario_flag": 3,
+            "display_text_min_number": 1000000,
+            "display_text": "100万+",
+        },
+        "cardid": f"star_{1600 + stable_hash(post.author.id) % 100}",
+        "extern_safe": 0,
+        "content_auth": 0,
         "safe_tags": 1 << (30 + stable_hash(post.post_id) % 6),
-        "comment_manage_info": {"comment_permission_type": -1, "approval_comment_type": 0, "comment_sort_type": 0,
-                                "ai_play_picture_type": 0},
-        "new_comment_style": 0, "ab_switcher": 4, "mblog_menu_new_style": 0, "edit_config": {"edited": False},
+        "comment_manage_info": {
+            "comment_permission_type": -1,
+            "approval_comment_type": 0,
+            "comment_sort_type": 0,
+            "ai_play_picture_type": 0,
+        },
+        "new_comment_style": 0,
+        "ab_switcher": 4,
+        "mblog_menu_new_style": 0,
+        "edit_config": {"edited": False},
         "bid": post.extra.get("bid", ""),
     }
     if post.ip_region and stable_hash(post.post_id) % 20:
@@ -220,9 +314,13 @@ def mblog(post: Post, now: datetime, *, full: bool = False, retweet: Post | None
     if topic_page is not None:
         m["page_info"] = topic_page
     if post.extra.get("video"):
-        m["page_info"] = {"type": "video", "object_type": 11, "page_title": post.author.name + "的微博视频",
-                          "media_info": {"duration": 42, "stream_url": f"https://f.video.weibocdn.com/{post.post_id}.mp4"},
-                          "urls": {"mp4_720p_mp4": f"https://f.video.weibocdn.com/{post.post_id}_720.mp4"}}
+        m["page_info"] = {
+            "type": "video",
+            "object_type": 11,
+            "page_title": post.author.name + "的微博视频",
+            "media_info": {"duration": 42, "stream_url": f"https://f.video.weibocdn.com/{post.post_id}.mp4"},
+            "urls": {"mp4_720p_mp4": f"https://f.video.weibocdn.com/{post.post_id}_720.mp4"},
+        }
     if retweet is not None:
         m["retweeted_status"] = mblog(retweet, now)
         m["repost_type"] = 1
@@ -236,11 +334,22 @@ def comment_json(com: Post, now: datetime, post: Post, floor: int) -> dict[str, 
     """One ``hotflow`` comment; top-level comments carry their replies inline (or ``false``)."""
     root = com.extra.get("root_id", com.post_id)
     out: dict[str, Any] = {
-        "created_at": created_at(com, now, 4), "id": int(com.post_id), "idstr": com.post_id,
-        "rootid": int(root), "rootidstr": root, "floor_number": floor, "text": text_html(com.text),
-        "disable_reply": 0, "restrictOperate": 0, "source": f"来自{com.ip_region}" if com.ip_region else "",
-        "user": user_json(com.author), "mid": com.post_id, "like_count": com.likes,
-        "isLikedByMblogAuthor": False, "more_info_type": 0, "bid": post.extra.get("bid", ""),
+        "created_at": created_at(com, now, 4),
+        "id": int(com.post_id),
+        "idstr": com.post_id,
+        "rootid": int(root),
+        "rootidstr": root,
+        "floor_number": floor,
+        "text": text_html(com.text),
+        "disable_reply": 0,
+        "restrictOperate": 0,
+        "source": f"来自{com.ip_region}" if com.ip_region else "",
+        "user": user_json(com.author),
+        "mid": com.post_id,
+        "like_count": com.likes,
+        "isLikedByMblogAuthor": False,
+        "more_info_type": 0,
+        "bid": post.extra.get("bid", ""),
     }
     if "root_id" not in com.extra:
         out["total_number"] = len(com.replies)
@@ -250,12 +359,22 @@ def comment_json(com: Post, now: datetime, post: Post, floor: int) -> dict[str, 
 
 def render_data_html(status: dict[str, Any], dumps: Any) -> str:
     """The m.weibo.cn detail page: the status inside ``var $render_data = [...][0] || {};``."""
-    data = dumps([{"status": status, "call": "1", "hotScheme": "sinaweibo://detail?mblogid=" + status["bid"],
-                   "appScheme": "sinaweibo://detail?mblogid=" + status["bid"]}])
-    return ("<!DOCTYPE html>\n<html lang=\"zh-CN\">\n<head>\n<meta charset=\"utf-8\">\n"
-            "<title>微博正文 - 微博HTML5版</title>\n</head>\n<body>\n<div id=\"app\"></div>\n<script>\n"
-            "    var $config = [{\"st\": \"sim\", \"login\": true}][0] || {};\n"
-            f"    var $render_data = {data}[0] || {{}};\n</script>\n</body>\n</html>\n")
+    data = dumps(
+        [
+            {
+                "status": status,
+                "call": "1",
+                "hotScheme": "sinaweibo://detail?mblogid=" + status["bid"],
+                "appScheme": "sinaweibo://detail?mblogid=" + status["bid"],
+            }
+        ]
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="zh-CN">\n<head>\n<meta charset="utf-8">\n'
+        '<title>微博正文 - 微博HTML5版</title>\n</head>\n<body>\n<div id="app"></div>\n<script>\n'
+        '    var $config = [{"st": "sim", "login": true}][0] || {};\n'
+        f"    var $render_data = {data}[0] || {{}};\n</script>\n</body>\n</html>\n"
+    )
 
 
 _CHAIN_RE = re.compile(r"//@([^:：/]{1,40})[:：]")
@@ -266,7 +385,7 @@ def repost_html(text: str) -> str:
     parts = []
     pos = 0
     for m in _CHAIN_RE.finditer(text):
-        parts.append(text_html(text[pos:m.start()]))
+        parts.append(text_html(text[pos : m.start()]))
         name = m.group(1)
         parts.append(f"//<a href='/n/{html.escape(name)}'>@{html.escape(name)}</a>:")
         pos = m.end()

@@ -14,9 +14,10 @@ import zlib
 from typing import Any
 
 DOUYIN_CAPTCHA_HTML = (
-    "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>验证码中间页</title></head><body>"
-    "<div id=\"captcha_container\"><div class=\"captcha_verify_container\"><img id=\"captcha-verify-image\" "
-    "alt=\"\"><p>请完成下列验证后继续</p></div></div></body></html>")
+    '<!DOCTYPE html><html><head><meta charset="utf-8"><title>验证码中间页</title></head><body>'
+    '<div id="captcha_container"><div class="captcha_verify_container"><img id="captcha-verify-image" '
+    'alt=""><p>请完成下列验证后继续</p></div></div></body></html>'
+)
 
 
 def js_json(value: Any) -> str:
@@ -28,7 +29,9 @@ def js_json(value: Any) -> str:
 
 
 def _chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    return (
+        struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+    )
 
 
 def qr_png(text: str, modules: int = 29, scale: int = 6) -> bytes:
@@ -52,16 +55,21 @@ def qr_png(text: str, modules: int = 29, scale: int = 6) -> bytes:
             row.append(0 if 0 <= x < modules and 0 <= y < modules and dark(x, y) else 255)
         rows.append(bytes(row))
     header = struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"tEXt", b"qr\x00" + text.encode())
-            + _chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + _chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"tEXt", b"qr\x00" + text.encode())
+        + _chunk(b"IDAT", zlib.compress(b"".join(rows), 6))
+        + _chunk(b"IEND", b"")
+    )
 
 
 def qr_text(png: bytes) -> str | None:
     """What a phone reads from :func:`qr_png` (the tEXt ``qr`` chunk)."""
     pos = 8
     while pos + 8 <= len(png):
-        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
-        data = png[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", png[pos : pos + 8])
+        data = png[pos + 8 : pos + 8 + length]
         if kind == b"tEXt" and data.startswith(b"qr\x00"):
             return data[3:].decode()
         pos += 12 + length
@@ -101,8 +109,12 @@ XHS_HOME = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>小红书 
 
 
 def xhs_home_html(base: str, sign_js: str, *, logged_in: bool, b1: str) -> str:
-    return (XHS_HOME.replace("__SIGN_JS__", sign_js).replace("__BASE__", js_json(base))
-            .replace("__B1__", js_json(b1)).replace("__LOGGED_IN__", "true" if logged_in else "false"))
+    return (
+        XHS_HOME.replace("__SIGN_JS__", sign_js)
+        .replace("__BASE__", js_json(base))
+        .replace("__B1__", js_json(b1))
+        .replace("__LOGGED_IN__", "true" if logged_in else "false")
+    )
 
 
 # --- Douyin -------------------------------------------------------------------------------------
@@ -193,15 +205,24 @@ DOUYIN_SEARCH = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>__TIT
 
 
 def douyin_home_html(base: str, sign_js: str, *, logged_in: bool) -> str:
-    return (DOUYIN_HOME.replace("__SIGN_JS__", sign_js).replace("__BASE__", js_json(base))
-            .replace("__LOGGED_IN__", "true" if logged_in else "false"))
+    return (
+        DOUYIN_HOME.replace("__SIGN_JS__", sign_js)
+        .replace("__BASE__", js_json(base))
+        .replace("__LOGGED_IN__", "true" if logged_in else "false")
+    )
 
 
-def douyin_search_html(base: str, sign_js: str, *, keyword: str, common: dict[str, str], web_id: str,
-                       ms_token: str) -> str:
+def douyin_search_html(
+    base: str, sign_js: str, *, keyword: str, common: dict[str, str], web_id: str, ms_token: str
+) -> str:
     from html import escape
 
-    return (DOUYIN_SEARCH.replace("__TITLE__", escape(keyword)).replace("__SIGN_JS__", sign_js)
-            .replace("__BASE__", js_json(base)).replace("__KEYWORD__", js_json(keyword))
-            .replace("__COMMON__", js_json(common)).replace("__WEBID__", js_json(web_id))
-            .replace("__MSTOKEN__", js_json(ms_token)))
+    return (
+        DOUYIN_SEARCH.replace("__TITLE__", escape(keyword))
+        .replace("__SIGN_JS__", sign_js)
+        .replace("__BASE__", js_json(base))
+        .replace("__KEYWORD__", js_json(keyword))
+        .replace("__COMMON__", js_json(common))
+        .replace("__WEBID__", js_json(web_id))
+        .replace("__MSTOKEN__", js_json(ms_token))
+    )

@@ -34,13 +34,30 @@ HOT_LIST = "/aweme/v1/web/hot/search/list/"
 _DOUYIN_LABEL = {"新": 1, "热": 3, "沸": 3, "爆": 3}
 _COOKIE = {"path": PREFIX, "max_age": 86400 * 30}
 COMMON = {
-    "device_platform": "webapp", "aid": "6383", "channel": "channel_pc_web", "pc_client_type": "1",
-    "version_code": "190600", "version_name": "19.6.0", "update_version_code": "170400",
-    "cookie_enabled": "true", "browser_language": "zh-CN", "browser_platform": "MacIntel",
-    "browser_name": "Chrome", "browser_version": "125.0.0.0", "browser_online": "true",
-    "engine_name": "Blink", "engine_version": "109.0", "os_name": "Mac OS", "os_version": "10.15.7",
-    "platform": "PC", "cpu_core_num": "8", "device_memory": "8", "screen_width": "2560",
-    "screen_height": "1440", "effective_type": "4g", "round_trip_time": "50",
+    "device_platform": "webapp",
+    "aid": "6383",
+    "channel": "channel_pc_web",
+    "pc_client_type": "1",
+    "version_code": "190600",
+    "version_name": "19.6.0",
+    "update_version_code": "170400",
+    "cookie_enabled": "true",
+    "browser_language": "zh-CN",
+    "browser_platform": "MacIntel",
+    "browser_name": "Chrome",
+    "browser_version": "125.0.0.0",
+    "browser_online": "true",
+    "engine_name": "Blink",
+    "engine_version": "109.0",
+    "os_name": "Mac OS",
+    "os_version": "10.15.7",
+    "platform": "PC",
+    "cpu_core_num": "8",
+    "device_memory": "8",
+    "screen_width": "2560",
+    "screen_height": "1440",
+    "effective_type": "4g",
+    "round_trip_time": "50",
 }
 
 
@@ -56,8 +73,21 @@ class Douyin(PlatformSim):
     default_posts = 30
     crisis_share = 0.5
     session_cookie = "sessionid"
-    fault_kinds = frozenset({"rate_limited", "captcha", "ip_blocked", "auth_expired", "signature_rejected",
-                             "server_error", "timeout", "slow", "bad_payload", "schema_change", "malformed_json"})
+    fault_kinds = frozenset(
+        {
+            "rate_limited",
+            "captcha",
+            "ip_blocked",
+            "auth_expired",
+            "signature_rejected",
+            "server_error",
+            "timeout",
+            "slow",
+            "bad_payload",
+            "schema_change",
+            "malformed_json",
+        }
+    )
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -113,8 +143,15 @@ class Douyin(PlatformSim):
 
     def render_fault(self, kind: str, request: web.Request, options: dict[str, Any]) -> web.StreamResponse:
         if kind == "rate_limited" and request.path.endswith(SEARCH):
-            return web.json_response({"status_code": 0, "data": [], "has_more": 0, "cursor": 0,
-                                      "extra": {"logid": _logid(), "now": _now_ms()}})
+            return web.json_response(
+                {
+                    "status_code": 0,
+                    "data": [],
+                    "has_more": 0,
+                    "cursor": 0,
+                    "extra": {"logid": _logid(), "now": _now_ms()},
+                }
+            )
         if kind == "captcha":
             return web.Response(text=DOUYIN_CAPTCHA_HTML, content_type="text/html", charset="utf-8")
         if kind == "signature_rejected":
@@ -126,8 +163,13 @@ class Douyin(PlatformSim):
         return super().render_fault(kind, request, options)
 
     def session_cookies(self, token: str) -> dict[str, str]:
-        return {"sessionid": token, "sessionid_ss": token, "sid_guard": f"{token}%7C{_now_ms() // 1000}",
-                "LOGIN_STATUS": "1", "ttwid": "1%7C" + hashlib.sha256(token.encode()).hexdigest()[:43]}
+        return {
+            "sessionid": token,
+            "sessionid_ss": token,
+            "sid_guard": f"{token}%7C{_now_ms() // 1000}",
+            "LOGIN_STATUS": "1",
+            "ttwid": "1%7C" + hashlib.sha256(token.encode()).hexdigest()[:43],
+        }
 
     # --- helpers ------------------------------------------------------------------------------------------
 
@@ -149,22 +191,38 @@ class Douyin(PlatformSim):
     def _author(self, post: Post) -> dict[str, Any]:
         a = post.author
         sec = "MS4wLjABAAAA" + base64.urlsafe_b64encode(hashlib.sha256(a.id.encode()).digest()).decode()[:32]
-        return {"uid": a.id, "sec_uid": sec, "short_id": a.id[-8:], "unique_id": f"dy{a.id[-6:]}",
-                "nickname": a.name, "signature": a.description,
-                "avatar_thumb": {"url_list": [f"https://p3-pc.douyinpic.com/aweme/100x100/{a.id}.jpeg"]},
-                "follower_count": a.followers, "custom_verify": a.verified_reason if a.verified else "",
-                "enterprise_verify_reason": ""}
+        return {
+            "uid": a.id,
+            "sec_uid": sec,
+            "short_id": a.id[-8:],
+            "unique_id": f"dy{a.id[-6:]}",
+            "nickname": a.name,
+            "signature": a.description,
+            "avatar_thumb": {"url_list": [f"https://p3-pc.douyinpic.com/aweme/100x100/{a.id}.jpeg"]},
+            "follower_count": a.followers,
+            "custom_verify": a.verified_reason if a.verified else "",
+            "enterprise_verify_reason": "",
+        }
 
     def aweme_info(self, post: Post) -> dict[str, Any]:
         import re
 
         tags = re.findall(r"#([^#\s]{1,40})#", post.text)
         return {
-            "aweme_id": post.post_id, "aweme_type": post.extra.get("aweme_type", 0), "desc": post.text,
-            "create_time": int(post.published_at.timestamp()), "author": self._author(post),
-            "statistics": {"digg_count": post.likes, "comment_count": post.comments, "share_count": post.shares,
-                           "collect_count": post.collects, "play_count": 0},
-            "ip_label": post.ip_region, "text_extra": [{"hashtag_name": t, "type": 1} for t in tags],
+            "aweme_id": post.post_id,
+            "aweme_type": post.extra.get("aweme_type", 0),
+            "desc": post.text,
+            "create_time": int(post.published_at.timestamp()),
+            "author": self._author(post),
+            "statistics": {
+                "digg_count": post.likes,
+                "comment_count": post.comments,
+                "share_count": post.shares,
+                "collect_count": post.collects,
+                "play_count": 0,
+            },
+            "ip_label": post.ip_region,
+            "text_extra": [{"hashtag_name": t, "type": 1} for t in tags],
             "video": {"play_addr": {"url_list": [f"https://v3-web.douyinvod.com/{post.post_id}.mp4"]}},
         }
 
@@ -192,7 +250,7 @@ class Douyin(PlatformSim):
             return json_response(request, {"status_code": 8, "status_msg": "用户未登录"})
         offset, count = self._int(request, "offset", 0, 10**6), self._int(request, "count", 15, 20) or 15
         found = self._found(request)
-        chunk = found[offset: offset + count]
+        chunk = found[offset : offset + count]
         data: list[dict[str, Any]] = []
         for i, post in enumerate(chunk):
             if (offset + i) % 6 == 5:
@@ -202,28 +260,59 @@ class Douyin(PlatformSim):
         if offset == 0 and data:
             data.insert(1, {"type": 999, "user_list": [{"user_info": {"uid": "1", "nickname": "相关用户"}}]})
         more = offset + count < len(found)
-        return json_response(request, {"status_code": 0, "data": data, "has_more": int(more),
-                                       "cursor": offset + count, "extra": {"logid": _logid(), "now": _now_ms()},
-                                       "log_pb": {"impr_id": _logid()}})
+        return json_response(
+            request,
+            {
+                "status_code": 0,
+                "data": data,
+                "has_more": int(more),
+                "cursor": offset + count,
+                "extra": {"logid": _logid(), "now": _now_ms()},
+                "log_pb": {"impr_id": _logid()},
+            },
+        )
 
     def _comment(self, com: Post, aweme_id: str) -> dict[str, Any]:
         root = com.extra.get("root_id")
-        return {"cid": com.post_id, "text": com.text, "aweme_id": aweme_id,
-                "create_time": int(com.published_at.timestamp()), "digg_count": com.likes,
-                "reply_id": root or "0", "reply_to_reply_id": "0", "reply_comment_total": len(com.replies),
-                "ip_label": com.ip_region, "is_hot": com.likes > 100, "is_author_digged": False, "level": 1,
-                "user": {"uid": com.author.id, "nickname": com.author.name,
-                         "sec_uid": self._author(com)["sec_uid"],
-                         "avatar_thumb": {"url_list": [f"https://p3-pc.douyinpic.com/{com.author.id}.jpeg"]}},
-                "text_extra": [], "image_list": None}
+        return {
+            "cid": com.post_id,
+            "text": com.text,
+            "aweme_id": aweme_id,
+            "create_time": int(com.published_at.timestamp()),
+            "digg_count": com.likes,
+            "reply_id": root or "0",
+            "reply_to_reply_id": "0",
+            "reply_comment_total": len(com.replies),
+            "ip_label": com.ip_region,
+            "is_hot": com.likes > 100,
+            "is_author_digged": False,
+            "level": 1,
+            "user": {
+                "uid": com.author.id,
+                "nickname": com.author.name,
+                "sec_uid": self._author(com)["sec_uid"],
+                "avatar_thumb": {"url_list": [f"https://p3-pc.douyinpic.com/{com.author.id}.jpeg"]},
+            },
+            "text_extra": [],
+            "image_list": None,
+        }
 
     def _comment_page(self, request: web.Request, items: list[Post], aweme_id: str) -> web.Response:
         cursor, count = self._int(request, "cursor", 0, 10**6), self._int(request, "count", 20, 50) or 20
-        page = items[cursor: cursor + count]
-        return json_response(request, {
-            "status_code": 0, "comments": [self._comment(c, aweme_id) for c in page], "cursor": cursor + len(page),
-            "has_more": int(cursor + count < len(items)), "total": len(items), "reply_style": 2,
-            "extra": {"now": _now_ms()}, "log_pb": {"impr_id": _logid()}})
+        page = items[cursor : cursor + count]
+        return json_response(
+            request,
+            {
+                "status_code": 0,
+                "comments": [self._comment(c, aweme_id) for c in page],
+                "cursor": cursor + len(page),
+                "has_more": int(cursor + count < len(items)),
+                "total": len(items),
+                "reply_style": 2,
+                "extra": {"now": _now_ms()},
+                "log_pb": {"impr_id": _logid()},
+            },
+        )
 
     async def comment_api(self, request: web.Request) -> web.StreamResponse:
         if not self._signed(request):
@@ -232,7 +321,9 @@ class Douyin(PlatformSim):
         assert world is not None
         post = world.get(self.name, request.query.get("aweme_id", ""))
         if post is None or post.kind != "post":
-            return json_response(request, {"status_code": 0, "comments": [], "cursor": 0, "has_more": 0, "total": 0})
+            return json_response(
+                request, {"status_code": 0, "comments": [], "cursor": 0, "has_more": 0, "total": 0}
+            )
         return self._comment_page(request, list(post.replies), post.post_id)
 
     async def reply_api(self, request: web.Request) -> web.StreamResponse:
@@ -256,18 +347,41 @@ class Douyin(PlatformSim):
         words = []
         for e in board.entries(now) if board is not None else []:
             sid = str(100_000 + zlib.crc32(e.word.encode()) % 900_000)
-            words.append({"word": e.word, "hot_value": e.heat, "position": e.rank,
-                          "label": 8 if e.category == "娱乐" and not e.label else _DOUYIN_LABEL.get(e.label, 0),
-                          "video_count": 3 + e.heat // 200_000, "discuss_video_count": e.heat // 500_000,
-                          "event_time": int((e.onboard or now).timestamp()), "sentence_id": sid,
-                          "group_id": f"7{zlib.crc32(sid.encode()):018d}", "sentence_tag": 0,
-                          "word_cover": {"uri": f"tos-cn-i-0813/{sid}",
-                                         "url_list": [f"https://p3-sign.douyinpic.com/tos-cn-i-0813/{sid}.jpeg"]}})
-        trending = [{"word": w["word"], "position": i + 1, "sentence_id": w["sentence_id"]}
-                    for i, w in enumerate(words[:5])]
-        return json_response(request, {"status_code": 0, "data": {
-            "word_list": words, "trending_list": trending, "active_time": now.astimezone().strftime("%Y-%m-%d %H:%M:%S")},
-            "extra": {"now": _now_ms()}, "log_pb": {"impr_id": _logid()}})
+            words.append(
+                {
+                    "word": e.word,
+                    "hot_value": e.heat,
+                    "position": e.rank,
+                    "label": 8 if e.category == "娱乐" and not e.label else _DOUYIN_LABEL.get(e.label, 0),
+                    "video_count": 3 + e.heat // 200_000,
+                    "discuss_video_count": e.heat // 500_000,
+                    "event_time": int((e.onboard or now).timestamp()),
+                    "sentence_id": sid,
+                    "group_id": f"7{zlib.crc32(sid.encode()):018d}",
+                    "sentence_tag": 0,
+                    "word_cover": {
+                        "uri": f"tos-cn-i-0813/{sid}",
+                        "url_list": [f"https://p3-sign.douyinpic.com/tos-cn-i-0813/{sid}.jpeg"],
+                    },
+                }
+            )
+        trending = [
+            {"word": w["word"], "position": i + 1, "sentence_id": w["sentence_id"]}
+            for i, w in enumerate(words[:5])
+        ]
+        return json_response(
+            request,
+            {
+                "status_code": 0,
+                "data": {
+                    "word_list": words,
+                    "trending_list": trending,
+                    "active_time": now.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+                },
+                "extra": {"now": _now_ms()},
+                "log_pb": {"impr_id": _logid()},
+            },
+        )
 
     async def query_user(self, request: web.Request) -> web.StreamResponse:
         if not self.logged_in(request):
@@ -288,19 +402,33 @@ class Douyin(PlatformSim):
 
     async def search_page(self, request: web.Request) -> web.StreamResponse:
         keyword = request.match_info["keyword"]
-        web_id = str(int(hashlib.sha256(request.cookies.get("ttwid", "x").encode()).hexdigest(), 16) % 9 * 10**18
-                     + 10**18)
-        html = douyin_search_html(PREFIX, self._sign_js, keyword=keyword, common=COMMON, web_id=web_id,
-                                  ms_token=secrets.token_urlsafe(96)[:107])
+        web_id = str(
+            int(hashlib.sha256(request.cookies.get("ttwid", "x").encode()).hexdigest(), 16) % 9 * 10**18
+            + 10**18
+        )
+        html = douyin_search_html(
+            PREFIX,
+            self._sign_js,
+            keyword=keyword,
+            common=COMMON,
+            web_id=web_id,
+            ms_token=secrets.token_urlsafe(96)[:107],
+        )
         return self._page(html, request)
 
     async def qr_create(self, request: web.Request) -> web.StreamResponse:
         token = secrets.token_hex(16)
         with self._lock:
             self._qr[token] = {"status": "1", "session": None}
-        return web.json_response({"data": {"token": token, "qrcode_index_url":
-                                           f"https://aweme.snssdk.com/passport/web/scan_qrcode/?token={token}"},
-                                  "message": "success"})
+        return web.json_response(
+            {
+                "data": {
+                    "token": token,
+                    "qrcode_index_url": f"https://aweme.snssdk.com/passport/web/scan_qrcode/?token={token}",
+                },
+                "message": "success",
+            }
+        )
 
     async def qr_image(self, request: web.Request) -> web.StreamResponse:
         token = request.query.get("token", "")
@@ -308,8 +436,10 @@ class Douyin(PlatformSim):
             known = token in self._qr
         if not known:
             raise web.HTTPNotFound()
-        return web.Response(body=qr_png(f"https://aweme.snssdk.com/passport/web/scan_qrcode/?token={token}"),
-                            content_type="image/png")
+        return web.Response(
+            body=qr_png(f"https://aweme.snssdk.com/passport/web/scan_qrcode/?token={token}"),
+            content_type="image/png",
+        )
 
     async def qr_status(self, request: web.Request) -> web.StreamResponse:
         with self._lock:

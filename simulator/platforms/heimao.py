@@ -37,8 +37,13 @@ def heimao_signature(ts: str, rs: str, secret: str, values: list[str]) -> str:
 
 
 def envelope(data: Any, status: dict[str, Any] | None = None) -> dict[str, Any]:
-    return {"result": {"status": status or {"code": 0, "msg": "成功"}, "timestamp": str(int(now_utc().timestamp())),
-                       "data": data}}
+    return {
+        "result": {
+            "status": status or {"code": 0, "msg": "成功"},
+            "timestamp": str(int(now_utc().timestamp())),
+            "data": data,
+        }
+    }
 
 
 @register
@@ -50,14 +55,31 @@ class HeimaoSim(PlatformSim):
     has_comments = False
     default_posts = 20
     crisis_share = 0.25
-    fault_kinds = frozenset({"rate_limited", "captcha", "ip_blocked", "auth_expired", "signature_rejected",
-                             "server_error", "timeout", "slow", "bad_payload", "malformed_json", "schema_change",
-                             "network"})
+    fault_kinds = frozenset(
+        {
+            "rate_limited",
+            "captcha",
+            "ip_blocked",
+            "auth_expired",
+            "signature_rejected",
+            "server_error",
+            "timeout",
+            "slow",
+            "bad_payload",
+            "malformed_json",
+            "schema_change",
+            "network",
+        }
+    )
 
     def routes(self) -> list[Route]:
-        return [("GET", "/api/index/s", self.search), ("GET", "/api/index/feed", self.feed),
-                ("GET", "/api/company/received_complaints", self.company),
-                ("GET", "/complaint/view/{sn}/", self.detail), ("GET", "/complaint/view/{sn}", self.detail)]
+        return [
+            ("GET", "/api/index/s", self.search),
+            ("GET", "/api/index/feed", self.feed),
+            ("GET", "/api/company/received_complaints", self.company),
+            ("GET", "/complaint/view/{sn}/", self.detail),
+            ("GET", "/complaint/view/{sn}", self.detail),
+        ]
 
     # --- world hooks -----------------------------------------------------------------------------
 
@@ -69,7 +91,9 @@ class HeimaoSim(PlatformSim):
         post.url = f"https://tousu.sina.com.cn/complaint/view/{sn}/"
         brand = self.ctx.brand(post.brand)
         age_days = (world.t0 - post.published_at).total_seconds() / 86_400
-        status = rng.choice((1, 3)) if age_days < 1 else rng.choices((3, 4, 6, 7, 8), weights=(2, 3, 3, 3, 1))[0]
+        status = (
+            rng.choice((1, 3)) if age_days < 1 else rng.choices((3, 4, 6, 7, 8), weights=(2, 3, 3, 3, 1))[0]
+        )
         post.extra.update({"couid": brand.couid, "cotitle": brand.name, "status": status})
         post.extra.setdefault("appeal", "退款")
         post.extra.setdefault("issue", "其他问题")
@@ -77,8 +101,12 @@ class HeimaoSim(PlatformSim):
         if status in (6, 7):
             post.extra["reply"] = rng.choice(HEIMAO_REPLIES)
         if status == 7:
-            post.extra["evaluate"] = {"attitude": rng.randint(1, 5), "process": rng.randint(1, 5),
-                                      "satisfaction": rng.randint(1, 5), "evalContent": "问题已解决"}
+            post.extra["evaluate"] = {
+                "attitude": rng.randint(1, 5),
+                "process": rng.randint(1, 5),
+                "satisfaction": rng.randint(1, 5),
+                "evalContent": "问题已解决",
+            }
         if post.crisis:
             post.extra["group"] = f"G{SN_BASE + 5_000_000:d}"
 
@@ -100,11 +128,17 @@ class HeimaoSim(PlatformSim):
         return payload
 
     def render_fault(self, kind: str, request: web.Request, options: dict[str, Any]) -> web.StreamResponse:
-        if kind == "rate_limited" and options.get("variant") == "empty":  # risk control: no rows, a real count
+        if (
+            kind == "rate_limited" and options.get("variant") == "empty"
+        ):  # risk control: no rows, a real count
             pager = {"current": 1, "page_amount": 50, "item_count": 500, "page_size": 10}
-            return json_response(request, envelope({"lists": [], "pager": pager}), jsonp=request.query.get("callback"))
+            return json_response(
+                request, envelope({"lists": [], "pager": pager}), jsonp=request.query.get("callback")
+            )
         if kind == "rate_limited":
-            return web.Response(status=int(options.get("status", 456)), text=hr.BLOCKED_HTML, content_type="text/html")
+            return web.Response(
+                status=int(options.get("status", 456)), text=hr.BLOCKED_HTML, content_type="text/html"
+            )
         if kind == "signature_rejected":
             return json_response(request, envelope([], SIGNATURE_ERROR), jsonp=request.query.get("callback"))
         if kind == "auth_expired":
@@ -113,13 +147,17 @@ class HeimaoSim(PlatformSim):
 
     # --- JSON endpoints ------------------------------------------------------------------------------
 
-    def _checked(self, request: web.Request, endpoint: str) -> tuple[dict[str, Any] | None, web.Response | None]:
+    def _checked(
+        self, request: web.Request, endpoint: str
+    ) -> tuple[dict[str, Any] | None, web.Response | None]:
         """Verify the signature and read paging; returns (params, None) or (None, error response)."""
         q = request.query
         cb = q.get("callback")
         ts, rs, sig = q.get("ts", ""), q.get("rs", ""), q.get("signature", "")
         values = [q[k] for k in SIGNED_PARAMS[endpoint] if k in q]
-        if not (ts and rs and sig) or sig.lower() != heimao_signature(ts, rs, self.ctx.options.heimao_secret, values):
+        if not (ts and rs and sig) or sig.lower() != heimao_signature(
+            ts, rs, self.ctx.options.heimao_secret, values
+        ):
             return None, json_response(request, envelope([], SIGNATURE_ERROR), jsonp=cb)
         try:
             page, size = int(q.get("page", "1")), int(q.get("page_size", "10"))
@@ -129,11 +167,20 @@ class HeimaoSim(PlatformSim):
             return None, json_response(request, envelope([], PARAM_ERROR), jsonp=cb)
         return {"page": page, "size": size, "cb": cb}, None
 
-    def _page(self, request: web.Request, items: list[Post], p: dict[str, Any], key: str, *,
-              highlight: str = "", max_pages: int | None = None, null_empty: bool = False) -> web.Response:
+    def _page(
+        self,
+        request: web.Request,
+        items: list[Post],
+        p: dict[str, Any],
+        key: str,
+        *,
+        highlight: str = "",
+        max_pages: int | None = None,
+        null_empty: bool = False,
+    ) -> web.Response:
         page, size = p["page"], p["size"]
         pages = -(-len(items) // size)
-        served = items[(page - 1) * size: page * size] if not max_pages or page <= max_pages else []
+        served = items[(page - 1) * size : page * size] if not max_pages or page <= max_pages else []
         rows: list[dict[str, Any]] | None = [hr.item(post, highlight) for post in served]
         if null_empty and not rows:
             rows = None
@@ -180,4 +227,6 @@ class HeimaoSim(PlatformSim):
             return html_response(request, "<html><body><p>投诉不存在或已删除</p></body></html>", status=404)
         with world.lock:
             page = hr.detail_html(post)
-        return html_response(request, page, renames=(("ts-d-steplist", "ts-d-steps"), ("ts-q-list", "ts-q-items")))
+        return html_response(
+            request, page, renames=(("ts-d-steplist", "ts-d-steps"), ("ts-q-list", "ts-q-items"))
+        )

@@ -56,8 +56,21 @@ class Xiaohongshu(PlatformSim):
     default_posts = 30
     crisis_share = 0.5
     session_cookie = "web_session"
-    fault_kinds = frozenset({"rate_limited", "captcha", "ip_blocked", "auth_expired", "signature_rejected",
-                             "server_error", "timeout", "slow", "bad_payload", "schema_change", "malformed_json"})
+    fault_kinds = frozenset(
+        {
+            "rate_limited",
+            "captcha",
+            "ip_blocked",
+            "auth_expired",
+            "signature_rejected",
+            "server_error",
+            "timeout",
+            "slow",
+            "bad_payload",
+            "schema_change",
+            "malformed_json",
+        }
+    )
 
     def __init__(self, ctx: Any) -> None:
         super().__init__(ctx)
@@ -113,14 +126,19 @@ class Xiaohongshu(PlatformSim):
         status = int(options.get("status", 0))
         if kind == "captcha":
             status = status or 461
-            return web.json_response({"code": status, "success": False, "msg": ""}, status=status,
-                                     headers={"Verifytype": "102", "Verifyuuid": secrets.token_hex(8)})
+            return web.json_response(
+                {"code": status, "success": False, "msg": ""},
+                status=status,
+                headers={"Verifytype": "102", "Verifyuuid": secrets.token_hex(8)},
+            )
         if kind == "signature_rejected":
             return web.json_response({"code": -1, "success": False}, status=406)
         if kind == "ip_blocked":
             return web.json_response(failure(300012, "网络连接异常，请检查网络设置或重启试试"))
         if kind == "rate_limited":
-            return web.json_response(failure(300013, "访问频次异常，请勿频繁操作或重启试试"), status=status or 200)
+            return web.json_response(
+                failure(300013, "访问频次异常，请勿频繁操作或重启试试"), status=status or 200
+            )
         if kind == "auth_expired":
             return web.json_response(failure(-100, "登录已过期"))
         return super().render_fault(kind, request, options)
@@ -137,9 +155,15 @@ class Xiaohongshu(PlatformSim):
             body = await request.text() if request.method == "POST" else ""
         except (ConnectionResetError, ClientPayloadError):  # the client gave up (its timeout)
             return web.Response(status=400, text="client went away")
-        path = request.rel_url.raw_path[len(PREFIX):]
-        reason = verify_xhs(request.method, path, request.rel_url.raw_query_string, body, dict(request.headers),
-                            dict(request.cookies))
+        path = request.rel_url.raw_path[len(PREFIX) :]
+        reason = verify_xhs(
+            request.method,
+            path,
+            request.rel_url.raw_query_string,
+            body,
+            dict(request.headers),
+            dict(request.cookies),
+        )
         if reason is not None:
             return web.json_response({"code": -1, "success": False, "msg": reason}, status=406)
         if login and not self.logged_in(request):
@@ -172,30 +196,55 @@ class Xiaohongshu(PlatformSim):
         except (ValueError, KeyError, TypeError):
             return json_response(request, failure(-1, "参数错误"), status=400)
         found = self._posts(keyword, str(body.get("sort", "general")))
-        chunk = found[(page - 1) * size: page * size]
+        chunk = found[(page - 1) * size : page * size]
         items: list[dict[str, Any]] = [self._search_item(p) for p in chunk]
         if page == 1 and chunk:
-            items.insert(min(3, len(items)), {"id": f"rq{secrets.token_hex(8)}", "model_type": "rec_query",
-                                              "rec_query": {"title": "相关搜索", "queries": [{"name": keyword}]}})
+            items.insert(
+                min(3, len(items)),
+                {
+                    "id": f"rq{secrets.token_hex(8)}",
+                    "model_type": "rec_query",
+                    "rec_query": {"title": "相关搜索", "queries": [{"name": keyword}]},
+                },
+            )
         return json_response(request, envelope({"has_more": page * size < len(found), "items": items}))
 
     def _user(self, post: Post) -> dict[str, Any]:
         a = post.author
-        return {"user_id": a.id, "nickname": a.name, "nick_name": a.name, "xsec_token": self.xsec_token(a.id),
-                "avatar": f"https://sns-avatar-qc.xhscdn.com/avatar/{a.id}.jpg"}
+        return {
+            "user_id": a.id,
+            "nickname": a.name,
+            "nick_name": a.name,
+            "xsec_token": self.xsec_token(a.id),
+            "avatar": f"https://sns-avatar-qc.xhscdn.com/avatar/{a.id}.jpg",
+        }
 
     def _search_item(self, post: Post) -> dict[str, Any]:
         card = {
-            "type": post.extra.get("note_type", "normal"), "display_title": post.title or "",
+            "type": post.extra.get("note_type", "normal"),
+            "display_title": post.title or "",
             "user": self._user(post),
-            "interact_info": {"liked": False, "liked_count": fmt_count(post.likes), "collected": False,
-                              "collected_count": fmt_count(post.collects), "comment_count": fmt_count(post.comments),
-                              "shared_count": fmt_count(post.shares)},
-            "cover": {"url_default": f"http://sns-webpic-qc.xhscdn.com/cover/{post.post_id}!nc_n_webp_mw_1",
-                      "height": 1660, "width": 1242},
+            "interact_info": {
+                "liked": False,
+                "liked_count": fmt_count(post.likes),
+                "collected": False,
+                "collected_count": fmt_count(post.collects),
+                "comment_count": fmt_count(post.comments),
+                "shared_count": fmt_count(post.shares),
+            },
+            "cover": {
+                "url_default": f"http://sns-webpic-qc.xhscdn.com/cover/{post.post_id}!nc_n_webp_mw_1",
+                "height": 1660,
+                "width": 1242,
+            },
             "corner_tag_info": [{"type": "publish_time", "text": post.published_at.strftime("%m-%d")}],
         }
-        return {"id": post.post_id, "model_type": "note", "xsec_token": post.extra["xsec_token"], "note_card": card}
+        return {
+            "id": post.post_id,
+            "model_type": "note",
+            "xsec_token": post.extra["xsec_token"],
+            "note_card": card,
+        }
 
     async def feed(self, request: web.Request) -> web.StreamResponse:
         refused = await self._refuse(request)
@@ -211,48 +260,86 @@ class Xiaohongshu(PlatformSim):
             return json_response(request, failure(-510000, "笔记不存在"))
         if token != post.extra["xsec_token"]:
             return json_response(request, failure(-510001, "笔记状态异常，请稍后查看"))
-        return json_response(request, envelope({"items": [{"id": post.post_id, "model_type": "note",
-                                                           "note_card": self._note_card(post)}],
-                                                "current_time": ms(datetime.now().astimezone()),
-                                                "cursor_score": ""}))
+        return json_response(
+            request,
+            envelope(
+                {
+                    "items": [{"id": post.post_id, "model_type": "note", "note_card": self._note_card(post)}],
+                    "current_time": ms(datetime.now().astimezone()),
+                    "cursor_score": "",
+                }
+            ),
+        )
 
     def _note_card(self, post: Post) -> dict[str, Any]:
         import re
 
         desc = re.sub(r"#([^#\s]{1,40})#", r"#\1[话题]#", post.text)
-        tags = [{"id": hashlib.md5(t.encode()).hexdigest()[:24], "name": t, "type": "topic"}
-                for t in re.findall(r"#([^#\s]{1,40})#", post.text)]
+        tags = [
+            {"id": hashlib.md5(t.encode()).hexdigest()[:24], "name": t, "type": "topic"}
+            for t in re.findall(r"#([^#\s]{1,40})#", post.text)
+        ]
         return {
-            "note_id": post.post_id, "type": post.extra.get("note_type", "normal"), "title": post.title or "",
-            "desc": desc, "time": ms(post.published_at), "last_update_time": ms(post.published_at),
-            "ip_location": post.ip_region, "user": self._user(post), "tag_list": tags, "at_user_list": [],
-            "interact_info": {"followed": False, "relation": "none", "liked": False,
-                              "liked_count": fmt_count(post.likes), "collected": False,
-                              "collected_count": fmt_count(post.collects),
-                              "comment_count": fmt_count(post.comments), "share_count": fmt_count(post.shares)},
-            "image_list": [{"url_default": f"http://sns-webpic-qc.xhscdn.com/{post.post_id}/0!nd_dft_wgth_webp_3",
-                            "width": 1080, "height": 1440}],
+            "note_id": post.post_id,
+            "type": post.extra.get("note_type", "normal"),
+            "title": post.title or "",
+            "desc": desc,
+            "time": ms(post.published_at),
+            "last_update_time": ms(post.published_at),
+            "ip_location": post.ip_region,
+            "user": self._user(post),
+            "tag_list": tags,
+            "at_user_list": [],
+            "interact_info": {
+                "followed": False,
+                "relation": "none",
+                "liked": False,
+                "liked_count": fmt_count(post.likes),
+                "collected": False,
+                "collected_count": fmt_count(post.collects),
+                "comment_count": fmt_count(post.comments),
+                "share_count": fmt_count(post.shares),
+            },
+            "image_list": [
+                {
+                    "url_default": f"http://sns-webpic-qc.xhscdn.com/{post.post_id}/0!nd_dft_wgth_webp_3",
+                    "width": 1080,
+                    "height": 1440,
+                }
+            ],
             "share_info": {"un_share": False},
         }
 
     def _comment(self, com: Post, note: Post, *, inline: int = 0) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "id": com.post_id, "note_id": note.post_id, "content": com.text, "create_time": ms(com.published_at),
-            "ip_location": com.ip_region, "like_count": fmt_count(com.likes), "liked": False, "status": 0,
-            "at_users": [], "show_tags": ["is_author"] if com.author.id == note.author.id else [],
-            "user_info": {"user_id": com.author.id, "nickname": com.author.name,
-                          "image": f"https://sns-avatar-qc.xhscdn.com/avatar/{com.author.id}.jpg",
-                          "xsec_token": self.xsec_token(com.author.id)},
+            "id": com.post_id,
+            "note_id": note.post_id,
+            "content": com.text,
+            "create_time": ms(com.published_at),
+            "ip_location": com.ip_region,
+            "like_count": fmt_count(com.likes),
+            "liked": False,
+            "status": 0,
+            "at_users": [],
+            "show_tags": ["is_author"] if com.author.id == note.author.id else [],
+            "user_info": {
+                "user_id": com.author.id,
+                "nickname": com.author.name,
+                "image": f"https://sns-avatar-qc.xhscdn.com/avatar/{com.author.id}.jpg",
+                "xsec_token": self.xsec_token(com.author.id),
+            },
         }
         root = com.extra.get("root_id")
         if root:
             out["target_comment"] = {"id": root, "user_info": {"user_id": "", "nickname": ""}}
         if com.parent_post_id and not root:
             shown = com.replies[:inline]
-            out.update(sub_comments=[self._comment(r, note) for r in shown],
-                       sub_comment_count=str(len(com.replies)),
-                       sub_comment_cursor=shown[-1].post_id if shown else "",
-                       sub_comment_has_more=len(com.replies) > len(shown))
+            out.update(
+                sub_comments=[self._comment(r, note) for r in shown],
+                sub_comment_count=str(len(com.replies)),
+                sub_comment_cursor=shown[-1].post_id if shown else "",
+                sub_comment_has_more=len(com.replies) > len(shown),
+            )
         return out
 
     @staticmethod
@@ -260,7 +347,7 @@ class Xiaohongshu(PlatformSim):
         if not cursor:
             return items
         ids = [p.post_id for p in items]
-        return items[ids.index(cursor) + 1:] if cursor in ids else []
+        return items[ids.index(cursor) + 1 :] if cursor in ids else []
 
     async def comments(self, request: web.Request) -> web.StreamResponse:
         refused = await self._refuse(request, login=False)
@@ -272,10 +359,14 @@ class Xiaohongshu(PlatformSim):
         size = self.ctx.options.comment_page_size
         rest = self._after(list(note.replies), request.query.get("cursor", ""))
         page = rest[:size]
-        data = {"comments": [self._comment(c, note, inline=1) for c in page],
-                "cursor": page[-1].post_id if page else "", "has_more": len(rest) > size,
-                "time": ms(datetime.now().astimezone()), "xsec_token": note.extra["xsec_token"],
-                "user_id": note.author.id}
+        data = {
+            "comments": [self._comment(c, note, inline=1) for c in page],
+            "cursor": page[-1].post_id if page else "",
+            "has_more": len(rest) > size,
+            "time": ms(datetime.now().astimezone()),
+            "xsec_token": note.extra["xsec_token"],
+            "user_id": note.author.id,
+        }
         return json_response(request, envelope(data))
 
     async def sub_comments(self, request: web.Request) -> web.StreamResponse:
@@ -283,8 +374,10 @@ class Xiaohongshu(PlatformSim):
         if refused is not None:
             return refused
         note = self._note(request.query.get("note_id", ""))
-        root = next((c for c in (note.replies if note else []) if c.post_id == request.query.get("root_comment_id")),
-                    None)
+        root = next(
+            (c for c in (note.replies if note else []) if c.post_id == request.query.get("root_comment_id")),
+            None,
+        )
         if note is None or root is None:
             return json_response(request, failure(-510000, "评论不存在"))
         try:
@@ -293,23 +386,39 @@ class Xiaohongshu(PlatformSim):
             num = 10
         rest = self._after(list(root.replies), request.query.get("cursor", ""))
         page = rest[:num]
-        data = {"comments": [self._comment(c, note) for c in page], "cursor": page[-1].post_id if page else "",
-                "has_more": len(rest) > num, "time": ms(datetime.now().astimezone()),
-                "xsec_token": note.extra["xsec_token"], "user_id": note.author.id}
+        data = {
+            "comments": [self._comment(c, note) for c in page],
+            "cursor": page[-1].post_id if page else "",
+            "has_more": len(rest) > num,
+            "time": ms(datetime.now().astimezone()),
+            "xsec_token": note.extra["xsec_token"],
+            "user_id": note.author.id,
+        }
         return json_response(request, envelope(data))
 
     async def selfinfo(self, request: web.Request) -> web.StreamResponse:
         refused = await self._refuse(request)
         if refused is not None:
             return refused
-        return json_response(request, envelope({"result": {"success": True, "code": 0, "msg": "成功"},
-                                                "basic_info": {"nickname": "小红薯用户", "red_id": "95000001"}}))
+        return json_response(
+            request,
+            envelope(
+                {
+                    "result": {"success": True, "code": 0, "msg": "成功"},
+                    "basic_info": {"nickname": "小红薯用户", "red_id": "95000001"},
+                }
+            ),
+        )
 
     # --- pages and QR login ---------------------------------------------------------------------------
 
     async def home(self, request: web.Request) -> web.StreamResponse:
-        html = xhs_home_html(PREFIX, self._sign_js, logged_in=self.logged_in(request),
-                             b1=hashlib.sha256(b"b1").hexdigest()[:32])
+        html = xhs_home_html(
+            PREFIX,
+            self._sign_js,
+            logged_in=self.logged_in(request),
+            b1=hashlib.sha256(b"b1").hexdigest()[:32],
+        )
         resp = web.Response(text=html, content_type="text/html", charset="utf-8")
         if not request.cookies.get("a1"):
             a1 = secrets.token_hex(26)
@@ -338,8 +447,14 @@ class Xiaohongshu(PlatformSim):
             state = self._qr.get(request.query.get("qr_id", ""))
         if state is None or state["code"] != request.query.get("code"):
             return web.json_response(failure(-1, "二维码已过期"))
-        resp = web.json_response(envelope({"code_status": state["status"],
-                                           "login_info": {"user_id": "5b2496181"} if state["token"] else {}}))
+        resp = web.json_response(
+            envelope(
+                {
+                    "code_status": state["status"],
+                    "login_info": {"user_id": "5b2496181"} if state["token"] else {},
+                }
+            )
+        )
         if state["token"]:
             resp.set_cookie("web_session", state["token"], **_COOKIE)
         return resp

@@ -17,7 +17,9 @@ from crawler.config import ChannelConfig
 from .conftest import FakeClock, mention_payload
 
 
-def _send_all(name: str, cfg: ChannelConfig, payload: dict[str, Any], clock: FakeClock, key: str = "yq-k1") -> int:
+def _send_all(
+    name: str, cfg: ChannelConfig, payload: dict[str, Any], clock: FakeClock, key: str = "yq-k1"
+) -> int:
     ch = make_channel(name, cfg, clock=clock.time)
     try:
         parts = ch.parts(payload, ref="告警编号 7", key=key)
@@ -34,12 +36,19 @@ def test_signatures_match_the_documented_examples() -> None:
     import hashlib
     import hmac
 
-    assert dingtalk_sign("SECabc", "1700000000000") == base64.b64encode(
-        hmac.new(b"SECabc", b"1700000000000\nSECabc", hashlib.sha256).digest()).decode()
-    assert feishu_sign("abc", "1700000000") == base64.b64encode(
-        hmac.new(b"1700000000\nabc", b"", hashlib.sha256).digest()).decode()
+    assert (
+        dingtalk_sign("SECabc", "1700000000000")
+        == base64.b64encode(hmac.new(b"SECabc", b"1700000000000\nSECabc", hashlib.sha256).digest()).decode()
+    )
+    assert (
+        feishu_sign("abc", "1700000000")
+        == base64.b64encode(hmac.new(b"1700000000\nabc", b"", hashlib.sha256).digest()).decode()
+    )
     assert dingtalk_sign("SECabc", "1") != feishu_sign("SECabc", "1")
-    assert webhook_signature("k", "12", b"{}") == "sha256=" + hmac.new(b"k", b"12.{}", hashlib.sha256).hexdigest()
+    assert (
+        webhook_signature("k", "12", b"{}")
+        == "sha256=" + hmac.new(b"k", b"12.{}", hashlib.sha256).hexdigest()
+    )
 
 
 def test_dingtalk_signed_markdown_with_keyword(receiver: Receiver, clock: FakeClock) -> None:
@@ -54,22 +63,33 @@ def test_dingtalk_signed_markdown_with_keyword(receiver: Receiver, clock: FakeCl
     assert "[查看原帖](https://m.weibo.cn/detail/4900000001)" in text and "首查 11-22 15:30" in text
 
 
-@pytest.mark.parametrize(("secret", "keyword", "expect"), [
-    ("SECwrong", "监控报警", "sign not match"),
-    ("SECsecret", "其他", "keywords not in content"),
-])
-def test_dingtalk_security_failures_are_permanent(receiver: Receiver, clock: FakeClock, secret: str, keyword: str,
-                                                  expect: str) -> None:
+@pytest.mark.parametrize(
+    ("secret", "keyword", "expect"),
+    [
+        ("SECwrong", "监控报警", "sign not match"),
+        ("SECsecret", "其他", "keywords not in content"),
+    ],
+)
+def test_dingtalk_security_failures_are_permanent(
+    receiver: Receiver, clock: FakeClock, secret: str, keyword: str, expect: str
+) -> None:
     url = receiver.dingtalk("pr", secret="SECsecret", keywords=["监控报警"])
     with pytest.raises(DeliveryFailed) as info:
-        _send_all("pr", ChannelConfig(type="dingtalk", url=url, secret=secret, keyword=keyword), mention_payload(), clock)
+        _send_all(
+            "pr",
+            ChannelConfig(type="dingtalk", url=url, secret=secret, keyword=keyword),
+            mention_payload(),
+            clock,
+        )
     assert info.value.code == 310000 and not info.value.retryable and expect in str(info.value)
     assert receiver.messages("pr") == []
 
 
 def test_dingtalk_stale_timestamp_refused(receiver: Receiver, clock: FakeClock) -> None:
     url = receiver.dingtalk("pr", secret="SECsecret")
-    ch = make_channel("pr", ChannelConfig(type="dingtalk", url=url, secret="SECsecret"), clock=lambda: clock.time() - 7200)
+    ch = make_channel(
+        "pr", ChannelConfig(type="dingtalk", url=url, secret="SECsecret"), clock=lambda: clock.time() - 7200
+    )
     with pytest.raises(DeliveryFailed, match="invalid timestamp"):
         ch.send(ch.parts(mention_payload(), ref="告警编号 1")[0], key="k")
 
@@ -106,10 +126,15 @@ def test_feishu_signed_card_and_post(receiver: Receiver, clock: FakeClock, style
     assert msg.body["timestamp"] == str(int(clock.time()))
     if style == "card":
         assert msg.body["card"]["header"]["template"] == "orange"
-        assert "[查看原帖](https://m.weibo.cn/detail/4900000001)" in msg.body["card"]["elements"][0]["text"]["content"]
+        assert (
+            "[查看原帖](https://m.weibo.cn/detail/4900000001)"
+            in msg.body["card"]["elements"][0]["text"]["content"]
+        )
     else:
         rows = msg.body["content"]["post"]["zh_cn"]["content"]
-        assert {"tag": "a", "text": "查看原帖", "href": "https://m.weibo.cn/detail/4900000001"} in [t for r in rows for t in r]
+        assert {"tag": "a", "text": "查看原帖", "href": "https://m.weibo.cn/detail/4900000001"} in [
+            t for r in rows for t in r
+        ]
 
 
 def test_feishu_wrong_secret_and_missing_keyword(receiver: Receiver, clock: FakeClock) -> None:
@@ -143,7 +168,13 @@ def test_webhook_signed_with_idempotency_key(receiver: Receiver, clock: FakeCloc
     assert first.body["id"] == "yq-abc" and first.body["payload"]["complaint"]["number"] == "TS20261122-0001"
     assert first.headers["x-yuqing-signature"].startswith("sha256=")
     with pytest.raises(DeliveryFailed) as info:
-        _send_all("ops", ChannelConfig(type="webhook", url=url, secret="wrong"), mention_payload(), clock, key="yq-x")
+        _send_all(
+            "ops",
+            ChannelConfig(type="webhook", url=url, secret="wrong"),
+            mention_payload(),
+            clock,
+            key="yq-x",
+        )
     assert info.value.code == 401 and not info.value.retryable
 
 
@@ -165,8 +196,15 @@ FAULT_TABLE = [
 
 
 @pytest.mark.parametrize(("fault", "kind", "code", "retryable", "limited"), FAULT_TABLE)
-def test_error_answers_are_classified(receiver: Receiver, clock: FakeClock, fault: str, kind: str, code: int | None,
-                                      retryable: bool, limited: bool) -> None:
+def test_error_answers_are_classified(
+    receiver: Receiver,
+    clock: FakeClock,
+    fault: str,
+    kind: str,
+    code: int | None,
+    retryable: bool,
+    limited: bool,
+) -> None:
     url = getattr(receiver, kind)("r")
     cfg = ChannelConfig(type=kind, url=url, secret="s3cret" if kind == "webhook" else None)
     receiver.fault("r", fault, count=1)
@@ -184,7 +222,9 @@ def test_unreachable_host_is_a_retryable_network_error(clock: FakeClock) -> None
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = ChannelConfig(type="dingtalk", url=f"http://127.0.0.1:{port}/robot/send?access_token=x", timeout_seconds=2)
+    cfg = ChannelConfig(
+        type="dingtalk", url=f"http://127.0.0.1:{port}/robot/send?access_token=x", timeout_seconds=2
+    )
     with pytest.raises(DeliveryFailed) as info:
         _send_all("pr", cfg, mention_payload(), clock)
     assert info.value.retryable and "network error" in str(info.value) and str(port) not in str(info.value)

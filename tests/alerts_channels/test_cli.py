@@ -37,19 +37,19 @@ def setup(tmp_path: Path) -> Iterator[tuple[Path, Receiver]]:
     with Receiver() as rx:
         toml = f"""
 [project]
-data_dir = "{tmp_path / 'data'}"
+data_dir = "{tmp_path / "data"}"
 [storage]
-url = "sqlite:///{tmp_path / 'y.db'}"
+url = "sqlite:///{tmp_path / "y.db"}"
 [[brands]]
 name = "鲜果时光"
 [alerts.channels.pr]
 type = "dingtalk"
-url = "{rx.dingtalk('pr', secret='SECcli', keywords=['舆情'])}"
+url = "{rx.dingtalk("pr", secret="SECcli", keywords=["舆情"])}"
 secret = "SECcli"
 keyword = "舆情"
 [alerts.channels.ops]
 type = "wecom"
-url = "{rx.wecom('ops')}"
+url = "{rx.wecom("ops")}"
 """
         path = tmp_path / "yuqing.toml"
         path.write_text(toml, encoding="utf-8")
@@ -71,12 +71,16 @@ def test_dispatch_list_show_retry(setup: tuple[Path, Receiver]) -> None:
     enqueue_many(engine, cfg, 3, ["pr", "ops"])
     rx.fault("ops", "invalid_url", count=1)
     stats = json.loads(run(path, "alerts", "dispatch", "--json"))
-    assert stats["sent"] == 3 and stats["dead"] == 1 and stats["released"] == 2  # a refusal pauses the channel
+    assert (
+        stats["sent"] == 3 and stats["dead"] == 1 and stats["released"] == 2
+    )  # a refusal pauses the channel
     assert len(rx.visible("pr")) == 3 and len(rx.visible("ops")) == 0
     listed = json.loads(run(path, "alerts", "list", "--status", "dead", "--json"))
     assert [a["id"] for a in listed] == [1] and listed[0]["deliveries"] == {"pr": "sent", "ops": "dead"}
     shown = run(path, "alerts", "show", "1")
-    assert "芒果冰沙" in shown and "dead" in shown and "查看原帖：https://m.weibo.cn/detail/4900000000" in shown
+    assert (
+        "芒果冰沙" in shown and "dead" in shown and "查看原帖：https://m.weibo.cn/detail/4900000000" in shown
+    )
     detail = json.loads(run(path, "alerts", "show", "1", "--json"))
     assert {d["channel"]: d["status"] for d in detail["deliveries"]} == {"pr": "sent", "ops": "dead"}
     assert "errcode 93000" in detail["deliveries"][1]["last_error"]

@@ -27,24 +27,43 @@ def deliveries(engine: Engine, channel: str | None = None) -> list[dict]:
 
 
 def test_enqueue_is_deduplicated_and_routes_known_channels(engine: Engine) -> None:
-    cfg = make_config({"a": {"type": "wecom", "url": "http://127.0.0.1:9/cgi-bin/webhook/send?key=a"},
-                       "off": {"type": "wecom", "url": "http://127.0.0.1:9/x", "enabled": False}})
+    cfg = make_config(
+        {
+            "a": {"type": "wecom", "url": "http://127.0.0.1:9/cgi-bin/webhook/send?key=a"},
+            "off": {"type": "wecom", "url": "http://127.0.0.1:9/x", "enabled": False},
+        }
+    )
     with engine.begin() as conn:
-        first = enqueue(conn, cfg, kind="mention", dedup_key="m:1", title="t", payload=mention_payload(),
-                        channels=["a", "off", "nope", "a"])
-        again = enqueue(conn, cfg, kind="mention", dedup_key="m:1", title="t", payload=mention_payload(), channels=["a"])
+        first = enqueue(
+            conn,
+            cfg,
+            kind="mention",
+            dedup_key="m:1",
+            title="t",
+            payload=mention_payload(),
+            channels=["a", "off", "nope", "a"],
+        )
+        again = enqueue(
+            conn, cfg, kind="mention", dedup_key="m:1", title="t", payload=mention_payload(), channels=["a"]
+        )
     assert first is not None and again is None
     [row] = deliveries(engine)
-    assert (row["channel"], row["status"], row["idempotency_key"]) == ("a", "pending", idempotency_key("m:1", "a"))
+    assert (row["channel"], row["status"], row["idempotency_key"]) == (
+        "a",
+        "pending",
+        idempotency_key("m:1", "a"),
+    )
     assert idempotency_key("m:1", "a") != idempotency_key("m:1", "b")
 
 
 def test_each_alert_shown_once_per_channel(engine: Engine, receiver: Receiver, clock: FakeClock) -> None:
-    cfg = make_config({
-        "dt": {"type": "dingtalk", "url": receiver.dingtalk("dt", secret="SECx"), "secret": "SECx"},
-        "fs": {"type": "feishu", "url": receiver.feishu("fs", secret="f"), "secret": "f"},
-        "wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"},
-    })
+    cfg = make_config(
+        {
+            "dt": {"type": "dingtalk", "url": receiver.dingtalk("dt", secret="SECx"), "secret": "SECx"},
+            "fs": {"type": "feishu", "url": receiver.feishu("fs", secret="f"), "secret": "f"},
+            "wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"},
+        }
+    )
     ids = enqueue_many(engine, cfg, 6, ["dt", "fs", "wh"])
     stats = dispatch_once(engine, cfg, now=clock.now())
     assert (stats.claimed, stats.sent, stats.messages) == (17, 17, 17)  # Feishu allows 5 a second
@@ -65,18 +84,30 @@ def test_quiet_until_not_before(sqlite_url: str, receiver: Receiver, clock: Fake
     engine = make_engine(sqlite_url)
     cfg = make_config({"wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"}})
     with engine.begin() as conn:
-        enqueue(conn, cfg, kind="digest", dedup_key="d:1", title="摘要", payload={"items": []}, channels=["wh"],
-                not_before=clock.now() + timedelta(hours=1))
+        enqueue(
+            conn,
+            cfg,
+            kind="digest",
+            dedup_key="d:1",
+            title="摘要",
+            payload={"items": []},
+            channels=["wh"],
+            not_before=clock.now() + timedelta(hours=1),
+        )
     assert dispatch_once(engine, cfg, now=clock.now()).claimed == 0
     clock.advance(3600)
     assert dispatch_once(engine, cfg, now=clock.now()).sent == 1
 
 
-def test_one_failing_channel_does_not_block_the_others(engine: Engine, receiver: Receiver, clock: FakeClock) -> None:
-    cfg = make_config({
-        "bad": {"type": "wecom", "url": receiver.wecom("bad")},
-        "good": {"type": "slack", "url": receiver.slack("good")},
-    })
+def test_one_failing_channel_does_not_block_the_others(
+    engine: Engine, receiver: Receiver, clock: FakeClock
+) -> None:
+    cfg = make_config(
+        {
+            "bad": {"type": "wecom", "url": receiver.wecom("bad")},
+            "good": {"type": "slack", "url": receiver.slack("good")},
+        }
+    )
     enqueue_many(engine, cfg, 4, ["bad", "good"])
     receiver.fault("bad", "down")
     stats = dispatch_once(engine, cfg, now=clock.now())
@@ -88,7 +119,9 @@ def test_one_failing_channel_does_not_block_the_others(engine: Engine, receiver:
     assert ledger.paused_until(engine, "bad") > clock.now()
 
 
-def test_permanent_error_dead_letters_then_retry(engine: Engine, receiver: Receiver, clock: FakeClock) -> None:
+def test_permanent_error_dead_letters_then_retry(
+    engine: Engine, receiver: Receiver, clock: FakeClock
+) -> None:
     cfg = make_config({"wc": {"type": "wecom", "url": receiver.wecom("wc")}})
     [alert_id] = enqueue_many(engine, cfg, 1, ["wc"])
     receiver.fault("wc", "invalid_url")
@@ -106,8 +139,11 @@ def test_gives_up_after_max_attempts(sqlite_url: str, receiver: Receiver, clock:
     from crawler.storage.engine import make_engine
 
     engine = make_engine(sqlite_url)
-    cfg = make_config({"wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"}},
-                      max_attempts=3, backoff_seconds=10)
+    cfg = make_config(
+        {"wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"}},
+        max_attempts=3,
+        backoff_seconds=10,
+    )
     enqueue_many(engine, cfg, 1, ["wh"])
     receiver.fault("wh", "http_502")
     delays = []
@@ -127,26 +163,42 @@ def test_gives_up_after_max_attempts(sqlite_url: str, receiver: Receiver, clock:
 
 
 def test_expired_lease_is_reclaimed_and_counted(engine: Engine, receiver: Receiver, clock: FakeClock) -> None:
-    cfg = make_config({"wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"}},
-                      lease_seconds=60)
+    cfg = make_config(
+        {"wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"}},
+        lease_seconds=60,
+    )
     enqueue_many(engine, cfg, 1, ["wh"])
     token, [claimed] = ledger.claim(engine, "wh", now=clock.now(), lease_seconds=60, limit=10)  # then "dies"
     assert not claimed.reclaimed
-    assert dispatch_once(engine, cfg, now=clock.now() + timedelta(seconds=30)).claimed == 0  # lease still held
+    assert (
+        dispatch_once(engine, cfg, now=clock.now() + timedelta(seconds=30)).claimed == 0
+    )  # lease still held
     stats = dispatch_once(engine, cfg, now=clock.now() + timedelta(seconds=61))
     [row] = deliveries(engine)
     assert stats.sent == 1 and row["status"] == "sent" and row["attempts"] == 2
-    assert not ledger.mark_part(engine, row["id"], token, parts_sent=1, parts_total=1, now=clock.now())  # stale owner
+    assert not ledger.mark_part(
+        engine, row["id"], token, parts_sent=1, parts_total=1, now=clock.now()
+    )  # stale owner
 
 
-def test_split_message_resumes_after_the_last_accepted_part(sqlite_url: str, receiver: Receiver, clock: FakeClock) -> None:
+def test_split_message_resumes_after_the_last_accepted_part(
+    sqlite_url: str, receiver: Receiver, clock: FakeClock
+) -> None:
     from crawler.storage.engine import make_engine
 
     engine = make_engine(sqlite_url)
     cfg = make_config({"wc": {"type": "wecom", "url": receiver.wecom("wc"), "rate_per_minute": 1}})
     items = [dict(mention_payload(i)["mention"], text="内容" * 120) for i in range(24)]
     with engine.begin() as conn:
-        enqueue(conn, cfg, kind="digest", dedup_key="digest:1", title="过去一小时", payload={"items": items}, channels=["wc"])
+        enqueue(
+            conn,
+            cfg,
+            kind="digest",
+            dedup_key="digest:1",
+            title="过去一小时",
+            payload={"items": items},
+            channels=["wc"],
+        )
     for _ in range(10):
         dispatch_once(engine, cfg, now=clock.now())
         clock.advance(62)
@@ -157,8 +209,9 @@ def test_split_message_resumes_after_the_last_accepted_part(sqlite_url: str, rec
     assert labels == [f"（{i}/{len(parts)}）" for i in range(1, len(parts) + 1)]
 
 
-def test_a_broken_payload_is_dead_lettered_and_the_queue_moves_on(sqlite_url: str, receiver: Receiver,
-                                                                   clock: FakeClock) -> None:
+def test_a_broken_payload_is_dead_lettered_and_the_queue_moves_on(
+    sqlite_url: str, receiver: Receiver, clock: FakeClock
+) -> None:
     from sqlalchemy import update
 
     from crawler.storage.engine import make_engine
@@ -168,8 +221,11 @@ def test_a_broken_payload_is_dead_lettered_and_the_queue_moves_on(sqlite_url: st
     cfg = make_config({"wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"}})
     first, second = enqueue_many(engine, cfg, 2, ["wh"])
     with engine.begin() as conn:  # a payload the renderer cannot read (e.g. written by a buggy producer)
-        conn.execute(update(Alert.__table__).where(Alert.__table__.c.id == first)  # type: ignore[attr-defined]
-                     .values(payload={"kind": "digest", "items": 5}))
+        conn.execute(
+            update(Alert.__table__)
+            .where(Alert.__table__.c.id == first)  # type: ignore[attr-defined]
+            .values(payload={"kind": "digest", "items": 5})
+        )
     stats = dispatch_once(engine, cfg, now=clock.now())
     assert (stats.dead, stats.sent, stats.errors) == (1, 1, 1)
     dead = deliveries(engine)[0]

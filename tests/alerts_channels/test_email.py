@@ -32,16 +32,27 @@ def make_cert(tmp: Path) -> tuple[Path, Path]:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
     now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
     cert_file, key_file = tmp / "cert.pem", tmp / "key.pem"
     cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
     return cert_file, key_file
 
 
@@ -95,9 +106,17 @@ def _port(controller: Controller) -> int:
 
 
 def _cfg(controller: Controller, security: str, cert: Path, **kw: Any) -> ChannelConfig:
-    return ChannelConfig(type="email", smtp_host="127.0.0.1", smtp_port=_port(controller), security=security,
-                         sender="yuqing@example.com", recipients=["pr@example.com", "ops@example.com"],
-                         ca_file=str(cert), timeout_seconds=5, **kw)
+    return ChannelConfig(
+        type="email",
+        smtp_host="127.0.0.1",
+        smtp_port=_port(controller),
+        security=security,
+        sender="yuqing@example.com",
+        recipients=["pr@example.com", "ops@example.com"],
+        ca_file=str(cert),
+        timeout_seconds=5,
+        **kw,
+    )
 
 
 def _send(cfg: ChannelConfig, clock: FakeClock, key: str = "yq-mail-1") -> None:
@@ -116,7 +135,10 @@ def test_starttls_with_login(smtp: tuple[Controller, Inbox, Path], clock: FakeCl
     assert inbox.envelopes[0].rcpt_tos == ["pr@example.com", "ops@example.com"]
     plain = msg.get_body(("plain",)).get_content()
     html = msg.get_body(("html",)).get_content()
-    assert "作者：吃货小王（粉丝 12.3万，已认证）" in plain and "查看原帖：https://m.weibo.cn/detail/4900000001" in plain
+    assert (
+        "作者：吃货小王（粉丝 12.3万，已认证）" in plain
+        and "查看原帖：https://m.weibo.cn/detail/4900000001" in plain
+    )
     assert '<a href="https://m.weibo.cn/detail/4900000001">查看原帖</a>' in html and "TS20261122-0001" in html
 
 
@@ -129,7 +151,9 @@ def test_wrong_password_is_permanent(smtp: tuple[Controller, Inbox, Path], clock
 
 
 @pytest.mark.parametrize("smtp", ["starttls"], indirect=True)
-def test_untrusted_certificate_is_refused(smtp: tuple[Controller, Inbox, Path], clock: FakeClock, tmp_path: Path) -> None:
+def test_untrusted_certificate_is_refused(
+    smtp: tuple[Controller, Inbox, Path], clock: FakeClock, tmp_path: Path
+) -> None:
     controller, inbox, _cert = smtp
     other_dir = tmp_path / "other"
     other_dir.mkdir()
@@ -156,8 +180,15 @@ def test_plain_smtp(smtp: tuple[Controller, Inbox, Path], clock: FakeClock) -> N
 
 def test_smtp_down_is_retryable(clock: FakeClock) -> None:
     port = free_port()
-    cfg = ChannelConfig(type="email", smtp_host="127.0.0.1", smtp_port=port, security="none",
-                        sender="a@example.com", recipients=["b@example.com"], timeout_seconds=2)
+    cfg = ChannelConfig(
+        type="email",
+        smtp_host="127.0.0.1",
+        smtp_port=port,
+        security="none",
+        sender="a@example.com",
+        recipients=["b@example.com"],
+        timeout_seconds=2,
+    )
     with pytest.raises(DeliveryFailed) as info:
         _send(cfg, clock)
     assert info.value.retryable

@@ -43,10 +43,12 @@ def run_until_done(engine: Engine, cfg, clock: FakeClock, *, step: float, limit:
 
 
 def test_channel_down_five_minutes_then_back(engine: Engine, receiver: Receiver, clock: FakeClock) -> None:
-    cfg = make_config({
-        "dt": {"type": "dingtalk", "url": receiver.dingtalk("dt", secret="SECx"), "secret": "SECx"},
-        "wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"},
-    })
+    cfg = make_config(
+        {
+            "dt": {"type": "dingtalk", "url": receiver.dingtalk("dt", secret="SECx"), "secret": "SECx"},
+            "wh": {"type": "webhook", "url": receiver.webhook("wh", secret="w"), "secret": "w"},
+        }
+    )
     ids = enqueue_many(engine, cfg, 12, ["dt", "wh"])
     receiver.fault("dt", "down", seconds=300)
     receiver.fault("wh", "http_502", seconds=300)
@@ -61,8 +63,9 @@ def test_channel_down_five_minutes_then_back(engine: Engine, receiver: Receiver,
 
 
 @pytest.mark.parametrize(("kind", "minimum_pause"), [("dingtalk", 600), ("wecom", 65)])
-def test_rate_limit_answer_backs_off_then_succeeds(sqlite_url: str, receiver: Receiver, clock: FakeClock, kind: str,
-                                                  minimum_pause: float) -> None:
+def test_rate_limit_answer_backs_off_then_succeeds(
+    sqlite_url: str, receiver: Receiver, clock: FakeClock, kind: str, minimum_pause: float
+) -> None:
     from crawler.storage.engine import make_engine
 
     engine = make_engine(sqlite_url)
@@ -82,18 +85,26 @@ def test_rate_limit_answer_backs_off_then_succeeds(sqlite_url: str, receiver: Re
     assert [r["attempts"] for r in rows(engine)] == [1, 1, 1]
 
 
-def test_rate_limit_holds_across_dispatchers(engine: Engine, receiver: Receiver, clock: FakeClock, db_url: str) -> None:
+def test_rate_limit_holds_across_dispatchers(
+    engine: Engine, receiver: Receiver, clock: FakeClock, db_url: str
+) -> None:
     from crawler.storage.engine import make_engine
 
     cfg = make_config({"dt": {"type": "dingtalk", "url": receiver.dingtalk("dt")}})
     enqueue_many(engine, cfg, 45, ["dt"])
     # Two dispatchers with separate connection pools, racing on every tick.
-    second = db_url.replace("/yuqing.db", "/./yuqing.db") if db_url.startswith("sqlite") else db_url + "?application_name=b"
+    second = (
+        db_url.replace("/yuqing.db", "/./yuqing.db")
+        if db_url.startswith("sqlite")
+        else db_url + "?application_name=b"
+    )
     engines = [engine, make_engine(second)]
     assert engines[1] is not engine
     for _ in range(40):
         now = clock.now()
-        threads = [threading.Thread(target=dispatch_once, args=(e, cfg), kwargs={"now": now}) for e in engines]
+        threads = [
+            threading.Thread(target=dispatch_once, args=(e, cfg), kwargs={"now": now}) for e in engines
+        ]
         for t in threads:
             t.start()
         for t in threads:
@@ -124,16 +135,30 @@ def test_crash_between_send_and_commit(sqlite_url: str, tmp_path: Path) -> None:
 
     engine = make_engine(sqlite_url)
     with Receiver() as rx:  # real clock: the dispatcher runs in another process
-        raw = {"brands": [{"name": "鲜果时光"}], "alerts": {"lease_seconds": 30, "channels": {
-            "wh": {"type": "webhook", "url": rx.webhook("wh", secret="w"), "secret": "w"},
-            "dt": {"type": "dingtalk", "url": rx.dingtalk("dt", secret="SECx"), "secret": "SECx"}}}}
+        raw = {
+            "brands": [{"name": "鲜果时光"}],
+            "alerts": {
+                "lease_seconds": 30,
+                "channels": {
+                    "wh": {"type": "webhook", "url": rx.webhook("wh", secret="w"), "secret": "w"},
+                    "dt": {"type": "dingtalk", "url": rx.dingtalk("dt", secret="SECx"), "secret": "SECx"},
+                },
+            },
+        }
         cfg = make_config(raw["alerts"]["channels"], lease_seconds=30)
         [alert_id] = enqueue_many(engine, cfg, 1, ["wh", "dt"])
-        rx.fault("wh", "hold", count=1, hold_seconds=20)  # accept, then keep the answer back: the crash window
+        rx.fault(
+            "wh", "hold", count=1, hold_seconds=20
+        )  # accept, then keep the answer back: the crash window
         rx.fault("dt", "hold", count=1, hold_seconds=20)
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
-        proc = subprocess.Popen([sys.executable, "-c", CRASH_SCRIPT, json.dumps({"db": sqlite_url, "cfg": raw})],
-                                cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", CRASH_SCRIPT, json.dumps({"db": sqlite_url, "cfg": raw})],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while len(rx.messages()) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)

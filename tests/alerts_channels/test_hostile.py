@@ -21,13 +21,23 @@ POST = "https://m.weibo.cn/detail/4900000001?from=(x)&q=[1]"
 POST_SAFE = "https://m.weibo.cn/detail/4900000001?from=%28x%29&q=%5B1%5D"
 DASH = "http://127.0.0.1:8600/alerts/1"
 ALLOWED = {POST_SAFE, DASH}
-FORBIDDEN = ("@", "<at", "<!channel", "<!here", "<@", "<script", "](http://evil", "evil.example.com", "javascript:")
+FORBIDDEN = (
+    "@",
+    "<at",
+    "<!channel",
+    "<!here",
+    "<@",
+    "<script",
+    "](http://evil",
+    "evil.example.com",
+    "javascript:",
+)
 
 
 def hostile_payload() -> dict[str, Any]:
     p = mention_payload(1, text=HOSTILE, author="[官方](http://evil.example.com) @所有人 **大V**", url=POST)
     p["title"] = "<!channel> @all 标题 **炸裂** [x](http://evil.example.com)"
-    p["event"]["title"] = "# 事件 <at user_id=\"all\"></at>"
+    p["event"]["title"] = '# 事件 <at user_id="all"></at>'
     p["reasons"] = ["`代码`", "<b>粗</b>", "@here"]
     return p
 
@@ -53,7 +63,12 @@ def _send(receiver: Receiver, clock: FakeClock, name: str, cfg: ChannelConfig) -
 
 
 def test_hostile_dingtalk(receiver: Receiver, clock: FakeClock) -> None:
-    [msg] = _send(receiver, clock, "d", ChannelConfig(type="dingtalk", url=receiver.dingtalk("d", secret="SECs"), secret="SECs"))
+    [msg] = _send(
+        receiver,
+        clock,
+        "d",
+        ChannelConfig(type="dingtalk", url=receiver.dingtalk("d", secret="SECs"), secret="SECs"),
+    )
     check_markdown(msg.body["markdown"]["text"])
     assert msg.body["at"] == {"atMobiles": [], "atUserIds": [], "isAtAll": False}
     assert "@" not in msg.body["markdown"]["title"]
@@ -112,7 +127,18 @@ def test_hostile_html_and_text() -> None:
     doc = render(hostile_payload(), ref="告警编号 9")
     parser = _Tags()
     parser.feed(to_html(doc))
-    assert {t for t, _ in parser.tags} <= {"html", "head", "meta", "title", "body", "h3", "p", "b", "blockquote", "a"}
+    assert {t for t, _ in parser.tags} <= {
+        "html",
+        "head",
+        "meta",
+        "title",
+        "body",
+        "h3",
+        "p",
+        "b",
+        "blockquote",
+        "a",
+    }
     assert {a["href"] for t, a in parser.tags if t == "a"} == ALLOWED
     text = to_text(doc)
     for bad in FORBIDDEN:
@@ -120,14 +146,26 @@ def test_hostile_html_and_text() -> None:
 
 
 def test_hostile_webhook(receiver: Receiver, clock: FakeClock) -> None:
-    [msg] = _send(receiver, clock, "h", ChannelConfig(type="webhook", url=receiver.webhook("h", secret="k"), secret="k"))
+    [msg] = _send(
+        receiver, clock, "h", ChannelConfig(type="webhook", url=receiver.webhook("h", secret="k"), secret="k")
+    )
     for bad in FORBIDDEN:
         assert bad not in msg.body["text"] and bad not in msg.body["markdown"]
     assert msg.body["payload"]["mention"]["text"] == HOSTILE  # the raw data, documented as untrusted
 
 
-@pytest.mark.parametrize("url", ["javascript:alert(1)", "http://user:pw@evil.com/", "ftp://x.com/a", "http://a b.com/",
-                                 "http://evil.com/\u202e", None, 42])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "javascript:alert(1)",
+        "http://user:pw@evil.com/",
+        "ftp://x.com/a",
+        "http://a b.com/",
+        "http://evil.com/\u202e",
+        None,
+        42,
+    ],
+)
 def test_only_plain_http_links_survive(url: object) -> None:
     assert escape.safe_link(url) is None
     payload = mention_payload(1)

@@ -13,8 +13,10 @@ from crawler.config import AppConfig, config_from_dict
 _ids = itertools.count(1)
 
 BASE: dict[str, Any] = {
-    "brands": [{"name": "鲜果时光", "aliases": ["鲜果"], "keywords": ["鲜果时光"]},
-               {"name": "小鹿宝贝", "keywords": ["小鹿宝贝"]}],
+    "brands": [
+        {"name": "鲜果时光", "aliases": ["鲜果"], "keywords": ["鲜果时光"]},
+        {"name": "小鹿宝贝", "keywords": ["小鹿宝贝"]},
+    ],
     "alerts": {
         "channels": {
             "pr": {"type": "webhook", "url": "http://127.0.0.1:9/pr"},
@@ -51,12 +53,27 @@ def mention(text: str = "鲜果时光的橙汁喝出异物，要求退款！", *
     """A mention row as the pipeline stores it (analysis columns included)."""
     n = next(_ids)
     row: dict[str, Any] = {
-        "platform": "weibo", "post_id": f"p{n}", "brand": "鲜果时光", "kind": "post", "text": text,
-        "masked_text": text, "author_id": f"u{n}", "author_name": f"用户{n}", "author_followers": 100,
+        "platform": "weibo",
+        "post_id": f"p{n}",
+        "brand": "鲜果时光",
+        "kind": "post",
+        "text": text,
+        "masked_text": text,
+        "author_id": f"u{n}",
+        "author_name": f"用户{n}",
+        "author_followers": 100,
         "published_at": kw.pop("published_at", None) or datetime.now(UTC) - timedelta(minutes=5),
-        "likes": 1, "comments": 0, "shares": 0, "url": f"https://m.weibo.cn/detail/{n}",
-        "sentiment": 0.1, "is_complaint": True, "category": "产品质量", "urgency": "紧急", "risk": 70,
-        "reasons": ["要求退款"], "fingerprint": None,
+        "likes": 1,
+        "comments": 0,
+        "shares": 0,
+        "url": f"https://m.weibo.cn/detail/{n}",
+        "sentiment": 0.1,
+        "is_complaint": True,
+        "category": "产品质量",
+        "urgency": "紧急",
+        "risk": 70,
+        "reasons": ["要求退款"],
+        "fingerprint": None,
     }
     row.update(kw)
     return row
@@ -81,8 +98,11 @@ def seen_when_published(engine: Any) -> None:
     from crawler.storage.models import Mention
 
     with engine.begin() as conn:
-        conn.execute(update(Mention).where(Mention.published_at.is_not(None))
-                     .values(first_seen_at=Mention.published_at))
+        conn.execute(
+            update(Mention)
+            .where(Mention.published_at.is_not(None))
+            .values(first_seen_at=Mention.published_at)
+        )
 
 
 def watched_for(engine: Any, cfg: AppConfig, brand: str = "鲜果时光", hours: float = 3) -> None:
@@ -94,8 +114,15 @@ def watched_for(engine: Any, cfg: AppConfig, brand: str = "鲜果时光", hours:
     from crawler.storage.models import Mention
 
     then = datetime.now(UTC) - timedelta(hours=hours)
-    row = mention(f"{brand}的门店今天人不多", brand=brand, is_complaint=False, urgency=None, risk=0, sentiment=0.6,
-                  published_at=then)
+    row = mention(
+        f"{brand}的门店今天人不多",
+        brand=brand,
+        is_complaint=False,
+        urgency=None,
+        risk=0,
+        sentiment=0.6,
+        published_at=then,
+    )
     store(engine, cfg, [row])
     with engine.begin() as conn:
         conn.execute(update(Mention).where(Mention.post_id == row["post_id"]).values(first_seen_at=then))

@@ -14,10 +14,14 @@ from crawler.storage.models import Author, Complaint, ComplaintMention
 from crawler.storage.types import utcnow
 from tests.alerts_triage.conftest import make_cfg, mention, store
 
-ASSIGN = {"assignment": [
-    {"categories": ["食用不适", "产品质量"], "team": "品控组"},
-    {"urgencies": ["非常紧急"], "platforms": ["heimao"], "assignee": "王经理", "team": "重大投诉组"},
-], "default_team": "客诉组", "default_assignee": "值班客服"}
+ASSIGN = {
+    "assignment": [
+        {"categories": ["食用不适", "产品质量"], "team": "品控组"},
+        {"urgencies": ["非常紧急"], "platforms": ["heimao"], "assignee": "王经理", "team": "重大投诉组"},
+    ],
+    "default_team": "客诉组",
+    "default_assignee": "值班客服",
+}
 
 
 def _records(engine) -> list:  # type: ignore[no-untyped-def]
@@ -29,20 +33,35 @@ def test_registration_grades_assigns_and_sets_deadlines(engine) -> None:  # type
     cfg = make_cfg(complaints=ASSIGN)
     now = utcnow()
     fetched = now - timedelta(seconds=42)
-    store(engine, cfg, [
-        mention("鲜果时光橙汁里有异物", category="产品质量", urgency="紧急", risk=72, fetched_at=fetched),
-        mention("黑猫投诉：鲜果时光拒不退款，我已打12315", platform="heimao", category="退换货",
-                urgency="非常紧急", risk=90),
-        mention("鲜果时光配送有点慢", category="物流配送", urgency="一般", risk=35),
-        mention("鲜果时光还行", category="其他", urgency="一般", risk=20),  # below min_risk 30
-        mention("鲜果时光新品真好喝", is_complaint=False, urgency=None, category=None, risk=2),
-    ], now=now)
+    store(
+        engine,
+        cfg,
+        [
+            mention("鲜果时光橙汁里有异物", category="产品质量", urgency="紧急", risk=72, fetched_at=fetched),
+            mention(
+                "黑猫投诉：鲜果时光拒不退款，我已打12315",
+                platform="heimao",
+                category="退换货",
+                urgency="非常紧急",
+                risk=90,
+            ),
+            mention("鲜果时光配送有点慢", category="物流配送", urgency="一般", risk=35),
+            mention("鲜果时光还行", category="其他", urgency="一般", risk=20),  # below min_risk 30
+            mention("鲜果时光新品真好喝", is_complaint=False, urgency=None, category=None, risk=2),
+        ],
+        now=now,
+    )
     recs = _records(engine)
     assert len(recs) == 3
     day = now.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai")).strftime("%Y%m%d")
     assert [r.number for r in recs] == [f"TS{day}-0001", f"TS{day}-0002", f"TS{day}-0003"]
     quality, heimao, slow = recs
-    assert (quality.team, quality.assignee, quality.category, quality.urgency) == ("品控组", None, "产品质量", "紧急")
+    assert (quality.team, quality.assignee, quality.category, quality.urgency) == (
+        "品控组",
+        None,
+        "产品质量",
+        "紧急",
+    )
     assert (heimao.team, heimao.assignee, heimao.urgency) == ("重大投诉组", "王经理", "非常紧急")
     assert (slow.team, slow.assignee) == ("客诉组", "值班客服")
     # SLA from the seeds: report 30 min, first check 30 min, answer 2 h, resolve or escalate 4 h
@@ -61,17 +80,31 @@ def test_registration_grades_assigns_and_sets_deadlines(engine) -> None:  # type
 def test_repeat_post_joins_the_open_record(engine) -> None:  # type: ignore[no-untyped-def]
     cfg = make_cfg()
     store(engine, cfg, [mention("鲜果时光橙汁坏了要退款", author_id="c1", urgency="一般", risk=40)])
-    counts = store(engine, cfg, [mention("还没人理我？鲜果时光橙汁坏了，再不处理我就找媒体曝光",
-                                         author_id="c1", urgency="紧急", risk=70)])
+    counts = store(
+        engine,
+        cfg,
+        [
+            mention(
+                "还没人理我？鲜果时光橙汁坏了，再不处理我就找媒体曝光",
+                author_id="c1",
+                urgency="紧急",
+                risk=70,
+            )
+        ],
+    )
     assert counts["complaints"] == 0 and counts["joined"] == 1
-    store(engine, cfg, [mention("鲜果时光快递员态度恶劣", author_id="c1", category="物流配送")])  # other problem
+    store(
+        engine, cfg, [mention("鲜果时光快递员态度恶劣", author_id="c1", category="物流配送")]
+    )  # other problem
     recs = _records(engine)
     assert len(recs) == 2
     first = recs[0]
     assert first.urgency == "非常紧急"  # the repeat threatens media exposure
     assert first.risk == 70
     with engine.connect() as conn:
-        links = conn.execute(select(ComplaintMention.mention_id).where(ComplaintMention.complaint_id == first.id)).all()
+        links = conn.execute(
+            select(ComplaintMention.mention_id).where(ComplaintMention.complaint_id == first.id)
+        ).all()
         actions = [h["action"] for h in complaints.history(conn, first.id)]
     assert len(links) == 2
     assert "merged" in actions and "urgency" in actions
@@ -84,8 +117,11 @@ def test_escalation_history_raises_urgency_and_tags_the_customer(engine) -> None
     with engine.begin() as conn:
         rec = complaints.get(conn, 1)
         complaints.change_status(conn, rec["id"], "已解决", actor="客服A")
-    store(engine, cfg, [mention("鲜果时光这次的面包有点硬", author_id="hot", category="产品质量",
-                                urgency="一般", risk=40)])
+    store(
+        engine,
+        cfg,
+        [mention("鲜果时光这次的面包有点硬", author_id="hot", category="产品质量", urgency="一般", risk=40)],
+    )
     recs = _records(engine)
     assert len(recs) == 2
     assert recs[1].urgency == "紧急"  # 一般 raised one level (seed 003)
@@ -122,7 +158,9 @@ def test_status_workflow_with_history(engine) -> None:  # type: ignore[no-untype
         with pytest.raises(complaints.ComplaintError, match="no complaint record"):
             complaints.get(conn, "TS20990101-0001")
         hist = complaints.history(conn, 1)
-    changes = [(h["actor"], h["action"], h["field"], h["old"], h["new"]) for h in hist if h["action"] != "reported"]
+    changes = [
+        (h["actor"], h["action"], h["field"], h["old"], h["new"]) for h in hist if h["action"] != "reported"
+    ]
     assert changes == [
         ("system", "registered", "status", None, "待处理"),
         ("张三", "status", "status", "待处理", "处理中"),
@@ -143,7 +181,9 @@ def test_set_urgency_recomputes_deadlines(engine) -> None:  # type: ignore[no-un
         before = complaints.get(conn, 1)
         after = complaints.set_urgency(conn, cfg, 1, "非常紧急", actor="主管", note="客户情绪激动")
         hist = complaints.history(conn, 1)
-    assert before["due_report_at"] is None and after["due_report_at"] == after["registered_at"] + timedelta(minutes=30)
+    assert before["due_report_at"] is None and after["due_report_at"] == after["registered_at"] + timedelta(
+        minutes=30
+    )
     assert after["due_answer_at"] == after["registered_at"] + timedelta(hours=1)
     assert hist[-1]["action"] == "urgency" and "SLA 重算" in hist[-1]["note"]
 

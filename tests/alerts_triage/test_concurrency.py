@@ -34,7 +34,7 @@ def test_concurrent_workers_share_events_and_records(engine) -> None:  # type: i
     def worker(w: int) -> None:
         try:
             for k in range(3):
-                store(own[w][k * 2:k * 2 + 2])
+                store(own[w][k * 2 : k * 2 + 2])
         except BaseException as exc:  # noqa: BLE001 - surfaced below
             errors.append(exc)
 

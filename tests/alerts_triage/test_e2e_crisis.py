@@ -78,23 +78,39 @@ def test_simulated_crisis_is_one_thread_and_every_complaint_is_registered(tmp_pa
     crisis_ids = {t["post_id"] for t in ctx.simulator.truth("weibo") if t.get("crisis")}
     assert len(crisis_ids) >= 10
     with engine.connect() as conn:
-        rows = conn.execute(select(Mention.id, Mention.event_id, Mention.is_complaint, Mention.risk).where(
-            Mention.platform == "weibo", Mention.post_id.in_(crisis_ids))).all()
+        rows = conn.execute(
+            select(Mention.id, Mention.event_id, Mention.is_complaint, Mention.risk).where(
+                Mention.platform == "weibo", Mention.post_id.in_(crisis_ids)
+            )
+        ).all()
         assert len(rows) == len(crisis_ids)
         events = {r.event_id for r in rows}
         assert len(events) == 1, "the crisis reposts are one event"
         (event_id,) = events
-        thread = conn.execute(select(Alert.kind, Alert.dedup_key).where(
-            Alert.event_id == event_id, Alert.kind.in_(("mention", "event", "surge")))).all()
+        thread = conn.execute(
+            select(Alert.kind, Alert.dedup_key).where(
+                Alert.event_id == event_id, Alert.kind.in_(("mention", "event", "surge"))
+            )
+        ).all()
         eligible = {r.id for r in rows if r.is_complaint and (r.risk or 0) >= cfg.complaints.min_risk}
-        linked = set(conn.execute(select(ComplaintMention.mention_id).where(
-            ComplaintMention.mention_id.in_(eligible))).scalars())
-        records = conn.execute(select(Complaint).where(Complaint.id.in_(
-            select(ComplaintMention.complaint_id).where(ComplaintMention.mention_id.in_(eligible))))).all()
+        linked = set(
+            conn.execute(
+                select(ComplaintMention.mention_id).where(ComplaintMention.mention_id.in_(eligible))
+            ).scalars()
+        )
+        records = conn.execute(
+            select(Complaint).where(
+                Complaint.id.in_(
+                    select(ComplaintMention.complaint_id).where(ComplaintMention.mention_id.in_(eligible))
+                )
+            )
+        ).all()
     kinds = [k for k, _ in thread]
     assert kinds.count("mention") == 1 and 1 <= len(kinds) <= 4, thread  # one alert, then escalations only
     assert eligible and linked == eligible  # every complaint of the crisis is on a record
-    assert len(records) == 1, records  # the reposts joined the story's record (nobody wrote of their own harm)
+    assert len(records) == 1, (
+        records
+    )  # the reposts joined the story's record (nobody wrote of their own harm)
     for rec in records:
         assert rec.team == ("品控组" if rec.category == "食用不适" else "客诉组")
         if rec.urgency in ("紧急", "非常紧急"):

@@ -33,11 +33,28 @@ def test_similarity_and_band_keys() -> None:
 
 def test_reposts_across_platforms_make_one_event(engine, cfg) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
-    rows = [mention(f"{STORY}{'！' * (i % 3)} 转发{i}", platform=("weibo", "douyin", "xiaohongshu")[i % 3],
-                    likes=10, comments=2, shares=1, sentiment=0.1 if i % 2 else 0.8,
-                    published_at=now - timedelta(minutes=30 - i)) for i in range(12)]
-    rows.append(mention("鲜果时光新品橙汁上市了，买一送一活动很划算", is_complaint=False, urgency=None,
-                        category=None, risk=5, sentiment=0.9))
+    rows = [
+        mention(
+            f"{STORY}{'！' * (i % 3)} 转发{i}",
+            platform=("weibo", "douyin", "xiaohongshu")[i % 3],
+            likes=10,
+            comments=2,
+            shares=1,
+            sentiment=0.1 if i % 2 else 0.8,
+            published_at=now - timedelta(minutes=30 - i),
+        )
+        for i in range(12)
+    ]
+    rows.append(
+        mention(
+            "鲜果时光新品橙汁上市了，买一送一活动很划算",
+            is_complaint=False,
+            urgency=None,
+            category=None,
+            risk=5,
+            sentiment=0.9,
+        )
+    )
     counts = store(engine, cfg, rows, now=now)
     assert counts["events"] == 2
     with engine.connect() as conn:
@@ -50,7 +67,9 @@ def test_reposts_across_platforms_make_one_event(engine, cfg) -> None:  # type: 
         assert big.max_urgency == "紧急" and big.max_risk == 70
         assert "头发" in big.title
         assert evs[1].mention_count == 1
-        linked = conn.execute(text("select count(*) from mentions where event_id = :e"), {"e": big.id}).scalar()
+        linked = conn.execute(
+            text("select count(*) from mentions where event_id = :e"), {"e": big.id}
+        ).scalar()
         assert linked == 12
 
 
@@ -76,8 +95,16 @@ def test_window_and_brand_separate_events(engine, cfg) -> None:  # type: ignore[
 def test_a_crisis_of_500_reposts_is_one_event_with_few_keys(engine, cfg) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
     for batch in range(5):
-        rows = [mention(f"{STORY} //@网友{batch * 100 + i}: 真的假的", is_complaint=False, urgency=None, risk=20,
-                        published_at=now - timedelta(minutes=50 - batch * 10)) for i in range(100)]
+        rows = [
+            mention(
+                f"{STORY} //@网友{batch * 100 + i}: 真的假的",
+                is_complaint=False,
+                urgency=None,
+                risk=20,
+                published_at=now - timedelta(minutes=50 - batch * 10),
+            )
+            for i in range(100)
+        ]
         store(engine, cfg, rows, now=now)
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Event)).scalar() == 1
@@ -88,10 +115,14 @@ def test_a_crisis_of_500_reposts_is_one_event_with_few_keys(engine, cfg) -> None
 
 def test_comments_join_their_posts_event(engine, cfg) -> None:  # type: ignore[no-untyped-def]
     post = mention(STORY, post_id="root1", is_complaint=False, urgency=None, risk=10)
-    same_batch = mention("太恶心了吧", kind="comment", parent_post_id="root1", is_complaint=False, urgency=None)
+    same_batch = mention(
+        "太恶心了吧", kind="comment", parent_post_id="root1", is_complaint=False, urgency=None
+    )
     store(engine, cfg, [same_batch, post])
     later = mention("支持维权！", kind="comment", parent_post_id="root1", is_complaint=False, urgency=None)
-    orphan = mention("这条评论的帖子没抓到", kind="comment", parent_post_id="nope", is_complaint=False, urgency=None)
+    orphan = mention(
+        "这条评论的帖子没抓到", kind="comment", parent_post_id="nope", is_complaint=False, urgency=None
+    )
     store(engine, cfg, [later, orphan])
     with engine.connect() as conn:
         counts = sorted(r[0] for r in conn.execute(select(Event.mention_count)))
@@ -103,11 +134,19 @@ CRISIS = "多名消费者反映吃了鲜果时光的轻食杯后集体腹泻呕�
 
 def test_a_story_first_seen_framed_on_one_platform_gathers_the_reposts_on_another(engine, cfg) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
-    heimao = mention(f"看到网上很多人反映，我家吃了鲜果时光的轻食杯后也腹泻呕吐，{CRISIS}。要求赔偿。", platform="heimao",
-                     title="鲜果时光轻食杯吃完腹泻呕吐，要求赔偿", urgency="非常紧急", risk=90,
-                     published_at=now - timedelta(minutes=50))
-    framed = ["太可怕了，" + CRISIS + "大家千万别买了，已转给家人", "扩散周知！" + CRISIS + "，太吓人了，大家千万别买了",
-              "天哪，" + CRISIS + "，太吓人了，求官方回应，已转给家人"]
+    heimao = mention(
+        f"看到网上很多人反映，我家吃了鲜果时光的轻食杯后也腹泻呕吐，{CRISIS}。要求赔偿。",
+        platform="heimao",
+        title="鲜果时光轻食杯吃完腹泻呕吐，要求赔偿",
+        urgency="非常紧急",
+        risk=90,
+        published_at=now - timedelta(minutes=50),
+    )
+    framed = [
+        "太可怕了，" + CRISIS + "大家千万别买了，已转给家人",
+        "扩散周知！" + CRISIS + "，太吓人了，大家千万别买了",
+        "天哪，" + CRISIS + "，太吓人了，求官方回应，已转给家人",
+    ]
     drop = ["鲜果时光", "鲜果"]
     story = events.features(f"{heimao['title']} {heimao['text']}", drop=drop)
     for text_ in framed:  # each repost alone is too far from the framed Heimao copy to join it
@@ -115,8 +154,11 @@ def test_a_story_first_seen_framed_on_one_platform_gathers_the_reposts_on_anothe
         assert jac < cfg.alerts.events.min_similarity and contain < 0.8, text_
     store(engine, cfg, [heimao], now=now)
     weibo = [mention(CRISIS + "。#鲜果时光食品安全#", published_at=now - timedelta(minutes=40))] + [
-        mention(t, published_at=now - timedelta(minutes=30 - i)) for i, t in enumerate(framed)]
-    counts = store(engine, cfg, weibo[:1], now=now)  # the original, inside the copy: joins, and is kept as a wording
+        mention(t, published_at=now - timedelta(minutes=30 - i)) for i, t in enumerate(framed)
+    ]
+    counts = store(
+        engine, cfg, weibo[:1], now=now
+    )  # the original, inside the copy: joins, and is kept as a wording
     assert counts["events"] == 0
     counts = store(engine, cfg, weibo[1:], now=now)  # reposts framed their own way join through it
     assert counts["events"] == 0
@@ -127,14 +169,19 @@ def test_a_story_first_seen_framed_on_one_platform_gathers_the_reposts_on_anothe
         wordings = evs[0].variants["wordings"]
         assert evs[0].variants["platform"] == "heimao" and [w["platform"] for w in wordings] == ["weibo"]
         assert "集体" in wordings[0]["features"] and "赔偿" not in wordings[0]["features"]
-        n_keys = conn.execute(select(func.count()).select_from(EventKey).where(EventKey.event_id == evs[0].id)).scalar()
+        n_keys = conn.execute(
+            select(func.count()).select_from(EventKey).where(EventKey.event_id == evs[0].id)
+        ).scalar()
         assert n_keys > len(events.minhash_keys(story))  # the wording's keys were added
 
 
 def test_same_platform_members_are_not_kept_as_wordings(engine, cfg) -> None:  # type: ignore[no-untyped-def]
     now = utcnow()
-    long = mention(f"看到网上很多人反映，我家吃了鲜果时光的轻食杯后也腹泻呕吐，{CRISIS}。要求赔偿。", platform="heimao",
-                   published_at=now - timedelta(minutes=50))
+    long = mention(
+        f"看到网上很多人反映，我家吃了鲜果时光的轻食杯后也腹泻呕吐，{CRISIS}。要求赔偿。",
+        platform="heimao",
+        published_at=now - timedelta(minutes=50),
+    )
     inside = mention(f"{CRISIS}。要求赔偿", platform="heimao", published_at=now - timedelta(minutes=40))
     store(engine, cfg, [long, inside], now=now)
     with engine.connect() as conn:
@@ -150,13 +197,28 @@ def test_growth_of_a_story_seen_once_is_counted_as_the_query_counts_it(engine, c
     ages = [None, 5, 59, 61, 119, 121, 60 * 24]
     import random
 
-    rng, pool = random.Random(4), "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定"
-    rows = [mention("鲜果时光" + "".join(rng.choice(pool) for _ in range(30)), kind="comment" if i == 2 else "post",
-                    published_at=None if a is None else now - timedelta(minutes=a)) for i, a in enumerate(ages)]
+    rng, pool = (
+        random.Random(4),
+        "的一是在不了有和人这中大为上个国我以要他时来用们生到作地于出就分对成会可主发年动同工也能下过子说产种面而方后多定",
+    )
+    rows = [
+        mention(
+            "鲜果时光" + "".join(rng.choice(pool) for _ in range(30)),
+            kind="comment" if i == 2 else "post",
+            published_at=None if a is None else now - timedelta(minutes=a),
+        )
+        for i, a in enumerate(ages)
+    ]
     store(engine, cfg, rows, now=now)
     with engine.connect() as conn:
-        stored = [dict(r) for r in conn.execute(select(Mention.id, Mention.event_id, Mention.published_at,
-                                                       Mention.kind)).mappings()]
-        assert len(stored) == len(ages) and len({m["event_id"] for m in stored}) == len(ages)  # one story each
+        stored = [
+            dict(r)
+            for r in conn.execute(
+                select(Mention.id, Mention.event_id, Mention.published_at, Mention.kind)
+            ).mappings()
+        ]
+        assert len(stored) == len(ages) and len({m["event_id"] for m in stored}) == len(
+            ages
+        )  # one story each
         for m in stored:
             assert payloads.growth_of_one(m, now) == payloads.growth(conn, m["event_id"], now), m

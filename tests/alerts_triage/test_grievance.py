@@ -82,7 +82,9 @@ def test_the_story_and_other_peoples_words_are_not_the_authors() -> None:
     assert judge(f"{story}", story=STORY, repost=True).kind == "repost"
     # the quoted chain belongs to other people; the author's own words after their own name count
     assert own_clauses("太可怕了//@小李:我买的也坏了//@网友3:我家孩子也喝出玻璃了", author_name="网友3") == [
-        "太可怕了", "我家孩子也喝出玻璃了"]
+        "太可怕了",
+        "我家孩子也喝出玻璃了",
+    ]
     assert not judge("太可怕了//@小李:我买的也坏了", author_name="网友3").own
     assert judge(f"{story} //@网友3: 我儿子喝完嘴里也出血了", author_name="网友3", story=STORY).own
 

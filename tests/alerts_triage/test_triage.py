@@ -16,7 +16,9 @@ CRISIS = "鲜果时光芒果冰沙里喝出玻璃碎片，孩子嘴巴划破了�
 
 def _alerts(engine) -> list:  # type: ignore[no-untyped-def]
     with engine.connect() as conn:
-        return conn.execute(select(Alert.kind, Alert.dedup_key, Alert.urgency, Alert.payload).order_by(Alert.id)).all()
+        return conn.execute(
+            select(Alert.kind, Alert.dedup_key, Alert.urgency, Alert.payload).order_by(Alert.id)
+        ).all()
 
 
 def test_crisis_gives_one_alert_then_only_escalations(engine) -> None:  # type: ignore[no-untyped-def]
@@ -24,8 +26,10 @@ def test_crisis_gives_one_alert_then_only_escalations(engine) -> None:  # type: 
     now = utcnow()
 
     def reposts(n: int, start: int, **kw) -> list[dict]:  # type: ignore[no-untyped-def]
-        return [mention(f"{CRISIS} //@网友{start + i}:", published_at=now - timedelta(minutes=20), **kw)
-                for i in range(n)]
+        return [
+            mention(f"{CRISIS} //@网友{start + i}:", published_at=now - timedelta(minutes=20), **kw)
+            for i in range(n)
+        ]
 
     for b in range(4):
         store(engine, cfg, reposts(8, b * 8), now=now)
@@ -33,7 +37,9 @@ def test_crisis_gives_one_alert_then_only_escalations(engine) -> None:  # type: 
     assert kinds == ["mention"]
     store(engine, cfg, reposts(3, 100, urgency="非常紧急", risk=92), now=now)  # level rises
     store(engine, cfg, reposts(3, 200, urgency="非常紧急", risk=93), now=now)  # same level: nothing new
-    store(engine, cfg, reposts(1, 300, author_followers=2_000_000, author_name="美食大V"), now=now)  # big-V joins
+    store(
+        engine, cfg, reposts(1, 300, author_followers=2_000_000, author_name="美食大V"), now=now
+    )  # big-V joins
     store(engine, cfg, reposts(1, 400, author_followers=3_000_000), now=now)  # another big-V: no news
     alerts = _alerts(engine)
     assert [a.kind for a in alerts] == ["mention", "event", "event"]
@@ -59,7 +65,9 @@ def test_event_surge_escalates_an_alerted_event_once(engine) -> None:  # type: i
     surges = [a for a in _alerts(engine) if a.kind == "surge"]
     ev = next(a for a in surges if a.dedup_key.startswith("surge:event:"))
     assert ev.payload["event"]["mention_count"] == 15 and ev.payload["event"]["trend"] == "new"
-    store(engine, cfg, [mention(f"{CRISIS} //@又一位{i}:") for i in range(12)], now=now + timedelta(minutes=1))
+    store(
+        engine, cfg, [mention(f"{CRISIS} //@又一位{i}:") for i in range(12)], now=now + timedelta(minutes=1)
+    )
     assert len([a for a in _alerts(engine) if a.kind == "surge"]) == len(surges)  # cooldown
 
 
@@ -80,9 +88,15 @@ def test_payload_is_masked_and_carries_the_complaint(engine) -> None:  # type: i
 
 def test_report_channels_get_urgent_records_in_one_message(engine) -> None:  # type: ignore[no-untyped-def]
     cfg = make_cfg(alerts={"rules": []}, complaints={"report_channels": ["legal"]})
-    counts = store(engine, cfg, [mention("鲜果时光过期了，要求赔偿", urgency="紧急"),
-                                 mention("鲜果时光吃完住院了", urgency="非常紧急", risk=95, category="食用不适"),
-                                 mention("鲜果时光一般般吧有点失望", urgency="一般", risk=35, category="其他")])
+    counts = store(
+        engine,
+        cfg,
+        [
+            mention("鲜果时光过期了，要求赔偿", urgency="紧急"),
+            mention("鲜果时光吃完住院了", urgency="非常紧急", risk=95, category="食用不适"),
+            mention("鲜果时光一般般吧有点失望", urgency="一般", risk=35, category="其他"),
+        ],
+    )
     assert counts["complaints"] == 3 and counts["alerts"] == 1
     alert = _alerts(engine)[0]
     assert alert.kind == "complaint" and "新登记紧急客诉 2 条" in alert.payload["title"]
@@ -90,17 +104,35 @@ def test_report_channels_get_urgent_records_in_one_message(engine) -> None:  # t
     with engine.connect() as conn:
         reported = dict(conn.execute(select(Complaint.urgency, Complaint.reported_at)).all())
     assert reported["紧急"] and reported["非常紧急"] and reported["一般"] is None
-    assert store(engine, cfg, [mention("鲜果时光又坏了一次要退货", urgency="紧急", category="退换货")])["alerts"] == 1
+    assert (
+        store(engine, cfg, [mention("鲜果时光又坏了一次要退货", urgency="紧急", category="退换货")])["alerts"]
+        == 1
+    )
 
 
 def test_triage_survives_sparse_rows_and_updates(engine) -> None:  # type: ignore[no-untyped-def]
     cfg = make_cfg()
     odd = [
-        mention("", masked_text=None, author_id=None, author_name=None, published_at=None, sentiment=None,
-                category=None, urgency=None, reasons=None),
+        mention(
+            "",
+            masked_text=None,
+            author_id=None,
+            author_name=None,
+            published_at=None,
+            sentiment=None,
+            category=None,
+            urgency=None,
+            reasons=None,
+        ),
         mention("鲜果时光", is_complaint=None, risk=None, author_followers=0, url=None),
-        {"platform": "heimao", "post_id": "h1", "brand": "鲜果时光", "text": "投诉：鲜果时光不发货",
-         "is_complaint": True, "risk": 45},
+        {
+            "platform": "heimao",
+            "post_id": "h1",
+            "brand": "鲜果时光",
+            "text": "投诉：鲜果时光不发货",
+            "is_complaint": True,
+            "risk": 45,
+        },
     ]
     counts = store(engine, cfg, odd)
     assert counts["events"] == 3
@@ -117,17 +149,30 @@ def test_a_false_positive_mark_silences_the_rest_of_the_event(engine) -> None:  
 
     cfg = make_cfg(alerts={"surge": {"enabled": False}})
     now = utcnow()
-    store(engine, cfg, [mention(f"{CRISIS} //@网友{i}:", published_at=now - timedelta(minutes=20)) for i in range(3)],
-          now=now)
+    store(
+        engine,
+        cfg,
+        [mention(f"{CRISIS} //@网友{i}:", published_at=now - timedelta(minutes=20)) for i in range(3)],
+        now=now,
+    )
     assert [a.kind for a in _alerts(engine) if a.kind != "digest"] == ["mention"]
     with engine.begin() as conn:
-        number = conn.execute(select(Complaint.number).where(Complaint.event_id.is_not(None))).scalars().first()
+        number = (
+            conn.execute(select(Complaint.number).where(Complaint.event_id.is_not(None))).scalars().first()
+        )
         correct_verdict(conn, number, actor="王芳", not_complaint=True, note="广告号编的故事", now=now)
     with engine.connect() as conn:
         state = conn.execute(select(Event.alert_state)).scalar()
     assert state["muted"]["record"] == number and state["muted"]["by"] == "王芳"
     # what would have escalated the event (a 非常紧急 wave, a big-V) now raises no alert
-    counts = store(engine, cfg, [mention(f"{CRISIS} //@后来{i}:", urgency="非常紧急", risk=95,
-                                         author_followers=3_000_000) for i in range(3)], now=now)
+    counts = store(
+        engine,
+        cfg,
+        [
+            mention(f"{CRISIS} //@后来{i}:", urgency="非常紧急", risk=95, author_followers=3_000_000)
+            for i in range(3)
+        ],
+        now=now,
+    )
     assert counts["muted"] == 3
     assert [a.kind for a in _alerts(engine) if a.kind != "digest"] == ["mention"]

@@ -35,9 +35,16 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "analysts"
 
 def make_cfg(url: str, data_dir: Path, **sections: Any) -> AppConfig:
     raw: dict[str, Any] = {
-        "project": {"data_dir": str(data_dir)}, "brands": BRANDS, "storage": {"url": url},
-        "api": {"tokens": [{"name": "analyst", "token": VIEWER, "role": "viewer"},
-                           {"name": "zhang", "token": HANDLER, "role": "handler"}], **sections.pop("api", {})},
+        "project": {"data_dir": str(data_dir)},
+        "brands": BRANDS,
+        "storage": {"url": url},
+        "api": {
+            "tokens": [
+                {"name": "analyst", "token": VIEWER, "role": "viewer"},
+                {"name": "zhang", "token": HANDLER, "role": "handler"},
+            ],
+            **sections.pop("api", {}),
+        },
     }
     raw.update(sections)
     return config_from_dict(raw)
@@ -45,9 +52,13 @@ def make_cfg(url: str, data_dir: Path, **sections: Any) -> AppConfig:
 
 def write_cfg_file(path: Path, url: str, data_dir: Path, extra: str = "") -> Path:
     brands = "\n".join(
-        f'[[brands]]\nname = "{b["name"]}"\naliases = {b["aliases"]!r}\nproducts = {b["products"]!r}'.replace("'", '"')
-        for b in BRANDS)
-    path.write_text(f"""[project]
+        f'[[brands]]\nname = "{b["name"]}"\naliases = {b["aliases"]!r}\nproducts = {b["products"]!r}'.replace(
+            "'", '"'
+        )
+        for b in BRANDS
+    )
+    path.write_text(
+        f"""[project]
 data_dir = "{data_dir}"
 [storage]
 url = "{url}"
@@ -56,7 +67,9 @@ url = "{url}"
 tokens = [{{ name = "analyst", token = "{VIEWER}", role = "viewer" }},
           {{ name = "zhang", token = "{HANDLER}", role = "handler" }}]
 {extra}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     return path
 
 
@@ -145,7 +158,9 @@ class LiveServer:
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.server = uvicorn.Server(uvicorn.Config(app, **(options or {"log_config": None, "access_log": False})))
+        self.server = uvicorn.Server(
+            uvicorn.Config(app, **(options or {"log_config": None, "access_log": False}))
+        )
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
 
     def __enter__(self) -> LiveServer:

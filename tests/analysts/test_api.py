@@ -19,17 +19,32 @@ def _count(seeded: SeededDb, *where: Any) -> int:
 
 
 def test_mentions_filters_and_paging(client: Any, seeded: SeededDb) -> None:
-    params = {"brand": "鲜果", "platform": "weibo,douyin", "since": "14d", "sentiment": "negative",
-              "complaint": "true", "min_risk": 40, "limit": 25}
+    params = {
+        "brand": "鲜果",
+        "platform": "weibo,douyin",
+        "since": "14d",
+        "sentiment": "negative",
+        "complaint": "true",
+        "min_risk": 40,
+        "limit": 25,
+    }
     first = client.get("/api/mentions", params=params, headers=V).json()
     assert len(first["items"]) == 25 and first["has_more"]
     for m in first["items"]:
         assert m["brand"] == "鲜果时光" and m["platform"] in ("weibo", "douyin")
-        assert m["sentiment"] < 0.4 and m["is_complaint"] and m["risk"] >= 40 and m["sentiment_label"] == "负面"
+        assert (
+            m["sentiment"] < 0.4 and m["is_complaint"] and m["risk"] >= 40 and m["sentiment_label"] == "负面"
+        )
     second = client.get("/api/mentions", params={**params, "offset": 25}, headers=V).json()
     assert not {m["id"] for m in first["items"]} & {m["id"] for m in second["items"]}
-    expected = _count(seeded, MENTIONS.c.brand == "鲜果时光", MENTIONS.c.platform.in_(["weibo", "douyin"]),
-                      MENTIONS.c.sentiment < 0.4, MENTIONS.c.is_complaint.is_(True), MENTIONS.c.risk >= 40)
+    expected = _count(
+        seeded,
+        MENTIONS.c.brand == "鲜果时光",
+        MENTIONS.c.platform.in_(["weibo", "douyin"]),
+        MENTIONS.c.sentiment < 0.4,
+        MENTIONS.c.is_complaint.is_(True),
+        MENTIONS.c.risk >= 40,
+    )
     assert len(first["items"]) + len(second["items"]) == min(expected, 50)
 
 
@@ -38,7 +53,9 @@ def test_search_region_author_event(client: Any, seeded: SeededDb) -> None:
     assert len(hits) == 24 and all("玻璃碴" in m["text"] for m in hits)
     ev = client.get("/api/mentions", params={"event_id": seeded.ids.event_id, "limit": 200}, headers=V).json()
     assert {m["id"] for m in ev["items"]} == {m["id"] for m in hits}
-    one = client.get("/api/mentions", params={"author": "热心网友3", "region": "上海"}, headers=V).json()["items"]
+    one = client.get("/api/mentions", params={"author": "热心网友3", "region": "上海"}, headers=V).json()[
+        "items"
+    ]
     assert [m["author_name"] for m in one] == ["热心网友3"]
 
 
@@ -77,7 +94,10 @@ def test_events_alerts_health_meta(client: Any, seeded: SeededDb) -> None:
     assert any(r["status"] == "failed" and r["error_kind"] == "captcha" for r in health["latest"])
     assert health["incidents"][0]["fix"] == "运行 yuqing login douyin 重新登录"
     meta = client.get("/api/meta", headers=V).json()
-    assert meta["brands"] == ["鲜果时光", "小鹿宝贝"] and meta["user"] == {"name": "analyst", "role": "viewer"}
+    assert meta["brands"] == ["鲜果时光", "小鹿宝贝"] and meta["user"] == {
+        "name": "analyst",
+        "role": "viewer",
+    }
     assert "处理中" in meta["transitions"]["待处理"]
 
 
@@ -86,7 +106,9 @@ def test_complaint_board_marks_overdue(client: Any, seeded: SeededDb) -> None:
     assert len(page["items"]) == 24
     overdue = {c["id"] for c in page["items"] if c["overdue"]}
     assert overdue >= set(seeded.ids.overdue_ids) and overdue
-    flagged = client.get("/api/complaints", params={"overdue": "true", "limit": 100}, headers=V).json()["items"]
+    flagged = client.get("/api/complaints", params={"overdue": "true", "limit": 100}, headers=V).json()[
+        "items"
+    ]
     assert {c["id"] for c in flagged} == overdue
     late = next(c for c in page["items"] if c["overdue"])
     assert any(m["state"] == "overdue" for m in late["milestones"]) and late["next_due_at"]
@@ -96,8 +118,15 @@ def test_complaint_board_marks_overdue(client: Any, seeded: SeededDb) -> None:
 
 def test_openapi_and_docs(client: Any) -> None:
     spec = client.get("/api/openapi.json").json()
-    for path in ("/api/mentions", "/api/stats/overview", "/api/complaints/{complaint_id}/status", "/api/login",
-                 "/api/events/{event_id}", "/api/health", "/api/export"):
+    for path in (
+        "/api/mentions",
+        "/api/stats/overview",
+        "/api/complaints/{complaint_id}/status",
+        "/api/login",
+        "/api/events/{event_id}",
+        "/api/health",
+        "/api/export",
+    ):
         assert path in spec["paths"], path
     assert client.get("/api/docs").status_code == 200
 
@@ -107,7 +136,10 @@ def test_openapi_and_docs(client: Any) -> None:
 
 def test_tokens_and_roles(client: Any, seeded: SeededDb) -> None:
     assert client.get("/api/mentions").status_code == 401
-    assert client.get("/api/mentions", headers={"Authorization": "Bearer nope-nope-nope-nope"}).status_code == 401
+    assert (
+        client.get("/api/mentions", headers={"Authorization": "Bearer nope-nope-nope-nope"}).status_code
+        == 401
+    )
     assert client.get("/api/mentions", headers={"Authorization": f"Basic {VIEWER}"}).status_code == 401
     assert client.post("/api/login", json={"token": VIEWER}).json() == {"name": "analyst", "role": "viewer"}
     assert client.post("/api/login", json={"token": HANDLER}).json()["role"] == "handler"
@@ -205,7 +237,9 @@ BAD_QUERIES = [
 
 
 @pytest.mark.parametrize(("path", "params", "words"), BAD_QUERIES)
-def test_bad_query_parameters_get_a_clear_422(client: Any, path: str, params: dict[str, Any], words: str) -> None:
+def test_bad_query_parameters_get_a_clear_422(
+    client: Any, path: str, params: dict[str, Any], words: str
+) -> None:
     r = client.get(path, params=params, headers=V)
     assert r.status_code == 422, r.text
     assert words in r.json()["detail"]
@@ -221,14 +255,19 @@ def test_bad_paths_and_bodies(client: Any, seeded: SeededDb) -> None:
         r = client.post(f"/api/complaints/{cid}/status", json=body, headers=H)
         assert r.status_code == 422, (body, r.text)
     assert client.post(f"/api/complaints/{cid}/assign", json={}, headers=H).status_code == 422
-    r = client.post(f"/api/complaints/{cid}/status", content=b"{not json", headers={**H, "Content-Type": "application/json"})
+    r = client.post(
+        f"/api/complaints/{cid}/status",
+        content=b"{not json",
+        headers={**H, "Content-Type": "application/json"},
+    )
     assert r.status_code == 422
     assert client.post("/api/complaints/99999999/notes", json={"note": "x"}, headers=H).status_code == 404
 
 
 @pytest.mark.parametrize("trusted", [[], ["127.0.0.1"]])
-def test_lockout_behind_a_proxy_header_only_when_the_proxy_is_trusted(seeded: SeededDb, data_dir: Any,
-                                                                      trusted: list[str]) -> None:
+def test_lockout_behind_a_proxy_header_only_when_the_proxy_is_trusted(
+    seeded: SeededDb, data_dir: Any, trusted: list[str]
+) -> None:
     """The real server (uvicorn, with the options 'yuqing serve' uses): X-Forwarded-For moves the
     lockout to another address only when the peer is a configured trusted proxy."""
     import httpx
@@ -237,13 +276,20 @@ def test_lockout_behind_a_proxy_header_only_when_the_proxy_is_trusted(seeded: Se
     from crawler.commands.serve import uvicorn_options
     from tests.analysts.conftest import LiveServer, make_cfg
 
-    cfg = make_cfg(seeded.url, data_dir, api={"login_max_failures": 3, "login_window_seconds": 60,
-                                              "trusted_proxies": trusted})
+    cfg = make_cfg(
+        seeded.url,
+        data_dir,
+        api={"login_max_failures": 3, "login_window_seconds": 60, "trusted_proxies": trusted},
+    )
     with LiveServer(create_app(cfg), uvicorn_options(cfg)) as srv, httpx.Client(base_url=srv.url) as c:
         for i in range(3):  # three wrong guesses, each claiming another client address
-            r = c.post("/api/login", json={"token": "guess-guess-guess"}, headers={"X-Forwarded-For": f"10.9.9.{i}"})
+            r = c.post(
+                "/api/login", json={"token": "guess-guess-guess"}, headers={"X-Forwarded-For": f"10.9.9.{i}"}
+            )
             assert r.status_code == 401
-        fourth = c.post("/api/login", json={"token": "guess-guess-guess"}, headers={"X-Forwarded-For": "10.9.9.7"})
+        fourth = c.post(
+            "/api/login", json={"token": "guess-guess-guess"}, headers={"X-Forwarded-For": "10.9.9.7"}
+        )
         if trusted:  # each forwarded client has one failure: none is locked out
             assert fourth.status_code == 401
         else:  # the header is ignored: the peer itself made three failures
@@ -262,7 +308,10 @@ def test_requests_without_a_token_do_not_lock_anyone_out(seeded: SeededDb, data_
             assert c.get("/api/mentions").status_code == 401  # a dashboard not logged in yet
         assert c.get("/api/mentions", headers=V).status_code == 200
         for _ in range(3):
-            assert c.get("/api/mentions", headers={"Authorization": "Bearer wrong-wrong-wrong"}).status_code == 401
+            assert (
+                c.get("/api/mentions", headers={"Authorization": "Bearer wrong-wrong-wrong"}).status_code
+                == 401
+            )
         assert c.get("/api/mentions", headers=V).status_code == 429
 
 

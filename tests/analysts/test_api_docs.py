@@ -25,7 +25,11 @@ document.addEventListener('securitypolicyviolation',
 def test_docs_page_uses_only_vendored_files() -> None:
     html = (STATIC / "api-docs.html").read_text(encoding="utf-8")
     assert "<script>" not in html and "://" not in html  # no inline script, nothing from another host
-    for asset in ("vendor/swagger-ui/swagger-ui-bundle.js", "vendor/swagger-ui/swagger-ui.css", "api-docs.js"):
+    for asset in (
+        "vendor/swagger-ui/swagger-ui-bundle.js",
+        "vendor/swagger-ui/swagger-ui.css",
+        "api-docs.js",
+    ):
         assert f"/static/{asset}" in html
         assert (STATIC / asset).is_file()
     assert "Apache License" in (STATIC / "vendor/swagger-ui/SWAGGER-UI-LICENSE.txt").read_text()
@@ -55,7 +59,9 @@ def test_api_docs_render_offline_under_the_csp(tmp_path: Path, data_dir: Path) -
             page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
             page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
             foreign: list[str] = []
-            page.on("request", lambda r: foreign.append(r.url) if not r.url.startswith(srv.url + "/") else None)
+            page.on(
+                "request", lambda r: foreign.append(r.url) if not r.url.startswith(srv.url + "/") else None
+            )
             failed: list[str] = []
             page.on("requestfailed", lambda r: failed.append(r.url))
 
@@ -78,8 +84,9 @@ def test_api_docs_render_offline_under_the_csp(tmp_path: Path, data_dir: Path) -
             status = op.locator(".live-responses-table tbody .response-col_status").first
             status.wait_for(timeout=15_000)
             assert status.text_content().strip() == "200"
-            assert '"role": "viewer"' in (op.locator(".live-responses-table tbody .response-col_description")
-                                          .first.text_content() or "")
+            assert '"role": "viewer"' in (
+                op.locator(".live-responses-table tbody .response-col_description").first.text_content() or ""
+            )
 
             assert page.evaluate("() => window.__csp") == []
             assert console == [], console

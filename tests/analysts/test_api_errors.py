@@ -31,8 +31,9 @@ def _same_headers_as_a_200(r: Any, ok: Any) -> None:
     assert r.headers.get("Cache-Control") == "no-store", r.status_code
 
 
-def test_every_error_status_carries_the_security_headers(seeded_sqlite: SeededDb, data_dir: Path,
-                                                         tmp_path: Path) -> None:
+def test_every_error_status_carries_the_security_headers(
+    seeded_sqlite: SeededDb, data_dir: Path, tmp_path: Path
+) -> None:
     cfg = make_cfg(seeded_sqlite.url, data_dir, api={"login_max_failures": 3, "login_window_seconds": 60})
     app = create_app(cfg)
 
@@ -52,7 +53,9 @@ def test_every_error_status_carries_the_security_headers(seeded_sqlite: SeededDb
         seen[403] = c.post(f"/api/complaints/{complaint}/notes", json={"note": "x"}, headers=V)
         seen[500] = c.get("/api/test-crash", headers=V)
         for _ in range(3):
-            assert c.get("/api/me", headers={"Authorization": "Bearer wrong-token-000000000"}).status_code == 401
+            assert (
+                c.get("/api/me", headers={"Authorization": "Bearer wrong-token-000000000"}).status_code == 401
+            )
         seen[429] = c.get("/api/me", headers=H)
         other_404 = c.get("/no/such/page")  # outside /api: the router's own 404
         static_404 = c.get("/static/no-such-file.js")
@@ -79,8 +82,9 @@ def test_every_error_status_carries_the_security_headers(seeded_sqlite: SeededDb
     _same_headers_as_a_200(r, ok)
 
 
-def _requests(complaint: int, mention: int, event: int,
-              number: str = "") -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
+def _requests(
+    complaint: int, mention: int, event: int, number: str = ""
+) -> dict[tuple[str, str], tuple[str, dict[str, Any]]]:
     """One valid request per API route, keyed by (method, path template as in the OpenAPI spec)."""
     return {
         ("get", "/api/mentions"): ("/api/mentions?q=橙汁", {}),
@@ -103,13 +107,22 @@ def _requests(complaint: int, mention: int, event: int,
         ("get", "/api/complaints"): ("/api/complaints", {}),
         ("get", "/api/complaints/{complaint_id}"): (f"/api/complaints/{complaint}", {}),
         ("get", "/api/complaints/number/{number}"): (f"/api/complaints/number/{number}", {}),
-        ("post", "/api/complaints/{complaint_id}/status"): (f"/api/complaints/{complaint}/status",
-                                                            {"status": "处理中"}),
-        ("post", "/api/complaints/{complaint_id}/notes"): (f"/api/complaints/{complaint}/notes", {"note": "已联系"}),
-        ("post", "/api/complaints/{complaint_id}/verdict"): (f"/api/complaints/{complaint}/verdict",
-                                                             {"not_complaint": True}),
-        ("post", "/api/complaints/{complaint_id}/assign"): (f"/api/complaints/{complaint}/assign",
-                                                            {"assignee": "王芳"}),
+        ("post", "/api/complaints/{complaint_id}/status"): (
+            f"/api/complaints/{complaint}/status",
+            {"status": "处理中"},
+        ),
+        ("post", "/api/complaints/{complaint_id}/notes"): (
+            f"/api/complaints/{complaint}/notes",
+            {"note": "已联系"},
+        ),
+        ("post", "/api/complaints/{complaint_id}/verdict"): (
+            f"/api/complaints/{complaint}/verdict",
+            {"not_complaint": True},
+        ),
+        ("post", "/api/complaints/{complaint_id}/assign"): (
+            f"/api/complaints/{complaint}/assign",
+            {"assignee": "王芳"},
+        ),
     }
 
 
@@ -172,7 +185,9 @@ def pg_scratch() -> Iterator[str]:
 
 
 @pytest.mark.postgres
-def test_every_route_answers_503_when_the_postgres_database_is_dropped(pg_scratch: str, data_dir: Path) -> None:
+def test_every_route_answers_503_when_the_postgres_database_is_dropped(
+    pg_scratch: str, data_dir: Path
+) -> None:
     import psycopg
 
     url = f"{PG_ADMIN.rsplit('/', 1)[0]}/{pg_scratch}"
@@ -187,11 +202,11 @@ def test_every_route_answers_503_when_the_postgres_database_is_dropped(pg_scratc
         _every_route_when_the_database_is_gone(c, go_away, ids)
 
 
-
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_yuqing_serve_logs_one_line_not_a_traceback_when_the_database_is_dropped(pg_scratch: str,
-                                                                                 tmp_path: Path) -> None:
+def test_yuqing_serve_logs_one_line_not_a_traceback_when_the_database_is_dropped(
+    pg_scratch: str, tmp_path: Path
+) -> None:
     """The real server: a database error used to reach uvicorn as 'Exception in ASGI application'
     with a traceback on every request; now it is one log line naming the database, and a 503."""
     import socket
@@ -211,9 +226,14 @@ def test_yuqing_serve_logs_one_line_not_a_traceback_when_the_database_is_dropped
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parents[2]
-    proc = subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(config), "serve", "--port",
-                             str(port)], cwd=root, env={**os.environ, "PYTHONPATH": str(root)},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "crawler.cli", "--config", str(config), "serve", "--port", str(port)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -43,16 +43,55 @@ def test_parse_time_forms() -> None:
 
 
 def test_query_json_lines_match_every_filter(cfg_file: Path) -> None:
-    r = yq(cfg_file, "query", "--brand", "鲜果", "-p", "xiaohongshu", "--since", "14d", "--sentiment", "negative",
-           "--complaint", "--category", "产品质量,食用不适", "--min-risk", "30", "--max-risk", "100", "-n", "500", "-f", "json")
+    r = yq(
+        cfg_file,
+        "query",
+        "--brand",
+        "鲜果",
+        "-p",
+        "xiaohongshu",
+        "--since",
+        "14d",
+        "--sentiment",
+        "negative",
+        "--complaint",
+        "--category",
+        "产品质量,食用不适",
+        "--min-risk",
+        "30",
+        "--max-risk",
+        "100",
+        "-n",
+        "500",
+        "-f",
+        "json",
+    )
     assert r.exit_code == 0, r.output
     rows = [json.loads(line) for line in r.stdout.splitlines()]
     assert rows
     for m in rows:
         assert (m["brand"], m["platform"]) == ("鲜果时光", "xiaohongshu")
         assert m["sentiment"] < 0.4 and m["is_complaint"] and m["category"] in ("产品质量", "食用不适")
-    count = yq(cfg_file, "query", "--brand", "鲜果", "-p", "xiaohongshu", "--since", "14d", "--sentiment", "negative",
-               "--complaint", "--category", "产品质量", "--category", "食用不适", "--min-risk", "30", "--count")
+    count = yq(
+        cfg_file,
+        "query",
+        "--brand",
+        "鲜果",
+        "-p",
+        "xiaohongshu",
+        "--since",
+        "14d",
+        "--sentiment",
+        "negative",
+        "--complaint",
+        "--category",
+        "产品质量",
+        "--category",
+        "食用不适",
+        "--min-risk",
+        "30",
+        "--count",
+    )
     assert int(count.stdout.strip()) == len(rows)
 
 
@@ -66,16 +105,20 @@ def test_query_search_table_and_csv(cfg_file: Path) -> None:
     assert [json.loads(x)["author_name"] for x in r.stdout.splitlines()] == ["热心网友3"]
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["query", "--since", "someday"], "无法识别的时间"),
-    (["query", "--since", "9999-12-31T23:59:59-14:00"], "超出可查询范围"),
-    (["query", "--until", "9999-12-31"], "超出可查询范围"),
-    (["query", "--brand", "无此品牌"], "unknown brand"),
-    (["query", "，，"], "没有可搜索的词"),
-    (["export", "out.pdf"], "cannot export"),
-])
-def test_bad_options_are_one_clear_line(cfg_file: Path, args: list[str], message: str,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["query", "--since", "someday"], "无法识别的时间"),
+        (["query", "--since", "9999-12-31T23:59:59-14:00"], "超出可查询范围"),
+        (["query", "--until", "9999-12-31"], "超出可查询范围"),
+        (["query", "--brand", "无此品牌"], "unknown brand"),
+        (["query", "，，"], "没有可搜索的词"),
+        (["export", "out.pdf"], "cannot export"),
+    ],
+)
+def test_bad_options_are_one_clear_line(
+    cfg_file: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     from crawler.cli import main
 
     with pytest.raises(SystemExit) as exit_info:
@@ -85,15 +128,25 @@ def test_bad_options_are_one_clear_line(cfg_file: Path, args: list[str], message
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) <= 2
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["query", "--platform", "tiktok"], "tiktok is not a platform (choose from weibo, xiaohongshu, douyin, heimao)"),
-    (["query", "-p", "weibo,tiktok"], "tiktok is not a platform"),
-    (["query", "--format", "xml"], "'xml' is not one of 'table', 'json', 'csv'"),
-    (["query", "--category", "好吃"], "好吃 is not a category"),
-    (["export", "out.csv", "--sentiment", "angry"], "'angry' is not one of 'positive', 'neutral', 'negative'"),
-])
-def test_bad_choices_are_usage_errors(cfg_file: Path, args: list[str], message: str,
-                                      capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["query", "--platform", "tiktok"],
+            "tiktok is not a platform (choose from weibo, xiaohongshu, douyin, heimao)",
+        ),
+        (["query", "-p", "weibo,tiktok"], "tiktok is not a platform"),
+        (["query", "--format", "xml"], "'xml' is not one of 'table', 'json', 'csv'"),
+        (["query", "--category", "好吃"], "好吃 is not a category"),
+        (
+            ["export", "out.csv", "--sentiment", "angry"],
+            "'angry' is not one of 'positive', 'neutral', 'negative'",
+        ),
+    ],
+)
+def test_bad_choices_are_usage_errors(
+    cfg_file: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     """A value outside the choices is refused before the command runs: exit 2, the usage, one error line."""
     from crawler.cli import main
 

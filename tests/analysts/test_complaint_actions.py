@@ -34,16 +34,28 @@ def _first(c: Any, status: str) -> dict[str, Any]:
 def test_status_note_assign_with_history(fresh: tuple[Any, Seeded]) -> None:
     c, _ = fresh
     rec = _first(c, "待处理")
-    r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "处理中", "note": "已联系顾客"}, headers=H)
+    r = c.post(
+        f"/api/complaints/{rec['id']}/status", json={"status": "处理中", "note": "已联系顾客"}, headers=H
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "处理中" and "已升级" in body["allowed_statuses"]
-    assert body["history"][-1] == {**body["history"][-1], "actor": "zhang", "action": "status",
-                                   "old": "待处理", "new": "处理中", "note": "已联系顾客"}
-    r = c.post(f"/api/complaints/{rec['id']}/notes", json={"note": "已答复：安排退款", "answer": True}, headers=H)
+    assert body["history"][-1] == {
+        **body["history"][-1],
+        "actor": "zhang",
+        "action": "status",
+        "old": "待处理",
+        "new": "处理中",
+        "note": "已联系顾客",
+    }
+    r = c.post(
+        f"/api/complaints/{rec['id']}/notes", json={"note": "已答复：安排退款", "answer": True}, headers=H
+    )
     assert r.status_code == 200 and r.json()["history"][-1]["action"] == "answer"
     assert any(m["key"] == "answer" and m["done_at"] for m in r.json()["milestones"])
-    r = c.post(f"/api/complaints/{rec['id']}/assign", json={"assignee": "赵晓雨", "team": "品控组"}, headers=H)
+    r = c.post(
+        f"/api/complaints/{rec['id']}/assign", json={"assignee": "赵晓雨", "team": "品控组"}, headers=H
+    )
     assert r.status_code == 200 and (r.json()["assignee"], r.json()["team"]) == ("赵晓雨", "品控组")
     listed = c.get("/api/complaints", params={"assignee": "赵晓雨"}, headers=H).json()["items"]
     assert [x["id"] for x in listed] == [rec["id"]]
@@ -56,7 +68,11 @@ def test_workflow_refusals_are_409(fresh: tuple[Any, Seeded]) -> None:
     assert r.status_code == 409 and "已回访" in r.json()["detail"]
     r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "已关闭"}, headers=H)
     assert r.status_code == 409  # closing an open record needs a reason
-    r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "已关闭", "note": "重复投诉，已合并"}, headers=H)
+    r = c.post(
+        f"/api/complaints/{rec['id']}/status",
+        json={"status": "已关闭", "note": "重复投诉，已合并"},
+        headers=H,
+    )
     assert r.status_code == 200 and r.json()["status"] == "已关闭" and r.json()["allowed_statuses"] == []
     r = c.post(f"/api/complaints/{rec['id']}/status", json={"status": "处理中"}, headers=H)
     assert r.status_code == 409
@@ -73,13 +89,24 @@ def test_verdict_corrections_close_a_false_alarm_and_fix_a_category(fresh: tuple
     items = c.get("/api/complaints", params={"status": "待处理", "limit": 100}, headers=H).json()["items"]
     assert len(items) >= 2
     false_alarm, wrong_cat = items[0], items[1]
-    r = c.post(f"/api/complaints/{false_alarm['id']}/verdict", json={"not_complaint": True, "note": "广告"}, headers=V)
+    r = c.post(
+        f"/api/complaints/{false_alarm['id']}/verdict",
+        json={"not_complaint": True, "note": "广告"},
+        headers=V,
+    )
     assert r.status_code == 403  # viewers cannot correct verdicts
-    r = c.post(f"/api/complaints/{false_alarm['id']}/verdict", json={"not_complaint": True, "note": "广告"}, headers=H)
+    r = c.post(
+        f"/api/complaints/{false_alarm['id']}/verdict",
+        json={"not_complaint": True, "note": "广告"},
+        headers=H,
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["status"] == "已关闭"
-    assert any(h["action"] == "verdict" and h["field"] == "is_complaint" and h["new"] == "false" for h in body["history"])
+    assert any(
+        h["action"] == "verdict" and h["field"] == "is_complaint" and h["new"] == "false"
+        for h in body["history"]
+    )
     new_cat = "退换货" if wrong_cat["category"] != "退换货" else "物流配送"
     r = c.post(f"/api/complaints/{wrong_cat['id']}/verdict", json={"category": new_cat}, headers=H)
     assert r.status_code == 200 and r.json()["category"] == new_cat
@@ -99,13 +126,16 @@ def test_verdict_corrects_the_urgency_and_recomputes_the_sla_clocks(fresh: tuple
     new = "一般" if rec["urgency"] != "一般" else "非常紧急"
     r = c.post(f"/api/complaints/{rec['id']}/verdict", json={"urgency": new}, headers=V)
     assert r.status_code == 403  # viewers cannot correct verdicts
-    r = c.post(f"/api/complaints/{rec['id']}/verdict", json={"urgency": new, "note": "按顾客诉求重新定级"}, headers=H)
+    r = c.post(
+        f"/api/complaints/{rec['id']}/verdict", json={"urgency": new, "note": "按顾客诉求重新定级"}, headers=H
+    )
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["urgency"] == new and body["category"] == rec["category"] and body["status"] == rec["status"]
     verdict = [h for h in body["history"] if h["action"] == "verdict"]
     assert [(h["field"], h["old"], h["new"], h["actor"], h["note"]) for h in verdict] == [
-        ("urgency", rec["urgency"], new, "zhang", "按顾客诉求重新定级")]
+        ("urgency", rec["urgency"], new, "zhang", "按顾客诉求重新定级")
+    ]
     assert any(h["action"] == "urgency" and "SLA 重算" in (h["note"] or "") for h in body["history"])
     registered = datetime.fromisoformat(body["registered_at"])
     due = {m["key"]: m["due_at"] for m in body["milestones"]}

@@ -21,12 +21,26 @@ def _story_rows() -> list[dict[str, Any]]:
     return [
         mention(STORY, post_id="s1", author_id="poster", likes=300, shares=500, **kw),
         mention("转发微博", post_id="s2", author_id="r1", platform="weibo", extra=rt, likes=10, **kw),
-        mention(f"天哪，{STORY}", post_id="s3", author_id="r2", platform="douyin", author_followers=5000, **kw),
+        mention(
+            f"天哪，{STORY}", post_id="s3", author_id="r2", platform="douyin", author_followers=5000, **kw
+        ),
         mention("建议直接打12315", kind="comment", parent_post_id="s1", post_id="c1", author_id="c1", **kw),
-        mention("我家孩子喝了也拉肚子，去医院挂了急诊", kind="comment", parent_post_id="s1", post_id="c2",
-                author_id="c2", **kw),
-        mention("我昨天买的冰沙里也有玻璃渣，要求退款", kind="comment", parent_post_id="s1", post_id="c3",
-                author_id="c3", **kw),
+        mention(
+            "我家孩子喝了也拉肚子，去医院挂了急诊",
+            kind="comment",
+            parent_post_id="s1",
+            post_id="c2",
+            author_id="c2",
+            **kw,
+        ),
+        mention(
+            "我昨天买的冰沙里也有玻璃渣，要求退款",
+            kind="comment",
+            parent_post_id="s1",
+            post_id="c3",
+            author_id="c3",
+            **kw,
+        ),
     ]
 
 
@@ -44,21 +58,31 @@ def story_client(db_url: str, data_dir: Path) -> Iterator[tuple[Any, Any]]:
         yield c, engine
 
 
-def test_the_list_and_the_record_page_show_linked_mentions_and_the_group(story_client: tuple[Any, Any]) -> None:
+def test_the_list_and_the_record_page_show_linked_mentions_and_the_group(
+    story_client: tuple[Any, Any],
+) -> None:
     c, _ = story_client
     items = c.get("/api/complaints", params={"limit": 50}, headers=H).json()["items"]
     assert len(items) == 3  # the story and two parents with their own harm; reposts and advice joined
     story = next(i for i in items if i["linked_count"])
     assert story["linked_count"] == 3 and all("群体投诉" in i["tags"] for i in items)
     spread = story["spread"]
-    assert spread["mentions"] == 4 and spread["relations"] == {"source": 1, "repost": 1, "copy": 1, "comment": 1}
+    assert spread["mentions"] == 4 and spread["relations"] == {
+        "source": 1,
+        "repost": 1,
+        "copy": 1,
+        "comment": 1,
+    }
     assert spread["platforms"] == {"weibo": 3, "douyin": 1} and spread["engagement"] >= 810
     assert story["group"]["size"] == 3 and story["group"]["tagged"]
     assert {r["number"] for r in story["group"]["records"]} == {i["number"] for i in items}
     detail = c.get(f"/api/complaints/{story['id']}", headers=H).json()
     assert [m["id"] for m in detail["mentions"]][0] == story["mention_id"]  # the source first
     rel = {link["relation"]: link for link in detail["links"]}
-    assert rel["repost"]["note"] == f"转发同一事件，并入 {story['number']}" and rel["repost"]["relation_name"] == "转发"
+    assert (
+        rel["repost"]["note"] == f"转发同一事件，并入 {story['number']}"
+        and rel["repost"]["relation_name"] == "转发"
+    )
     assert rel["comment"]["note"].startswith("评论给出建议") and rel["copy"]["relation_name"] == "近似内容"
     by_event = c.get("/api/complaints", params={"event_id": story["event_id"]}, headers=H).json()["items"]
     assert len(by_event) == 3

@@ -23,18 +23,25 @@ def test_defaults_keep_the_api_closed() -> None:
     assert cfg.reports.formats == ["html"] and cfg.reports.top_n == 10
 
 
-@pytest.mark.parametrize(("api", "message"), [
-    ({"tokens": [{"name": "a", "token": "short"}]}, "at least 16 characters"),
-    ({"tokens": [{"name": "a", "token": "x" * 20}, {"name": "a", "token": "y" * 20}]}, "duplicate token name"),
-    ({"tokens": [{"name": "a", "token": "x" * 20}, {"name": "b", "token": "x" * 20}]}, "same token"),
-    ({"tokens": [{"name": "a", "token": "x" * 20, "role": "admin"}]}, "api.tokens[0].role"),
-    ({"tokens": [{"name": "a b", "token": "x" * 20}]}, "api.tokens[0].name"),
-    ({"cors_origins": ["*"]}, "scheme://host"),
-    ({"cors_origins": ["https://bi.example.com/path"]}, "without a path"),
-    ({"public_url": "ftp://x"}, "http(s) URL"),
-    ({"login_max_failures": 0}, "login_max_failures"),
-    ({"port": 70000}, "api.port"),
-], ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(
+    ("api", "message"),
+    [
+        ({"tokens": [{"name": "a", "token": "short"}]}, "at least 16 characters"),
+        (
+            {"tokens": [{"name": "a", "token": "x" * 20}, {"name": "a", "token": "y" * 20}]},
+            "duplicate token name",
+        ),
+        ({"tokens": [{"name": "a", "token": "x" * 20}, {"name": "b", "token": "x" * 20}]}, "same token"),
+        ({"tokens": [{"name": "a", "token": "x" * 20, "role": "admin"}]}, "api.tokens[0].role"),
+        ({"tokens": [{"name": "a b", "token": "x" * 20}]}, "api.tokens[0].name"),
+        ({"cors_origins": ["*"]}, "scheme://host"),
+        ({"cors_origins": ["https://bi.example.com/path"]}, "without a path"),
+        ({"public_url": "ftp://x"}, "http(s) URL"),
+        ({"login_max_failures": 0}, "login_max_failures"),
+        ({"port": 70000}, "api.port"),
+    ],
+    ids=lambda v: str(v)[:30],
+)
 def test_bad_api_sections(api: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError) as err:
         _cfg(api=api)

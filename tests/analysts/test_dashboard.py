@@ -17,8 +17,16 @@ from crawler.storage.engine import open_database
 from crawler.storage.models import Complaint, ComplaintHistory
 from tests.analysts.conftest import ARTIFACTS, HANDLER, VIEWER, LiveServer, make_cfg
 
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 CHARTS = ("c-trend", "c-sentiment", "c-category", "c-platform", "c-region", "c-customer", "c-words")
 
 
@@ -80,7 +88,9 @@ def test_dashboard_end_to_end(tmp_path: Path, data_dir: Path) -> None:
             injected = page.evaluate("""() => document.querySelectorAll(
                 'img[src="x"], svg[onload], #risky script, #results script, [onerror], [onload]').length""")
             assert injected == 0 and dialogs == [] and errors == []
-            assert page.evaluate("() => [...document.querySelectorAll('a')].every(a => !a.href.startsWith('javascript:'))")
+            assert page.evaluate(
+                "() => [...document.querySelectorAll('a')].every(a => !a.href.startsWith('javascript:'))"
+            )
 
             # an event opens with its timeline chart
             page.locator("#events .event").first.click()
@@ -108,7 +118,9 @@ def test_dashboard_end_to_end(tmp_path: Path, data_dir: Path) -> None:
             card.locator("button.apply").click()
             page.wait_for_selector(f"#board [data-col='处理中'] .c-card[data-id='{cid}']", timeout=15_000)
             with engine.connect() as conn:
-                row = conn.execute(select(Complaint.__table__.c.status).where(Complaint.__table__.c.id == cid)).one()
+                row = conn.execute(
+                    select(Complaint.__table__.c.status).where(Complaint.__table__.c.id == cid)
+                ).one()
             assert row.status == "处理中"
             page.screenshot(path=str(ARTIFACTS / "dashboard-after-status.png"), full_page=True)
 
@@ -118,9 +130,12 @@ def test_dashboard_end_to_end(tmp_path: Path, data_dir: Path) -> None:
             card.locator("button.mark-false").click()
             page.wait_for_selector(f"#board [data-col='已关闭'] .c-card[data-id='{cid}']", timeout=15_000)
             with engine.connect() as conn:
-                hist = conn.execute(select(ComplaintHistory.__table__.c.field, ComplaintHistory.__table__.c.new)
-                                    .where(ComplaintHistory.__table__.c.complaint_id == cid,
-                                           ComplaintHistory.__table__.c.action == "verdict")).all()
+                hist = conn.execute(
+                    select(ComplaintHistory.__table__.c.field, ComplaintHistory.__table__.c.new).where(
+                        ComplaintHistory.__table__.c.complaint_id == cid,
+                        ComplaintHistory.__table__.c.action == "verdict",
+                    )
+                ).all()
             assert [(h.field, h.new) for h in hist] == [("is_complaint", "false")]
             assert foreign == [], foreign  # fully offline: every request went to this server
 

@@ -38,8 +38,13 @@ def test_api_never_crashes_and_keeps_its_schema(api_schema: Any) -> None:
         operation = result.ok()
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=6, deadline=None, derandomize=True, database=None,
-                  suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+        @settings(
+            max_examples=6,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+        )
         def run(case: Any) -> None:
             case.call_and_validate(headers=headers, checks=checks)
 

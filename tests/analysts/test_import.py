@@ -27,9 +27,11 @@ COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 
 def _config(tmp_path: Path) -> Path:
     cfg = tmp_path / "yuqing.toml"
-    cfg.write_text(f'[project]\ndata_dir = "{tmp_path / "data"}"\n[storage]\nurl = "sqlite:///{tmp_path / "y.db"}"\n'
-                   '[[brands]]\nname = "鲜果时光"\naliases = ["鲜果"]\n[[brands]]\nname = "小鹿宝贝"\n',
-                   encoding="utf-8")
+    cfg.write_text(
+        f'[project]\ndata_dir = "{tmp_path / "data"}"\n[storage]\nurl = "sqlite:///{tmp_path / "y.db"}"\n'
+        '[[brands]]\nname = "鲜果时光"\naliases = ["鲜果"]\n[[brands]]\nname = "小鹿宝贝"\n',
+        encoding="utf-8",
+    )
     return cfg
 
 
@@ -62,20 +64,46 @@ def test_mediacrawler_weibo_jsonl_posts_and_comments(tmp_path: Path) -> None:
     posts = tmp_path / "data_mc" / "weibo" / "jsonl" / "search_contents_2026-12-01.jsonl"
     posts.parent.mkdir(parents=True)
     lines = [
-        {"note_id": "4900000000000001", "content": "鲜果时光的橙汁喝出了虫子，要求退款！", "create_time": 1764556200,
-         "create_date_time": "2025-12-01 10:30:00+08:00", "liked_count": "12", "comments_count": "3",
-         "shared_count": "100万+", "note_url": "https://m.weibo.cn/detail/4900000000000001",
-         "creator_hash": "ab12cd34ef56ab78", "nickname": "张***三", "source_keyword": "鲜果时光", "last_modify_ts": 1},
-        {"note_id": "4900000000000002", "content": "鲜果的芒果冰沙真好喝", "create_time": 1764559800,
-         "liked_count": "1.2万", "comments_count": "0", "shared_count": "None", "last_modify_ts": 1},
+        {
+            "note_id": "4900000000000001",
+            "content": "鲜果时光的橙汁喝出了虫子，要求退款！",
+            "create_time": 1764556200,
+            "create_date_time": "2025-12-01 10:30:00+08:00",
+            "liked_count": "12",
+            "comments_count": "3",
+            "shared_count": "100万+",
+            "note_url": "https://m.weibo.cn/detail/4900000000000001",
+            "creator_hash": "ab12cd34ef56ab78",
+            "nickname": "张***三",
+            "source_keyword": "鲜果时光",
+            "last_modify_ts": 1,
+        },
+        {
+            "note_id": "4900000000000002",
+            "content": "鲜果的芒果冰沙真好喝",
+            "create_time": 1764559800,
+            "liked_count": "1.2万",
+            "comments_count": "0",
+            "shared_count": "None",
+            "last_modify_ts": 1,
+        },
         # the same post again, a later crawl: the fresher copy wins
-        {"note_id": "4900000000000001", "content": "鲜果时光的橙汁喝出了虫子，要求退款！", "create_time": 1764556200,
-         "liked_count": "40", "comments_count": "5", "shared_count": "100万+", "last_modify_ts": 9,
-         "creator_hash": "ab12cd34ef56ab78", "nickname": "张***三"},
+        {
+            "note_id": "4900000000000001",
+            "content": "鲜果时光的橙汁喝出了虫子，要求退款！",
+            "create_time": 1764556200,
+            "liked_count": "40",
+            "comments_count": "5",
+            "shared_count": "100万+",
+            "last_modify_ts": 9,
+            "creator_hash": "ab12cd34ef56ab78",
+            "nickname": "张***三",
+        },
         {"content": "没有编号的一条", "create_time": 1764559800},
     ]
-    posts.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n{broken json\n",
-                     encoding="utf-8")
+    posts.write_text(
+        "\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n{broken json\n", encoding="utf-8"
+    )
     code, rep = _import(cfg, str(posts))
     assert code == 0, rep
     rep = rep[0]
@@ -85,17 +113,32 @@ def test_mediacrawler_weibo_jsonl_posts_and_comments(tmp_path: Path) -> None:
     rows = _rows(tmp_path)
     first = rows[("weibo", "4900000000000001")]
     assert first["likes"] == 40 and first["comments"] == 5 and first["shares"] == 1_000_000
-    assert first["brand"] == "鲜果时光" and first["author_id"] == "ab12cd34ef56ab78" and first["kind"] == "post"
+    assert (
+        first["brand"] == "鲜果时光" and first["author_id"] == "ab12cd34ef56ab78" and first["kind"] == "post"
+    )
     assert first["published_at"].isoformat().startswith("2025-12-01T02:30:00")  # 10:30 Beijing time
     assert first["is_complaint"] is True
     assert rows[("weibo", "4900000000000002")]["likes"] == 12_000
 
     comments = posts.parent / "search_comments_2026-12-01.jsonl"
-    comments.write_text(json.dumps({"comment_id": "5100000000000009", "note_id": "4900000000000001",
-                                    "content": "我也遇到过，太恶心了", "create_time": 1764560000,
-                                    "comment_like_count": "2", "sub_comment_count": "0", "user_id": "77",
-                                    "nickname": "李四", "ip_location": "发布于 上海"}, ensure_ascii=False) + "\n",
-                        encoding="utf-8")
+    comments.write_text(
+        json.dumps(
+            {
+                "comment_id": "5100000000000009",
+                "note_id": "4900000000000001",
+                "content": "我也遇到过，太恶心了",
+                "create_time": 1764560000,
+                "comment_like_count": "2",
+                "sub_comment_count": "0",
+                "user_id": "77",
+                "nickname": "李四",
+                "ip_location": "发布于 上海",
+            },
+            ensure_ascii=False,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     code, rep = _import(cfg, str(comments), "--no-alerts")
     assert code == 0 and rep[0]["stored"] == 1
     c = _rows(tmp_path)[("weibo", "5100000000000009")]
@@ -114,24 +157,70 @@ def test_mediacrawler_weibo_jsonl_posts_and_comments(tmp_path: Path) -> None:
 
 def test_mediacrawler_xhs_csv_and_douyin_json(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
-    xhs = _csv(tmp_path / "mc" / "xhs" / "csv" / "search_contents_2026-12-01.csv",
-               ["note_id", "type", "title", "desc", "time", "liked_count", "collected_count", "comment_count",
-                "share_count", "note_url", "xsec_token", "nickname", "user_id", "ip_location"],
-               [["68f599c10000000031002403", "normal", "小鹿宝贝奶粉踩雷", "宝宝喝了小鹿宝贝奶粉起疹子 #避雷[话题]#",
-                 1764556200123, "1.2万", "30", "88", "5",
-                 "https://www.xiaohongshu.com/explore/68f599c10000000031002403?xsec_token=AB&xsec_source=pc_search",
-                 "AB", "小红", "5f00", "广东"]])
+    xhs = _csv(
+        tmp_path / "mc" / "xhs" / "csv" / "search_contents_2026-12-01.csv",
+        [
+            "note_id",
+            "type",
+            "title",
+            "desc",
+            "time",
+            "liked_count",
+            "collected_count",
+            "comment_count",
+            "share_count",
+            "note_url",
+            "xsec_token",
+            "nickname",
+            "user_id",
+            "ip_location",
+        ],
+        [
+            [
+                "68f599c10000000031002403",
+                "normal",
+                "小鹿宝贝奶粉踩雷",
+                "宝宝喝了小鹿宝贝奶粉起疹子 #避雷[话题]#",
+                1764556200123,
+                "1.2万",
+                "30",
+                "88",
+                "5",
+                "https://www.xiaohongshu.com/explore/68f599c10000000031002403?xsec_token=AB&xsec_source=pc_search",
+                "AB",
+                "小红",
+                "5f00",
+                "广东",
+            ]
+        ],
+    )
     douyin = tmp_path / "mc" / "douyin" / "json" / "search_contents_2026-12-01.json"
     douyin.parent.mkdir(parents=True)
-    douyin.write_text(json.dumps([{"aweme_id": "7312345678901234567", "aweme_type": "0", "title": "鲜果时光探店",
-                                   "desc": "鲜果时光探店 #好喝", "create_time": 1764556200, "liked_count": "None",
-                                   "comment_count": "7", "share_count": "2",
-                                   "aweme_url": "https://www.douyin.com/video/7312345678901234567"}],
-                                 ensure_ascii=False), encoding="utf-8")
+    douyin.write_text(
+        json.dumps(
+            [
+                {
+                    "aweme_id": "7312345678901234567",
+                    "aweme_type": "0",
+                    "title": "鲜果时光探店",
+                    "desc": "鲜果时光探店 #好喝",
+                    "create_time": 1764556200,
+                    "liked_count": "None",
+                    "comment_count": "7",
+                    "share_count": "2",
+                    "aweme_url": "https://www.douyin.com/video/7312345678901234567",
+                }
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
     code, rep = _import(cfg, str(xhs), str(douyin))
     assert code == 0, rep
-    assert [(r["format"], r["platform"], r["stored"]) for r in rep] == [("mediacrawler", "xiaohongshu", 1),
-                                                                         ("mediacrawler", "douyin", 1)]
+    assert [(r["format"], r["platform"], r["stored"]) for r in rep] == [
+        ("mediacrawler", "xiaohongshu", 1),
+        ("mediacrawler", "douyin", 1),
+    ]
     rows = _rows(tmp_path)
     note = rows[("xiaohongshu", "68f599c10000000031002403")]
     assert note["likes"] == 12_000 and note["collects"] == 30 and note["brand"] == "小鹿宝贝"
@@ -144,18 +233,84 @@ def test_mediacrawler_xhs_csv_and_douyin_json(tmp_path: Path) -> None:
 def test_weibo_crawler_csv_with_users_and_comments(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     folder = tmp_path / "weibo" / "某用户"
-    _csv(folder / "users.csv", ["用户id", "昵称", "性别", "粉丝数", "IP属地"], [["1669879400", "某用户", "f", "25000",
-                                                                           "北京"]])
-    header = ["id", "bid", "正文", "头条文章url", "原始图片url", "视频url", "位置", "日期", "工具", "点赞数", "评论数",
-              "转发数", "话题", "@用户", "完整日期"]
-    posts = _csv(folder / "1669879400.csv", header, [
-        ["4950000000000001\t", "Pabc", "在鲜果时光买的果切发霉了，客服不理人", "", "", "", "", "2025-12-01T10:30:00",
-         "iPhone", 5, 2, 1, "", "", "2025-12-01 10:30:00"],
-        ["4950000000000002\t", "Pabd", "小鹿宝贝纸尿裤还不错", "", "", "", "", "2025-12-01T11:00:00", "iPhone", 1, 0, 0,
-         "", ""],  # a short row: an older layout
-        ["4950000000000003\t", "Pabe", "今天天气很好", "", "", "", "", "2025-12-01T12:00:00", "iPhone", 1, 0, 0, "",
-         "", "2025-12-01 12:00:00"],
-    ])
+    _csv(
+        folder / "users.csv",
+        ["用户id", "昵称", "性别", "粉丝数", "IP属地"],
+        [["1669879400", "某用户", "f", "25000", "北京"]],
+    )
+    header = [
+        "id",
+        "bid",
+        "正文",
+        "头条文章url",
+        "原始图片url",
+        "视频url",
+        "位置",
+        "日期",
+        "工具",
+        "点赞数",
+        "评论数",
+        "转发数",
+        "话题",
+        "@用户",
+        "完整日期",
+    ]
+    posts = _csv(
+        folder / "1669879400.csv",
+        header,
+        [
+            [
+                "4950000000000001\t",
+                "Pabc",
+                "在鲜果时光买的果切发霉了，客服不理人",
+                "",
+                "",
+                "",
+                "",
+                "2025-12-01T10:30:00",
+                "iPhone",
+                5,
+                2,
+                1,
+                "",
+                "",
+                "2025-12-01 10:30:00",
+            ],
+            [
+                "4950000000000002\t",
+                "Pabd",
+                "小鹿宝贝纸尿裤还不错",
+                "",
+                "",
+                "",
+                "",
+                "2025-12-01T11:00:00",
+                "iPhone",
+                1,
+                0,
+                0,
+                "",
+                "",
+            ],  # a short row: an older layout
+            [
+                "4950000000000003\t",
+                "Pabe",
+                "今天天气很好",
+                "",
+                "",
+                "",
+                "",
+                "2025-12-01T12:00:00",
+                "iPhone",
+                1,
+                0,
+                0,
+                "",
+                "",
+                "2025-12-01 12:00:00",
+            ],
+        ],
+    )
     code, rep = _import(cfg, str(posts))
     assert code == 0, rep
     rep = rep[0]
@@ -163,13 +318,28 @@ def test_weibo_crawler_csv_with_users_and_comments(tmp_path: Path) -> None:
     bad = {b["line"]: b["error"] for b in rep["bad"]}
     assert set(bad) == {3, 4} and "values for" in bad[3] and "brand" in bad[4]
     post = _rows(tmp_path)[("weibo", "4950000000000001")]  # the trailing tab is gone
-    assert post["author_id"] == "1669879400" and post["author_followers"] == 25000 and post["ip_region"] == "北京"
+    assert (
+        post["author_id"] == "1669879400"
+        and post["author_followers"] == 25000
+        and post["ip_region"] == "北京"
+    )
     assert post["url"] == "https://m.weibo.cn/detail/4950000000000001" and post["brand"] == "鲜果时光"
 
-    comments = _csv(folder / "某用户_comments.csv", ["id", "weibo_id", "created_at", "user_screen_name", "text",
-                                                      "pic_url", "like_count"],
-                    [["5200000000000001", "4950000000000001", "Mon Dec 01 12:00:00 +0800 2025", "路人", "同样遇到",
-                      "", "3"]])
+    comments = _csv(
+        folder / "某用户_comments.csv",
+        ["id", "weibo_id", "created_at", "user_screen_name", "text", "pic_url", "like_count"],
+        [
+            [
+                "5200000000000001",
+                "4950000000000001",
+                "Mon Dec 01 12:00:00 +0800 2025",
+                "路人",
+                "同样遇到",
+                "",
+                "3",
+            ]
+        ],
+    )
     code, rep = _import(cfg, str(comments))
     assert code == 0 and rep[0]["stored"] == 1
     c = _rows(tmp_path)[("weibo", "5200000000000001")]
@@ -180,11 +350,25 @@ def test_weibo_crawler_csv_with_users_and_comments(tmp_path: Path) -> None:
 def test_mention_format_triage_and_no_alerts(tmp_path: Path) -> None:
     cfg = _config(tmp_path)
     text = "小鹿宝贝奶粉喝完宝宝腹泻住院了，已经投诉到12315，要求赔偿！"
-    recs = [{"platform": "weibo", "post_id": "m1", "text": text, "author_id": "u1", "author_name": "王五",
-             "published_at": "2026-12-04T08:00:00+08:00", "likes": 3},
-            {"platform": "weibo", "post_id": "m2", "text": text + "（第二条）", "author_id": "u2",
-             "published_at": "not a time"},
-            {"platform": "myspace", "post_id": "m3", "text": text}]
+    recs = [
+        {
+            "platform": "weibo",
+            "post_id": "m1",
+            "text": text,
+            "author_id": "u1",
+            "author_name": "王五",
+            "published_at": "2026-12-04T08:00:00+08:00",
+            "likes": 3,
+        },
+        {
+            "platform": "weibo",
+            "post_id": "m2",
+            "text": text + "（第二条）",
+            "author_id": "u2",
+            "published_at": "not a time",
+        },
+        {"platform": "myspace", "post_id": "m3", "text": text},
+    ]
     path = tmp_path / "mentions.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs), encoding="utf-8")
     code, rep = _import(cfg, str(path), "--no-alerts")
@@ -212,11 +396,20 @@ def test_unreadable_files_are_one_line_errors(tmp_path: Path) -> None:
     unknown = tmp_path / "u.jsonl"
     unknown.write_text(json.dumps({"foo": 1}) + "\n", encoding="utf-8")
     root = Path(__file__).resolve().parents[2]
-    for args, needle in ((["nope.jsonl"], "no such file"), ([str(tmp_path / "x.xlsx")], "Excel"),
-                         ([str(unknown)], "unknown file format"), ([str(unknown), "--format", "csv"], "--format")):
-        res = subprocess.run([sys.executable, "-m", "crawler.cli", "--config", str(cfg), "import", *args],
-                             capture_output=True, text=True, cwd=tmp_path, timeout=60,
-                             env={**os.environ, "PYTHONPATH": str(root)})
+    for args, needle in (
+        (["nope.jsonl"], "no such file"),
+        ([str(tmp_path / "x.xlsx")], "Excel"),
+        ([str(unknown)], "unknown file format"),
+        ([str(unknown), "--format", "csv"], "--format"),
+    ):
+        res = subprocess.run(
+            [sys.executable, "-m", "crawler.cli", "--config", str(cfg), "import", *args],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(root)},
+        )
         out = res.stdout + res.stderr
         assert res.returncode != 0 and needle in out, (args, out)
         assert "Traceback" not in out

@@ -24,11 +24,15 @@ def test_alert_links_name_the_exact_page() -> None:
     from alerts.payloads import links
     from crawler.config import AppConfig
 
-    cfg = AppConfig.model_validate({"brands": [{"name": "b"}], "api": {"public_url": "https://yq.example.com/dash/"}})
+    cfg = AppConfig.model_validate(
+        {"brands": [{"name": "b"}], "api": {"public_url": "https://yq.example.com/dash/"}}
+    )
     assert links(cfg, mention_id=12)["dashboard"] == "https://yq.example.com/dash/#/mention/12"
     assert links(cfg, event_id=3)["dashboard"] == "https://yq.example.com/dash/#/event/3"
-    assert links(cfg, complaint_number="TS20261204-0007", mention_id=1)["dashboard"] == \
-        "https://yq.example.com/dash/#/complaint/TS20261204-0007"
+    assert (
+        links(cfg, complaint_number="TS20261204-0007", mention_id=1)["dashboard"]
+        == "https://yq.example.com/dash/#/complaint/TS20261204-0007"
+    )
     assert links(cfg)["dashboard"] == "https://yq.example.com/dash/"
     assert safe_link("https://yq.example.com/#/mention/12") == "https://yq.example.com/#/mention/12"
     assert safe_link("https://yq.example.com/#/x)<b>") == "https://yq.example.com/#/x%29%3Cb%3E"
@@ -46,9 +50,14 @@ def test_item_pages_in_chromium(tmp_path: Path, data_dir: Path) -> None:
     engine = open_database(url)
     seed_database(engine, cfg, mentions=200, hostile=True)
     with engine.connect() as conn:
-        comment = conn.execute(select(M.c.id, M.c.platform, M.c.parent_post_id).where(M.c.kind == "comment")).first()
-        rec = conn.execute(select(C.c.id, C.c.number, C.c.event_id, C.c.status).where(C.c.status == "待处理")
-                           .order_by(C.c.id)).first()
+        comment = conn.execute(
+            select(M.c.id, M.c.platform, M.c.parent_post_id).where(M.c.kind == "comment")
+        ).first()
+        rec = conn.execute(
+            select(C.c.id, C.c.number, C.c.event_id, C.c.status)
+            .where(C.c.status == "待处理")
+            .order_by(C.c.id)
+        ).first()
         linked = conn.execute(select(CM.c.mention_id).where(CM.c.complaint_id == rec.id)).scalar()
         event = conn.execute(select(M.c.event_id).where(M.c.event_id.is_not(None))).scalar()
     assert comment is not None and rec is not None and linked is not None and event is not None
@@ -90,13 +99,18 @@ def test_item_pages_in_chromium(tmp_path: Path, data_dir: Path) -> None:
             assert page.locator("#item-page .c-card .sla").count() == 1
             page.fill("#item-page input.assignee-input", "李娜")
             page.click("#item-page button.assign")
-            page.wait_for_function("() => document.querySelector('#item-page').textContent.includes('处理人：李娜')",
-                                   timeout=30_000)
+            page.wait_for_function(
+                "() => document.querySelector('#item-page').textContent.includes('处理人：李娜')",
+                timeout=30_000,
+            )
             page.wait_for_selector("body[data-item='complaint'] #item-page .handler-tools", timeout=20_000)
             page.fill("#item-page input.note-only", "已电话联系顾客")
             page.click("#item-page button.add-note")
-            page.wait_for_function("() => ((document.querySelector('#item-page .history') || {}).textContent || '')"
-                                   ".includes('已电话联系顾客')", timeout=30_000)
+            page.wait_for_function(
+                "() => ((document.querySelector('#item-page .history') || {}).textContent || '')"
+                ".includes('已电话联系顾客')",
+                timeout=30_000,
+            )
             page.screenshot(path=str(ARTIFACTS / "item-complaint.png"), full_page=True)
             with engine.connect() as conn:
                 assignee = conn.execute(select(C.c.assignee).where(C.c.id == rec.id)).scalar()
@@ -111,11 +125,18 @@ def test_item_pages_in_chromium(tmp_path: Path, data_dir: Path) -> None:
             page.click("#item-page button.apply-urgency")
             page.wait_for_function(
                 "(u) => ((document.querySelector('#item-page .history') || {}).textContent || '')"
-                ".includes('verdict urgency：' + u)", arg=f"{old.urgency} → {new}", timeout=30_000)
+                ".includes('verdict urgency：' + u)",
+                arg=f"{old.urgency} → {new}",
+                timeout=30_000,
+            )
             with engine.connect() as conn:
                 now = conn.execute(select(C.c.urgency, C.c.due_resolve_at).where(C.c.id == rec.id)).one()
-                fields = [h.field for h in conn.execute(select(CH.c.field).where(
-                    CH.c.complaint_id == rec.id, CH.c.action == "verdict"))]
+                fields = [
+                    h.field
+                    for h in conn.execute(
+                        select(CH.c.field).where(CH.c.complaint_id == rec.id, CH.c.action == "verdict")
+                    )
+                ]
             assert now.urgency == new and now.due_resolve_at != old.due_resolve_at and fields == ["urgency"]
 
             # an unknown item: a message, not a blank page; back to the overview
@@ -131,7 +152,9 @@ def test_item_pages_in_chromium(tmp_path: Path, data_dir: Path) -> None:
             viewer.goto(f"{srv.url}/#/complaint/{rec.number}")
             viewer.wait_for_selector("body[data-item='complaint']", timeout=20_000)
             assert viewer.locator("#item-page .handler-tools").count() == 0
-            injected = page.evaluate("() => document.querySelectorAll('#item-page script, [onerror], [onload]').length")
+            injected = page.evaluate(
+                "() => document.querySelectorAll('#item-page script, [onerror], [onload]').length"
+            )
             assert injected == 0 and dialogs == [] and errors == []
         finally:
             browser.close()
@@ -150,11 +173,21 @@ def test_thread_and_number_endpoints(tmp_path: Path, data_dir: Path) -> None:
 
     base = {"platform": "weibo", "brand": "鲜果时光", "likes": 0, "comments": 0, "shares": 0}
     with engine.begin() as conn:
-        upsert_mentions(conn, [
-            {**base, "post_id": "P1", "kind": "post", "text": "鲜果时光的果汁有问题"},
-            {**base, "post_id": "C1", "kind": "comment", "parent_post_id": "P1", "text": "同样遇到", "likes": 5},
-            {**base, "post_id": "C2", "kind": "comment", "parent_post_id": "P1", "text": "建议打12315"},
-        ])
+        upsert_mentions(
+            conn,
+            [
+                {**base, "post_id": "P1", "kind": "post", "text": "鲜果时光的果汁有问题"},
+                {
+                    **base,
+                    "post_id": "C1",
+                    "kind": "comment",
+                    "parent_post_id": "P1",
+                    "text": "同样遇到",
+                    "likes": 5,
+                },
+                {**base, "post_id": "C2", "kind": "comment", "parent_post_id": "P1", "text": "建议打12315"},
+            ],
+        )
     with engine.connect() as conn:
         ids = dict(conn.execute(select(M.c.post_id, M.c.id).where(M.c.post_id.in_(["P1", "C1", "C2"]))).all())
         rec = conn.execute(select(C.c.id, C.c.number)).first()

@@ -46,12 +46,19 @@ def _as_plain_user() -> list[str]:
     return [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
 
 
-def _run(args: list[str], *, config: Path, plain_user: bool = True, timeout: float = 120
-         ) -> subprocess.CompletedProcess[str]:
+def _run(
+    args: list[str], *, config: Path, plain_user: bool = True, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     prefix = _as_plain_user() if plain_user else []
     env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"}
-    return subprocess.run([*prefix, *YUQING, "--config", str(config), *args], capture_output=True, text=True,
-                          timeout=timeout, cwd=ROOT, env=env)
+    return subprocess.run(
+        [*prefix, *YUQING, "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=env,
+    )
 
 
 def _digest(path: Path) -> str:
@@ -111,8 +118,11 @@ def _untouched(ro: ReadOnlyDb) -> None:
 
 def test_the_file_really_is_unwritable_for_the_commands(ro: ReadOnlyDb) -> None:
     """The control: under the same prefix, appending to the file is refused by the kernel."""
-    proc = subprocess.run([*_as_plain_user(), sys.executable, "-c",
-                           f"open({str(ro.db)!r}, 'ab').write(b'x')"], capture_output=True, text=True)
+    proc = subprocess.run(
+        [*_as_plain_user(), sys.executable, "-c", f"open({str(ro.db)!r}, 'ab').write(b'x')"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode != 0 and "Permission denied" in proc.stderr
     _untouched(ro)
 
@@ -153,8 +163,10 @@ def test_writes_fail_with_one_line(ro: ReadOnlyDb) -> None:
     assign = _run(["complaints", "assign", ro.complaints[0], "--assignee", "新同事"], config=ro.config)
     assert assign.returncode == 1
     errors = [line for line in assign.stderr.splitlines() if line.startswith("error:")]
-    assert errors == [f"error: the database sqlite:///{ro.db} is read-only (the file is not writable): "
-                      "attempt to write a readonly database"]
+    assert errors == [
+        f"error: the database sqlite:///{ro.db} is read-only (the file is not writable): "
+        "attempt to write a readonly database"
+    ]
     crawl = _run(["crawl", "heimao", "--brand", "鲜果时光"], config=ro.config)
     assert crawl.returncode == 1
     assert "is read-only" in crawl.stderr and "`yuqing crawl` needs to write" in crawl.stderr
@@ -187,7 +199,9 @@ def test_no_write_bit_binds_root_too(tmp_path: Path, data_dir: Path) -> None:
     before = _digest(db)
     count = _run(["query", "--count"], config=config, plain_user=False)
     assert count.returncode == 0 and count.stdout.strip() == str(n), count.stderr
-    assign = _run(["complaints", "assign", numbers[0], "--assignee", "新同事"], config=config, plain_user=False)
+    assign = _run(
+        ["complaints", "assign", numbers[0], "--assignee", "新同事"], config=config, plain_user=False
+    )
     assert assign.returncode == 1 and "Traceback" not in assign.stderr
     assert "is read-only (the file is not writable): attempt to write a readonly database" in assign.stderr
     assert _digest(db) == before
@@ -205,8 +219,14 @@ def test_the_api_serves_reads_from_a_read_only_file(ro: ReadOnlyDb) -> None:
 
     port = _free_port()
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.Popen([*_as_plain_user(), *YUQING, "--config", str(ro.config), "serve", "--port", str(port)],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [*_as_plain_user(), *YUQING, "--config", str(ro.config), "serve", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -224,12 +244,23 @@ def test_the_api_serves_reads_from_a_read_only_file(ro: ReadOnlyDb) -> None:
             assert summary.status_code == 200 and summary.json()["total"] == ro.mentions
             page = c.get("/api/mentions", params={"limit": 200}, headers=viewer)
             assert page.status_code == 200 and len(page.json()["items"]) == min(200, ro.mentions)
-            for path in ("/api/stats/overview", "/api/complaints", "/api/events", "/api/alerts", "/api/health",
-                         "/api/crawl-runs", "/api/stats/trend", "/api/export"):
+            for path in (
+                "/api/stats/overview",
+                "/api/complaints",
+                "/api/events",
+                "/api/alerts",
+                "/api/health",
+                "/api/crawl-runs",
+                "/api/stats/trend",
+                "/api/export",
+            ):
                 assert c.get(path, headers=viewer).status_code == 200, path
             complaint_id = c.get("/api/complaints", headers=viewer).json()["items"][0]["id"]
-            write = c.post(f"/api/complaints/{complaint_id}/notes", json={"note": "只读库上的备注"},
-                           headers={"Authorization": f"Bearer {HANDLER}"})
+            write = c.post(
+                f"/api/complaints/{complaint_id}/notes",
+                json={"note": "只读库上的备注"},
+                headers={"Authorization": f"Bearer {HANDLER}"},
+            )
             assert write.status_code == 503
             assert write.json() == {"detail": "数据库为只读，无法保存修改（只能查看）"}
             for name, value in SECURITY_HEADERS.items():

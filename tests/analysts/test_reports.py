@@ -56,7 +56,17 @@ def test_html_and_xlsx_escape_hostile_text(seeded_sqlite: SeededDb, tmp_path: Pa
         data = build_report(conn, seeded_sqlite.cfg, "daily", brand="鲜果时光", day=_today())
     html_file, xlsx_file = write_report(data, ["html", "xlsx"], tmp_path)
     html = html_file.read_text(encoding="utf-8")
-    for section in ("核心指标", "趋势", "投诉类别", "地区分布", "用户群体", "投诉处理 SLA", "重点事件", "高风险帖子", "根因提示"):
+    for section in (
+        "核心指标",
+        "趋势",
+        "投诉类别",
+        "地区分布",
+        "用户群体",
+        "投诉处理 SLA",
+        "重点事件",
+        "高风险帖子",
+        "根因提示",
+    ):
         assert section in html
     assert "&lt;img src=x onerror=alert(1)&gt;" in html and "<img src=x" not in html
     assert "<script>alert" not in html and "javascript:" not in html
@@ -103,15 +113,30 @@ def test_report_sent_by_email_once(db_url: str, data_dir: Path, tmp_path: Path) 
     smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())
     smtp.start()
     try:
-        cfg = make_cfg(db_url, data_dir, alerts={"channels": {"mail": {
-            "type": "email", "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "security": "none",
-            "sender": "yuqing@example.com", "recipients": ["pr@example.com"]}}},
-            reports={"channels": ["mail"], "formats": ["html", "xlsx"], "output_dir": str(tmp_path / "out")})
+        cfg = make_cfg(
+            db_url,
+            data_dir,
+            alerts={
+                "channels": {
+                    "mail": {
+                        "type": "email",
+                        "smtp_host": "127.0.0.1",
+                        "smtp_port": smtp.port,
+                        "security": "none",
+                        "sender": "yuqing@example.com",
+                        "recipients": ["pr@example.com"],
+                    }
+                }
+            },
+            reports={"channels": ["mail"], "formats": ["html", "xlsx"], "output_dir": str(tmp_path / "out")},
+        )
         engine = make_engine(db_url)
         seed_database(engine, cfg, mentions=120, complaints=6)
         now = utcnow() + timedelta(days=1)
         done = scheduled_report(engine, cfg, "daily", now=now)
-        assert len(done["files"]) == 4 and all(Path(f).exists() for f in done["files"])  # 2 brands × 2 formats
+        assert len(done["files"]) == 4 and all(
+            Path(f).exists() for f in done["files"]
+        )  # 2 brands × 2 formats
         assert all(done["alerts"])
         with engine.begin() as conn:  # the same report again is not queued twice
             with make_engine(db_url).connect() as rc:

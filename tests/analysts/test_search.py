@@ -23,7 +23,9 @@ def test_parse_and_or_not_phrase_prefix() -> None:
     assert q.excluded == [Term(words=("广告",))]
 
 
-@pytest.mark.parametrize("bad", ["", "   ", "，。！", "x" * 201, "bad-prefix*", " ".join(f"词{i}" for i in range(13))])
+@pytest.mark.parametrize(
+    "bad", ["", "   ", "，。！", "x" * 201, "bad-prefix*", " ".join(f"词{i}" for i in range(13))]
+)
 def test_parse_rejects_unsearchable_queries(bad: str) -> None:
     with pytest.raises(SearchSyntaxError):
         parse(bad)
@@ -38,16 +40,25 @@ def test_fts5_expression_quotes_every_word() -> None:
 
 def _row(i: int, text: str, brand: str = "鲜果时光", hours_ago: float = 1) -> dict:
     at = utcnow() - timedelta(hours=hours_ago)
-    return {"platform": "weibo", "post_id": f"s{i}", "brand": brand, "text": text, "published_at": at,
-            "tokens": search_index.tokenize(text), "sentiment": 0.2, "is_complaint": True, "risk": 50}
+    return {
+        "platform": "weibo",
+        "post_id": f"s{i}",
+        "brand": brand,
+        "text": text,
+        "published_at": at,
+        "tokens": search_index.tokenize(text),
+        "sentiment": 0.2,
+        "is_complaint": True,
+        "risk": 50,
+    }
 
 
 TEXTS = [
-    "鲜果时光的鲜榨橙汁发霉了，要求退款",       # 1
-    "小鹿宝贝奶粉喝了拉肚子，必须投诉",        # 2
-    "鲜果时光新品广告：转发抽奖，退款无忧",     # 3
-    "这家店的橙汁发霉，已经投诉到12315",        # 4
-    "路过鲜果时光门店，排队的人好多",            # 5
+    "鲜果时光的鲜榨橙汁发霉了，要求退款",  # 1
+    "小鹿宝贝奶粉喝了拉肚子，必须投诉",  # 2
+    "鲜果时光新品广告：转发抽奖，退款无忧",  # 3
+    "这家店的橙汁发霉，已经投诉到12315",  # 4
+    "路过鲜果时光门店，排队的人好多",  # 5
 ]
 
 
@@ -61,18 +72,19 @@ def _search(engine, q: str, **filters) -> set[str]:  # type: ignore[no-untyped-d
 def test_same_answers_on_both_databases(engine) -> None:  # type: ignore[no-untyped-def]
     with engine.begin() as conn:
         upsert_mentions(conn, [_row(i, t, hours_ago=i * 30) for i, t in enumerate(TEXTS, start=1)])
-    assert _search(engine, "鲜果时光") == {"s1", "s3", "s5"}           # the brand is one word
+    assert _search(engine, "鲜果时光") == {"s1", "s3", "s5"}  # the brand is one word
     assert _search(engine, "鲜果时光 退款") == {"s1", "s3"}
     assert _search(engine, "鲜果时光 退款 -广告") == {"s1"}
     assert _search(engine, "拉肚子 OR 12315") == {"s2", "s4"}
-    assert _search(engine, '"橙汁 发霉"') == {"s4"}                   # adjacent words only
+    assert _search(engine, '"橙汁 发霉"') == {"s4"}  # adjacent words only
     assert _search(engine, "发霉") == {"s1", "s4"}
     assert _search(engine, "鲜榨*") == {"s1"}
     assert _search(engine, "-投诉") == {"s1", "s3", "s5"}
     # the id-range narrowing (SQLite) keeps the answer exact
     assert _search(engine, "发霉", since=utcnow() - timedelta(hours=40)) == {"s1"}
-    assert _search(engine, "发霉", since=utcnow() - timedelta(hours=200),
-                   until=utcnow() - timedelta(hours=100)) == {"s4"}
+    assert _search(
+        engine, "发霉", since=utcnow() - timedelta(hours=200), until=utcnow() - timedelta(hours=100)
+    ) == {"s4"}
     assert _search(engine, "鲜果时光", brand="小鹿宝贝") == set()
 
 

@@ -27,9 +27,25 @@ def _truth(sim: Any) -> dict[str, list[dict[str, Any]]]:
     out: dict[str, list[dict[str, Any]]] = {}
     for rec in sim.truth():
         out.setdefault(rec["platform"], []).append(
-            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in rec.items()
-             if k in ("platform", "post_id", "kind", "parent_post_id", "brand", "text", "published_at", "likes",
-                      "comments", "shares", "title")})
+            {
+                k: (v.isoformat() if hasattr(v, "isoformat") else v)
+                for k, v in rec.items()
+                if k
+                in (
+                    "platform",
+                    "post_id",
+                    "kind",
+                    "parent_post_id",
+                    "brand",
+                    "text",
+                    "published_at",
+                    "likes",
+                    "comments",
+                    "shares",
+                    "title",
+                )
+            }
+        )
     return out
 
 
@@ -48,10 +64,14 @@ def main(plan_path: str) -> None:
     plan = json.loads(Path(plan_path).read_text(encoding="utf-8"))
     setup_logging(plan.get("log_level", "WARNING"), log_dir=None)
     base = get_project_settings()
-    base.setdict({"YUQING_CONFIG": plan["config"], "LOG_INSTALL_ROOT_HANDLER": False, **plan.get("settings", {})},
-                 priority="cmdline")
+    base.setdict(
+        {"YUQING_CONFIG": plan["config"], "LOG_INSTALL_ROOT_HANDLER": False, **plan.get("settings", {})},
+        priority="cmdline",
+    )
     results: list[dict[str, Any]] = []
-    sim = Simulator(seed=plan.get("seed", 7), brands=plan.get("brands"), port=0, **plan.get("sim", {})).start()
+    sim = Simulator(
+        seed=plan.get("seed", 7), brands=plan.get("brands"), port=0, **plan.get("sim", {})
+    ).start()
     runner = CrawlerRunner(base)
     tmp = Path(tempfile.mkdtemp(prefix="yuqing-runner-"))
 
@@ -59,8 +79,14 @@ def main(plan_path: str) -> None:
         platform = step["platform"]
         settings = base.copy()
         summary = tmp / f"summary-{n}.json"
-        settings.setdict({**spider_class(platform).simulator_settings(sim), **step.get("settings", {}),
-                          "YUQING_SUMMARY_FILE": str(summary)}, priority="cmdline")
+        settings.setdict(
+            {
+                **spider_class(platform).simulator_settings(sim),
+                **step.get("settings", {}),
+                "YUQING_SUMMARY_FILE": str(summary),
+            },
+            priority="cmdline",
+        )
         crawler = Crawler(spider_class(platform), settings)
         args = {"brand": step["brand"], **({"keyword": step["keyword"]} if step.get("keyword") else {})}
         before = len(sim.request_log(platform))
@@ -79,8 +105,11 @@ def main(plan_path: str) -> None:
         return d
 
     def matching() -> dict[str, list[str]]:
-        return {f"{p}:{kw}": [r["post_id"] for r in sim.truth(p, keyword=kw)]
-                for p, kws in plan.get("keywords", {}).items() for kw in kws}
+        return {
+            f"{p}:{kw}": [r["post_id"] for r in sim.truth(p, keyword=kw)]
+            for p, kws in plan.get("keywords", {}).items()
+            for kw in kws
+        }
 
     @defer.inlineCallbacks
     def run_steps() -> Any:
@@ -91,23 +120,32 @@ def main(plan_path: str) -> None:
                     yield crawl(step, n)
                 elif op == "fault":
                     sim.clear_faults()
-                    sim.set_fault(step["platform"], step["kind"], rate=step.get("rate", 1.0),
-                                  **step.get("options", {}))
+                    sim.set_fault(
+                        step["platform"], step["kind"], rate=step.get("rate", 1.0), **step.get("options", {})
+                    )
                 elif op == "snapshot":  # the ground truth as of now
-                    results.append({"step": n, "snapshot": step["name"], "matching": matching(),
-                                    "truth": _truth(sim)})
+                    results.append(
+                        {"step": n, "snapshot": step["name"], "matching": matching(), "truth": _truth(sim)}
+                    )
                 elif op == "clear":
                     sim.clear_faults()
                 elif op == "publish":
-                    recs = sim.publish(step.get("count", 1), platform=step["platform"], brand=step.get("brand"))
+                    recs = sim.publish(
+                        step.get("count", 1), platform=step["platform"], brand=step.get("brand")
+                    )
                     results.append({"step": n, "published": [r["post_id"] for r in recs]})
                 elif op == "boost":  # post_id "recent:<keyword>": the newest post matching the keyword
                     post_id = step["post_id"]
                     if post_id.startswith("recent:"):
                         hits = sim.truth(step["platform"], kind="post", keyword=post_id[7:])
                         post_id = max(hits, key=lambda r: r["published_at"])["post_id"]
-                    sim.boost(step["platform"], post_id, likes=step.get("likes", 0),
-                              comments=step.get("comments", 0), shares=step.get("shares", 0))
+                    sim.boost(
+                        step["platform"],
+                        post_id,
+                        likes=step.get("likes", 0),
+                        comments=step.get("comments", 0),
+                        shares=step.get("shares", 0),
+                    )
                     results.append({"step": n, "boosted": post_id})
         finally:
             arrivals = {p: sorted(e[0] for e in sim.request_log(p)) for p in ("weibo", "heimao")}

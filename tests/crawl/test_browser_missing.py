@@ -81,8 +81,20 @@ def _run(argv: list[str], cwd: Path, timeout: float = 150) -> subprocess.Complet
 def test_demo_skips_the_browser_platform_with_the_fix(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     db = f"sqlite:///{tmp_path / 'demo.db'}"
-    proc = _run([*YUQING, "--config", str(config), "demo", "--json", "--platforms", "douyin,heimao",
-                 "--database", db], tmp_path)
+    proc = _run(
+        [
+            *YUQING,
+            "--config",
+            str(config),
+            "demo",
+            "--json",
+            "--platforms",
+            "douyin,heimao",
+            "--database",
+            db,
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert report["platforms"]["heimao"]["status"] == "ok" and report["platforms"]["heimao"]["new"] > 0
@@ -90,10 +102,13 @@ def test_demo_skips_the_browser_platform_with_the_fix(tmp_path: Path) -> None:
     assert douyin["status"] == "skipped" and "apt-get install -y chromium" in douyin["reason"]
     assert {c["platform"] for c in report["crawls"]} == {"heimao"}  # no douyin crawl ran and failed
     # the table view says it in one line
-    proc = _run([*YUQING, "--config", str(config), "demo", "--platforms", "douyin,heimao", "--database", db],
-                tmp_path)
+    proc = _run(
+        [*YUQING, "--config", str(config), "demo", "--platforms", "douyin,heimao", "--database", db], tmp_path
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("douyin skipped: Chromium not found")]
+    lines = [
+        line for line in proc.stdout.splitlines() if line.startswith("douyin skipped: Chromium not found")
+    ]
     assert len(lines) == 1 and "playwright install chromium" in lines[0], proc.stdout
     assert "None" not in proc.stdout and "start_error" not in proc.stdout
 
@@ -110,9 +125,22 @@ def sim() -> Iterator[object]:
 def test_a_douyin_crawl_without_chromium_fails_as_browser_missing(sim: object, tmp_path: Path) -> None:
     config = write_config(tmp_path)
     cookies = sim.cookie_header("douyin")  # type: ignore[attr-defined]
-    proc = _run([*YUQING, "--config", str(config), "crawl", "douyin", "--brand", "鲜果时光",
-                 "-s", f"DOUYIN_BASE_URL={sim.base_url('douyin')}",  # type: ignore[attr-defined]
-                 "-s", f"DOUYIN_COOKIES={cookies}"], tmp_path)
+    proc = _run(
+        [
+            *YUQING,
+            "--config",
+            str(config),
+            "crawl",
+            "douyin",
+            "--brand",
+            "鲜果时光",
+            "-s",
+            f"DOUYIN_BASE_URL={sim.base_url('douyin')}",  # type: ignore[attr-defined]
+            "-s",
+            f"DOUYIN_COOKIES={cookies}",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 1
     assert "failed (browser_missing)" in proc.stderr and "Traceback" not in proc.stderr
     assert "apt-get install -y chromium" in proc.stdout

@@ -35,8 +35,21 @@ def _run(argv: list[str], cwd: Path, timeout: float = 120) -> subprocess.Complet
 def test_yuqing_crawl_json_and_auth_expired(sim: object, crawl_config: Path, tmp_path: Path) -> None:
     base = sim.base_url("heimao")  # type: ignore[attr-defined]
     couid = sim.ctx.brand("鲜果时光").couid  # type: ignore[attr-defined]
-    proc = _run([*YUQING, "--config", str(crawl_config), "crawl", "heimao", "--brand", "鲜果时光", "--json",
-                 "-s", f"HEIMAO_BASE_URL={base}"], tmp_path)
+    proc = _run(
+        [
+            *YUQING,
+            "--config",
+            str(crawl_config),
+            "crawl",
+            "heimao",
+            "--brand",
+            "鲜果时光",
+            "--json",
+            "-s",
+            f"HEIMAO_BASE_URL={base}",
+        ],
+        tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["status"] == "ok" and summary["new"] > 0 and summary["run_id"] >= 1
@@ -45,8 +58,20 @@ def test_yuqing_crawl_json_and_auth_expired(sim: object, crawl_config: Path, tmp
     assert couid  # the simulator knows the brand's company
 
     # Weibo without a session: HTTP 432 → auth_expired with the exact fix, exit status 1.
-    proc = _run([*YUQING, "--config", str(crawl_config), "crawl", "weibo", "--brand", "鲜果时光",
-                 "-s", f"WEIBO_BASE_URL={sim.base_url('weibo')}"], tmp_path)  # type: ignore[attr-defined]
+    proc = _run(
+        [
+            *YUQING,
+            "--config",
+            str(crawl_config),
+            "crawl",
+            "weibo",
+            "--brand",
+            "鲜果时光",
+            "-s",
+            f"WEIBO_BASE_URL={sim.base_url('weibo')}",
+        ],
+        tmp_path,
+    )  # type: ignore[attr-defined]
     assert proc.returncode == 1
     assert "auth_expired" in proc.stdout and "yuqing login weibo" in proc.stdout
     assert "failed (auth_expired)" in proc.stderr
@@ -55,9 +80,22 @@ def test_yuqing_crawl_json_and_auth_expired(sim: object, crawl_config: Path, tmp
 
 
 def test_scrapy_crawl_from_the_repository_root(sim: object, crawl_config: Path) -> None:
-    proc = _run([sys.executable, "-m", "scrapy", "crawl", "heimao", "-a", "brand=小鹿宝贝",
-                 "-s", f"YUQING_CONFIG={crawl_config}",
-                 "-s", f"HEIMAO_BASE_URL={sim.base_url('heimao')}"], ROOT)  # type: ignore[attr-defined]
+    proc = _run(
+        [
+            sys.executable,
+            "-m",
+            "scrapy",
+            "crawl",
+            "heimao",
+            "-a",
+            "brand=小鹿宝贝",
+            "-s",
+            f"YUQING_CONFIG={crawl_config}",
+            "-s",
+            f"HEIMAO_BASE_URL={sim.base_url('heimao')}",
+        ],
+        ROOT,
+    )  # type: ignore[attr-defined]
     assert proc.returncode == 0, proc.stderr[-2000:]
     db = f"sqlite:///{crawl_config.parent / 'yuqing.db'}"
     rows = stored(db, "heimao")
@@ -70,13 +108,18 @@ def test_demo_json(tmp_path: Path) -> None:
 
     config = write_config(tmp_path)
     db = f"sqlite:///{tmp_path / 'demo.db'}"
-    proc = _run([*YUQING, "--config", str(config), "demo", "--json", "--platforms", "weibo,heimao",
-                 "--database", db], tmp_path, timeout=150)
+    proc = _run(
+        [*YUQING, "--config", str(config), "demo", "--json", "--platforms", "weibo,heimao", "--database", db],
+        tmp_path,
+        timeout=150,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(report["platforms"]) == {"weibo", "heimao"}
     assert all(p["status"] == "ok" and p["new"] > 0 for p in report["platforms"].values())
-    truth = report["sections"]["Simulator ground truth vs database (posts, comments, complaints matching the keywords)"]
+    truth = report["sections"][
+        "Simulator ground truth vs database (posts, comments, complaints matching the keywords)"
+    ]
     assert all(t["published"] == t["stored"] > 0 for t in truth.values()), truth
     assert report["seconds"] < 120
     assert len(report["crawls"]) == 4 and all(c["run_id"] for c in report["crawls"])

@@ -39,8 +39,14 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
         {"op": "publish", "platform": "weibo", "brand": BRAND, "count": 4},
         {"op": "boost", "platform": "weibo", "post_id": f"recent:{BRAND}", "likes": 5000, "shares": 800},
         {"op": "crawl", "platform": "weibo", "brand": BRAND, "label": "weibo-3"},
-        {"op": "crawl", "platform": "heimao", "brand": "小鹿宝贝", "keyword": "小鹿宝贝", "label": "heimao-kw",
-         "settings": {"YUQING_RATE_LIMIT_PER_MINUTE": 600}},  # one request per 0.1 s
+        {
+            "op": "crawl",
+            "platform": "heimao",
+            "brand": "小鹿宝贝",
+            "keyword": "小鹿宝贝",
+            "label": "heimao-kw",
+            "settings": {"YUQING_RATE_LIMIT_PER_MINUTE": 600},
+        },  # one request per 0.1 s
     ]
     out = run_plan(tmp, config, steps, keywords={"weibo": [BRAND], "heimao": [BRAND, "小鹿宝贝"]})
     return out, db_url
@@ -49,8 +55,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
 def test_first_crawl_finds_every_post_exactly_once(scenario: tuple[dict, str]) -> None:
     out, db = scenario
     for platform in ("weibo", "heimao"):
-        expected = expected_ids(out, platform, [BRAND], brand=BRAND if platform == "heimao" else None,
-                                snapshot="start")
+        expected = expected_ids(
+            out, platform, [BRAND], brand=BRAND if platform == "heimao" else None, snapshot="start"
+        )
         rows = [r for r in stored(db, platform) if r["brand"] == BRAND]
         ids = [r["post_id"] for r in rows]
         assert len(ids) == len(set(ids))
@@ -77,12 +84,18 @@ def test_mentions_have_normalised_fields(scenario: tuple[dict, str]) -> None:
         # Relative display forms (MM-DD, 今天 HH:MM) carry less precision than the truth.
         assert abs((r["published_at"] - published).total_seconds()) < 86_400
     # Posts shown with the full RFC time ("Sat Jan 14 18:39:37 +0800 2023") keep it to the second.
-    rfc = [r for r in posts if re.match(r"^[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d ", str((r["raw"] or {}).get("created_at")))]
+    rfc = [
+        r
+        for r in posts
+        if re.match(r"^[A-Z][a-z]{2} [A-Z][a-z]{2} \d\d ", str((r["raw"] or {}).get("created_at")))
+    ]
     assert len(rfc) >= len(posts) // 2
     assert all(r["published_at"] == datetime.fromisoformat(truth[r["post_id"]]["published_at"]) for r in rfc)
     complaints = stored(db, "heimao")
-    assert all(c["kind"] == "complaint" and c["url"].startswith("https://tousu.sina.com.cn/complaint/view/")
-               for c in complaints)
+    assert all(
+        c["kind"] == "complaint" and c["url"].startswith("https://tousu.sina.com.cn/complaint/view/")
+        for c in complaints
+    )
     detailed = [c for c in complaints if c["extra"] and c["extra"].get("steps")]
     assert len(detailed) == len(complaints)
     assert all("status" in c["extra"] and "demand" in c["extra"] for c in complaints)

@@ -31,8 +31,10 @@ KINDS: dict[str, tuple[str, bool]] = {
     "malformed_json": ("bad_payload", False),
     "schema_change": ("bad_payload", False),
 }
-PLATFORM_KINDS = {"weibo": dict(KINDS),
-                  "heimao": {**KINDS, "signature_rejected": ("signature_rejected", False)}}
+PLATFORM_KINDS = {
+    "weibo": dict(KINDS),
+    "heimao": {**KINDS, "signature_rejected": ("signature_rejected", False)},
+}
 FIRST_REQUESTS = {"weibo": 2, "heimao": 2}  # weibo: search types 1 and 61; heimao: search + company list
 
 
@@ -44,14 +46,18 @@ def _matrix(tmp_path: Path, platform: str) -> tuple[dict, str, list[str]]:
     labels = []
     for kind in PLATFORM_KINDS[platform]:
         options = {"delay": 5} if kind == "timeout" else {}
-        steps += [{"op": "fault", "platform": platform, "kind": kind, "options": options},
-                  {"op": "crawl", "platform": platform, "brand": BRAND, "label": kind}]
+        steps += [
+            {"op": "fault", "platform": platform, "kind": kind, "options": options},
+            {"op": "crawl", "platform": platform, "brand": BRAND, "label": kind},
+        ]
         labels.append(kind)
-    steps += [{"op": "fault", "platform": platform, "kind": "server_error", "rate": 0.3},
-              {"op": "crawl", "platform": platform, "brand": BRAND, "label": "flaky"},
-              {"op": "clear"},
-              {"op": "crawl", "platform": platform, "brand": BRAND, "label": "recovered"},
-              {"op": "crawl", "platform": platform, "brand": BRAND, "label": "again"}]
+    steps += [
+        {"op": "fault", "platform": platform, "kind": "server_error", "rate": 0.3},
+        {"op": "crawl", "platform": platform, "brand": BRAND, "label": "flaky"},
+        {"op": "clear"},
+        {"op": "crawl", "platform": platform, "brand": BRAND, "label": "recovered"},
+        {"op": "crawl", "platform": platform, "brand": BRAND, "label": "again"},
+    ]
     out = run_plan(tmp_path, config, steps, timeout=150)
     return out, f"sqlite:///{tmp_path / 'yuqing.db'}", labels
 
@@ -72,8 +78,11 @@ def _check_fault(platform: str, kind: str, result: dict, run: dict) -> list[str]
         problems.append(f"{kind}: no error message")
     if kind == "auth_expired" and login_fix(platform) not in (run["error_message"] or ""):
         problems.append(f"{kind}: message lacks the fix: {run['error_message']}")
-    if kind in ("schema_change",) and "missing field" not in (run["error_message"] or "") \
-            and "no " not in (run["error_message"] or ""):
+    if (
+        kind in ("schema_change",)
+        and "missing field" not in (run["error_message"] or "")
+        and "no " not in (run["error_message"] or "")
+    ):
         problems.append(f"{kind}: message does not name the missing field: {run['error_message']}")
     if result.get("new"):
         problems.append(f"{kind}: stored {result['new']} mentions from failed pages")
@@ -96,8 +105,9 @@ def test_fault_matrix(tmp_path: Path, platform: str) -> None:
 
     recovered = recorded[results["recovered"]["run_id"]]
     assert recovered["status"] == "ok" and recovered["error_kind"] is None
-    expected = expected_ids(out, platform, [BRAND], brand=BRAND if platform == "heimao" else None,
-                            snapshot="start")
+    expected = expected_ids(
+        out, platform, [BRAND], brand=BRAND if platform == "heimao" else None, snapshot="start"
+    )
     ids = [r["post_id"] for r in stored(db, platform)]
     assert len(ids) == len(set(ids)), "a post was stored twice"
     assert expected == set(ids), (sorted(expected - set(ids))[:5], sorted(set(ids) - expected)[:5])

@@ -19,20 +19,23 @@ from spiders.weibo import WeiboSpider
 from tests.crawl.helpers import html_response, json_response
 
 
-@pytest.mark.parametrize(("platform", "status", "body", "kind"), [
-    ("weibo", 432, "<html>blocked</html>", ErrorKind.AUTH_EXPIRED),
-    ("weibo", 403, "forbidden", ErrorKind.IP_BLOCKED),
-    ("weibo", 403, "<html>请完成安全验证 验证码</html>", ErrorKind.CAPTCHA),
-    ("weibo", 429, "", ErrorKind.RATE_LIMITED),
-    ("weibo", 500, "", ErrorKind.SERVER_ERROR),
-    ("weibo", 502, "", ErrorKind.SERVER_ERROR),
-    ("weibo", 599, "", ErrorKind.SERVER_ERROR),
-    ("weibo", 504, "", ErrorKind.TIMEOUT),
-    ("heimao", 456, "", ErrorKind.RATE_LIMITED),
-    ("heimao", 429, "", ErrorKind.RATE_LIMITED),
-    ("heimao", 503, "", ErrorKind.SERVER_ERROR),
-    ("heimao", 401, "", ErrorKind.AUTH_EXPIRED),
-])
+@pytest.mark.parametrize(
+    ("platform", "status", "body", "kind"),
+    [
+        ("weibo", 432, "<html>blocked</html>", ErrorKind.AUTH_EXPIRED),
+        ("weibo", 403, "forbidden", ErrorKind.IP_BLOCKED),
+        ("weibo", 403, "<html>请完成安全验证 验证码</html>", ErrorKind.CAPTCHA),
+        ("weibo", 429, "", ErrorKind.RATE_LIMITED),
+        ("weibo", 500, "", ErrorKind.SERVER_ERROR),
+        ("weibo", 502, "", ErrorKind.SERVER_ERROR),
+        ("weibo", 599, "", ErrorKind.SERVER_ERROR),
+        ("weibo", 504, "", ErrorKind.TIMEOUT),
+        ("heimao", 456, "", ErrorKind.RATE_LIMITED),
+        ("heimao", 429, "", ErrorKind.RATE_LIMITED),
+        ("heimao", 503, "", ErrorKind.SERVER_ERROR),
+        ("heimao", 401, "", ErrorKind.AUTH_EXPIRED),
+    ],
+)
 def test_status_table(platform: str, status: int, body: str, kind: ErrorKind) -> None:
     statuses = {"weibo": _weibo_api.STATUSES, "heimao": _heimao_api.STATUSES}[platform]
     err = classify_status(platform, status, f"https://x/{platform}", statuses=statuses, body=body)
@@ -48,11 +51,20 @@ def test_ok_statuses_and_login_redirects() -> None:
     assert err is not None and err.kind is ErrorKind.AUTH_EXPIRED
 
 
-@pytest.mark.parametrize(("kind", "transient"), [
-    (ErrorKind.RATE_LIMITED, True), (ErrorKind.SERVER_ERROR, True), (ErrorKind.TIMEOUT, True),
-    (ErrorKind.NETWORK, True), (ErrorKind.CAPTCHA, False), (ErrorKind.IP_BLOCKED, False),
-    (ErrorKind.AUTH_EXPIRED, False), (ErrorKind.SIGNATURE_REJECTED, False), (ErrorKind.BAD_PAYLOAD, False),
-])
+@pytest.mark.parametrize(
+    ("kind", "transient"),
+    [
+        (ErrorKind.RATE_LIMITED, True),
+        (ErrorKind.SERVER_ERROR, True),
+        (ErrorKind.TIMEOUT, True),
+        (ErrorKind.NETWORK, True),
+        (ErrorKind.CAPTCHA, False),
+        (ErrorKind.IP_BLOCKED, False),
+        (ErrorKind.AUTH_EXPIRED, False),
+        (ErrorKind.SIGNATURE_REJECTED, False),
+        (ErrorKind.BAD_PAYLOAD, False),
+    ],
+)
 def test_only_transient_kinds_retry(kind: ErrorKind, transient: bool) -> None:
     assert kind.transient is transient
 
@@ -83,20 +95,26 @@ def _spider(cls: type, crawl_config: Path) -> tuple[object, PlatformFaultsMiddle
 WEIBO_SEARCH = "http://127.0.0.1:1/weibo/api/container/getIndex?containerid=x"
 
 
-@pytest.mark.parametrize(("status", "body", "kind", "retried"), [
-    (200, {"ok": 0, "msg": "请求过于频繁"}, ErrorKind.RATE_LIMITED, True),
-    (200, {"ok": -100, "url": "https://passport.weibo.cn/signin"}, ErrorKind.AUTH_EXPIRED, False),
-    (200, '{"ok": 1, "data": {"cards": [', ErrorKind.BAD_PAYLOAD, False),
-    (200, "<html>请输入验证码</html>", ErrorKind.CAPTCHA, False),
-    (432, "<html></html>", ErrorKind.AUTH_EXPIRED, False),
-    (500, "oops", ErrorKind.SERVER_ERROR, True),
-    (429, "", ErrorKind.RATE_LIMITED, True),
-    (404, "", ErrorKind.BAD_PAYLOAD, False),
-])
-def test_weibo_middleware_retries_only_transient(crawl_config: Path, status: int, body: object,
-                                                 kind: ErrorKind, retried: bool) -> None:
+@pytest.mark.parametrize(
+    ("status", "body", "kind", "retried"),
+    [
+        (200, {"ok": 0, "msg": "请求过于频繁"}, ErrorKind.RATE_LIMITED, True),
+        (200, {"ok": -100, "url": "https://passport.weibo.cn/signin"}, ErrorKind.AUTH_EXPIRED, False),
+        (200, '{"ok": 1, "data": {"cards": [', ErrorKind.BAD_PAYLOAD, False),
+        (200, "<html>请输入验证码</html>", ErrorKind.CAPTCHA, False),
+        (432, "<html></html>", ErrorKind.AUTH_EXPIRED, False),
+        (500, "oops", ErrorKind.SERVER_ERROR, True),
+        (429, "", ErrorKind.RATE_LIMITED, True),
+        (404, "", ErrorKind.BAD_PAYLOAD, False),
+    ],
+)
+def test_weibo_middleware_retries_only_transient(
+    crawl_config: Path, status: int, body: object, kind: ErrorKind, retried: bool
+) -> None:
     spider, mw = _spider(WeiboSpider, crawl_config)
-    response = json_response(WEIBO_SEARCH, body, status=status, meta={"yq_endpoint": "search", "yq_format": "json"})
+    response = json_response(
+        WEIBO_SEARCH, body, status=status, meta={"yq_endpoint": "search", "yq_format": "json"}
+    )
     if retried:
         retry = asyncio.run(mw.process_response(response.request, response))
         assert retry.meta["retry_times"] == 1 and retry.url == response.url and retry.dont_filter
@@ -116,8 +134,12 @@ def test_middleware_passes_good_pages_and_caches_payload(crawl_config: Path) -> 
     response = json_response(WEIBO_SEARCH, {"ok": 1, "data": {"cards": []}}, meta={"yq_endpoint": "search"})
     assert asyncio.run(mw.process_response(response.request, response)) is response
     assert response.request.meta["yq_payload"] == {"ok": 1, "data": {"cards": []}}
-    page = html_response("http://127.0.0.1:1/weibo/detail/1", "", status=404,
-                         meta={"yq_endpoint": "detail", "yq_format": "html"})
+    page = html_response(
+        "http://127.0.0.1:1/weibo/detail/1",
+        "",
+        status=404,
+        meta={"yq_endpoint": "detail", "yq_format": "html"},
+    )
     assert asyncio.run(mw.process_response(page.request, page)) is page  # a deleted post is not a fault
 
 
@@ -128,14 +150,21 @@ def test_middleware_download_exceptions(crawl_config: Path) -> None:
     assert retry.meta["retry_times"] == 1
 
 
-@pytest.mark.parametrize(("body", "kind"), [
-    ({"result": {"status": {"code": -1, "msg": "签名验证失败"}}}, ErrorKind.SIGNATURE_REJECTED),
-    ({"result": {"status": {"code": 0}, "data": {"lists": [], "pager": {"item_count": 30}}}}, ErrorKind.RATE_LIMITED),
-])
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ({"result": {"status": {"code": -1, "msg": "签名验证失败"}}}, ErrorKind.SIGNATURE_REJECTED),
+        (
+            {"result": {"status": {"code": 0}, "data": {"lists": [], "pager": {"item_count": 30}}}},
+            ErrorKind.RATE_LIMITED,
+        ),
+    ],
+)
 def test_heimao_envelopes(crawl_config: Path, body: object, kind: ErrorKind) -> None:
     _, mw = _spider(HeimaoSpider, crawl_config)
-    response = json_response("http://127.0.0.1:1/heimao/api/index/s", body,
-                             meta={"yq_endpoint": "search", "page": 1})
+    response = json_response(
+        "http://127.0.0.1:1/heimao/api/index/s", body, meta={"yq_endpoint": "search", "page": 1}
+    )
     result: object
     try:
         result = asyncio.run(mw.process_response(response.request, response))

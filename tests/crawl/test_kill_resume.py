@@ -29,8 +29,13 @@ from tests.crawl.helpers import runs, stored
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 YUQING = [sys.executable, "-m", "crawler.cli"]
-WORLD = {"posts_per_brand": 16, "comments_per_post": [2, 8], "crisis_size": 4, "platforms": ["weibo"],
-         "comment_page_size": 3}
+WORLD = {
+    "posts_per_brand": 16,
+    "comments_per_post": [2, 8],
+    "crisis_size": 4,
+    "platforms": ["weibo"],
+    "comment_page_size": 3,
+}
 BRAND = "鲜果时光"
 
 
@@ -45,9 +50,11 @@ def sim() -> Iterator[Any]:
 def _config(path: Path, rate: int) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     text = CONFIG.format(data=path / "data", db=f"sqlite:///{path / 'yuqing.db'}")
-    text = text.replace("rate_limit_per_minute = 6000\nmax_retries = 2\ntimeout_seconds = 3\nmax_comment_pages = 2",
-                        f"rate_limit_per_minute = {rate}\nmax_retries = 2\ntimeout_seconds = 3\n"
-                        "max_comment_pages = 5", 1)
+    text = text.replace(
+        "rate_limit_per_minute = 6000\nmax_retries = 2\ntimeout_seconds = 3\nmax_comment_pages = 2",
+        f"rate_limit_per_minute = {rate}\nmax_retries = 2\ntimeout_seconds = 3\nmax_comment_pages = 5",
+        1,
+    )
     cfg = path / "yuqing.toml"
     cfg.write_text(text, encoding="utf-8")
     return cfg
@@ -56,10 +63,26 @@ def _config(path: Path, rate: int) -> Path:
 def _argv(cfg: Path, sim: Any) -> list[str]:
     from simulator.options import WEIBO_TEST_SUB
 
-    return [*YUQING, "--config", str(cfg), "crawl", "weibo", "--brand", BRAND, "--json",
-            "-s", f"WEIBO_BASE_URL={sim.base_url('weibo')}", "-s", f"WEIBO_COOKIES=SUB={WEIBO_TEST_SUB}",
-            "-s", "YUQING_STORE_BATCH=4",
-            "-s", "YUQING_STORE_FLUSH_SECONDS=0.2", "-s", "YUQING_ANALYZE_WORKERS=1"]
+    return [
+        *YUQING,
+        "--config",
+        str(cfg),
+        "crawl",
+        "weibo",
+        "--brand",
+        BRAND,
+        "--json",
+        "-s",
+        f"WEIBO_BASE_URL={sim.base_url('weibo')}",
+        "-s",
+        f"WEIBO_COOKIES=SUB={WEIBO_TEST_SUB}",
+        "-s",
+        "YUQING_STORE_BATCH=4",
+        "-s",
+        "YUQING_STORE_FLUSH_SECONDS=0.2",
+        "-s",
+        "YUQING_ANALYZE_WORKERS=1",
+    ]
 
 
 def _env() -> dict[str, str]:
@@ -71,7 +94,9 @@ def _keys(db: str) -> set[tuple[str, str]]:
 
 
 def _crawl(cfg: Path, sim: Any) -> dict[str, Any]:
-    proc = subprocess.run(_argv(cfg, sim), capture_output=True, text=True, timeout=180, cwd=cfg.parent, env=_env())
+    proc = subprocess.run(
+        _argv(cfg, sim), capture_output=True, text=True, timeout=180, cwd=cfg.parent, env=_env()
+    )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
@@ -85,8 +110,9 @@ def test_kill_9_mid_crawl_loses_nothing(sim: Any, tmp_path: Path) -> None:
 
     cfg = _config(tmp_path / "killed", 300)  # 5 requests/s: the crawl lasts long enough to be killed
     db = f"sqlite:///{tmp_path / 'killed' / 'yuqing.db'}"
-    parent = subprocess.Popen(_argv(cfg, sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              cwd=cfg.parent, env=_env())
+    parent = subprocess.Popen(
+        _argv(cfg, sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cfg.parent, env=_env()
+    )
     try:
         deadline = time.monotonic() + 90
         while True:  # wait for the first posts (and their comments' open work) to be stored
@@ -102,11 +128,14 @@ def test_kill_9_mid_crawl_loses_nothing(sim: Any, tmp_path: Path) -> None:
             time.sleep(0.1)
 
         # One crawl of a (platform, brand) at a time: a second manual crawl is refused.
-        second = subprocess.run(_argv(cfg, sim), capture_output=True, text=True, timeout=60, cwd=cfg.parent,
-                                env=_env())
+        second = subprocess.run(
+            _argv(cfg, sim), capture_output=True, text=True, timeout=60, cwd=cfg.parent, env=_env()
+        )
         assert second.returncode == 1 and "already running" in second.stderr, second.stderr[-1500:]
 
-        crawl = next(p for p in psutil.Process(parent.pid).children() if "crawler.crawl" in " ".join(p.cmdline()))
+        crawl = next(
+            p for p in psutil.Process(parent.pid).children() if "crawler.crawl" in " ".join(p.cmdline())
+        )
         workers = crawl.children(recursive=True)
         assert workers, "the crawl should have an analysis worker process"
         os.kill(crawl.pid, signal.SIGKILL)
@@ -126,8 +155,9 @@ def test_kill_9_mid_crawl_loses_nothing(sim: Any, tmp_path: Path) -> None:
     summary = _crawl(fast, sim)
     assert summary["status"] == "ok"
     after = _keys(db)
-    assert after == clean, (f"missing {sorted(clean - after)[:10]} (of {len(clean - after)}), "
-                            f"extra {sorted(after - clean)[:10]}")
+    assert after == clean, (
+        f"missing {sorted(clean - after)[:10]} (of {len(clean - after)}), extra {sorted(after - clean)[:10]}"
+    )
     rows = runs(db)
     assert [r["status"] for r in rows] == ["killed", "ok"], [(r["status"], r["error_message"]) for r in rows]
     assert "disappeared" in (rows[0]["error_message"] or "")
@@ -139,8 +169,11 @@ def test_kill_9_mid_crawl_loses_nothing(sim: Any, tmp_path: Path) -> None:
 
     with make_engine(db).connect() as conn:
         assert conn.execute(select(func.count()).select_from(PENDING)).scalar() == 0
-        dup = conn.execute(select(MENTIONS.c.post_id).group_by(MENTIONS.c.platform, MENTIONS.c.post_id)
-                           .having(func.count() > 1)).all()
+        dup = conn.execute(
+            select(MENTIONS.c.post_id)
+            .group_by(MENTIONS.c.platform, MENTIONS.c.post_id)
+            .having(func.count() > 1)
+        ).all()
     assert dup == []
 
 
@@ -159,9 +192,12 @@ def test_a_database_that_goes_away_stops_the_crawl_with_a_storage_error(sim: Any
     user_host = rest.split("@", 1)[-1]
     url = f"{scheme}://postgres:s3cret-pw@{user_host}/{name}"  # trust auth ignores it; it must never show
     cfg = _config(tmp_path, 300)
-    cfg.write_text(cfg.read_text(encoding="utf-8").replace(f"sqlite:///{tmp_path / 'yuqing.db'}", url), "utf-8")
-    proc = subprocess.Popen(_argv(cfg, sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            cwd=tmp_path, env=_env())
+    cfg.write_text(
+        cfg.read_text(encoding="utf-8").replace(f"sqlite:///{tmp_path / 'yuqing.db'}", url), "utf-8"
+    )
+    proc = subprocess.Popen(
+        _argv(cfg, sim), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path, env=_env()
+    )
     try:
         deadline = time.monotonic() + 90
         while True:

@@ -19,15 +19,28 @@ from spiders.weibo import WeiboSpider
 
 
 def _crawler(crawl_config: Path) -> Any:
-    crawler = get_crawler(WeiboSpider, {"YUQING_CONFIG": str(crawl_config), "YUQING_STORE_FLUSH_SECONDS": 0,
-                                        "YUQING_STORE_THREAD": False, "YUQING_ANALYZE_WORKERS": 0})
+    crawler = get_crawler(
+        WeiboSpider,
+        {
+            "YUQING_CONFIG": str(crawl_config),
+            "YUQING_STORE_FLUSH_SECONDS": 0,
+            "YUQING_STORE_THREAD": False,
+            "YUQING_ANALYZE_WORKERS": 0,
+        },
+    )
     crawler.spider = WeiboSpider.from_crawler(crawler, brand="鲜果时光")
     return crawler
 
 
 def _item(n: int, text: str = "鲜果时光的橙汁不错") -> MentionItem:
-    return MentionItem(platform="weibo", post_id=str(1000 + n), brand="鲜果时光", text=text,
-                       published_at=datetime(2024, 6, 1, tzinfo=UTC), likes=n)
+    return MentionItem(
+        platform="weibo",
+        post_id=str(1000 + n),
+        brand="鲜果时光",
+        text=text,
+        published_at=datetime(2024, 6, 1, tzinfo=UTC),
+        likes=n,
+    )
 
 
 def test_normalize_trims_and_drops(crawl_config: Path) -> None:
@@ -91,11 +104,27 @@ def test_analysis_weighs_the_authors_complaint_history(crawl_config: Path) -> No
 
     now = datetime.now(UTC)
     with crawl_engine(_crawler(crawl_config).settings).begin() as conn:
-        conn.execute(insert(Author.__table__), [  # type: ignore[attr-defined]
-            {"platform": "weibo", "author_id": "repeat", "first_seen_at": now, "last_seen_at": now,
-             "complaint_count": 4, "escalation_count": 0},
-            {"platform": "douyin", "author_id": "other", "first_seen_at": now, "last_seen_at": now,
-             "complaint_count": 9, "escalation_count": 2}])
+        conn.execute(
+            insert(Author.__table__),
+            [  # type: ignore[attr-defined]
+                {
+                    "platform": "weibo",
+                    "author_id": "repeat",
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "complaint_count": 4,
+                    "escalation_count": 0,
+                },
+                {
+                    "platform": "douyin",
+                    "author_id": "other",
+                    "first_seen_at": now,
+                    "last_seen_at": now,
+                    "complaint_count": 9,
+                    "escalation_count": 2,
+                },
+            ],
+        )
     crawler = _crawler(crawl_config)
     pipe = pipelines.AnalyzePipeline.from_crawler(crawler)
     pipe.open_spider()
@@ -119,8 +148,9 @@ def test_analysis_worker_process(crawl_config: Path) -> None:
     texts = ["鲜果时光的橙汁喝出了虫子，要求退款", "芒果冰沙好喝，推荐", "客服态度很差，已经投诉到12315"]
 
     async def run() -> list[Any]:
-        return await asyncio.gather(*(pool.analyze({"text": t, "platform": "weibo", "brand": "鲜果时光"})
-                                      for t in texts))
+        return await asyncio.gather(
+            *(pool.analyze({"text": t, "platform": "weibo", "brand": "鲜果时光"}) for t in texts)
+        )
 
     try:
         results = asyncio.run(run())
@@ -163,8 +193,15 @@ def test_triage_failure_rolls_back_only_triage(crawl_config: Path) -> None:
     crawler = _crawler(crawl_config)
 
     def failing(conn: Any, cfg: Any, rows: Any) -> None:
-        conn.execute(insert(WATERMARKS), {"platform": "weibo", "brand": "x", "keyword": "triage-wrote-this",
-                                          "updated_at": datetime.now(UTC)})
+        conn.execute(
+            insert(WATERMARKS),
+            {
+                "platform": "weibo",
+                "brand": "x",
+                "keyword": "triage-wrote-this",
+                "updated_at": datetime.now(UTC),
+            },
+        )
         raise RuntimeError("triage bug")
 
     pipe = _store(crawler, failing)
@@ -177,7 +214,9 @@ def test_triage_failure_rolls_back_only_triage(crawl_config: Path) -> None:
         assert conn.execute(select(WATERMARKS)).first() is None  # the triage's own writes did not
 
 
-def test_store_keeps_the_batch_when_the_database_fails(crawl_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_store_keeps_the_batch_when_the_database_fails(
+    crawl_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from sqlalchemy.exc import OperationalError
 
     crawler = _crawler(crawl_config)

@@ -21,8 +21,12 @@ WM = NOW - timedelta(hours=2)
 
 
 def _verdict(pairs: list[tuple[str, datetime | None]], watermark: datetime | None = WM) -> tuple[bool, str]:
-    v = page_verdict(pairs, watermark=watermark, window_start=NOW - timedelta(days=7),
-                     refresh_start=NOW - timedelta(hours=24))
+    v = page_verdict(
+        pairs,
+        watermark=watermark,
+        window_start=NOW - timedelta(days=7),
+        refresh_start=NOW - timedelta(hours=24),
+    )
     return v.follow, v.reason
 
 
@@ -41,7 +45,9 @@ def test_page_verdicts() -> None:
 
 def test_memory_classifies_and_pins_times() -> None:
     mem = CrawlMemory(platform="weibo", now=NOW)
-    item = MentionItem(platform="weibo", post_id="1", brand="b", text="t", likes=1, published_at=NOW - timedelta(hours=1))
+    item = MentionItem(
+        platform="weibo", post_id="1", brand="b", text="t", likes=1, published_at=NOW - timedelta(hours=1)
+    )
     assert mem.classify(item) == NEW
     assert mem.classify(item) == SEEN
     item.likes = 50
@@ -110,12 +116,20 @@ def test_bridge_config_and_cmdline_priority(crawl_config: Path) -> None:
     assert settings.get("YUQING_DATABASE_URL") == cfg.database_url
     weibo = Settings()
     bridge_config(weibo, cfg, "weibo")
-    assert weibo.get("WEIBO_BASE_URL") == "https://m.weibo.cn" and weibo.getlist("WEIBO_SEARCH_TYPES") == [1, 61]
+    assert weibo.get("WEIBO_BASE_URL") == "https://m.weibo.cn" and weibo.getlist("WEIBO_SEARCH_TYPES") == [
+        1,
+        61,
+    ]
 
 
 def test_crawl_argv(tmp_path: Path) -> None:
-    argv = crawl_argv("heimao", "鲜果时光", keyword="鲜果", config_path=tmp_path / "c.toml",
-                      overrides={"HEIMAO_BASE_URL": "http://127.0.0.1:1/heimao", "WEIBO_SEARCH_TYPES": [1, 61]})
+    argv = crawl_argv(
+        "heimao",
+        "鲜果时光",
+        keyword="鲜果",
+        config_path=tmp_path / "c.toml",
+        overrides={"HEIMAO_BASE_URL": "http://127.0.0.1:1/heimao", "WEIBO_SEARCH_TYPES": [1, 61]},
+    )
     assert argv[1:4] == ["-m", "crawler.crawl", "heimao"]
     assert argv[4:8] == ["-a", "brand=鲜果时光", "-a", "keyword=鲜果"]
     assert f"YUQING_CONFIG={(tmp_path / 'c.toml').resolve()}" in argv

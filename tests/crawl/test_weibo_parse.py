@@ -23,8 +23,14 @@ def test_real_capture_parses(shared_dir: Path) -> None:
     assert post.ip_region == "北京"
     assert (post.likes, post.comments, post.shares) == (0, 0, 0)
     assert post.url == "https://m.weibo.cn/detail/4857881961438732"
-    assert post.extra is not None and post.extra["bid"] == "MohM062hm" and post.extra["source"] == "iPhone 14 Pro"
-    assert post.text == cards[0]["mblog"]["raw_text"]  # the HTML, stripped, is exactly the platform's raw_text
+    assert (
+        post.extra is not None
+        and post.extra["bid"] == "MohM062hm"
+        and post.extra["source"] == "iPhone 14 Pro"
+    )
+    assert (
+        post.text == cards[0]["mblog"]["raw_text"]
+    )  # the HTML, stripped, is exactly the platform's raw_text
     retweeted = post.extra["retweeted"]
     assert retweeted["id"] == "4857828294527603" and retweeted["author"] == "JoannaBlue"
     assert retweeted["text"].startswith("#凡尔赛宫轶事# 路易十四和菲利普最严重的一次公开吵架")
@@ -43,7 +49,9 @@ def test_real_capture_retweet_fields(shared_dir: Path) -> None:
 
 
 def test_search_page_cards_and_groups() -> None:
-    page = api.parse_search_page(load_json("weibo", "search_page.json"), brand="鲜果时光", keyword="鲜果时光", page=1)
+    page = api.parse_search_page(
+        load_json("weibo", "search_page.json"), brand="鲜果时光", keyword="鲜果时光", page=1
+    )
     assert [i.post_id for i in page.items] == ["5012345678901234", "5012345678901235"]
     assert len(page.bad) == 1 and "mblog.id" in page.bad[0]  # counted, not silently dropped
     first, second = page.items
@@ -56,8 +64,9 @@ def test_search_page_cards_and_groups() -> None:
 
 
 def test_empty_and_error_envelopes() -> None:
-    empty = api.parse_search_page({"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}}, brand="b", keyword="k",
-                                  page=3)
+    empty = api.parse_search_page(
+        {"ok": 0, "msg": "这里还没有内容", "data": {"cards": []}}, brand="b", keyword="k", page=3
+    )
     assert empty.items == [] and empty.cursor is None
     cases = [
         ({"ok": 0, "msg": "请求过于频繁，请稍后再试"}, ErrorKind.RATE_LIMITED),
@@ -82,9 +91,17 @@ def test_empty_and_error_envelopes() -> None:
 
 def test_hostile_mblogs() -> None:
     cards = [
-        {"card_type": 9, "mblog": {"id": "1", "text": "<script>alert('x')</script>鲜果<img src=x onerror=alert(1)>",
-                                   "created_at": 12345, "attitudes_count": {"x": 1}, "user": "not a dict",
-                                   "region_name": ["x"]}},
+        {
+            "card_type": 9,
+            "mblog": {
+                "id": "1",
+                "text": "<script>alert('x')</script>鲜果<img src=x onerror=alert(1)>",
+                "created_at": 12345,
+                "attitudes_count": {"x": 1},
+                "user": "not a dict",
+                "region_name": ["x"],
+            },
+        },
         {"card_type": 9, "mblog": "a string"},
         {"card_type": 9, "mblog": None},
         "not a card",
@@ -108,7 +125,9 @@ def test_huge_page() -> None:
 
 
 def test_comment_page() -> None:
-    page = api.parse_comment_page(load_json("weibo", "comments_page.json"), post_id="P1", brand="b", keyword="k")
+    page = api.parse_comment_page(
+        load_json("weibo", "comments_page.json"), post_id="P1", brand="b", keyword="k"
+    )
     assert [c.post_id for c in page.items] == ["5012345678990001", "5012345678990002", "5012345678990003"]
     assert all(c.kind == "comment" and c.parent_post_id == "P1" for c in page.items)
     first, reply, third = page.items
@@ -134,6 +153,9 @@ def test_detail_page_and_long_text() -> None:
 
 
 def test_search_params() -> None:
-    assert api.search_params("鲜果", 1, 61) == {"containerid": "100103type=61&q=鲜果", "page_type": "searchall"}
+    assert api.search_params("鲜果", 1, 61) == {
+        "containerid": "100103type=61&q=鲜果",
+        "page_type": "searchall",
+    }
     assert api.search_params("鲜果", 3)["page"] == "3"
     assert api.comment_params("9", 77, 1) == {"id": "9", "mid": "9", "max_id_type": "1", "max_id": "77"}

@@ -38,19 +38,37 @@ def test_demo_crisis_shows_hot_alert_curve_and_spreaders(tmp_path: Path) -> None
     assert watched["reposts"][-1] > watched["reposts"][0] > 0 and watched["tree"] == watched["reposts"][-1]
     assert watched["event_id"] == topic["event_id"] == data["event_id"] is not None
     assert data["simulated_hours"] > 0 and data["seconds"] < 60
-    assert "热榜预警" in crisis.rows[0][0] and "传播追踪" in crisis.rows[-1][0] and "simulated clock" in crisis.note
+    assert (
+        "热榜预警" in crisis.rows[0][0]
+        and "传播追踪" in crisis.rows[-1][0]
+        and "simulated clock" in crisis.note
+    )
 
     with engine.connect() as conn:
-        hot = conn.execute(select(Alert.id, Alert.payload).where(Alert.kind == "hot").order_by(Alert.id)).all()
+        hot = conn.execute(
+            select(Alert.id, Alert.payload).where(Alert.kind == "hot").order_by(Alert.id)
+        ).all()
         mine = [a for a in hot if a.payload["hot"]["word"] == topic["word"]]
-        sent = set(conn.execute(select(AlertDelivery.alert_id).where(
-            AlertDelivery.channel == "pr", AlertDelivery.status == "sent")).scalars())
+        sent = set(
+            conn.execute(
+                select(AlertDelivery.alert_id).where(
+                    AlertDelivery.channel == "pr", AlertDelivery.status == "sent"
+                )
+            ).scalars()
+        )
         spread = event_spread(conn, data["event_id"])
-        held = [n for n in conn.execute(select(AlertHold.note).where(AlertHold.alert_kind == "hot")).scalars()
-                if topic["word"] in (n or "")]
+        held = [
+            n
+            for n in conn.execute(select(AlertHold.note).where(AlertHold.alert_kind == "hot")).scalars()
+            if topic["word"] in (n or "")
+        ]
     # 登榜 goes out even over the hourly budget; the climbs after it are sent, or told in the roll-up once
     # the demo's other alerts have spent the budget
-    assert len(hot) == data["hot_alerts"] and mine[0].payload["reasons"] == ["登榜"] and len(mine) + len(held) >= 3
+    assert (
+        len(hot) == data["hot_alerts"]
+        and mine[0].payload["reasons"] == ["登榜"]
+        and len(mine) + len(held) >= 3
+    )
     assert {a.id for a in hot} <= sent  # every hot-list alert reached the crisis channel's receiver
     [tracked] = [t for t in spread["tracked"] if t["post_id"] == root]
     assert len(tracked["points"]) == watched["visits"] and tracked["edges"] and tracked["spreaders"]

@@ -31,36 +31,119 @@ SPREADERS = [  # repost id, parent, name, followers, verified
 
 def seed(engine: Any) -> int:
     with engine.begin() as conn:
-        eid = conn.execute(insert(Event.__table__).returning(Event.__table__.c.id), {
-            "brand": "鲜果时光", "title": "门店过期水果", "first_seen_at": NOW - timedelta(hours=3),
-            "last_seen_at": NOW - timedelta(hours=1), "mention_count": 1, "engagement": 5000, "updated_at": NOW,
-            "max_urgency": "非常紧急"}).scalar_one()
-    res = upsert_mentions(engine, [{
-        "platform": "weibo", "post_id": "4900000000000001", "brand": "鲜果时光", "kind": "post",
-        "text": f"鲜果时光门店用过期水果{IMG}", "author_id": "u1", "author_name": "爆料人",
-        "published_at": NOW - timedelta(hours=3), "url": "https://m.weibo.cn/detail/4900000000000001"}])
+        eid = conn.execute(
+            insert(Event.__table__).returning(Event.__table__.c.id),
+            {
+                "brand": "鲜果时光",
+                "title": "门店过期水果",
+                "first_seen_at": NOW - timedelta(hours=3),
+                "last_seen_at": NOW - timedelta(hours=1),
+                "mention_count": 1,
+                "engagement": 5000,
+                "updated_at": NOW,
+                "max_urgency": "非常紧急",
+            },
+        ).scalar_one()
+    res = upsert_mentions(
+        engine,
+        [
+            {
+                "platform": "weibo",
+                "post_id": "4900000000000001",
+                "brand": "鲜果时光",
+                "kind": "post",
+                "text": f"鲜果时光门店用过期水果{IMG}",
+                "author_id": "u1",
+                "author_name": "爆料人",
+                "published_at": NOW - timedelta(hours=3),
+                "url": "https://m.weibo.cn/detail/4900000000000001",
+            }
+        ],
+    )
     mid = res.rows[0][0]
     with engine.begin() as conn:
         conn.execute(Mention.__table__.update().where(Mention.__table__.c.id == mid).values(event_id=eid))
-        tid = conn.execute(insert(TrackedPost.__table__).returning(TrackedPost.__table__.c.id), {
-            "platform": "weibo", "post_id": "4900000000000001", "brand": "鲜果时光", "mention_id": mid,
-            "event_id": eid, "reason": "事件首帖", "started_at": NOW - timedelta(hours=2),
-            "until": NOW + timedelta(hours=46), "next_at": NOW, "status": "watching", "fetches": 4,
-            "requests": 9}).scalar_one()
-        conn.execute(insert(TrackPoint.__table__), [
-            {"tracked_id": tid, "at": NOW - timedelta(minutes=m), "reposts": r, "comments": c, "requests": 2}
-            for m, r, c in ((90, 1, 0), (60, 2, 1), (30, 4, 3), (0, 6, 5))])
-        conn.execute(insert(Repost.__table__), [
-            {"tracked_id": tid, "repost_id": rid, "parent_id": parent, "author_name": name, "author_id": f"u-{rid}",
-             "followers": f, "verified": v, "published_at": NOW - timedelta(minutes=80 - 10 * i), "text": "转发",
-             "first_seen_at": NOW} for i, (rid, parent, name, f, v) in enumerate(SPREADERS)])
-        conn.execute(insert(HotTopic.__table__), {
-            "platform": "weibo", "word": TOPIC, "brand": "鲜果时光", "first_seen_at": NOW - timedelta(hours=2),
-            "last_seen_at": NOW, "first_rank": 38, "best_rank": 2, "last_rank": 3, "labels": ["新", "沸", "爆"],
-            "search_url": "https://s.weibo.com/weibo?q=%23x%23", "event_id": eid, "alert_state": {}})
-        conn.execute(insert(HotSnapshot.__table__), [
-            {"platform": "weibo", "fetched_at": NOW - timedelta(minutes=m), "word": TOPIC, "rank": r, "heat": 10_000 * r,
-             "label": lab, "is_ad": False, "brand": "鲜果时光"} for m, r, lab in ((100, 38, "新"), (50, 8, "热"), (0, 3, "爆"))])
+        tid = conn.execute(
+            insert(TrackedPost.__table__).returning(TrackedPost.__table__.c.id),
+            {
+                "platform": "weibo",
+                "post_id": "4900000000000001",
+                "brand": "鲜果时光",
+                "mention_id": mid,
+                "event_id": eid,
+                "reason": "事件首帖",
+                "started_at": NOW - timedelta(hours=2),
+                "until": NOW + timedelta(hours=46),
+                "next_at": NOW,
+                "status": "watching",
+                "fetches": 4,
+                "requests": 9,
+            },
+        ).scalar_one()
+        conn.execute(
+            insert(TrackPoint.__table__),
+            [
+                {
+                    "tracked_id": tid,
+                    "at": NOW - timedelta(minutes=m),
+                    "reposts": r,
+                    "comments": c,
+                    "requests": 2,
+                }
+                for m, r, c in ((90, 1, 0), (60, 2, 1), (30, 4, 3), (0, 6, 5))
+            ],
+        )
+        conn.execute(
+            insert(Repost.__table__),
+            [
+                {
+                    "tracked_id": tid,
+                    "repost_id": rid,
+                    "parent_id": parent,
+                    "author_name": name,
+                    "author_id": f"u-{rid}",
+                    "followers": f,
+                    "verified": v,
+                    "published_at": NOW - timedelta(minutes=80 - 10 * i),
+                    "text": "转发",
+                    "first_seen_at": NOW,
+                }
+                for i, (rid, parent, name, f, v) in enumerate(SPREADERS)
+            ],
+        )
+        conn.execute(
+            insert(HotTopic.__table__),
+            {
+                "platform": "weibo",
+                "word": TOPIC,
+                "brand": "鲜果时光",
+                "first_seen_at": NOW - timedelta(hours=2),
+                "last_seen_at": NOW,
+                "first_rank": 38,
+                "best_rank": 2,
+                "last_rank": 3,
+                "labels": ["新", "沸", "爆"],
+                "search_url": "https://s.weibo.com/weibo?q=%23x%23",
+                "event_id": eid,
+                "alert_state": {},
+            },
+        )
+        conn.execute(
+            insert(HotSnapshot.__table__),
+            [
+                {
+                    "platform": "weibo",
+                    "fetched_at": NOW - timedelta(minutes=m),
+                    "word": TOPIC,
+                    "rank": r,
+                    "heat": 10_000 * r,
+                    "label": lab,
+                    "is_ad": False,
+                    "brand": "鲜果时光",
+                }
+                for m, r, lab in ((100, 38, "新"), (50, 8, "热"), (0, 3, "爆"))
+            ],
+        )
     return int(eid)
 
 
@@ -103,15 +186,21 @@ def test_event_page_shows_curve_tree_and_spreaders_safely(tmp_path: Path) -> Non
             assert tree["name"] == "原帖" and [k["name"] for k in tree["kids"]] == [f"小号{IMG}", "路人丙"]
             big = tree["kids"][0]["kids"][0]
             assert big["name"] == "<b>美食大V</b>" and {k["name"] for k in big["kids"]} == {
-                "粉丝甲", "<script>alert('x')</script>粉丝乙"}
+                "粉丝甲",
+                "<script>alert('x')</script>粉丝乙",
+            }
 
             # the spreaders table: ranked by reach, hostile names as text, verified marks
             rows = page.locator("#item-page table.compact").last.locator("tbody tr")
             assert rows.count() == len(SPREADERS)
             first = rows.nth(0).locator("td").all_text_contents()
-            assert first[0] == "1" and first[1].startswith(f"小号{IMG}（粉丝 120") and first[4] == "230万"  # 2,300,175 reached through it
+            assert (
+                first[0] == "1" and first[1].startswith(f"小号{IMG}（粉丝 120") and first[4] == "230万"
+            )  # 2,300,175 reached through it
             second = rows.nth(1).locator("td").all_text_contents()
-            assert second[1] == "<b>美食大V</b>（粉丝 230万，已认证）" and second[2] == "✔" and second[3] == "2"
+            assert (
+                second[1] == "<b>美食大V</b>（粉丝 230万，已认证）" and second[2] == "✔" and second[3] == "2"
+            )
 
             # the hot-list record: the topic as text, its history
             assert f"微博热搜 · {TOPIC}" in body and "最高第 2 位" in body and "标签 新/沸/爆" in body

@@ -27,8 +27,14 @@ WORD = "鲜果时光门店被曝使用过期水果"
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    with Simulator(seed=7, platforms=("weibo", "douyin"), hot_enter_after=-60, posts_per_brand=10, reposts=20,
-                   crisis_size=8) as s:
+    with Simulator(
+        seed=7,
+        platforms=("weibo", "douyin"),
+        hot_enter_after=-60,
+        posts_per_brand=10,
+        reposts=20,
+        crisis_size=8,
+    ) as s:
         yield s
 
 
@@ -37,8 +43,12 @@ def sim_config(tmp_path: Path, sim: Simulator, **hot: Any) -> dict[str, Any]:
     data["platforms"]["weibo"]["base_url"] = sim.base_url("weibo")
     data["platforms"]["weibo"]["accounts"] = [{"name": "sim", "cookies": f"SUB={WEIBO_TEST_SUB}"}]
     data["platforms"]["douyin"]["base_url"] = sim.base_url("douyin")
-    data["hot_lists"] = {"weibo_url": sim.base_url("weibo"), "douyin_url": sim.base_url("douyin"),
-                         "crawl_topics": False, **hot}
+    data["hot_lists"] = {
+        "weibo_url": sim.base_url("weibo"),
+        "douyin_url": sim.base_url("douyin"),
+        "crawl_topics": False,
+        **hot,
+    }
     return data
 
 
@@ -55,8 +65,12 @@ def toml(data: dict[str, Any], prefix: str = "") -> str:
             return "[" + ", ".join(value(x) for x in v) + "]"
         return json.dumps(v, ensure_ascii=False)
 
-    scalars = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict)
-               and not (isinstance(v, list) and v and isinstance(v[0], dict) and k == "brands")]
+    scalars = [
+        f"{k} = {value(v)}"
+        for k, v in data.items()
+        if not isinstance(v, dict)
+        and not (isinstance(v, list) and v and isinstance(v[0], dict) and k == "brands")
+    ]
     out = ([f"[{prefix}]"] if prefix and scalars else []) + scalars
     for k, v in data.items():
         name = f"{prefix}.{k}" if prefix else k
@@ -79,8 +93,12 @@ def move(sim: Simulator, platform: str, minutes: float) -> None:
 
 def alerts(engine: Any) -> list[dict[str, Any]]:
     with engine.connect() as conn:
-        return [dict(r) for r in conn.execute(select(ALERTS).where(ALERTS.c.kind == "hot").order_by(ALERTS.c.id))
-                .mappings()]
+        return [
+            dict(r)
+            for r in conn.execute(
+                select(ALERTS).where(ALERTS.c.kind == "hot").order_by(ALERTS.c.id)
+            ).mappings()
+        ]
 
 
 def test_watch_alerts_once_then_updates(tmp_path: Path, sim: Simulator) -> None:
@@ -97,10 +115,17 @@ def test_watch_alerts_once_then_updates(tmp_path: Path, sim: Simulator) -> None:
     with engine.connect() as conn:
         snaps = conn.execute(select(SNAPS)).mappings().all()
         assert len(snaps) == first.lines > 20
-        assert {s["word"] for s in snaps if s["brand"]} == {WORD}  # decoys, ads and the brand's own ad left out
+        assert {s["word"] for s in snaps if s["brand"]} == {
+            WORD
+        }  # decoys, ads and the brand's own ad left out
         assert sum(s["is_ad"] for s in snaps) == 2
         run = conn.execute(select(RUNS).where(RUNS.c.id == first.run_id)).mappings().one()
-        assert (run["spider"], run["platform"], run["status"], run["requests"]) == ("hotlist", "weibo", "ok", 1)
+        assert (run["spider"], run["platform"], run["status"], run["requests"]) == (
+            "hotlist",
+            "weibo",
+            "ok",
+            1,
+        )
 
     again = watch_once(engine, cfg, "weibo", fetcher=fetcher(cfg, "weibo"))
     assert again.alerts == [] and again.entered == []  # nothing new: stored, not alerted
@@ -129,19 +154,31 @@ def test_douyin_list_needs_and_gets_the_web_cookie(tmp_path: Path, sim: Simulato
     move(sim, "douyin", 20)
     f = fetcher(cfg, "douyin")
     res = watch_once(engine, cfg, "douyin", fetcher=f)
-    assert res.status == "ok" and res.entered == ["鲜果时光过期水果事件"] and f.requests == 2  # home page + list
+    assert (
+        res.status == "ok" and res.entered == ["鲜果时光过期水果事件"] and f.requests == 2
+    )  # home page + list
     assert alerts(engine)[0]["payload"]["hot"]["list"] == "抖音热榜"
 
 
-@pytest.mark.parametrize(("kind", "error_kind", "requests"), [
-    ("server_error", "server_error", 3), ("captcha", "captcha", 1), ("schema_change", "bad_payload", 1),
-    ("auth_expired", "auth_expired", 1), ("malformed_json", "bad_payload", 1), ("rate_limited", "rate_limited", 3),
-])
-def test_faults_end_the_run_recorded(tmp_path: Path, sim: Simulator, kind: str, error_kind: str,
-                                     requests: int) -> None:
+@pytest.mark.parametrize(
+    ("kind", "error_kind", "requests"),
+    [
+        ("server_error", "server_error", 3),
+        ("captcha", "captcha", 1),
+        ("schema_change", "bad_payload", 1),
+        ("auth_expired", "auth_expired", 1),
+        ("malformed_json", "bad_payload", 1),
+        ("rate_limited", "rate_limited", 3),
+    ],
+)
+def test_faults_end_the_run_recorded(
+    tmp_path: Path, sim: Simulator, kind: str, error_kind: str, requests: int
+) -> None:
     cfg = config_from_dict(sim_config(tmp_path, sim))
     engine = open_database(cfg.database_url)
-    sim.set_fault("weibo", kind, path="/ajax/side/hotSearch", **({"variant": "http"} if kind == "rate_limited" else {}))
+    sim.set_fault(
+        "weibo", kind, path="/ajax/side/hotSearch", **({"variant": "http"} if kind == "rate_limited" else {})
+    )
     try:
         f = fetcher(cfg, "weibo")
         res = watch_once(engine, cfg, "weibo", fetcher=f)
@@ -169,12 +206,16 @@ def test_new_topic_crawled_by_scrapy_and_joined_to_its_event(tmp_path: Path, sim
     assert res.crawled == {WORD: "ok"}
     with engine.connect() as conn:
         topic = conn.execute(select(TOPICS)).mappings().one()
-        found = conn.execute(select(Mention.__table__.c.event_id).where(Mention.__table__.c.keyword == WORD)).all()
+        found = conn.execute(
+            select(Mention.__table__.c.event_id).where(Mention.__table__.c.keyword == WORD)
+        ).all()
     assert len(found) >= 4 and topic["event_id"] is not None and topic["crawl_status"] == "ok"
     assert sum(1 for (e,) in found if e == topic["event_id"]) * 2 > len(found)
 
 
-def test_light_fetches_share_the_workers_rate_slot_in_distributed_mode(tmp_path: Path, sim: Simulator) -> None:
+def test_light_fetches_share_the_workers_rate_slot_in_distributed_mode(
+    tmp_path: Path, sim: Simulator
+) -> None:
     """In distributed mode the service's hot-list fetch takes the platform's slot in Redis that
     every crawl worker takes, so the platform sees one ceiling, not one per process."""
     import time
@@ -187,7 +228,9 @@ def test_light_fetches_share_the_workers_rate_slot_in_distributed_mode(tmp_path:
 
     data = sim_config(tmp_path, sim)
     data["platforms"]["weibo"]["rate_limit_per_minute"] = 600  # a slot every 0.1 s
-    assert fetcher(config_from_dict(data), "weibo").shared_reserve is None  # one machine: this process's limiter
+    assert (
+        fetcher(config_from_dict(data), "weibo").shared_reserve is None
+    )  # one machine: this process's limiter
     prefix = f"t{uuid.uuid4().hex[:10]}"
     data["distributed"] = {"enabled": True, "redis_url": REDIS_TEST, "key_prefix": prefix}
     cfg = config_from_dict(data)

@@ -40,19 +40,34 @@ def test_featured_post_of_a_first_alert_goes_on_watch(engine) -> None:  # type: 
         alert = conn.execute(select(Alert.kind, Alert.mention_id, Alert.event_id)).one()
     assert alert.kind == "mention"
     [w] = watches(engine)
-    assert (w["post_id"], w["reason"], w["status"], w["platform"]) == (post["post_id"], "事件首帖", "watching", "weibo")
+    assert (w["post_id"], w["reason"], w["status"], w["platform"]) == (
+        post["post_id"],
+        "事件首帖",
+        "watching",
+        "weibo",
+    )
     assert w["mention_id"] == alert.mention_id == mention_id(engine, post["post_id"])
     assert w["event_id"] == alert.event_id is not None
-    assert w["fetches"] == 0 and abs((w["until"] - w["started_at"]) - timedelta(hours=cfg.tracking.hours)).seconds < 1
+    assert (
+        w["fetches"] == 0
+        and abs((w["until"] - w["started_at"]) - timedelta(hours=cfg.tracking.hours)).seconds < 1
+    )
 
 
 def test_very_urgent_post_goes_on_watch_without_an_alert(engine) -> None:  # type: ignore[no-untyped-def]
     cfg = make_cfg(alerts={**DIGEST_ONLY, "surge": {"enabled": False}})
     now = utcnow()
     urgent = mention("鲜果时光橙汁喝出玻璃，已经送医，要求门店负责", urgency="紧急", risk=80)
-    very = mention("小鹿宝贝奶粉结块有异味，宝宝喝了住院，要求召回", brand="小鹿宝贝", urgency="非常紧急", risk=95)
-    comment = mention("鲜果时光过期水果当新鲜卖，必须曝光", kind="comment", parent_post_id="p-root",
-                      urgency="非常紧急", risk=95)
+    very = mention(
+        "小鹿宝贝奶粉结块有异味，宝宝喝了住院，要求召回", brand="小鹿宝贝", urgency="非常紧急", risk=95
+    )
+    comment = mention(
+        "鲜果时光过期水果当新鲜卖，必须曝光",
+        kind="comment",
+        parent_post_id="p-root",
+        urgency="非常紧急",
+        risk=95,
+    )
     elsewhere = mention("鲜果时光冰沙吃出虫子，孩子上吐下泻", platform="douyin", urgency="非常紧急", risk=95)
     counts = store(engine, cfg, [urgent, very, comment, elsewhere], now=now)
     with engine.connect() as conn:
@@ -66,8 +81,12 @@ def test_very_urgent_post_goes_on_watch_without_an_alert(engine) -> None:  # typ
 def test_an_event_is_followed_through_its_earliest_post(engine) -> None:  # type: ignore[no-untyped-def]
     cfg = make_cfg(alerts={**DIGEST_ONLY, "surge": {"enabled": False}})
     now = utcnow()
-    copies = [mention(f"{STORY} //@网友{i}:", urgency="非常紧急", risk=92,
-                      published_at=now - timedelta(minutes=30 - i)) for i in range(4)]
+    copies = [
+        mention(
+            f"{STORY} //@网友{i}:", urgency="非常紧急", risk=92, published_at=now - timedelta(minutes=30 - i)
+        )
+        for i in range(4)
+    ]
     store(engine, cfg, copies, now=now)  # the crawl found the copies first
     [w] = watches(engine)
     assert w["post_id"] == copies[0]["post_id"] and w["event_id"] is not None  # the earliest of the batch
@@ -87,6 +106,8 @@ def test_an_event_is_followed_through_its_earliest_post(engine) -> None:  # type
     older = mention(STORY + "（原帖）", urgency="非常紧急", risk=95, published_at=now - timedelta(hours=3))
     store(engine, cfg, [older], now=now + timedelta(minutes=3))
     rows = watches(engine)  # an even earlier post turns up: the visited watch ends, it is kept
-    assert [(x["post_id"], x["status"]) for x in rows] == [(original["post_id"], "done"),
-                                                           (older["post_id"], "watching")]
+    assert [(x["post_id"], x["status"]) for x in rows] == [
+        (original["post_id"], "done"),
+        (older["post_id"], "watching"),
+    ]
     assert rows[0]["last_error"] == "让位于同一事件更早的帖子" and rows[1]["event_id"] == event_id

@@ -30,30 +30,104 @@ def seed(tmp_path: Path) -> tuple[Any, Any, int]:
     cfg = config_from_dict(data)
     engine = open_database(cfg.database_url)
     with engine.begin() as conn:
-        eid = conn.execute(insert(Event.__table__).returning(Event.__table__.c.id), {
-            "brand": "鲜果时光", "title": "门店过期水果", "first_seen_at": NOW - timedelta(hours=3),
-            "last_seen_at": NOW - timedelta(hours=1), "mention_count": 30, "engagement": 5000,
-            "updated_at": NOW}).scalar_one()
-        tid = conn.execute(insert(TrackedPost.__table__).returning(TrackedPost.__table__.c.id), {
-            "platform": "weibo", "post_id": "4900", "brand": "鲜果时光", "event_id": eid, "reason": "非常紧急",
-            "started_at": NOW - timedelta(hours=2), "until": NOW + timedelta(hours=46), "next_at": NOW,
-            "status": "watching", "fetches": 3, "requests": 7}).scalar_one()
-        conn.execute(insert(TrackPoint.__table__), [
-            {"tracked_id": tid, "at": NOW - timedelta(minutes=m), "reposts": r, "comments": r // 2, "requests": 2}
-            for m, r in ((60, 2), (30, 6), (0, 20))])
-        conn.execute(insert(Repost.__table__), [
-            {"tracked_id": tid, "repost_id": rid, "parent_id": parent, "author_name": name, "followers": f,
-             "verified": f > 100_000, "published_at": NOW - timedelta(minutes=50 - i), "text": "转发",
-             "first_seen_at": NOW}
-            for i, (rid, parent, name, f) in enumerate((("r1", None, "小号", 10), ("r2", "r1", "<b>大V</b>", 900_000),
-                                                         ("r3", "r2", "粉丝", 20), ("r4", None, "路人", 300)))])
-        conn.execute(insert(HotTopic.__table__), {
-            "platform": "weibo", "word": HOSTILE, "brand": "鲜果时光", "first_seen_at": NOW - timedelta(hours=2),
-            "last_seen_at": NOW, "first_rank": 38, "best_rank": 2, "last_rank": 3, "labels": ["新", "沸", "爆"],
-            "search_url": "https://s.weibo.com/weibo?q=%23x%23", "event_id": eid, "alert_state": {}})
-        conn.execute(insert(HotSnapshot.__table__), [
-            {"platform": "weibo", "fetched_at": NOW - timedelta(minutes=m), "word": HOSTILE, "rank": r, "heat": 10_000 * r,
-             "label": lab, "is_ad": False, "brand": "鲜果时光"} for m, r, lab in ((100, 38, "新"), (50, 8, "热"), (0, 3, "爆"))])
+        eid = conn.execute(
+            insert(Event.__table__).returning(Event.__table__.c.id),
+            {
+                "brand": "鲜果时光",
+                "title": "门店过期水果",
+                "first_seen_at": NOW - timedelta(hours=3),
+                "last_seen_at": NOW - timedelta(hours=1),
+                "mention_count": 30,
+                "engagement": 5000,
+                "updated_at": NOW,
+            },
+        ).scalar_one()
+        tid = conn.execute(
+            insert(TrackedPost.__table__).returning(TrackedPost.__table__.c.id),
+            {
+                "platform": "weibo",
+                "post_id": "4900",
+                "brand": "鲜果时光",
+                "event_id": eid,
+                "reason": "非常紧急",
+                "started_at": NOW - timedelta(hours=2),
+                "until": NOW + timedelta(hours=46),
+                "next_at": NOW,
+                "status": "watching",
+                "fetches": 3,
+                "requests": 7,
+            },
+        ).scalar_one()
+        conn.execute(
+            insert(TrackPoint.__table__),
+            [
+                {
+                    "tracked_id": tid,
+                    "at": NOW - timedelta(minutes=m),
+                    "reposts": r,
+                    "comments": r // 2,
+                    "requests": 2,
+                }
+                for m, r in ((60, 2), (30, 6), (0, 20))
+            ],
+        )
+        conn.execute(
+            insert(Repost.__table__),
+            [
+                {
+                    "tracked_id": tid,
+                    "repost_id": rid,
+                    "parent_id": parent,
+                    "author_name": name,
+                    "followers": f,
+                    "verified": f > 100_000,
+                    "published_at": NOW - timedelta(minutes=50 - i),
+                    "text": "转发",
+                    "first_seen_at": NOW,
+                }
+                for i, (rid, parent, name, f) in enumerate(
+                    (
+                        ("r1", None, "小号", 10),
+                        ("r2", "r1", "<b>大V</b>", 900_000),
+                        ("r3", "r2", "粉丝", 20),
+                        ("r4", None, "路人", 300),
+                    )
+                )
+            ],
+        )
+        conn.execute(
+            insert(HotTopic.__table__),
+            {
+                "platform": "weibo",
+                "word": HOSTILE,
+                "brand": "鲜果时光",
+                "first_seen_at": NOW - timedelta(hours=2),
+                "last_seen_at": NOW,
+                "first_rank": 38,
+                "best_rank": 2,
+                "last_rank": 3,
+                "labels": ["新", "沸", "爆"],
+                "search_url": "https://s.weibo.com/weibo?q=%23x%23",
+                "event_id": eid,
+                "alert_state": {},
+            },
+        )
+        conn.execute(
+            insert(HotSnapshot.__table__),
+            [
+                {
+                    "platform": "weibo",
+                    "fetched_at": NOW - timedelta(minutes=m),
+                    "word": HOSTILE,
+                    "rank": r,
+                    "heat": 10_000 * r,
+                    "label": lab,
+                    "is_ad": False,
+                    "brand": "鲜果时光",
+                }
+                for m, r, lab in ((100, 38, "新"), (50, 8, "热"), (0, 3, "爆"))
+            ],
+        )
     return cfg_file, engine, eid
 
 

@@ -25,7 +25,9 @@ name = "鲜果时光"
 
 def _run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200", **env}
-    return subprocess.run([*YUQING, *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=full_env)
+    return subprocess.run(
+        [*YUQING, *args], capture_output=True, text=True, timeout=120, cwd=cwd, env=full_env
+    )
 
 
 @pytest.fixture
@@ -50,23 +52,32 @@ def _walk(cmd: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], A
     return out
 
 
-@pytest.mark.parametrize(("args", "needle"), [
-    (["nosuch"], "No such command 'nosuch'."),                                    # unknown command
-    (["query", "--bogus"], "No such option: --bogus"),                            # unknown option
-    (["query", "-n", "-1"], "Invalid value for '--limit' / '-n'"),                # bad value (range)
-    (["serve", "--port", "99999"], "Invalid value for '--port'"),
-    (["crawl", "twitter", "--brand", "x"], "'twitter' is not one of 'weibo'"),   # bad value (choice)
-    (["crawl"], "Missing argument 'platform'. Choose from: weibo, xiaohongshu, douyin, heimao"),  # missing argument
-    (["complaints", "assign"], "Missing argument 'key'."),
-    (["report", "daily", "-f", "doc"], "doc is not a report format (choose from html, pdf, xlsx)"),
-])
-def test_usage_errors_exit_2_with_the_usage_and_one_error_line(cfg: Path, tmp_path: Path, args: list[str],
-                                                               needle: str) -> None:
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["nosuch"], "No such command 'nosuch'."),  # unknown command
+        (["query", "--bogus"], "No such option: --bogus"),  # unknown option
+        (["query", "-n", "-1"], "Invalid value for '--limit' / '-n'"),  # bad value (range)
+        (["serve", "--port", "99999"], "Invalid value for '--port'"),
+        (["crawl", "twitter", "--brand", "x"], "'twitter' is not one of 'weibo'"),  # bad value (choice)
+        (
+            ["crawl"],
+            "Missing argument 'platform'. Choose from: weibo, xiaohongshu, douyin, heimao",
+        ),  # missing argument
+        (["complaints", "assign"], "Missing argument 'key'."),
+        (["report", "daily", "-f", "doc"], "doc is not a report format (choose from html, pdf, xlsx)"),
+    ],
+)
+def test_usage_errors_exit_2_with_the_usage_and_one_error_line(
+    cfg: Path, tmp_path: Path, args: list[str], needle: str
+) -> None:
     proc = _run(["--config", str(cfg), *args], tmp_path)
     lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr + proc.stdout
-    assert len(lines) == 3 and lines[0].startswith("Usage: yuqing") and lines[1].startswith("Try 'yuqing"), lines
+    assert len(lines) == 3 and lines[0].startswith("Usage: yuqing") and lines[1].startswith("Try 'yuqing"), (
+        lines
+    )
     assert lines[2].startswith("Error: ") and needle in lines[2], lines
 
 
@@ -108,8 +119,13 @@ def test_help_keeps_section_names(tmp_path: Path) -> None:
 
 
 def test_short_flags_mean_one_thing_everywhere() -> None:
-    meaning = {"-c": {"--config"}, "-o": {"--output", "--out", "--output-dir"}, "-b": {"--brand"},
-               "-p": {"--platform", "--platforms"}, "-f": {"--format"}}
+    meaning = {
+        "-c": {"--config"},
+        "-o": {"--output", "--out", "--output-dir"},
+        "-b": {"--brand"},
+        "-p": {"--platform", "--platforms"},
+        "-f": {"--format"},
+    }
     seen: dict[str, set[str]] = {}
     for path, cmd in _walk(_root_command()):
         for param in getattr(cmd, "params", []):
@@ -143,19 +159,39 @@ def test_choice_sets_match_the_canonical_ones() -> None:
 
 
 def test_every_command_that_prints_data_has_json() -> None:
-    without = {path for path, cmd in _walk(_root_command())
-               if not getattr(cmd, "commands", None) and not any("--json" in p.opts for p in cmd.params)}
+    without = {
+        path
+        for path, cmd in _walk(_root_command())
+        if not getattr(cmd, "commands", None) and not any("--json" in p.opts for p in cmd.params)
+    }
     # these print no data: they act (and report one line) or run until stopped
-    acting = {("alerts", "receiver"), ("alerts", "retry"), ("complaints", "assign"), ("complaints", "note"),
-              ("complaints", "verdict"), ("complaints", "export"), ("complaints", "export-labels"),
-              ("complaints", "sweep"), ("export",), ("query",), ("run",), ("serve",), ("simulate",), ("worker",),
-              ("train-sentiment",)}
+    acting = {
+        ("alerts", "receiver"),
+        ("alerts", "retry"),
+        ("complaints", "assign"),
+        ("complaints", "note"),
+        ("complaints", "verdict"),
+        ("complaints", "export"),
+        ("complaints", "export-labels"),
+        ("complaints", "sweep"),
+        ("export",),
+        ("query",),
+        ("run",),
+        ("serve",),
+        ("simulate",),
+        ("worker",),
+        ("train-sentiment",),
+    }
     assert without == acting, without ^ acting
 
 
 def test_json_outputs_parse(cfg: Path, tmp_path: Path) -> None:
-    for args in (["db", "upgrade", "--json"], ["db", "status", "--json"], ["alerts", "channels", "--json"],
-                 ["login", "--status", "--no-check", "--json"]):
+    for args in (
+        ["db", "upgrade", "--json"],
+        ["db", "status", "--json"],
+        ["alerts", "channels", "--json"],
+        ["login", "--status", "--no-check", "--json"],
+    ):
         proc = _run(["--config", str(cfg), *args], tmp_path)
         assert proc.returncode == 0, (args, proc.stderr)
         data = json.loads(proc.stdout)
@@ -169,7 +205,9 @@ def test_json_outputs_parse(cfg: Path, tmp_path: Path) -> None:
 def test_completion_script_and_choice_completion(tmp_path: Path) -> None:
     script = _run(["--show-completion", "bash"], tmp_path)
     assert script.returncode == 0 and "_YUQING_COMPLETE=complete_bash" in script.stdout
-    done = _run([], tmp_path, _YUQING_COMPLETE="complete_bash", COMP_WORDS="yuqing query -p weibo,he", COMP_CWORD="3")
+    done = _run(
+        [], tmp_path, _YUQING_COMPLETE="complete_bash", COMP_WORDS="yuqing query -p weibo,he", COMP_CWORD="3"
+    )
     assert done.stdout.split() == ["weibo,heimao"]
     done = _run([], tmp_path, _YUQING_COMPLETE="complete_bash", COMP_WORDS="yuqing crawl d", COMP_CWORD="2")
     assert done.stdout.split() == ["douyin"]
@@ -188,11 +226,19 @@ def test_training_without_the_train_extra_is_one_line() -> None:
 def test_the_run_time_imports_no_training_or_test_package() -> None:
     """scikit-learn, scipy, snownlp (train/bench extras) and aiosmtpd (dev) stay out of the analysis,
     the crawl pipeline, the API and the CLI."""
-    code = ("import sys, crawler.cli, crawler.api, crawler.pipelines, crawler.demo, sentiment, alerts.dispatch; "
-            "import sentiment; sentiment.configure(None); sentiment.analyze('鲜果时光的橙汁喝出异物，要求退款！'); "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'snownlp', 'aiosmtpd', "
-            "'scrapy_playwright', 'hypothesis', 'pytest'}))")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys, crawler.cli, crawler.api, crawler.pipelines, crawler.demo, sentiment, alerts.dispatch; "
+        "import sentiment; sentiment.configure(None); sentiment.analyze('鲜果时光的橙汁喝出异物，要求退款！'); "
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'snownlp', 'aiosmtpd', "
+        "'scrapy_playwright', 'hypothesis', 'pytest'}))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"

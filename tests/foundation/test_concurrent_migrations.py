@@ -24,8 +24,16 @@ print("ok")
 
 def _race(url: str, n: int) -> list[subprocess.CompletedProcess[str]]:
     start = time.time() + 3.0  # every child imports first, then all migrate at the same instant
-    procs = [subprocess.Popen([sys.executable, "-c", CHILD, url, str(start)], cwd=ROOT, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", CHILD, url, str(start)],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(n)
+    ]
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=120)
@@ -53,7 +61,9 @@ def test_concurrent_first_migrations_on_a_new_postgres_database() -> None:
     admin.execute(f'CREATE DATABASE "{name}"')
     try:
         results = _race(f"{PG_ADMIN.rsplit('/', 1)[0]}/{name}", 4)
-        assert all(r.returncode == 0 and "ok" in r.stdout for r in results), [r.stderr[-500:] for r in results]
+        assert all(r.returncode == 0 and "ok" in r.stdout for r in results), [
+            r.stderr[-500:] for r in results
+        ]
     finally:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.close()

@@ -22,28 +22,42 @@ def test_open_work_is_recorded_once_settled_and_given_up_after_five_crawls(db_ur
         record_pending(conn, "weibo", "鲜果时光", [("comments", "1")])  # again: no duplicate, no error
         record_pending(conn, "weibo", "小鹿宝贝", [("comments", "1")])
     assert load_pending(engine, "weibo", "鲜果时光", ("comments", "details")) == {
-        "comments": {"1", "2"}, "details": {"3"}}
+        "comments": {"1", "2"},
+        "details": {"3"},
+    }
     # A crawl finished comments of 1; 2 and 3 stay open. A killed crawl (no attempt) changes nothing else.
-    settle_pending(engine, "weibo", "鲜果时光", done=[("comments", "1")], still_open=[("comments", "2"),
-                   ("details", "3")], count_attempt=False)
+    settle_pending(
+        engine,
+        "weibo",
+        "鲜果时光",
+        done=[("comments", "1")],
+        still_open=[("comments", "2"), ("details", "3")],
+        count_attempt=False,
+    )
     assert load_pending(engine, "weibo", "鲜果时光", ("comments", "details")) == {
-        "comments": {"2"}, "details": {"3"}}
+        "comments": {"2"},
+        "details": {"3"},
+    }
     assert load_pending(engine, "weibo", "小鹿宝贝", ("comments",)) == {"comments": {"1"}}  # another brand's
     given_up = []
     for _ in range(5):
-        given_up += settle_pending(engine, "weibo", "鲜果时光", done=[], still_open=[("details", "3")],
-                                   count_attempt=True)
+        given_up += settle_pending(
+            engine, "weibo", "鲜果时光", done=[], still_open=[("details", "3")], count_attempt=True
+        )
     assert given_up == [("details", "3")]
     with engine.connect() as conn:
-        left = {(r.kind, r.post_id, r.attempts) for r in conn.execute(select(PENDING).where(
-            PENDING.c.brand == "鲜果时光"))}
+        left = {
+            (r.kind, r.post_id, r.attempts)
+            for r in conn.execute(select(PENDING).where(PENDING.c.brand == "鲜果时光"))
+        }
     assert left == {("comments", "2", 0)}
 
 
 def test_a_lease_of_a_dead_process_of_this_host_is_taken_over_at_once(db_url: str) -> None:
     engine = make_engine(db_url)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
     assert try_acquire(engine, "crawl:weibo:x", "old-owner", 600)
     from crawler.locks import LOCKS
 

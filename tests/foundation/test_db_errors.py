@@ -30,14 +30,28 @@ pytestmark = pytest.mark.slow
 # commands that open the database, one or more of each kind (reads, writes, sweeps, exports, the
 # long-running ones: serve and run fail before they start serving)
 ALL_COMMANDS: list[list[str]] = [
-    ["db", "status"], ["db", "upgrade"], ["query", "--count"], ["status"], ["complaints", "list"],
-    ["complaints", "assign", "TS1", "-a", "王芳"], ["complaints", "sweep"], ["alerts", "list"], ["alerts", "dispatch"],
-    ["export", "{tmp}/m.csv"], ["report", "daily", "-o", "{tmp}/reports", "-f", "html"],
-    ["crawl", "heimao", "--brand", "鲜果时光"], ["run"], ["serve", "--port", "0"],
+    ["db", "status"],
+    ["db", "upgrade"],
+    ["query", "--count"],
+    ["status"],
+    ["complaints", "list"],
+    ["complaints", "assign", "TS1", "-a", "王芳"],
+    ["complaints", "sweep"],
+    ["alerts", "list"],
+    ["alerts", "dispatch"],
+    ["export", "{tmp}/m.csv"],
+    ["report", "daily", "-o", "{tmp}/reports", "-f", "html"],
+    ["crawl", "heimao", "--brand", "鲜果时光"],
+    ["run"],
+    ["serve", "--port", "0"],
 ]
 FEW_COMMANDS: list[list[str]] = [["db", "status"], ["query", "--count"], ["status"], ["complaints", "list"]]
-SQLITE_COMMANDS = [*FEW_COMMANDS, ["complaints", "assign", "TS1", "-a", "王芳"], ["crawl", "heimao", "--brand", "鲜果时光"],
-                   ["serve", "--port", "0"]]
+SQLITE_COMMANDS = [
+    *FEW_COMMANDS,
+    ["complaints", "assign", "TS1", "-a", "王芳"],
+    ["crawl", "heimao", "--brand", "鲜果时光"],
+    ["serve", "--port", "0"],
+]
 
 
 def _free_port() -> int:
@@ -62,22 +76,58 @@ def password_pg() -> Iterator[int]:
         shutil.chown(base, "postgres")
         shutil.chown(pwfile, "postgres")
     data, port = base / "data", _free_port()
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "--auth=scram-sha-256",
-                    f"--pwfile={pwfile}", "--no-sync", "-E", "UTF8"], check=True, capture_output=True, timeout=120)
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(base / "log"), "-o",
-                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off", "start"],
-                   check=True, capture_output=True, timeout=120)
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "initdb"),
+            "-D",
+            str(data),
+            "-U",
+            "postgres",
+            "--auth=scram-sha-256",
+            f"--pwfile={pwfile}",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(base / "log"),
+            "-o",
+            f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     try:
         yield port
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True, timeout=60)
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(base, ignore_errors=True)
 
 
 def _config(path: Path, url: str) -> Path:
-    path.write_text(f'[project]\ndata_dir = "{path.parent / "data"}"\n[storage]\nurl = "{url}"\n'
-                    '[[brands]]\nname = "鲜果时光"\naliases = ["鲜果"]\n', encoding="utf-8")
+    path.write_text(
+        f'[project]\ndata_dir = "{path.parent / "data"}"\n[storage]\nurl = "{url}"\n'
+        '[[brands]]\nname = "鲜果时光"\naliases = ["鲜果"]\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -92,8 +142,9 @@ def _run_all(config: Path, commands: list[list[str]], tmp: Path) -> list[subproc
         return list(pool.map(one, commands))
 
 
-def _check(results: list[subprocess.CompletedProcess[str]], commands: list[list[str]], *,
-           where: str, reason: str) -> None:
+def _check(
+    results: list[subprocess.CompletedProcess[str]], commands: list[list[str]], *, where: str, reason: str
+) -> None:
     for args, proc in zip(commands, results, strict=True):
         shown = proc.stdout + proc.stderr
         label = " ".join(args)
@@ -109,8 +160,12 @@ def _check(results: list[subprocess.CompletedProcess[str]], commands: list[list[
 def test_postgres_refusing_connections(tmp_path: Path) -> None:
     url = f"postgresql+psycopg://yuqing:{PASSWORD}@127.0.0.1:1/yuqing"
     results = _run_all(_config(tmp_path / "c.toml", url), ALL_COMMANDS, tmp_path)
-    _check(results, ALL_COMMANDS, where="postgresql+psycopg://yuqing:***@127.0.0.1:1/yuqing",
-           reason="Connection refused")
+    _check(
+        results,
+        ALL_COMMANDS,
+        where="postgresql+psycopg://yuqing:***@127.0.0.1:1/yuqing",
+        reason="Connection refused",
+    )
 
 
 @pytest.mark.postgres
@@ -119,8 +174,12 @@ def test_a_database_that_does_not_exist(tmp_path: Path) -> None:
 
     url = PG_ADMIN.rsplit("/", 1)[0] + "/yuqing_no_such_database"
     results = _run_all(_config(tmp_path / "c.toml", url), FEW_COMMANDS, tmp_path)
-    _check(results, FEW_COMMANDS, where="/yuqing_no_such_database",
-           reason='database "yuqing_no_such_database" does not exist')
+    _check(
+        results,
+        FEW_COMMANDS,
+        where="/yuqing_no_such_database",
+        reason='database "yuqing_no_such_database" does not exist',
+    )
 
 
 @pytest.mark.postgres
@@ -128,8 +187,12 @@ def test_a_wrong_password(tmp_path: Path, password_pg: int) -> None:
     wrong = PASSWORD[::-1]
     url = f"postgresql+psycopg://postgres:{wrong}@127.0.0.1:{password_pg}/postgres"
     results = _run_all(_config(tmp_path / "c.toml", url), FEW_COMMANDS, tmp_path)
-    _check(results, FEW_COMMANDS, where=f"postgresql+psycopg://postgres:***@127.0.0.1:{password_pg}/postgres",
-           reason='password authentication failed for user "postgres"')
+    _check(
+        results,
+        FEW_COMMANDS,
+        where=f"postgresql+psycopg://postgres:***@127.0.0.1:{password_pg}/postgres",
+        reason='password authentication failed for user "postgres"',
+    )
     for proc in results:
         assert wrong not in proc.stdout + proc.stderr
 
@@ -139,8 +202,14 @@ def test_the_right_password_works_on_the_same_server(tmp_path: Path, password_pg
     """The control for the test above: only the password differs, and then everything works."""
     url = f"postgresql+psycopg://postgres:{PASSWORD}@127.0.0.1:{password_pg}/postgres"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    proc = subprocess.run([*YUQING, "--config", str(_config(tmp_path / "c.toml", url)), "db", "upgrade"],
-                          capture_output=True, text=True, timeout=120, cwd=ROOT, env=env)
+    proc = subprocess.run(
+        [*YUQING, "--config", str(_config(tmp_path / "c.toml", url)), "db", "upgrade"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr
     assert f"postgresql+psycopg://postgres:***@127.0.0.1:{password_pg}/postgres at revision" in proc.stdout
     assert PASSWORD not in proc.stdout + proc.stderr
@@ -156,8 +225,7 @@ def test_an_unknown_role(tmp_path: Path) -> None:
     where = f"yuqing_no_such_role@{server.host}:{server.port or 5432}/postgres"
     url = f"postgresql+psycopg://{where}"
     results = _run_all(_config(tmp_path / "c.toml", url), FEW_COMMANDS, tmp_path)
-    _check(results, FEW_COMMANDS, where=where,
-           reason='role "yuqing_no_such_role" does not exist')
+    _check(results, FEW_COMMANDS, where=where, reason='role "yuqing_no_such_role" does not exist')
 
 
 def test_a_sqlite_file_of_garbage_bytes(tmp_path: Path) -> None:
@@ -180,10 +248,13 @@ def test_a_missing_sqlite_file_in_a_folder_that_cannot_be_created(tmp_path: Path
 def test_usage_errors_are_short_too(tmp_path: Path) -> None:
     """typer ships its own click: its usage errors used to escape as a traceback."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    for args, needle in ((["query", "--no-such-option"], "No such option: --no-such-option"),
-                         (["complaints", "assign"], "Missing argument"),
-                         (["db"], "db [OPTIONS] COMMAND")):
-        proc = subprocess.run([*YUQING, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env)
+    for args, needle in (
+        (["query", "--no-such-option"], "No such option: --no-such-option"),
+        (["complaints", "assign"], "Missing argument"),
+        (["db"], "db [OPTIONS] COMMAND"),
+    ):
+        proc = subprocess.run(
+            [*YUQING, *args], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
+        )
         shown = proc.stdout + proc.stderr
         assert proc.returncode == 2 and "Traceback" not in shown and needle in shown, (args, shown[-1500:])
-

@@ -23,8 +23,15 @@ T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 
 
 def item(n: int, **kw: object) -> dict[str, object]:
-    base = MentionItem(platform="weibo", post_id=f"49{n:08d}", brand="鲜果时光", text=f"第{n}条 鲜果时光 好喝",
-                       published_at=T0 + timedelta(minutes=n), likes=n, raw={"id": n})
+    base = MentionItem(
+        platform="weibo",
+        post_id=f"49{n:08d}",
+        brand="鲜果时光",
+        text=f"第{n}条 鲜果时光 好喝",
+        published_at=T0 + timedelta(minutes=n),
+        likes=n,
+        raw={"id": n},
+    )
     row = base.to_row()
     row.update(kw)
     return row
@@ -52,7 +59,9 @@ def test_upsert_new_updated_unchanged(engine) -> None:  # type: ignore[no-untype
     assert (second.new, second.updated, second.unchanged) == (2, 2, 8)
     assert count(engine) == 12
     with engine.connect() as conn:
-        likes = conn.execute(select(Mention.__table__.c.likes).where(Mention.__table__.c.post_id == "4900000003"))
+        likes = conn.execute(
+            select(Mention.__table__.c.likes).where(Mention.__table__.c.post_id == "4900000003")
+        )
         assert likes.scalar_one() == 999
     ids_first = {r[2]: r[0] for r in first.rows}
     ids_second = {r[2]: r[0] for r in second.rows}
@@ -77,7 +86,11 @@ def test_first_seen_is_kept_and_times_are_utc(engine) -> None:  # type: ignore[n
     upsert_mentions(engine, [item(1)], now=T0)
     upsert_mentions(engine, [item(1, likes=7)], now=T0 + timedelta(hours=1))
     with engine.connect() as conn:
-        rec = conn.execute(select(Mention.__table__).where(Mention.__table__.c.post_id == "4900000001")).mappings().one()
+        rec = (
+            conn.execute(select(Mention.__table__).where(Mention.__table__.c.post_id == "4900000001"))
+            .mappings()
+            .one()
+        )
     assert rec["first_seen_at"] == T0
     assert rec["updated_at"] == T0 + timedelta(hours=1)
     assert rec["published_at"].tzinfo is not None and rec["published_at"] == T0 + timedelta(minutes=1)
@@ -138,11 +151,22 @@ def test_concurrent_writer_race_becomes_update(engine) -> None:  # type: ignore[
 
 def test_crawl_run_and_watermark(engine) -> None:  # type: ignore[no-untyped-def]
     run_id = start_run(engine, spider="weibo", platform="weibo", brand="鲜果时光", keyword="鲜果时光")
-    finish_run(engine, run_id, status="failed", error_kind="auth_expired", error_message="login:false",
-               new_count=3, pages=2)
+    finish_run(
+        engine,
+        run_id,
+        status="failed",
+        error_kind="auth_expired",
+        error_message="login:false",
+        new_count=3,
+        pages=2,
+    )
     with engine.connect() as conn:
-        run = conn.execute(select(CrawlRun.__table__).where(CrawlRun.__table__.c.id == run_id)).mappings().one()
-    assert run["status"] == "failed" and run["error_kind"] == "auth_expired" and run["finished_at"] is not None
+        run = (
+            conn.execute(select(CrawlRun.__table__).where(CrawlRun.__table__.c.id == run_id)).mappings().one()
+        )
+    assert (
+        run["status"] == "failed" and run["error_kind"] == "auth_expired" and run["finished_at"] is not None
+    )
     assert get_watermark(engine, "weibo", "鲜果时光", "鲜果时光") is None
     set_watermark(engine, "weibo", "鲜果时光", "鲜果时光", newest_published_at=T0, newest_post_id="1")
     set_watermark(engine, "weibo", "鲜果时光", "鲜果时光", newest_published_at=T0 - timedelta(days=1))

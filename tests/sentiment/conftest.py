@@ -16,8 +16,9 @@ BRANDS = [
 
 
 def make_config(tmp: Path, **analysis: object) -> AppConfig:
-    return config_from_dict({"project": {"data_dir": str(tmp / "data")}, "brands": BRANDS,
-                             "analysis": dict(analysis)})
+    return config_from_dict(
+        {"project": {"data_dir": str(tmp / "data")}, "brands": BRANDS, "analysis": dict(analysis)}
+    )
 
 
 @pytest.fixture()

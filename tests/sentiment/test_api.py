@@ -10,8 +10,19 @@ from sentiment import fingerprint, pii, segment
 def test_analyze_returns_every_mentions_column() -> None:
     a = sentiment.analyze("鲜果时光的橙汁喝出异物，要求退款！", platform="weibo", likes=3)
     cols = a.columns()
-    assert set(cols) == {"sentiment", "is_complaint", "category", "urgency", "risk", "reasons", "fingerprint",
-                         "masked_text", "tokens", "model_version", "analyzed_at"}
+    assert set(cols) == {
+        "sentiment",
+        "is_complaint",
+        "category",
+        "urgency",
+        "risk",
+        "reasons",
+        "fingerprint",
+        "masked_text",
+        "tokens",
+        "model_version",
+        "analyzed_at",
+    }
     assert set(cols) <= set(Mention.model_fields)
     assert 0.0 <= a.sentiment <= 1.0 and 0 <= a.risk <= 100
     assert a.is_complaint and a.category == "产品质量"
@@ -19,8 +30,10 @@ def test_analyze_returns_every_mentions_column() -> None:
 
 
 def test_analyze_many_keeps_order_and_reads_record_fields() -> None:
-    recs = [{"text": "好吃，推荐", "platform": "weibo"},
-            {"text": "退款三周没到账，客服不回复，要求立即退款", "platform": "heimao", "author_followers": 0}]
+    recs = [
+        {"text": "好吃，推荐", "platform": "weibo"},
+        {"text": "退款三周没到账，客服不回复，要求立即退款", "platform": "heimao", "author_followers": 0},
+    ]
     out = sentiment.analyze_many(recs)
     assert [a.is_complaint for a in out] == [False, True]
 

@@ -12,11 +12,16 @@ from sentiment import analyzer
 def test_negation_flips_sentiment(nlp_cfg: AppConfig) -> None:
     assert analyzer.score_sentiment("我今天很高兴") > analyzer.score_sentiment("我今天不高兴")
     assert analyzer.score_sentiment("这个很好用") > analyzer.score_sentiment("这个不好用")
-    assert analyzer.score_sentiment("质量很好，推荐购买") > 0.5 > analyzer.score_sentiment("质量太差了，不推荐")
+    assert (
+        analyzer.score_sentiment("质量很好，推荐购买") > 0.5 > analyzer.score_sentiment("质量太差了，不推荐")
+    )
 
 
-@pytest.mark.xfail(strict=True, reason="known error of the learned model: it reads 丢过件/慢 as a grievance "
-                   "through the negations (docs/analysis.md, complaint model card, known errors)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="known error of the learned model: it reads 丢过件/慢 as a grievance "
+    "through the negations (docs/analysis.md, complaint model card, known errors)",
+)
 def test_negated_problem_is_not_a_complaint(nlp_cfg: AppConfig) -> None:
     a = sentiment.analyze("寄了三次云途快递，没有任何问题，也没丢过件，一点都不慢", brand="云途快递")
     b = sentiment.analyze("寄了三次云途快递，丢了两次件，太慢了", brand="云途快递")
@@ -41,16 +46,21 @@ def test_angry_emoticons_lower_sentiment_and_raise_urgency(nlp_cfg: AppConfig, e
 
 
 def test_weibo_emoticons_carry_polarity(nlp_cfg: AppConfig) -> None:
-    assert analyzer.score_sentiment("今天的晚饭[哈哈][爱你]") > analyzer.score_sentiment("今天的晚饭[允悲][泪]")
+    assert analyzer.score_sentiment("今天的晚饭[哈哈][爱你]") > analyzer.score_sentiment(
+        "今天的晚饭[允悲][泪]"
+    )
 
 
-@pytest.mark.parametrize("text", [
-    "鲜果时光的橙汁喝出异物，已经打了12315",
-    "鲜果时光再不退款我就找律师起诉",
-    "这事我已经发给都市报的记者了，鲜果时光等着媒体曝光吧",
-    "鲜果时光卖过期果汁，今年315见",
-    "鲜果时光的门店员工推了我妈，我们已经报警了",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "鲜果时光的橙汁喝出异物，已经打了12315",
+        "鲜果时光再不退款我就找律师起诉",
+        "这事我已经发给都市报的记者了，鲜果时光等着媒体曝光吧",
+        "鲜果时光卖过期果汁，今年315见",
+        "鲜果时光的门店员工推了我妈，我们已经报警了",
+    ],
+)
 def test_escalation_phrasing_is_very_urgent(nlp_cfg: AppConfig, text: str) -> None:
     a = sentiment.analyze(text, brand="鲜果时光")
     assert a.is_complaint and a.urgency == "非常紧急" and a.risk >= 80
@@ -64,24 +74,32 @@ def test_harm_is_food_discomfort_and_very_urgent(nlp_cfg: AppConfig) -> None:
     assert near_miss.urgency != "非常紧急"
 
 
-@pytest.mark.parametrize(("text", "brand"), [
-    ("给孩子买的小鹿宝贝玩具，孩子嘴巴划破了，太气人了", "小鹿宝贝"),
-    ("孩子吃了鲜果时光的果冻呛到了", "鲜果时光"),
-    ("小鹿宝贝的积木边缘锋利，宝宝手被割伤流血", "小鹿宝贝"),
-])
+@pytest.mark.parametrize(
+    ("text", "brand"),
+    [
+        ("给孩子买的小鹿宝贝玩具，孩子嘴巴划破了，太气人了", "小鹿宝贝"),
+        ("孩子吃了鲜果时光的果冻呛到了", "鲜果时光"),
+        ("小鹿宝贝的积木边缘锋利，宝宝手被割伤流血", "小鹿宝贝"),
+    ],
+)
 def test_a_child_harmed_is_very_urgent(nlp_cfg: AppConfig, text: str, brand: str) -> None:
     a = sentiment.analyze(text, brand=brand)
     assert (a.is_complaint, a.urgency) == (True, "非常紧急") and a.risk >= 80
     assert any(r.startswith("健康安全") for r in a.reasons)
 
 
-@pytest.mark.parametrize("text", [
-    "🎉粉丝福利｜转发+关注，抽3位送鲜果时光芒果冰沙！不满意随时退款，有问题可直接投诉店长",
-    "鲜果时光招聘门店店员，月薪6000，五险一金，欢迎转发",
-    "据媒体报道，鲜果时光宣布下月起全国门店上线退款秒到账服务",
-    "3·15我们承诺｜鲜果时光过期包赔、吃出异物假一赔十，投诉热线全年无休，欢迎监督",
-])
-def test_ads_news_and_announcements_with_complaint_words_are_not_complaints(nlp_cfg: AppConfig, text: str) -> None:
+@pytest.mark.parametrize(
+    "text",
+    [
+        "🎉粉丝福利｜转发+关注，抽3位送鲜果时光芒果冰沙！不满意随时退款，有问题可直接投诉店长",
+        "鲜果时光招聘门店店员，月薪6000，五险一金，欢迎转发",
+        "据媒体报道，鲜果时光宣布下月起全国门店上线退款秒到账服务",
+        "3·15我们承诺｜鲜果时光过期包赔、吃出异物假一赔十，投诉热线全年无休，欢迎监督",
+    ],
+)
+def test_ads_news_and_announcements_with_complaint_words_are_not_complaints(
+    nlp_cfg: AppConfig, text: str
+) -> None:
     a = sentiment.analyze(text, brand="鲜果时光", likes=5000)
     assert not a.is_complaint and a.urgency is None and a.risk < 30
 
@@ -93,7 +111,9 @@ def test_competitor_grievance_is_not_ours(nlp_cfg: AppConfig) -> None:
 
 
 def test_heimao_is_always_a_complaint_of_at_least_urgent(nlp_cfg: AppConfig) -> None:
-    a = sentiment.analyze("投诉对象：星耀手机｜投诉问题：屏幕漏光｜投诉要求：换货｜涉诉金额：3999元。", platform="heimao")
+    a = sentiment.analyze(
+        "投诉对象：星耀手机｜投诉问题：屏幕漏光｜投诉要求：换货｜涉诉金额：3999元。", platform="heimao"
+    )
     assert a.is_complaint and a.urgency in ("紧急", "非常紧急") and a.risk >= 60
     assert a.category == "产品质量"
 
@@ -120,15 +140,18 @@ def test_demand_makes_urgent_and_mild_stays_general(nlp_cfg: AppConfig) -> None:
     assert demand.risk > mild.risk
 
 
-@pytest.mark.parametrize(("text", "category"), [
-    ("云途快递的快递员不送上门，直接放驿站，还显示已签收", "物流配送"),
-    ("鲜果时光退货申请被驳回三次，钱到现在还没退", "退换货"),
-    ("鲜果时光会员自动续费没提醒就扣了我68元", "价格收费"),
-    ("鲜果时光客服态度恶劣，问两句就挂电话", "服务态度"),
-    ("鲜果时光满100减20的券结账时用不了，活动规则说变就变", "活动政策"),
-    ("鲜果时光宣传的100%鲜榨，实际是浓缩液兑的，和广告完全不符", "虚假宣传"),
-    ("星耀X7升级系统后一直连不上蓝牙，重启也没用，怎么办", "使用问题"),
-])
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("云途快递的快递员不送上门，直接放驿站，还显示已签收", "物流配送"),
+        ("鲜果时光退货申请被驳回三次，钱到现在还没退", "退换货"),
+        ("鲜果时光会员自动续费没提醒就扣了我68元", "价格收费"),
+        ("鲜果时光客服态度恶劣，问两句就挂电话", "服务态度"),
+        ("鲜果时光满100减20的券结账时用不了，活动规则说变就变", "活动政策"),
+        ("鲜果时光宣传的100%鲜榨，实际是浓缩液兑的，和广告完全不符", "虚假宣传"),
+        ("星耀X7升级系统后一直连不上蓝牙，重启也没用，怎么办", "使用问题"),
+    ],
+)
 def test_categories(nlp_cfg: AppConfig, text: str, category: str) -> None:
     a = sentiment.analyze(text)
     assert a.is_complaint and a.category == category
@@ -142,8 +165,9 @@ def test_author_history_of_escalation_raises_urgency(nlp_cfg: AppConfig) -> None
 
 
 def test_reasons_are_chinese_and_name_the_signals(nlp_cfg: AppConfig) -> None:
-    a = sentiment.analyze("鲜果时光卖过期牛奶，孩子喝了住院，已经向12315投诉，必须赔偿！", likes=3000,
-                          followers=250_000)
+    a = sentiment.analyze(
+        "鲜果时光卖过期牛奶，孩子喝了住院，已经向12315投诉，必须赔偿！", likes=3000, followers=250_000
+    )
     joined = "；".join(a.reasons)
     for part in ("12315", "住院", "高传播: 点赞+评论+转发 3,000", "大V作者 粉丝 25万"):
         assert part in joined

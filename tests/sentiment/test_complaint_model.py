@@ -22,11 +22,17 @@ def _jsonl(path: Path) -> list[dict]:
 
 # --- the corpus -------------------------------------------------------------------------------
 
+
 def test_corpus_has_the_promised_size_spread_and_valid_labels() -> None:
     real = _jsonl(CORPUS / "real.jsonl")
     written = _jsonl(CORPUS / "written.jsonl")
     assert len(real) >= 3000 and len(written) >= 1500
-    assert {r["source"] for r in real} == {"online_shopping_10_cats", "waimai_10k", "chnsenticorp_htl", "weibo2018"}
+    assert {r["source"] for r in real} == {
+        "online_shopping_10_cats",
+        "waimai_10k",
+        "chnsenticorp_htl",
+        "weibo2018",
+    }
     assert len({r["industry"] for r in written}) >= 20
     assert {r["platform"] for r in written} == {"weibo", "xiaohongshu", "douyin", "heimao"}
     for r in real + written:
@@ -37,7 +43,11 @@ def test_corpus_has_the_promised_size_spread_and_valid_labels() -> None:
     # both ends and the middle: complaints and non-complaints in every real source
     by_source = Counter((r["source"], r["is_complaint"]) for r in real)
     assert all(by_source[(s, flag)] >= 10 for s in {r["source"] for r in real} for flag in (True, False))
-    assert all(r["is_complaint"] and r["urgency"] in ("紧急", "非常紧急") for r in written if r["platform"] == "heimao")
+    assert all(
+        r["is_complaint"] and r["urgency"] in ("紧急", "非常紧急")
+        for r in written
+        if r["platform"] == "heimao"
+    )
     texts = [r["text"] for r in real + written]
     assert len(set(texts)) == len(texts)
 
@@ -57,10 +67,13 @@ def test_corpus_files_read_through_the_training_loader() -> None:
 
 # --- the model file ---------------------------------------------------------------------------
 
+
 def test_shipped_model_loads_and_the_analyser_uses_it() -> None:
     m = complaint_model.get_model()
     assert m.version.startswith("clr-") and len(m.sparse.keys) > 10_000
-    assert m.meta["records"] >= 4500 and m.meta["cv"], "the model card records what it was trained on and its CV"
+    assert m.meta["records"] >= 4500 and m.meta["cv"], (
+        "the model card records what it was trained on and its CV"
+    )
     sentiment.configure(None)
     assert m.version in analyzer.state().version
     a = sentiment.analyze("鲜果时光的外卖送了两个小时才到，汤洒了一半")
@@ -89,7 +102,9 @@ def test_save_and_load_round_trip_gives_the_same_scores(tmp_path: Path) -> None:
     assert (tmp_path / "copy2.npz").read_bytes() == path.read_bytes()  # reproducible bytes
 
 
-@pytest.mark.parametrize("text", ["鲜果时光的橙汁里有头发，恶心！", "Hello 世界 [怒]  😡 外卖 送了3小时", "不 好 吃 也 不 便宜"])
+@pytest.mark.parametrize(
+    "text", ["鲜果时光的橙汁里有头发，恶心！", "Hello 世界 [怒]  😡 外卖 送了3小时", "不 好 吃 也 不 便宜"]
+)
 def test_feature_strings_line_up_with_the_hashed_keys(text: str) -> None:
     sentiment.configure(None)
     norm = segment.normalize(text)
@@ -105,18 +120,24 @@ def test_feature_strings_line_up_with_the_hashed_keys(text: str) -> None:
 
 # --- behaviour the issue named (real-text failures of the word-list model) ---------------------
 
-@pytest.mark.parametrize("text", ["房间小，早餐一般", "下单两小时才到", "外卖送得有点慢，饮料都不冰了",
-                                  "等了一个半小时，汤还洒了一半"])
+
+@pytest.mark.parametrize(
+    "text",
+    ["房间小，早餐一般", "下单两小时才到", "外卖送得有点慢，饮料都不冰了", "等了一个半小时，汤还洒了一半"],
+)
 def test_mild_grievances_without_keywords_are_complaints(text: str) -> None:
     a = sentiment.analyze(text)
     assert a.is_complaint and a.urgency == "一般", (text, a.reasons)
 
 
-@pytest.mark.parametrize("text", [
-    "宝宝之前对普通奶粉过敏，换了这款以后湿疹全好了，太感谢了",
-    "上周出了车祸受了点伤，保险公司理赔员第二天就上门，流程特别顺，真心感谢",
-    "【官方提醒】近期有不法分子冒充我司客服以维权退款为名诈骗，请认准官方渠道",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "宝宝之前对普通奶粉过敏，换了这款以后湿疹全好了，太感谢了",
+        "上周出了车祸受了点伤，保险公司理赔员第二天就上门，流程特别顺，真心感谢",
+        "【官方提醒】近期有不法分子冒充我司客服以维权退款为名诈骗，请认准官方渠道",
+    ],
+)
 def test_alarming_words_in_praise_and_notices_are_not_complaints(text: str) -> None:
     a = sentiment.analyze(text)
     assert not a.is_complaint, (text, a.reasons)
@@ -129,9 +150,12 @@ def test_empty_text_is_never_a_complaint() -> None:
 
 # --- training and grouped evaluation on a small labelled set -----------------------------------
 
+
 def _small_set(tmp_path: Path) -> tuple[Path, Path]:
     real = _jsonl(CORPUS / "real.jsonl")
-    pick = [r for r in real if r["source"] == "waimai_10k"][:80] + [r for r in real if r["source"] == "chnsenticorp_htl"][:80]
+    pick = [r for r in real if r["source"] == "waimai_10k"][:80] + [
+        r for r in real if r["source"] == "chnsenticorp_htl"
+    ][:80]
     jl = tmp_path / "mine.jsonl"
     with jl.open("w", encoding="utf-8") as fh:
         for r in pick[:120]:
@@ -148,16 +172,18 @@ def _small_set(tmp_path: Path) -> tuple[Path, Path]:
 def test_train_on_own_files_writes_a_working_model_and_a_grouped_report(tmp_path: Path) -> None:
     jl, csv_path = _small_set(tmp_path)
     out = tmp_path / "model.npz"
-    res = complaint_train.train(out, extra=[jl, csv_path], shipped_corpus=False, cv=True,
-                                snow_cache=tmp_path / "snow.json")
+    res = complaint_train.train(
+        out, extra=[jl, csv_path], shipped_corpus=False, cv=True, snow_cache=tmp_path / "snow.json"
+    )
     assert out.is_file() and res.records == 160
     # the real ids keep their domain groups; the CSV rows (no ids, no domain) are the customer's group
     assert {f.group: f.ours.n for f in res.folds} == {"外卖": 80, "酒店": 40, "custom": 40}
     assert all(0.0 <= f.ours.f1 <= 1.0 for f in res.folds)
     m = complaint_model.load(out)
     assert m.meta["records"] == 160 and set(m.meta["cv"]) == {"外卖", "酒店", "custom"}
-    fz = complaint_train.featurize(complaint_train.load_corpus([jl, csv_path], shipped=False),
-                                   complaint_train.snownlp_table())
+    fz = complaint_train.featurize(
+        complaint_train.load_corpus([jl, csv_path], shipped=False), complaint_train.snownlp_table()
+    )
     preds = complaint_train.predict(m, fz, np.arange(len(fz.records)))
     acc = np.mean([p.is_complaint == r.is_complaint for p, r in zip(preds, fz.records, strict=True)])
     assert acc >= 0.85  # it learned its training data
@@ -186,7 +212,11 @@ def test_bad_labelled_files_name_the_file_and_line(tmp_path: Path) -> None:
 
 def test_scores_count_a_missed_complaint_wrong_for_category_and_urgency() -> None:
     R = complaint_train.Record
-    gold = [R("a", "x", True, "产品质量", "一般"), R("b", "y", True, "物流配送", "紧急"), R("c", "z", False, None, None)]
+    gold = [
+        R("a", "x", True, "产品质量", "一般"),
+        R("b", "y", True, "物流配送", "紧急"),
+        R("c", "z", False, None, None),
+    ]
     s = complaint_train.score(gold, [True, False, True], ["产品质量", None, "其他"], ["一般", None, "一般"])
     assert (s.precision, s.recall) == (0.5, 0.5)
     assert s.category == 0.5 and s.urgency == 0.5  # b was missed: wrong in both
@@ -203,10 +233,13 @@ def test_training_leaves_the_analyser_as_it_was(tmp_path: Path) -> None:
     before = analyzer.state()
     probe = sentiment.analyze("今天天气很好，心情不错")
     jl, _ = _small_set(tmp_path)
-    fz = complaint_train.featurize(complaint_train.load_corpus([jl], shipped=False), complaint_train.snownlp_table())
+    fz = complaint_train.featurize(
+        complaint_train.load_corpus([jl], shipped=False), complaint_train.snownlp_table()
+    )
     assert analyzer.state() is before
-    complaint_train.train(tmp_path / "m.npz", extra=[jl], shipped_corpus=False, cv=True,
-                          snow_cache=tmp_path / "snow.json")
+    complaint_train.train(
+        tmp_path / "m.npz", extra=[jl], shipped_corpus=False, cv=True, snow_cache=tmp_path / "snow.json"
+    )
     assert analyzer.state() is before
     after = sentiment.analyze("今天天气很好，心情不错")
     assert (after.is_complaint, after.risk) == (probe.is_complaint, probe.risk)
@@ -225,8 +258,9 @@ def test_pooled_figures_keep_the_false_positives_of_a_fold_without_hits() -> Non
 
 def test_a_model_file_with_wrong_array_lengths_is_refused(tmp_path: Path) -> None:
     m = complaint_model.get_model()
-    bad = complaint_model.ComplaintModel(m.sparse, m.dense_w, m.dense_mean[:-3], m.dense_scale, m.bias, m.snow,
-                                         m.names, dict(m.meta))
+    bad = complaint_model.ComplaintModel(
+        m.sparse, m.dense_w, m.dense_mean[:-3], m.dense_scale, m.bias, m.snow, m.names, dict(m.meta)
+    )
     complaint_model.save(tmp_path / "bad.npz", bad)
     with pytest.raises(ValueError, match="does not match"):
         complaint_model.load(tmp_path / "bad.npz")
@@ -235,11 +269,14 @@ def test_a_model_file_with_wrong_array_lengths_is_refused(tmp_path: Path) -> Non
 def test_cross_validation_skips_a_fold_that_would_leave_one_label(tmp_path: Path) -> None:
     real = _jsonl(CORPUS / "real.jsonl")
     mixed = [r for r in real if r["source"] == "waimai_10k"][:60]
-    only_complaints = [dict(r, id=f"mine-{i}", domain="mine") for i, r in
-                       enumerate(x for x in real if x["source"] == "chnsenticorp_htl" and x["is_complaint"])][:20]
+    only_complaints = [
+        dict(r, id=f"mine-{i}", domain="mine")
+        for i, r in enumerate(x for x in real if x["source"] == "chnsenticorp_htl" and x["is_complaint"])
+    ][:20]
     path = tmp_path / "mixed.jsonl"
-    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in mixed + only_complaints) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\n".join(json.dumps(r, ensure_ascii=False) for r in mixed + only_complaints) + "\n", encoding="utf-8"
+    )
     # the waimai fold would train on complaints only: it is skipped, the customer's fold is scored
     records = complaint_train.load_corpus([path], shipped=False)
     snow = complaint_train.snownlp_table()

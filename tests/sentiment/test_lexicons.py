@@ -12,7 +12,9 @@ from tests.sentiment.conftest import make_config
 
 
 def test_parse_weights_sections_regex_and_removals() -> None:
-    secs = lexicons.parse("# comment\n退款 2.5\n避雷\nre:抽\\d+位 3\n[怒] -2\n-避雷\n[产品质量]\n异物 3  # inline\n")
+    secs = lexicons.parse(
+        "# comment\n退款 2.5\n避雷\nre:抽\\d+位 3\n[怒] -2\n-避雷\n[产品质量]\n异物 3  # inline\n"
+    )
     top = secs[lexicons.DEFAULT_SECTION]
     assert top.terms == {"退款": 2.5, "[怒]": -2.0}  # an emoticon entry carries its weight
     assert top.patterns[0][0].pattern == "抽\\d+位" and top.patterns[0][1] == 3.0

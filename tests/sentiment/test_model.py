@@ -10,10 +10,26 @@ import pytest
 import sentiment
 from sentiment import analyzer, ngram, train
 
-POS = ["质量很好，很满意，推荐", "味道不错，下次还买", "服务热情，物流很快", "超级好用，五星好评", "包装精美，性价比高",
-       "非常喜欢，颜色好看", "店员热情周到", "送货及时，东西新鲜"]
-NEG = ["质量太差，很失望", "味道难吃，再也不买", "客服态度恶劣", "物流太慢，东西坏了", "包装破损，要求退款",
-       "完全不好用，后悔", "颜色很丑，不推荐", "送货晚了三天，东西都馊了"]
+POS = [
+    "质量很好，很满意，推荐",
+    "味道不错，下次还买",
+    "服务热情，物流很快",
+    "超级好用，五星好评",
+    "包装精美，性价比高",
+    "非常喜欢，颜色好看",
+    "店员热情周到",
+    "送货及时，东西新鲜",
+]
+NEG = [
+    "质量太差，很失望",
+    "味道难吃，再也不买",
+    "客服态度恶劣",
+    "物流太慢，东西坏了",
+    "包装破损，要求退款",
+    "完全不好用，后悔",
+    "颜色很丑，不推荐",
+    "送货晚了三天，东西都馊了",
+]
 
 
 def write_csv(path: Path, rows: list[tuple[int, str]]) -> Path:
@@ -39,8 +55,13 @@ def test_shipped_model_ranks_obvious_texts() -> None:
 
 
 def test_training_is_reproducible_and_the_model_works(tmp_path: Path) -> None:
-    data = write_csv(tmp_path / "train.csv", [(1, t) for t in POS * 3] + [(0, t) for t in NEG * 3]
-                     + [(1, t + "！") for t in POS] + [(0, t + "！") for t in NEG])
+    data = write_csv(
+        tmp_path / "train.csv",
+        [(1, t) for t in POS * 3]
+        + [(0, t) for t in NEG * 3]
+        + [(1, t + "！") for t in POS]
+        + [(0, t + "！") for t in NEG],
+    )
     prm = train.Params(c=4.0, max_features=5_000)
     a = train.train([data], tmp_path / "a.npz", holdout=0.0, params=prm)
     b = train.train([data], tmp_path / "b.npz", holdout=0.0, params=prm)

@@ -46,8 +46,12 @@ def test_breaks_mark_clause_ends(nlp_cfg: AppConfig) -> None:
     assert segment.BREAK not in segment.tokenize("不好吃。下次不买")
 
 
-SAMPLES = ["鲜果时光的芒果冰沙里喝出一根头发，客服一直不回复", "我今天不高兴[怒]，转发微博 //@小王: 太差了",
-           "星耀X7升级系统后一直连不上蓝牙，重启也没用，怎么办？", "家人们谁懂啊，YYDS的快递员把包裹扔驿站了😡"]
+SAMPLES = [
+    "鲜果时光的芒果冰沙里喝出一根头发，客服一直不回复",
+    "我今天不高兴[怒]，转发微博 //@小王: 太差了",
+    "星耀X7升级系统后一直连不上蓝牙，重启也没用，怎么办？",
+    "家人们谁懂啊，YYDS的快递员把包裹扔驿站了😡",
+]
 _SCRIPT = """
 import json, sys
 import sentiment
@@ -58,9 +62,18 @@ print(json.dumps({"engine": segment.engine(), "tokens": [segment.tokenize(t) for
 
 
 def _segment_in(tmp_path: Path, engine: str) -> dict:
-    env = dict(os.environ, YUQING_SEGMENTER=engine, YUQING_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT))
-    out = subprocess.run([sys.executable, "-c", _SCRIPT, json.dumps(SAMPLES)], capture_output=True, text=True,
-                         env=env, cwd=tmp_path, check=True, timeout=60)
+    env = dict(
+        os.environ, YUQING_SEGMENTER=engine, YUQING_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(ROOT)
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, json.dumps(SAMPLES)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=True,
+        timeout=60,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 

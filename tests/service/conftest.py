@@ -30,18 +30,36 @@ def toml_value(value: Any) -> str:
     raise TypeError(type(value))
 
 
-def write_config(path: Path, *, db_url: str, brands: list[str], platforms: dict[str, dict[str, Any]],
-                 scheduler: dict[str, Any] | None = None, extra: str = "") -> Path:
+def write_config(
+    path: Path,
+    *,
+    db_url: str,
+    brands: list[str],
+    platforms: dict[str, dict[str, Any]],
+    scheduler: dict[str, Any] | None = None,
+    extra: str = "",
+) -> Path:
     """A config file with a webhook health channel, the given brands, platforms and [scheduler]."""
-    lines = ['[project]', f'data_dir = {toml_value(str(path.parent / "data"))}', 'log_level = "INFO"',
-             '[storage]', f'url = {toml_value(db_url)}']
+    lines = [
+        "[project]",
+        f"data_dir = {toml_value(str(path.parent / 'data'))}",
+        'log_level = "INFO"',
+        "[storage]",
+        f"url = {toml_value(db_url)}",
+    ]
     for name in brands:
         lines += ["[[brands]]", f"name = {toml_value(name)}"]
     for name, values in platforms.items():
         lines.append(f"[platforms.{name}]")
         lines += [f"{k} = {toml_value(v)}" for k, v in values.items()]
-    lines += ["[alerts]", 'health_channels = ["ops"]', "[alerts.channels.ops]", 'type = "webhook"',
-              'url = "http://127.0.0.1:9/hook"', 'secret = "s3cret-s3cret"']
+    lines += [
+        "[alerts]",
+        'health_channels = ["ops"]',
+        "[alerts.channels.ops]",
+        'type = "webhook"',
+        'url = "http://127.0.0.1:9/hook"',
+        'secret = "s3cret-s3cret"',
+    ]
     if scheduler:
         lines.append("[scheduler]")
         lines += [f"{k} = {toml_value(v)}" for k, v in scheduler.items()]
@@ -95,8 +113,15 @@ def max_concurrency(events: list[tuple[str, str, str, int, float]], platform: st
 def make_config(tmp_path: Path) -> Callable[..., AppConfig]:
     def make(db_url: str, **kwargs: Any) -> AppConfig:
         kwargs.setdefault("brands", ["鲜果时光", "小鹿宝贝"])
-        kwargs.setdefault("platforms", {"weibo": {"schedule": "every 10m"}, "heimao": {"schedule": "every 10m"},
-                                        "xiaohongshu": {"schedule": "every 30m"}, "douyin": {"schedule": "every 30m"}})
+        kwargs.setdefault(
+            "platforms",
+            {
+                "weibo": {"schedule": "every 10m"},
+                "heimao": {"schedule": "every 10m"},
+                "xiaohongshu": {"schedule": "every 30m"},
+                "douyin": {"schedule": "every 30m"},
+            },
+        )
         path = write_config(tmp_path / "yuqing.toml", db_url=db_url, **kwargs)
         return load_config(path)
 

@@ -18,8 +18,12 @@ import scrapy
 
 class TestPlatSpider(scrapy.Spider):
     name = "testplat"
-    custom_settings = {"LOG_LEVEL": "INFO", "CONCURRENT_REQUESTS": 4, "TELNETCONSOLE_ENABLED": False,
-                       "ROBOTSTXT_OBEY": False}
+    custom_settings = {
+        "LOG_LEVEL": "INFO",
+        "CONCURRENT_REQUESTS": 4,
+        "TELNETCONSOLE_ENABLED": False,
+        "ROBOTSTXT_OBEY": False,
+    }
 
     def __init__(self, base: str = "", pages: str = "3", **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -43,7 +43,9 @@ def main() -> int:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     else:
         signal.signal(signal.SIGTERM, lambda *_: stopped.append(1))
-    deadline = time.monotonic() + (1e9 if mode in ("hang", "stubborn") else float(control.get("seconds", 0.2)))
+    deadline = time.monotonic() + (
+        1e9 if mode in ("hang", "stubborn") else float(control.get("seconds", 0.2))
+    )
     while time.monotonic() < deadline and not stopped:
         time.sleep(0.05)
     if stopped:
@@ -52,7 +54,9 @@ def main() -> int:
         return 0
     items = int(control.get("items", 5))
     status = "failed" if mode == "fail" else "ok"
-    finish_run(engine, run_id, status=status, items=items, new_count=items, error_kind=control.get("error_kind"))
+    finish_run(
+        engine, run_id, status=status, items=items, new_count=items, error_kind=control.get("error_kind")
+    )
     _log("end", platform, brand)
     return 1 if mode == "fail" else 0
 

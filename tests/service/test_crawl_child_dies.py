@@ -26,7 +26,9 @@ _supervise(child, [], log, timeout=None, grace=1.0, env=None, on_progress=None)
 @pytest.mark.slow
 def test_the_crawl_child_dies_with_its_parent(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
-    parent = subprocess.Popen([sys.executable, "-c", PARENT, str(tmp_path / "log.txt"), str(pid_file)], cwd=ROOT)
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(tmp_path / "log.txt"), str(pid_file)], cwd=ROOT
+    )
     deadline = time.monotonic() + 30
     while not (pid_file.exists() and pid_file.read_text()):
         assert time.monotonic() < deadline, "the child never started"

@@ -53,14 +53,27 @@ def _nothing_lost(engine, cfg) -> None:
     # The registration rule (alerts/registration.py): a complaint at or above [complaints].min_risk is on a
     # record, except the brand's own replies and a comment with no grievance of its own under a post that
     # has no record to join.
-    eligible = [m for m in mentions if m["is_complaint"] and int(m["risk"] or 0) >= cfg.complaints.min_risk
-                and not is_brand_voice(cfg, m)]
+    eligible = [
+        m
+        for m in mentions
+        if m["is_complaint"] and int(m["risk"] or 0) >= cfg.complaints.min_risk and not is_brand_voice(cfg, m)
+    ]
     on_records = {(m["platform"], m["post_id"]) for m in mentions if m["id"] in linked}
-    lost = [m["id"] for m in eligible if m["id"] not in linked and not (
-        m["parent_post_id"] and (m["platform"], m["parent_post_id"]) not in on_records
-        and not judge(m["text"], author_name=m["author_name"]).own)]
-    detail = [(m["id"], m["kind"], m["parent_post_id"], m["event_id"], m["text"][:30], m["first_seen_at"])
-              for m in mentions if m["id"] in lost]
+    lost = [
+        m["id"]
+        for m in eligible
+        if m["id"] not in linked
+        and not (
+            m["parent_post_id"]
+            and (m["platform"], m["parent_post_id"]) not in on_records
+            and not judge(m["text"], author_name=m["author_name"]).own
+        )
+    ]
+    detail = [
+        (m["id"], m["kind"], m["parent_post_id"], m["event_id"], m["text"][:30], m["first_seen_at"])
+        for m in mentions
+        if m["id"] in lost
+    ]
     assert eligible and not lost, f"stored complaints lost their complaint record: {detail}"
     assert alerts and {a.id for a in alerts if a.kind != "health"} <= delivered
 
@@ -68,8 +81,9 @@ def _nothing_lost(engine, cfg) -> None:
 def test_kill9_of_run_mid_crawl_then_restart(tmp_path, pg) -> None:
     from simulator import Simulator
 
-    with Simulator(seed=21, posts_per_brand={"weibo": 30}, comments_per_post=(0, 3), days=3,
-                   platforms=("weibo",)) as sim:
+    with Simulator(
+        seed=21, posts_per_brand={"weibo": 30}, comments_per_post=(0, 3), days=3, platforms=("weibo",)
+    ) as sim:
         config = sim_config(tmp_path, sim, pg, brands=["鲜果时光"], schedule="every 4s")
         cfg = load_config(config)
         engine = make_engine(pg)
@@ -77,6 +91,7 @@ def test_kill9_of_run_mid_crawl_then_restart(tmp_path, pg) -> None:
         sim.set_fault("weibo", "slow", path="/comments", delay=1.0)  # posts come fast, comments slowly
         proc = spawn(["run"], config, log)
         try:
+
             def stored() -> int:
                 with engine.connect() as conn:
                     return int(conn.execute(select(func.count()).select_from(MENTIONS)).scalar_one())
@@ -90,8 +105,11 @@ def test_kill9_of_run_mid_crawl_then_restart(tmp_path, pg) -> None:
             sim.clear_faults()
             restarted_at = now()
             proc = spawn(["run"], config, log)
-            wait_for(lambda: fresh_ok_runs(engine, restarted_at, [("weibo", "鲜果时光")]), 90,
-                     "complete crawls after the restart")
+            wait_for(
+                lambda: fresh_ok_runs(engine, restarted_at, [("weibo", "鲜果时光")]),
+                90,
+                "complete crawls after the restart",
+            )
         finally:
             assert stop(proc) == 0
         truth = truth_posts(sim, ("weibo",), ["鲜果时光"])
@@ -120,15 +138,27 @@ def test_distributed_two_workers_live_kill9_rate_limit_and_health(tmp_path, pg) 
     brands = ["鲜果时光", "小鹿宝贝"]
     pairs = [(p, b) for p in PLATFORMS for b in brands]
     rate = 360  # Weibo requests per minute, all workers together: one every 1/6 s
-    with Simulator(seed=5, live=True, live_interval=1.0, posts_per_brand={"weibo": 8, "heimao": 6}, days=3,
-                   crisis=False, comments_per_post=(0, 1), platforms=PLATFORMS) as sim:
+    with Simulator(
+        seed=5,
+        live=True,
+        live_interval=1.0,
+        posts_per_brand={"weibo": 8, "heimao": 6},
+        days=3,
+        crisis=False,
+        comments_per_post=(0, 1),
+        platforms=PLATFORMS,
+    ) as sim:
         config = sim_config(tmp_path, sim, pg, brands=brands, schedule="every 5s", redis_prefix=prefix)
-        text = config.read_text(encoding="utf-8").replace("rate_limit_per_minute = 6000", f"rate_limit_per_minute = {rate}", 1)
+        text = config.read_text(encoding="utf-8").replace(
+            "rate_limit_per_minute = 6000", f"rate_limit_per_minute = {rate}", 1
+        )
         config.write_text(text, encoding="utf-8")
         engine = make_engine(pg)
-        procs = {"run": spawn(["run"], config, tmp_path / "run.log"),
-                 "w1": spawn(["worker"], config, tmp_path / "w1.log"),
-                 "w2": spawn(["worker"], config, tmp_path / "w2.log")}
+        procs = {
+            "run": spawn(["run"], config, tmp_path / "run.log"),
+            "w1": spawn(["worker"], config, tmp_path / "w1.log"),
+            "w2": spawn(["worker"], config, tmp_path / "w2.log"),
+        }
         try:
             w1 = psutil.Process(procs["w1"].pid)
             wait_for(lambda: _worker_of(engine, w1), 60, "worker 1 to be crawling")
@@ -140,7 +170,9 @@ def test_distributed_two_workers_live_kill9_rate_limit_and_health(tmp_path, pg) 
             snapshot = truth_posts(sim, PLATFORMS, brands)  # all of it must be stored in the end
             wait_for(lambda: _health_states(engine) == ["opened"], 40, "the health alert to open")
             wait_for(lambda: _health_states(engine) == ["opened", "cleared"], 60, "the health alert to clear")
-            wait_for(lambda: fresh_ok_runs(engine, mark, pairs), 60, "a full round of crawls after the snapshot")
+            wait_for(
+                lambda: fresh_ok_runs(engine, mark, pairs), 60, "a full round of crawls after the snapshot"
+            )
         finally:
             codes = {name: stop(p) for name, p in procs.items()}
         final = truth_posts(sim, PLATFORMS, brands)
@@ -160,11 +192,14 @@ def test_distributed_two_workers_live_kill9_rate_limit_and_health(tmp_path, pg) 
     # The limit was binding: inside bursts, requests left one slot (60/rate s) apart, not back to back.
     gaps = sorted(b - a for a, b in zip(weibo_times, weibo_times[1:], strict=False) if b - a < 2.0)
     assert len(gaps) > 20 and gaps[len(gaps) // 2] >= 0.8 * 60 / rate, gaps[len(gaps) // 2]
-    assert "resuming task" in (tmp_path / "w2.log").read_text(encoding="utf-8") or \
-        "requeued" in (tmp_path / "run.log").read_text(encoding="utf-8") + (tmp_path / "w2.log").read_text(encoding="utf-8")
+    assert "resuming task" in (tmp_path / "w2.log").read_text(encoding="utf-8") or "requeued" in (
+        tmp_path / "run.log"
+    ).read_text(encoding="utf-8") + (tmp_path / "w2.log").read_text(encoding="utf-8")
     with engine.connect() as conn:
         kinds = conn.execute(select(ALERTS.c.payload).where(ALERTS.c.kind == "health")).scalars().all()
-    assert [(k["health"]["kind"], k["health"]["platform"]) for k in kinds] == [("session_expired", "weibo")] * 2
+    assert [(k["health"]["kind"], k["health"]["platform"]) for k in kinds] == [
+        ("session_expired", "weibo")
+    ] * 2
     r = redis.Redis.from_url(REDIS_TEST)
     leftover = list(r.scan_iter(f"{prefix}:*"))
     if leftover:
@@ -173,5 +208,7 @@ def test_distributed_two_workers_live_kill9_rate_limit_and_health(tmp_path, pg) 
 
 def _health_states(engine) -> list[str]:
     with engine.connect() as conn:
-        payloads = conn.execute(select(ALERTS.c.payload).where(ALERTS.c.kind == "health").order_by(ALERTS.c.id)).scalars()
+        payloads = conn.execute(
+            select(ALERTS.c.payload).where(ALERTS.c.kind == "health").order_by(ALERTS.c.id)
+        ).scalars()
         return [p["health"]["state"] for p in payloads]

@@ -19,18 +19,41 @@ INCIDENTS = HealthIncident.__table__
 _clock = [utcnow() - timedelta(hours=5)]
 
 
-def add_run(engine, platform: str, brand: str, status: str = "ok", *, items: int = 5, error_kind: str | None = None,
-            message: str | None = None) -> None:
+def add_run(
+    engine,
+    platform: str,
+    brand: str,
+    status: str = "ok",
+    *,
+    items: int = 5,
+    error_kind: str | None = None,
+    message: str | None = None,
+) -> None:
     _clock[0] += timedelta(minutes=1)
     with engine.begin() as conn:
-        conn.execute(insert(RUNS), {"spider": platform, "platform": platform, "brand": brand, "status": status,
-                                    "started_at": _clock[0], "finished_at": _clock[0], "items": items,
-                                    "error_kind": error_kind, "error_message": message})
+        conn.execute(
+            insert(RUNS),
+            {
+                "spider": platform,
+                "platform": platform,
+                "brand": brand,
+                "status": status,
+                "started_at": _clock[0],
+                "finished_at": _clock[0],
+                "items": items,
+                "error_kind": error_kind,
+                "error_message": message,
+            },
+        )
 
 
 def health_alerts(engine) -> list[dict]:
     with engine.connect() as conn:
-        rows = conn.execute(select(ALERTS).where(ALERTS.c.kind == "health").order_by(ALERTS.c.id)).mappings().all()
+        rows = (
+            conn.execute(select(ALERTS).where(ALERTS.c.kind == "health").order_by(ALERTS.c.id))
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
@@ -41,8 +64,16 @@ def incidents(engine) -> list[dict]:
 
 @pytest.fixture
 def setup(make_config, db_url):
-    cfg = make_config(db_url, platforms={"weibo": {}, "heimao": {}, "xiaohongshu": {"enabled": False},
-                                         "douyin": {"enabled": False}}, scheduler={"zero_result_runs": 3})
+    cfg = make_config(
+        db_url,
+        platforms={
+            "weibo": {},
+            "heimao": {},
+            "xiaohongshu": {"enabled": False},
+            "douyin": {"enabled": False},
+        },
+        scheduler={"zero_result_runs": 3},
+    )
     return cfg, make_engine(db_url)
 
 
@@ -63,7 +94,9 @@ def test_session_expired_opens_once_and_clears_once(setup) -> None:
     assert "yuqing login weibo" in payload["health"]["fix"]
     assert "微博" in alerts[0]["title"] and "登录已失效" in alerts[0]["title"]
     with engine.connect() as conn:
-        deliveries = conn.execute(select(DELIVERIES.c.channel).where(DELIVERIES.c.alert_id == alerts[0]["id"])).all()
+        deliveries = conn.execute(
+            select(DELIVERIES.c.channel).where(DELIVERIES.c.alert_id == alerts[0]["id"])
+        ).all()
     assert [d.channel for d in deliveries] == ["ops"]  # the operators' route
 
     add_run(engine, "weibo", "鲜果时光", "ok", items=7)
@@ -76,15 +109,18 @@ def test_session_expired_opens_once_and_clears_once(setup) -> None:
     assert inc["kind"] == "session_expired" and inc["cleared_at"] is not None and "yuqing login" in inc["fix"]
 
 
-@pytest.mark.parametrize(("runs", "expected"), [
-    ([("failed", "captcha")], ["blocked"]),
-    ([("failed", "ip_blocked")], ["blocked"]),
-    ([("failed", "rate_limited")], ["blocked"]),
-    ([("partial", "rate_limited")], []),  # retried and got through: not an incident
-    ([("partial", "signature_rejected")], ["signature_rejected"]),
-    ([("failed", "bad_payload")], ["schema_change"]),
-    ([("failed", "captcha"), ("ok", None)], []),  # the latest run is fine again
-])
+@pytest.mark.parametrize(
+    ("runs", "expected"),
+    [
+        ([("failed", "captcha")], ["blocked"]),
+        ([("failed", "ip_blocked")], ["blocked"]),
+        ([("failed", "rate_limited")], ["blocked"]),
+        ([("partial", "rate_limited")], []),  # retried and got through: not an incident
+        ([("partial", "signature_rejected")], ["signature_rejected"]),
+        ([("failed", "bad_payload")], ["schema_change"]),
+        ([("failed", "captcha"), ("ok", None)], []),  # the latest run is fine again
+    ],
+)
 def test_platform_problems_are_judged_on_the_latest_run(runs, expected) -> None:
     rows = [{"status": s, "error_kind": k, "error_message": None, "items": 1} for s, k in runs]
     got = platform_problems("heimao", list(reversed(rows)))
@@ -92,18 +128,24 @@ def test_platform_problems_are_judged_on_the_latest_run(runs, expected) -> None:
 
 
 def _runs(*spec):  # newest last, as written
-    return list(reversed([{"status": s, "items": n, "error_kind": k, "error_message": None} for s, n, k in spec]))
+    return list(
+        reversed([{"status": s, "items": n, "error_kind": k, "error_message": None} for s, n, k in spec])
+    )
 
 
 def test_brand_problems() -> None:
     kw = {"zero_runs": 3, "failed_runs": 3}
     had = ("ok", 5, None)
     zero = ("ok", 0, None)
-    assert [p.kind for p in brand_problems("weibo", "b", _runs(had, zero, zero, zero), **kw)] == ["zero_results"]
+    assert [p.kind for p in brand_problems("weibo", "b", _runs(had, zero, zero, zero), **kw)] == [
+        "zero_results"
+    ]
     assert brand_problems("weibo", "b", _runs(had, zero, zero), **kw) == []  # only two in a row
     assert brand_problems("weibo", "b", _runs(zero, zero, zero, zero), **kw) == []  # never had results
     assert brand_problems("weibo", "b", _runs(had, zero, zero, zero, had), **kw) == []
-    assert [p.kind for p in brand_problems("weibo", "b", _runs(had, ("timeout", 0, "timeout")), **kw)] == ["timeout"]
+    assert [p.kind for p in brand_problems("weibo", "b", _runs(had, ("timeout", 0, "timeout")), **kw)] == [
+        "timeout"
+    ]
     fails = [("failed", 0, "server_error")] * 3
     assert [p.kind for p in brand_problems("weibo", "b", _runs(had, *fails), **kw)] == ["crawl_failed"]
     auth = [("failed", 0, "auth_expired")] * 3  # reported platform-wide instead
@@ -117,13 +159,18 @@ def test_zero_results_and_timeout_per_brand(setup) -> None:
         add_run(engine, "heimao", "小鹿宝贝", items=0)
     add_run(engine, "heimao", "鲜果时光", "timeout", items=0, error_kind="timeout")
     changes = evaluate(engine, cfg)
-    assert sorted(changes.opened) == [("timeout", "heimao", "鲜果时光"), ("zero_results", "heimao", "小鹿宝贝")]
+    assert sorted(changes.opened) == [
+        ("timeout", "heimao", "鲜果时光"),
+        ("zero_results", "heimao", "小鹿宝贝"),
+    ]
     texts = {a["payload"]["health"]["kind"]: a["payload"]["health"]["message"] for a in health_alerts(engine)}
     assert "0 条不代表没有舆情" in texts["zero_results"] and "超过" in texts["timeout"]
     add_run(engine, "heimao", "小鹿宝贝", items=3)
     add_run(engine, "heimao", "鲜果时光", items=3)
     assert sorted(evaluate(engine, cfg, platforms=["heimao"]).cleared) == [
-        ("timeout", "heimao", "鲜果时光"), ("zero_results", "heimao", "小鹿宝贝")]
+        ("timeout", "heimao", "鲜果时光"),
+        ("zero_results", "heimao", "小鹿宝贝"),
+    ]
     assert len(health_alerts(engine)) == 4
 
 
@@ -131,17 +178,36 @@ def test_dispatcher_falling_behind(setup) -> None:
     cfg, engine = setup
     old = utcnow() - timedelta(seconds=cfg.scheduler.dispatch_lag_seconds + 60)
     with engine.begin() as conn:
-        alert_id = conn.execute(insert(ALERTS).returning(ALERTS.c.id), {
-            "kind": "mention", "dedup_key": "m:1", "title": "t", "payload": {}, "status": "open",
-            "created_at": old}).scalar_one()
-        conn.execute(insert(DELIVERIES), {"alert_id": alert_id, "channel": "ops", "idempotency_key": "k1",
-                                          "status": "pending", "next_attempt_at": old, "created_at": old})
+        alert_id = conn.execute(
+            insert(ALERTS).returning(ALERTS.c.id),
+            {
+                "kind": "mention",
+                "dedup_key": "m:1",
+                "title": "t",
+                "payload": {},
+                "status": "open",
+                "created_at": old,
+            },
+        ).scalar_one()
+        conn.execute(
+            insert(DELIVERIES),
+            {
+                "alert_id": alert_id,
+                "channel": "ops",
+                "idempotency_key": "k1",
+                "status": "pending",
+                "next_attempt_at": old,
+                "created_at": old,
+            },
+        )
     assert evaluate(engine, cfg).opened == [("dispatcher_lag", None, None)]
     assert evaluate(engine, cfg, platforms=["weibo"], service=False).cleared == []  # out of that scope
     with engine.begin() as conn:
         conn.execute(update(DELIVERIES).where(DELIVERIES.c.alert_id == alert_id).values(status="sent"))
     assert evaluate(engine, cfg).cleared == [("dispatcher_lag", None, None)]
-    states = [(a["payload"]["health"]["kind"], a["payload"]["health"]["state"]) for a in health_alerts(engine)]
+    states = [
+        (a["payload"]["health"]["kind"], a["payload"]["health"]["state"]) for a in health_alerts(engine)
+    ]
     assert states == [("dispatcher_lag", "opened"), ("dispatcher_lag", "cleared")]
 
 
@@ -151,7 +217,9 @@ def test_no_workers_in_distributed_mode(setup) -> None:
     waiting = {"pending": 3, "inflight": 0, "workers": 0, "oldest_wait_s": 75}
     assert evaluate(engine, cfg, queue_stats=waiting).opened == [("no_workers", None, None)]
     assert evaluate(engine, cfg, queue_stats=waiting).opened == []
-    assert evaluate(engine, cfg, queue_stats={**waiting, "workers": 2}).cleared == [("no_workers", None, None)]
+    assert evaluate(engine, cfg, queue_stats={**waiting, "workers": 2}).cleared == [
+        ("no_workers", None, None)
+    ]
     texts = [a["payload"]["health"] for a in health_alerts(engine)]
     assert [t["state"] for t in texts] == ["opened", "cleared"]
     assert "yuqing worker" in texts[0]["fix"] and "3 个采集任务" in texts[0]["message"]

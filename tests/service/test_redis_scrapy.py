@@ -77,12 +77,41 @@ def prefix():
         r.delete(*keys)
 
 
-def crawl(tmp_path: Path, site: Site, prefix: str, task_id: str, *, rate: int = 6000, pages: int = 3,
-          out: str = "out.jsonl") -> subprocess.Popen[bytes]:
-    argv = [sys.executable, "-m", "scrapy", "runspider", str(SPIDER), "-a", f"base={site.url}", "-a", f"pages={pages}",
-            "-s", f"ADDONS={json.dumps({ADDON_PATH: 0})}", "-s", f"YUQING_TASK_ID={task_id}",
-            "-s", f"YUQING_KEY_PREFIX={prefix}", "-s", f"YUQING_RATE_LIMITS={json.dumps({'testplat': rate})}"]
-    env = {**os.environ, "YUQING_REDIS_URL": REDIS_URL, "SPIDER_OUT": str(tmp_path / out), "PYTHONPATH": str(ROOT)}
+def crawl(
+    tmp_path: Path,
+    site: Site,
+    prefix: str,
+    task_id: str,
+    *,
+    rate: int = 6000,
+    pages: int = 3,
+    out: str = "out.jsonl",
+) -> subprocess.Popen[bytes]:
+    argv = [
+        sys.executable,
+        "-m",
+        "scrapy",
+        "runspider",
+        str(SPIDER),
+        "-a",
+        f"base={site.url}",
+        "-a",
+        f"pages={pages}",
+        "-s",
+        f"ADDONS={json.dumps({ADDON_PATH: 0})}",
+        "-s",
+        f"YUQING_TASK_ID={task_id}",
+        "-s",
+        f"YUQING_KEY_PREFIX={prefix}",
+        "-s",
+        f"YUQING_RATE_LIMITS={json.dumps({'testplat': rate})}",
+    ]
+    env = {
+        **os.environ,
+        "YUQING_REDIS_URL": REDIS_URL,
+        "SPIDER_OUT": str(tmp_path / out),
+        "PYTHONPATH": str(ROOT),
+    }
     env.pop("SCRAPY_SETTINGS_MODULE", None)
     log = open(tmp_path / f"{task_id}.log", "ab")  # noqa: SIM115
     return subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)

@@ -24,14 +24,21 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 
 def test_jobs_from_config_have_the_right_triggers(make_config, sqlite_url) -> None:
-    cfg = make_config(sqlite_url, platforms={
-        "weibo": {"schedule": "every 10m"}, "heimao": {"schedule": "every 10m"},
-        "xiaohongshu": {"schedule": "every 30m"}, "douyin": {"enabled": False},
-    }, scheduler={"daily_report": "0 9 * * *", "weekly_report": "30 8 * * 1", "retention": "15 4 * * *"})
+    cfg = make_config(
+        sqlite_url,
+        platforms={
+            "weibo": {"schedule": "every 10m"},
+            "heimao": {"schedule": "every 10m"},
+            "xiaohongshu": {"schedule": "every 30m"},
+            "douyin": {"enabled": False},
+        },
+        scheduler={"daily_report": "0 9 * * *", "weekly_report": "30 8 * * 1", "retention": "15 4 * * *"},
+    )
     specs = {s.id: s for s in build_jobs(cfg)}
     crawl_ids = sorted(i for i in specs if i.startswith("crawl:"))
-    assert crawl_ids == sorted(f"crawl:{p}:{b}" for p in ("weibo", "heimao", "xiaohongshu")
-                               for b in ("鲜果时光", "小鹿宝贝"))
+    assert crawl_ids == sorted(
+        f"crawl:{p}:{b}" for p in ("weibo", "heimao", "xiaohongshu") for b in ("鲜果时光", "小鹿宝贝")
+    )
     assert {"dispatch", "digest", "sla", "health", "report:daily", "report:weekly", "retention"} <= set(specs)
     for spec in specs.values():  # the timezone is explicit on every trigger
         assert str(spec.trigger.timezone) == "Asia/Shanghai", spec.id
@@ -49,11 +56,17 @@ def test_jobs_from_config_have_the_right_triggers(make_config, sqlite_url) -> No
     assert (monday.strftime("%A %H:%M"), str(monday.tzinfo)) == ("Monday 08:30", "Asia/Shanghai")
 
 
-@pytest.mark.parametrize(("expr", "days"), [
-    ("0 9 * * 1", {"Monday"}), ("0 9 * * 0", {"Sunday"}), ("0 9 * * 7", {"Sunday"}),
-    ("0 9 * * 1-5", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}),
-    ("0 9 * * 5-1", {"Friday", "Saturday", "Sunday", "Monday"}), ("0 9 * * sat,sun", {"Saturday", "Sunday"}),
-])
+@pytest.mark.parametrize(
+    ("expr", "days"),
+    [
+        ("0 9 * * 1", {"Monday"}),
+        ("0 9 * * 0", {"Sunday"}),
+        ("0 9 * * 7", {"Sunday"}),
+        ("0 9 * * 1-5", {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday"}),
+        ("0 9 * * 5-1", {"Friday", "Saturday", "Sunday", "Monday"}),
+        ("0 9 * * sat,sun", {"Saturday", "Sunday"}),
+    ],
+)
 def test_cron_weekdays_follow_crontab(expr: str, days: set[str]) -> None:
     trig = cron_trigger(expr, "Asia/Shanghai")
     seen, t = set(), datetime(2026, 3, 1, tzinfo=TZ)
@@ -80,15 +93,28 @@ def test_job_store_survives_a_restart_and_follows_config_changes(make_config, db
         report = sync_jobs(second, build_jobs(cfg))
         assert report.added == [] and report.changed == [] and report.removed == []
         assert {j.id: j.next_run_time for j in second.get_jobs()} == before
-        changed = make_config(db_url, brands=["鲜果时光", "新品牌"], platforms={
-            "weibo": {"schedule": "every 5m"}, "heimao": {"schedule": "every 10m"},
-            "xiaohongshu": {"enabled": False}, "douyin": {"enabled": False}})
+        changed = make_config(
+            db_url,
+            brands=["鲜果时光", "新品牌"],
+            platforms={
+                "weibo": {"schedule": "every 5m"},
+                "heimao": {"schedule": "every 10m"},
+                "xiaohongshu": {"enabled": False},
+                "douyin": {"enabled": False},
+            },
+        )
         report = sync_jobs(second, build_jobs(changed))
         assert sorted(report.added) == ["crawl:heimao:新品牌", "crawl:weibo:新品牌"]
         assert "crawl:weibo:鲜果时光" in report.changed and "crawl:heimao:鲜果时光" in report.changed
-        assert set(report.removed) == {"crawl:weibo:小鹿宝贝", "crawl:heimao:小鹿宝贝", "crawl:xiaohongshu:鲜果时光",
-                                       "crawl:xiaohongshu:小鹿宝贝", "crawl:douyin:鲜果时光", "crawl:douyin:小鹿宝贝",
-                                       "hot:douyin"}
+        assert set(report.removed) == {
+            "crawl:weibo:小鹿宝贝",
+            "crawl:heimao:小鹿宝贝",
+            "crawl:xiaohongshu:鲜果时光",
+            "crawl:xiaohongshu:小鹿宝贝",
+            "crawl:douyin:鲜果时光",
+            "crawl:douyin:小鹿宝贝",
+            "hot:douyin",
+        }
         job = second.get_job("crawl:weibo:鲜果时光")
         assert job.trigger.interval.total_seconds() == 300 and job.max_instances == 1 and job.coalesce
     finally:
@@ -96,9 +122,16 @@ def test_job_store_survives_a_restart_and_follows_config_changes(make_config, db
 
 
 def _crawl_cfg(make_config, db_url, **scheduler):
-    return make_config(db_url, platforms={"weibo": {"schedule": "every 10m"}, "heimao": {"enabled": False},
-                                          "xiaohongshu": {"enabled": False}, "douyin": {"enabled": False}},
-                       scheduler={"crawl_command": standin_command(), **scheduler})
+    return make_config(
+        db_url,
+        platforms={
+            "weibo": {"schedule": "every 10m"},
+            "heimao": {"enabled": False},
+            "xiaohongshu": {"enabled": False},
+            "douyin": {"enabled": False},
+        },
+        scheduler={"crawl_command": standin_command(), **scheduler},
+    )
 
 
 def test_overlapping_crawls_of_one_pair_are_skipped(make_config, db_url, control, tmp_path) -> None:
@@ -109,8 +142,15 @@ def test_overlapping_crawls_of_one_pair_are_skipped(make_config, db_url, control
     results: list[str] = []
 
     def crawl(owner: str) -> None:
-        res = run_locked_crawl(engine, cfg, "weibo", "鲜果时光", owner=owner,
-                               command=default_command(cfg, cfg.source), registry=registry)
+        res = run_locked_crawl(
+            engine,
+            cfg,
+            "weibo",
+            "鲜果时光",
+            owner=owner,
+            command=default_command(cfg, cfg.source),
+            registry=registry,
+        )
         results.append(res.status)
 
     threads = [threading.Thread(target=crawl, args=(f"svc-{i}",)) for i in range(3)]
@@ -122,8 +162,15 @@ def test_overlapping_crawls_of_one_pair_are_skipped(make_config, db_url, control
     assert max_concurrency(standin_events(tmp_path), "weibo", "鲜果时光") == 1
     # Another process (another machine) holds the lease: skipped without starting anything.
     assert try_acquire(engine, crawl_lock_name("weibo", "鲜果时光"), "other-host:1", 60)
-    res = run_locked_crawl(engine, cfg, "weibo", "鲜果时光", owner="svc-9",
-                           command=default_command(cfg, cfg.source), registry=registry)
+    res = run_locked_crawl(
+        engine,
+        cfg,
+        "weibo",
+        "鲜果时光",
+        owner="svc-9",
+        command=default_command(cfg, cfg.source),
+        registry=registry,
+    )
     assert res.status == "skipped"
     assert len([e for e in standin_events(tmp_path) if e[0] == "start"]) == 1
     with engine.connect() as conn:
@@ -131,12 +178,21 @@ def test_overlapping_crawls_of_one_pair_are_skipped(make_config, db_url, control
     assert [(r.status, r.items) for r in rows] == [("ok", 4)]
 
 
-def test_a_hanging_crawl_is_killed_at_its_timeout_and_recorded(make_config, db_url, control, tmp_path) -> None:
+def test_a_hanging_crawl_is_killed_at_its_timeout_and_recorded(
+    make_config, db_url, control, tmp_path
+) -> None:
     cfg = _crawl_cfg(make_config, db_url, crawl_timeout_minutes=3.5 / 60, stop_grace_seconds=0.5)
     control({"weibo": {"mode": "stubborn"}})  # ignores SIGTERM: needs the SIGKILL
     engine = make_engine(db_url)
-    res = run_locked_crawl(engine, cfg, "weibo", "小鹿宝贝", owner="svc", command=default_command(cfg, cfg.source),
-                           registry=ChildRegistry())
+    res = run_locked_crawl(
+        engine,
+        cfg,
+        "weibo",
+        "小鹿宝贝",
+        owner="svc",
+        command=default_command(cfg, cfg.source),
+        registry=ChildRegistry(),
+    )
     assert res.status == "timeout" and res.error_kind == "timeout"
     assert 3.4 < res.seconds < 10
     pids = [e[3] for e in standin_events(tmp_path) if e[0] == "start"]
@@ -152,8 +208,15 @@ def test_a_hanging_crawl_is_killed_at_its_timeout_and_recorded(make_config, db_u
 def test_a_crawl_that_cannot_start_still_leaves_a_record(make_config, sqlite_url) -> None:
     cfg = _crawl_cfg(make_config, sqlite_url)
     engine = make_engine(sqlite_url)
-    res = run_locked_crawl(engine, cfg, "weibo", "鲜果时光", owner="svc", registry=ChildRegistry(),
-                           command=lambda p, b: [os.sys.executable, "-c", "import sys; sys.exit(3)"])
+    res = run_locked_crawl(
+        engine,
+        cfg,
+        "weibo",
+        "鲜果时光",
+        owner="svc",
+        registry=ChildRegistry(),
+        command=lambda p, b: [os.sys.executable, "-c", "import sys; sys.exit(3)"],
+    )
     assert res.status == "failed"
     with engine.connect() as conn:
         row = conn.execute(select(RUNS)).mappings().one()

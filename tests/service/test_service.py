@@ -35,8 +35,13 @@ def wait_for(cond: Callable[[], object], timeout: float, what: str) -> object:
 
 def start_service(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as fh:
-        return subprocess.Popen([sys.executable, "-m", "crawler.cli", "--config", str(config), "run"],
-                                cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT, env=dict(os.environ))
+        return subprocess.Popen(
+            [sys.executable, "-m", "crawler.cli", "--config", str(config), "run"],
+            cwd=ROOT,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env=dict(os.environ),
+        )
 
 
 def job_rows(engine) -> dict[str, float]:
@@ -54,11 +59,23 @@ def runs(engine, status: str | None = None) -> list[dict]:
 
 def _config(tmp_path: Path, db_url: str, brands: list[str]) -> Path:
     return write_config(
-        tmp_path / "yuqing.toml", db_url=db_url, brands=brands,
-        platforms={"weibo": {"schedule": "every 2s"}, "heimao": {"enabled": False},
-                   "xiaohongshu": {"enabled": False}, "douyin": {"enabled": False}},
-        scheduler={"crawl_command": standin_command(), "lock_lease_seconds": 5, "stop_grace_seconds": 3,
-                   "health_seconds": 5, "daily_report": "0 9 * * *", "retention": "30 3 * * *"},
+        tmp_path / "yuqing.toml",
+        db_url=db_url,
+        brands=brands,
+        platforms={
+            "weibo": {"schedule": "every 2s"},
+            "heimao": {"enabled": False},
+            "xiaohongshu": {"enabled": False},
+            "douyin": {"enabled": False},
+        },
+        scheduler={
+            "crawl_command": standin_command(),
+            "lock_lease_seconds": 5,
+            "stop_grace_seconds": 3,
+            "health_seconds": 5,
+            "daily_report": "0 9 * * *",
+            "retention": "30 3 * * *",
+        },
     )
 
 
@@ -72,9 +89,18 @@ def test_run_sighup_sigterm_kill9_and_restart(tmp_path, pg_database, control) ->
     log = tmp_path / "run.log"
     proc = start_service(config, log)
     try:
-        wait_for(lambda: {"crawl:weibo:鲜果时光", "crawl:weibo:小鹿宝贝", "dispatch", "sla"} <= set(job_rows(engine)),
-                 20, "the jobs in the job store")
-        wait_for(lambda: {r["brand"] for r in runs(engine, "ok")} == {"鲜果时光", "小鹿宝贝"}, 20, "crawls of both brands")
+        wait_for(
+            lambda: (
+                {"crawl:weibo:鲜果时光", "crawl:weibo:小鹿宝贝", "dispatch", "sla"} <= set(job_rows(engine))
+            ),
+            20,
+            "the jobs in the job store",
+        )
+        wait_for(
+            lambda: {r["brand"] for r in runs(engine, "ok")} == {"鲜果时光", "小鹿宝贝"},
+            20,
+            "crawls of both brands",
+        )
 
         # SIGHUP: the file now has one brand; its job goes, the others stay.
         _config(tmp_path, pg_database, ["鲜果时光"])

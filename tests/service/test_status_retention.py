@@ -26,8 +26,17 @@ CM = ComplaintMention.__table__
 
 def _complaint(conn, number: str, mention_id: int | None, **values) -> int:
     now = utcnow()
-    row = {"number": number, "brand": "鲜果时光", "platform": "weibo", "mention_id": mention_id,
-           "registered_at": now, "updated_at": now, "status": "待处理", "urgency": "紧急", **values}
+    row = {
+        "number": number,
+        "brand": "鲜果时光",
+        "platform": "weibo",
+        "mention_id": mention_id,
+        "registered_at": now,
+        "updated_at": now,
+        "status": "待处理",
+        "urgency": "紧急",
+        **values,
+    }
     return conn.execute(insert(C).returning(C.c.id), row).scalar_one()
 
 
@@ -35,8 +44,15 @@ def test_status_shows_jobs_runs_alerts_complaints_and_health(make_config, db_url
     from crawler.commands._common import console
 
     monkeypatch.setattr(console, "width", 220)  # wide enough for the tables, with or without a terminal
-    cfg = make_config(db_url, platforms={"weibo": {}, "heimao": {"enabled": False},
-                                         "xiaohongshu": {"enabled": False}, "douyin": {"enabled": False}})
+    cfg = make_config(
+        db_url,
+        platforms={
+            "weibo": {},
+            "heimao": {"enabled": False},
+            "xiaohongshu": {"enabled": False},
+            "douyin": {"enabled": False},
+        },
+    )
     engine = make_engine(db_url)
     sched = make_scheduler(engine, cfg)
     sched.start(paused=True)
@@ -44,13 +60,40 @@ def test_status_shows_jobs_runs_alerts_complaints_and_health(make_config, db_url
     sched.shutdown(wait=False)
     now = utcnow()
     with engine.begin() as conn:
-        conn.execute(insert(RUNS), [
-            {"spider": "weibo", "platform": "weibo", "brand": "鲜果时光", "status": "ok", "items": 9, "new_count": 4,
-             "error_kind": None, "started_at": now - timedelta(minutes=30), "finished_at": now - timedelta(minutes=29)},
-            {"spider": "weibo", "platform": "weibo", "brand": "鲜果时光", "status": "failed", "items": 0, "new_count": 0,
-             "error_kind": "auth_expired", "started_at": now - timedelta(minutes=5), "finished_at": now}])
-        _complaint(conn, "TS1", None, due_first_check_at=now - timedelta(minutes=3),
-                   due_resolve_at=now + timedelta(hours=3))
+        conn.execute(
+            insert(RUNS),
+            [
+                {
+                    "spider": "weibo",
+                    "platform": "weibo",
+                    "brand": "鲜果时光",
+                    "status": "ok",
+                    "items": 9,
+                    "new_count": 4,
+                    "error_kind": None,
+                    "started_at": now - timedelta(minutes=30),
+                    "finished_at": now - timedelta(minutes=29),
+                },
+                {
+                    "spider": "weibo",
+                    "platform": "weibo",
+                    "brand": "鲜果时光",
+                    "status": "failed",
+                    "items": 0,
+                    "new_count": 0,
+                    "error_kind": "auth_expired",
+                    "started_at": now - timedelta(minutes=5),
+                    "finished_at": now,
+                },
+            ],
+        )
+        _complaint(
+            conn,
+            "TS1",
+            None,
+            due_first_check_at=now - timedelta(minutes=3),
+            due_resolve_at=now + timedelta(hours=3),
+        )
         _complaint(conn, "TS2", None, due_first_check_at=now + timedelta(minutes=30))
     try_acquire(engine, crawl_lock_name("weibo", "小鹿宝贝"), "worker@x", 60)
     evaluate(engine, cfg)  # opens session_expired (and its health alert)
@@ -60,12 +103,18 @@ def test_status_shows_jobs_runs_alerts_complaints_and_health(make_config, db_url
     status = json.loads(result.output)
     assert status["scheduler"]["active"] is False and status["mode"] == "local"
     jobs = {j["id"]: j for j in status["jobs"]}
-    assert jobs["crawl:weibo:鲜果时光"]["trigger"] == "every 10m" and jobs["crawl:weibo:小鹿宝贝"]["trigger"] == "every 10m (+5m)"
+    assert (
+        jobs["crawl:weibo:鲜果时光"]["trigger"] == "every 10m"
+        and jobs["crawl:weibo:小鹿宝贝"]["trigger"] == "every 10m (+5m)"
+    )
     assert jobs["crawl:weibo:鲜果时光"]["next_run"].endswith("+08:00")
     crawls = {(c["platform"], c["brand"]): c for c in status["crawls"]}
     assert crawls[("weibo", "鲜果时光")]["last_status"] == "failed"
     assert crawls[("weibo", "鲜果时光")]["error_kind"] == "auth_expired"
-    assert crawls[("weibo", "小鹿宝贝")]["running"] is True and crawls[("weibo", "小鹿宝贝")]["last_status"] is None
+    assert (
+        crawls[("weibo", "小鹿宝贝")]["running"] is True
+        and crawls[("weibo", "小鹿宝贝")]["last_status"] is None
+    )
     assert status["alerts"]["open_by_kind"] == {"health": 1} and status["alerts"]["undelivered"] == 1
     assert [c["number"] for c in status["overdue_complaints"]] == ["TS1"]
     assert status["overdue_complaints"][0]["overdue"] == ["first_check"]
@@ -73,8 +122,16 @@ def test_status_shows_jobs_runs_alerts_complaints_and_health(make_config, db_url
 
     result = CliRunner().invoke(app, ["--config", cfg.source, "status"])
     assert result.exit_code == 0
-    for text in ("no scheduler running", "crawl:weibo:鲜果时光", "auth_expired", "open alerts: 1",
-                 "overdue complaints: 1", "TS1", "[session_expired] weibo", "yuqing login weibo"):
+    for text in (
+        "no scheduler running",
+        "crawl:weibo:鲜果时光",
+        "auth_expired",
+        "open alerts: 1",
+        "overdue complaints: 1",
+        "TS1",
+        "[session_expired] weibo",
+        "yuqing login weibo",
+    ):
         assert text in result.output, text
 
 
@@ -85,19 +142,45 @@ def test_retention_keeps_complaints_and_drops_old_raw(make_config, db_url) -> No
     old = now - timedelta(days=cfg.storage.retention_days + 5)
 
     def row(post_id: str, published, **extra):
-        return {"platform": "weibo", "post_id": post_id, "brand": "鲜果时光", "text": "内容",
-                "published_at": published, "raw": {"k": post_id}, **extra}
+        return {
+            "platform": "weibo",
+            "post_id": post_id,
+            "brand": "鲜果时光",
+            "text": "内容",
+            "published_at": published,
+            "raw": {"k": post_id},
+            **extra,
+        }
 
-    upsert_mentions(engine, [row("old1", old), row("old2", old), row("old3", old), row("old4", old),
-                             row("mid", now - timedelta(days=10)), row("new", now)],
-                    now=now)
+    upsert_mentions(
+        engine,
+        [
+            row("old1", old),
+            row("old2", old),
+            row("old3", old),
+            row("old4", old),
+            row("mid", now - timedelta(days=10)),
+            row("new", now),
+        ],
+        now=now,
+    )
     with engine.begin() as conn:
         ids = dict(conn.execute(select(M.c.post_id, M.c.id)).all())
         _complaint(conn, "TS9", ids["old2"])
         cid = _complaint(conn, "TS10", None)
         conn.execute(insert(CM), {"complaint_id": cid, "mention_id": ids["old3"], "added_at": now})
-        conn.execute(insert(A), {"kind": "mention", "dedup_key": "m-old4", "mention_id": ids["old4"], "title": "t",
-                                 "payload": {"title": "t"}, "status": "open", "created_at": old})
+        conn.execute(
+            insert(A),
+            {
+                "kind": "mention",
+                "dedup_key": "m-old4",
+                "mention_id": ids["old4"],
+                "title": "t",
+                "payload": {"title": "t"},
+                "status": "open",
+                "created_at": old,
+            },
+        )
     with engine.begin() as conn:  # make mid's raw payload old enough to drop
         conn.execute(M.update().where(M.c.post_id == "mid").values(first_seen_at=now - timedelta(days=10)))
     result = purge(engine, cfg, now=now)
@@ -124,11 +207,29 @@ def test_status_closes_a_run_whose_process_was_killed(make_config, db_url) -> No
     alive_pid = __import__("os").getpid()
     now = utcnow()
     with engine.begin() as conn:
-        conn.execute(insert(RUNS), [
-            {"spider": "weibo", "platform": "weibo", "brand": "鲜果时光", "status": "running", "started_at": now,
-             "host": socket.gethostname()[:128], "pid": dead.pid},
-            {"spider": "heimao", "platform": "heimao", "brand": "鲜果时光", "status": "running", "started_at": now,
-             "host": socket.gethostname()[:128], "pid": alive_pid}])
+        conn.execute(
+            insert(RUNS),
+            [
+                {
+                    "spider": "weibo",
+                    "platform": "weibo",
+                    "brand": "鲜果时光",
+                    "status": "running",
+                    "started_at": now,
+                    "host": socket.gethostname()[:128],
+                    "pid": dead.pid,
+                },
+                {
+                    "spider": "heimao",
+                    "platform": "heimao",
+                    "brand": "鲜果时光",
+                    "status": "running",
+                    "started_at": now,
+                    "host": socket.gethostname()[:128],
+                    "pid": alive_pid,
+                },
+            ],
+        )
     result = CliRunner().invoke(app, ["--config", cfg.source, "status", "--json"])
     assert result.exit_code == 0, result.output
     with engine.connect() as conn:

@@ -44,7 +44,9 @@ def mblogs(payload: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
-    with Simulator(seed=11, platforms=("weibo", "heimao"), comment_page_size=4, comments_per_post=(0, 9)) as s:
+    with Simulator(
+        seed=11, platforms=("weibo", "heimao"), comment_page_size=4, comments_per_post=(0, 9)
+    ) as s:
         yield s
 
 

@@ -16,10 +16,26 @@ ROOT = Path(__file__).resolve().parents[2]
 def test_simulate_process_prints_url_serves_and_stops(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("yuqing")
     proc = subprocess.Popen(
-        [str(exe), "--config", str(ROOT / "config/yuqing.toml"), "simulate", "--seed", "3", "--posts", "4",
-         "--platforms", "weibo,heimao", "--faults", "heimao:rate_limited:1"],
-        cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env={**os.environ, "YUQING_CONFIG": ""})
+        [
+            str(exe),
+            "--config",
+            str(ROOT / "config/yuqing.toml"),
+            "simulate",
+            "--seed",
+            "3",
+            "--posts",
+            "4",
+            "--platforms",
+            "weibo,heimao",
+            "--faults",
+            "heimao:rate_limited:1",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "YUQING_CONFIG": ""},
+    )
     try:
         url = proc.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.poll() is not None else url

@@ -19,8 +19,15 @@ DOUYIN_HOT = "/aweme/v1/web/hot/search/list/"
 @pytest.fixture(scope="module")
 def sim() -> Iterator[Simulator]:
     # the brand topic entered 20 minutes ago; the crisis post is 3 hours old, its reposts spread over 6 hours
-    with Simulator(seed=11, platforms=("weibo", "douyin"), hot_enter_after=-1200, crisis_age_hours=3,
-                   repost_hours=6, reposts=80, posts_per_brand=8) as s:
+    with Simulator(
+        seed=11,
+        platforms=("weibo", "douyin"),
+        hot_enter_after=-1200,
+        crisis_age_hours=3,
+        repost_hours=6,
+        reposts=80,
+        posts_per_brand=8,
+    ) as s:
         yield s
 
 
@@ -67,7 +74,9 @@ def test_douyin_hot_list_needs_the_web_cookie(sim: Simulator) -> None:
     assert httpx.get(base + DOUYIN_HOT).content == b""
     with httpx.Client(base_url=base) as c:
         c.get("/")  # sets ttwid
-        body = c.get(DOUYIN_HOT, params={"device_platform": "webapp", "aid": "6383", "detail_list": "1"}).json()
+        body = c.get(
+            DOUYIN_HOT, params={"device_platform": "webapp", "aid": "6383", "detail_list": "1"}
+        ).json()
     words = body["data"]["word_list"]
     assert body["status_code"] == 0 and [w["position"] for w in words] == list(range(1, len(words) + 1))
     assert any(w["word"] == "鲜果时光过期水果事件" for w in words)
@@ -107,13 +116,16 @@ def test_cascade_grows_and_has_big_v(sim: Simulator) -> None:
     assert top["reach"] >= top["followers"] and top["reposts_below"] > 0
 
 
-@pytest.mark.parametrize(("kind", "check"), [
-    ("rate_limited", lambda r: r.status_code == 429 or r.json()["ok"] == 0),
-    ("captcha", lambda r: "安全验证" in r.text),
-    ("server_error", lambda r: r.status_code == 503),
-    ("malformed_json", lambda r: r.status_code == 200 and not r.text.rstrip().endswith("}")),
-    ("schema_change", lambda r: "band_list" in r.json()["data"] or "comments" in r.json()["data"]),
-])
+@pytest.mark.parametrize(
+    ("kind", "check"),
+    [
+        ("rate_limited", lambda r: r.status_code == 429 or r.json()["ok"] == 0),
+        ("captcha", lambda r: "安全验证" in r.text),
+        ("server_error", lambda r: r.status_code == 503),
+        ("malformed_json", lambda r: r.status_code == 200 and not r.text.rstrip().endswith("}")),
+        ("schema_change", lambda r: "band_list" in r.json()["data"] or "comments" in r.json()["data"]),
+    ],
+)
 def test_faults_on_the_new_weibo_endpoints(sim: Simulator, weibo: httpx.Client, kind: str, check) -> None:
     root = next(iter(sim.world.cascades))
     for path, params in ((HOT, {}), (REPOSTS, {"id": root})):

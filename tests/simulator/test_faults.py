@@ -28,7 +28,9 @@ def _clear(fsim: Simulator) -> Iterator[None]:
 _CLIENT = httpx.Client(timeout=5)  # one client: building one per request costs an SSL context each
 
 
-def wb(sim: Simulator, path: str = "/api/container/getIndex", timeout: float = 5, **params: object) -> httpx.Response:
+def wb(
+    sim: Simulator, path: str = "/api/container/getIndex", timeout: float = 5, **params: object
+) -> httpx.Response:
     params = params or search_params("鲜果时光")
     _CLIENT.cookies.set("SUB", WEIBO_TEST_SUB)
     return _CLIENT.get(sim.base_url("weibo") + path, params=params, timeout=timeout)
@@ -139,7 +141,8 @@ def test_admin_faults_endpoint_and_spec_strings(fsim: Simulator) -> None:
     assert _CLIENT.delete(admin, params={"platform": "heimao"}).json()["removed"] == 1
     assert parse_fault_spec("weibo:rate_limited:0.2, heimao:server_error:1:30") == [
         {"platform": "weibo", "kind": "rate_limited", "rate": 0.2},
-        {"platform": "heimao", "kind": "server_error", "rate": 1.0, "duration": 30.0}]
+        {"platform": "heimao", "kind": "server_error", "rate": 1.0, "duration": 30.0},
+    ]
     with pytest.raises(ValueError, match="unknown kind"):
         parse_fault_spec("weibo:oops")
     stats = _CLIENT.get(fsim.url + "/__admin/stats").json()

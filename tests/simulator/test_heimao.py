@@ -12,8 +12,20 @@ from parsel import Selector
 from simulator import Simulator, heimao_signature
 from tests.simulator.conftest import SECRET, sign
 
-MAIN_FIELDS = {"sn", "title", "summary", "cotitle", "couid", "appeal", "issue", "cost", "status", "timestamp", "url",
-               "evaluate_u"}
+MAIN_FIELDS = {
+    "sn",
+    "title",
+    "summary",
+    "cotitle",
+    "couid",
+    "appeal",
+    "issue",
+    "cost",
+    "status",
+    "timestamp",
+    "url",
+    "evaluate_u",
+}
 
 
 def test_signature_matches_the_documented_formula() -> None:
@@ -21,15 +33,19 @@ def test_signature_matches_the_documented_formula() -> None:
     joined = "".join(sorted(["1700000000000", "abcdefghijklmnop", SECRET, "鲜果时光", "10", "1"]))
     import hashlib
 
-    assert heimao_signature("1700000000000", "abcdefghijklmnop", SECRET, ["鲜果时光", "10", "1"]) == \
-        hashlib.sha256(joined.encode()).hexdigest()
+    assert (
+        heimao_signature("1700000000000", "abcdefghijklmnop", SECRET, ["鲜果时光", "10", "1"])
+        == hashlib.sha256(joined.encode()).hexdigest()
+    )
 
 
 def test_search_envelope_highlight_and_paging(sim: Simulator, heimao: httpx.Client) -> None:
     truth = {t["post_id"] for t in sim.truth("heimao", keyword="鲜果时光")}
     seen, page = [], 1
     while True:
-        body = heimao.get("/api/index/s", params=sign({"keywords": "鲜果时光", "page_size": 10, "page": page})).json()
+        body = heimao.get(
+            "/api/index/s", params=sign({"keywords": "鲜果时光", "page_size": 10, "page": page})
+        ).json()
         assert body["result"]["status"]["code"] == 0
         data = body["result"]["data"]
         assert data["pager"]["item_count"] == len(truth) and data["pager"]["current"] == page
@@ -43,9 +59,13 @@ def test_search_envelope_highlight_and_paging(sim: Simulator, heimao: httpx.Clie
             seen.append(main["sn"])
         page += 1
     assert sorted(seen) == sorted(truth) and page - 1 == data["pager"]["page_amount"]
-    first = heimao.get("/api/index/s", params=sign({"keywords": "鲜果时光", "page_size": 10, "page": 1})).json()
-    assert all('<span class="code-red">鲜果时光</span>' in i["main"]["cotitle"]
-               for i in first["result"]["data"]["lists"])
+    first = heimao.get(
+        "/api/index/s", params=sign({"keywords": "鲜果时光", "page_size": 10, "page": 1})
+    ).json()
+    assert all(
+        '<span class="code-red">鲜果时光</span>' in i["main"]["cotitle"]
+        for i in first["result"]["data"]["lists"]
+    )
 
 
 @pytest.mark.parametrize("tamper", ["signature", "ts", "keywords", "missing"])
@@ -71,21 +91,29 @@ def test_other_secret_is_rejected_unless_configured(heimao: httpx.Client) -> Non
         assert body["result"]["status"]["code"] == 0
 
 
-def test_company_complaints_use_the_configured_couid_and_end_with_null(sim: Simulator, heimao: httpx.Client) -> None:
+def test_company_complaints_use_the_configured_couid_and_end_with_null(
+    sim: Simulator, heimao: httpx.Client
+) -> None:
     couid = sim.ctx.brands[0].couid
     assert couid == "5650743478"
     mine = [t for t in sim.truth("heimao") if t["extra"]["couid"] == couid]
     pages = -(-len(mine) // 10)
     got = []
     for page in range(1, pages + 2):
-        data = heimao.get("/api/company/received_complaints",
-                          params=sign({"couid": couid, "type": 1, "page_size": 10, "page": page})).json()
+        data = heimao.get(
+            "/api/company/received_complaints",
+            params=sign({"couid": couid, "type": 1, "page_size": 10, "page": page}),
+        ).json()
         got += [c["main"]["sn"] for c in data["result"]["data"]["complaints"] or []]
     assert data["result"]["data"]["complaints"] is None
     assert sorted(got) == sorted(t["post_id"] for t in mine)
-    unknown = heimao.get("/api/company/received_complaints",
-                         params=sign({"couid": "1", "type": 1, "page_size": 10, "page": 1})).json()
-    assert unknown["result"]["data"]["complaints"] is None and unknown["result"]["data"]["pager"]["item_count"] == 0
+    unknown = heimao.get(
+        "/api/company/received_complaints", params=sign({"couid": "1", "type": 1, "page_size": 10, "page": 1})
+    ).json()
+    assert (
+        unknown["result"]["data"]["complaints"] is None
+        and unknown["result"]["data"]["pager"]["item_count"] == 0
+    )
 
 
 def test_feed_is_newest_first_and_jsonp_wraps(sim: Simulator, heimao: httpx.Client) -> None:

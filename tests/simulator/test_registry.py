@@ -57,7 +57,9 @@ def test_every_discovered_platform_keeps_the_contract() -> None:
 def test_a_plugin_serves_under_its_prefix_with_truth_and_faults(toy: type[PlatformSim]) -> None:
     with Simulator(seed=1, platforms=("weibo", "toy"), posts_per_brand=3) as sim:
         items = httpx.get(sim.base_url("toy") + "/api/search", params={"q": "鲜果"}).json()["items"]
-        assert {i["id"] for i in items} == {t["post_id"] for t in sim.truth("toy", kind="post", keyword="鲜果")}
+        assert {i["id"] for i in items} == {
+            t["post_id"] for t in sim.truth("toy", kind="post", keyword="鲜果")
+        }
         assert items and all(t["url"].startswith("https://toy.example/p/") for t in sim.truth("toy"))
         sim.set_fault("toy", "schema_change", count=1)
         assert "results" in httpx.get(sim.base_url("toy") + "/api/search", params={"q": "鲜果"}).json()

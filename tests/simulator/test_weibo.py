@@ -14,11 +14,16 @@ from simulator import Simulator
 from simulator.platforms._weibo_render import mid_to_bid, relative_time, rfc_time, wan
 from tests.simulator.conftest import mblogs, search_params
 
-CAPTURE = Path(__file__).resolve().parents[3] / "shared/fixtures/real/weibo/m_weibo_cn_getIndex_cards_excerpt.pyliteral.txt"
+CAPTURE = (
+    Path(__file__).resolve().parents[3]
+    / "shared/fixtures/real/weibo/m_weibo_cn_getIndex_cards_excerpt.pyliteral.txt"
+)
 # Card-level keys of a user timeline (not of search) and badges of that one user.
 TIMELINE_ONLY = {"profile_type_id", "since_id", "timestamp", "total", "reward_scheme"}
 RFC_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} \+0800 \d{4}$")
-RELATIVE_RE = re.compile(r"^(刚刚|\d+分钟前|\d+小时前|今天 \d\d:\d\d|昨天 \d\d:\d\d|\d\d-\d\d|\d{4}-\d\d-\d\d)$")
+RELATIVE_RE = re.compile(
+    r"^(刚刚|\d+分钟前|\d+小时前|今天 \d\d:\d\d|昨天 \d\d:\d\d|\d\d-\d\d|\d{4}-\d\d-\d\d)$"
+)
 
 
 def plain(text_html: str) -> str:
@@ -41,7 +46,9 @@ def all_keys(obj: object, out: set[str]) -> set[str]:
 def crawl(client: httpx.Client, keyword: str, search_type: int = 61) -> tuple[list[dict], int]:
     posts, page = [], 1
     while True:
-        payload = client.get("/api/container/getIndex", params=search_params(keyword, search_type, page)).json()
+        payload = client.get(
+            "/api/container/getIndex", params=search_params(keyword, search_type, page)
+        ).json()
         assert payload["ok"] == 1
         if not payload["data"]["cards"]:
             return posts, page
@@ -58,7 +65,9 @@ def test_search_has_every_field_of_the_real_capture(weibo: httpx.Client) -> None
     assert expected - seen == set()
 
 
-def test_search_pages_cover_the_truth_exactly_once_then_end_empty(sim: Simulator, weibo: httpx.Client) -> None:
+def test_search_pages_cover_the_truth_exactly_once_then_end_empty(
+    sim: Simulator, weibo: httpx.Client
+) -> None:
     posts, last = crawl(weibo, "鲜果时光")
     ids = [m["id"] for m in posts]
     truth = {t["post_id"] for t in sim.truth("weibo", kind="post", keyword="鲜果时光")}
@@ -82,8 +91,10 @@ def test_display_quirks_strings_times_regions(sim: Simulator, weibo: httpx.Clien
     posts = crawl(weibo, "小鹿", 1)[0] + crawl(weibo, "鲜果", 1)[0]
     assert all(RFC_RE.match(m["created_at"]) or RELATIVE_RE.match(m["created_at"]) for m in posts)
     assert any(RFC_RE.match(m["created_at"]) for m in posts)
-    assert any(isinstance(m["user"]["followers_count"], str) and m["user"]["followers_count"].endswith("万")
-               for m in posts)
+    assert any(
+        isinstance(m["user"]["followers_count"], str) and m["user"]["followers_count"].endswith("万")
+        for m in posts
+    )
     counts = [m[k] for m in posts for k in ("attitudes_count", "comments_count", "reposts_count")]
     assert any(isinstance(c, int) for c in counts) and any(isinstance(c, str) for c in counts)
     assert any(m.get("region_name", "").startswith("发布于 ") for m in posts)
@@ -120,7 +131,9 @@ def test_hotflow_pages_with_max_id_until_zero(sim: Simulator, weibo: httpx.Clien
             assert com["source"].startswith("来自")
             got += [r["idstr"] for r in (com["comments"] or [])]
         max_id, pages = body["data"]["max_id"], pages + 1
-    expected = {t["post_id"] for t in sim.truth("weibo", kind="comment") if t["parent_post_id"] == post.post_id}
+    expected = {
+        t["post_id"] for t in sim.truth("weibo", kind="comment") if t["parent_post_id"] == post.post_id
+    }
     assert sorted(got) == sorted(expected) and pages == -(-len(post.replies) // 4)
     assert weibo.get("/comments/hotflow", params={"id": "1", "mid": "1"}).json()["ok"] == 0
 
@@ -128,7 +141,9 @@ def test_hotflow_pages_with_max_id_until_zero(sim: Simulator, weibo: httpx.Clien
 def test_comment_times_mix_rfc_and_relative(sim: Simulator, weibo: httpx.Client) -> None:
     forms = set()
     for post in sim.world.posts["weibo"][:60]:
-        for com in weibo.get("/comments/hotflow", params={"id": post.post_id, "mid": post.post_id}).json()["data"]["data"]:
+        for com in weibo.get("/comments/hotflow", params={"id": post.post_id, "mid": post.post_id}).json()[
+            "data"
+        ]["data"]:
             forms.add("rfc" if RFC_RE.match(com["created_at"]) else "relative")
             assert RFC_RE.match(com["created_at"]) or RELATIVE_RE.match(com["created_at"]), com["created_at"]
     assert forms == {"rfc", "relative"}
@@ -140,7 +155,10 @@ def test_cookie_check_config_and_session_expiry(sim: Simulator) -> None:
     assert httpx.get(f"{base}/api/config").json()["data"]["login"] is False
     cookies = sim.issue_session("weibo")
     assert httpx.get(f"{base}/api/config", cookies=cookies).json()["data"]["login"] is True
-    assert httpx.get(f"{base}/comments/hotflow", params={"id": "1"}, cookies={"SUB": "forged"}).status_code == 432
+    assert (
+        httpx.get(f"{base}/comments/hotflow", params={"id": "1"}, cookies={"SUB": "forged"}).status_code
+        == 432
+    )
     fresh = Simulator(seed=1, platforms=("weibo",), posts_per_brand=3).start()
     try:
         c = fresh.issue_session("weibo")

@@ -37,22 +37,38 @@ def test_corpus_covers_every_category_urgency_and_signal(sim: Simulator) -> None
     posts = [t for t in sim.truth() if t["kind"] != "comment"]
     pairs = {(t["label"]["category"], t["label"]["urgency"]) for t in posts if t["label"]["is_complaint"]}
     for cat in CATEGORIES:
-        for urg in (("非常紧急",) if cat == "食用不适" else ("非常紧急", "紧急", "一般")):
+        for urg in ("非常紧急",) if cat == "食用不适" else ("非常紧急", "紧急", "一般"):
             assert (cat, urg) in pairs, (cat, urg)
     types = {t["label"]["type"] for t in posts}
     assert set(NON_COMPLAINT_TYPES) - {"hostile"} <= types
     signals = Counter(s for t in posts for s in t["label"]["signals"])
     for key in ESCALATION_KEYS:
         assert signals[f"escalation:{key}"], key
-    for sig in ("health", "bulk", "viral", "big_v", "pii:phone", "pii:order", "pii:email", "crisis", "hostile"):
+    for sig in (
+        "health",
+        "bulk",
+        "viral",
+        "big_v",
+        "pii:phone",
+        "pii:order",
+        "pii:email",
+        "crisis",
+        "hostile",
+    ):
         assert signals[sig], sig
     text = "\n".join(t["text"] for t in posts)
     assert all(w in text for w in ESCALATION_WORDS)
-    assert re.search(r"1[3-9]\d{9}", text) and re.search(r"订单号\d{18}", text) and re.search(r"@(qq|163|126)\.com", text)
+    assert (
+        re.search(r"1[3-9]\d{9}", text)
+        and re.search(r"订单号\d{18}", text)
+        and re.search(r"@(qq|163|126)\.com", text)
+    )
     ads = [t["text"] for t in posts if t["label"]["type"] == "ad"]
     assert any("投诉" in a or "退款" in a for a in ads)
-    assert all(any(n in t["text"] or n in (t["title"] or "") for n in ("鲜果", "XGSG", "小鹿", "XLBB"))
-               for t in posts)
+    assert all(
+        any(n in t["text"] or n in (t["title"] or "") for n in ("鲜果", "XGSG", "小鹿", "XLBB"))
+        for t in posts
+    )
 
 
 def test_labels_agree_with_the_rubric_thresholds(sim: Simulator) -> None:
@@ -82,8 +98,14 @@ def test_crisis_bursts_near_identical_reposts_across_platforms(sim: Simulator) -
 
 
 def test_scale_knob_and_window() -> None:
-    sim = Simulator(seed=2, platforms=("weibo", "heimao"), posts_per_brand={"weibo": 2500, "heimao": 2500},
-                    comments_per_post=(0, 0), crisis=False, now=NOW)
+    sim = Simulator(
+        seed=2,
+        platforms=("weibo", "heimao"),
+        posts_per_brand={"weibo": 2500, "heimao": 2500},
+        comments_per_post=(0, 0),
+        crisis=False,
+        now=NOW,
+    )
     posts = sim.truth(kind=None)
     assert Counter(t["platform"] for t in posts) == {"weibo": 5000, "heimao": 5000}
     assert all(NOW - timedelta(days=7) < t["published_at"] < NOW for t in posts)
@@ -91,16 +113,21 @@ def test_scale_knob_and_window() -> None:
 
 
 def test_live_mode_publishes_and_grows_engagement() -> None:
-    with Simulator(seed=4, platforms=("weibo", "heimao"), posts_per_brand=5, live=True, live_interval=0.1,
-                   live_posts=2) as sim:
+    with Simulator(
+        seed=4, platforms=("weibo", "heimao"), posts_per_brand=5, live=True, live_interval=0.1, live_posts=2
+    ) as sim:
         before = len(sim.truth())
-        recent = [p for p in sim.world.posts["weibo"] if p.published_at > datetime.now(UTC) - timedelta(hours=24)]
+        recent = [
+            p for p in sim.world.posts["weibo"] if p.published_at > datetime.now(UTC) - timedelta(hours=24)
+        ]
         likes = sum(p.likes + p.shares for p in recent)
         time.sleep(0.8)
         after = sim.truth()
         assert len(after) >= before + 6
-        newest = max((t for t in after if t["platform"] == "weibo" and t["kind"] == "post"),
-                     key=lambda t: t["published_at"])
+        newest = max(
+            (t for t in after if t["platform"] == "weibo" and t["kind"] == "post"),
+            key=lambda t: t["published_at"],
+        )
         assert datetime.now(UTC) - newest["published_at"] < timedelta(seconds=5)
         assert sum(p.likes + p.shares for p in recent) > likes
         kw = newest["brand"]
@@ -113,17 +140,33 @@ def test_admin_publish_boost_truth_reset() -> None:
     with Simulator(seed=9, platforms=("weibo", "heimao"), posts_per_brand=4) as sim, httpx.Client() as c:
         admin = sim.url + "/__admin"
         base = len(c.get(admin + "/truth").json())
-        made = c.post(admin + "/publish", json={"count": 3, "platform": "weibo", "brand": "小鹿宝贝",
-                                                "type": "complaint", "category": "退换货", "urgency": "紧急"}).json()
-        assert len(made) == 3 and all(m["label"]["category"] == "退换货" and m["brand"] == "小鹿宝贝" for m in made)
-        assert len(c.get(admin + "/truth", params={"platform": "weibo"}).json()) == \
-            len(sim.truth("weibo")) and len(sim.truth()) == base + 3
-        boosted = c.post(admin + "/boost", json={"platform": "weibo", "post_id": made[0]["post_id"],
-                                                 "likes": 5000}).json()
+        made = c.post(
+            admin + "/publish",
+            json={
+                "count": 3,
+                "platform": "weibo",
+                "brand": "小鹿宝贝",
+                "type": "complaint",
+                "category": "退换货",
+                "urgency": "紧急",
+            },
+        ).json()
+        assert len(made) == 3 and all(
+            m["label"]["category"] == "退换货" and m["brand"] == "小鹿宝贝" for m in made
+        )
+        assert (
+            len(c.get(admin + "/truth", params={"platform": "weibo"}).json()) == len(sim.truth("weibo"))
+            and len(sim.truth()) == base + 3
+        )
+        boosted = c.post(
+            admin + "/boost", json={"platform": "weibo", "post_id": made[0]["post_id"], "likes": 5000}
+        ).json()
         assert boosted["likes"] >= 5000 and boosted["label"]["urgency"] == "非常紧急"
         assert c.post(admin + "/boost", json={"platform": "weibo", "post_id": "0"}).status_code == 404
         cookies = c.post(admin + "/sessions", json={"platform": "weibo"}).json()["cookies"]
-        assert httpx.get(sim.base_url("weibo") + "/api/config", cookies=cookies).json()["data"]["login"] is True
+        assert (
+            httpx.get(sim.base_url("weibo") + "/api/config", cookies=cookies).json()["data"]["login"] is True
+        )
         assert c.post(admin + "/reset").json()["ok"] is True
         assert len(sim.truth()) == base
         assert c.get(admin + "/").json()["platforms"]["heimao"] == sim.base_url("heimao")
@@ -139,12 +182,24 @@ def test_bad_construction_is_refused() -> None:
 def test_brands_as_names_lists_dicts_or_config() -> None:
     from crawler.config import config_from_dict
 
-    sim = Simulator(brands=["甲品牌", ["乙品牌", "乙乙"], {"name": "丙品牌", "heimao_couid": ["42"]}],
-                    platforms=("heimao",), posts_per_brand=1, crisis=False)
-    assert [(b.name, b.aliases) for b in sim.ctx.brands] == [("甲品牌", ()), ("乙品牌", ("乙乙",)), ("丙品牌", ())]
+    sim = Simulator(
+        brands=["甲品牌", ["乙品牌", "乙乙"], {"name": "丙品牌", "heimao_couid": ["42"]}],
+        platforms=("heimao",),
+        posts_per_brand=1,
+        crisis=False,
+    )
+    assert [(b.name, b.aliases) for b in sim.ctx.brands] == [
+        ("甲品牌", ()),
+        ("乙品牌", ("乙乙",)),
+        ("丙品牌", ()),
+    ]
     assert sim.ctx.brands[2].couid == "42" and sim.ctx.brands[0].couid.isdigit()
-    cfg = config_from_dict({"brands": [{"name": "丁品牌", "aliases": ["丁丁"], "heimao_couid": ["7"]}],
-                            "platforms": {"heimao": {"signature_secret": "abc"}}})
+    cfg = config_from_dict(
+        {
+            "brands": [{"name": "丁品牌", "aliases": ["丁丁"], "heimao_couid": ["7"]}],
+            "platforms": {"heimao": {"signature_secret": "abc"}},
+        }
+    )
     from_cfg = Simulator(cfg=cfg, platforms=("heimao",), posts_per_brand=1)
     assert from_cfg.ctx.brands[0].couid == "7" and from_cfg.ctx.options.heimao_secret == "abc"
     assert {t["extra"]["couid"] for t in from_cfg.truth()} == {"7"}
@@ -164,9 +219,18 @@ def test_the_crisis_names_one_product_on_every_platform() -> None:
     from simulator import Simulator
 
     with Simulator(seed=5, brands=["鲜果时光"], posts_per_brand=20, comments_per_post=(0, 0)) as sim:
-        crisis = [r for p in ("weibo", "xiaohongshu", "douyin", "heimao") for r in sim.truth(p, brand="鲜果时光")
-                  if r.get("crisis")]
+        crisis = [
+            r
+            for p in ("weibo", "xiaohongshu", "douyin", "heimao")
+            for r in sim.truth(p, brand="鲜果时光")
+            if r.get("crisis")
+        ]
     assert {r["platform"] for r in crisis} == {"weibo", "xiaohongshu", "douyin", "heimao"}
-    original = next(r for r in crisis if r["platform"] == "weibo" and "食品安全#" in r["text"] and not
-                    (r.get("extra") or {}).get("repost_of"))
+    original = next(
+        r
+        for r in crisis
+        if r["platform"] == "weibo"
+        and "食品安全#" in r["text"]
+        and not (r.get("extra") or {}).get("repost_of")
+    )
     assert all(original["text"].split("。")[0] in r["text"] for r in crisis)  # the story, product included

@@ -61,10 +61,21 @@ max_retries = 2
 timeout_seconds = 3
 max_comment_pages = 3
 """
-SMALL_WORLD = {"posts_per_brand": 12, "comments_per_post": [0, 4], "crisis_size": 6,
-               "platforms": ["xiaohongshu", "douyin"]}
-FAST = {"YUQING_BACKOFF_BASE": 0.05, "YUQING_BACKOFF_MAX": 0.2, "DOWNLOAD_TIMEOUT": 3, "RETRY_TIMES": 2,
-        "YUQING_STORE_FLUSH_SECONDS": 0, "AUTOTHROTTLE_ENABLED": False, "YUQING_RATE_LIMIT_PER_MINUTE": 0}
+SMALL_WORLD = {
+    "posts_per_brand": 12,
+    "comments_per_post": [0, 4],
+    "crisis_size": 6,
+    "platforms": ["xiaohongshu", "douyin"],
+}
+FAST = {
+    "YUQING_BACKOFF_BASE": 0.05,
+    "YUQING_BACKOFF_MAX": 0.2,
+    "DOWNLOAD_TIMEOUT": 3,
+    "RETRY_TIMES": 2,
+    "YUQING_STORE_FLUSH_SECONDS": 0,
+    "AUTOTHROTTLE_ENABLED": False,
+    "YUQING_RATE_LIMIT_PER_MINUTE": 0,
+}
 
 
 def live_chromium() -> list[int]:
@@ -72,7 +83,10 @@ def live_chromium() -> list[int]:
     found = []
     for proc in psutil.process_iter(["name", "status"]):
         try:
-            if "chrom" not in (proc.info["name"] or "").lower() or proc.info["status"] == psutil.STATUS_ZOMBIE:
+            if (
+                "chrom" not in (proc.info["name"] or "").lower()
+                or proc.info["status"] == psutil.STATUS_ZOMBIE
+            ):
                 continue
             if proc.environ().get("YUQING_XD_MARK") == MARK:
                 found.append(proc.pid)
@@ -98,7 +112,9 @@ def xhs_capture(shared_dir: Path):  # type: ignore[no-untyped-def]
     """Load a real Xiaohongshu capture: the response inside the dataset wrapper ``[ ... ]``."""
 
     def load(name: str) -> dict[str, Any]:
-        data = json.loads((shared_dir / "fixtures" / "real" / "xiaohongshu" / f"{name}.json").read_text("utf-8"))
+        data = json.loads(
+            (shared_dir / "fixtures" / "real" / "xiaohongshu" / f"{name}.json").read_text("utf-8")
+        )
         return data[0] if isinstance(data, list) else data
 
     return load
@@ -110,23 +126,41 @@ def douyin_fixture(name: str) -> dict[str, Any]:
 
 def write_config(tmp_path: Path, extra: str = "") -> Path:
     path = tmp_path / "yuqing.toml"
-    path.write_text(CONFIG.format(data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'yuqing.db'}") + extra,
-                    encoding="utf-8")
+    path.write_text(
+        CONFIG.format(data=tmp_path / "data", db=f"sqlite:///{tmp_path / 'yuqing.db'}") + extra,
+        encoding="utf-8",
+    )
     return path
 
 
-def run_plan(tmp_path: Path, steps: list[dict[str, Any]], *, timeout: float = 150,
-             settings: dict[str, Any] | None = None, sim: dict[str, Any] | None = None,
-             config: Path | None = None) -> dict[str, Any]:
+def run_plan(
+    tmp_path: Path,
+    steps: list[dict[str, Any]],
+    *,
+    timeout: float = 150,
+    settings: dict[str, Any] | None = None,
+    sim: dict[str, Any] | None = None,
+    config: Path | None = None,
+) -> dict[str, Any]:
     """Run ``steps`` in the scenario runner subprocess (tests/xd/runner.py); its results + ground truth."""
     out = tmp_path / "runner-out.json"
-    plan = {"config": str(config or write_config(tmp_path)), "out": str(out), "sim": sim or SMALL_WORLD,
-            "settings": {**FAST, **(settings or {})}, "steps": steps,
-            "keywords": {"xiaohongshu": ["鲜果时光", "小鹿宝贝"], "douyin": ["鲜果时光", "小鹿宝贝"]}}
+    plan = {
+        "config": str(config or write_config(tmp_path)),
+        "out": str(out),
+        "sim": sim or SMALL_WORLD,
+        "settings": {**FAST, **(settings or {})},
+        "steps": steps,
+        "keywords": {"xiaohongshu": ["鲜果时光", "小鹿宝贝"], "douyin": ["鲜果时光", "小鹿宝贝"]},
+    }
     plan_file = tmp_path / "plan.json"
     plan_file.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
-    proc = subprocess.run([sys.executable, str(HERE / "runner.py"), str(plan_file)], capture_output=True, text=True,
-                          timeout=timeout, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "runner.py"), str(plan_file)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=tmp_path,
+    )
     if os.environ.get("XD_DEBUG"):
         print(proc.stderr[-5000:])
     assert out.exists(), f"runner failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
@@ -140,7 +174,9 @@ def stored(tmp_path: Path, platform: str) -> list[dict[str, Any]]:
     from crawler.storage.mentions import MENTIONS
 
     with make_engine(f"sqlite:///{tmp_path / 'yuqing.db'}").connect() as conn:
-        return [dict(r) for r in conn.execute(select(MENTIONS).where(MENTIONS.c.platform == platform)).mappings()]
+        return [
+            dict(r) for r in conn.execute(select(MENTIONS).where(MENTIONS.c.platform == platform)).mappings()
+        ]
 
 
 def runs(tmp_path: Path) -> list[dict[str, Any]]:

@@ -61,8 +61,10 @@ def main(plan_path: str) -> None:
         sim_settings = spider_class(platform).simulator_settings(sim)
         if step.get("cookies") == "store":  # use the stored `yuqing login` sessions, in turn
             sim_settings[f"{platform.upper()}_COOKIES"] = ""
-        settings.setdict({**sim_settings, **step.get("settings", {}), "YUQING_SUMMARY_FILE": str(summary)},
-                         priority="cmdline")
+        settings.setdict(
+            {**sim_settings, **step.get("settings", {}), "YUQING_SUMMARY_FILE": str(summary)},
+            priority="cmdline",
+        )
         crawler = Crawler(spider_class(platform), settings)
         before = len(sim.request_log(platform))
         d = runner.crawl(crawler, brand=step["brand"])
@@ -84,19 +86,31 @@ def main(plan_path: str) -> None:
                     yield crawl(step, n)
                 elif op == "fault":
                     sim.clear_faults()
-                    sim.set_fault(step["platform"], step["kind"], rate=step.get("rate", 1.0), path=step.get("path"),
-                                  **step.get("options", {}))
+                    sim.set_fault(
+                        step["platform"],
+                        step["kind"],
+                        rate=step.get("rate", 1.0),
+                        path=step.get("path"),
+                        **step.get("options", {}),
+                    )
                 elif op == "clear":
                     sim.clear_faults()
                 elif op == "sessions":
                     for account in step["accounts"]:
                         store.save(Session(step["platform"], account, sim.issue_session(step["platform"])))
         finally:
-            matching = {f"{p}:{kw}": [r["post_id"] for r in sim.truth(p, keyword=kw)]
-                        for p, kws in plan.get("keywords", {}).items() for kw in kws}
+            matching = {
+                f"{p}:{kw}": [r["post_id"] for r in sim.truth(p, keyword=kw)]
+                for p, kws in plan.get("keywords", {}).items()
+                for kw in kws
+            }
             sessions = {p: {s.account: s.status for s in store.stored(p)} for p in ("xiaohongshu", "douyin")}
-            out = {"results": results, "matching": matching, "sessions": sessions,
-                   "truth": [_jsonable(r) for r in sim.truth() if r["platform"] in ("xiaohongshu", "douyin")]}
+            out = {
+                "results": results,
+                "matching": matching,
+                "sessions": sessions,
+                "truth": [_jsonable(r) for r in sim.truth() if r["platform"] in ("xiaohongshu", "douyin")],
+            }
             Path(plan["out"]).write_text(json.dumps(out, ensure_ascii=False, default=str), encoding="utf-8")
             reactor.stop()
 

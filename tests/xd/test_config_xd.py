@@ -25,14 +25,20 @@ def test_custom_signer_path_is_accepted() -> None:
     assert cfg.platforms.xiaohongshu.signer == "mysigners.xhs:make"
 
 
-@pytest.mark.parametrize(("platforms", "message"), [
-    ({"xiaohongshu": {"signer": "magic"}}, "platforms.xiaohongshu.signer: unknown signer 'magic'"),
-    ({"douyin": {"signer": "command"}}, "signer = 'command' needs sign_command"),
-    ({"douyin": {"mode": "spider"}}, "platforms.douyin.mode"),
-    ({"xiaohongshu": {"web_url": "www.xiaohongshu.com"}}, "platforms.xiaohongshu.web_url: not an http(s) URL"),
-    ({"xiaohongshu": {"note_type": 5}}, "platforms.xiaohongshu.note_type"),
-    ({"douyin": {"max_scrolls": 0}}, "platforms.douyin.max_scrolls"),
-])
+@pytest.mark.parametrize(
+    ("platforms", "message"),
+    [
+        ({"xiaohongshu": {"signer": "magic"}}, "platforms.xiaohongshu.signer: unknown signer 'magic'"),
+        ({"douyin": {"signer": "command"}}, "signer = 'command' needs sign_command"),
+        ({"douyin": {"mode": "spider"}}, "platforms.douyin.mode"),
+        (
+            {"xiaohongshu": {"web_url": "www.xiaohongshu.com"}},
+            "platforms.xiaohongshu.web_url: not an http(s) URL",
+        ),
+        ({"xiaohongshu": {"note_type": 5}}, "platforms.xiaohongshu.note_type"),
+        ({"douyin": {"max_scrolls": 0}}, "platforms.douyin.max_scrolls"),
+    ],
+)
 def test_bad_values_name_the_key(platforms, message) -> None:
     with pytest.raises(ConfigError) as err:
         _cfg(platforms)

@@ -15,11 +15,17 @@ from tests.xd.conftest import douyin_fixture
 
 def test_search_page_takes_aweme_info_and_every_mix_item() -> None:
     page = d.parse_search_page(douyin_fixture("douyin_search"), brand="鲜果时光", keyword="鲜果时光")
-    assert [i.post_id for i in page.items] == ["7312345678901234567", "7312345678901230001", "7312345678901230002"]
+    assert [i.post_id for i in page.items] == [
+        "7312345678901234567",
+        "7312345678901230001",
+        "7312345678901230002",
+    ]
     assert page.skipped == 1  # the user card
     assert page.cursor == 15 and page.search_id == "20251122153012ABCDEF0123456789"
     first, note, second = page.items
-    assert first.text.startswith("鲜果时光的芒果冰沙") and first.published_at == datetime.fromtimestamp(1763880000, UTC)
+    assert first.text.startswith("鲜果时光的芒果冰沙") and first.published_at == datetime.fromtimestamp(
+        1763880000, UTC
+    )
     assert (first.likes, first.comments, first.shares, first.collects) == (1203, 87, 45, 12)
     assert first.author_followers == 15320 and first.author_verified is False and first.ip_region == "广东"
     assert first.url == "https://www.douyin.com/video/7312345678901234567"
@@ -42,19 +48,45 @@ def test_comment_page() -> None:
     assert reply.published_at == datetime.fromtimestamp(1763882000, UTC)
 
 
-@pytest.mark.parametrize(("status", "body", "first", "error", "kind"), [
-    (200, b"", False, Blocked, ErrorKind.SIGNATURE_REJECTED),
-    (200, b"   \n", False, Blocked, ErrorKind.SIGNATURE_REJECTED),
-    (200, "<html><head><title>验证码中间页</title></head><body><div id='captcha-verify-image'></div></body></html>",
-     False, Blocked, ErrorKind.CAPTCHA),
-    (200, b"blocked", False, Blocked, ErrorKind.IP_BLOCKED),
-    (200, json.dumps({"status_code": 0, "data": [], "has_more": 0}), True, Blocked, ErrorKind.RATE_LIMITED),
-    (200, json.dumps({"status_code": 8, "status_msg": "用户未登录"}), False, LoginRequired, ErrorKind.AUTH_EXPIRED),
-    (429, b"", False, Blocked, ErrorKind.RATE_LIMITED),
-    (502, b"bad gateway", False, ServerError, ErrorKind.SERVER_ERROR),
-    (200, b"{\"status_code\": 0, \"data\": [", False, UnexpectedPayload, ErrorKind.BAD_PAYLOAD),
-    (200, json.dumps({"status_code": 2483, "status_msg": "?"}), False, UnexpectedPayload, ErrorKind.BAD_PAYLOAD),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "first", "error", "kind"),
+    [
+        (200, b"", False, Blocked, ErrorKind.SIGNATURE_REJECTED),
+        (200, b"   \n", False, Blocked, ErrorKind.SIGNATURE_REJECTED),
+        (
+            200,
+            "<html><head><title>验证码中间页</title></head><body><div id='captcha-verify-image'></div></body></html>",
+            False,
+            Blocked,
+            ErrorKind.CAPTCHA,
+        ),
+        (200, b"blocked", False, Blocked, ErrorKind.IP_BLOCKED),
+        (
+            200,
+            json.dumps({"status_code": 0, "data": [], "has_more": 0}),
+            True,
+            Blocked,
+            ErrorKind.RATE_LIMITED,
+        ),
+        (
+            200,
+            json.dumps({"status_code": 8, "status_msg": "用户未登录"}),
+            False,
+            LoginRequired,
+            ErrorKind.AUTH_EXPIRED,
+        ),
+        (429, b"", False, Blocked, ErrorKind.RATE_LIMITED),
+        (502, b"bad gateway", False, ServerError, ErrorKind.SERVER_ERROR),
+        (200, b'{"status_code": 0, "data": [', False, UnexpectedPayload, ErrorKind.BAD_PAYLOAD),
+        (
+            200,
+            json.dumps({"status_code": 2483, "status_msg": "?"}),
+            False,
+            UnexpectedPayload,
+            ErrorKind.BAD_PAYLOAD,
+        ),
+    ],
+)
 def test_response_error_table(status, body, first, error, kind) -> None:
     with pytest.raises(error) as err:
         d.check_response(status, body, "http://sim/douyin/x", first_page=first)

@@ -31,7 +31,9 @@ def _close(shown: int, exact: int) -> bool:
     return shown == exact if exact < 10_000 else abs(shown - exact) <= 500
 
 
-def _check_fields(rows: list[dict[str, Any]], truth: dict[str, dict[str, Any]], *, exact_counts: bool) -> None:
+def _check_fields(
+    rows: list[dict[str, Any]], truth: dict[str, dict[str, Any]], *, exact_counts: bool
+) -> None:
     replies: dict[str, int] = {}
     for rec in truth.values():
         root = (rec.get("extra") or {}).get("root_id")
@@ -62,10 +64,20 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, A
     steps = [
         {"op": "crawl", "platform": "xiaohongshu", "brand": "鲜果时光", "label": "xhs"},
         {"op": "crawl", "platform": "douyin", "brand": "鲜果时光", "label": "dy"},
-        {"op": "crawl", "platform": "douyin", "brand": "小鹿宝贝", "label": "dy-api",
-         "settings": {"DOUYIN_MODE": "api"}},
-        {"op": "crawl", "platform": "xiaohongshu", "brand": "小鹿宝贝", "label": "xhs-browser-signer",
-         "settings": {"XIAOHONGSHU_SIGNER": "browser"}},
+        {
+            "op": "crawl",
+            "platform": "douyin",
+            "brand": "小鹿宝贝",
+            "label": "dy-api",
+            "settings": {"DOUYIN_MODE": "api"},
+        },
+        {
+            "op": "crawl",
+            "platform": "xiaohongshu",
+            "brand": "小鹿宝贝",
+            "label": "xhs-browser-signer",
+            "settings": {"XIAOHONGSHU_SIGNER": "browser"},
+        },
         {"op": "crawl", "platform": "xiaohongshu", "brand": "鲜果时光", "label": "xhs-again"},
         {"op": "crawl", "platform": "douyin", "brand": "鲜果时光", "label": "dy-again"},
     ]

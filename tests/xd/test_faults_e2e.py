@@ -46,22 +46,43 @@ def _steps() -> list[dict[str, Any]]:
         # Two logged-in Xiaohongshu accounts; the first one's session dies after the search page.
         {"op": "sessions", "platform": "xiaohongshu", "accounts": ["a", "b"]},
         {"op": "fault", "platform": "xiaohongshu", "kind": "auth_expired", "path": "/api/sns/web/v1/feed"},
-        {"op": "crawl", "platform": "xiaohongshu", "brand": "鲜果时光", "cookies": "store", "label": "xhs:expire"},
+        {
+            "op": "crawl",
+            "platform": "xiaohongshu",
+            "brand": "鲜果时光",
+            "cookies": "store",
+            "label": "xhs:expire",
+        },
         {"op": "clear"},
-        {"op": "crawl", "platform": "xiaohongshu", "brand": "鲜果时光", "cookies": "store", "label": "xhs:rotate"},
+        {
+            "op": "crawl",
+            "platform": "xiaohongshu",
+            "brand": "鲜果时光",
+            "cookies": "store",
+            "label": "xhs:rotate",
+        },
         # Douyin: search works, then the session is refused on the comment calls.
         {"op": "fault", "platform": "douyin", "kind": "auth_expired", "path": "/comment/list"},
         {"op": "crawl", "platform": "douyin", "brand": "鲜果时光", "label": "dy:expire"},
     ]
     for platform, kind, path, settings, _, _ in MATRIX:
         options = {"delay": 1.5} if kind == "timeout" else {}
-        steps += [{"op": "fault", "platform": platform, "kind": kind, "path": path, "options": options},
-                  {"op": "crawl", "platform": platform, "brand": "小鹿宝贝", "settings": settings,
-                   "label": f"{platform}:{kind}"}]
-    steps += [{"op": "clear"},
-              {"op": "crawl", "platform": "xiaohongshu", "brand": "小鹿宝贝", "label": "xhs:final"},
-              {"op": "crawl", "platform": "douyin", "brand": "鲜果时光", "label": "dy:final"},
-              {"op": "crawl", "platform": "douyin", "brand": "小鹿宝贝", "label": "dy:final2"}]
+        steps += [
+            {"op": "fault", "platform": platform, "kind": kind, "path": path, "options": options},
+            {
+                "op": "crawl",
+                "platform": platform,
+                "brand": "小鹿宝贝",
+                "settings": settings,
+                "label": f"{platform}:{kind}",
+            },
+        ]
+    steps += [
+        {"op": "clear"},
+        {"op": "crawl", "platform": "xiaohongshu", "brand": "小鹿宝贝", "label": "xhs:final"},
+        {"op": "crawl", "platform": "douyin", "brand": "鲜果时光", "label": "dy:final"},
+        {"op": "crawl", "platform": "douyin", "brand": "小鹿宝贝", "label": "dy:final2"},
+    ]
     return steps
 
 
@@ -72,11 +93,20 @@ def matrix(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, An
     return tmp, {**out, "by_label": {r["label"]: r for r in out["results"] if r.get("label")}}
 
 
-@pytest.mark.parametrize(("platform", "kind", "path", "settings", "error_kind", "transient"), MATRIX,
-                         ids=[f"{m[0]}-{m[1]}" for m in MATRIX])
-def test_fault_ends_in_the_right_crawl_run(matrix: tuple[Path, dict[str, Any]], platform: str, kind: str,
-                                           path: str | None, settings: dict[str, Any], error_kind: str,
-                                           transient: bool) -> None:
+@pytest.mark.parametrize(
+    ("platform", "kind", "path", "settings", "error_kind", "transient"),
+    MATRIX,
+    ids=[f"{m[0]}-{m[1]}" for m in MATRIX],
+)
+def test_fault_ends_in_the_right_crawl_run(
+    matrix: tuple[Path, dict[str, Any]],
+    platform: str,
+    kind: str,
+    path: str | None,
+    settings: dict[str, Any],
+    error_kind: str,
+    transient: bool,
+) -> None:
     _, out = matrix
     run = out["by_label"][f"{platform}:{kind}"]
     assert run["error_kind"] == error_kind, run

@@ -24,28 +24,34 @@ PHONE = {"xiaohongshu": ("qr_id", r"qrId=(\d+)"), "douyin": ("token", r"token=([
 
 def _config(tmp: Path, sim: Simulator) -> Path:
     path = tmp / "yuqing.toml"
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [project]
-data_dir = "{tmp / 'data'}"
+data_dir = "{tmp / "data"}"
 [storage]
-url = "sqlite:///{tmp / 'y.db'}"
+url = "sqlite:///{tmp / "y.db"}"
 [[brands]]
 name = "鲜果时光"
 [platforms.weibo]
-base_url = "{sim.base_url('weibo')}"
+base_url = "{sim.base_url("weibo")}"
 [platforms.xiaohongshu]
-base_url = "{sim.base_url('xiaohongshu')}"
-web_url = "{sim.base_url('xiaohongshu')}"
+base_url = "{sim.base_url("xiaohongshu")}"
+web_url = "{sim.base_url("xiaohongshu")}"
 [platforms.douyin]
-base_url = "{sim.base_url('douyin')}"
-""", encoding="utf-8")
+base_url = "{sim.base_url("douyin")}"
+""",
+        encoding="utf-8",
+    )
     return path
 
 
 def _run(config: Path, *args: str) -> Result:
     """``yuqing --config CONFIG ARGS`` in-process (a headless machine: no DISPLAY)."""
-    return CliRunner().invoke(app, ["--config", str(config), *args],
-                              env={"COLUMNS": "250", "DISPLAY": None, "WAYLAND_DISPLAY": None})
+    return CliRunner().invoke(
+        app,
+        ["--config", str(config), *args],
+        env={"COLUMNS": "250", "DISPLAY": None, "WAYLAND_DISPLAY": None},
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,8 +61,9 @@ def sim() -> Simulator:
 
 
 @pytest.mark.parametrize("platform", ["xiaohongshu", "douyin"])
-def test_qr_login_stores_a_private_session_the_platform_accepts(tmp_path: Path, sim: Simulator,
-                                                                platform: str) -> None:
+def test_qr_login_stores_a_private_session_the_platform_accepts(
+    tmp_path: Path, sim: Simulator, platform: str
+) -> None:
     config = _config(tmp_path, sim)
     qr_file = tmp_path / "data" / "sessions" / platform / "qrcode.png"
     result: list[Result] = []

@@ -26,7 +26,9 @@ def test_saved_session_is_private(tmp_path: Path) -> None:
     assert not list(path.parent.glob(".*.tmp"))
 
 
-@pytest.mark.parametrize("content", ['["a1", "A"]', '"cookies"', '{"cookies": ["a1"]}', '{"saved_at": "yesterday"}', "{"])
+@pytest.mark.parametrize(
+    "content", ['["a1", "A"]', '"cookies"', '{"cookies": ["a1"]}', '{"saved_at": "yesterday"}', "{"]
+)
 def test_malformed_session_file_is_a_clear_error(tmp_path: Path, content: str) -> None:
     store = SessionStore(tmp_path / "sessions")
     path = store.save(Session("xiaohongshu", "main", {"a1": "A"}))
@@ -37,13 +39,16 @@ def test_malformed_session_file_is_a_clear_error(tmp_path: Path, content: str) -
         store.load("xiaohongshu", "main")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("a1=AAA; web_session=WWW", {"a1": "AAA", "web_session": "WWW"}),
-    ('[{"name": "sessionid", "value": "S", "domain": ".douyin.com"}]', {"sessionid": "S"}),
-    ('{"cookies": {"SUB": "x"}}', {"SUB": "x"}),
-    (".douyin.com\tTRUE\t/\tTRUE\t0\tsessionid\tS1\n# comment\n", {"sessionid": "S1"}),
-    ("\ufeffa=1;;b=2\n", {"a": "1", "b": "2"}),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("a1=AAA; web_session=WWW", {"a1": "AAA", "web_session": "WWW"}),
+        ('[{"name": "sessionid", "value": "S", "domain": ".douyin.com"}]', {"sessionid": "S"}),
+        ('{"cookies": {"SUB": "x"}}', {"SUB": "x"}),
+        (".douyin.com\tTRUE\t/\tTRUE\t0\tsessionid\tS1\n# comment\n", {"sessionid": "S1"}),
+        ("\ufeffa=1;;b=2\n", {"a": "1", "b": "2"}),
+    ],
+)
 def test_cookie_formats(text: str, expected: dict) -> None:
     assert parse_cookie_text(text) == expected
 
@@ -62,11 +67,20 @@ def test_cookie_file_errors(tmp_path: Path) -> None:
 def test_accounts_are_used_in_turn_and_expired_ones_skipped(tmp_path: Path) -> None:
     cookie_file = tmp_path / "b.txt"
     cookie_file.write_text("a1=B; web_session=WB")
-    cfg = config_from_dict({
-        "brands": [{"name": "x"}], "project": {"data_dir": str(tmp_path / "data")},
-        "platforms": {"xiaohongshu": {"accounts": [{"name": "a", "cookies": "a1=A; web_session=WA"},
-                                                     {"name": "b", "cookies_file": str(cookie_file)}]}},
-    })
+    cfg = config_from_dict(
+        {
+            "brands": [{"name": "x"}],
+            "project": {"data_dir": str(tmp_path / "data")},
+            "platforms": {
+                "xiaohongshu": {
+                    "accounts": [
+                        {"name": "a", "cookies": "a1=A; web_session=WA"},
+                        {"name": "b", "cookies_file": str(cookie_file)},
+                    ]
+                }
+            },
+        }
+    )
     store = SessionStore.from_config(cfg)
     store.save(Session("xiaohongshu", "c", {"a1": "C", "web_session": "WC"}))
     picks = [store.next_session("xiaohongshu", cfg).account for _ in range(6)]
@@ -77,7 +91,9 @@ def test_accounts_are_used_in_turn_and_expired_ones_skipped(tmp_path: Path) -> N
     store.mark("xiaohongshu", "c", "expired")
     with pytest.raises(LoginRequired) as err:
         store.next_session("xiaohongshu", cfg)
-    assert err.value.kind is ErrorKind.AUTH_EXPIRED and "yuqing login xiaohongshu --account a" in str(err.value)
+    assert err.value.kind is ErrorKind.AUTH_EXPIRED and "yuqing login xiaohongshu --account a" in str(
+        err.value
+    )
 
 
 def test_no_session_names_the_login_command(tmp_path: Path) -> None:
@@ -101,5 +117,14 @@ def test_session_json_never_holds_more_than_the_cookies(tmp_path: Path) -> None:
     store = SessionStore(tmp_path)
     path = store.save(Session("douyin", "main", {"sessionid": "S"}, user_agent="UA"))
     data = json.loads(path.read_text())
-    assert set(data) == {"platform", "account", "cookies", "source", "saved_at", "status", "status_reason",
-                         "user_agent", "expires_at"}
+    assert set(data) == {
+        "platform",
+        "account",
+        "cookies",
+        "source",
+        "saved_at",
+        "status",
+        "status_reason",
+        "user_agent",
+        "expires_at",
+    }

@@ -28,8 +28,14 @@ A1 = "19ab1e5ce48c3b3c5c50e2c040a801cfcca0a4ac50000571046"
 def test_xhshow_signer_headers_are_well_formed() -> None:
     from xhshow import Xhshow
 
-    headers = asyncio.run(XhshowSigner().sign("POST", "/api/sns/web/v1/search/notes",
-                                              cookies={"a1": A1, "web_session": "w"}, payload={"keyword": "鲜果"}))
+    headers = asyncio.run(
+        XhshowSigner().sign(
+            "POST",
+            "/api/sns/web/v1/search/notes",
+            cookies={"a1": A1, "web_session": "w"},
+            payload={"keyword": "鲜果"},
+        )
+    )
     assert headers["X-S"].startswith("XYS_") and headers["X-T"].isdigit() and len(headers["X-T"]) == 13
     assert len(headers["X-B3-Traceid"]) == 16 and int(headers["X-B3-Traceid"], 16) >= 0
     decoded = Xhshow().decode_xs(headers["X-S"])
@@ -79,18 +85,30 @@ def make_mine(cfg: object) -> _MySigner:
 def test_config_picks_builtin_and_custom_signers() -> None:
     cfg = config_from_dict({"brands": [{"name": "b"}]})
     assert isinstance(make_xhs_signer(cfg.platforms.xiaohongshu), XhshowSigner)
-    custom = config_from_dict({"brands": [{"name": "b"}], "platforms": {
-        "xiaohongshu": {"signer": "tests.xd.test_signing:make_mine"}}})
+    custom = config_from_dict(
+        {
+            "brands": [{"name": "b"}],
+            "platforms": {"xiaohongshu": {"signer": "tests.xd.test_signing:make_mine"}},
+        }
+    )
     signer = make_xhs_signer(custom.platforms.xiaohongshu)
     assert isinstance(signer, _MySigner) and isinstance(signer, XhsSigner)
 
 
 def test_command_signer_runs_a_program(tmp_path: Path) -> None:
     script = tmp_path / "sign.py"
-    script.write_text("import json,sys,hashlib\nd=json.load(sys.stdin)\n"
-                      "print(hashlib.md5((d['query']+d['user_agent']).encode()).hexdigest())\n")
-    cfg = config_from_dict({"brands": [{"name": "b"}], "platforms": {
-        "douyin": {"mode": "api", "signer": "command", "sign_command": f"{sys.executable} {script}"}}})
+    script.write_text(
+        "import json,sys,hashlib\nd=json.load(sys.stdin)\n"
+        "print(hashlib.md5((d['query']+d['user_agent']).encode()).hexdigest())\n"
+    )
+    cfg = config_from_dict(
+        {
+            "brands": [{"name": "b"}],
+            "platforms": {
+                "douyin": {"mode": "api", "signer": "command", "sign_command": f"{sys.executable} {script}"}
+            },
+        }
+    )
     signer = make_douyin_signer(cfg.platforms.douyin)
     assert isinstance(signer, CommandDouyinSigner) and isinstance(signer, DouyinSigner)
     import hashlib

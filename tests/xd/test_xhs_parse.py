@@ -33,14 +33,19 @@ def test_search_capture_parses_into_hits(xhs_capture) -> None:
 
 def test_detail_capture_parses_exact_time_region_and_share_count(xhs_capture) -> None:
     data = x.check_envelope(200, xhs_capture("xhs_feed_note_detail"), "u")
-    item = x.parse_note_detail(data, brand="b", keyword="k", xsec_token="TOK", web_url="http://sim/xiaohongshu")
+    item = x.parse_note_detail(
+        data, brand="b", keyword="k", xsec_token="TOK", web_url="http://sim/xiaohongshu"
+    )
     assert item is not None
     assert item.post_id == "68f4e9bf00000000070327cb" and item.kind == "post"
     assert item.published_at == datetime.fromtimestamp(1760881087, UTC)  # epoch milliseconds
     assert item.ip_region == "上海"
     assert (item.likes, item.collects, item.comments, item.shares) == (1, 1, 2, 0)  # share_count
     assert item.author_name == "红薯蜀" and item.text == "" and item.title is None
-    assert item.url == "http://sim/xiaohongshu/explore/68f4e9bf00000000070327cb?xsec_token=TOK&xsec_source=pc_search"
+    assert (
+        item.url
+        == "http://sim/xiaohongshu/explore/68f4e9bf00000000070327cb?xsec_token=TOK&xsec_source=pc_search"
+    )
     assert "video" not in item.raw["note_card"] and item.raw["note_card"]["image_count"] == 1
 
 
@@ -62,7 +67,8 @@ def test_sub_comment_capture(xhs_capture) -> None:
     data = x.check_envelope(200, xhs_capture("xhs_comment_sub_page"), "u")
     page = x.parse_sub_comment_page(data, brand="b", note_id="68f4e9bf00000000070327cb")
     assert [(i.post_id, i.extra["reply_to"]) for i in page.items] == [
-        ("68f599d50000000031002503", "68f599c10000000031002403")]
+        ("68f599d50000000031002503", "68f599c10000000031002403")
+    ]
     assert page.cursor is None
 
 
@@ -73,9 +79,19 @@ def test_more_replies_are_reported_with_their_cursor(xhs_capture) -> None:
     assert page.more_replies == [("68f599c10000000031002403", "68f599d50000000031002503")]
 
 
-@pytest.mark.parametrize(("value", "expected"), [
-    ("3496", 3496), ("1.2万", 12000), ("10万+", 100000), (57, 57), ("", 0), (None, 0), ("abc", 0), (True, 0),
-])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("3496", 3496),
+        ("1.2万", 12000),
+        ("10万+", 100000),
+        (57, 57),
+        ("", 0),
+        (None, 0),
+        ("abc", 0),
+        (True, 0),
+    ],
+)
 def test_string_counts(xhs_capture, value, expected) -> None:
     payload = copy.deepcopy(xhs_capture("xhs_search_notes"))
     payload["data"]["items"][0]["note_card"]["interact_info"]["liked_count"] = value
@@ -114,8 +130,12 @@ def test_changed_schema_names_the_missing_field(xhs_capture, breakage) -> None:
     with pytest.raises(UnexpectedPayload) as err:
         x.parse_search_page(payload["data"], brand="b", keyword="k")
     assert err.value.kind is ErrorKind.BAD_PAYLOAD
-    assert {"no_id": "items[].id", "no_card": "items[].note_card", "items_not_list": "data.items",
-            "bad_id_type": "bad id"}[breakage] in str(err.value)
+    assert {
+        "no_id": "items[].id",
+        "no_card": "items[].note_card",
+        "items_not_list": "data.items",
+        "bad_id_type": "bad id",
+    }[breakage] in str(err.value)
 
 
 def test_note_id_time_matches_the_detail_time(xhs_capture) -> None:
@@ -163,19 +183,27 @@ def test_huge_search_page_parses_fast(xhs_capture) -> None:
     assert time.perf_counter() - start < 5
 
 
-@pytest.mark.parametrize(("status", "body", "error", "kind"), [
-    (461, {}, Blocked, ErrorKind.CAPTCHA),
-    (471, {"code": 0}, Blocked, ErrorKind.CAPTCHA),
-    (406, {"code": -1, "success": False}, Blocked, ErrorKind.SIGNATURE_REJECTED),
-    (200, {"code": -1, "success": False, "msg": ""}, Blocked, ErrorKind.SIGNATURE_REJECTED),
-    (200, {"code": 300012, "success": False, "msg": "网络连接异常，请检查网络设置或重启试试"}, Blocked, ErrorKind.IP_BLOCKED),
-    (200, {"code": -100, "success": False, "msg": "登录已过期"}, LoginRequired, ErrorKind.AUTH_EXPIRED),
-    (200, {"code": 300011, "success": False, "msg": "账号异常"}, LoginRequired, ErrorKind.AUTH_EXPIRED),
-    (429, {}, Blocked, ErrorKind.RATE_LIMITED),
-    (200, {"code": 0, "success": True, "data": None}, UnexpectedPayload, ErrorKind.BAD_PAYLOAD),
-    (200, ["not", "an", "object"], UnexpectedPayload, ErrorKind.BAD_PAYLOAD),
-    (200, {"code": 12345, "success": False, "msg": "?"}, UnexpectedPayload, ErrorKind.BAD_PAYLOAD),
-])
+@pytest.mark.parametrize(
+    ("status", "body", "error", "kind"),
+    [
+        (461, {}, Blocked, ErrorKind.CAPTCHA),
+        (471, {"code": 0}, Blocked, ErrorKind.CAPTCHA),
+        (406, {"code": -1, "success": False}, Blocked, ErrorKind.SIGNATURE_REJECTED),
+        (200, {"code": -1, "success": False, "msg": ""}, Blocked, ErrorKind.SIGNATURE_REJECTED),
+        (
+            200,
+            {"code": 300012, "success": False, "msg": "网络连接异常，请检查网络设置或重启试试"},
+            Blocked,
+            ErrorKind.IP_BLOCKED,
+        ),
+        (200, {"code": -100, "success": False, "msg": "登录已过期"}, LoginRequired, ErrorKind.AUTH_EXPIRED),
+        (200, {"code": 300011, "success": False, "msg": "账号异常"}, LoginRequired, ErrorKind.AUTH_EXPIRED),
+        (429, {}, Blocked, ErrorKind.RATE_LIMITED),
+        (200, {"code": 0, "success": True, "data": None}, UnexpectedPayload, ErrorKind.BAD_PAYLOAD),
+        (200, ["not", "an", "object"], UnexpectedPayload, ErrorKind.BAD_PAYLOAD),
+        (200, {"code": 12345, "success": False, "msg": "?"}, UnexpectedPayload, ErrorKind.BAD_PAYLOAD),
+    ],
+)
 def test_envelope_error_table(status, body, error, kind) -> None:
     with pytest.raises(error) as err:
         x.check_envelope(status, body, "http://sim/api")
@@ -190,4 +218,5 @@ def test_search_id_is_base36_of_time_and_random() -> None:
 def test_query_encoding_matches_what_is_signed() -> None:
     params = x.comment_params("abc", "ABw5+/=", cursor="")
     assert x.encode_query(params) == (
-        "note_id=abc&cursor=&top_comment_id=&image_formats=jpg,webp,avif&xsec_token=ABw5%2B%2F%3D")
+        "note_id=abc&cursor=&top_comment_id=&image_formats=jpg,webp,avif&xsec_token=ABw5%2B%2F%3D"
+    )

@@ -23,8 +23,10 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_COVER = ("CREATE INDEX IF NOT EXISTS mentions_stats_brand_time ON mentions "
-          "(brand, published_at, sentiment, is_complaint, category)")
+_COVER = (
+    "CREATE INDEX IF NOT EXISTS mentions_stats_brand_time ON mentions "
+    "(brand, published_at, sentiment, is_complaint, category)"
+)
 _SQLITE_UP = [
     "CREATE VIRTUAL TABLE IF NOT EXISTS mentions_fts USING fts5("
     "tokens, content='mentions', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",

@@ -64,7 +64,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("kind", "channel", "ref", name="uq_alert_holds_kind_channel_ref"),
     )
     with op.batch_alter_table("alert_holds", schema=None) as batch_op:
-        batch_op.create_index("ix_alert_holds_pending", ["flushed_at", "kind", "brand", "channel"], unique=False)
+        batch_op.create_index(
+            "ix_alert_holds_pending", ["flushed_at", "kind", "brand", "channel"], unique=False
+        )
 
 
 def downgrade() -> None:

@@ -26,16 +26,23 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     with op.batch_alter_table("complaints", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("tags", sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()),
-                                                                     "postgresql"), nullable=True))
+        batch_op.add_column(
+            sa.Column(
+                "tags",
+                sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+                nullable=True,
+            )
+        )
         batch_op.create_index("ix_complaints_event", ["event_id", "status"], unique=False)
     with op.batch_alter_table("complaint_mentions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("relation", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True))
         batch_op.add_column(sa.Column("note", sa.Text(), nullable=True))
     # existing links: the record's own mention is its source, the others were the customer's repeats
-    op.execute("UPDATE complaint_mentions SET relation = CASE WHEN EXISTS (SELECT 1 FROM complaints c "
-               "WHERE c.id = complaint_mentions.complaint_id AND c.mention_id = complaint_mentions.mention_id) "
-               "THEN 'source' ELSE 'repeat' END")
+    op.execute(
+        "UPDATE complaint_mentions SET relation = CASE WHEN EXISTS (SELECT 1 FROM complaints c "
+        "WHERE c.id = complaint_mentions.complaint_id AND c.mention_id = complaint_mentions.mention_id) "
+        "THEN 'source' ELSE 'repeat' END"
+    )
 
 
 def downgrade() -> None:
