@@ -79,7 +79,7 @@ def run_once(
 ) -> dict[str, Any]:
     """One first run of the demo in a scratch directory (``keep``: this one, left in place afterwards);
     returns what the database and the receiver saw."""
-    from crawler.demo import run_demo
+    from simulator.demo.runner import run_demo
 
     work = keep or Path(tempfile.mkdtemp(prefix="yuqing-alert-quality-"))
     if keep is not None:

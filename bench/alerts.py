@@ -3,7 +3,7 @@
 - ``latency``: alert latency from a mention's arrival at the Store stage of the pipeline to
   the receiver, at a steady rate of risky mentions (default 50/s for 20 s). A producer
   thread stores them the way the crawl pipeline does (``upsert_mentions`` and, in the
-  same transaction, ``alerts.triage.triage`` — or ``alerts.outbox.enqueue`` directly when
+  same transaction, ``alerts.triage.run.triage`` — or ``alerts.delivery.outbox.enqueue`` directly when
   triage is missing, which the output says), flushing a batch every ``--batch-ms``; a
   separate ``yuqing alerts dispatch --loop`` process delivers to a signed webhook on the
   loopback receiver. Latency = receiver accept time − the mention's arrival time (so it
@@ -39,11 +39,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alerts.receiver import Receiver  # noqa: E402
 from bench.alerts_crisis import crisis_part, report_crisis  # noqa: E402
 from crawler.config import AppConfig, config_from_dict  # noqa: E402
 from crawler.storage.engine import dispose_engines, open_database  # noqa: E402
 from crawler.storage.mentions import upsert_mentions  # noqa: E402
+from simulator.receiver.server import Receiver  # noqa: E402
 
 PROBLEMS = ["喝完拉肚子要求退款", "杯子里有异物", "包装破损漏液", "客服不回复", "退款被拒", "配送超时两小时"]
 PRODUCTS = ["芒果冰沙", "鲜榨橙汁", "轻食杯", "草莓奶昔", "椰子水", "葡萄柚茶"]
@@ -129,11 +129,11 @@ def store_batch(engine: Any, cfg: AppConfig, rows: list[dict[str, Any]], use_tri
     with engine.begin() as conn:
         result = upsert_mentions(conn, rows)
         if use_triage:
-            from alerts.triage import triage
+            from alerts.triage.run import triage
 
             triage(conn, cfg, result.rows)
             return
-        from alerts.outbox import enqueue
+        from alerts.delivery.outbox import enqueue
 
         for (mention_id, _p, _post_id, _o), row in zip(result.rows, rows, strict=True):
             enqueue(
@@ -198,7 +198,7 @@ def produce(
 
 def baseline(rx: Receiver, cfg: AppConfig, n: int = 300) -> list[float]:
     """Latency of rendering, signing and POSTing the same kind of message directly."""
-    from alerts.channels import make_channel
+    from alerts.delivery.channels import make_channel
 
     ch = make_channel("bench", cfg.alerts.channels["bench"])
     rng = random.Random(3)
@@ -224,11 +224,11 @@ def baseline(rx: Receiver, cfg: AppConfig, n: int = 300) -> list[float]:
 
 def latency_part(args: argparse.Namespace) -> dict[str, Any]:
     try:
-        import alerts.triage  # noqa: F401
+        import alerts.triage.run  # noqa: F401
 
         use_triage, why = not args.no_triage, "--no-triage"
     except ImportError:
-        use_triage, why = False, "alerts.triage missing"
+        use_triage, why = False, "alerts.triage.run missing"
     tmp = Path(tempfile.mkdtemp(prefix="yuqing-bench-alerts-"))
     db_url, drop = _database(args, tmp)
     with Receiver() as rx:
@@ -286,7 +286,7 @@ def _latencies(rx: Receiver, arrivals: dict[str, float]) -> list[float]:
 def _start_dispatcher(cfg_file: Path, interval: float) -> subprocess.Popen[bytes]:
     code = (
         "import json,sys; from crawler.config import config_from_dict; from crawler.storage.engine import open_database;"
-        "from alerts.dispatch import run_loop; import signal, threading; stop=threading.Event();"
+        "from alerts.delivery.dispatch import run_loop; import signal, threading; stop=threading.Event();"
         "signal.signal(signal.SIGTERM, lambda *a: stop.set()); raw=json.load(open(sys.argv[1]));"
         "cfg=config_from_dict(raw); from loguru import logger; logger.remove(); logger.add(sys.stderr, level='WARNING');"
         "engine=open_database(cfg.database_url);"
@@ -373,7 +373,7 @@ def main() -> None:
         "--pg", default=None, help="PostgreSQL server URL (a temp database is created); default SQLite"
     )
     parser.add_argument(
-        "--no-triage", action="store_true", help="enqueue directly even if alerts.triage exists"
+        "--no-triage", action="store_true", help="enqueue directly even if alerts.triage.run exists"
     )
     parser.add_argument("--reposts", type=int, default=500, help="crisis: near-identical reposts")
     parser.add_argument("--crisis-batch", type=int, default=50, help="crisis: mentions per pipeline flush")

@@ -128,15 +128,15 @@ def crisis_config(db_url: str, data_dir: str, pr_url: str, kefu_url: str) -> dic
 def crisis_part(args: argparse.Namespace) -> dict[str, Any]:
     from sqlalchemy import func, select
 
-    from alerts.dispatch import dispatch_once
-    from alerts.receiver import Receiver
-    from alerts.registration import eligible
+    from alerts.complaints.registration import eligible
+    from alerts.delivery.dispatch import dispatch_once
     from alerts.rules import route
-    from alerts.triage import flush_digest, triage
+    from alerts.triage.run import flush_digest, triage
     from crawler.config import config_from_dict
     from crawler.storage.engine import dispose_engines, open_database
     from crawler.storage.mentions import upsert_mentions
     from crawler.storage.models import Alert, Complaint, ComplaintMention, Event
+    from simulator.receiver.server import Receiver
 
     n, size = int(getattr(args, "reposts", 500)), int(getattr(args, "crisis_batch", 50))
     tmp = Path(tempfile.mkdtemp(prefix="yuqing-bench-crisis-"))

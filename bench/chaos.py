@@ -9,7 +9,7 @@ against one SQLite database file. Two brands, every chosen platform.
 
 1. **Kills.** ``--kills`` times: start a crawl of a random (platform, brand) and kill it with
    SIGKILL at a random moment, at one of three points:
-   - ``child``: the crawl process itself (``python -m crawler.crawl``, under ``yuqing crawl``);
+   - ``child``: the crawl process itself (``python -m crawler.service.crawl_process``, under ``yuqing crawl``);
    - ``parent``: the ``yuqing crawl`` that supervises it;
    - ``service``: ``yuqing run`` (the scheduler, crawling every pair on a short schedule).
    After each kill every process that was part of it must be gone within 15 s (the crawl
@@ -95,7 +95,7 @@ def spawn(args: list[str], config: Path, log: Path) -> subprocess.Popen[bytes]:
     env["PYTHONPATH"] = str(ROOT)
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "--config", str(config), *args],
+            [sys.executable, "-m", "crawler.cli.app", "--config", str(config), *args],
             cwd=config.parent,
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -126,7 +126,7 @@ def crawl_child(pid: int, deadline: float) -> psutil.Process | None:
     while time.monotonic() < deadline:
         for p in family(pid)[1:]:
             try:
-                if "crawler.crawl" in " ".join(p.cmdline()):
+                if "crawler.service.crawl_process" in " ".join(p.cmdline()):
                     return p
             except psutil.NoSuchProcess:
                 continue

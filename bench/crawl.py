@@ -6,7 +6,7 @@
 In one run:
 1. the ceiling: the simulator's raw serving rate — the same search pages fetched by a
    plain async HTTP client (8 connections), as posts/s;
-2. the crawl: ``python -m crawler.crawl`` against the same simulator into a fresh
+2. the crawl: ``python -m crawler.service.crawl_process`` against the same simulator into a fresh
    database (SQLite temp file by default), with the production pipelines (normalise,
    sentiment analysis, batched upsert, triage). Reported: mentions/s over the crawl,
    the time spent parsing, analysing, storing (upsert + triage) and waiting (network,
@@ -137,8 +137,9 @@ def run_crawl_measured(argv: list[str], log: Path) -> tuple[int, float, int, flo
 
 
 def bench(args: argparse.Namespace) -> dict[str, Any]:
-    from crawler.crawl import crawl_argv, spider_class
+    from crawler.service.crawl_runner import crawl_argv
     from simulator import Simulator
+    from spiders import spider_class
 
     tmp = Path(tempfile.mkdtemp(prefix="yuqing-bench-"))
     db = args.database or f"sqlite:///{tmp / 'bench.db'}"
@@ -157,7 +158,7 @@ def bench(args: argparse.Namespace) -> dict[str, Any]:
         ceiling = pages_per_s * size
         summary_file = tmp / "summary.json"
         overrides = {
-            **spider_class(args.platform).simulator_settings(sim),
+            **sim.crawl_settings(args.platform),
             "YUQING_DATABASE_URL": db,
             "YUQING_SUMMARY_FILE": str(summary_file),
             "YUQING_RATE_LIMIT_PER_MINUTE": 0,
@@ -246,7 +247,7 @@ def xd_ceiling(sim: Any, platform: str) -> float:
 def _ceiling_client(platform: str, base: str, cookies: dict[str, str], secret: str) -> float:
     import httpx
 
-    from crawler.signing import XhshowSigner, json_body
+    from crawler.platform.signing import XhshowSigner, json_body
     from spiders import _douyin_api as dy
     from spiders import _xhs_api as xhs
 
@@ -341,8 +342,9 @@ def run_xd_measured(argv: list[str], log: Path) -> tuple[int, float, int, int]:
 
 def bench_xd(args: argparse.Namespace) -> dict[str, Any]:
     """Xiaohongshu through the xhshow-signed API, or Douyin through the real browser (default mode)."""
-    from crawler.crawl import crawl_argv, spider_class
+    from crawler.service.crawl_runner import crawl_argv
     from simulator import Simulator
+    from spiders import spider_class
 
     platform = args.platform
     posts = args.posts or XD_DEFAULT_POSTS[platform]
@@ -361,7 +363,7 @@ def bench_xd(args: argparse.Namespace) -> dict[str, Any]:
         ceiling = xd_ceiling(sim, platform)
         summary_file = tmp / "summary.json"
         overrides = {
-            **spider_class(platform).simulator_settings(sim),
+            **sim.crawl_settings(platform),
             "YUQING_DATABASE_URL": db,
             "YUQING_SUMMARY_FILE": str(summary_file),
             "YUQING_RATE_LIMIT_PER_MINUTE": 0,
@@ -426,7 +428,7 @@ def print_xd(r: dict[str, Any]) -> None:
 
 
 def overrides_workers(args: argparse.Namespace) -> int:
-    from crawler.analysis_pool import worker_count
+    from crawler.scraping.analysis_pool import worker_count
 
     return 0 if args.no_analysis else worker_count(args.analysis_workers)
 
@@ -442,7 +444,7 @@ def main() -> None:
     parser.add_argument("--database", help="database URL (default: a temp SQLite file)")
     parser.add_argument("--no-analysis", action="store_true", help="skip sentiment analysis in the pipeline")
     parser.add_argument(
-        "--no-triage", action="store_true", help="skip alerts.triage in the store transaction"
+        "--no-triage", action="store_true", help="skip alerts.triage.run in the store transaction"
     )
     parser.add_argument(
         "--analysis-workers", default="auto", help="analysis worker processes (auto, 0, 1 ...)"

@@ -42,11 +42,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
-from crawler.distributed import TaskQueue, connect  # noqa: E402
+from crawler.service.distributed import TaskQueue, connect  # noqa: E402
+from crawler.service.worker import wait_idle  # noqa: E402
 from crawler.storage.engine import dispose_engines, open_database  # noqa: E402
 from crawler.storage.models import Alert, AlertDelivery, ComplaintMention, DigestItem, Mention  # noqa: E402
 from crawler.storage.types import utcnow  # noqa: E402
-from crawler.worker import wait_idle  # noqa: E402
 
 M, A, D, CM, DI = (t.__table__ for t in (Mention, Alert, AlertDelivery, ComplaintMention, DigestItem))  # type: ignore[attr-defined]
 BRAND_NAMES = [
@@ -116,7 +116,7 @@ def write_config(
     lines.append("[platforms.xiaohongshu]\nenabled = false\n[platforms.douyin]\nenabled = false")
     if webhook:
         lines.append(
-            f'[alerts]\nhealth_channels = ["ops"]\n[alerts.channels.ops]\ntype = "webhook"\n'
+            f'[alerts]\nhealth_channels = ["ops"]\n[alerts.delivery.channels.ops]\ntype = "webhook"\n'
             f'url = "{webhook}"\nsecret = "{WEBHOOK_SECRET}"\n'
             '[[alerts.rules]]\nname = "complaints"\nchannels = ["ops"]\ncomplaints_only = true'
         )
@@ -136,7 +136,7 @@ def spawn(args: list[str], config: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "YUQING_DATABASE_URL")}
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "--config", str(config), *args],
+            [sys.executable, "-m", "crawler.cli.app", "--config", str(config), *args],
             cwd=ROOT,
             stdout=fh,
             stderr=subprocess.STDOUT,
@@ -243,8 +243,8 @@ def summary(values: list[float]) -> dict[str, Any]:
 
 
 def latency(minutes: float, *, admin_url: str, redis_url: str, tmp: Path) -> dict[str, Any]:
-    from alerts.receiver import Receiver
     from simulator import Simulator
+    from simulator.receiver.server import Receiver
 
     prefix = f"yqbench{uuid.uuid4().hex[:6]}"
     work = tmp / "latency"

@@ -2,7 +2,7 @@
 
     python bench/query.py [--rows 1000000] [--repeat 25] [--pg URL] [--skip-pg] [--skip-sqlite] [--keep]
 
-Generates realistic mentions (``crawler.fakedata``: 4 brands over 180 days, Chinese
+Generates realistic mentions (``simulator.fakedata.mentions``: 4 brands over 180 days, Chinese
 texts with their jieba tokens and analysis columns) once, streaming them into a temp
 SQLite file (``executemany``, one transaction) and a temp PostgreSQL database
 (``COPY``), both migrated to head (FTS5 table + triggers / GIN index). Then it times,
@@ -40,11 +40,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sqlalchemy import create_engine, event  # noqa: E402
 from sqlalchemy.engine import Connection, Engine  # noqa: E402
 
-from crawler import search_index  # noqa: E402
-from crawler.fakedata import FakeBrand, FragmentTokens, mention_rows  # noqa: E402
-from crawler.query import MENTIONS, MentionFilter, select_mentions, to_record  # noqa: E402
-from crawler.stats import _grouped_trend, distribution, volume_trend  # noqa: E402
+from crawler.analytics import search_index
+from crawler.analytics.query import MENTIONS, MentionFilter, select_mentions, to_record  # noqa: E402
+from crawler.analytics.stats import _grouped_trend, distribution, volume_trend  # noqa: E402
 from crawler.storage.engine import dispose_engines, open_database  # noqa: E402
+from simulator.fakedata.mentions import FakeBrand, FragmentTokens, mention_rows  # noqa: E402
 
 BRANDS = [
     FakeBrand("鲜果时光", ("鲜榨橙汁", "芒果冰沙", "鲜果时光轻食杯")),

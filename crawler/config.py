@@ -31,6 +31,13 @@ from crawler.errors import ConfigError
 from crawler.paths import config_path
 
 PLATFORMS: tuple[str, ...] = ("weibo", "xiaohongshu", "douyin", "heimao")
+# What users read for each platform (alerts, dashboard, reports, exports, the CLI).
+PLATFORM_NAMES: dict[str, str] = {
+    "weibo": "微博",
+    "xiaohongshu": "小红书",
+    "douyin": "抖音",
+    "heimao": "黑猫投诉",
+}
 URGENCIES: tuple[str, ...] = ("非常紧急", "紧急", "一般")
 CATEGORIES: tuple[str, ...] = (
     "产品质量",

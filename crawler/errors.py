@@ -94,7 +94,7 @@ class Blocked(PlatformError):
 
 
 class BrowserUnavailable(PlatformError):
-    """The platform is crawled through Chromium and this machine has none (see ``crawler.browser``)."""
+    """The platform is crawled through Chromium and this machine has none (see ``crawler.platform.browser``)."""
 
     default_kind = ErrorKind.BROWSER_MISSING
 

@@ -48,8 +48,8 @@ YUQING_BACKOFF_BASE = 2.0  # seconds before the first retry; doubles each time
 YUQING_BACKOFF_MAX = 60.0
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,
-    "crawler.middlewares.PlatformFaultsMiddleware": 580,
-    "crawler.middlewares.RateCeilingMiddleware": 960,
+    "crawler.scraping.middlewares.PlatformFaultsMiddleware": 580,
+    "crawler.scraping.middlewares.RateCeilingMiddleware": 960,
 }
 # Pace: AutoThrottle adapts to latency; the per-platform ceiling is a hard limit on top.
 AUTOTHROTTLE_ENABLED = True
@@ -57,14 +57,14 @@ AUTOTHROTTLE_START_DELAY = 1.0
 AUTOTHROTTLE_MAX_DELAY = 60.0
 AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
 YUQING_RATE_LIMIT_PER_MINUTE = 30  # 0 = no ceiling
-YUQING_RATE_LIMITER = "crawler.extensions.IntervalLimiter"
+YUQING_RATE_LIMITER = "crawler.scraping.extensions.IntervalLimiter"
 
 ITEM_PIPELINES = {
-    "crawler.pipelines.NormalizePipeline": 100,
-    "crawler.pipelines.AnalyzePipeline": 200,
-    "crawler.pipelines.StorePipeline": 300,
+    "crawler.scraping.pipelines.NormalizePipeline": 100,
+    "crawler.scraping.pipelines.AnalyzePipeline": 200,
+    "crawler.scraping.pipelines.StorePipeline": 300,
 }
-EXTENSIONS = {"crawler.extensions.CrawlRunRecorder": 100}
+EXTENSIONS = {"crawler.scraping.extensions.CrawlRunRecorder": 100}
 
 # yuqing crawl behaviour (bridged from [platforms.X] and [storage]).
 YUQING_CONFIG = None  # config file; default: $YUQING_CONFIG or config/yuqing.toml
@@ -81,7 +81,7 @@ YUQING_STORE_THREAD = True  # write batches in a worker thread while the crawl g
 YUQING_ANALYZE = True
 YUQING_ANALYZE_WORKERS = "auto"  # analysis worker processes: auto = 1 with two or more CPUs; 0 = in-process
 YUQING_ANALYZE_BATCH = 200
-YUQING_TRIAGE = True  # alerts.triage in the store transaction (when the module exists)
+YUQING_TRIAGE = True  # alerts.triage.run in the store transaction (when the module exists)
 YUQING_SUMMARY_FILE = None  # JSON progress/summary written by the run recorder
 WEIBO_SEARCH_TYPES = [1, 61]
 HEIMAO_DETAIL_PAGES = True
@@ -119,3 +119,16 @@ def platform_settings(cfg: AppConfig, platform: str) -> dict[str, Any]:
 def bridge_config(settings: BaseSettings, cfg: AppConfig, platform: str) -> None:
     """Copy the config into ``settings`` at ``spider`` priority (``-s`` on the command line wins)."""
     settings.setdict(platform_settings(cfg, platform), priority="spider")
+
+
+_configs: dict[str | None, AppConfig] = {}
+
+
+def config_for(settings: BaseSettings) -> AppConfig:
+    """The config named by the ``YUQING_CONFIG`` setting (or env / default path), loaded once."""
+    from crawler.config import load_config
+
+    path = settings.get("YUQING_CONFIG") or None
+    if path not in _configs:
+        _configs[path] = load_config(path)
+    return _configs[path]

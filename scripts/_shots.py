@@ -14,7 +14,7 @@ import uvicorn
 from playwright.sync_api import Browser, sync_playwright
 
 from crawler.api import create_app
-from crawler.browser import require_chromium
+from crawler.platform.browser import require_chromium
 
 ARGS = [
     "--headless",

@@ -26,8 +26,8 @@ from sqlalchemy import select
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from alerts.formats import to_html  # noqa: E402
-from alerts.render import render  # noqa: E402
+from alerts.delivery.formats import to_html  # noqa: E402
+from alerts.delivery.render import render  # noqa: E402
 from crawler.config import load_config  # noqa: E402
 from crawler.storage.engine import dispose_engines, open_database  # noqa: E402
 from crawler.storage.models import Alert  # noqa: E402
@@ -43,7 +43,7 @@ body {{ margin: 0; background: #eef0f3; font: 14px/1.6 "Noto Sans CJK SC", "WenQ
 
 def run_demo(work: Path, seed: int) -> tuple[Path, Any]:
     """The demo's first run in ``work``; returns the config path and the database engine."""
-    from crawler.demo import run_demo as demo
+    from simulator.demo.runner import run_demo as demo
 
     shutil.copytree(ROOT / "config", work / "config")
     path = work / "config" / "yuqing.toml"

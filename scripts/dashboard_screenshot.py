@@ -13,10 +13,10 @@ from pathlib import Path
 
 from _shots import chromium, served
 
-from crawler import search_index
+from crawler.analytics import search_index
 from crawler.config import load_config
-from crawler.fakedata_db import seed_database
 from crawler.storage.engine import open_database
+from simulator.fakedata.database import seed_database
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "screenshot-handler-token-000000"

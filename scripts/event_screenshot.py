@@ -17,7 +17,7 @@ from pathlib import Path
 from _shots import chromium, served
 from sqlalchemy import select
 
-from crawler import search_index
+from crawler.analytics import search_index
 from crawler.config import load_config
 from crawler.storage.engine import open_database
 from crawler.storage.models import TrackedPost

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from simulator.corpus import PlanItem
 from simulator.faults import FaultBook
-from simulator.options import SessionStore, SimOptions, brand_specs
+from simulator.options import WEIBO_TEST_SUB, SessionStore, SimOptions, brand_specs
 from simulator.registry import discover
 from simulator.server import Stats, build_app
 from simulator.world import SimContext, World
@@ -79,6 +79,21 @@ class Simulator:
         if platform not in self.ctx.platforms:
             raise KeyError(f"the simulator does not serve {platform!r}")
         return f"{self.url}/{platform}"
+
+    def crawl_settings(self, platform: str) -> dict[str, Any]:
+        """Scrapy settings that point the ``platform`` spider at this simulator, logged in where the
+        platform needs it (``yuqing demo``, tests, benchmarks). The simulator supplies them: the
+        spiders know nothing of it."""
+        base = self.base_url(platform)
+        out: dict[str, Any] = {f"{platform.upper()}_BASE_URL": base}
+        if platform == "weibo":
+            out["WEIBO_COOKIES"] = f"SUB={WEIBO_TEST_SUB}"
+        elif platform == "xiaohongshu":
+            out["XIAOHONGSHU_WEB_URL"] = base
+            out["XIAOHONGSHU_COOKIES"] = self.cookie_header(platform)
+        elif platform == "douyin":
+            out["DOUYIN_COOKIES"] = self.cookie_header(platform)
+        return out
 
     async def _astart(self) -> None:
         self._runner = web.AppRunner(build_app(self), access_log=None, shutdown_timeout=1.0)

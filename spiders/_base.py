@@ -4,9 +4,9 @@ Arguments ``-a brand=NAME [-a keyword=K]``; the config file comes from the
 ``YUQING_CONFIG`` setting, else the environment, else ``config/yuqing.toml``, and is
 bridged into settings by :func:`crawler.settings.bridge_config`. The base URL comes
 from ``<PLATFORM>_BASE_URL``. The base owns what every platform shares: request
-building, response checking (called by :class:`crawler.middlewares.PlatformFaultsMiddleware`),
+building, response checking (called by :class:`crawler.scraping.middlewares.PlatformFaultsMiddleware`),
 fault recording (an expired session ends the crawl with ``auth_expired``), incremental
-paging decisions (:mod:`crawler.incremental`) and the run report for ``crawl_runs``.
+paging decisions (:mod:`crawler.platform.incremental`) and the run report for ``crawl_runs``.
 """
 
 from __future__ import annotations
@@ -22,12 +22,19 @@ from loguru import logger
 from scrapy.exceptions import CloseSpider
 
 from crawler.errors import ConfigError, ErrorKind, PlatformError
-from crawler.faults import classify_exception, classify_status, decode_json, looks_like_captcha, make_error
-from crawler.incremental import NEW, CrawlMemory
 from crawler.items import MentionItem
+from crawler.platform.cookies import load_cookies, offline_public_suffixes
+from crawler.platform.faults import (
+    classify_exception,
+    classify_status,
+    decode_json,
+    looks_like_captcha,
+    make_error,
+)
+from crawler.platform.incremental import NEW, CrawlMemory
 from crawler.settings import bridge_config
-from spiders._cookies import load_cookies, offline_public_suffixes
 from spiders._page import ParsedPage
+from crawler.settings import config_for
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -47,18 +54,9 @@ FATAL_KINDS = frozenset(
         ErrorKind.BROWSER_MISSING,
     }
 )
-_configs: dict[str | None, AppConfig] = {}
 offline_public_suffixes()
 
 
-def config_for(settings: BaseSettings) -> AppConfig:
-    """The config named by the ``YUQING_CONFIG`` setting (or env / default path), loaded once."""
-    from crawler.config import load_config
-
-    path = settings.get("YUQING_CONFIG") or None
-    if path not in _configs:
-        _configs[path] = load_config(path)
-    return _configs[path]
 
 
 @dataclass(slots=True)
@@ -72,7 +70,7 @@ class Fault:
 
 @dataclass
 class RunReport:
-    """How the run went, for ``crawl_runs`` (written by :class:`crawler.extensions.CrawlRunRecorder`)."""
+    """How the run went, for ``crawl_runs`` (written by :class:`crawler.scraping.extensions.CrawlRunRecorder`)."""
 
     status: str
     error_kind: str | None = None
@@ -130,13 +128,9 @@ class MonitorSpider(scrapy.Spider):
 
     # --- start --------------------------------------------------------------
 
-    @classmethod
-    def simulator_settings(cls, simulator: Any) -> dict[str, Any]:
-        """Settings that point this spider at a running ``simulator.Simulator`` (``yuqing demo``, tests)."""
-        return {f"{cls.name.upper()}_BASE_URL": simulator.base_url(cls.name)}
 
     async def start(self) -> AsyncIterator[Any]:
-        from crawler.extensions import crawl_engine
+        from crawler.scraping.extensions import crawl_engine
 
         s = self.crawler.settings
         self.memory = CrawlMemory.load(
@@ -328,8 +322,8 @@ class MonitorSpider(scrapy.Spider):
 
     def require_browser(self) -> None:
         """End the crawl now (``browser_missing``, with the install command) when no Chromium can be found."""
-        from crawler.browser import find_chromium
         from crawler.errors import BrowserUnavailable
+        from crawler.platform.browser import find_chromium
 
         found = find_chromium()
         if found.path is None:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from crawler.errors import Blocked, ErrorKind, ServerError, UnexpectedPayload
-from crawler.faults import auth_error
 from crawler.items import MentionItem
-from crawler.normalize import epoch_to_utc, parse_count
+from crawler.platform.faults import auth_error
+from crawler.platform.normalize import epoch_to_utc, parse_count
 from spiders._page import ITEM_ERRORS, ParsedPage
 
 PLATFORM = "douyin"

@@ -20,9 +20,9 @@ from typing import Any
 from parsel import Selector
 
 from crawler.errors import ErrorKind
-from crawler.faults import auth_error, looks_like_login, make_error, require
 from crawler.items import MentionItem
-from crawler.normalize import absolute_url, as_text, parse_count, parse_time, strip_html
+from crawler.platform.faults import auth_error, looks_like_login, make_error, require
+from crawler.platform.normalize import absolute_url, as_text, parse_count, parse_time, strip_html
 from spiders._page import ITEM_ERRORS, ParsedPage
 
 PLATFORM = "heimao"

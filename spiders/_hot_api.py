@@ -23,8 +23,8 @@ from typing import Any
 from urllib.parse import quote
 
 from crawler.errors import ErrorKind
-from crawler.faults import make_error, require
-from crawler.normalize import as_text, parse_count, parse_time, strip_html
+from crawler.platform.faults import make_error, require
+from crawler.platform.normalize import as_text, parse_count, parse_time, strip_html
 from spiders import _weibo_api as weibo_api
 
 WEIBO_HOT_PATH = "/ajax/side/hotSearch"
@@ -107,7 +107,7 @@ def parse_douyin_hot(payload: Any, *, url: str | None = None) -> HotPage:
     code = payload.get("status_code")
     if code not in (0, "0"):
         if code in (8, "8"):
-            from crawler.faults import auth_error
+            from crawler.platform.faults import auth_error
 
             raise auth_error(
                 "douyin", f"hot list refused the session ({payload.get('status_msg') or code})", url

@@ -15,9 +15,9 @@ import re
 from typing import Any
 
 from crawler.errors import ErrorKind
-from crawler.faults import auth_error, make_error, require
 from crawler.items import MentionItem
-from crawler.normalize import as_text, parse_count, parse_region, parse_time, strip_html
+from crawler.platform.faults import auth_error, make_error, require
+from crawler.platform.normalize import as_text, parse_count, parse_region, parse_time, strip_html
 from spiders._page import ITEM_ERRORS, ParsedPage
 
 PLATFORM = "weibo"

@@ -4,7 +4,7 @@
 (``DOUYIN_MODE``): ``browser`` opens the search page in Chromium with the session's cookies
 and takes the search answers the page itself signs and fetches while scrolling; comments
 are fetched inside the page with its own signing function. ``api`` sends the requests from
-Scrapy with ``a_bogus`` from the pluggable signer (``crawler.signing``). Either way every
+Scrapy with ``a_bogus`` from the pluggable signer (``crawler.platform.signing``). Either way every
 answer goes through :func:`spiders._douyin_api.check_response` and the base's fault rules
 (transient kinds retried with backoff, the rest recorded; an expired session ends the run).
 """
@@ -24,20 +24,20 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import TextResponse
 
 from crawler.errors import LoginRequired, PlatformError
-from crawler.incremental import CHANGED, NEW
 from crawler.items import MentionItem
-from crawler.middlewares import backoff_delay
-from crawler.signing import DouyinSigner, enable_signing, make_douyin_signer
+from crawler.platform.incremental import CHANGED, NEW
+from crawler.platform.signing import DouyinSigner, enable_signing, make_douyin_signer
+from crawler.scraping.middlewares import backoff_delay
 from spiders import _douyin_api as api
+from spiders._accounts import pick_session, session_expired
 from spiders._base import MonitorSpider
 from spiders._douyin_browser import Capture, DouyinBrowser
-from spiders._sessions import pick_session, session_expired
 
 if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
-    from crawler.sessions import Session
+    from crawler.platform.sessions import Session
 
 SORT_NEWEST = '{"sort_type":"2","publish_time":"0"}'
 
@@ -58,9 +58,6 @@ class DouyinSpider(MonitorSpider):
         super().update_settings(settings)
         enable_signing(settings)
 
-    @classmethod
-    def simulator_settings(cls, simulator: Any) -> dict[str, Any]:
-        return {**super().simulator_settings(simulator), "DOUYIN_COOKIES": simulator.cookie_header(cls.name)}
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> DouyinSpider:

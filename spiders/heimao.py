@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 import scrapy
 
 from crawler.errors import ErrorKind, PlatformError
-from crawler.faults import make_error
-from crawler.incremental import CHANGED, NEW, load_items
 from crawler.items import MentionItem
+from crawler.platform.faults import make_error
+from crawler.platform.incremental import CHANGED, NEW, load_items
 from spiders import _heimao_api as api
 from spiders._base import MonitorSpider
 
@@ -71,7 +71,7 @@ class HeimaoSpider(MonitorSpider):
 
     def initial_requests(self) -> Iterable[scrapy.Request]:
         assert self.memory is not None
-        from crawler.extensions import crawl_engine
+        from crawler.scraping.extensions import crawl_engine
 
         details = sorted(self.memory.pending.get("details", ()))
         for item in load_items(crawl_engine(self.crawler.settings), self.name, details):

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 import scrapy
 
 from crawler.errors import ErrorKind, PlatformError
-from crawler.incremental import CHANGED, NEW, load_items
 from crawler.items import MentionItem
+from crawler.platform.incremental import CHANGED, NEW, load_items
 from spiders import _weibo_api as api
 from spiders._base import MonitorSpider
 
@@ -35,11 +35,6 @@ class WeiboSpider(MonitorSpider):
     statuses = api.STATUSES
     custom_settings = {"USER_AGENT": MOBILE_UA}
 
-    @classmethod
-    def simulator_settings(cls, simulator: Any) -> dict[str, Any]:
-        from simulator.options import WEIBO_TEST_SUB
-
-        return {**super().simulator_settings(simulator), "WEIBO_COOKIES": f"SUB={WEIBO_TEST_SUB}"}
 
     def api_headers(self, referer: str | None = None) -> dict[str, str]:
         return {
@@ -111,7 +106,7 @@ class WeiboSpider(MonitorSpider):
     def pending_requests(self) -> Iterator[scrapy.Request]:
         """Finish what the previous run could not: comments and long texts."""
         assert self.memory is not None
-        from crawler.extensions import crawl_engine
+        from crawler.scraping.extensions import crawl_engine
 
         for post_id in sorted(self.memory.pending.get("comments", ())):
             yield self.comments_request(post_id, None)
@@ -175,7 +170,7 @@ class WeiboSpider(MonitorSpider):
             self.record_fault(err, response.request)
             return
         if not logged_in:
-            from crawler.faults import auth_error
+            from crawler.platform.faults import auth_error
 
             self.record_fault(
                 auth_error(self.name, "the session is not logged in (/api/config login:false)", response.url),
@@ -187,7 +182,7 @@ class WeiboSpider(MonitorSpider):
         keyword = response.meta.get("yq_keyword")
         newest = self.memory.watermarks.get(keyword) if keyword else None
         if newest is not None and newest >= self.memory.window_start:
-            from crawler.faults import make_error
+            from crawler.platform.faults import make_error
 
             self.record_fault(
                 make_error(

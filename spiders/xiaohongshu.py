@@ -1,9 +1,9 @@
 """The ``xiaohongshu`` spider: signed note search, note details (text, time, IP region), comments.
 
 ``scrapy crawl xiaohongshu -a brand=NAME [-a keyword=K]``. Every API request is signed
-right before it is sent (:class:`crawler.signing.SigningMiddleware`) by the signer named in
+right before it is sent (:class:`crawler.platform.signing.SigningMiddleware`) by the signer named in
 ``[platforms.xiaohongshu].signer`` (``XIAOHONGSHU_SIGNER`` setting): ``xhshow`` (default)
-or ``browser``. The session is the next account in turn (``spiders._sessions``). Settings:
+or ``browser``. The session is the next account in turn (``spiders._accounts``). Settings:
 ``XIAOHONGSHU_BASE_URL`` (API host), ``XIAOHONGSHU_WEB_URL`` (pages, note URLs, Referer).
 Parsing lives in :mod:`spiders._xhs_api`.
 """
@@ -18,19 +18,19 @@ import scrapy
 from scrapy import signals
 
 from crawler.errors import ErrorKind, LoginRequired, PlatformError
-from crawler.faults import make_error
-from crawler.incremental import CHANGED, NEW, load_items
 from crawler.items import MentionItem
-from crawler.signing import XhsSigner, enable_signing, json_body, make_xhs_signer
+from crawler.platform.faults import make_error
+from crawler.platform.incremental import CHANGED, NEW, load_items
+from crawler.platform.signing import XhsSigner, enable_signing, json_body, make_xhs_signer
 from spiders import _xhs_api as api
+from spiders._accounts import pick_session, session_expired
 from spiders._base import MonitorSpider
-from spiders._sessions import pick_session, session_expired
 
 if TYPE_CHECKING:
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
-    from crawler.sessions import Session
+    from crawler.platform.sessions import Session
 
 DESKTOP_UA = (
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) "
@@ -52,15 +52,6 @@ class XiaohongshuSpider(MonitorSpider):
         super().update_settings(settings)
         enable_signing(settings)
 
-    @classmethod
-    def simulator_settings(cls, simulator: Any) -> dict[str, Any]:
-        """The simulator's API and pages share one prefix; a fresh login stands in for `yuqing login`."""
-        base = simulator.base_url(cls.name)
-        return {
-            "XIAOHONGSHU_BASE_URL": base,
-            "XIAOHONGSHU_WEB_URL": base,
-            "XIAOHONGSHU_COOKIES": simulator.cookie_header(cls.name),
-        }
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> XiaohongshuSpider:
@@ -223,7 +214,7 @@ class XiaohongshuSpider(MonitorSpider):
     def pending_requests(self) -> Iterator[scrapy.Request]:
         """Finish what the previous run could not: details and comments of stored notes."""
         assert self.memory is not None
-        from crawler.extensions import crawl_engine
+        from crawler.scraping.extensions import crawl_engine
 
         engine = crawl_engine(self.crawler.settings)
         for item in load_items(engine, self.name, sorted(self.memory.pending.get("details", ()))):

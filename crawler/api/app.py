@@ -158,7 +158,7 @@ def create_app(cfg: AppConfig, *, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from crawler import search_index
+        from crawler.analytics import search_index
         from crawler.storage.engine import open_database
 
         if app.state.engine is None:

@@ -8,8 +8,8 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Query, Request, status
 from sqlalchemy.engine import Connection, Engine
 
+from crawler.analytics.query import MentionFilter, QueryError, build_filter, parse_time
 from crawler.config import AppConfig
-from crawler.query import MentionFilter, QueryError, build_filter, parse_time
 
 
 def config(request: Request) -> AppConfig:

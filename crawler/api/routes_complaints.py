@@ -1,7 +1,7 @@
 """``/api/complaints``: the complaint board (list, detail) and the workflow (status, notes, assignment).
 
 Reading needs any token; changing a record needs the ``handler`` role. Changes go
-through ``alerts.complaints`` (validation, history rows) in one transaction; an
+through ``alerts.complaints.records`` (validation, history rows) in one transaction; an
 invalid change is a 409 with the workflow's reason, an unknown record a 404.
 """
 
@@ -13,11 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
-from crawler.api.auth import User, current_user, handler_user
-from crawler.api.deps import Cfg, Conn, Tx, bad_request, resolve_brand, split_values
-from crawler.api.routes_mentions import mention_out
-from crawler.api.schemas import AssignIn, ComplaintDetail, ComplaintPage, NoteIn, StatusIn, VerdictIn
-from crawler.complaint_view import (
+from crawler.analytics.complaints import (
     LINKS,
     MENTIONS,
     RELATION_NAMES,
@@ -27,8 +23,12 @@ from crawler.complaint_view import (
     present,
     workflow_statuses,
 )
+from crawler.analytics.query import ROW_COLUMNS, to_record
+from crawler.api.auth import User, current_user, handler_user
+from crawler.api.deps import Cfg, Conn, Tx, bad_request, resolve_brand, split_values
+from crawler.api.routes_mentions import mention_out
+from crawler.api.schemas import AssignIn, ComplaintDetail, ComplaintPage, NoteIn, StatusIn, VerdictIn
 from crawler.config import URGENCIES
-from crawler.query import ROW_COLUMNS, to_record
 from crawler.storage.types import utcnow
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
@@ -36,7 +36,7 @@ IdPath = Annotated[int, Path(ge=1, le=2**62, description="record id")]
 
 
 def _workflow() -> Any:
-    from alerts import complaints
+    from alerts.complaints import records as complaints
 
     return complaints
 

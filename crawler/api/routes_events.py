@@ -8,13 +8,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import func, select
 
+from crawler.analytics.complaints import event_records
+from crawler.analytics.query import MentionFilter, QueryError, find_mentions, mask_text, parse_time
+from crawler.analytics.stats import volume_trend
 from crawler.api.auth import current_user
 from crawler.api.deps import Cfg, Conn, bad_request, resolve_brand
 from crawler.api.routes_mentions import mention_out
 from crawler.api.schemas import AlertOut, CrawlRunOut, EventDetail, EventOut, HealthOut
-from crawler.complaint_view import event_records
-from crawler.query import MentionFilter, QueryError, find_mentions, mask_text, parse_time
-from crawler.stats import volume_trend
 from crawler.storage.engine import safe_url
 from crawler.storage.models import Alert, AlertDelivery, CrawlRun, Event, HealthIncident
 
@@ -88,7 +88,7 @@ def event_detail(event_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, cfg
 
 @router.get("/events/{event_id}/spread", summary="事件传播：增长曲线、转发树、关键传播者、热榜记录")
 def event_spread(event_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, cfg: Cfg) -> dict[str, Any]:
-    from crawler.spread_view import event_spread as view
+    from crawler.analytics.spread import event_spread as view
 
     if conn.execute(select(EVENTS.c.id).where(EVENTS.c.id == event_id)).first() is None:
         raise HTTPException(404, detail=f"事件 {event_id} 不存在")
@@ -103,7 +103,7 @@ def hot_topics(
     since: Since = None,
     limit: Limit = 50,
 ) -> list[dict[str, Any]]:
-    from crawler.spread_view import hot_topics as view
+    from crawler.analytics.spread import hot_topics as view
 
     return view(conn, brand=resolve_brand(cfg, brand), since=_since(cfg, since), limit=limit)
 

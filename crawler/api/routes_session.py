@@ -6,12 +6,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 
+from crawler.analytics.complaints import workflow_statuses
 from crawler.api.auth import User, current_user
 from crawler.api.deps import Cfg
 from crawler.api.schemas import LoginIn, Me, Meta
-from crawler.complaint_view import workflow_statuses
-from crawler.config import CATEGORIES, PLATFORMS, URGENCIES
-from crawler.stats import PLATFORM_NAMES
+from crawler.config import CATEGORIES, PLATFORM_NAMES, PLATFORMS, URGENCIES
 
 router = APIRouter(prefix="/api", tags=["session"])
 

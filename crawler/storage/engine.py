@@ -34,7 +34,7 @@ from crawler.errors import StorageError
 from crawler.paths import package_path
 from crawler.storage.types import dumps_json
 
-_MIGRATIONS = package_path("crawler", "migrations")
+_MIGRATIONS = package_path("crawler", "storage", "migrations")
 _engines: dict[str, Engine] = {}
 _read_only: dict[Engine, str] = {}  # engine -> why its SQLite file is opened read-only
 _lock = threading.Lock()

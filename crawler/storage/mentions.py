@@ -322,7 +322,7 @@ def set_watermark(
 
 
 def heartbeat_run(engine: Engine, run_id: int) -> None:
-    """Stamp a running crawl as alive (see :func:`crawler.crawljob.mark_stale_runs`)."""
+    """Stamp a running crawl as alive (see :func:`crawler.service.crawl_job.mark_stale_runs`)."""
     with engine.begin() as conn:
         conn.execute(
             update(RUNS).where(RUNS.c.id == run_id, RUNS.c.status == "running").values(heartbeat_at=utcnow())

@@ -3,7 +3,7 @@
 Mentions (posts, comments, Heimao complaints) are unique by ``(platform, post_id)``;
 authors by ``(platform, author_id)``. Events cluster mentions; alerts and their
 per-channel deliveries form the outbox; complaints carry SLA clocks and a history.
-Schema changes go through Alembic (``crawler/migrations``); a test checks that the
+Schema changes go through Alembic (``crawler/storage/migrations``); a test checks that the
 migrations and these models agree.
 """
 
@@ -194,7 +194,7 @@ class Event(SQLModel, table=True):
     features: list[str] | None = Field(
         default=None, sa_type=JSONType
     )  # the representative's shingles (story match)
-    # the representative's platform and the story's wordings on other platforms (alerts/events.py):
+    # the representative's platform and the story's wordings on other platforms (alerts/triage/events.py):
     # {"platform": str, "wordings": [{"platform", "fingerprint", "features": [bigram, ...]}, ...]}
     variants: dict[str, Any] | None = Field(default=None, sa_type=JSONType)
     surge_at: datetime | None = _ts()

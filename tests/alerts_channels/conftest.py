@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from alerts.outbox import enqueue
-from alerts.receiver import Receiver
+from alerts.delivery.outbox import enqueue
 from crawler.config import AppConfig, config_from_dict
+from simulator.receiver.server import Receiver
 
 HOSTILE = (
     '@所有人 @all <at user_id="all">所有人</at> <!channel> <!here> <@U024BE7LH> '

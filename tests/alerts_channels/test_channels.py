@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from alerts.channels import DeliveryFailed, make_channel
-from alerts.channels.dingtalk import dingtalk_sign
-from alerts.channels.feishu import feishu_sign
-from alerts.channels.webhook import webhook_signature
-from alerts.receiver import Receiver
+from alerts.delivery.channels import DeliveryFailed, make_channel
+from alerts.delivery.channels.dingtalk import dingtalk_sign
+from alerts.delivery.channels.feishu import feishu_sign
+from alerts.delivery.channels.webhook import webhook_signature
 from crawler.config import ChannelConfig
+from simulator.receiver.server import Receiver
 
 from .conftest import FakeClock, mention_payload
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from alerts.receiver import Receiver
-from crawler.cli import app
+from crawler.cli.app import app
 from crawler.config import load_config
 from crawler.errors import YuqingError
 from crawler.storage.engine import open_database
+from simulator.receiver.server import Receiver
 
 from .conftest import enqueue_many
 
@@ -42,12 +42,12 @@ data_dir = "{tmp_path / "data"}"
 url = "sqlite:///{tmp_path / "y.db"}"
 [[brands]]
 name = "鲜果时光"
-[alerts.channels.pr]
+[alerts.delivery.channels.pr]
 type = "dingtalk"
 url = "{rx.dingtalk("pr", secret="SECcli", keywords=["舆情"])}"
 secret = "SECcli"
 keyword = "舆情"
-[alerts.channels.ops]
+[alerts.delivery.channels.ops]
 type = "wecom"
 url = "{rx.wecom("ops")}"
 """
@@ -109,7 +109,7 @@ def test_test_command_reports_the_platform_answer(setup: tuple[Path, Receiver]) 
 
 
 def test_receiver_registers_configured_robots(setup: tuple[Path, Receiver]) -> None:
-    from crawler.commands._alerts_receiver import register_from_config
+    from crawler.cli._alerts_receiver import register_from_config
 
     path, rx = setup
     cfg = load_config(path)

@@ -7,11 +7,11 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from alerts import ledger
-from alerts.dispatch import dispatch_once
-from alerts.outbox import enqueue, idempotency_key
-from alerts.receiver import Receiver
+from alerts.delivery import ledger
+from alerts.delivery.dispatch import dispatch_once
+from alerts.delivery.outbox import enqueue, idempotency_key
 from crawler.storage.models import AlertDelivery
+from simulator.receiver.server import Receiver
 
 from .conftest import FakeClock, alert_refs, enqueue_many, make_config, mention_payload
 

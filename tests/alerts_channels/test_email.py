@@ -16,7 +16,7 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from alerts.channels import DeliveryFailed, make_channel
+from alerts.delivery.channels import DeliveryFailed, make_channel
 from crawler.config import ChannelConfig
 
 from .conftest import FakeClock, mention_payload

@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
-from alerts.dispatch import dispatch_once
-from alerts.receiver import Receiver
+from alerts.delivery.dispatch import dispatch_once
 from crawler.storage.models import AlertDelivery
 from crawler.storage.types import utcnow
+from simulator.receiver.server import Receiver
 
 from .conftest import FakeClock, alert_refs, enqueue_many, make_config
 
@@ -122,7 +122,7 @@ CRASH_SCRIPT = """
 import json, sys
 from crawler.config import config_from_dict
 from crawler.storage.engine import open_database
-from alerts.dispatch import dispatch_once
+from alerts.delivery.dispatch import dispatch_once
 spec = json.loads(sys.argv[1])
 dispatch_once(open_database(spec["db"]), config_from_dict(spec["cfg"]))
 print("dispatch returned", flush=True)

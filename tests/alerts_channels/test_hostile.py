@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from alerts import escape
-from alerts.channels import make_channel
-from alerts.formats import to_html, to_text
-from alerts.receiver import Receiver
-from alerts.render import render
+from alerts.delivery import escape
+from alerts.delivery.channels import make_channel
+from alerts.delivery.formats import to_html, to_text
+from alerts.delivery.render import render
 from crawler.config import ChannelConfig
+from simulator.receiver.server import Receiver
 
 from .conftest import HOSTILE, FakeClock, mention_payload
 

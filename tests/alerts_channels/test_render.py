@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.channels import make_channel
-from alerts.formats import to_text
-from alerts.render import number, render
+from alerts.delivery.channels import make_channel
+from alerts.delivery.formats import to_text
+from alerts.delivery.render import number, render
 from crawler.config import ChannelConfig
 from crawler.errors import ConfigError
 

@@ -81,7 +81,7 @@ def mention(text: str = "鲜果时光的橙汁喝出异物，要求退款！", *
 
 def store(engine: Any, cfg: AppConfig, rows: list[dict[str, Any]], **kw: Any) -> dict[str, int]:
     """Upsert ``rows`` and triage them in one transaction, like the Store pipeline."""
-    from alerts.triage import triage
+    from alerts.triage.run import triage
     from crawler.storage.mentions import upsert_mentions
 
     with engine.begin() as conn:
@@ -92,7 +92,7 @@ def store(engine: Any, cfg: AppConfig, rows: list[dict[str, Any]], **kw: Any) ->
 
 def seen_when_published(engine: Any) -> None:
     """Make every stored mention look first seen when it was published: a brand watched for hours,
-    not one whose history a first crawl just brought in (see ``alerts.pacing``)."""
+    not one whose history a first crawl just brought in (see ``alerts.triage.pacing``)."""
     from sqlalchemy import update
 
     from crawler.storage.models import Mention

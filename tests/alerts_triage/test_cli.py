@@ -12,7 +12,7 @@ import pytest
 from openpyxl import load_workbook
 from typer.testing import CliRunner
 
-from crawler.cli import app
+from crawler.cli.app import app
 from crawler.config import load_config
 from crawler.errors import ConfigError, YuqingError
 from crawler.storage.engine import open_database
@@ -159,7 +159,7 @@ def test_export_formats_are_safe(cfg_path: Path, tmp_path: Path) -> None:
 def test_unknown_record_is_a_clear_error(cfg_path: Path) -> None:
     res = runner.invoke(app, ["--config", str(cfg_path), "complaints", "show", "TS20000101-0009"])
     assert res.exit_code == 1 and "no complaint record" in str(res.exception)
-    assert issubclass(__import__("alerts.complaints").complaints.ComplaintError, YuqingError)
+    assert issubclass(__import__("alerts.complaints.records").complaints.ComplaintError, YuqingError)
 
 
 @pytest.mark.parametrize(
@@ -253,7 +253,7 @@ def test_urgency_correction_moves_the_sla_clocks_and_becomes_the_urgency_label(
 ) -> None:
     from datetime import timedelta
 
-    from alerts import complaints
+    from alerts.complaints import records as complaints
 
     cfg = load_config(cfg_path)
     engine = open_database(cfg.database_url)

@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from alerts import complaints
+from alerts.complaints import records as complaints
 from crawler.storage.models import Author, Complaint, ComplaintMention
 from crawler.storage.types import utcnow
 from tests.alerts_triage.conftest import make_cfg, mention, store

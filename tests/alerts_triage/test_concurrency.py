@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from alerts.triage import triage
+from alerts.triage.run import triage
 from crawler.storage.mentions import upsert_mentions
 from crawler.storage.models import Alert, Complaint, ComplaintMention, Event
 from tests.alerts_triage.conftest import make_cfg, mention

@@ -13,12 +13,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from alerts.channels import make_channel
-from alerts.dispatch import dispatch_once
-from alerts.receiver import Receiver
+from alerts.delivery.channels import make_channel
+from alerts.delivery.dispatch import dispatch_once
 from crawler.config import AppConfig, ChannelConfig, config_from_dict
 from crawler.storage.models import Alert, AlertDelivery
 from crawler.storage.types import utcnow
+from simulator.receiver.server import Receiver
 from tests.alerts_channels.conftest import HOSTILE
 from tests.alerts_triage.conftest import mention, store
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from alerts import complaints
-from alerts.sla import sweep
+from alerts.complaints import records as complaints
+from alerts.complaints.sla import sweep
 from crawler.config import load_config
 from crawler.storage.engine import open_database
 from crawler.storage.models import Alert, Complaint, ComplaintMention, Mention
@@ -35,11 +35,11 @@ heimao_couid = ["5650743478"]
 enabled = false
 [platforms.douyin]
 enabled = false
-[alerts.channels.pr]
+[alerts.delivery.channels.pr]
 type = "dingtalk"
 url = "http://127.0.0.1:9/robot/send?access_token=unset"
 secret = "SECunset"
-[alerts.channels.kefu]
+[alerts.delivery.channels.kefu]
 type = "wecom"
 url = "http://127.0.0.1:9/cgi-bin/webhook/send?key=unset"
 [[alerts.rules]]
@@ -67,7 +67,7 @@ assignee = "客诉主管"
 
 @pytest.mark.slow
 def test_simulated_crisis_is_one_thread_and_every_complaint_is_registered(tmp_path: Path) -> None:
-    from crawler.demo import run_demo
+    from simulator.demo.runner import run_demo
 
     path = tmp_path / "yuqing.toml"
     path.write_text(CONFIG.format(data=tmp_path / "data", db=tmp_path / "y.db"), encoding="utf-8")

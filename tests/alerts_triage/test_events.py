@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
-from alerts import events
+from alerts.triage import events
 from crawler.storage.models import Event, EventKey, Mention
 from crawler.storage.types import utcnow
 from tests.alerts_triage.conftest import mention, store
@@ -191,7 +191,7 @@ def test_same_platform_members_are_not_kept_as_wordings(engine, cfg) -> None:  #
 
 
 def test_growth_of_a_story_seen_once_is_counted_as_the_query_counts_it(engine, cfg) -> None:  # type: ignore[no-untyped-def]
-    from alerts import payloads
+    from alerts.delivery import payloads
 
     now = utcnow()
     ages = [None, 5, 59, 61, 119, 121, 60 * 24]

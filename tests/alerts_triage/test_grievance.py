@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.grievance import judge, own_clauses, story_of
+from alerts.complaints.grievance import judge, own_clauses, story_of
 
 STORY = story_of(["鲜果时光芒果冰沙里喝出玻璃碎片，孩子嘴巴划破了，门店拒绝赔偿，大家转起来"])
 

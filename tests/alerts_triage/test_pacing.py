@@ -19,12 +19,12 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from alerts.dispatch import dispatch_once
-from alerts.receiver import Receiver
-from alerts.triage import flush_digest
+from alerts.delivery.dispatch import dispatch_once
+from alerts.triage.run import flush_digest
 from crawler.config import AppConfig, ConfigError, config_from_dict, load_config
 from crawler.storage.models import Alert, AlertCharge, AlertHold, Complaint
 from crawler.storage.types import utcnow
+from simulator.receiver.server import Receiver
 from tests.alerts_triage.conftest import make_cfg, mention, seen_when_published, store, watched_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -428,15 +428,15 @@ def test_pacing_defaults_and_switching_off(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     cfg = load_config(path)
-    from alerts import pacing
+    from alerts.triage import pacing
 
     old = {"published_at": utcnow() - timedelta(days=30), "first_seen_at": utcnow()}
     assert not pacing.is_backfill(cfg, old, utcnow())
 
 
 def test_retention_deletes_old_mentions_that_were_held_or_digested(engine, receiver) -> None:  # type: ignore[no-untyped-def]
-    from crawler.retention import purge
     from crawler.storage.models import DigestItem, Mention
+    from crawler.storage.retention import purge
 
     rules = [
         {"name": "全部", "channels": ["pr"], "complaints_only": False, "min_risk": 50},
@@ -469,7 +469,7 @@ def test_retention_deletes_old_mentions_that_were_held_or_digested(engine, recei
 def test_hot_list_updates_over_the_budget_wait_for_the_roll_up(engine: Any) -> None:
     from types import SimpleNamespace
 
-    from alerts import hotlist
+    from alerts.triage import hotlist
     from crawler.storage.engine import upgrade
 
     upgrade(engine)

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from alerts import rules
-from alerts.triage import flush_digest
+from alerts.triage.run import flush_digest
 from crawler.config import AlertRule
 from crawler.errors import ConfigError
 from crawler.storage.models import Alert, AlertDelivery, DigestItem

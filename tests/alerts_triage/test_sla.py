@@ -7,8 +7,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from alerts import clock, complaints
-from alerts.sla import milestone_status, sweep
+from alerts.complaints import clock
+from alerts.complaints import records as complaints
+from alerts.complaints.sla import milestone_status, sweep
 from crawler.config import BusinessHours
 from crawler.storage.models import Alert, AlertDelivery
 from tests.alerts_triage.conftest import make_cfg, mention, store

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from alerts import complaints
-from alerts.registration import GROUP_TAG
+from alerts.complaints import records as complaints
+from alerts.complaints.registration import GROUP_TAG
 from crawler.storage.models import Alert, AlertCharge, Author, Complaint, ComplaintMention
 from crawler.storage.types import utcnow
 from tests.alerts_triage.conftest import make_cfg, mention, store

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from alerts import surge
+from alerts.triage import surge
 from crawler.config import SurgeConfig
 from crawler.storage.models import Alert
 from crawler.storage.types import utcnow

@@ -145,7 +145,7 @@ def test_triage_survives_sparse_rows_and_updates(engine) -> None:  # type: ignor
 
 
 def test_a_false_positive_mark_silences_the_rest_of_the_event(engine) -> None:  # type: ignore[no-untyped-def]
-    from alerts.complaints import correct_verdict
+    from alerts.complaints.records import correct_verdict
 
     cfg = make_cfg(alerts={"surge": {"enabled": False}})
     now = utcnow()

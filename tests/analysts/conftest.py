@@ -1,7 +1,7 @@
 """Fixtures for the analyst tests: configs with API tokens, seeded SQLite and PostgreSQL databases,
 a TestClient on the app, and a live server on a free loopback port for the browser.
 
-The seeded databases (``crawler.fakedata_db.seed_database``: ~600 mentions, a crisis event,
+The seeded databases (``simulator.fakedata.database.seed_database``: ~600 mentions, a crisis event,
 24 complaint records in every state, alerts, crawl runs, hostile posts) are built once per
 session and only read; tests that change data use the foundation's ``db_url`` fixture.
 """
@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from crawler.config import AppConfig, config_from_dict
-from crawler.fakedata_db import Seeded, seed_database
+from simulator.fakedata.database import Seeded, seed_database
 from tests.conftest import PG_ADMIN, _pg_conninfo
 
 VIEWER = "viewer-token-0123456789abcdef"
@@ -90,13 +90,13 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session", autouse=True)
 def segmenter(data_dir: Path) -> None:
     """The brand dictionary loaded once, as ``yuqing serve`` / ``query`` do (鲜果时光 stays one word)."""
-    from crawler import search_index
+    from crawler.analytics import search_index
 
     search_index.configure(make_cfg("sqlite://", data_dir))
 
 
 def _seed(url: str, data_dir: Path, name: str) -> SeededDb:
-    from crawler import search_index
+    from crawler.analytics import search_index
     from crawler.storage.engine import open_database
 
     cfg = make_cfg(url, data_dir)

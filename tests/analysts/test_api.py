@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from crawler.query import MENTIONS
+from crawler.analytics.query import MENTIONS
 from tests.analysts.conftest import HANDLER, VIEWER, H, SeededDb, V
 
 
@@ -273,7 +273,7 @@ def test_lockout_behind_a_proxy_header_only_when_the_proxy_is_trusted(
     import httpx
 
     from crawler.api import create_app
-    from crawler.commands.serve import uvicorn_options
+    from crawler.cli.serve import uvicorn_options
     from tests.analysts.conftest import LiveServer, make_cfg
 
     cfg = make_cfg(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from crawler.api.app import CSP, STATIC
-from crawler.browser import require_chromium
-from crawler.fakedata_db import seed_database
+from crawler.platform.browser import require_chromium
 from crawler.storage.engine import open_database
+from simulator.fakedata.database import seed_database
 from tests.analysts.conftest import ARTIFACTS, VIEWER, LiveServer, make_cfg
 from tests.analysts.test_dashboard import CHROMIUM_ARGS
 

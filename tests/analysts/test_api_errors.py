@@ -17,8 +17,8 @@ from fastapi.testclient import TestClient
 
 from crawler.api import create_app
 from crawler.api.app import SECURITY_HEADERS
-from crawler.fakedata_db import seed_database
 from crawler.storage.engine import make_engine, open_database
+from simulator.fakedata.database import seed_database
 from tests.analysts.conftest import VIEWER, H, SeededDb, V, make_cfg
 from tests.conftest import PG_ADMIN, _pg_conninfo
 
@@ -227,7 +227,7 @@ def test_yuqing_serve_logs_one_line_not_a_traceback_when_the_database_is_dropped
         port = s.getsockname()[1]
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "crawler.cli", "--config", str(config), "serve", "--port", str(port)],
+        [sys.executable, "-m", "crawler.cli.app", "--config", str(config), "serve", "--port", str(port)],
         cwd=root,
         env={**os.environ, "PYTHONPATH": str(root)},
         stdout=subprocess.PIPE,

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
-from crawler.cli import app
-from crawler.query import QueryError, build_filter, parse_time
+from crawler.analytics.query import QueryError, build_filter, parse_time
+from crawler.cli.app import app
 from tests.analysts.conftest import HANDLER, VIEWER, SeededDb, write_cfg_file
 
 runner = CliRunner()
@@ -119,7 +119,7 @@ def test_query_search_table_and_csv(cfg_file: Path) -> None:
 def test_bad_options_are_one_clear_line(
     cfg_file: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from crawler.cli import main
+    from crawler.cli.app import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["--config", str(cfg_file), *args])
@@ -148,7 +148,7 @@ def test_bad_choices_are_usage_errors(
     cfg_file: Path, args: list[str], message: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """A value outside the choices is refused before the command runs: exit 2, the usage, one error line."""
-    from crawler.cli import main
+    from crawler.cli.app import main
 
     with pytest.raises(SystemExit) as exit_info:
         main(["--config", str(cfg_file), *args])

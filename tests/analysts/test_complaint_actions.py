@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from crawler.fakedata_db import Seeded, seed_database
+from simulator.fakedata.database import Seeded, seed_database
 from tests.analysts.conftest import H, make_cfg
 
 

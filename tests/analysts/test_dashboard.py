@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crawler.browser import require_chromium
-from crawler.fakedata_db import HOSTILE_TEXTS, seed_database
+from crawler.platform.browser import require_chromium
 from crawler.storage.engine import open_database
 from crawler.storage.models import Complaint, ComplaintHistory
+from simulator.fakedata.database import HOSTILE_TEXTS, seed_database
 from tests.analysts.conftest import ARTIFACTS, HANDLER, VIEWER, LiveServer, make_cfg
 
 CHROMIUM_ARGS = [

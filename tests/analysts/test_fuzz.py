@@ -10,8 +10,8 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 
-from crawler.fakedata_db import seed_database
 from crawler.storage.engine import open_database
+from simulator.fakedata.database import seed_database
 from tests.analysts.conftest import HANDLER, make_cfg
 
 

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from crawler.cli import app
+from crawler.cli.app import app
 from crawler.storage.engine import make_engine
 from crawler.storage.mentions import MENTIONS
 from crawler.storage.models import Complaint
@@ -403,7 +403,7 @@ def test_unreadable_files_are_one_line_errors(tmp_path: Path) -> None:
         ([str(unknown), "--format", "csv"], "--format"),
     ):
         res = subprocess.run(
-            [sys.executable, "-m", "crawler.cli", "--config", str(cfg), "import", *args],
+            [sys.executable, "-m", "crawler.cli.app", "--config", str(cfg), "import", *args],
             capture_output=True,
             text=True,
             cwd=tmp_path,

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from crawler.fakedata_db import seed_database
 from crawler.storage.engine import open_database
 from crawler.storage.models import Complaint, ComplaintHistory, ComplaintMention, Mention
+from simulator.fakedata.database import seed_database
 from tests.analysts.conftest import ARTIFACTS, HANDLER, VIEWER, LiveServer, make_cfg
 from tests.analysts.test_dashboard import CHROMIUM_ARGS, _login
 
@@ -20,8 +20,8 @@ M, C, CM, CH = (t.__table__ for t in (Mention, Complaint, ComplaintMention, Comp
 
 
 def test_alert_links_name_the_exact_page() -> None:
-    from alerts.escape import safe_link
-    from alerts.payloads import links
+    from alerts.delivery.escape import safe_link
+    from alerts.delivery.payloads import links
     from crawler.config import AppConfig
 
     cfg = AppConfig.model_validate(

@@ -27,13 +27,13 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, func, select, text
 
-from crawler.fakedata_db import seed_database
 from crawler.storage.engine import head_revision, make_engine, open_database
 from crawler.storage.models import Complaint, Mention
+from simulator.fakedata.database import seed_database
 from tests.analysts.conftest import HANDLER, VIEWER, make_cfg, write_cfg_file
 
 ROOT = Path(__file__).resolve().parents[2]
-YUQING = [sys.executable, "-m", "crawler.cli"]
+YUQING = [sys.executable, "-m", "crawler.cli.app"]
 pytestmark = pytest.mark.slow
 
 

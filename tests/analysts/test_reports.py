@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from crawler.analytics.reports import build_report, period_for, scheduled_report, send_report, write_report
 from crawler.config import CATEGORIES
-from crawler.reports import build_report, period_for, scheduled_report, send_report, write_report
 from crawler.storage.engine import make_engine
 from crawler.storage.types import utcnow
 from tests.analysts.conftest import SeededDb, make_cfg
@@ -106,8 +106,8 @@ def _free_port() -> int:
 def test_report_sent_by_email_once(db_url: str, data_dir: Path, tmp_path: Path) -> None:
     from aiosmtpd.controller import Controller
 
-    from alerts.dispatch import dispatch_once
-    from crawler.fakedata_db import seed_database
+    from alerts.delivery.dispatch import dispatch_once
+    from simulator.fakedata.database import seed_database
 
     inbox = _Inbox()
     smtp = Controller(inbox, hostname="127.0.0.1", port=_free_port())

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import delete, select
 
-from crawler import search_index
-from crawler.query import MENTIONS, MentionFilter, conditions
-from crawler.search_index import SearchSyntaxError, Term, fts5_expression, parse
+from crawler.analytics import search_index
+from crawler.analytics.query import MENTIONS, MentionFilter, conditions
+from crawler.analytics.search_index import SearchSyntaxError, Term, fts5_expression, parse
 from crawler.storage.mentions import upsert_mentions
 from crawler.storage.types import utcnow
 

@@ -3,7 +3,7 @@
 
 It starts the simulator in a background thread, then runs the plan's steps in order in
 ONE Twisted reactor: ``crawl`` steps run the real spiders with the project's settings,
-pipelines and crawl_runs recorder (exactly as ``python -m crawler.crawl`` does, without a
+pipelines and crawl_runs recorder (exactly as ``python -m crawler.service.crawl_process`` does, without a
 process start-up per crawl); ``fault`` / ``clear`` / ``publish`` / ``boost`` steps change
 the simulator between crawls. Results (each crawl's summary and the simulator's ground
 truth) are written to the plan's ``out`` file as JSON.
@@ -57,9 +57,9 @@ def main(plan_path: str) -> None:
     from scrapy.utils.project import get_project_settings
     from twisted.internet import defer, reactor
 
-    from crawler.crawl import spider_class
     from crawler.logging import setup_logging
     from simulator import Simulator
+    from spiders import spider_class
 
     plan = json.loads(Path(plan_path).read_text(encoding="utf-8"))
     setup_logging(plan.get("log_level", "WARNING"), log_dir=None)
@@ -81,7 +81,7 @@ def main(plan_path: str) -> None:
         summary = tmp / f"summary-{n}.json"
         settings.setdict(
             {
-                **spider_class(platform).simulator_settings(sim),
+                **sim.crawl_settings(platform),
                 **step.get("settings", {}),
                 "YUQING_SUMMARY_FILE": str(summary),
             },

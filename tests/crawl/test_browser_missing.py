@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from crawler import browser
+from crawler.platform import browser
 from tests.crawl.conftest import write_config
 from tests.crawl.helpers import SMALL_WORLD, runs
 
 ROOT = Path(__file__).resolve().parents[2]
-YUQING = [sys.executable, "-m", "crawler.cli"]
+YUQING = [sys.executable, "-m", "crawler.cli.app"]
 MISSING = "/nonexistent/chromium"
 
 
@@ -64,7 +64,7 @@ def test_the_lookup_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 
 def test_pdf_report_without_chromium_is_one_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from crawler.report_render import to_pdf
+    from crawler.analytics.report_render import to_pdf
 
     monkeypatch.setenv("YUQING_CHROMIUM", MISSING)
     with pytest.raises(browser.BrowserMissing, match="Chromium not found"):

@@ -16,7 +16,7 @@ from tests.crawl.helpers import SMALL_WORLD, runs, stored
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-YUQING = [sys.executable, "-m", "crawler.cli"]
+YUQING = [sys.executable, "-m", "crawler.cli.app"]
 
 
 @pytest.fixture

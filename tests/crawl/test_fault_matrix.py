@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from crawler.faults import login_fix
+from crawler.platform.faults import login_fix
 from tests.crawl.helpers import expected_ids, run_plan, runs, stored
 
 pytestmark = pytest.mark.slow

@@ -11,8 +11,8 @@ from scrapy.utils.test import get_crawler
 from twisted.internet.error import ConnectionRefusedError
 
 from crawler.errors import ErrorKind, LoginRequired, PlatformError
-from crawler.faults import classify_exception, classify_status, login_fix
-from crawler.middlewares import PlatformFaultsMiddleware, backoff_delay
+from crawler.platform.faults import classify_exception, classify_status, login_fix
+from crawler.scraping.middlewares import PlatformFaultsMiddleware, backoff_delay
 from spiders import _heimao_api, _weibo_api
 from spiders.heimao import HeimaoSpider
 from spiders.weibo import WeiboSpider

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from crawler.faults import auth_error
-from crawler.login import LOGIN_PLATFORMS
+from crawler.platform.faults import auth_error
+from crawler.service.login import LOGIN_PLATFORMS
 
 
 @pytest.mark.parametrize("platform", ["weibo", "xiaohongshu", "douyin", "heimao"])
@@ -19,7 +19,7 @@ def test_auth_expired_hints_name_a_real_command(platform: str) -> None:
 
 
 def test_health_incident_fix_for_heimao_names_no_missing_command() -> None:
-    from crawler.health_text import _fix
+    from crawler.service.health_text import _fix
 
     assert "yuqing login heimao" not in _fix("session_expired", "heimao")
     assert "yuqing login weibo" in _fix("session_expired", "weibo")
@@ -27,6 +27,6 @@ def test_health_incident_fix_for_heimao_names_no_missing_command() -> None:
 
 @pytest.mark.parametrize("kind", ["session_expired", "blocked", "zero_results"])
 def test_no_heimao_fix_mentions_a_login_command_that_does_not_exist(kind: str) -> None:
-    from crawler.health_text import _fix
+    from crawler.service.health_text import _fix
 
     assert "yuqing login heimao" not in _fix(kind, "heimao")

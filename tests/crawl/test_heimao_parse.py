@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crawler.errors import ErrorKind, PlatformError
-from crawler.faults import decode_json
+from crawler.platform.faults import decode_json
 from spiders import _heimao_api as api
 from tests.crawl.helpers import load_fixture, load_json
 

@@ -28,7 +28,7 @@ from tests.crawl.helpers import runs, stored
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
-YUQING = [sys.executable, "-m", "crawler.cli"]
+YUQING = [sys.executable, "-m", "crawler.cli.app"]
 WORLD = {
     "posts_per_brand": 16,
     "comments_per_post": [2, 8],
@@ -134,7 +134,9 @@ def test_kill_9_mid_crawl_loses_nothing(sim: Any, tmp_path: Path) -> None:
         assert second.returncode == 1 and "already running" in second.stderr, second.stderr[-1500:]
 
         crawl = next(
-            p for p in psutil.Process(parent.pid).children() if "crawler.crawl" in " ".join(p.cmdline())
+            p
+            for p in psutil.Process(parent.pid).children()
+            if "crawler.service.crawl_process" in " ".join(p.cmdline())
         )
         workers = crawl.children(recursive=True)
         assert workers, "the crawl should have an analysis worker process"

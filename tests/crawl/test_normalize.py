@@ -6,7 +6,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from crawler.normalize import absolute_url, epoch_to_utc, parse_count, parse_region, parse_time, strip_html
+from crawler.platform.normalize import (
+    absolute_url,
+    epoch_to_utc,
+    parse_count,
+    parse_region,
+    parse_time,
+    strip_html,
+)
 
 NOW = datetime(2024, 6, 3, 4, 0, 0, tzinfo=UTC)  # 12:00 in Beijing
 

@@ -9,12 +9,12 @@ from pathlib import Path
 
 from scrapy.settings import Settings
 
-from crawler.crawl import crawl_argv
-from crawler.extensions import IntervalLimiter
-from crawler.incremental import CHANGED, NEW, SEEN, CrawlMemory, page_verdict
 from crawler.items import MentionItem
+from crawler.platform.cookies import load_cookies, parse_cookie_text
+from crawler.platform.incremental import CHANGED, NEW, SEEN, CrawlMemory, page_verdict
+from crawler.scraping.extensions import IntervalLimiter
+from crawler.service.crawl_runner import crawl_argv
 from crawler.settings import bridge_config
-from spiders._cookies import load_cookies, parse_cookie_text
 
 NOW = datetime(2024, 6, 3, 12, 0, tzinfo=UTC)
 WM = NOW - timedelta(hours=2)
@@ -130,7 +130,7 @@ def test_crawl_argv(tmp_path: Path) -> None:
         config_path=tmp_path / "c.toml",
         overrides={"HEIMAO_BASE_URL": "http://127.0.0.1:1/heimao", "WEIBO_SEARCH_TYPES": [1, 61]},
     )
-    assert argv[1:4] == ["-m", "crawler.crawl", "heimao"]
+    assert argv[1:4] == ["-m", "crawler.service.crawl_process", "heimao"]
     assert argv[4:8] == ["-a", "brand=鲜果时光", "-a", "keyword=鲜果"]
     assert f"YUQING_CONFIG={(tmp_path / 'c.toml').resolve()}" in argv
     assert "HEIMAO_BASE_URL=http://127.0.0.1:1/heimao" in argv and "WEIBO_SEARCH_TYPES=1,61" in argv

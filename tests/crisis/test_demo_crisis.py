@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from crawler.analytics.spread import event_spread
 from crawler.config import load_config
-from crawler.spread_view import event_spread
 from crawler.storage.engine import open_database
 from crawler.storage.models import Alert, AlertDelivery, AlertHold
 from tests.alerts_triage.test_e2e_crisis import CONFIG
@@ -18,7 +18,7 @@ from tests.alerts_triage.test_e2e_crisis import CONFIG
 
 @pytest.mark.slow
 def test_demo_crisis_shows_hot_alert_curve_and_spreaders(tmp_path: Path) -> None:
-    from crawler.demo import run_demo
+    from simulator.demo.runner import run_demo
 
     path = tmp_path / "yuqing.toml"
     path.write_text(CONFIG.format(data=tmp_path / "data", db=tmp_path / "y.db"), encoding="utf-8")

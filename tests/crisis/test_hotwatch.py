@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from crawler.config import AppConfig, config_from_dict
-from crawler.fetch import LightFetcher
-from crawler.hotwatch import watch_once
+from crawler.service.fetch import LightFetcher
+from crawler.service.hotwatch import watch_once
 from crawler.storage.engine import open_database
 from crawler.storage.models import Alert, CrawlRun, HotSnapshot, HotTopic, Mention
 from simulator import WEIBO_TEST_SUB, Simulator
@@ -221,9 +221,9 @@ def test_light_fetches_share_the_workers_rate_slot_in_distributed_mode(
     import time
     import uuid
 
-    from crawler import fetch
-    from crawler.distributed import connect
-    from crawler.redis_scrapy import SharedRateLimiter
+    from crawler.scraping.redis_scrapy import SharedRateLimiter
+    from crawler.service import fetch
+    from crawler.service.distributed import connect
     from tests.conftest import REDIS_TEST
 
     data = sim_config(tmp_path, sim)
@@ -244,7 +244,7 @@ def test_light_fetches_share_the_workers_rate_slot_in_distributed_mode(
         booked = [worker.reserve("weibo", 600) for _ in range(10)]
         assert booked[-1] >= 0.8
         move(sim, "weibo", 1)
-        from crawler.hotwatch import fetch_list
+        from crawler.service.hotwatch import fetch_list
 
         started = time.monotonic()
         assert fetch_list(cfg, light, "weibo").items

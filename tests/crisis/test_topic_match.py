@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from alerts.hotlist import after_alert, match_topic, updates
+from alerts.triage.hotlist import after_alert, match_topic, updates
 from crawler.config import AppConfig
 
 

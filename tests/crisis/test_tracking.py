@@ -9,12 +9,14 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from alerts.triage.watch import start_watch
+from crawler.analytics.spread import rates, resolve_parents, spreaders, tree_of
 from crawler.config import config_from_dict
 from crawler.errors import ErrorKind
-from crawler.fetch import LightFetcher
+from crawler.service.fetch import LightFetcher
+from crawler.service.tracking import next_interval, run_due
 from crawler.storage.engine import open_database
 from crawler.storage.models import Alert, TrackedPost, TrackPoint
-from crawler.tracking import next_interval, rates, resolve_parents, run_due, spreaders, start_watch, tree_of
 from simulator import WEIBO_TEST_SUB, Simulator
 from tests.crisis.conftest import crisis_config
 

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import insert
 from typer.testing import CliRunner
 
-from crawler.cli import app
+from crawler.analytics.reports import build_report
+from crawler.analytics.spread import event_spread, hot_topics
+from crawler.cli.app import app
 from crawler.config import config_from_dict
-from crawler.reports import build_report
-from crawler.spread_view import event_spread, hot_topics
 from crawler.storage.engine import open_database
 from crawler.storage.models import Event, HotSnapshot, HotTopic, Repost, TrackedPost, TrackPoint
 from tests.crisis.conftest import crisis_config
@@ -156,7 +156,7 @@ def test_query_hot(tmp_path: Path) -> None:
 
 
 def test_weekly_report_spread_section(tmp_path: Path) -> None:
-    from crawler.report_render import to_html
+    from crawler.analytics.report_render import to_html
 
     cfg_file, engine, eid = seed(tmp_path)
     cfg = config_from_dict(crisis_config(tmp_path))

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-YUQING = [sys.executable, "-m", "crawler.cli"]
+YUQING = [sys.executable, "-m", "crawler.cli.app"]
 CONFIG = """
 [project]
 data_dir = "{data}"
@@ -40,7 +40,7 @@ def cfg(tmp_path: Path) -> Path:
 def _root_command() -> Any:
     import typer.main
 
-    from crawler.cli import app
+    from crawler.cli.app import app
 
     return typer.main.get_command(app)
 
@@ -109,7 +109,7 @@ def test_file_errors_are_one_line(cfg: Path, tmp_path: Path) -> None:
 
 def test_help_keeps_section_names(tmp_path: Path) -> None:
     shown = {
-        ("alerts", "test"): "[alerts.channels]",
+        ("alerts", "test"): "[alerts.delivery.channels]",
         ("report",): "[reports].formats",
         ("run",): "[distributed]",
     }
@@ -143,12 +143,12 @@ def test_short_flags_mean_one_thing_everywhere() -> None:
 def test_choice_sets_match_the_canonical_ones() -> None:
     from typing import get_args
 
-    from alerts import complaints
-    from alerts.outbox import KINDS as ALERT_KINDS
+    from alerts.complaints import records as complaints
+    from alerts.delivery.outbox import KINDS as ALERT_KINDS
     from crawler import config
-    from crawler.commands import _choices as ch
-    from crawler.crawl import SPIDERS
-    from crawler.login import LOGIN_PLATFORMS
+    from crawler.cli import _choices as ch
+    from crawler.service.login import LOGIN_PLATFORMS
+    from spiders import SPIDERS
 
     assert ch.PLATFORMS == config.PLATFORMS == get_args(ch.Platform) and set(SPIDERS) == set(ch.PLATFORMS)
     assert ch.LOGIN_PLATFORMS == LOGIN_PLATFORMS == get_args(ch.LoginPlatform)
@@ -214,7 +214,7 @@ def test_completion_script_and_choice_completion(tmp_path: Path) -> None:
 
 
 def test_training_without_the_train_extra_is_one_line() -> None:
-    from crawler.commands.train import TrainError, require_train_extra
+    from crawler.cli.train import TrainError, require_train_extra
 
     require_train_extra({"json": "json"})  # present: no error
     with pytest.raises(TrainError) as err:
@@ -227,7 +227,7 @@ def test_the_run_time_imports_no_training_or_test_package() -> None:
     """scikit-learn, scipy, snownlp (train/bench extras) and aiosmtpd (dev) stay out of the analysis,
     the crawl pipeline, the API and the CLI."""
     code = (
-        "import sys, crawler.cli, crawler.api, crawler.pipelines, crawler.demo, sentiment, alerts.dispatch; "
+        "import sys, crawler.cli.app, crawler.api, crawler.scraping.pipelines, simulator.demo.runner, sentiment, alerts.delivery.dispatch; "
         "import sentiment; sentiment.configure(None); sentiment.analyze('鲜果时光的橙汁喝出异物，要求退款！'); "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'scipy', 'snownlp', 'aiosmtpd', "
         "'scrapy_playwright', 'hypothesis', 'pytest'}))"

@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
-from crawler.crawljob import mark_stale_runs
-from crawler.locks import holder, try_acquire
+from crawler.service.crawl_job import mark_stale_runs
 from crawler.storage.engine import make_engine
+from crawler.storage.locks import holder, try_acquire
 from crawler.storage.mentions import PENDING, RUNS, load_pending, record_pending, settle_pending, start_run
 from crawler.storage.types import utcnow
 
@@ -59,7 +59,7 @@ def test_a_lease_of_a_dead_process_of_this_host_is_taken_over_at_once(db_url: st
         [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
     )
     assert try_acquire(engine, "crawl:weibo:x", "old-owner", 600)
-    from crawler.locks import LOCKS
+    from crawler.storage.locks import LOCKS
 
     with engine.begin() as conn:
         conn.execute(update(LOCKS).where(LOCKS.c.name == "crawl:weibo:x").values(pid=int(dead.stdout)))

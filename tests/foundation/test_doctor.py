@@ -13,11 +13,11 @@ from typing import Any
 
 import pytest
 
-from crawler.sessions import Session, SessionStore
+from crawler.platform.sessions import Session, SessionStore
 from crawler.storage.types import utcnow
 
 ROOT = Path(__file__).resolve().parents[2]
-YUQING = [sys.executable, "-m", "crawler.cli"]
+YUQING = [sys.executable, "-m", "crawler.cli.app"]
 
 
 def _free_port() -> int:
@@ -40,7 +40,7 @@ def _config(
         f'[project]\ndata_dir = "{data}"\n[storage]\nurl = "{db or f"sqlite:///{data}/yuqing.db"}"\n'
         '[[brands]]\nname = "鲜果时光"\n'
         + "".join(f"[platforms.{p}]\nenabled = {str(on).lower()}\n" for p, on in enabled.items())
-        + f'[alerts.channels.pr]\ntype = "dingtalk"\nurl = "{channel_url}"\nsecret = "SEC8d1e2f"\n'
+        + f'[alerts.delivery.channels.pr]\ntype = "dingtalk"\nurl = "{channel_url}"\nsecret = "SEC8d1e2f"\n'
         + extra
     )
     path = tmp_path / "yuqing.toml"
@@ -226,7 +226,7 @@ def test_session_lifetime() -> None:
 
 
 def test_expiry_survives_the_session_file(tmp_path: Path) -> None:
-    from crawler.sessions import cookies_expiry
+    from crawler.platform.sessions import cookies_expiry
 
     ends = cookies_expiry(
         [

@@ -180,7 +180,7 @@ def test_migrations_match_models(db_url: str) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    from crawler.search_index import include_object
+    from crawler.analytics.search_index import include_object
     from crawler.storage.engine import make_engine
 
     with make_engine(db_url).connect() as conn:

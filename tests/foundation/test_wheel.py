@@ -132,7 +132,7 @@ def test_the_wheel_carries_its_data_and_imports_nothing_from_the_checkout(
 ) -> None:
     code = (
         "import crawler, sentiment, alerts, spiders, simulator, json; "
-        "from crawler.doctor import PACKAGE_DATA; from importlib import resources; "
+        "from crawler.service.doctor import PACKAGE_DATA; from importlib import resources; "
         "print(json.dumps({'files': [m.__file__ for m in (crawler, sentiment, alerts, spiders, simulator)], "
         "'missing': [p + '/' + f for p, f in PACKAGE_DATA if not resources.files(p).joinpath(f).is_file()], "
         "'migrations': sorted(x.name for x in resources.files('crawler').joinpath('migrations/versions').iterdir() "
@@ -161,7 +161,7 @@ def test_analyze_the_readme_example_outside_the_repository(installed: Path, tmp_
     assert a["is_complaint"] is True and a["risk"] >= 50, a  # a lost word list made this "no, risk 12"
     # the checkout's verdict (a fresh process, as the wheel's): the wheel must agree
     checkout = subprocess.run(
-        [sys.executable, "-m", "crawler.cli", "analyze", EXAMPLE, "--json"],
+        [sys.executable, "-m", "crawler.cli.app", "analyze", EXAMPLE, "--json"],
         capture_output=True,
         text=True,
         timeout=300,

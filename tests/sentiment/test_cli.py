@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from crawler.cli import app
+from crawler.cli.app import app
 
 runner = CliRunner()
 LABELLED = [

@@ -96,7 +96,7 @@ def spawn(args: list[str], config: Path, log: Path) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "YUQING_DATABASE_URL")}
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "--config", str(config), *args],
+            [sys.executable, "-m", "crawler.cli.app", "--config", str(config), *args],
             cwd=ROOT,
             stdout=fh,
             stderr=subprocess.STDOUT,

@@ -1,4 +1,4 @@
-"""A crawl child started by 'yuqing crawl' (crawler.crawl) dies when its parent is killed with SIGKILL."""
+"""A crawl child started by 'yuqing crawl' (crawler.service.crawl_runner) dies when its parent is killed with SIGKILL."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PARENT = """
 import sys
 from pathlib import Path
-from crawler.crawl import _supervise
+from crawler.service.crawl_runner import _supervise
 log = Path(sys.argv[1])
 child = [sys.executable, "-c", "import os, time; open(%r, 'w').write(str(os.getpid())); time.sleep(120)" % sys.argv[2]]
 _supervise(child, [], log, timeout=None, grace=1.0, env=None, on_progress=None)

@@ -10,7 +10,7 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from alerts.grievance import judge
+from alerts.complaints.grievance import judge
 from alerts.rules import is_brand_voice
 from crawler.config import load_config
 from crawler.storage.engine import make_engine
@@ -50,7 +50,7 @@ def _nothing_lost(engine, cfg) -> None:
         linked = set(conn.execute(select(LINKS.c.mention_id)).scalars())
         alerts = conn.execute(select(ALERTS.c.id, ALERTS.c.kind)).all()
         delivered = set(conn.execute(select(DELIVERIES.c.alert_id)).scalars())
-    # The registration rule (alerts/registration.py): a complaint at or above [complaints].min_risk is on a
+    # The registration rule (alerts/complaints/registration.py): a complaint at or above [complaints].min_risk is on a
     # record, except the brand's own replies and a comment with no grievance of its own under a post that
     # has no record to join.
     eligible = [

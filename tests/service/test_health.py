@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
-from crawler.health import brand_problems, evaluate, platform_problems
+from crawler.service.health import brand_problems, evaluate, platform_problems
 from crawler.storage.engine import make_engine
 from crawler.storage.mentions import RUNS
 from crawler.storage.models import Alert, AlertDelivery, HealthIncident

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import redis
 
-from crawler.distributed import TaskQueue, task_keys
-from crawler.redis_scrapy import ADDON_PATH
+from crawler.scraping.redis_scrapy import ADDON_PATH
+from crawler.service.distributed import TaskQueue, task_keys
 from tests.conftest import REDIS_TEST
 
 REDIS_URL = REDIS_TEST

@@ -13,10 +13,10 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy import select
 
-from crawler.crawljob import ChildRegistry, default_command, run_locked_crawl
-from crawler.locks import crawl_lock_name, holder, try_acquire
-from crawler.scheduler import build_jobs, cron_trigger, make_scheduler, sync_jobs
+from crawler.service.crawl_job import ChildRegistry, default_command, run_locked_crawl
+from crawler.service.scheduler import build_jobs, cron_trigger, make_scheduler, sync_jobs
 from crawler.storage.engine import make_engine
+from crawler.storage.locks import crawl_lock_name, holder, try_acquire
 from crawler.storage.mentions import RUNS
 from tests.service.conftest import max_concurrency, standin_command, standin_events
 

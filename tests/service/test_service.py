@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from crawler.locks import held_locks
 from crawler.storage.engine import make_engine
+from crawler.storage.locks import held_locks
 from crawler.storage.mentions import RUNS
 from crawler.storage.models import SchedulerJob
 from tests.service.conftest import ROOT, max_concurrency, standin_command, standin_events, write_config
@@ -36,7 +36,7 @@ def wait_for(cond: Callable[[], object], timeout: float, what: str) -> object:
 def start_service(config: Path, log: Path) -> subprocess.Popen[bytes]:
     with open(log, "ab") as fh:
         return subprocess.Popen(
-            [sys.executable, "-m", "crawler.cli", "--config", str(config), "run"],
+            [sys.executable, "-m", "crawler.cli.app", "--config", str(config), "run"],
             cwd=ROOT,
             stdout=fh,
             stderr=subprocess.STDOUT,

@@ -8,14 +8,14 @@ from datetime import timedelta
 from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
-from crawler.cli import app
-from crawler.health import evaluate
-from crawler.locks import crawl_lock_name, try_acquire
-from crawler.retention import purge
-from crawler.scheduler import build_jobs, make_scheduler, sync_jobs
+from crawler.cli.app import app
+from crawler.service.health import evaluate
+from crawler.service.scheduler import build_jobs, make_scheduler, sync_jobs
 from crawler.storage.engine import make_engine
+from crawler.storage.locks import crawl_lock_name, try_acquire
 from crawler.storage.mentions import RUNS, upsert_mentions
 from crawler.storage.models import Alert, Complaint, ComplaintMention, Mention
+from crawler.storage.retention import purge
 from crawler.storage.types import utcnow
 
 M = Mention.__table__
@@ -41,7 +41,7 @@ def _complaint(conn, number: str, mention_id: int | None, **values) -> int:
 
 
 def test_status_shows_jobs_runs_alerts_complaints_and_health(make_config, db_url, monkeypatch) -> None:
-    from crawler.commands._common import console
+    from crawler.cli._common import console
 
     monkeypatch.setattr(console, "width", 220)  # wide enough for the tables, with or without a terminal
     cfg = make_config(

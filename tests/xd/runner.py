@@ -2,7 +2,7 @@
 
 Starts the simulator in a thread and runs the plan's steps in ONE Twisted reactor (one
 process start-up for many crawls): ``crawl`` runs a real spider with the project settings,
-pipelines and crawl_runs recorder, as ``python -m crawler.crawl`` does; ``fault`` / ``clear``
+pipelines and crawl_runs recorder, as ``python -m crawler.service.crawl_process`` does; ``fault`` / ``clear``
 switch simulator faults; ``sessions`` logs accounts in on the simulator and stores them
 like ``yuqing login`` does. Writes every crawl's summary, the ground truth and the stored
 sessions' states to the plan's ``out`` file.
@@ -36,10 +36,10 @@ def main(plan_path: str) -> None:
     from twisted.internet import defer, reactor
 
     from crawler.config import load_config
-    from crawler.crawl import spider_class
     from crawler.logging import setup_logging
-    from crawler.sessions import Session, SessionStore
+    from crawler.platform.sessions import Session, SessionStore
     from simulator import Simulator
+    from spiders import spider_class
 
     plan = json.loads(Path(plan_path).read_text(encoding="utf-8"))
     setup_logging(plan.get("log_level", "WARNING"), log_dir=None)
@@ -58,7 +58,7 @@ def main(plan_path: str) -> None:
         platform = step["platform"]
         settings = base.copy()
         summary = tmp / f"summary-{n}.json"
-        sim_settings = spider_class(platform).simulator_settings(sim)
+        sim_settings = sim.crawl_settings(platform)
         if step.get("cookies") == "store":  # use the stored `yuqing login` sessions, in turn
             sim_settings[f"{platform.upper()}_COOKIES"] = ""
         settings.setdict(

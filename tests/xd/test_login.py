@@ -12,7 +12,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner, Result
 
-from crawler.cli import app
+from crawler.cli.app import app
 from simulator import Simulator
 from simulator.platforms._xd_pages import qr_text
 from tests.xd.conftest import live_chromium

@@ -10,7 +10,13 @@ import pytest
 
 from crawler.config import config_from_dict
 from crawler.errors import ErrorKind, LoginRequired
-from crawler.sessions import CookieFileError, Session, SessionStore, parse_cookie_text, read_cookie_file
+from crawler.platform.sessions import (
+    CookieFileError,
+    Session,
+    SessionStore,
+    parse_cookie_text,
+    read_cookie_file,
+)
 
 
 def _mode(path: Path) -> int:

@@ -11,7 +11,7 @@ import pytest
 
 from crawler.config import config_from_dict
 from crawler.errors import Blocked, ErrorKind
-from crawler.signing import (
+from crawler.platform.signing import (
     CommandDouyinSigner,
     DouyinSigner,
     XhshowSigner,

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from crawler.signing import XhshowSigner, build_xs_common
+from crawler.platform.signing import XhshowSigner, build_xs_common
 from simulator import signatures as S
 
 A1 = "19ab1e5ce48c3b3c5c50e2c040a801cfcca0a4ac50000571046"
@@ -99,7 +99,7 @@ def test_a_bogus_roundtrip_and_refusals() -> None:
 
 @pytest.mark.browser
 def test_page_javascript_signs_what_the_simulator_accepts() -> None:
-    from crawler.browser import open_browser
+    from crawler.platform.browser import open_browser
 
     async def run() -> tuple[dict, dict, str, str]:
         async with open_browser(shared=False) as browser:

@@ -1,0 +1,2 @@
+"""What the spiders build on: fault classification, normalisers, incremental state, login sessions,
+cookies, request signing and the Playwright browser."""

@@ -1,0 +1,1 @@
+"""Realistic fake data for tests, screenshots and benchmarks: mentions, and a filled database."""

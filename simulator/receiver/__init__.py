@@ -1,0 +1,1 @@
+"""A loopback stand-in for the chat robots and webhooks, for tests and ``yuqing demo``."""
