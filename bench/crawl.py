@@ -139,7 +139,6 @@ def run_crawl_measured(argv: list[str], log: Path) -> tuple[int, float, int, flo
 def bench(args: argparse.Namespace) -> dict[str, Any]:
     from crawler.service.crawl_runner import crawl_argv
     from simulator import Simulator
-    from spiders import spider_class
 
     tmp = Path(tempfile.mkdtemp(prefix="yuqing-bench-"))
     db = args.database or f"sqlite:///{tmp / 'bench.db'}"
@@ -344,7 +343,6 @@ def bench_xd(args: argparse.Namespace) -> dict[str, Any]:
     """Xiaohongshu through the xhshow-signed API, or Douyin through the real browser (default mode)."""
     from crawler.service.crawl_runner import crawl_argv
     from simulator import Simulator
-    from spiders import spider_class
 
     platform = args.platform
     posts = args.posts or XD_DEFAULT_POSTS[platform]

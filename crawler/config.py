@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from crawler.errors import ConfigError
-from crawler.paths import config_path
+from crawler.paths import config_path, data_dir
 
 PLATFORMS: tuple[str, ...] = ("weibo", "xiaohongshu", "douyin", "heimao")
 # What users read for each platform (alerts, dashboard, reports, exports, the CLI).
@@ -934,7 +934,6 @@ class AppConfig(_Model):
         return self.distributed.redis_url.get_secret_value() or None
 
     def data_path(self) -> Path:
-        from crawler.paths import data_dir
 
         return data_dir(self.project.data_dir)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crawler.config import load_config
+
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
 
@@ -126,7 +128,6 @@ _configs: dict[str | None, AppConfig] = {}
 
 def config_for(settings: BaseSettings) -> AppConfig:
     """The config named by the ``YUQING_CONFIG`` setting (or env / default path), loaded once."""
-    from crawler.config import load_config
 
     path = settings.get("YUQING_CONFIG") or None
     if path not in _configs:

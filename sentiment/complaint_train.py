@@ -33,9 +33,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from crawler.paths import package_path
-from sentiment import analyzer, complaint_model
+from sentiment import analyzer, complaint_model, ngram
 from sentiment import train as strain
 from sentiment.complaint_model import CATEGORIES, DENSE, HEADS, URGENCIES, ComplaintModel
+from sentiment.evaluate import LabelledFileError, iter_jsonl
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
@@ -226,7 +227,6 @@ def read_labelled(path: str | Path) -> list[Record]:
                     )
                 )
         return out
-    from sentiment.evaluate import LabelledFileError, iter_jsonl
 
     try:
         for lineno, obj in iter_jsonl(path):
@@ -370,8 +370,6 @@ def _emotion_mark_keys(fz: Featurized, idx: np.ndarray) -> np.ndarray:
     which would teach "[怒] means no complaint".
     """
     if fz.mark_keys is None:
-        from sentiment import ngram
-
         marked: set[int] = set()
         for p in fz.feats.prepared:
             if not _EMOTION_MARK.search(p.norm):
@@ -446,7 +444,6 @@ def fit(
         bias[2 + ncat] = -30.0
     # ship what is scored: float16 weights, quantised idf
     w16 = w_sparse.astype(np.float16).astype(np.float32)
-    from sentiment import ngram
 
     sparse = ngram.SentimentModel(
         vocab, idf.astype(np.float32), w16, np.zeros(len(HEADS)), list(HEADS), {}, {}
@@ -472,7 +469,6 @@ def fit(
 
 def name_features(model: ComplaintModel, fz: Featurized, idx: Iterable[int], limit: int) -> None:
     """Attach the text of the n-grams that weigh most towards a complaint (for the reasons)."""
-    from sentiment import ngram
 
     w = model.sparse.weights[:, 0]
     if not len(w):

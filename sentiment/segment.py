@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from math import log
 from pathlib import Path
 
+from crawler.paths import data_dir
+
 MAX_CHARS = 20_000  # longer texts are cut here before segmentation (the rest is not tokenised)
 _BRAND_FREQ = 50_000  # dictionary frequency given to protected Han-only terms
 _PIECE_RE = re.compile(
@@ -107,8 +109,6 @@ def _init_python(cache_dir: str | Path | None) -> None:
     import jieba
 
     if cache_dir is None:
-        from crawler.paths import data_dir
-
         cache_dir = data_dir()
     Path(cache_dir).mkdir(parents=True, exist_ok=True)
     jieba.setLogLevel(60)

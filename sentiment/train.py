@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from sentiment import analyzer, segment
 from sentiment import ngram as sm
-from sentiment import segment
 
 DEFAULT_SEED = 20240601
 DEFAULT_HOLDOUT = 0.1
@@ -298,7 +298,6 @@ def train(
 ) -> TrainResult:
     """Build a model file from CSVs/folders; evaluate it on the held-out rows and eval files."""
     started = time.monotonic()
-    from sentiment import analyzer
 
     analyzer.configure(None)  # the segmenter with the built-in word lists, as at inference
     prm = params or Params()

@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from aiohttp import web
 
+import simulator.platforms as pkg
+
 if TYPE_CHECKING:
     from simulator.corpus import Draft
     from simulator.model import Post
@@ -112,7 +114,6 @@ def register(cls: type[PlatformSim]) -> type[PlatformSim]:
 
 def discover(names: tuple[str, ...] | None = None) -> dict[str, type[PlatformSim]]:
     """Import the modules of ``simulator.platforms`` (all, or only ``names``); return them registered, in order."""
-    import simulator.platforms as pkg
 
     for mod in pkgutil.iter_modules(pkg.__path__):
         if not mod.name.startswith("_") and (names is None or mod.name in names):

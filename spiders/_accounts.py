@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from crawler.errors import ErrorKind, LoginRequired
+from crawler.platform.cookies import _read, parse_cookie_text
 from crawler.platform.faults import make_error
 from crawler.platform.sessions import Session, SessionStore, login_command
 
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
 
 def pick_session(platform: str, cfg: AppConfig, settings: Any) -> tuple[Session | None, LoginRequired | None]:
     """The session this run uses, or the error saying none is usable."""
-    from crawler.platform.cookies import _read, parse_cookie_text
 
     prefix = platform.upper()
     if settings.get(f"{prefix}_COOKIES"):

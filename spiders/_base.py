@@ -21,8 +21,9 @@ import scrapy
 from loguru import logger
 from scrapy.exceptions import CloseSpider
 
-from crawler.errors import ConfigError, ErrorKind, PlatformError
+from crawler.errors import BrowserUnavailable, ConfigError, ErrorKind, PlatformError
 from crawler.items import MentionItem
+from crawler.platform.browser import find_chromium
 from crawler.platform.cookies import load_cookies, offline_public_suffixes
 from crawler.platform.faults import (
     classify_exception,
@@ -32,9 +33,9 @@ from crawler.platform.faults import (
     make_error,
 )
 from crawler.platform.incremental import NEW, CrawlMemory
-from crawler.settings import bridge_config
+from crawler.scraping.extensions import crawl_engine
+from crawler.settings import bridge_config, config_for
 from spiders._page import ParsedPage
-from crawler.settings import config_for
 
 if TYPE_CHECKING:
     from scrapy.http import Response
@@ -55,8 +56,6 @@ FATAL_KINDS = frozenset(
     }
 )
 offline_public_suffixes()
-
-
 
 
 @dataclass(slots=True)
@@ -128,9 +127,7 @@ class MonitorSpider(scrapy.Spider):
 
     # --- start --------------------------------------------------------------
 
-
     async def start(self) -> AsyncIterator[Any]:
-        from crawler.scraping.extensions import crawl_engine
 
         s = self.crawler.settings
         self.memory = CrawlMemory.load(
@@ -322,8 +319,6 @@ class MonitorSpider(scrapy.Spider):
 
     def require_browser(self) -> None:
         """End the crawl now (``browser_missing``, with the install command) when no Chromium can be found."""
-        from crawler.errors import BrowserUnavailable
-        from crawler.platform.browser import find_chromium
 
         found = find_chromium()
         if found.path is None:

@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from crawler.errors import ErrorKind
+from crawler.platform.browser import open_browser
 from crawler.platform.faults import make_error
+from crawler.platform.signing import cookie_list
 from spiders._douyin_api import CAPTCHA_TITLE, PLATFORM, SEARCH_PATH
 
 if TYPE_CHECKING:
@@ -62,8 +64,6 @@ class DouyinBrowser:
         self.page: Page | None = None
 
     async def __aenter__(self) -> DouyinBrowser:
-        from crawler.platform.browser import open_browser
-        from crawler.platform.signing import cookie_list
 
         self._cm = open_browser(
             headless=self.headless,

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import quote
 
 from crawler.errors import ErrorKind
-from crawler.platform.faults import make_error, require
+from crawler.platform.faults import auth_error, make_error, require
 from crawler.platform.normalize import as_text, parse_count, parse_time, strip_html
 from spiders import _weibo_api as weibo_api
 
@@ -107,8 +107,6 @@ def parse_douyin_hot(payload: Any, *, url: str | None = None) -> HotPage:
     code = payload.get("status_code")
     if code not in (0, "0"):
         if code in (8, "8"):
-            from crawler.platform.faults import auth_error
-
             raise auth_error(
                 "douyin", f"hot list refused the session ({payload.get('status_msg') or code})", url
             )

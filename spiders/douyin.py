@@ -58,7 +58,6 @@ class DouyinSpider(MonitorSpider):
         super().update_settings(settings)
         enable_signing(settings)
 
-
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> DouyinSpider:
         spider: DouyinSpider = super().from_crawler(crawler, *args, **kwargs)  # type: ignore[assignment]

@@ -20,6 +20,7 @@ from crawler.errors import ErrorKind, PlatformError
 from crawler.items import MentionItem
 from crawler.platform.faults import make_error
 from crawler.platform.incremental import CHANGED, NEW, load_items
+from crawler.scraping.extensions import crawl_engine
 from spiders import _heimao_api as api
 from spiders._base import MonitorSpider
 
@@ -71,7 +72,6 @@ class HeimaoSpider(MonitorSpider):
 
     def initial_requests(self) -> Iterable[scrapy.Request]:
         assert self.memory is not None
-        from crawler.scraping.extensions import crawl_engine
 
         details = sorted(self.memory.pending.get("details", ()))
         for item in load_items(crawl_engine(self.crawler.settings), self.name, details):

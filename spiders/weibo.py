@@ -17,7 +17,9 @@ import scrapy
 
 from crawler.errors import ErrorKind, PlatformError
 from crawler.items import MentionItem
+from crawler.platform.faults import auth_error, make_error
 from crawler.platform.incremental import CHANGED, NEW, load_items
+from crawler.scraping.extensions import crawl_engine
 from spiders import _weibo_api as api
 from spiders._base import MonitorSpider
 
@@ -34,7 +36,6 @@ class WeiboSpider(MonitorSpider):
     name = "weibo"
     statuses = api.STATUSES
     custom_settings = {"USER_AGENT": MOBILE_UA}
-
 
     def api_headers(self, referer: str | None = None) -> dict[str, str]:
         return {
@@ -106,7 +107,6 @@ class WeiboSpider(MonitorSpider):
     def pending_requests(self) -> Iterator[scrapy.Request]:
         """Finish what the previous run could not: comments and long texts."""
         assert self.memory is not None
-        from crawler.scraping.extensions import crawl_engine
 
         for post_id in sorted(self.memory.pending.get("comments", ())):
             yield self.comments_request(post_id, None)
@@ -170,8 +170,6 @@ class WeiboSpider(MonitorSpider):
             self.record_fault(err, response.request)
             return
         if not logged_in:
-            from crawler.platform.faults import auth_error
-
             self.record_fault(
                 auth_error(self.name, "the session is not logged in (/api/config login:false)", response.url),
                 response.request,
@@ -182,8 +180,6 @@ class WeiboSpider(MonitorSpider):
         keyword = response.meta.get("yq_keyword")
         newest = self.memory.watermarks.get(keyword) if keyword else None
         if newest is not None and newest >= self.memory.window_start:
-            from crawler.platform.faults import make_error
-
             self.record_fault(
                 make_error(
                     ErrorKind.RATE_LIMITED,

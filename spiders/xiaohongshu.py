@@ -22,6 +22,7 @@ from crawler.items import MentionItem
 from crawler.platform.faults import make_error
 from crawler.platform.incremental import CHANGED, NEW, load_items
 from crawler.platform.signing import XhsSigner, enable_signing, json_body, make_xhs_signer
+from crawler.scraping.extensions import crawl_engine
 from spiders import _xhs_api as api
 from spiders._accounts import pick_session, session_expired
 from spiders._base import MonitorSpider
@@ -51,7 +52,6 @@ class XiaohongshuSpider(MonitorSpider):
     def update_settings(cls, settings: BaseSettings) -> None:
         super().update_settings(settings)
         enable_signing(settings)
-
 
     @classmethod
     def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> XiaohongshuSpider:
@@ -214,7 +214,6 @@ class XiaohongshuSpider(MonitorSpider):
     def pending_requests(self) -> Iterator[scrapy.Request]:
         """Finish what the previous run could not: details and comments of stored notes."""
         assert self.memory is not None
-        from crawler.scraping.extensions import crawl_engine
 
         engine = crawl_engine(self.crawler.settings)
         for item in load_items(engine, self.name, sorted(self.memory.pending.get("details", ()))):

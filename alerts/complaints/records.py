@@ -20,9 +20,17 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from alerts.complaints import clock
+from alerts.complaints.registration import register_mentions as _register_mentions
 from alerts.rules import rank
 from crawler.errors import YuqingError
-from crawler.storage.models import Complaint, ComplaintCounter, ComplaintHistory, ComplaintMention
+from crawler.storage.models import (
+    Complaint,
+    ComplaintCounter,
+    ComplaintHistory,
+    ComplaintMention,
+    Event,
+    Mention,
+)
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -125,7 +133,6 @@ def register_mentions(
     conn: Connection, cfg: AppConfig, mentions: list[dict[str, Any]], *, now: datetime
 ) -> dict[int, Any]:
     """Register (or join to an open record) every eligible mention of a triage batch."""
-    from alerts.complaints.registration import register_mentions as _register_mentions
 
     return _register_mentions(conn, cfg, mentions, now=now)
 
@@ -461,7 +468,6 @@ def correct_verdict(
 
 def mute_event(conn: Connection, event_id: int, *, actor: str, number: str, now: datetime) -> None:
     """A 误报 mark silences the rest of the event's immediate alerts (``alert_state.muted``)."""
-    from crawler.storage.models import Event
 
     events = Event.__table__  # type: ignore[attr-defined]
     state = conn.execute(select(events.c.alert_state).where(events.c.id == event_id)).scalar()
@@ -473,7 +479,6 @@ def mute_event(conn: Connection, event_id: int, *, actor: str, number: str, now:
 def training_labels(conn: Connection | Session) -> list[dict[str, Any]]:
     """Labelled records (RUBRIC format) from every corrected verdict: the record's mentions, with
     is_complaint false for 误报, else the record's category and urgency (as corrected, if they were)."""
-    from crawler.storage.models import Mention
 
     c = _conn(conn)
     mentions = Mention.__table__  # type: ignore[attr-defined]

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 
 from crawler.config import PLATFORM_NAMES
 from crawler.storage.models import Mention
+from sentiment.pii import mask
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
@@ -19,19 +20,13 @@ if TYPE_CHECKING:
 MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 EXCERPT = 300
 POST_EXCERPT = 120  # the post a comment answers: enough to know what it is about
-_LONG_DIGITS = re.compile(r"\d{5,}")
 
 
 def masked_excerpt(m: dict[str, Any], limit: int = EXCERPT) -> str:
     """The PII-masked text (the analysis' masking, else long digit runs starred), cut to ``limit``."""
     text = m.get("masked_text")
     if text is None:
-        try:
-            from sentiment.pii import mask
-        except ImportError:
-            text = _LONG_DIGITS.sub(lambda x: "*" * len(x.group()), m.get("text") or "")
-        else:
-            text = mask(m.get("text") or "")
+        text = mask(m.get("text") or "")
     text = re.sub(r"\s+", " ", str(text)).strip()
     return text[:limit] + ("…" if len(text) > limit else "")
 

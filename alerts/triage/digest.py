@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 from alerts import rules
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
+from alerts.triage.summaries import flush_holds
 from crawler.storage.models import DigestItem, Event, Mention
 from crawler.storage.types import utcnow
 
@@ -157,7 +158,6 @@ def flush_digest(engine: Engine, cfg: AppConfig, now: datetime | None = None, *,
     has waited ``[alerts].digest_minutes`` (``force`` sends every pending item now). Nothing
     is sent during quiet hours.
     """
-    from alerts.triage.summaries import flush_holds
 
     now = now or utcnow()
     if rules.quiet_until(cfg, now) is not None:

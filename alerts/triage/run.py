@@ -34,6 +34,7 @@ from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
 from alerts.triage import events, pacing, surge
 from alerts.triage.digest import flush_digest, fold
+from alerts.triage.watch import start_from_triage
 from crawler.storage.models import Event, Mention
 from crawler.storage.types import utcnow
 
@@ -122,8 +123,6 @@ def triage(
     decider.reports(regs)
     decider.finish()
     if cfg.tracking.enabled:
-        from alerts.triage.watch import start_from_triage
-
         counts["tracked"] = start_from_triage(
             conn, cfg, [m for m in mentions if outcome[m["id"]] in _ACTIVE], decider.featured_first, now
         )

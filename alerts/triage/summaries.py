@@ -31,6 +31,7 @@ from alerts.complaints import records as complaints
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
 from alerts.triage import pacing
+from alerts.triage.run import lock_brands
 from crawler.storage.models import Complaint, Event, Mention
 
 if TYPE_CHECKING:
@@ -244,7 +245,6 @@ def rollup_payload(
 
 def flush_holds(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool = False) -> int:
     """Queue the due backfill summaries and roll-ups (``force``: all of them now); returns alerts queued."""
-    from alerts.triage.run import lock_brands
 
     holds = _pending(conn)
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
+from alerts.complaints import records as complaints
 from crawler.analytics.query import mask_text
 from crawler.storage.models import Complaint, ComplaintMention, Mention
 from crawler.storage.types import utcnow
@@ -42,7 +43,6 @@ MILESTONES: dict[str, tuple[str, tuple[str, ...], str]] = {
 
 def workflow_statuses() -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
     """(all statuses, allowed transitions) from ``alerts.complaints.records`` (the workflow's owner)."""
-    from alerts.complaints import records as complaints
 
     return complaints.STATUSES, complaints.TRANSITIONS
 

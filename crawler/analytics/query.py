@@ -22,6 +22,7 @@ from crawler.config import CATEGORIES, PLATFORMS, URGENCIES
 from crawler.errors import YuqingError
 from crawler.storage.models import Mention
 from crawler.storage.types import utcnow
+from sentiment.pii import mask
 
 MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 NEGATIVE_BELOW = 0.4  # sentiment < this is negative
@@ -281,25 +282,8 @@ def select_mentions(f: MentionFilter, dialect: str, *, order: Order = "newest") 
 
 
 def mask_text(text: str) -> str:
-    """PII-masked ``text`` (phone numbers, ID numbers, e-mail): ``sentiment.pii.mask`` when installed."""
-    try:
-        from sentiment.pii import mask
-    except ImportError:
-        return _fallback_mask(text)
+    """PII-masked ``text`` (phone numbers, ID numbers, e-mail, bank cards): ``sentiment.pii.mask``."""
     return str(mask(text))
-
-
-_PII_RES = (
-    (re.compile(r"(?<!\d)(1[3-9]\d)\d{4}(\d{4})(?!\d)"), r"\1****\2"),
-    (re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)"), r"\1********\2"),
-    (re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9.-]+\.[A-Za-z]{2,})"), r"\1***@\2"),
-)
-
-
-def _fallback_mask(text: str) -> str:
-    for rx, repl in _PII_RES:
-        text = rx.sub(repl, text)
-    return text
 
 
 def to_record(row: Any, *, unmasked: bool = False) -> dict[str, Any]:

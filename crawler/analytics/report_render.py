@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from crawler.analytics.export import safe_url
 from crawler.config import PLATFORM_NAMES
 from crawler.paths import package_path
+from crawler.platform.browser import require_chromium
 
 if TYPE_CHECKING:
     from crawler.analytics.reports import ReportData
@@ -139,8 +140,6 @@ def to_pdf(html: str, path: Path) -> None:
     """Print the HTML to an A4 PDF with Chromium (no network: the page has no external resource).
     Without Chromium: :class:`crawler.platform.browser.BrowserMissing` (one line, with the install command)."""
     from playwright.sync_api import sync_playwright
-
-    from crawler.platform.browser import require_chromium
 
     executable = require_chromium()
     with sync_playwright() as p:

@@ -21,8 +21,12 @@ from loguru import logger
 from sqlalchemy import select
 from sqlalchemy.engine import Connection, Engine
 
+from alerts.delivery.outbox import enqueue
+from crawler.analytics import report_render
 from crawler.analytics.complaints import sla_performance
 from crawler.analytics.query import MentionFilter, find_mentions, mask_text
+from crawler.analytics.report_render import to_text
+from crawler.analytics.spread import event_spread
 from crawler.analytics.stats import EVENTS, distribution, summary, top_words, volume_trend
 from crawler.config import CATEGORIES, AppConfig
 from crawler.storage.types import utcnow
@@ -199,7 +203,6 @@ def build_report(
 
 def spread_section(conn: Connection, brand: str | None, p: Period, n: int) -> list[dict[str, Any]]:
     """传播: the period's biggest events by size, with reposts tracked, top spreaders and hot-list ranks."""
-    from crawler.analytics.spread import event_spread
 
     e = EVENTS.c
     stmt = select(EVENTS).where(e.last_seen_at >= p.start, e.first_seen_at < p.end)
@@ -241,7 +244,6 @@ def output_dir(cfg: AppConfig) -> Path:
 
 def write_report(data: ReportData, formats: list[str], out_dir: Path) -> list[Path]:
     """Write the report in each of ``formats`` (html, pdf, xlsx); return the files."""
-    from crawler.analytics import report_render
 
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = (
@@ -268,8 +270,6 @@ def send_report(
     conn: Connection, cfg: AppConfig, data: ReportData, channels: list[str] | None = None
 ) -> int | None:
     """Queue the report's summary to the channels (outbox, kind ``report``); None if already queued."""
-    from alerts.delivery.outbox import enqueue
-    from crawler.analytics.report_render import to_text
 
     start = data.period.start.astimezone(ZoneInfo(data.tz))
     return enqueue(

@@ -17,10 +17,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from loguru import logger
 from sqlalchemy import ColumnElement, and_, bindparam, column, func, literal_column, not_, or_, select, table
 from sqlalchemy.engine import Connection
 
+import sentiment
 from crawler.errors import YuqingError
+from sentiment.segment import add_terms, search_tokens
 
 FTS_TABLE = "mentions_fts"
 # every raw-DDL object of migration 0002 (FTS table, shadow tables, triggers, the PG vector
@@ -46,24 +49,8 @@ def include_object(obj: Any, name: str | None, type_: str, reflected: bool, comp
 
 # --- tokenising ---------------------------------------------------------------
 
-_fallback_words: set[str] = set()
-
-
-def _jieba_tokens(text_: str) -> str:
-    """Fallback segmentation (jieba, accurate mode) while ``sentiment.segment`` is not installed."""
-    import jieba
-
-    for word in sorted(_fallback_words - _jieba_tokens.__dict__.setdefault("added", set())):
-        jieba.add_word(word, freq=200_000)
-        _jieba_tokens.__dict__["added"].add(word)
-    return " ".join(w.strip().lower() for w in jieba.lcut(text_) if w.strip())
-
 
 def _default_tokenizer(text_: str) -> str:
-    try:
-        from sentiment.segment import search_tokens
-    except ImportError:
-        return _jieba_tokens(text_)
     return str(search_tokens(text_))
 
 
@@ -78,27 +65,13 @@ def configure(cfg: Any) -> None:
     """
     add_words([w for brand in cfg.brands for w in (*brand.all_names, *brand.products)])
     try:
-        import sentiment
-    except ImportError:
-        return
-    configure_nlp = getattr(sentiment, "configure", None)
-    if configure_nlp is None:
-        return
-    try:
-        configure_nlp(cfg)
+        sentiment.configure(cfg)
     except (ValueError, OSError) as exc:
-        from loguru import logger
-
         logger.warning("sentiment.configure failed ({exc}); searching with brand terms only", exc=exc)
 
 
 def add_words(words: list[str]) -> None:
     """Keep ``words`` whole when segmenting (brand and product names)."""
-    _fallback_words.update(words)
-    try:
-        from sentiment.segment import add_terms
-    except ImportError:
-        return
     add_terms(words)
 
 

@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
-from crawler.storage.models import HotSnapshot, HotTopic, Repost, TrackedPost, TrackPoint
+from crawler.storage.models import HotSnapshot, HotTopic, Mention, Repost, TrackedPost, TrackPoint
 
 TOPICS = HotTopic.__table__  # type: ignore[attr-defined]
 SNAPS = HotSnapshot.__table__  # type: ignore[attr-defined]
@@ -130,7 +130,6 @@ def tracked_view(conn: Connection, tracked: dict[str, Any]) -> dict[str, Any]:
 
 def event_spread(conn: Connection, event_id: int) -> dict[str, Any]:
     """What the event page shows under 传播: tracked posts (curve, tree, spreaders) and hot-list history."""
-    from crawler.storage.models import Mention
 
     m = Mention.__table__.c  # type: ignore[attr-defined]
     ids = select(m.id).where(m.event_id == event_id).scalar_subquery()

@@ -26,9 +26,12 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 
 from crawler import __version__
+from crawler.analytics import search_index
+from crawler.api import routes_complaints, routes_events, routes_mentions, routes_session
 from crawler.api.auth import FailureLimiter, TokenAuth
 from crawler.config import AppConfig
 from crawler.paths import package_path
+from crawler.storage.engine import describe_error, open_database, read_only_reason
 
 STATIC = package_path("crawler", "api", "static")
 CSP = (
@@ -104,7 +107,6 @@ def _install_handlers(app: FastAPI) -> None:
 
 def _database_unavailable(request: Request, exc: DBAPIError) -> JSONResponse:
     """503 with a JSON reason; the log names the database (password masked), never the client."""
-    from crawler.storage.engine import describe_error, read_only_reason
 
     engine: Engine | None = getattr(request.app.state, "engine", None)
     url = engine.url.render_as_string(hide_password=False) if engine is not None else None
@@ -158,8 +160,6 @@ def create_app(cfg: AppConfig, *, engine: Engine | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from crawler.analytics import search_index
-        from crawler.storage.engine import open_database
 
         if app.state.engine is None:
             app.state.engine = open_database(cfg.database_url)
@@ -190,7 +190,6 @@ def create_app(cfg: AppConfig, *, engine: Engine | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    from crawler.api import routes_complaints, routes_events, routes_mentions, routes_session
 
     for router in (
         routes_session.router,

@@ -13,6 +13,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
+from alerts.complaints import records as complaints
 from crawler.analytics.complaints import (
     LINKS,
     MENTIONS,
@@ -29,6 +30,7 @@ from crawler.api.deps import Cfg, Conn, Tx, bad_request, resolve_brand, split_va
 from crawler.api.routes_mentions import mention_out
 from crawler.api.schemas import AssignIn, ComplaintDetail, ComplaintPage, NoteIn, StatusIn, VerdictIn
 from crawler.config import URGENCIES
+from crawler.storage.models import Complaint
 from crawler.storage.types import utcnow
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
@@ -36,7 +38,6 @@ IdPath = Annotated[int, Path(ge=1, le=2**62, description="record id")]
 
 
 def _workflow() -> Any:
-    from alerts.complaints import records as complaints
 
     return complaints
 
@@ -130,7 +131,6 @@ def complaint_by_number(
     conn: Conn,
     user: Annotated[User, Depends(current_user)],
 ) -> dict[str, Any]:
-    from crawler.storage.models import Complaint
 
     table = Complaint.__table__  # type: ignore[attr-defined]
     found = conn.execute(select(table.c.id).where(table.c.number == number)).scalar()

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Path, Query
 from sqlalchemy import func, select
 
+from crawler.analytics import spread
 from crawler.analytics.complaints import event_records
 from crawler.analytics.query import MentionFilter, QueryError, find_mentions, mask_text, parse_time
 from crawler.analytics.stats import volume_trend
@@ -88,11 +89,10 @@ def event_detail(event_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, cfg
 
 @router.get("/events/{event_id}/spread", summary="事件传播：增长曲线、转发树、关键传播者、热榜记录")
 def event_spread(event_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, cfg: Cfg) -> dict[str, Any]:
-    from crawler.analytics.spread import event_spread as view
 
     if conn.execute(select(EVENTS.c.id).where(EVENTS.c.id == event_id)).first() is None:
         raise HTTPException(404, detail=f"事件 {event_id} 不存在")
-    return view(conn, event_id)
+    return spread.event_spread(conn, event_id)
 
 
 @router.get("/hot-topics", summary="品牌话题上热榜的记录")
@@ -103,9 +103,8 @@ def hot_topics(
     since: Since = None,
     limit: Limit = 50,
 ) -> list[dict[str, Any]]:
-    from crawler.analytics.spread import hot_topics as view
 
-    return view(conn, brand=resolve_brand(cfg, brand), since=_since(cfg, since), limit=limit)
+    return spread.hot_topics(conn, brand=resolve_brand(cfg, brand), since=_since(cfg, since), limit=limit)
 
 
 @router.get("/alerts", response_model=list[AlertOut], summary="告警记录")

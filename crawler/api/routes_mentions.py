@@ -8,7 +8,15 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from sqlalchemy import select
 
-from crawler.analytics.query import MENTIONS, MentionFilter, find_mentions, sentiment_label, to_record
+from crawler.analytics.export import export_bytes
+from crawler.analytics.query import (
+    MENTIONS,
+    ROW_COLUMNS,
+    MentionFilter,
+    find_mentions,
+    sentiment_label,
+    to_record,
+)
 from crawler.analytics.stats import distribution, summary, surges, top_words, volume_trend
 from crawler.api.auth import User, current_user
 from crawler.api.deps import Cfg, Conn, Filter, bad_request
@@ -23,6 +31,7 @@ from crawler.api.schemas import (
     TrendPoint,
     WordCount,
 )
+from crawler.storage.models import Complaint, ComplaintMention
 from crawler.storage.types import utcnow
 
 router = APIRouter(prefix="/api", tags=["mentions"])
@@ -60,7 +69,6 @@ def list_mentions(
 def get_mention(
     mention_id: Annotated[int, Path(ge=1, le=2**62)], conn: Conn, user: UserDep, unmasked: bool = False
 ) -> dict[str, Any]:
-    from crawler.analytics.query import ROW_COLUMNS
 
     _check_unmasked(user, unmasked)
     row = conn.execute(
@@ -83,8 +91,6 @@ def mention_thread(
 ) -> dict[str, Any]:
     """The post a mention belongs to (itself for a post), that post's stored comments (most
     engaged first), and the complaint records the mention is linked to."""
-    from crawler.analytics.query import ROW_COLUMNS
-    from crawler.storage.models import Complaint, ComplaintMention
 
     _check_unmasked(user, unmasked)
     cols = [MENTIONS.c[c] for c in ROW_COLUMNS]
@@ -156,7 +162,6 @@ def export(
     unmasked: bool = False,
     limit: Annotated[int, Query(ge=1, le=MAX_EXPORT_ROWS)] = 10_000,
 ) -> Response:
-    from crawler.analytics.export import export_bytes
 
     _check_unmasked(user, unmasked)
     body, media, name = export_bytes(

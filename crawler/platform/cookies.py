@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
-from crawler.errors import ConfigError
+from crawler.errors import ConfigError, LoginRequired
+from crawler.platform.sessions import SessionStore
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings
@@ -111,8 +112,6 @@ def load_cookies(platform: str, cfg: AppConfig, settings: BaseSettings) -> dict[
 
 def _login_session(platform: str, cfg: AppConfig) -> dict[str, str]:
     """The next usable ``yuqing login`` session (``<account>.json``, see :mod:`crawler.platform.sessions`), if any."""
-    from crawler.errors import LoginRequired
-    from crawler.platform.sessions import SessionStore
 
     try:
         # Only a look: spiders that rotate accounts (spiders._accounts) take their turn themselves.

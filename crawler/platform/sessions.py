@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crawler.config import PLATFORMS
 from crawler.errors import LoginRequired, YuqingError
 from crawler.storage.types import utcnow
 
@@ -199,7 +200,6 @@ class SessionStore:
     @classmethod
     def from_config(cls, cfg: AppConfig) -> SessionStore:
         """The store under ``<data_dir>/sessions``, honouring ``[platforms.X].session_dir``."""
-        from crawler.config import PLATFORMS
 
         dirs = {p: Path(d) for p in PLATFORMS if (d := cfg.platforms.get(p).session_dir)}
         return cls(cfg.data_path() / "sessions", dirs)

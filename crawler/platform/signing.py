@@ -26,6 +26,8 @@ import time
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from crawler.errors import Blocked, ErrorKind
+from crawler.platform.browser import open_browser
+from spiders._xhs_api import encode_query
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -79,7 +81,6 @@ def _rejected(platform: str, message: str) -> Blocked:
 
 def xhs_content(method: str, uri: str, params: dict[str, str] | None, payload: dict[str, Any] | None) -> str:
     """What Xiaohongshu signs: ``uri?query`` for GET, ``uri + compact JSON`` for POST."""
-    from spiders._xhs_api import encode_query
 
     if method.upper() == "POST":
         return uri + json_body(payload or {})
@@ -197,7 +198,6 @@ class BrowserXhsSigner:
         self._trace = 0
 
     async def _open(self, cookies: dict[str, str]) -> Page:
-        from crawler.platform.browser import open_browser
 
         self._cm = open_browser(headless=self.headless, cookies=cookie_list(cookies, self.web_url))
         session: BrowserSession = await self._cm.__aenter__()
@@ -275,8 +275,6 @@ class BrowserDouyinSigner:
 
     async def sign(self, query: str, user_agent: str) -> str:
         from playwright.async_api import Error as PlaywrightError
-
-        from crawler.platform.browser import open_browser
 
         async with self._lock:
             if self._page is None:

@@ -22,6 +22,10 @@ from typing import Any
 
 from loguru import logger
 
+import sentiment
+from crawler.config import load_config
+from crawler.procs import die_with_parent
+
 _state: dict[str, Any] = {}
 
 
@@ -34,13 +38,9 @@ def worker_count(value: Any) -> int:
 
 def _init_worker(config_path: str | None, parent: int | None = None) -> None:
     if parent is not None:  # in the worker process: die with the crawl, even when it is killed -9
-        from crawler.procs import die_with_parent
-
         die_with_parent()
         if os.getppid() != parent:  # the crawl died before prctl took effect
             os._exit(1)
-    import sentiment
-    from crawler.config import load_config
 
     sentiment.configure(load_config(config_path) if config_path else None)
     _state["analyze"] = sentiment.analyze

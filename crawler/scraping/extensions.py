@@ -24,6 +24,8 @@ from scrapy import signals
 from sqlalchemy.exc import SQLAlchemyError
 from twisted.internet import task, threads
 
+from crawler.settings import config_for
+from crawler.storage.engine import database_trouble, open_database
 from crawler.storage.mentions import finish_run, heartbeat_run, set_watermark, settle_pending, start_run
 
 if TYPE_CHECKING:
@@ -36,7 +38,6 @@ if TYPE_CHECKING:
 
 def crawl_engine(settings: BaseSettings) -> Engine:
     """The migrated database engine of this crawl (``YUQING_DATABASE_URL`` or the config's)."""
-    from crawler.storage.engine import open_database
 
     url = settings.get("YUQING_DATABASE_URL")
     if not url:
@@ -237,8 +238,6 @@ class CrawlRunRecorder:
                     newest_post_id=post_id,
                 )
         except SQLAlchemyError as exc:  # the database is gone: the summary file still tells the parent
-            from crawler.scraping.pipelines import database_trouble
-
             message = database_trouble(exc, engine)
             logger.error("cannot record the end of crawl run {}: {}", self.run_id, message)
             if report.error_kind != "storage":

@@ -32,6 +32,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import sentiment
+from alerts.triage.run import triage as triage_fn
 from crawler.errors import YuqingError
 from crawler.items import MentionItem
 from crawler.platform.normalize import (
@@ -42,6 +44,8 @@ from crawler.platform.normalize import (
     parse_time,
     strip_html,
 )
+from crawler.scraping.pipelines import item_row, normalize_item
+from crawler.storage.mentions import MENTIONS, upsert_mentions
 
 FORMATS = ("auto", "mention", "mediacrawler", "weibo-crawler")
 PLATFORMS = ("weibo", "xiaohongshu", "douyin", "heimao")
@@ -494,8 +498,6 @@ def convert(
 def _stored_brands(engine: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
     from sqlalchemy import select
 
-    from crawler.storage.mentions import MENTIONS
-
     found: dict[tuple[str, str], str] = {}
     by_platform: dict[str, list[str]] = {}
     for plat, pid in keys:
@@ -523,7 +525,6 @@ def import_file(
     on_progress: Callable[[int, int], None] | None = None,
 ) -> ImportReport:
     """Import one file (see the module docstring); returns what happened, row by row for the bad ones."""
-    from crawler.scraping.pipelines import item_row, normalize_item
 
     if fmt not in FORMATS:
         raise ImportError_(f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
@@ -599,8 +600,6 @@ def import_file(
 
     triage = None
     if alerts:
-        from alerts.triage.run import triage as triage_fn
-
         triage = triage_fn
     analyze_many = _analyzer(cfg)
     done = 0
@@ -631,7 +630,6 @@ def _analysis_record(item: MentionItem) -> dict[str, Any]:
 
 
 def _analyzer(cfg: Any) -> Callable[[list[dict[str, Any]]], list[Any]]:
-    import sentiment
 
     sentiment.configure(cfg)
     return sentiment.analyze_many  # type: ignore[no-any-return]
@@ -639,8 +637,6 @@ def _analyzer(cfg: Any) -> Callable[[list[dict[str, Any]]], list[Any]]:
 
 def _store(engine: Any, cfg: Any, rows: list[dict[str, Any]], triage: Any, report: ImportReport) -> None:
     from loguru import logger
-
-    from crawler.storage.mentions import upsert_mentions
 
     with engine.begin() as conn:
         result = upsert_mentions(conn, rows, batch_size=len(rows))

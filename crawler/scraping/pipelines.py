@@ -18,7 +18,6 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
@@ -29,14 +28,20 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from scrapy.exceptions import DropItem
 from scrapy.utils.defer import maybe_deferred_to_future
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy import or_, select
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+from alerts.triage.run import triage
 from crawler.errors import StorageError
 from crawler.items import MentionItem
 from crawler.platform.normalize import CHINA_TZ, clean_text
+from crawler.scraping.analysis_pool import AnalysisPool, worker_count
+from crawler.scraping.extensions import crawl_engine
+from crawler.storage.engine import database_trouble
+from crawler.storage.models import Author
 from crawler.storage.types import JSONText
 
 if TYPE_CHECKING:
@@ -156,14 +161,7 @@ class AnalyzePipeline(_Base):
         settings = self.crawler.settings
         if not settings.getbool("YUQING_ANALYZE", True):
             return
-        if importlib.util.find_spec("sentiment") is None:
-            logger.warning(
-                "analysis unavailable (no sentiment package): mentions are stored without analysis"
-            )
-            return
         self.history = self._load_history()  # only worth a query when something will analyse
-        from crawler.scraping.analysis_pool import AnalysisPool, worker_count
-
         workers = worker_count(settings.get("YUQING_ANALYZE_WORKERS", "auto"))
         cfg = getattr(self.spider, "cfg", None)
         source = getattr(cfg, "source", None)
@@ -211,11 +209,6 @@ class AnalyzePipeline(_Base):
         if not platform or limit <= 0:
             return {}
         try:
-            from sqlalchemy import or_, select
-
-            from crawler.scraping.extensions import crawl_engine
-            from crawler.storage.models import Author
-
             authors = Author.__table__  # type: ignore[attr-defined]
             query = (
                 select(authors.c.author_id, authors.c.complaint_count, authors.c.escalation_count)
@@ -277,24 +270,6 @@ class AnalyzePipeline(_Base):
             self.pool.close()
 
 
-def database_trouble(exc: BaseException, engine: Any) -> str:
-    """One line naming the database (password masked) and what it said."""
-    where = engine.url.render_as_string(hide_password=True) if engine is not None else "the database"
-    if isinstance(exc, DBAPIError) and exc.orig is not None:
-        said = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-    else:
-        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return f"database {where}: {said[:300]}"
-
-
-def _load_triage() -> Callable[..., Any] | None:
-    try:
-        from alerts.triage.run import triage
-    except ImportError:
-        return None
-    return triage  # type: ignore[no-any-return]
-
-
 @dataclass(slots=True)
 class _Written:
     result: Any
@@ -321,12 +296,8 @@ class StorePipeline(_Base):
         self.stopping = False
 
     def open_spider(self) -> None:
-        from crawler.scraping.extensions import crawl_engine
-
         self.engine = crawl_engine(self.crawler.settings)
-        self.triage = _load_triage() if self.crawler.settings.getbool("YUQING_TRIAGE", True) else None
-        if self.triage is None:
-            logger.info("alerts.triage.run not available: mentions are stored without triage")
+        self.triage = triage if self.crawler.settings.getbool("YUQING_TRIAGE", True) else None
         if self.flush_seconds > 0:
             self.loop = task.LoopingCall(self.kick)
             self.loop.start(self.flush_seconds, now=False)

@@ -23,7 +23,8 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from sqlalchemy import select, update
 
-from crawler.procs import ChildProcess, ChildResult
+from crawler.procs import ChildProcess, ChildResult, pid_alive
+from crawler.service.crawl_runner import crawl_argv
 from crawler.storage.locks import Lease, crawl_lock_name, holder
 from crawler.storage.mentions import RUNS, finish_run, start_run
 from crawler.storage.types import utcnow
@@ -47,7 +48,6 @@ def default_command(
         if template:
             values = {"platform": platform, "brand": brand, "config": config_path or ""}
             return [part.format_map(values) for part in template]
-        from crawler.service.crawl_runner import crawl_argv
 
         return crawl_argv(platform, brand, config_path=config_path, overrides=overrides)
 
@@ -267,7 +267,6 @@ def mark_stale_runs(
 
 
 def _alive(pid: int) -> bool:
-    from crawler.procs import pid_alive
 
     return pid_alive(pid)
 

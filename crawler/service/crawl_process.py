@@ -18,6 +18,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from crawler.errors import YuqingError
+from crawler.logging import setup_logging
+from crawler.settings import config_for
+from spiders import SPIDERS
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -64,17 +69,11 @@ def main(argv: list[str] | None = None) -> int:
     from scrapy.crawler import Crawler, CrawlerProcess
     from scrapy.utils.project import get_project_settings
 
-    from crawler.errors import YuqingError
-    from crawler.logging import setup_logging
-    from spiders import SPIDERS
-
     settings = get_project_settings()
     settings.setdict({"LOG_INSTALL_ROOT_HANDLER": False, **_pairs(ns.settings, "-s")}, priority="cmdline")
     jobs = _jobs(ns)
     crawlers: list[Crawler] = []
     try:
-        from crawler.settings import config_for
-
         cfg = config_for(settings)
         process = CrawlerProcess(settings)
         # After Scrapy's own logging set-up (its dictConfig resets the levels of existing loggers).

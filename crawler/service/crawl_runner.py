@@ -22,6 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from crawler.config import load_config
+from crawler.procs import die_with_parent
+from crawler.storage.engine import open_database
+from crawler.storage.mentions import finish_run
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
@@ -193,8 +198,6 @@ def _supervise(
     deadline = time.monotonic() + timeout if timeout else None
     seen = [0.0] * len(files)
     with open(log, "ab") as out:
-        from crawler.procs import die_with_parent
-
         # a crawl child dies with the command that started it (kill -9 of 'yuqing crawl' included)
         proc = subprocess.Popen(
             argv,
@@ -228,13 +231,9 @@ def _record_timeout(outcome: CrawlOutcome, timeout: float, config_path: Any, ove
     """Mark the crawl's run as ``timeout`` (the process was stopped before it could finish)."""
     if not outcome.run_ids:
         return
-    from crawler.storage.engine import open_database
-    from crawler.storage.mentions import finish_run
 
     url = (overrides or {}).get("YUQING_DATABASE_URL")
     if not url:
-        from crawler.config import load_config
-
         url = load_config(config_path).database_url
     message = f"the crawl did not finish within {timeout:.0f}s and was stopped"
     finish_run(

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from crawler.errors import ConfigError
 from crawler.scraping.redis_scrapy import connect, task_keys
 
 if TYPE_CHECKING:
@@ -101,10 +102,6 @@ class Task:
         return cls(id=str(data["id"]), platform=str(data["platform"]), brand=str(data["brand"]), raw=text)
 
 
-
-
-
-
 class TaskQueue:
     """The shared queue of crawl tasks (see the module docstring)."""
 
@@ -127,8 +124,6 @@ class TaskQueue:
     def from_config(cls, cfg: AppConfig) -> TaskQueue:
         url = cfg.redis_url
         if not url:
-            from crawler.errors import ConfigError
-
             raise ConfigError(
                 "distributed mode needs a Redis URL (distributed.redis_url or REDIS_URL)",
                 path=cfg.source,

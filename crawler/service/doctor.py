@@ -19,6 +19,20 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crawler.config import load_config
+from crawler.errors import ConfigError, StorageError, YuqingError
+from crawler.platform.browser import find_chromium, platform_needs_browser
+from crawler.platform.sessions import SessionStore, login_command
+from crawler.service.distributed import connect
+from crawler.storage.engine import (
+    current_revision,
+    describe_error,
+    head_revision,
+    make_engine,
+    read_only_reason,
+    safe_url,
+)
+
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
@@ -132,16 +146,6 @@ def check_database(cfg: AppConfig) -> Iterator[Check]:
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import DBAPIError
 
-    from crawler.errors import StorageError
-    from crawler.storage.engine import (
-        current_revision,
-        describe_error,
-        head_revision,
-        make_engine,
-        read_only_reason,
-        safe_url,
-    )
-
     url = cfg.database_url
     shown = safe_url(url)
     try:
@@ -189,7 +193,6 @@ def check_database(cfg: AppConfig) -> Iterator[Check]:
 
 
 def check_chromium(cfg: AppConfig) -> Iterator[Check]:
-    from crawler.platform.browser import find_chromium, platform_needs_browser
 
     users = [p for p in cfg.platforms.enabled() if platform_needs_browser(cfg, p)]
     if "pdf" in cfg.reports.formats:
@@ -212,7 +215,6 @@ def check_chromium(cfg: AppConfig) -> Iterator[Check]:
 def check_redis(cfg: AppConfig) -> Iterator[Check]:
     if not cfg.distributed.active:
         return
-    from crawler.service.distributed import connect
 
     url = cfg.distributed.redis_url.get_secret_value() if cfg.distributed.redis_url else ""
     shown = re.sub(r"//[^@/]*@", "//***@", url)
@@ -275,8 +277,6 @@ def check_channels(cfg: AppConfig) -> Iterator[Check]:
 
 
 def check_sessions(cfg: AppConfig) -> Iterator[Check]:
-    from crawler.errors import YuqingError
-    from crawler.platform.sessions import SessionStore, login_command
 
     store = SessionStore.from_config(cfg)
     for platform in [p for p in LOGIN_PLATFORMS if p in cfg.platforms.enabled()]:
@@ -326,8 +326,6 @@ def check_disk(cfg: AppConfig) -> Iterator[Check]:
 
 def run_checks(config_path: str | None) -> list[Check]:
     """Every check, in order; a config that does not load stops the ones that need it."""
-    from crawler.config import load_config
-    from crawler.errors import ConfigError
 
     results = [*check_python(), *check_install()]
     try:

@@ -24,10 +24,14 @@ import httpx
 from loguru import logger
 
 from crawler.errors import ErrorKind, PlatformError
+from crawler.platform.cookies import load_cookies
 from crawler.platform.faults import classify_exception, classify_status, decode_json
 from crawler.scraping.extensions import IntervalLimiter
 from crawler.scraping.middlewares import backoff_delay
+from crawler.scraping.redis_scrapy import SharedRateLimiter
+from crawler.service.distributed import connect
 from crawler.storage.mentions import finish_run, start_run
+from spiders._weibo_api import STATUSES
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -59,8 +63,6 @@ def session_cookies(
     """The cookies a spider of ``platform`` would send (``<PLATFORM>_COOKIES`` in ``overrides`` wins)."""
     from scrapy.settings import Settings
 
-    from crawler.platform.cookies import load_cookies
-
     return load_cookies(platform, cfg, Settings(dict(overrides or {})))
 
 
@@ -91,8 +93,6 @@ class LightFetcher:
         pc = cfg.platforms.get(platform)
         statuses: dict[int, ErrorKind] = {}
         if platform == "weibo":
-            from spiders._weibo_api import STATUSES
-
             statuses = dict(STATUSES)
         options: dict[str, Any] = {
             "per_minute": pc.rate_limit_per_minute,
@@ -101,9 +101,6 @@ class LightFetcher:
             "statuses": statuses,
         }
         if cfg.distributed.active and cfg.redis_url:
-            from crawler.scraping.redis_scrapy import SharedRateLimiter
-            from crawler.service.distributed import connect
-
             options["shared_reserve"] = SharedRateLimiter(
                 connect(cfg.redis_url), cfg.distributed.key_prefix
             ).reserve

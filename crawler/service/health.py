@@ -33,6 +33,7 @@ from loguru import logger
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from alerts.delivery.outbox import enqueue
 from crawler.service.health_text import describe
 from crawler.storage.mentions import RUNS
 from crawler.storage.models import AlertDelivery, HealthIncident
@@ -323,7 +324,6 @@ def _send(
     message: str,
     fix: str,
 ) -> None:
-    from alerts.delivery.outbox import enqueue
 
     payload = {
         "kind": "health",

@@ -24,7 +24,9 @@ from loguru import logger
 from sqlalchemy import func, insert, select, update
 
 from alerts.triage import hotlist
+from crawler.service.crawl_runner import run_crawl
 from crawler.service.fetch import DESKTOP_UA, LightFetcher, recorded_run
+from crawler.storage.mentions import get_watermark
 from crawler.storage.models import HotSnapshot, HotTopic, Mention
 from crawler.storage.types import utcnow
 from spiders import _hot_api as api
@@ -202,8 +204,6 @@ def link_event(conn: Connection, topic_id: int, brand: str, keyword: str, platfo
         )
     )
     if not counts:
-        from crawler.storage.mentions import get_watermark
-
         mark = get_watermark(conn, platform, brand, keyword)
         newest = mark.get("newest_post_id") if mark else None
         found = (
@@ -221,7 +221,6 @@ def link_event(conn: Connection, topic_id: int, brand: str, keyword: str, platfo
 
 def default_topic_crawl(cfg: AppConfig) -> TopicCrawl:
     def crawl(platform: str, brand: str, keyword: str) -> Any:
-        from crawler.service.crawl_runner import run_crawl
 
         return run_crawl(
             platform,

@@ -17,6 +17,16 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from alerts.complaints.sla import sweep
+from alerts.delivery.dispatch import dispatch_once
+from alerts.triage.run import flush_digest as flush
+from crawler.analytics.reports import scheduled_report
+from crawler.service.crawl_job import mark_stale_runs
+from crawler.service.health import evaluate
+from crawler.service.hotwatch import watch_once
+from crawler.service.tracking import run_due
+from crawler.storage.retention import purge
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
@@ -85,7 +95,6 @@ def crawl(platform: str, brand: str) -> Any:
 
 def dispatch() -> Any:
     def run(ctx: JobContext) -> Any:
-        from alerts.delivery.dispatch import dispatch_once
 
         return dispatch_once(ctx.engine, ctx.config())
 
@@ -94,7 +103,6 @@ def dispatch() -> Any:
 
 def flush_digest() -> Any:
     def run(ctx: JobContext) -> Any:
-        from alerts.triage.run import flush_digest as flush
 
         return flush(ctx.engine, ctx.config())
 
@@ -103,7 +111,6 @@ def flush_digest() -> Any:
 
 def sla_sweep() -> Any:
     def run(ctx: JobContext) -> Any:
-        from alerts.complaints.sla import sweep
 
         return sweep(ctx.engine, ctx.config())
 
@@ -113,9 +120,6 @@ def sla_sweep() -> Any:
 def health() -> Any:
     def run(ctx: JobContext) -> Any:
         from datetime import timedelta
-
-        from crawler.service.crawl_job import mark_stale_runs
-        from crawler.service.health import evaluate
 
         cfg = ctx.config()
         mark_stale_runs(ctx.engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5))
@@ -127,7 +131,6 @@ def health() -> Any:
 
 def report(kind: str) -> Any:
     def run(ctx: JobContext) -> Any:
-        from crawler.analytics.reports import scheduled_report
 
         return scheduled_report(ctx.engine, ctx.config(), kind)
 
@@ -136,7 +139,6 @@ def report(kind: str) -> Any:
 
 def retention() -> Any:
     def run(ctx: JobContext) -> Any:
-        from crawler.storage.retention import purge
 
         return purge(ctx.engine, ctx.config())
 
@@ -147,7 +149,6 @@ def hot_watch(platform: str) -> Any:
     """One fetch of ``platform``'s hot list (alerts, snapshot, the topic's posts crawled)."""
 
     def run(ctx: JobContext) -> Any:
-        from crawler.service.hotwatch import watch_once
 
         return watch_once(ctx.engine, ctx.config(), platform)
 
@@ -158,7 +159,6 @@ def track() -> Any:
     """Visit the tracked posts that are due (reposts, comments, growth, spreaders)."""
 
     def run(ctx: JobContext) -> Any:
-        from crawler.service.tracking import run_due
 
         return run_due(ctx.engine, ctx.config())
 

@@ -22,7 +22,11 @@ import httpx
 from loguru import logger
 
 from crawler.errors import YuqingError
+from crawler.platform.browser import has_display, open_browser
 from crawler.platform.sessions import Session, SessionStore, _write_private, cookie_header, cookies_expiry
+from crawler.platform.signing import XhshowSigner
+from spiders._douyin_api import COMMON_PARAMS, logged_in
+from spiders._xhs_api import SELFINFO_PATH, parse_selfinfo
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -115,8 +119,6 @@ async def qr_login(
     """Open the login page, show (or save) the QR code, wait for the login, store the session."""
     from playwright.async_api import Error as PlaywrightError
 
-    from crawler.platform.browser import has_display, open_browser
-
     spec = SPECS[platform]
     store = SessionStore.from_config(cfg)
     headless = (not has_display()) if headless is None else headless
@@ -184,8 +186,6 @@ def _check_weibo(cfg: AppConfig, cookies: dict[str, str]) -> SessionCheck:
 
 
 def _check_xhs(cfg: AppConfig, cookies: dict[str, str]) -> SessionCheck:
-    from crawler.platform.signing import XhshowSigner
-    from spiders._xhs_api import SELFINFO_PATH, parse_selfinfo
 
     xcfg = cfg.platforms.xiaohongshu
     if not cookies.get("a1"):
@@ -208,8 +208,6 @@ def _check_xhs(cfg: AppConfig, cookies: dict[str, str]) -> SessionCheck:
 
 def _check_douyin(cfg: AppConfig, cookies: dict[str, str]) -> SessionCheck:
     from urllib.parse import urlencode
-
-    from spiders._douyin_api import COMMON_PARAMS, logged_in
 
     if not logged_in(cookies):
         return SessionCheck(False, "no login markers (LOGIN_STATUS / sessionid)")

@@ -39,6 +39,8 @@ from crawler.service.crawl_job import (
     mark_stale_runs,
     run_locked_crawl,
 )
+from crawler.service.distributed import TaskQueue
+from crawler.service.health import evaluate
 from crawler.service.scheduler import build_jobs, make_scheduler, sync_jobs
 from crawler.storage.engine import open_database, safe_url
 from crawler.storage.locks import Lease, holder, new_owner
@@ -119,8 +121,6 @@ class Service:
             self.engine, cfg, platform, brand, owner=self.owner, command=self.command, registry=self.registry
         )
         if result.status != "skipped":
-            from crawler.service.health import evaluate
-
             evaluate(self.engine, cfg, platforms=[platform], service=False)
         return result
 
@@ -160,8 +160,6 @@ class Service:
             self.engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5)
         )
         if cfg.distributed.active:
-            from crawler.service.distributed import TaskQueue
-
             self.queue = TaskQueue.from_config(cfg)
             self.queue.requeue_expired()
             self.ctx.queue_stats = self.queue.stats

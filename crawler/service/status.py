@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
+from alerts.complaints.records import OPEN_STATUSES
+from alerts.complaints.sla import milestone_status
+from crawler.service.distributed import TaskQueue
 from crawler.service.health import open_incidents, pairs
 from crawler.service.runner import LEADER_LOCK
 from crawler.service.scheduler import describe_trigger, make_jobstore
@@ -115,8 +118,6 @@ def alerts_info(conn: Connection, tz: ZoneInfo) -> dict[str, Any]:
 
 def overdue_complaints(conn: Connection, tz: ZoneInfo, now: datetime) -> list[dict[str, Any]]:
     """Open complaint records with at least one SLA milestone past its deadline."""
-    from alerts.complaints.records import OPEN_STATUSES
-    from alerts.complaints.sla import milestone_status
 
     c = COMPLAINTS.c
     rows = (
@@ -175,7 +176,5 @@ def collect_status(engine: Engine, cfg: AppConfig) -> dict[str, Any]:
         for i in open_incidents(engine)
     ]
     if cfg.distributed.active:
-        from crawler.service.distributed import TaskQueue
-
         status["queue"] = TaskQueue.from_config(cfg).stats()
     return status

@@ -35,6 +35,7 @@ from sqlalchemy import insert, select, update
 from alerts import rules
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
+from alerts.delivery.render import number
 from alerts.triage import pacing
 from crawler.analytics.spread import rates, resolve_parents, spreaders
 from crawler.platform.normalize import parse_count
@@ -71,12 +72,6 @@ def next_interval(
         nxt = prev_minutes
     floor = max(lo, LATE_FLOOR_MINUTES) if age_hours >= 24 else lo
     return max(floor, min(hi, nxt))
-
-
-
-
-
-
 
 
 # --- visits ------------------------------------------------------------------------------------
@@ -379,7 +374,6 @@ def _alerts(
 
 
 def payloads_number(n: int) -> str:
-    from alerts.delivery.render import number
 
     return number(n)
 
@@ -412,5 +406,3 @@ def run_due(
     finally:
         if own:
             fetcher.close()
-
-

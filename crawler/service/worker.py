@@ -26,6 +26,7 @@ from crawler.service.crawl_job import (
     CommandFactory,
     CrawlJobResult,
     default_command,
+    mark_stale_runs,
     run_locked_crawl,
 )
 from crawler.service.distributed import Task, TaskQueue, worker_id
@@ -104,8 +105,6 @@ class Worker:
         from datetime import timedelta
 
         from sqlalchemy.exc import SQLAlchemyError
-
-        from crawler.service.crawl_job import mark_stale_runs
 
         try:
             mark_stale_runs(

@@ -353,3 +353,13 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+def database_trouble(exc: BaseException, engine: Any) -> str:
+    """One line naming the database (password masked) and what it said."""
+    where = engine.url.render_as_string(hide_password=True) if engine is not None else "the database"
+    if isinstance(exc, DBAPIError) and exc.orig is not None:
+        said = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+    else:
+        said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"database {where}: {said[:300]}"

@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.procs import pid_alive
 from crawler.storage.models import ServiceLock
 from crawler.storage.types import utcnow
 
@@ -89,7 +90,6 @@ def try_acquire(
 def _take_from_dead(engine: Engine, name: str, owner: str, values: dict[str, object]) -> bool:
     """Take a lease whose holder is a process of this host that no longer exists (kill -9):
     waiting for it to expire would only delay the next crawl."""
-    from crawler.procs import pid_alive
 
     with engine.connect() as conn:
         rec = conn.execute(

@@ -17,9 +17,15 @@ from zoneinfo import ZoneInfo
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from alerts.complaints.registration import eligible
+from alerts.complaints.sla import sweep
+from alerts.delivery.dispatch import dispatch_once
 from alerts.rules import rank
+from alerts.triage.run import flush_digest
 from crawler.config import AppConfig, ChannelConfig
 from crawler.storage.models import Alert, AlertDelivery, AlertHold, Complaint, ComplaintMention, Mention
+from simulator.demo.runner import DemoSection
+from simulator.receiver.server import Receiver
 
 if TYPE_CHECKING:
     from simulator.demo.runner import DemoContext, DemoSection
@@ -70,7 +76,6 @@ def _pending(ctx: DemoContext) -> int:
 
 
 def _deliver(ctx: DemoContext, cfg: AppConfig, seconds: float = 20.0) -> None:
-    from alerts.delivery.dispatch import dispatch_once
 
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -82,10 +87,6 @@ def _deliver(ctx: DemoContext, cfg: AppConfig, seconds: float = 20.0) -> None:
 
 def alerts_section(ctx: DemoContext) -> DemoSection | None:
     """Alerts delivered to a local receiver: per channel and kind, with the first lines people read."""
-    from alerts.complaints.sla import sweep
-    from alerts.triage.run import flush_digest
-    from simulator.demo.runner import DemoSection
-    from simulator.receiver.server import Receiver
 
     if not ctx.cfg.alerts.channels:
         return DemoSection(
@@ -148,7 +149,6 @@ MAX_RECORDS_PER_STORY = 3.0
 def story_figures(conn: Any, cfg: AppConfig) -> dict[str, Any]:
     """Records against stories: complaint mentions, the distinct stories (events) they tell, records,
     linked mentions, and the old one-record-per-author count as the baseline."""
-    from alerts.complaints.registration import eligible
 
     m = Mention.__table__  # type: ignore[attr-defined]
     rows = [
@@ -182,7 +182,6 @@ def story_figures(conn: Any, cfg: AppConfig) -> dict[str, Any]:
 def complaints_section(ctx: DemoContext) -> DemoSection | None:
     """Complaint records registered during the crawls, most urgent first, with SLA deadlines, and the
     records-per-story figures (one record per consumer's complaint, not per repost)."""
-    from simulator.demo.runner import DemoSection
 
     tz = ZoneInfo(ctx.cfg.scheduler.timezone)
     with ctx.engine.connect() as conn:

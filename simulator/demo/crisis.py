@@ -29,8 +29,14 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from sqlalchemy import func, select
 
+from crawler.analytics.spread import tracked_view
+from crawler.service.crawl_runner import CrawlJob, run_crawls
+from crawler.service.fetch import DESKTOP_UA, LightFetcher, session_cookies
+from crawler.service.hotwatch import _crawl_topic, watch_once
+from crawler.service.tracking import run_due
 from crawler.storage.models import Alert, AlertHold, HotTopic, TrackedPost, TrackPoint
 from crawler.storage.types import utcnow
+from simulator.demo.runner import DemoSection, _overrides
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
@@ -70,8 +76,6 @@ def demo_config(ctx: DemoContext) -> AppConfig:
 
 def _fetcher(ctx: DemoContext, cfg: AppConfig, platform: str, *, desktop: bool) -> LightFetcher:
     """A light fetcher with the demo crawls' session; no per-minute ceiling (the simulator needs none)."""
-    from crawler.service.fetch import DESKTOP_UA, LightFetcher, session_cookies
-    from simulator.demo.runner import _overrides
 
     cookies = session_cookies(cfg, platform, _overrides(ctx.simulator, platform, ctx.database_url))
     kw: dict[str, Any] = {"per_minute": 0, "retries": 2, "timeout": 10.0}
@@ -82,8 +86,6 @@ def _fetcher(ctx: DemoContext, cfg: AppConfig, platform: str, *, desktop: bool) 
 
 def _topic_crawl(ctx: DemoContext) -> Any:
     """``(platform, brand, keyword) -> outcome``: a keyword search in a Scrapy process, pointed at the simulator."""
-    from crawler.service.crawl_runner import CrawlJob, run_crawls
-    from simulator.demo.runner import _overrides
 
     def crawl(platform: str, brand: str, keyword: str) -> Any:
         job = CrawlJob(
@@ -127,9 +129,6 @@ def _aware(t: Any) -> Any:
 
 def crisis_section(ctx: DemoContext) -> DemoSection | None:
     """The brand topic on the hot lists (alerts, posts, event) and the crisis post followed on a simulated clock."""
-    from crawler.service.hotwatch import _crawl_topic, watch_once
-    from crawler.service.tracking import run_due
-    from simulator.demo.runner import DemoSection
 
     world = ctx.simulator.world
     cfg = demo_config(ctx)
@@ -241,8 +240,6 @@ def _summary(
     roots: set[str],
     seconds: float,
 ) -> DemoSection:
-    from crawler.analytics.spread import tracked_view
-    from simulator.demo.runner import DemoSection
 
     rows: list[list[Any]] = []
     with ctx.engine.connect() as conn:

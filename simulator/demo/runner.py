@@ -21,9 +21,12 @@ from loguru import logger
 from sqlalchemy import func, select
 
 from crawler.errors import YuqingError
+from crawler.platform.browser import find_chromium, platform_needs_browser
 from crawler.service.crawl_runner import CrawlJob, run_crawls
 from crawler.storage.mentions import MENTIONS
-from spiders import SPIDERS, spider_class
+from simulator import Simulator
+from simulator.demo.crisis import HOT_SPEED
+from spiders import SPIDERS
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -90,7 +93,6 @@ def demo_platforms(cfg: AppConfig, wanted: list[str] | None) -> list[str]:
 
 def unavailable(cfg: AppConfig, platforms: list[str]) -> dict[str, str]:
     """The platforms this machine cannot crawl, with the reason and the fix (no Chromium for the browser ones)."""
-    from crawler.platform.browser import find_chromium, platform_needs_browser
 
     needy = [p for p in platforms if platform_needs_browser(cfg, p)]
     if not needy:
@@ -125,7 +127,6 @@ def run_demo(
     crawl_timeout: float = 90.0,
 ) -> tuple[DemoContext, list[DemoSection]]:
     """Run the demo end to end; returns the context (with every crawl's summary) and the sections."""
-    from simulator import Simulator
 
     chosen = demo_platforms(cfg, platforms)
     if not chosen:
@@ -133,7 +134,6 @@ def run_demo(
     skipped = unavailable(cfg, chosen)
     chosen = [p for p in chosen if p not in skipped]
     # The brand topic stays off the hot lists until the crisis section lets it in (simulator/demo/crisis.py).
-    from simulator.demo.crisis import HOT_SPEED
 
     with Simulator(seed=seed, cfg=cfg, port=0, hot_enter_after=365 * 86_400, hot_speed=HOT_SPEED) as sim:
         ctx = DemoContext(

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
+from alerts.complaints.records import next_numbers
 from crawler.config import AppConfig
 from crawler.storage.mentions import MENTIONS, upsert_mentions
 from crawler.storage.models import (
@@ -185,7 +186,6 @@ def _complaint_values(
 def _complaints(
     conn: Any, cfg: AppConfig, mentions: list[dict[str, Any]], now: datetime, out: Seeded
 ) -> None:
-    from alerts.complaints.records import next_numbers
 
     rnd = random.Random(3)
     numbers = next_numbers(conn, cfg, now, len(mentions)) if mentions else []

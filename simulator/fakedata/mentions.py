@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from crawler.analytics.query import mask_text
+from crawler.analytics.search_index import tokenize
 from crawler.storage.types import utcnow
 
 PLATFORM_WEIGHTS = {"weibo": 45, "xiaohongshu": 25, "douyin": 20, "heimao": 10}
@@ -158,8 +159,6 @@ class FragmentTokens:
 
     def __init__(self, tokenizer: Callable[[str], str] | None = None) -> None:
         if tokenizer is None:
-            from crawler.analytics.search_index import tokenize
-
             tokenizer = tokenize
         self._tokenize = tokenizer
         self._cache: dict[str, str] = {}
