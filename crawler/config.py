@@ -10,12 +10,14 @@ the problem in one line. The config is passed down explicitly; there is no globa
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
 from datetime import date, time
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -672,7 +674,6 @@ class SchedulerConfig(_Model):
     @field_validator("timezone")
     @classmethod
     def _check_tz(cls, v: str) -> str:
-        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
         try:
             ZoneInfo(v)
@@ -760,7 +761,6 @@ class ApiConfig(_Model):
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies(cls, v: list[str]) -> list[str]:
-        import ipaddress
 
         for item in v:
             try:

@@ -24,6 +24,7 @@ import hashlib
 import json
 import re
 import time
+import warnings
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -334,7 +335,6 @@ def subset(fz: Featurized, idx: np.ndarray) -> analyzer.Features:
 
 def _lr(x: Any, y: np.ndarray, c: float, weights: np.ndarray | None = None) -> tuple[np.ndarray, float]:
     """One binary logistic regression (liblinear, dual: fast when features outnumber rows)."""
-    import warnings
 
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression

@@ -18,6 +18,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from re import _constants as c  # type: ignore[attr-defined]
+from re import _parser as sre  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -134,8 +136,6 @@ def first_chars(pattern: re.Pattern[str]) -> frozenset[str] | None:
     Lets :class:`Matcher` skip a regular expression whose first characters do not occur
     in the text at all (most of them, for most texts).
     """
-    from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser as sre  # type: ignore[attr-defined]
 
     def seq_first(items: list[Any], i: int = 0) -> set[str] | None:
         while i < len(items):
@@ -199,8 +199,6 @@ def match_ends(pattern: re.Pattern[str], k: int, last: bool = False) -> set[str]
     (a string shorter than ``k`` where a whole match can be that short); None when that cannot be
     told exactly: a class too wide or a category such as ``\\d`` (its full Unicode meaning is not
     enumerated), case-insensitive matching, back-references, more than a few hundred strings."""
-    from re import _constants as c  # type: ignore[attr-defined]
-    from re import _parser as sre  # type: ignore[attr-defined]
 
     def join(acc: set[str], part: set[str]) -> set[str] | None:
         out = set()

@@ -21,6 +21,7 @@ import json
 import re
 import time
 from typing import Any
+from urllib.parse import unquote
 
 MAX_SKEW_MS = 10 * 60 * 1000
 _B3_RE = re.compile(r"^[0-9a-f]{16}$")
@@ -204,7 +205,6 @@ def split_a_bogus(raw_query: str) -> tuple[str, str]:
     head, sep, tail = raw_query.rpartition("&a_bogus=")
     if not sep or "&" in tail:
         return raw_query, ""
-    from urllib.parse import unquote
 
     return head, unquote(tail)
 

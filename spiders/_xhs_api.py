@@ -115,11 +115,6 @@ def sub_comment_params(
     }
 
 
-def encode_query(params: dict[str, str]) -> str:
-    """The query string exactly as it is signed: ``quote(v, safe=',')``, no re-encoding later."""
-    return "&".join(f"{k}={quote(str(v), safe=',')}" for k, v in params.items())
-
-
 def note_url(note_id: str, xsec_token: str, web_url: str = WEB_URL) -> str:
     return f"{web_url}/explore/{note_id}?xsec_token={quote(xsec_token, safe='')}&xsec_source=pc_search"
 

@@ -21,7 +21,7 @@ from crawler.errors import ErrorKind, LoginRequired, PlatformError
 from crawler.items import MentionItem
 from crawler.platform.faults import make_error
 from crawler.platform.incremental import CHANGED, NEW, load_items
-from crawler.platform.signing import XhsSigner, enable_signing, json_body, make_xhs_signer
+from crawler.platform.signing import XhsSigner, enable_signing, encode_query, json_body, make_xhs_signer
 from crawler.scraping.extensions import crawl_engine
 from spiders import _xhs_api as api
 from spiders._accounts import pick_session, session_expired
@@ -135,7 +135,7 @@ class XiaohongshuSpider(MonitorSpider):
         priority: int = 0,
     ) -> scrapy.Request:
         """A request whose URL/body are exactly what gets signed."""
-        query = f"?{api.encode_query(params)}" if params else ""
+        query = f"?{encode_query(params)}" if params else ""
         meta = {**meta, "yq_sign": (method, path, params, payload)}
         request = self.request(
             f"{self.base_url}{path}{query}",

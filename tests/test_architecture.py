@@ -26,8 +26,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("api", ("crawler.api",)),
     ("service", ("crawler.service",)),
     ("analytics", ("crawler.analytics",)),
-    ("scraping", ("crawler.scraping",)),
     ("spiders", ("spiders",)),
+    ("scraping", ("crawler.scraping",)),
     ("platform", ("crawler.platform",)),
     ("triage", ("alerts.triage",)),
     ("complaints", ("alerts.complaints",)),
@@ -64,6 +64,7 @@ LAZY_THIRD_PARTY = frozenset(
         "httpx",
         "rich",
         "typer",
+        "fcntl",  # POSIX file locks, on the one path that needs them
     }
 )
 
@@ -184,6 +185,8 @@ def test_the_simulator_stands_apart() -> None:
             if not any(e.src == p or e.src.startswith(p + ".") for p in MAY_IMPORT_SIMULATOR):
                 bad.append(f"{_where(e)}: {e.src} imports the simulator ({e.dst})")
         if e.src.split(".")[0] == SIMULATOR and _sim_core(e.src) and e.dst.split(".")[0] != SIMULATOR:
+            if e.type_only:  # annotations only (it takes a config object): nothing runs
+                continue
             bad.append(f"{_where(e)}: the simulator ({e.src}) imports product code ({e.dst})")
     assert not bad, "\n".join(bad)
 

@@ -20,7 +20,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from alerts.complaints import clock
-from alerts.complaints.registration import register_mentions as _register_mentions
 from alerts.rules import rank
 from crawler.errors import YuqingError
 from crawler.storage.models import (
@@ -124,17 +123,6 @@ def write_history(
             "note": note,
         },
     )
-
-
-# --- registration (in alerts/complaints/registration.py; re-exported here) ----------------------
-
-
-def register_mentions(
-    conn: Connection, cfg: AppConfig, mentions: list[dict[str, Any]], *, now: datetime
-) -> dict[int, Any]:
-    """Register (or join to an open record) every eligible mention of a triage batch."""
-
-    return _register_mentions(conn, cfg, mentions, now=now)
 
 
 # --- reading ----------------------------------------------------------------------

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from loguru import logger
 from sqlalchemy import or_, select, update
@@ -330,6 +331,5 @@ class _Sweeper:
         return " / ".join(x for x in (self.rec.get("team"), self.rec.get("assignee")) if x) or "待分派"
 
     def _local(self, t: datetime) -> str:
-        from zoneinfo import ZoneInfo
 
         return t.astimezone(ZoneInfo(self.cfg.scheduler.timezone)).strftime("%m-%d %H:%M")

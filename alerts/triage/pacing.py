@@ -19,12 +19,13 @@ same brand cannot both take the last slot.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
@@ -172,3 +173,18 @@ def split(
         else:
             held.append(ch)
     return send, held
+
+
+def lock_brands(conn: Connection, brands: set[str]) -> None:
+    """On PostgreSQL, serialise triage per brand across workers until this transaction ends.
+
+    Two workers storing the same story at once would otherwise each open an event (or register
+    the same post twice); SQLite has a single writer already.
+    """
+    if conn.dialect.name != "postgresql":
+        return
+    for brand in sorted(brands):
+        key = int.from_bytes(
+            hashlib.blake2b(f"yuqing-triage:{brand}".encode(), digest_size=8).digest(), "big", signed=True
+        )
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})

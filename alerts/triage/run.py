@@ -17,14 +17,13 @@ The brand's own official accounts (``rules.is_brand_voice``) never alert.
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-from sqlalchemy import bindparam, select, text, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 
 from alerts import rules
@@ -34,6 +33,7 @@ from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
 from alerts.triage import events, pacing, surge
 from alerts.triage.digest import flush_digest, fold
+from alerts.triage.pacing import lock_brands
 from alerts.triage.watch import start_from_triage
 from crawler.storage.models import Event, Mention
 from crawler.storage.types import utcnow
@@ -63,21 +63,6 @@ def load_mentions(conn: Connection, ids: Sequence[int]) -> list[dict[str, Any]]:
         rows = conn.execute(select(*_TRIAGE_COLUMNS).where(MENTIONS.c.id.in_(chunk)).order_by(MENTIONS.c.id))
         out.extend(dict(r) for r in rows.mappings())
     return out
-
-
-def lock_brands(conn: Connection, brands: set[str]) -> None:
-    """On PostgreSQL, serialise triage per brand across workers until this transaction ends.
-
-    Two workers storing the same story at once would otherwise each open an event (or register
-    the same post twice); SQLite has a single writer already.
-    """
-    if conn.dialect.name != "postgresql":
-        return
-    for brand in sorted(brands):
-        key = int.from_bytes(
-            hashlib.blake2b(f"yuqing-triage:{brand}".encode(), digest_size=8).digest(), "big", signed=True
-        )
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
 
 
 def triage(

@@ -31,7 +31,7 @@ from alerts.complaints import records as complaints
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
 from alerts.triage import pacing
-from alerts.triage.run import lock_brands
+from alerts.triage.pacing import lock_brands
 from crawler.storage.models import Complaint, Event, Mention
 
 if TYPE_CHECKING:

@@ -13,8 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from crawler.analytics.search_index import SearchSyntaxError, parse, search_clause
@@ -170,7 +170,6 @@ class MentionFilter(BaseModel):
 
 def build_filter(**values: Any) -> MentionFilter:
     """A validated filter; raise :class:`QueryError` with the first problem, in Chinese."""
-    from pydantic import ValidationError
 
     try:
         return MentionFilter(**values)
@@ -313,7 +312,6 @@ def find_mentions(
 
 
 def count_mentions(conn: Connection, f: MentionFilter) -> int:
-    from sqlalchemy import func
 
     stmt = select(func.count()).select_from(MENTIONS).where(*conditions(f, conn.dialect.name))
     return int(conn.execute(stmt).scalar_one())

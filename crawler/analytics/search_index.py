@@ -20,9 +20,11 @@ from typing import Any
 from loguru import logger
 from sqlalchemy import ColumnElement, and_, bindparam, column, func, literal_column, not_, or_, select, table
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DatabaseError
 
 import sentiment
 from crawler.errors import YuqingError
+from crawler.storage.models import Mention
 from sentiment.segment import add_terms, search_tokens
 
 FTS_TABLE = "mentions_fts"
@@ -184,7 +186,6 @@ _FTS = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
 
 
 def _sqlite_in(expr: str, n: int, bounds: list[ColumnElement[bool]] | None = None) -> ColumnElement[bool]:
-    from crawler.storage.models import Mention
 
     ids = Mention.__table__.c.id  # type: ignore[attr-defined]
     rowid = _FTS.c.rowid
@@ -274,7 +275,6 @@ def integrity_ok(conn: Connection) -> bool:
     """SQLite: FTS5's own integrity check against the mentions table; PostgreSQL: always true."""
     if conn.dialect.name != "sqlite":
         return True
-    from sqlalchemy.exc import DatabaseError
 
     try:
         conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy import exists, func, select
 
 from crawler.cli._choices import AlertKind, DeliveryStatus
 from crawler.cli._common import console, state
@@ -83,7 +84,6 @@ def dispatch_cmd(
 
 
 def _deliveries_by_alert(conn: Any, alert_ids: list[int]) -> dict[int, list[Any]]:
-    from sqlalchemy import select
 
     from alerts.delivery.ledger import DELIVERIES
 
@@ -108,7 +108,6 @@ def list_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Recent alerts with the state of each channel's delivery."""
-    from sqlalchemy import exists, select
 
     from alerts.delivery.ledger import ALERTS, DELIVERIES
 
@@ -168,7 +167,6 @@ def show_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """One alert: its message (as plain text), payload and every delivery attempt's state."""
-    from sqlalchemy import select
 
     from alerts.delivery.formats import to_text
     from alerts.delivery.ledger import ALERTS
@@ -286,7 +284,6 @@ def channels_cmd(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
 ) -> None:
     """Each channel: type, limits, queue by status, pause and last error."""
-    from sqlalchemy import func, select
 
     from alerts.delivery.ledger import CHANNELS, DELIVERIES
 

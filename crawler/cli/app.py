@@ -22,6 +22,7 @@ import sys
 from typing import Annotated, Literal
 
 import typer
+from loguru import logger
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
@@ -93,7 +94,6 @@ def _fail(message: str) -> None:
 def _database_error(exc: DBAPIError) -> str:
     """One line for a driver error that reached the top: the database (masked) and the driver's reason.
     The traceback goes to the log file only (DEBUG), for whoever has to dig."""
-    from loguru import logger
 
     from crawler.storage.engine import describe_error, last_url
 
@@ -104,7 +104,6 @@ def _database_error(exc: DBAPIError) -> str:
 
 def _file_error(exc: OSError) -> str:
     """One line for a file the command could not read or write; the traceback goes to the log (DEBUG)."""
-    from loguru import logger
 
     logger.opt(exception=exc).debug("file error: {}", exc)
     reason = exc.strerror or type(exc).__name__

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.markup import escape
 from rich.table import Table
+from sqlalchemy import select
 
 from crawler.cli._choices import (
     COMPLAINT_STATUSES,
@@ -183,7 +184,6 @@ SHOW_LINKS = 20
 
 def _linked_mentions(conn: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Platform, author, engagement and a masked excerpt of each mention in ``ids``."""
-    from sqlalchemy import select
 
     from alerts.delivery.payloads import masked_excerpt
     from crawler.analytics.complaints import MENTIONS

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -168,7 +169,6 @@ def _crawl_lease(st: Any, platform: str, brand: str) -> Any:
 
 def _close_stale_runs(st: Any) -> None:
     """Close ``running`` rows whose crawl process is gone (a kill -9), whoever looks first."""
-    from datetime import timedelta
 
     from crawler.service.crawl_job import mark_stale_runs
 

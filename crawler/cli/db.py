@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from sqlalchemy import func, select
 
 from crawler.cli._common import console, state
 
@@ -36,7 +37,6 @@ def upgrade_cmd(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> 
 def status_cmd(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> None:
     """Show the schema revision and row counts."""
     from rich.table import Table
-    from sqlalchemy import func, select
 
     from crawler.storage.engine import current_revision, head_revision, safe_url
     from crawler.storage.models import ALL_TABLES

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from typing import Annotated
 
 import typer
@@ -102,8 +103,6 @@ def _status(cfg, platforms: list[str], check: bool, as_json: bool = False) -> No
                 }
             )
     if as_json:
-        import json
-
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
     console.print(table)

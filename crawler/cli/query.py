@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import sys
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
+from loguru import logger
 
 from crawler.cli._analyst import authorise_unmasked, make_filter
 from crawler.cli._choices import (
@@ -25,7 +28,6 @@ Multi = list[str] | None
 
 
 def _json_default(value: Any) -> Any:
-    from datetime import datetime
 
     if isinstance(value, datetime):
         return value.isoformat()
@@ -186,8 +188,6 @@ def query_cmd(
             unmasked=unmasked,
         )
     if actor:
-        from loguru import logger
-
         logger.warning("unmasked query by {actor}: {n} rows", actor=actor, n=len(rows))
     if fmt == "json":
         for r in rows:
@@ -218,8 +218,6 @@ def _hot(st: Any, cfg: Any, *, brand: str | None, since: str | None, limit: int,
             sys.stdout.write(json.dumps(r, ensure_ascii=False, default=_json_default) + "\n")
         return
     if fmt == "csv":
-        import csv
-
         out = csv.writer(sys.stdout)
         out.writerow(
             ["平台", "话题", "品牌", "首次上榜", "首次排名", "最高排名", "当前排名", "标签", "事件", "链接"]

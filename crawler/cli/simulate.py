@@ -6,6 +6,7 @@ import sys
 from typing import Annotated
 
 import typer
+from loguru import logger
 
 from crawler.cli._choices import PLATFORMS, comma_choice
 from crawler.cli._common import state
@@ -69,7 +70,6 @@ def simulate_cmd(
     ] = None,
 ) -> None:
     """Serve simulated Weibo / Heimao / Xiaohongshu / Douyin on loopback until Ctrl-C or SIGTERM."""
-    from loguru import logger
 
     from simulator import Simulator, parse_fault_spec
 

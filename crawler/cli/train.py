@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import hashlib
+import json
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated
 
@@ -23,7 +25,6 @@ TRAIN_MODULES = {"sklearn": "scikit-learn", "scipy": "scipy", "snownlp": "snownl
 
 def require_train_extra(modules: dict[str, str] = TRAIN_MODULES) -> None:
     """Training needs the ``train`` extra (the run time does not): say so in one line when it is missing."""
-    from importlib.util import find_spec
 
     missing = [dist for mod, dist in modules.items() if find_spec(mod) is None]
     if missing:
@@ -120,7 +121,6 @@ def complaint_train_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Fit the complaint model on the shipped corpus plus your labels; print the grouped cross-validation."""
-    import json
 
     from crawler.cli._common import state
 

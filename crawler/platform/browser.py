@@ -17,6 +17,8 @@ Settings: ``YUQING_CHROMIUM`` overrides the executable path.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import importlib.util
 import os
 import re
 import shutil
@@ -80,8 +82,6 @@ def _playwright_chromium() -> str | None:
     root = os.environ.get("PLAYWRIGHT_BROWSERS_PATH")
     bases = [Path(root)] if root and root != "0" else [Path.home() / ".cache" / "ms-playwright"]
     if root == "0":  # browsers kept inside the playwright package
-        import importlib.util
-
         spec = importlib.util.find_spec("playwright")
         if spec and spec.origin:
             bases = [Path(spec.origin).parent / "driver" / "package" / ".local-browsers"]
@@ -211,8 +211,6 @@ def _register_exit_cleanup() -> None:
     """Last resort: whatever path the process exits by, its Chromium processes are killed."""
     global _exit_hook
     if not _exit_hook:
-        import atexit
-
         atexit.register(kill_leftover_chromium, 1.0)
         _exit_hook = True
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
+from tldextract import TLDExtract
 
 from crawler.errors import ConfigError, LoginRequired
 from crawler.platform.sessions import SessionStore
@@ -33,7 +34,6 @@ def offline_public_suffixes() -> None:
     """Make Scrapy's cookie middleware use tldextract's bundled suffix list instead of fetching
     it from the internet on the first cookie (crawl hosts must be reachable offline)."""
     from scrapy.downloadermiddlewares import cookies
-    from tldextract import TLDExtract
 
     current = getattr(cookies, "_split_domain", None)
     if current is not None and getattr(current, "suffix_list_urls", None):

@@ -23,7 +23,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -163,7 +163,6 @@ class Session:
 def cookies_expiry(cookies: list[dict[str, Any]], names: tuple[str, ...]) -> datetime | None:
     """The earliest expiry among the ``names`` cookies of a browser's cookie list (session
     cookies, ``expires`` -1, have none); None when none of them says."""
-    from datetime import UTC
 
     ends = [
         float(c["expires"]) for c in cookies if c.get("name") in names and float(c.get("expires") or -1) > 0

@@ -18,16 +18,17 @@ returns an object with the same methods. A signer that cannot sign raises
 from __future__ import annotations
 
 import asyncio
+import base64
 import importlib
 import json
 import re
 import shlex
 import time
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import quote
 
 from crawler.errors import Blocked, ErrorKind
 from crawler.platform.browser import open_browser
-from spiders._xhs_api import encode_query
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -157,7 +158,6 @@ class XhshowSigner:
 
 def build_xs_common(a1: str, x_t: str, x_s: str, b1: str) -> str:
     """``x-s-common`` from a page signature: JSON in the platform's custom base64 (PLATFORMS.md §2.3)."""
-    import base64
 
     from xhshow.core.crc32_encrypt import CRC32
 
@@ -399,3 +399,8 @@ def enable_signing(settings: Any, priority: int = 840) -> None:
     middlewares = dict(settings.getdict("DOWNLOADER_MIDDLEWARES"))
     middlewares["crawler.platform.signing.SigningMiddleware"] = priority
     settings.set("DOWNLOADER_MIDDLEWARES", middlewares, priority="spider")
+
+
+def encode_query(params: dict[str, str]) -> str:
+    """The query string exactly as it is signed: ``quote(v, safe=',')``, no re-encoding later."""
+    return "&".join(f"{k}={quote(str(v), safe=',')}" for k, v in params.items())

@@ -32,6 +32,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from loguru import logger
+from sqlalchemy import select
+
 import sentiment
 from alerts.triage.run import triage as triage_fn
 from crawler.errors import YuqingError
@@ -496,7 +499,6 @@ def convert(
 
 
 def _stored_brands(engine: Any, keys: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
-    from sqlalchemy import select
 
     found: dict[tuple[str, str], str] = {}
     by_platform: dict[str, list[str]] = {}
@@ -636,7 +638,6 @@ def _analyzer(cfg: Any) -> Callable[[list[dict[str, Any]]], list[Any]]:
 
 
 def _store(engine: Any, cfg: Any, rows: list[dict[str, Any]], triage: Any, report: ImportReport) -> None:
-    from loguru import logger
 
     with engine.begin() as conn:
         result = upsert_mentions(conn, rows, batch_size=len(rows))

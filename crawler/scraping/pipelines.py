@@ -34,6 +34,7 @@ from twisted.internet import task, threads
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
+import sentiment
 from alerts.triage.run import triage
 from crawler.errors import StorageError
 from crawler.items import MentionItem
@@ -41,6 +42,7 @@ from crawler.platform.normalize import CHINA_TZ, clean_text
 from crawler.scraping.analysis_pool import AnalysisPool, worker_count
 from crawler.scraping.extensions import crawl_engine
 from crawler.storage.engine import database_trouble
+from crawler.storage.mentions import record_pending, upsert_mentions
 from crawler.storage.models import Author
 from crawler.storage.types import JSONText
 
@@ -176,7 +178,6 @@ class AnalyzePipeline(_Base):
         self._start_in_process(cfg)
 
     def _start_in_process(self, cfg: Any) -> None:
-        import sentiment
 
         analyze = getattr(sentiment, "analyze", None)
         if analyze is None:
@@ -403,7 +404,6 @@ class StorePipeline(_Base):
 
     def _write(self, rows: list[dict[str, Any]], tasks: list[tuple[str, str]] | None = None) -> _Written:
         """One transaction: the open work, the upsert, then triage in a SAVEPOINT (may run in a worker thread)."""
-        from crawler.storage.mentions import record_pending, upsert_mentions
 
         started = time.perf_counter()
         with self.engine.begin() as conn:

@@ -23,6 +23,7 @@ All times come from the Redis server's clock (``TIME``), so machines need not ag
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 import uuid
@@ -202,6 +203,5 @@ class TaskQueue:
 
 
 def worker_id() -> str:
-    import os
 
     return f"worker@{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"

@@ -16,8 +16,14 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from importlib import resources
+from importlib.metadata import PackageNotFoundError, version
+from importlib.util import find_spec
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 
 from crawler.config import load_config
 from crawler.errors import ConfigError, StorageError, YuqingError
@@ -109,8 +115,6 @@ def check_python() -> Iterator[Check]:
 
 
 def check_install() -> Iterator[Check]:
-    from importlib.metadata import PackageNotFoundError, version
-    from importlib.util import find_spec
 
     try:
         where = f"yuqing {version('yuqing')}"
@@ -142,9 +146,6 @@ def check_install() -> Iterator[Check]:
 
 
 def check_database(cfg: AppConfig) -> Iterator[Check]:
-    from sqlalchemy import text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import DBAPIError
 
     url = cfg.database_url
     shown = safe_url(url)

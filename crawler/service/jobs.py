@@ -13,6 +13,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -119,7 +120,6 @@ def sla_sweep() -> Any:
 
 def health() -> Any:
     def run(ctx: JobContext) -> Any:
-        from datetime import timedelta
 
         cfg = ctx.config()
         mark_stale_runs(ctx.engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5))

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import httpx
 from loguru import logger
@@ -207,7 +208,6 @@ def _check_xhs(cfg: AppConfig, cookies: dict[str, str]) -> SessionCheck:
 
 
 def _check_douyin(cfg: AppConfig, cookies: dict[str, str]) -> SessionCheck:
-    from urllib.parse import urlencode
 
     if not logged_in(cookies):
         return SessionCheck(False, "no login markers (LOGIN_STATUS / sessionid)")

@@ -16,9 +16,11 @@ import signal
 import socket
 import threading
 import time
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from loguru import logger
+from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.scraping.redis_scrapy import ADDON_PATH
 from crawler.service.crawl_job import (
@@ -102,9 +104,6 @@ class Worker:
 
     def _close_stale_runs(self) -> None:
         """crawl_runs left ``running`` by a dead crawl: whichever process looks first closes them."""
-        from datetime import timedelta
-
-        from sqlalchemy.exc import SQLAlchemyError
 
         try:
             mark_stale_runs(

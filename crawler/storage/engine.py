@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from loguru import logger
 from sqlalchemy import create_engine, event, text
@@ -138,7 +139,6 @@ def sqlite_read_only(path: Path) -> str | None:
 def _read_only_connect(path: Path) -> Any:
     """A ``mode=ro`` connection. A WAL database in a folder where the ``-shm`` file cannot be
     created opens only as ``immutable``, which is safe while no ``-wal`` file holds changes."""
-    from urllib.parse import quote
 
     base = f"file:{quote(str(path))}?mode=ro"
     conn = sqlite3.connect(base, uri=True, timeout=30, check_same_thread=False)

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from datetime import timedelta
+from datetime import UTC, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -36,7 +36,7 @@ from crawler.service.hotwatch import _crawl_topic, watch_once
 from crawler.service.tracking import run_due
 from crawler.storage.models import Alert, AlertHold, HotTopic, TrackedPost, TrackPoint
 from crawler.storage.types import utcnow
-from simulator.demo.runner import DemoSection, _overrides
+from simulator.demo.runner import HOT_SPEED, DemoSection, _overrides
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
     from simulator.demo.runner import DemoContext, DemoSection
 
 HOT_EVERY = 3.0  # seconds between two fetches of a list (the product's default: 5 minutes)
-HOT_SPEED = 60.0  # the simulator runs the topic's path on the lists this many times faster
 HOT_SECONDS = 36.0  # watch the lists this long at most after the topic entered
 DOUYIN_AFTER = 4.0  # the topic reaches the Douyin hot list this many seconds after Weibo hot search
 TRACK_HOURS = 4.0  # simulated hours of tracking at most
@@ -122,7 +121,6 @@ def _next_due(ctx: DemoContext) -> Any:
 
 
 def _aware(t: Any) -> Any:
-    from datetime import UTC
 
     return t.replace(tzinfo=UTC) if t is not None and t.tzinfo is None else t
 

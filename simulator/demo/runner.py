@@ -25,8 +25,9 @@ from crawler.platform.browser import find_chromium, platform_needs_browser
 from crawler.service.crawl_runner import CrawlJob, run_crawls
 from crawler.storage.mentions import MENTIONS
 from simulator import Simulator
-from simulator.demo.crisis import HOT_SPEED
 from spiders import SPIDERS
+
+HOT_SPEED = 60.0  # the simulator runs the topic's path on the lists this many times faster
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

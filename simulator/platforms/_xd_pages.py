@@ -11,6 +11,7 @@ import hashlib
 import json
 import struct
 import zlib
+from html import escape
 from typing import Any
 
 DOUYIN_CAPTCHA_HTML = (
@@ -215,7 +216,6 @@ def douyin_home_html(base: str, sign_js: str, *, logged_in: bool) -> str:
 def douyin_search_html(
     base: str, sign_js: str, *, keyword: str, common: dict[str, str], web_id: str, ms_token: str
 ) -> str:
-    from html import escape
 
     return (
         DOUYIN_SEARCH.replace("__TITLE__", escape(keyword))

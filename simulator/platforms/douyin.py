@@ -15,6 +15,7 @@ import base64
 import hashlib
 import json
 import random
+import re
 import secrets
 import threading
 import zlib
@@ -205,7 +206,6 @@ class Douyin(PlatformSim):
         }
 
     def aweme_info(self, post: Post) -> dict[str, Any]:
-        import re
 
         tags = re.findall(r"#([^#\s]{1,40})#", post.text)
         return {

@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import random
+import re
 import secrets
 import threading
 from datetime import datetime
@@ -272,7 +273,6 @@ class Xiaohongshu(PlatformSim):
         )
 
     def _note_card(self, post: Post) -> dict[str, Any]:
-        import re
 
         desc = re.sub(r"#([^#\s]{1,40})#", r"#\1[话题]#", post.text)
         tags = [

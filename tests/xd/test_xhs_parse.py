@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from crawler.errors import Blocked, ErrorKind, LoginRequired, UnexpectedPayload
+from crawler.platform.signing import encode_query
 from spiders import _xhs_api as x
 
 
@@ -217,6 +218,6 @@ def test_search_id_is_base36_of_time_and_random() -> None:
 
 def test_query_encoding_matches_what_is_signed() -> None:
     params = x.comment_params("abc", "ABw5+/=", cursor="")
-    assert x.encode_query(params) == (
+    assert encode_query(params) == (
         "note_id=abc&cursor=&top_comment_id=&image_formats=jpg,webp,avif&xsec_token=ABw5%2B%2F%3D"
     )

@@ -14,6 +14,8 @@ from email.message import EmailMessage
 from email.utils import formatdate
 from typing import Any
 
+from loguru import logger
+
 from alerts.delivery import escape
 from alerts.delivery.channels.base import Channel, tls_context
 from alerts.delivery.formats import to_html, to_text
@@ -71,6 +73,5 @@ class EmailChannel(Channel):
             raise self.fail(f"SMTP connection failed: {type(exc).__name__}") from exc
         if refused:
             # Some recipients got it: not retried (that would duplicate for the others).
-            from loguru import logger
 
             logger.warning("e-mail channel {name}: {n} recipient(s) refused", name=self.name, n=len(refused))
