@@ -116,7 +116,7 @@ def write_config(
     lines.append("[platforms.xiaohongshu]\nenabled = false\n[platforms.douyin]\nenabled = false")
     if webhook:
         lines.append(
-            f'[alerts]\nhealth_channels = ["ops"]\n[alerts.delivery.channels.ops]\ntype = "webhook"\n'
+            f'[alerts]\nhealth_channels = ["ops"]\n[alerts.channels.ops]\ntype = "webhook"\n'
             f'url = "{webhook}"\nsecret = "{WEBHOOK_SECRET}"\n'
             '[[alerts.rules]]\nname = "complaints"\nchannels = ["ops"]\ncomplaints_only = true'
         )

@@ -1,6 +1,6 @@
 """Events: cluster mentions that tell one story (near-duplicate reposts, the same story elsewhere).
 
-A mention joins an event of the same brand seen within ``[alerts.triage.events].window_hours`` when
+A mention joins an event of the same brand seen within ``[alerts.events].window_hours`` when
 its SimHash fingerprint is within ``simhash_distance`` bits of the event's, or when the
 character-bigram sets of their texts overlap enough (``min_similarity``, Jaccard; or a
 containment of 0.8 for a repost quoting the story). Candidates come from lookup keys

@@ -1,6 +1,6 @@
 """Surge detection per brand and per event, against each one's own baseline.
 
-The recent window (``[alerts.triage.surge].window_minutes``) is compared with the windows of the
+The recent window (``[alerts.surge].window_minutes``) is compared with the windows of the
 same size in the ``baseline_hours`` before it: a **volume** surge when the count reaches
 ``max(min_count, mean + k·σ)`` (σ at least √mean, the Poisson noise of a count), a
 **negative-share** surge (brands) when the negative share rises above ``mean + max(k·σ,

@@ -65,7 +65,7 @@ def dispatch_cmd(
     cfg, engine = st.config(), st.engine()
     for name in channel or []:
         if name not in cfg.alerts.channels:
-            raise ConfigError(f"unknown channel {name!r}", path=cfg.source, key="alerts.delivery.channels")
+            raise ConfigError(f"unknown channel {name!r}", path=cfg.source, key="alerts.channels")
     if loop:
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
@@ -248,7 +248,7 @@ def retry_cmd(
 def test_cmd(
     ctx: typer.Context,
     channel: Annotated[
-        str, typer.Argument(help="A channel name from [alerts.delivery.channels].", show_default=False)
+        str, typer.Argument(help="A channel name from [alerts.channels].", show_default=False)
     ],
     as_json: Annotated[bool, typer.Option("--json", help="Print the outcome as JSON.")] = False,
 ) -> None:
@@ -260,7 +260,7 @@ def test_cmd(
     if ccfg is None:
         known = ", ".join(cfg.alerts.channels) or "none configured"
         raise ConfigError(
-            f"unknown channel {channel!r} (known: {known})", path=cfg.source, key="alerts.delivery.channels"
+            f"unknown channel {channel!r} (known: {known})", path=cfg.source, key="alerts.channels"
         )
     ch = make_channel(channel, ccfg, tz=cfg.scheduler.timezone)
     key = f"yq-test-{int(datetime.now().timestamp())}"

@@ -255,7 +255,7 @@ def check_channels(cfg: AppConfig) -> Iterator[Check]:
             "alert channels",
             "warn",
             "no channel configured: alerts stay in the outbox",
-            "add [alerts.delivery.channels.<name>] (see docs/alerts.md, Channels)",
+            "add [alerts.channels.<name>] (see docs/alerts.md, Channels)",
             needed=False,
         )
         return
@@ -270,7 +270,7 @@ def check_channels(cfg: AppConfig) -> Iterator[Check]:
                 label,
                 "fail",
                 f"placeholder {', '.join(left)} left in",
-                f"set the real {', '.join(left)} of [alerts.delivery.channels.{name}] (use ${{ENV}} for secrets), "
+                f"set the real {', '.join(left)} of [alerts.channels.{name}] (use ${{ENV}} for secrets), "
                 f"then: yuqing alerts test {name}",
             )
         else:

@@ -90,7 +90,7 @@ def alerts_section(ctx: DemoContext) -> DemoSection | None:
 
     if not ctx.cfg.alerts.channels:
         return DemoSection(
-            "告警 (alerts)", ["note"], [["no [alerts.delivery.channels] configured: nothing to deliver"]]
+            "告警 (alerts)", ["note"], [["no [alerts.channels] configured: nothing to deliver"]]
         )
     flush_digest(ctx.engine, ctx.cfg, force=True)
     sweep(ctx.engine, ctx.cfg)

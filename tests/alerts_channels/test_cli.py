@@ -42,12 +42,12 @@ data_dir = "{tmp_path / "data"}"
 url = "sqlite:///{tmp_path / "y.db"}"
 [[brands]]
 name = "鲜果时光"
-[alerts.delivery.channels.pr]
+[alerts.channels.pr]
 type = "dingtalk"
 url = "{rx.dingtalk("pr", secret="SECcli", keywords=["舆情"])}"
 secret = "SECcli"
 keyword = "舆情"
-[alerts.delivery.channels.ops]
+[alerts.channels.ops]
 type = "wecom"
 url = "{rx.wecom("ops")}"
 """

@@ -35,11 +35,11 @@ heimao_couid = ["5650743478"]
 enabled = false
 [platforms.douyin]
 enabled = false
-[alerts.delivery.channels.pr]
+[alerts.channels.pr]
 type = "dingtalk"
 url = "http://127.0.0.1:9/robot/send?access_token=unset"
 secret = "SECunset"
-[alerts.delivery.channels.kefu]
+[alerts.channels.kefu]
 type = "wecom"
 url = "http://127.0.0.1:9/cgi-bin/webhook/send?key=unset"
 [[alerts.rules]]

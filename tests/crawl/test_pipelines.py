@@ -57,7 +57,7 @@ def test_normalize_trims_and_drops(crawl_config: Path) -> None:
         pipe.process_item(MentionItem(platform="weibo", post_id="", brand="b", text="x"))
     with pytest.raises(DropItem):
         pipe.process_item(MentionItem(platform="weibo", post_id="9", brand="b", text="x", kind="comment"))
-    stats = crawler.analytics.stats
+    stats = crawler.stats
     assert stats.get_value("yuqing/excluded") == 1 and stats.get_value("yuqing/bad_items") == 2
     assert stats.get_value("yuqing/items") == 4
 
@@ -71,7 +71,7 @@ def test_analysis_failure_keeps_the_mention(crawl_config: Path) -> None:
 
     pipe.analyze = broken
     item = asyncio.run(pipe.process_item(_item(1)))
-    assert item.analysis == {} and crawler.analytics.stats.get_value("yuqing/analyze_errors") == 1
+    assert item.analysis == {} and crawler.stats.get_value("yuqing/analyze_errors") == 1
 
 
 def test_analysis_that_cannot_start_is_skipped(crawl_config: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -136,7 +136,7 @@ def test_analysis_weighs_the_authors_complaint_history(crawl_config: Path) -> No
     assert known.analysis["is_complaint"] and first.analysis["is_complaint"]
     assert "作者历史投诉 4 次" in known.analysis["reasons"] and known.analysis["urgency"] == "紧急"
     assert not any("历史" in r for r in first.analysis["reasons"]) and first.analysis["urgency"] == "一般"
-    assert crawler.analytics.stats.get_value("yuqing/author_history") == 1
+    assert crawler.stats.get_value("yuqing/author_history") == 1
 
 
 def test_analysis_worker_process(crawl_config: Path) -> None:
@@ -185,8 +185,8 @@ def test_store_batches_and_triage_in_the_same_transaction(crawl_config: Path) ->
     asyncio.run(pipe.close_spider())
     assert [r[3] for r in seen[1]] == ["new", "unchanged"]
     assert (
-        crawler.analytics.stats.get_value("yuqing/new") == 4
-        and crawler.analytics.stats.get_value("yuqing/unchanged") == 1
+        crawler.stats.get_value("yuqing/new") == 4
+        and crawler.stats.get_value("yuqing/unchanged") == 1
     )
     with pipe.engine.connect() as conn:
         assert len(conn.execute(select(MENTIONS.c.post_id)).all()) == 4
@@ -211,7 +211,7 @@ def test_triage_failure_rolls_back_only_triage(crawl_config: Path) -> None:
     for n in range(3):
         asyncio.run(pipe.process_item(_item(n)))
     asyncio.run(pipe.close_spider())
-    assert crawler.analytics.stats.get_value("yuqing/triage_errors") == 1
+    assert crawler.stats.get_value("yuqing/triage_errors") == 1
     with pipe.engine.connect() as conn:
         assert len(conn.execute(select(MENTIONS.c.post_id)).all()) == 3  # the mentions committed
         assert conn.execute(select(WATERMARKS)).first() is None  # the triage's own writes did not
@@ -238,6 +238,6 @@ def test_store_keeps_the_batch_when_the_database_fails(
     assert pipe.flush() is False and len(pipe.buffer) == 1
     assert pipe.flush() is True and pipe.buffer == []
     assert (
-        crawler.analytics.stats.get_value("yuqing/store_errors") == 1
-        and crawler.analytics.stats.get_value("yuqing/new") == 1
+        crawler.stats.get_value("yuqing/store_errors") == 1
+        and crawler.stats.get_value("yuqing/new") == 1
     )

@@ -109,7 +109,7 @@ def test_file_errors_are_one_line(cfg: Path, tmp_path: Path) -> None:
 
 def test_help_keeps_section_names(tmp_path: Path) -> None:
     shown = {
-        ("alerts", "test"): "[alerts.delivery.channels]",
+        ("alerts", "test"): "[alerts.channels]",
         ("report",): "[reports].formats",
         ("run",): "[distributed]",
     }

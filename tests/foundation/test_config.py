@@ -48,11 +48,11 @@ def test_env_and_file_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     text = (
         GOOD
         + f"""
-[alerts.delivery.channels.pr]
+[alerts.channels.pr]
 type = "dingtalk"
 url = "${{DT_URL}}"
 secret = "${{file:{secret}}}"
-[alerts.delivery.channels.ops]
+[alerts.channels.ops]
 type = "webhook"
 url = "${{OPS_HOOK:-http://127.0.0.1:9/hook}}"
 """
@@ -109,20 +109,20 @@ BROKEN = [
     ),
     (
         "missing secret",
-        GOOD + "[alerts.delivery.channels.pr]\ntype='dingtalk'\nurl='${NOPE_NOT_SET_XYZ}'\n",
-        "alerts.delivery.channels.pr.url",
+        GOOD + "[alerts.channels.pr]\ntype='dingtalk'\nurl='${NOPE_NOT_SET_XYZ}'\n",
+        "alerts.channels.pr.url",
         "missing secret: environment variable NOPE_NOT_SET_XYZ",
     ),
     (
         "unterminated reference",
-        GOOD + "[alerts.delivery.channels.pr]\ntype='dingtalk'\nurl='${YUQING_VIEWER_TOKEN'\n",
-        "alerts.delivery.channels.pr.url",
+        GOOD + "[alerts.channels.pr]\ntype='dingtalk'\nurl='${YUQING_VIEWER_TOKEN'\n",
+        "alerts.channels.pr.url",
         "unterminated reference",
     ),
     (
         "unterminated after a good one",
-        GOOD + "[alerts.delivery.channels.pr]\ntype='dingtalk'\nurl='${HOME}/x${TOKEN'\n",
-        "alerts.delivery.channels.pr.url",
+        GOOD + "[alerts.channels.pr]\ntype='dingtalk'\nurl='${HOME}/x${TOKEN'\n",
+        "alerts.channels.pr.url",
         "unterminated reference",
     ),
     (
@@ -157,8 +157,8 @@ BROKEN = [
     ),
     (
         "email without host",
-        GOOD + "[alerts.delivery.channels.mail]\ntype='email'\n",
-        "alerts.delivery.channels.mail",
+        GOOD + "[alerts.channels.mail]\ntype='email'\n",
+        "alerts.channels.mail",
         "smtp_host",
     ),
     (
@@ -230,7 +230,7 @@ def test_cli_config_check_broken_is_one_line(tmp_path: Path) -> None:
 
 
 def test_cli_config_check_ok_shows_redacted_view(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    path = write(tmp_path, GOOD + "[alerts.delivery.channels.pr]\ntype='wecom'\nurl='${WECOM_URL}'\n")
+    path = write(tmp_path, GOOD + "[alerts.channels.pr]\ntype='wecom'\nurl='${WECOM_URL}'\n")
     env = {
         "WECOM_URL": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=SUPERSECRETKEY",
         "PATH": "/usr/bin",

@@ -40,7 +40,7 @@ def _config(
         f'[project]\ndata_dir = "{data}"\n[storage]\nurl = "{db or f"sqlite:///{data}/yuqing.db"}"\n'
         '[[brands]]\nname = "鲜果时光"\n'
         + "".join(f"[platforms.{p}]\nenabled = {str(on).lower()}\n" for p, on in enabled.items())
-        + f'[alerts.delivery.channels.pr]\ntype = "dingtalk"\nurl = "{channel_url}"\nsecret = "SEC8d1e2f"\n'
+        + f'[alerts.channels.pr]\ntype = "dingtalk"\nurl = "{channel_url}"\nsecret = "SEC8d1e2f"\n'
         + extra
     )
     path = tmp_path / "yuqing.toml"

@@ -55,7 +55,7 @@ def write_config(
     lines += [
         "[alerts]",
         'health_channels = ["ops"]',
-        "[alerts.delivery.channels.ops]",
+        "[alerts.channels.ops]",
         'type = "webhook"',
         'url = "http://127.0.0.1:9/hook"',
         'secret = "s3cret-s3cret"',

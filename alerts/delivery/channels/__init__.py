@@ -35,5 +35,5 @@ def make_channel(
     clock: Callable[[], float] = time.time,
     tz: str = "Asia/Shanghai",
 ) -> Channel:
-    """The channel object for ``[alerts.delivery.channels.<name>]``."""
+    """The channel object for ``[alerts.channels.<name>]``."""
     return CHANNEL_TYPES[cfg.type](name, cfg, client=client, clock=clock, tz=tz)
