@@ -159,7 +159,7 @@ def test_export_formats_are_safe(cfg_path: Path, tmp_path: Path) -> None:
 def test_unknown_record_is_a_clear_error(cfg_path: Path) -> None:
     res = runner.invoke(app, ["--config", str(cfg_path), "complaints", "show", "TS20000101-0009"])
     assert res.exit_code == 1 and "no complaint record" in str(res.exception)
-    assert issubclass(__import__("alerts.complaints.records").complaints.ComplaintError, YuqingError)
+    assert issubclass(__import__("alerts.complaints.records").complaints.records.ComplaintError, YuqingError)
 
 
 @pytest.mark.parametrize(

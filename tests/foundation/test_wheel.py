@@ -135,7 +135,7 @@ def test_the_wheel_carries_its_data_and_imports_nothing_from_the_checkout(
         "from crawler.service.doctor import PACKAGE_DATA; from importlib import resources; "
         "print(json.dumps({'files': [m.__file__ for m in (crawler, sentiment, alerts, spiders, simulator)], "
         "'missing': [p + '/' + f for p, f in PACKAGE_DATA if not resources.files(p).joinpath(f).is_file()], "
-        "'migrations': sorted(x.name for x in resources.files('crawler').joinpath('migrations/versions').iterdir() "
+        "'migrations': sorted(x.name for x in resources.files('crawler').joinpath('storage/migrations/versions').iterdir() "
         "if x.name.endswith('.py'))}))"
     )
     proc = subprocess.run(
@@ -150,7 +150,7 @@ def test_the_wheel_carries_its_data_and_imports_nothing_from_the_checkout(
     found = json.loads(proc.stdout)
     assert all(f.startswith(str(installed)) for f in found["files"]), found["files"]
     assert found["missing"] == []
-    shipped = sorted(p.name for p in (ROOT / "crawler" / "migrations" / "versions").glob("*.py"))
+    shipped = sorted(p.name for p in (ROOT / "crawler" / "storage" / "migrations" / "versions").glob("*.py"))
     assert found["migrations"] == shipped
 
 
