@@ -114,19 +114,18 @@ def alerts_info(conn: Connection, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def overdue_complaints(conn: Connection, tz: ZoneInfo, now: datetime) -> list[dict[str, Any]]:
-    """Open complaint records with at least one SLA milestone past its deadline."""
-    from alerts.complaints import OPEN_STATUSES
-    from alerts.sla import milestone_status
+    """Complaint records overdue on at least one SLA milestone (``alerts.complaint_rules``)."""
+    from alerts.complaint_rules import overdue_clause, overdue_milestones
 
     c = COMPLAINTS.c
     rows = (
-        conn.execute(select(COMPLAINTS).where(c.status.in_(OPEN_STATUSES)).order_by(c.due_resolve_at, c.id))
+        conn.execute(select(COMPLAINTS).where(overdue_clause(now)).order_by(c.due_resolve_at, c.id))
         .mappings()
         .all()
     )
     out = []
     for rec in rows:
-        late = [ms for ms, state in milestone_status(dict(rec), now).items() if state == "overdue"]
+        late = overdue_milestones(dict(rec), now)
         if late:
             out.append(
                 {
