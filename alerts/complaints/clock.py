@@ -1,8 +1,8 @@
 """SLA clock arithmetic: deadlines per urgency, on calendar time or business hours.
 
 Reads ``[complaints]`` (``sla`` minutes per urgency, ``clock``, ``business_hours`` with
-holidays and extra working days, ``callback_days``) and the scheduler's timezone.
-Pure functions: no database.
+holidays and extra working days, ``callback_days``) and the scheduler's timezone; the
+milestones themselves are ``alerts.complaints.model.MILESTONES``. Pure functions: no database.
 """
 
 from __future__ import annotations
@@ -11,16 +11,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
+from alerts.complaints.model import REGISTRATION_MILESTONES
+
 if TYPE_CHECKING:
     from crawler.config import AppConfig, BusinessHours
 
-# milestone -> (due column, minutes attribute of SlaTimes, Chinese name)
-MILESTONES: dict[str, tuple[str, str, str]] = {
-    "report": ("due_report_at", "report_minutes", "上报"),
-    "first_check": ("due_first_check_at", "first_check_minutes", "初步核实"),
-    "answer": ("due_answer_at", "answer_minutes", "答复处理结果"),
-    "resolve": ("due_resolve_at", "resolve_minutes", "处理完成或升级"),
-}
 _MAX_DAYS = 3700  # about ten years of calendar: a guard against a calendar with no working time
 
 
@@ -77,9 +72,9 @@ def deadlines(cfg: AppConfig, urgency: str, registered_at: datetime) -> dict[str
     """The due columns of a record of ``urgency`` registered at ``registered_at``."""
     times = cfg.complaints.sla.get(urgency) or cfg.complaints.sla["一般"]  # type: ignore[index]
     out: dict[str, datetime | None] = {}
-    for column, attr, _ in MILESTONES.values():
-        minutes = getattr(times, attr)
-        out[column] = None if minutes is None else add_minutes(cfg, registered_at, minutes)
+    for m in REGISTRATION_MILESTONES:
+        minutes = getattr(times, str(m.minutes))
+        out[m.due] = None if minutes is None else add_minutes(cfg, registered_at, minutes)
     return out
 
 

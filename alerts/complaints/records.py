@@ -3,6 +3,7 @@
 Reads ``[complaints]``: ``min_risk``, ``number_prefix``, ``assignment`` rules (first match
 wins, else ``default_team``/``default_assignee``), ``sla`` per urgency, ``repeat_window_days``
 and ``report_channels``. Every change writes a ``complaint_history`` row (who, what, when).
+The statuses and their transitions are ``alerts.complaints.model`` (re-exported here).
 The workflow functions (:func:`change_status`, :func:`assign`, :func:`add_note`,
 :func:`set_urgency`) are what the CLI and the REST API call; they take a Connection or a
 Session and work in the caller's transaction.
@@ -20,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from alerts.complaints import clock
+from alerts.complaints.model import OPEN_STATUSES, REGISTRATION_MILESTONES, STATUSES, TRANSITIONS
 from alerts.rules import rank
 from crawler.errors import YuqingError
 from crawler.storage.models import (
@@ -40,16 +42,6 @@ COUNTERS = ComplaintCounter.__table__  # type: ignore[attr-defined]
 HISTORY = ComplaintHistory.__table__  # type: ignore[attr-defined]
 LINKS = ComplaintMention.__table__  # type: ignore[attr-defined]
 
-STATUSES: tuple[str, ...] = ("待处理", "处理中", "已升级", "已解决", "已回访", "已关闭")
-OPEN_STATUSES: tuple[str, ...] = ("待处理", "处理中", "已升级")
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "待处理": ("处理中", "已升级", "已解决", "已关闭"),
-    "处理中": ("已升级", "已解决", "已关闭"),
-    "已升级": ("处理中", "已解决", "已关闭"),
-    "已解决": ("已回访", "处理中", "已关闭"),
-    "已回访": ("已关闭", "处理中"),
-    "已关闭": (),
-}
 SYSTEM = "system"
 
 
@@ -299,15 +291,16 @@ def set_urgency(
     state = dict(rec["sla_state"] or {})
     for kind in ("warned", "breached"):  # a moved deadline can warn / breach again
         marks = dict(state.get(kind) or {})
-        for ms, (column, _, _) in clock.MILESTONES.items():
-            if ms in marks and (due[column] is None or due[column] > now):
-                marks.pop(ms)
+        for m in REGISTRATION_MILESTONES:
+            moved = due[m.due]
+            if m.key in marks and (moved is None or moved >= now):  # the new deadline has not passed
+                marks.pop(m.key)
         state[kind] = marks
     _update(c, rec, {"urgency": urgency, "sla_state": state, "updated_at": now, **due})
     times = "，".join(
-        f"{name} {due[col].isoformat(timespec='minutes')}"
-        for col, _, name in clock.MILESTONES.values()
-        if due[col] is not None
+        f"{m.title} {when.isoformat(timespec='minutes')}"
+        for m in REGISTRATION_MILESTONES
+        if (when := due[m.due]) is not None
     )
     write_history(
         c,

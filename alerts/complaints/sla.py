@@ -3,10 +3,11 @@
 Policy (``[complaints]``): per urgency, minutes to report, first check, answer and resolve
 (or escalate), on calendar time or business hours (``alerts/complaints/clock.py``); defaults from the
 seeds. :func:`sweep` (``yuqing complaints sweep``, also scheduled) looks at open records:
-``warn_before_minutes`` before a deadline it warns once, at the deadline it marks the breach
-once, and ``after_breach_minutes`` after the first breach it escalates to each configured
-level once (status 已升级, optional new assignee/team, alerts to the level's channels). A
-resolved record's callback (回访) reminder goes out once when due. Alerts are
+``warn_before_minutes`` before a deadline it warns once, when the record is overdue on a
+milestone (``alerts.complaints.model``: the deadline has passed, the milestone is unmet) it
+marks the breach once, and ``after_breach_minutes`` after the first breach it escalates to
+each configured level once (status 已升级, optional new assignee/team, alerts to the level's
+channels). A resolved record's callback (回访) reminder goes out once when it is overdue. Alerts are
 ``kind="complaint_sla"`` to ``sla_channels`` (+ the level's channels); state is kept in
 ``complaints.sla_state`` so every notice is sent once, even with two sweepers running.
 """
@@ -23,7 +24,17 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from alerts.complaints import records as complaints
-from alerts.complaints.clock import MILESTONES, add_minutes, business_add, callback_due, deadlines
+from alerts.complaints.clock import add_minutes, business_add, callback_due, deadlines
+from alerts.complaints.model import (
+    MILESTONES,
+    OPEN_STATUSES,
+    REGISTRATION_MILESTONES,
+    done_at,
+    due_soon_on,
+    overdue_on,
+    overdue_on_clause,
+    runs,
+)
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
 from crawler.storage.models import Complaint, Mention
@@ -45,13 +56,6 @@ __all__ = [
 COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 ACTOR = "system:sla"
-# milestone -> the columns that mark it done (any of them)
-DONE: dict[str, tuple[str, ...]] = {
-    "report": ("reported_at",),
-    "first_check": ("first_checked_at",),
-    "answer": ("answered_at", "resolved_at"),
-    "resolve": ("resolved_at", "escalated_at"),
-}
 
 
 @dataclass(slots=True)
@@ -73,17 +77,19 @@ class SweepStats:
 
 
 def milestone_status(rec: dict[str, Any], now: datetime, warn_minutes: int = 0) -> dict[str, str]:
-    """Per milestone with a deadline: done | overdue | due_soon | pending."""
+    """Per milestone with a deadline that is met or whose clock runs in the record's status:
+    done | overdue | due_soon | pending (overdue and due soon as ``alerts.complaints.model`` defines them)."""
     out: dict[str, str] = {}
-    for ms, (column, _, _) in MILESTONES.items():
-        due = rec.get(column)
-        if due is None:
+    for ms, m in MILESTONES.items():
+        if rec.get(m.due) is None:
             continue
-        if any(rec.get(c) is not None for c in DONE[ms]):
+        if done_at(rec, ms) is not None:
             out[ms] = "done"
-        elif now >= due:
+        elif not runs(rec, ms):
+            continue
+        elif overdue_on(rec, ms, now):
             out[ms] = "overdue"
-        elif now >= due - timedelta(minutes=warn_minutes):
+        elif due_soon_on(rec, ms, now, warn_minutes):
             out[ms] = "due_soon"
         else:
             out[ms] = "pending"
@@ -92,15 +98,10 @@ def milestone_status(rec: dict[str, Any], now: datetime, warn_minutes: int = 0) 
 
 def _candidates(conn: Connection, horizon: datetime, now: datetime) -> list[int]:
     c = COMPLAINTS.c
-    due_cols = [COMPLAINTS.c[col] <= horizon for col, _, _ in MILESTONES.values()]
+    due_cols = [COMPLAINTS.c[m.due] <= horizon for m in REGISTRATION_MILESTONES]
     stmt = (
         select(c.id)
-        .where(
-            or_(
-                (c.status.in_(complaints.OPEN_STATUSES)) & or_(*due_cols),
-                (c.status == "已解决") & (c.callback_due_at <= now),
-            )
-        )
+        .where(or_(c.status.in_(OPEN_STATUSES) & or_(*due_cols), overdue_on_clause("callback", now)))
         .order_by(c.id)
     )
     return [int(r[0]) for r in conn.execute(stmt)]
@@ -211,7 +212,7 @@ class _Sweeper:
     def _warn(self, ms: str) -> None:
         if not self._mark("warned", ms):
             return
-        column, _, name = MILESTONES[ms]
+        column, name = MILESTONES[ms].due, MILESTONES[ms].title
         left = max(0, int((self.rec[column] - self.now).total_seconds() // 60))
         text = f"{self.rec['number']}「{name}」将于 {left} 分钟后到期（负责人 {self._owner()}）"
         self._notify(f"warn:{ms}", f"{self.rec['number']} {name}即将超时", text, [])
@@ -230,7 +231,7 @@ class _Sweeper:
     def _breach(self, ms: str) -> None:
         if not self._mark("breached", ms):
             return
-        column, _, name = MILESTONES[ms]
+        column, name = MILESTONES[ms].due, MILESTONES[ms].title
         text = f"{self.rec['number']}「{name}」已超时（时限 {self._local(self.rec[column])}，负责人 {self._owner()}）"
         self._notify(f"breach:{ms}", f"{self.rec['number']} {name}已超时", text, [])
         complaints.write_history(

@@ -1,20 +1,42 @@
-"""Read-side views of complaint records for the API, the dashboard and reports.
+"""The read side of complaint records, for the API, the dashboard, ``yuqing complaints`` and reports.
 
-Lists with filters (brand, status, urgency, overdue, assignee), per-record SLA
-milestones (done / late / pending / overdue) and the SLA performance figures of a
-period: registered within the registration target, answered in time, breaches,
-callbacks done. The workflow itself (status, assignment, notes) is ``alerts.complaints.records``.
+Lists with filters (brand, status, urgency, team, assignee, overdue, due soon, event):
+:func:`list_complaints` is the board's page (records as the API shows them: masked summary,
+SLA milestones done / late / pending / overdue, next deadline), :func:`list_records` the
+rows of ``yuqing complaints list|export``; both filter with the same conditions, so the
+board and ``yuqing complaints list --overdue`` list the same records. Exports are CSV
+(UTF-8 with BOM for Excel, formula-injection safe), XLSX or JSON, with Chinese headers.
+:func:`sla_performance` gives the SLA figures of a period: registered within the
+registration target, answered in time, breaches, callbacks done.
+
+Statuses, milestones and what "overdue" means are ``alerts.complaints.model``; the workflow
+itself (status, assignment, notes) is ``alerts.complaints.records``.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.engine import Connection
 
-from alerts.complaints import records as complaints
+from alerts.complaints.model import (
+    MILESTONES,
+    OPEN_STATUSES,
+    STATUSES,
+    TRANSITIONS,
+    done_at,
+    due_soon_clause,
+    is_overdue,
+    milestone_state,
+    overdue_clause,
+)
 from crawler.analytics.query import mask_text
 from crawler.storage.models import Complaint, ComplaintMention, Mention
 from crawler.storage.types import utcnow
@@ -29,40 +51,53 @@ RELATION_NAMES = {
     "copy": "近似内容",
     "comment": "评论",
 }
-OPEN_STATUSES = ("待处理", "处理中", "已升级")
-STATUSES = ("待处理", "处理中", "已升级", "已解决", "已回访", "已关闭")
-# key: (due column, done columns (any), Chinese name)
-MILESTONES: dict[str, tuple[str, tuple[str, ...], str]] = {
-    "report": ("due_report_at", ("reported_at",), "上报"),
-    "first_check": ("due_first_check_at", ("first_checked_at",), "初步核实"),
-    "answer": ("due_answer_at", ("answered_at",), "答复"),
-    "resolve": ("due_resolve_at", ("resolved_at", "escalated_at"), "处理完成或升级"),
-    "callback": ("callback_due_at", ("callback_done_at",), "回访"),
-}
+COLUMNS: tuple[tuple[str, str], ...] = (  # the export's columns and their Chinese headers
+    ("number", "编号"),
+    ("brand", "品牌"),
+    ("platform", "平台"),
+    ("customer_name", "客户"),
+    ("customer_tags", "客户标签"),
+    ("tags", "标签"),
+    ("linked", "关联提及"),
+    ("category", "类别"),
+    ("urgency", "紧急程度"),
+    ("risk", "风险"),
+    ("status", "状态"),
+    ("team", "团队"),
+    ("assignee", "负责人"),
+    ("registered_at", "登记时间"),
+    ("due_report_at", "上报时限"),
+    ("due_first_check_at", "初核时限"),
+    ("due_answer_at", "答复时限"),
+    ("due_resolve_at", "处理时限"),
+    ("callback_due_at", "回访时限"),
+    ("escalation_level", "升级级别"),
+    ("registration_latency_s", "登记耗时(秒)"),
+    ("summary", "摘要"),
+)
 
 
 def workflow_statuses() -> tuple[tuple[str, ...], dict[str, tuple[str, ...]]]:
-    """(all statuses, allowed transitions) from ``alerts.complaints.records`` (the workflow's owner)."""
-
-    return complaints.STATUSES, complaints.TRANSITIONS
+    """(all statuses, allowed transitions), from ``alerts.complaints.model``."""
+    return STATUSES, TRANSITIONS
 
 
 def milestones(rec: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
-    """Each SLA milestone of a record with its state: done, late (done after due), pending, overdue."""
+    """Each SLA milestone of a record with its state: done, late (done after due, or left unmet past its
+    deadline when its clock stopped), pending, overdue (``alerts.complaints.model.milestone_state``)."""
     out = []
-    closed = rec.get("status") == "已关闭"
-    for key, (due_col, done_cols, name) in MILESTONES.items():
-        due = rec.get(due_col)
-        done = min((rec[c] for c in done_cols if rec.get(c) is not None), default=None)
-        if due is None and done is None:
-            continue
-        if done is not None:
-            state = "late" if due is not None and done > due else "done"
-        elif closed:
-            state = "done"
-        else:
-            state = "overdue" if due is not None and due < now else "pending"
-        out.append({"key": key, "name": name, "due_at": due, "done_at": done, "state": state})
+    for key, m in MILESTONES.items():
+        state = milestone_state(rec, key, now)
+        if state is not None:
+            out.append(
+                {
+                    "key": key,
+                    "name": m.name,
+                    "due_at": rec.get(m.due),
+                    "done_at": done_at(rec, key),
+                    "state": state,
+                }
+            )
     return out
 
 
@@ -192,7 +227,7 @@ def present(
         "summary": mask_text(rec.get("summary") or ""),
         "milestones": ms,
         "next_due_at": min(pending, default=None),
-        "overdue": any(m["state"] == "overdue" for m in ms),
+        "overdue": is_overdue(rec, now),
         "url": url,
         "linked_count": int(stats.get("linked") or 0),
         "spread": {
@@ -205,12 +240,47 @@ def present(
     }
 
 
-def _overdue_clause(now: datetime) -> ColumnElement[bool]:
+def filters(
+    now: datetime,
+    *,
+    brand: str | None = None,
+    statuses: Sequence[str] = (),
+    urgencies: Sequence[str] = (),
+    team: str | None = None,
+    assignee: str | None = None,
+    owner: str | None = None,
+    overdue: bool | None = None,
+    due_soon_minutes: int | None = None,
+    since: datetime | None = None,
+    event_id: int | None = None,
+) -> list[ColumnElement[bool]]:
+    """The WHERE conditions of a list: every given filter must hold. ``owner`` matches the assignee or
+    the team; ``overdue`` True / False keeps the records that are / are not overdue at ``now``."""
     c = COMPLAINTS.c
-    parts = []
-    for due_col, done_cols, _ in MILESTONES.values():
-        parts.append(and_(c[due_col] < now, *[c[d].is_(None) for d in done_cols]))
-    return and_(c.status != "已关闭", or_(*parts))
+    conds: list[ColumnElement[bool]] = []
+    if statuses:
+        conds.append(c.status.in_(list(statuses)))
+    if urgencies:
+        conds.append(c.urgency.in_(list(urgencies)))
+    for col, value in ((c.brand, brand), (c.team, team), (c.assignee, assignee)):
+        if value:
+            conds.append(col == value)
+    if owner:
+        conds.append(or_(c.assignee == owner, c.team == owner))
+    if since:
+        conds.append(c.registered_at >= since)
+    if event_id:
+        conds.append(c.event_id == event_id)
+    if overdue is not None:
+        clause = overdue_clause(now)
+        conds.append(clause if overdue else ~clause)
+    if due_soon_minutes is not None:
+        conds.append(due_soon_clause(now, due_soon_minutes))
+    return conds
+
+
+def _page(stmt: Select[Any], conn: Connection, limit: int, offset: int) -> list[dict[str, Any]]:
+    return [dict(r) for r in conn.execute(stmt.limit(limit).offset(offset)).mappings()]
 
 
 def list_complaints(
@@ -227,32 +297,32 @@ def list_complaints(
     offset: int = 0,
     now: datetime | None = None,
 ) -> tuple[list[dict[str, Any]], bool]:
-    """A page of records, most urgent deadline first among open ones, then newest."""
+    """The board's page of records (as :func:`present` shows them), most urgent deadline first among open
+    ones, then newest; ``assignee`` matches the assignee or the team. Returns (items, has_more)."""
     now = now or utcnow()
     c = COMPLAINTS.c
-    stmt = select(COMPLAINTS, MENTIONS.c.url).select_from(
-        COMPLAINTS.outerjoin(MENTIONS, MENTIONS.c.id == c.mention_id)
+    where = filters(
+        now,
+        brand=brand,
+        statuses=statuses or (),
+        urgencies=urgencies or (),
+        owner=assignee,
+        overdue=overdue,
+        since=since,
+        event_id=event_id,
     )
-    if brand:
-        stmt = stmt.where(c.brand == brand)
-    if statuses:
-        stmt = stmt.where(c.status.in_(statuses))
-    if urgencies:
-        stmt = stmt.where(c.urgency.in_(urgencies))
-    if assignee:
-        stmt = stmt.where(or_(c.assignee == assignee, c.team == assignee))
-    if since:
-        stmt = stmt.where(c.registered_at >= since)
-    if event_id:
-        stmt = stmt.where(c.event_id == event_id)
-    if overdue is not None:
-        clause = _overdue_clause(now)
-        stmt = stmt.where(clause if overdue else ~clause)
-    is_open = c.status.in_(OPEN_STATUSES)
-    stmt = stmt.order_by(
-        is_open.desc(), c.due_resolve_at.asc().nulls_last(), c.registered_at.desc(), c.id.desc()
+    stmt = (
+        select(COMPLAINTS, MENTIONS.c.url)
+        .select_from(COMPLAINTS.outerjoin(MENTIONS, MENTIONS.c.id == c.mention_id))
+        .where(*where)
+        .order_by(
+            c.status.in_(OPEN_STATUSES).desc(),
+            c.due_resolve_at.asc().nulls_last(),
+            c.registered_at.desc(),
+            c.id.desc(),
+        )
     )
-    rows = [dict(r) for r in conn.execute(stmt.limit(limit + 1).offset(offset)).mappings().all()]
+    rows = _page(stmt, conn, limit + 1, offset)
     page = rows[:limit]
     stats = link_stats(conn, [r["id"] for r in page])
     records = event_records(conn, [r["event_id"] for r in page if r["event_id"]])
@@ -261,6 +331,90 @@ def list_complaints(
         for r in page
     ]
     return out, len(rows) > limit
+
+
+def list_records(
+    conn: Connection,
+    *,
+    status: Sequence[str] = (),
+    team: str | None = None,
+    brand: str | None = None,
+    assignee: str | None = None,
+    overdue: bool = False,
+    due_soon_minutes: int | None = None,
+    urgency: str | None = None,
+    event_id: int | None = None,
+    limit: int = 200,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Records matching every given filter, newest first, as stored, each with ``linked`` (mentions joined
+    besides its source) and ``spread`` (see :func:`link_stats`): ``yuqing complaints list|export``."""
+    now = now or utcnow()
+    c = COMPLAINTS.c
+    where = filters(
+        now,
+        brand=brand,
+        statuses=status,
+        urgencies=(urgency,) if urgency else (),
+        team=team,
+        assignee=assignee,
+        overdue=True if overdue else None,
+        due_soon_minutes=due_soon_minutes,
+        event_id=event_id,
+    )
+    stmt = select(COMPLAINTS).where(*where).order_by(c.registered_at.desc(), c.id.desc())
+    rows = _page(stmt, conn, limit, offset)
+    stats = link_stats(conn, [r["id"] for r in rows])
+    for r in rows:
+        st = stats.get(r["id"]) or {}
+        r["linked"] = int(st.get("linked") or 0)
+        r["spread"] = (
+            {k: st.get(k) for k in ("relations", "platforms", "engagement", "followers")} if st else None
+        )
+    return rows
+
+
+def cell(value: Any, tz: ZoneInfo) -> Any:
+    """A value for a spreadsheet cell: local times, joined lists, formula-looking text defused."""
+    if isinstance(value, datetime):
+        return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+    if isinstance(value, list):
+        value = "、".join(str(v) for v in value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def export(rows: list[dict[str, Any]], path: Path, fmt: str, tz: ZoneInfo) -> int:
+    """Write ``rows`` (from :func:`list_records`) to ``path`` as csv, xlsx or json; returns the number written."""
+    headers = [h for _, h in COLUMNS]
+    table = [[cell(r.get(k), tz) for k, _ in COLUMNS] for r in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fmt == "csv":
+        with path.open("w", encoding="utf-8-sig", newline="") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(headers)
+            writer.writerows(table)
+    elif fmt == "xlsx":
+        from openpyxl import Workbook
+
+        wb = Workbook()
+        ws = wb.active
+        ws.title = "客诉记录"
+        ws.append(headers)
+        for line in table:
+            ws.append(line)
+        wb.save(path)
+    elif fmt == "json":
+        data = [
+            {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in r.items() if k in dict(COLUMNS)}
+            for r in rows
+        ]
+        path.write_text(json.dumps(data, ensure_ascii=False, indent=1), encoding="utf-8")
+    else:
+        raise ValueError(f"unknown export format {fmt!r} (csv, xlsx, json)")
+    return len(rows)
 
 
 def sla_performance(
@@ -313,11 +467,7 @@ def sla_performance(
         "answered": len(answered),
         "answered_in_time": answered_ok,
         "open": sum(1 for r in recs if r["status"] in OPEN_STATUSES),
-        "overdue_open": sum(
-            1
-            for r in recs
-            if r["status"] in OPEN_STATUSES and any(m["state"] == "overdue" for m in milestones(r, now))
-        ),
+        "overdue_open": sum(1 for r in recs if r["status"] in OPEN_STATUSES and is_overdue(r, now)),
         "breached_records": breached_records,
         "breaches": breaches,
         "callbacks_due": len(callbacks_due),

@@ -160,7 +160,9 @@ class Milestone(BaseModel):
     name: str
     due_at: datetime | None
     done_at: datetime | None
-    state: str = Field(description="done | late | pending | overdue")
+    state: str = Field(
+        description="done | late (met after its deadline, or left unmet past it) | pending | overdue"
+    )
 
 
 class SpreadOut(BaseModel):

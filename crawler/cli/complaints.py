@@ -110,11 +110,11 @@ def list_cmd(
     as_json: bool = typer.Option(False, "--json", help="JSON lines instead of a table."),
 ) -> None:
     """List complaint records, newest first: one line per record, +N = mentions joined to it."""
-    from alerts.complaints.views import list_complaints
+    from crawler.analytics.complaints import list_records
 
     tz = _tz(ctx)
     with state(ctx).engine().connect() as conn:
-        rows = list_complaints(
+        rows = list_records(
             conn,
             status=_statuses(status),
             team=team,
@@ -459,7 +459,7 @@ def export_cmd(
     limit: int = typer.Option(100_000, "--limit", min=1),
 ) -> None:
     """Export records (with the same filters as list)."""
-    from alerts.complaints.views import export, list_complaints
+    from crawler.analytics.complaints import export, list_records
     from crawler.errors import YuqingError
 
     kind = (fmt or output.suffix.lstrip(".")).lower()
@@ -470,7 +470,7 @@ def export_cmd(
             f"{output} is a folder: give the file to write, e.g. {output / ('complaints.' + kind)}"
         )
     with state(ctx).engine().connect() as conn:
-        rows = list_complaints(
+        rows = list_records(
             conn,
             status=_statuses(status),
             team=team,

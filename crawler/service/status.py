@@ -14,8 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from alerts.complaints.records import OPEN_STATUSES
-from alerts.complaints.sla import milestone_status
+from alerts.complaints.model import overdue_clause, overdue_milestones
 from crawler.service.distributed import TaskQueue
 from crawler.service.health import open_incidents, pairs
 from crawler.service.runner import LEADER_LOCK
@@ -117,17 +116,17 @@ def alerts_info(conn: Connection, tz: ZoneInfo) -> dict[str, Any]:
 
 
 def overdue_complaints(conn: Connection, tz: ZoneInfo, now: datetime) -> list[dict[str, Any]]:
-    """Open complaint records with at least one SLA milestone past its deadline."""
+    """Complaint records overdue on at least one SLA milestone (``alerts.complaints.model``)."""
 
     c = COMPLAINTS.c
     rows = (
-        conn.execute(select(COMPLAINTS).where(c.status.in_(OPEN_STATUSES)).order_by(c.due_resolve_at, c.id))
+        conn.execute(select(COMPLAINTS).where(overdue_clause(now)).order_by(c.due_resolve_at, c.id))
         .mappings()
         .all()
     )
     out = []
     for rec in rows:
-        late = [ms for ms, state in milestone_status(dict(rec), now).items() if state == "overdue"]
+        late = overdue_milestones(dict(rec), now)
         if late:
             out.append(
                 {

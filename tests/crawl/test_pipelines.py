@@ -184,10 +184,7 @@ def test_store_batches_and_triage_in_the_same_transaction(crawl_config: Path) ->
     asyncio.run(pipe.process_item(_item(0)))  # the same post again, unchanged
     asyncio.run(pipe.close_spider())
     assert [r[3] for r in seen[1]] == ["new", "unchanged"]
-    assert (
-        crawler.stats.get_value("yuqing/new") == 4
-        and crawler.stats.get_value("yuqing/unchanged") == 1
-    )
+    assert crawler.stats.get_value("yuqing/new") == 4 and crawler.stats.get_value("yuqing/unchanged") == 1
     with pipe.engine.connect() as conn:
         assert len(conn.execute(select(MENTIONS.c.post_id)).all()) == 4
 
@@ -237,7 +234,4 @@ def test_store_keeps_the_batch_when_the_database_fails(
     monkeypatch.setattr(pipe, "_write", flaky)
     assert pipe.flush() is False and len(pipe.buffer) == 1
     assert pipe.flush() is True and pipe.buffer == []
-    assert (
-        crawler.stats.get_value("yuqing/store_errors") == 1
-        and crawler.stats.get_value("yuqing/new") == 1
-    )
+    assert crawler.stats.get_value("yuqing/store_errors") == 1 and crawler.stats.get_value("yuqing/new") == 1

@@ -27,7 +27,8 @@
   function milestoneLine(item) {
     const ul = el("ul", { cls: "milestones" });
     (item.milestones || []).forEach(function (m) {
-      const label = { done: "✓", late: "✓ 超时完成", pending: "…", overdue: "✗ 已超时" }[m.state] || m.state;
+      const late = m.done_at ? "✓ 超时完成" : "✗ 超时未完成";
+      const label = { done: "✓", late: late, pending: "…", overdue: "✗ 已超时" }[m.state] || m.state;
       ul.appendChild(el("li", { cls: "ms-" + m.state, text: m.name + " " + label + (m.due_at ? "（时限 " + YQ.fmtTime(m.due_at) + "）" : "") }));
     });
     return ul;
