@@ -44,9 +44,6 @@ from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from alerts.complaints import clock, customers, grievance
 from alerts.complaints.records import (
-    COMPLAINTS,
-    HISTORY,
-    LINKS,
     OPEN_STATUSES,
     SYSTEM,
     get,
@@ -56,7 +53,9 @@ from alerts.complaints.records import (
 )
 from alerts.delivery.payloads import masked_excerpt
 from alerts.rules import is_brand_voice, rank, urgency_of_rank
-from crawler.storage.models import Mention
+from crawler.storage.models import COMPLAINT_HISTORY as HISTORY
+from crawler.storage.models import COMPLAINT_MENTIONS as LINKS
+from crawler.storage.models import COMPLAINTS, MENTIONS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -64,7 +63,6 @@ if TYPE_CHECKING:
 
     from crawler.config import AppConfig
 
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 Key = tuple[str, str, str]  # brand, platform, author id
 # What deciding needs of an open record (the rest is loaded for the records a batch touches or reports).
 _LIGHT = [

@@ -26,7 +26,7 @@ from alerts.complaints import records as complaints
 from alerts.complaints.clock import MILESTONES, add_minutes, business_add, callback_due, deadlines
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
-from crawler.storage.models import Complaint, Mention
+from crawler.storage.models import COMPLAINTS, MENTIONS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -42,8 +42,6 @@ __all__ = [
     "sweep",
 ]
 
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 ACTOR = "system:sla"
 # milestone -> the columns that mark it done (any of them)
 DONE: dict[str, tuple[str, ...]] = {

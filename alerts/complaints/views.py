@@ -18,9 +18,10 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.engine import Connection
 
 from alerts.complaints.clock import MILESTONES
-from alerts.complaints.records import COMPLAINTS, OPEN_STATUSES
+from alerts.complaints.records import OPEN_STATUSES
 from alerts.complaints.sla import DONE
 from crawler.analytics.complaints import link_stats
+from crawler.storage.models import COMPLAINTS
 from crawler.storage.types import utcnow
 
 COLUMNS: tuple[tuple[str, str], ...] = (

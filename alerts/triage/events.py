@@ -30,14 +30,11 @@ from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from alerts.rules import URGENCY_RANK, urgency_of_rank
-from crawler.storage.models import Event, EventKey, Mention
+from crawler.storage.models import EVENT_KEYS as KEYS
+from crawler.storage.models import EVENTS, MENTIONS
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
-
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-KEYS = EventKey.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 
 NEGATIVE_BELOW = 0.4  # sentiment under this is negative
 POSITIVE_ABOVE = 0.6

@@ -30,13 +30,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from alerts.delivery.outbox import routable_channels
-from crawler.storage.models import AlertCharge, AlertHold
+from crawler.storage.models import ALERT_CHARGES as CHARGES
+from crawler.storage.models import ALERT_HOLDS as HOLDS
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-HOLDS = AlertHold.__table__  # type: ignore[attr-defined]
-CHARGES = AlertCharge.__table__  # type: ignore[attr-defined]
 HOUR = timedelta(hours=1)
 BUDGETED_KINDS: tuple[str, ...] = ("mention", "event", "surge", "complaint")
 

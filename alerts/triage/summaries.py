@@ -32,15 +32,12 @@ from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
 from alerts.triage import pacing
 from alerts.triage.pacing import lock_brands
-from crawler.storage.models import Complaint, Event, Mention
+from crawler.storage.models import ALERT_HOLDS as HOLDS
+from crawler.storage.models import COMPLAINTS, EVENTS, MENTIONS
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-HOLDS = pacing.HOLDS
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 BACKFILL_SETTLE = timedelta(minutes=10)
 BACKFILL_TOP = 5
 ROLLUP_TOP = 3

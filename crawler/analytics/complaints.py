@@ -16,12 +16,10 @@ from sqlalchemy.engine import Connection
 
 from alerts.complaints import records as complaints
 from crawler.analytics.query import mask_text
-from crawler.storage.models import Complaint, ComplaintMention, Mention
+from crawler.storage.models import COMPLAINT_MENTIONS as LINKS
+from crawler.storage.models import COMPLAINTS, MENTIONS
 from crawler.storage.types import utcnow
 
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
-LINKS = ComplaintMention.__table__  # type: ignore[attr-defined]
 RELATION_NAMES = {
     "source": "首帖",
     "repeat": "同一客户再次发帖",

@@ -24,7 +24,7 @@ from sqlalchemy.exc import DatabaseError
 
 import sentiment
 from crawler.errors import YuqingError
-from crawler.storage.models import Mention
+from crawler.storage.models import MENTIONS
 from sentiment.segment import add_terms, search_tokens
 
 FTS_TABLE = "mentions_fts"
@@ -187,7 +187,7 @@ _FTS = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
 
 def _sqlite_in(expr: str, n: int, bounds: list[ColumnElement[bool]] | None = None) -> ColumnElement[bool]:
 
-    ids = Mention.__table__.c.id  # type: ignore[attr-defined]
+    ids = MENTIONS.c.id
     rowid = _FTS.c.rowid
     sub = select(rowid).where(_FTS.c[FTS_TABLE].op("MATCH")(bindparam(f"fts_{n}", expr)))
     if bounds:

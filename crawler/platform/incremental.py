@@ -22,7 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from crawler.items import MentionItem
-from crawler.storage.mentions import MENTIONS, RUNS, get_watermark, load_pending
+from crawler.storage.mentions import get_watermark, load_pending
+from crawler.storage.models import CRAWL_RUNS as RUNS
+from crawler.storage.models import MENTIONS
 
 NEW, CHANGED, SEEN = "new", "changed", "seen"
 PENDING_KINDS = ("comments", "details")

@@ -48,7 +48,8 @@ from crawler.platform.normalize import (
     strip_html,
 )
 from crawler.scraping.pipelines import item_row, normalize_item
-from crawler.storage.mentions import MENTIONS, upsert_mentions
+from crawler.storage.mentions import upsert_mentions
+from crawler.storage.models import MENTIONS
 
 FORMATS = ("auto", "mention", "mediacrawler", "weibo-crawler")
 PLATFORMS = ("weibo", "xiaohongshu", "douyin", "heimao")

@@ -27,7 +27,9 @@ from alerts.triage import hotlist
 from crawler.service.crawl_runner import run_crawl
 from crawler.service.fetch import DESKTOP_UA, LightFetcher, recorded_run
 from crawler.storage.mentions import get_watermark
-from crawler.storage.models import HotSnapshot, HotTopic, Mention
+from crawler.storage.models import HOT_SNAPSHOTS as SNAPSHOTS
+from crawler.storage.models import HOT_TOPICS as TOPICS
+from crawler.storage.models import MENTIONS
 from crawler.storage.types import utcnow
 from spiders import _hot_api as api
 
@@ -36,9 +38,6 @@ if TYPE_CHECKING:
 
     from crawler.config import AppConfig
 
-SNAPSHOTS = HotSnapshot.__table__  # type: ignore[attr-defined]
-TOPICS = HotTopic.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 TopicCrawl = Callable[[str, str, str], Any]
 """``(platform, brand, keyword) -> outcome``: crawl one topic's posts (a keyword search)."""
 

@@ -21,18 +21,15 @@ from crawler.service.health import open_incidents, pairs
 from crawler.service.runner import LEADER_LOCK
 from crawler.service.scheduler import describe_trigger, make_jobstore
 from crawler.storage.locks import crawl_lock_name, held_locks
-from crawler.storage.mentions import RUNS
-from crawler.storage.models import Alert, AlertDelivery, Complaint
+from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
+from crawler.storage.models import ALERTS, COMPLAINTS
+from crawler.storage.models import CRAWL_RUNS as RUNS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from crawler.config import AppConfig
-
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 
 
 def _iso(value: datetime | None, tz: ZoneInfo) -> str | None:

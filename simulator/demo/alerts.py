@@ -23,7 +23,14 @@ from alerts.delivery.dispatch import dispatch_once
 from alerts.rules import rank
 from alerts.triage.run import flush_digest
 from crawler.config import AppConfig, ChannelConfig
-from crawler.storage.models import Alert, AlertDelivery, AlertHold, Complaint, ComplaintMention, Mention
+from crawler.storage.models import (
+    MENTIONS,
+    Alert,
+    AlertDelivery,
+    AlertHold,
+    Complaint,
+    ComplaintMention,
+)
 from simulator.demo.runner import DemoSection
 from simulator.receiver.server import Receiver
 
@@ -150,7 +157,7 @@ def story_figures(conn: Any, cfg: AppConfig) -> dict[str, Any]:
     """Records against stories: complaint mentions, the distinct stories (events) they tell, records,
     linked mentions, and the old one-record-per-author count as the baseline."""
 
-    m = Mention.__table__  # type: ignore[attr-defined]
+    m = MENTIONS
     rows = [
         dict(r)
         for r in conn.execute(

@@ -34,7 +34,10 @@ from crawler.service.crawl_runner import CrawlJob, run_crawls
 from crawler.service.fetch import DESKTOP_UA, LightFetcher, session_cookies
 from crawler.service.hotwatch import _crawl_topic, watch_once
 from crawler.service.tracking import run_due
-from crawler.storage.models import Alert, AlertHold, HotTopic, TrackedPost, TrackPoint
+from crawler.storage.models import ALERT_HOLDS as HOLDS
+from crawler.storage.models import ALERTS
+from crawler.storage.models import HOT_TOPICS as TOPICS
+from crawler.storage.models import TRACKED_POSTS as TRACKED
 from crawler.storage.types import utcnow
 from simulator.demo.runner import HOT_SPEED, DemoSection, _overrides
 
@@ -49,11 +52,6 @@ DOUYIN_AFTER = 4.0  # the topic reaches the Douyin hot list this many seconds af
 TRACK_HOURS = 4.0  # simulated hours of tracking at most
 TRACK_VISITS = 12  # visits of the crisis post at most
 TOPIC_CRAWL_TIMEOUT = 90.0
-TOPICS = HotTopic.__table__  # type: ignore[attr-defined]
-TRACKED = TrackedPost.__table__  # type: ignore[attr-defined]
-POINTS = TrackPoint.__table__  # type: ignore[attr-defined]
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
-HOLDS = AlertHold.__table__  # type: ignore[attr-defined]
 
 
 def demo_config(ctx: DemoContext) -> AppConfig:

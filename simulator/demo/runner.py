@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from crawler.errors import YuqingError
 from crawler.platform.browser import find_chromium, platform_needs_browser
 from crawler.service.crawl_runner import CrawlJob, run_crawls
-from crawler.storage.mentions import MENTIONS
+from crawler.storage.models import MENTIONS
 from simulator import Simulator
 from spiders import SPIDERS
 
