@@ -333,6 +333,7 @@ class StorePipeline(_Base):
         self.inflight = None
         if isinstance(outcome, Failure):
             exc = outcome.value
+            assert exc is not None  # a Failure always carries its exception
             if not isinstance(exc, SQLAlchemyError | StorageError):
                 logger.opt(exception=(type(exc), exc, outcome.getTracebackObject())).error("storing failed")
             self._failed(rows, tasks, exc)
