@@ -295,14 +295,14 @@ def set_urgency(
     for kind in ("warned", "breached"):  # a moved deadline can warn / breach again
         marks = dict(state.get(kind) or {})
         for ms, (column, _, _) in clock.MILESTONES.items():
-            if ms in marks and (due[column] is None or due[column] > now):
+            if ms in marks and ((at := due[column]) is None or at > now):
                 marks.pop(ms)
         state[kind] = marks
     _update(c, rec, {"urgency": urgency, "sla_state": state, "updated_at": now, **due})
     times = "，".join(
-        f"{name} {due[col].isoformat(timespec='minutes')}"
+        f"{name} {at.isoformat(timespec='minutes')}"
         for col, _, name in clock.MILESTONES.values()
-        if due[col] is not None
+        if (at := due[col]) is not None
     )
     write_history(
         c,

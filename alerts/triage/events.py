@@ -20,7 +20,7 @@ import functools
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -94,8 +94,8 @@ def _h32(s: str) -> int:
     return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") % _PRIME
 
 
-def minhash_keys(feats: set[str]) -> list[str]:
-    """LSH band keys of the MinHash signature of ``feats`` (empty for too few features)."""
+def minhash_keys(feats: Collection[str]) -> list[str]:
+    """LSH band keys of the MinHash signature of ``feats``, distinct features (empty for too few)."""
     if len(feats) < 4:
         return []
     hashes = np.fromiter((_h32(f) for f in feats), dtype=np.uint64, count=len(feats))[None, :]
@@ -516,7 +516,7 @@ def _assign_brand(
             # inside a framed copy, e.g. a Heimao complaint quoting it): later reposts there, framed
             # their own way, are compared with it too, and found through its keys. Being mostly
             # inside a wording, a variant cannot drift to another story; one per platform.
-            cand.wording(m.get("platform"), m.get("fingerprint"), feats, bits)
+            cand.wording(m["platform"], m.get("fingerprint"), feats, bits)
             cand.added.append(len(cand.feats) - 1)
             index.add(cand, keys)
         cand.last_seen_at = max(cand.last_seen_at, t)

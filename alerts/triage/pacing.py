@@ -45,8 +45,9 @@ def first_seen_lag(m: dict[str, Any], now: datetime) -> timedelta | None:
     published = m.get("published_at")
     if published is None:
         return None
-    seen = m.get("first_seen_at") or now
-    return seen - published
+    seen: datetime = m.get("first_seen_at") or now
+    lag: timedelta = seen - published
+    return lag
 
 
 def is_backfill(cfg: AppConfig, m: dict[str, Any], now: datetime) -> bool:

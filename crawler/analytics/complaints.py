@@ -295,7 +295,7 @@ def sla_performance(
             breaches[m["name"]] = breaches.get(m["name"], 0) + 1
     callbacks_due = [r for r in recs if r["callback_due_at"] is not None and r["callback_due_at"] <= now]
     latencies = sorted(r["registration_latency_s"] for r in timed)
-    by_status = dict(
+    by_status: dict[str, int] = dict(
         conn.execute(
             select(c.status, func.count())
             .where(c.registered_at >= since, c.registered_at < until, *([c.brand == brand] if brand else []))

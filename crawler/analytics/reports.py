@@ -182,7 +182,7 @@ def build_report(
         previous=before,
         trend=hourly if kind == "daily" else volume_trend(conn, f, bucket="day", tz=tz, now=now),
         by={
-            dim: distribution(conn, f, dim, big_v=big_v, limit=12)  # type: ignore[arg-type]
+            dim: distribution(conn, f, dim, big_v=big_v, limit=12)
             for dim in ("sentiment", "category", "platform", "region", "customer", "urgency")
         },
         hours=_hours(hourly),

@@ -232,7 +232,7 @@ def stats_overview(
         "trend": volume_trend(conn, f, bucket=bucket, tz=cfg.scheduler.timezone),
         "surges": surges(conn, f),
         **{
-            dim: distribution(conn, f, dim, big_v=big_v)  # type: ignore[arg-type]
+            dim: distribution(conn, f, dim, big_v=big_v)
             for dim in ("sentiment", "category", "platform", "region", "customer")
         },
         "words": top_words(conn, f, limit=40, exclude=_brand_words(cfg)),

@@ -214,7 +214,7 @@ def load_items(engine: Engine, platform: str, post_ids: Iterable[str]) -> list[M
     ids = list(post_ids)
     if not ids:
         return []
-    names = [f.name for f in MentionItem.__dataclass_fields__.values() if f.name != "analysis"]  # type: ignore[attr-defined]
+    names = [f.name for f in MentionItem.__dataclass_fields__.values() if f.name != "analysis"]
     stmt = select(*(MENTIONS.c[n] for n in names)).where(
         MENTIONS.c.platform == platform, MENTIONS.c.post_id.in_(ids)
     )

@@ -323,7 +323,7 @@ def _send(
     fix: str,
 ) -> None:
 
-    payload = {
+    payload: dict[str, Any] = {
         "kind": "health",
         "brand": brand,
         "urgency": None,

@@ -193,7 +193,7 @@ def link_event(conn: Connection, topic_id: int, brand: str, keyword: str, platfo
     post about it), they keep their keyword; then the newest post the topic search saw (its
     watermark) names the event."""
     m = MENTIONS.c
-    counts = Counter(
+    counts: Counter[int] = Counter(
         dict(
             conn.execute(
                 select(m.event_id, func.count())
@@ -245,11 +245,12 @@ def watch_once(
     result = WatchResult(platform)
     own = fetcher is None
     if fetcher is None:
+        desktop: dict[str, Any] = {"user_agent": DESKTOP_UA} if platform in ("weibo", "douyin") else {}
         fetcher = LightFetcher.for_platform(
             cfg,
             platform,
             timeout=cfg.hot_lists.timeout_seconds,
-            **({"user_agent": DESKTOP_UA} if platform in ("weibo", "douyin") else {}),
+            **desktop,
         )
     new_ids: list[int] = []
     try:

@@ -38,7 +38,7 @@ def _iso(value: datetime | None, tz: ZoneInfo) -> str | None:
 
 def jobs_info(engine: Engine, tz: ZoneInfo) -> list[dict[str, Any]]:
     store = make_jobstore(engine)
-    store.start(None, "default")  # type: ignore[arg-type]
+    store.start(None, "default")
     try:
         jobs = store.get_all_jobs()
     finally:
@@ -86,7 +86,7 @@ def alerts_info(conn: Connection, tz: ZoneInfo) -> dict[str, Any]:
     open_count = conn.execute(
         select(func.count()).select_from(ALERTS).where(ALERTS.c.status == "open")
     ).scalar_one()
-    by_kind = dict(
+    by_kind: dict[str, int] = dict(
         conn.execute(
             select(ALERTS.c.kind, func.count()).where(ALERTS.c.status == "open").group_by(ALERTS.c.kind)
         ).all()

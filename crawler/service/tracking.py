@@ -180,7 +180,7 @@ def _store_visit(
     res: Visit,
 ) -> None:
     tid = res.tracked_id
-    new_rows = [
+    new_rows: list[dict[str, Any]] = [
         {
             "tracked_id": tid,
             "repost_id": r.repost_id,
@@ -302,10 +302,11 @@ def _alerts(
     event = None
     if tracked.get("event_id"):
         event = conn.execute(select(EVENTS).where(EVENTS.c.id == tracked["event_id"])).mappings().first()
+    alert_state: dict[str, Any] = (event["alert_state"] if event is not None else None) or {}
     channels = list(
         dict.fromkeys(
             [
-                *((event or {}).get("alert_state") or {}).get("channels", []),
+                *alert_state.get("channels", []),
                 *rules.surge_channels(cfg, tracked["brand"]),
             ]
         )

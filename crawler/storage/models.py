@@ -624,7 +624,7 @@ class SchedulerJob(SQLModel, table=True):
     job_state: bytes = Field(sa_type=LargeBinary, nullable=False)
 
 
-ALL_TABLES = [
+ALL_TABLES: list[type[SQLModel]] = [
     Mention,
     Author,
     CrawlRun,

@@ -225,7 +225,8 @@ def platform_totals(crawls: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def expected_truth(ctx: DemoContext, platform: str) -> set[str]:
     """Post ids the crawls should have found: what matches each brand's keywords on ``platform``
     (and, on Heimao, every complaint against the brand's companies)."""
-    sim, ids = ctx.simulator, set()
+    sim = ctx.simulator
+    ids: set[str] = set()
     for brand in ctx.cfg.brands:
         if brand.platforms is not None and platform not in brand.platforms:
             continue

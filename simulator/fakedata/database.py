@@ -317,7 +317,7 @@ def _event(conn: Any, brand: str, now: datetime, mention_ids: list[int]) -> int:
 def _alerts_and_runs(conn: Any, cfg: AppConfig, now: datetime, out: Seeded, extra_ids: list[int]) -> None:
     al, dl = ALERTS, ALERT_DELIVERIES
     brand = cfg.brands[0].name
-    specs = [
+    specs: list[tuple[str, str, int | None, int | None]] = [
         ("surge", f"{brand} 声量突增：3 小时内 24 条负面", out.event_id, None),
         ("event", f"{brand} 危机事件：鲜榨橙汁喝出玻璃碴", out.event_id, None),
     ]
