@@ -179,9 +179,12 @@ class PlatformConfig(_Model):
         return v.rstrip("/")
 
 
+_WEIBO_SEARCH_TYPES: tuple[Literal[1, 60, 61, 64], ...] = (1, 61)
+
+
 class WeiboConfig(PlatformConfig):
     base_url: str = "https://m.weibo.cn"
-    search_types: list[Literal[1, 60, 61, 64]] = Field(default_factory=lambda: [1, 61])
+    search_types: list[Literal[1, 60, 61, 64]] = Field(default_factory=lambda: list(_WEIBO_SEARCH_TYPES))
 
 
 _SIGNER_RE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -539,7 +542,7 @@ class SlaTimes(_Model):
     resolve_minutes: int = Field(ge=1)
 
 
-def _default_sla() -> dict[str, SlaTimes]:
+def _default_sla() -> dict[Urgency, SlaTimes]:
     # seeds/000 and 003: urgent report 30 min, first check 30 min, answer 2 h, resolve/escalate 4 h.
     return {
         "非常紧急": SlaTimes(
@@ -608,7 +611,7 @@ class ComplaintsConfig(_Model):
 
     @field_validator("sla", mode="after")
     @classmethod
-    def _fill_sla(cls, v: dict[str, SlaTimes]) -> dict[str, SlaTimes]:
+    def _fill_sla(cls, v: dict[Urgency, SlaTimes]) -> dict[Urgency, SlaTimes]:
         return {**_default_sla(), **v}
 
 
@@ -793,13 +796,16 @@ class ApiConfig(_Model):
         return self
 
 
+_REPORT_FORMATS: tuple[Literal["html", "pdf", "xlsx"], ...] = ("html",)
+
+
 class ReportsConfig(_Model):
     """``yuqing report daily|weekly``: formats written, where, and the channels they are sent to."""
 
     channels: list[str] = Field(
         default_factory=list, description="Alert channels (chat robots, e-mail) for --send."
     )
-    formats: list[Literal["html", "pdf", "xlsx"]] = Field(default_factory=lambda: ["html"])
+    formats: list[Literal["html", "pdf", "xlsx"]] = Field(default_factory=lambda: list(_REPORT_FORMATS))
     output_dir: str | None = Field(default=None, description="Default: <data_dir>/reports.")
     top_n: int = Field(default=10, ge=1, le=100, description="Rows in the top-events / top-risk tables.")
     brands: list[str] = Field(
@@ -807,11 +813,14 @@ class ReportsConfig(_Model):
     )
 
 
+_HOT_LIST_PLATFORMS: tuple[Literal["weibo", "douyin"], ...] = ("weibo", "douyin")
+
+
 class HotListsConfig(_Model):
     """``[hot_lists]``: watching Weibo hot search and the Douyin hot list for the brands' topics."""
 
     enabled: bool = True
-    platforms: list[Literal["weibo", "douyin"]] = Field(default_factory=lambda: ["weibo", "douyin"])
+    platforms: list[Literal["weibo", "douyin"]] = Field(default_factory=lambda: list(_HOT_LIST_PLATFORMS))
     schedule: str = Field(default="every 5m", description="How often each list is fetched.")
     weibo_url: str | None = Field(
         default=None,
@@ -939,7 +948,7 @@ class AppConfig(_Model):
 
     def redacted(self) -> dict[str, Any]:
         """A JSON-able view with every secret masked, for ``yuqing config check``."""
-        return _redact_value(self.model_dump(mode="python"))
+        return {k: _redact_value(v) for k, v in self.model_dump(mode="python").items()}
 
 
 # --- loading ----------------------------------------------------------------

@@ -35,7 +35,8 @@ class MentionItem:
     collects: int = 0
     ip_region: str | None = None
     extra: dict[str, Any] | None = None
-    raw: dict[str, Any] | None = None
+    # the platform payload; from the first pipeline on its JSON text (crawler.storage.types.JSONText)
+    raw: dict[str, Any] | str | None = None
     # analysis fields, filled by the analyze pipeline before storing
     analysis: dict[str, Any] = field(default_factory=dict)
 

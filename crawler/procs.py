@@ -18,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from loguru import logger
 
@@ -40,7 +41,7 @@ def pid_alive(pid: int) -> bool:
     if pid == os.getpid():
         return True
     try:
-        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        return bool(psutil.Process(pid).status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
     except psutil.AccessDenied:  # exists, another user's
@@ -90,7 +91,7 @@ class ChildProcess:
         return self.proc.pid if self.proc else None
 
     def start(self) -> None:
-        out: int | object = subprocess.DEVNULL
+        out: int | IO[bytes] = subprocess.DEVNULL
         handle = None
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,7 +102,7 @@ class ChildProcess:
                 self.argv,
                 stdin=subprocess.DEVNULL,
                 stdout=out,
-                stderr=subprocess.STDOUT,  # type: ignore[arg-type]
+                stderr=subprocess.STDOUT,
                 env=self.env,
                 cwd=self.cwd,
                 preexec_fn=_child_setup,

@@ -345,7 +345,14 @@ def features(
     word_hashes, snows = _token_pass(prepared, cm.snow, st.lexicon.stopwords)
     if len(texts) > n:
         tail_hashes = ngram._word_hashes(streams[n:], first_row=n)
-        word_hashes = tuple(a + b for a, b in zip(word_hashes, tail_hashes, strict=True))  # type: ignore[assignment]
+        # each of the five lists gets the tails' entries appended (WordHashes: rows continue from n)
+        word_hashes = (
+            word_hashes[0] + tail_hashes[0],
+            word_hashes[1] + tail_hashes[1],
+            word_hashes[2] + tail_hashes[2],
+            word_hashes[3] + tail_hashes[3],
+            word_hashes[4] + tail_hashes[4],
+        )
     rows, keys = ngram.keys_batch(texts, streams, word_hashes)
     counts = ngram.count_pairs(rows, keys)
     found = (

@@ -425,7 +425,8 @@ def clear_cache() -> None:
 def softmax_rows(m: np.ndarray) -> np.ndarray:
     m = m - m.max(axis=1, keepdims=True)
     e = np.exp(m)
-    return e / e.sum(axis=1, keepdims=True)
+    out: np.ndarray = e / e.sum(axis=1, keepdims=True)
+    return out
 
 
 def feature_strings(text: str, stream: Sequence[str]) -> list[str]:

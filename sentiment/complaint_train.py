@@ -625,7 +625,7 @@ def cross_validate(
         top_cat = Counter(r.category for r in train_recs).most_common(1)[0][0]
         top_urg = Counter(r.urgency for r in train_recs).most_common(1)[0][0]
         if snow_pos is not None:
-            sn = [snow_pos[i] < 0.5 or fz.records[i].platform == "heimao" for i in test]
+            sn = [snow_pos[int(i)] < 0.5 or fz.records[i].platform == "heimao" for i in test]
         else:
             sn = [False] * len(test)
         base_sn = score(gold, sn, [None] * len(test), [None] * len(test))

@@ -489,13 +489,13 @@ class SentimentModel:
         has[has] &= r[starts[has]] == everyone[has]
         first = starts[has]
         if len(first):
-            sq = np.add.reduceat(v * v, first)
+            sqs = np.add.reduceat(v * v, first)
             weights *= v[:, None]  # float64 already: multiplied in place, no mixed-type buffering
             raw = np.add.reduceat(weights, first, axis=0)
             if len(first) == n:  # every text has a known feature (the usual case): no masked update
-                out += raw / np.sqrt(sq)[:, None]
+                out += raw / np.sqrt(sqs)[:, None]
             else:
-                out[has] += raw / np.sqrt(sq)[:, None]
+                out[has] += raw / np.sqrt(sqs)[:, None]
         return out
 
     def margins(self, key_lists: Sequence[np.ndarray]) -> np.ndarray:

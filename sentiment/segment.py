@@ -20,8 +20,10 @@ import re
 import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
+from enum import Enum
 from math import log
 from pathlib import Path
+from typing import Final
 
 import jieba
 import rjieba
@@ -319,7 +321,15 @@ def _lookup(piece: str) -> float | None:
 
 
 _logtotal = [0.0]
-_MISSING = object()
+
+
+class _Missing(Enum):
+    """The type of :data:`_MISSING`: a piece not looked up yet (``None`` in the cache: not a word)."""
+
+    TOKEN = 0
+
+
+_MISSING: Final = _Missing.TOKEN
 
 
 def _py_cut(block: str) -> tuple[str, ...]:

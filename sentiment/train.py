@@ -196,7 +196,8 @@ def nb_ratio(x: Any, y: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """Naive-Bayes log-count ratio per feature (Wang & Manning's NBSVM scaling)."""
     p = np.asarray(x[y == 1].sum(axis=0)).ravel() + alpha
     q = np.asarray(x[y == 0].sum(axis=0)).ravel() + alpha
-    return np.log((p / p.sum()) / (q / q.sum()))
+    ratio: np.ndarray = np.log((p / p.sum()) / (q / q.sum()))
+    return ratio
 
 
 def fit_head(x: Any, y: np.ndarray, *, c: float, nb: bool, seed: int) -> tuple[np.ndarray, float]:

@@ -393,7 +393,7 @@ class Cascade:
             kids = [c for c in r.children if c in shown]
             reach[r.post_id] = r.author.followers + sum(reach[c] for c in kids)
             below[r.post_id] = sum(1 + below[c] for c in kids)
-        spreaders = sorted(
+        spreaders: list[dict[str, Any]] = sorted(
             (
                 {
                     "post_id": r.post_id,

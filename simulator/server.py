@@ -12,6 +12,7 @@ import json
 import threading
 import time
 from collections import defaultdict, deque
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -24,7 +25,7 @@ from simulator.registry import FAULT_KEY, PLATFORM_KEY
 if TYPE_CHECKING:
     from simulator.core import Simulator
 
-Handler = Any
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 LOG_SIZE = 200_000

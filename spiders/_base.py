@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 from urllib.parse import urlencode
 
 import scrapy
@@ -38,7 +38,10 @@ from crawler.settings import bridge_config, config_for
 from spiders._page import ParsedPage
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy.http import Response
+    from scrapy.http.request import CookiesT
     from scrapy.settings import BaseSettings
     from twisted.python.failure import Failure
 
@@ -82,7 +85,7 @@ class RunReport:
 class MonitorSpider(scrapy.Spider):
     """Base of yuqing's platform spiders; subclasses implement :meth:`initial_requests`."""
 
-    name: ClassVar[str] = ""  # abstract: no spider of its own
+    name: str = ""  # abstract: no spider of its own
     statuses: ClassVar[dict[int, ErrorKind]] = {}
     cfg: AppConfig
     brand: BrandConfig
@@ -115,8 +118,8 @@ class MonitorSpider(scrapy.Spider):
             bridge_config(settings, config_for(settings), cls.name)
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> MonitorSpider:
-        spider: MonitorSpider = super().from_crawler(crawler, *args, **kwargs)
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
         spider.cfg = config_for(crawler.settings)
         spider.brand = spider.cfg.brand(spider.brand_arg)
         spider.base_url = crawler.settings.get(f"{cls.name.upper()}_BASE_URL").rstrip("/")
@@ -183,7 +186,9 @@ class MonitorSpider(scrapy.Spider):
             errback=self.on_error,
             meta=m,
             headers=headers,
-            cookies=self.cookies or None,
+            # A str → str dict is a valid cookie dict: the cast only drops dict invariance (Scrapy
+            # reads the cookies, it never writes into them).
+            cookies=cast("CookiesT", self.cookies) or None,
             dont_filter=True,
             priority=priority,
         )
@@ -295,6 +300,7 @@ class MonitorSpider(scrapy.Spider):
         if request.meta.get("yq_salvage") and isinstance(item, MentionItem):
             yield item
         exc = failure.value
+        assert exc is not None  # a Failure always carries its exception
         err = exc if isinstance(exc, PlatformError) else classify_exception(self.name, exc, request.url)
         self.record_fault(err, request)
 

@@ -182,7 +182,7 @@ def parse_list_page(
             result.items.append(parse_complaint(entry, brand=brand, keyword=keyword, now=now))
         except ITEM_ERRORS as exc:
             result.bad.append(f"entry {i}: {exc}")
-    pager = data.get("pager") if isinstance(data.get("pager"), dict) else {}
+    pager = found if isinstance(found := data.get("pager"), dict) else {}
     current = parse_count(pager.get("current")) or page
     amount = parse_count(pager.get("page_amount"))
     if entries and (current < amount or (not amount and len(entries) >= PAGE_SIZE)):

@@ -201,7 +201,7 @@ def parse_repost_page(payload: Any, *, url: str | None = None, now: Any = None) 
             page.bad.append(f"repost {i}: no id")
             continue
         text = repost_plain_text(entry)
-        user = entry.get("user") if isinstance(entry.get("user"), dict) else {}
+        user = found if isinstance(found := entry.get("user"), dict) else {}
         page.rows.append(
             RepostRow(
                 rid,

@@ -12,7 +12,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from urllib.parse import quote
 
 from crawler.errors import Blocked, ErrorKind, UnexpectedPayload
@@ -290,7 +290,7 @@ def parse_search_page(
 def _card_item(
     note_id: str, token: str, card: dict[str, Any], brand: str, keyword: str, web_url: str
 ) -> MentionItem:
-    interact = card.get("interact_info") if isinstance(card.get("interact_info"), dict) else {}
+    interact = found if isinstance(found := card.get("interact_info"), dict) else {}
     uid, name = _user(card.get("user"))
     title = _text(card.get("display_title"))
     corner = [
@@ -339,7 +339,7 @@ def parse_note_detail(
     if not isinstance(card, dict):
         raise UnexpectedPayload("data.items[0].note_card is not an object", platform=PLATFORM)
     note_id = _str_id(card.get("note_id") or items[0].get("id"), "note_card.note_id")
-    interact = card.get("interact_info") if isinstance(card.get("interact_info"), dict) else {}
+    interact = found if isinstance(found := card.get("interact_info"), dict) else {}
     uid, name = _user(card.get("user"))
     title = _text(card.get("title")).strip()
     desc = clean_desc(_text(card.get("desc"))).strip()
@@ -369,6 +369,16 @@ def parse_note_detail(
         },
         raw={"note_card": _slim(card)},
     )
+
+
+class _CommentContext(TypedDict):
+    """What every comment item of one note shares (the keyword arguments of :func:`_comment_item`)."""
+
+    brand: str
+    note_id: str
+    keyword: str | None
+    web_url: str
+    xsec_token: str
 
 
 def _comment_item(
@@ -408,7 +418,7 @@ def parse_comment_page(
 ) -> CommentPage:
     """``data`` of ``/comment/page`` (fixture ``xhs_comment_page.json``): comments and their inline replies."""
     out = CommentPage()
-    kw = {
+    kw: _CommentContext = {
         "brand": brand,
         "note_id": note_id,
         "keyword": keyword,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
@@ -27,6 +28,7 @@ from crawler.errors import LoginRequired, PlatformError
 from crawler.items import MentionItem
 from crawler.platform.incremental import CHANGED, NEW
 from crawler.platform.signing import DouyinSigner, enable_signing, make_douyin_signer
+from crawler.scraping.extensions import add_seconds
 from crawler.scraping.middlewares import backoff_delay
 from spiders import _douyin_api as api
 from spiders._accounts import pick_session, session_expired
@@ -34,6 +36,8 @@ from spiders._base import MonitorSpider
 from spiders._douyin_browser import Capture, DouyinBrowser
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
@@ -52,6 +56,11 @@ class DouyinSpider(MonitorSpider):
     session: Session | None = None
     session_error: LoginRequired | None = None
     signer: DouyinSigner | None = None
+    mode: str  # "browser" or "api"
+    user_agent: str
+    web_id: str
+    comment_queue: list[tuple[str, str | None]]  # (aweme_id, keyword) whose comments to walk
+    browser: DouyinBrowser | None
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -59,16 +68,16 @@ class DouyinSpider(MonitorSpider):
         enable_signing(settings)
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> DouyinSpider:
-        spider: DouyinSpider = super().from_crawler(crawler, *args, **kwargs)  # type: ignore[assignment]
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
         dcfg = spider.cfg.platforms.douyin
         spider.mode = crawler.settings.get("DOUYIN_MODE") or dcfg.mode
         spider.user_agent = dcfg.user_agent
         spider.web_id = api.new_web_id()
         spider.session, spider.session_error = pick_session(cls.name, spider.cfg, crawler.settings)
         spider.cookies = spider.session.cookies if spider.session else {}
-        spider.comment_queue: list[tuple[str, str | None]] = []
-        spider.browser: DouyinBrowser | None = None
+        spider.comment_queue = []
+        spider.browser = None
         if spider.mode == "api":
             spider.signer = make_douyin_signer(
                 dcfg.model_copy(update={"base_url": spider.base_url}), spider.cookies
@@ -155,12 +164,12 @@ class DouyinSpider(MonitorSpider):
             self.comment_queue.extend((pid, None) for pid in sorted(self.memory.pending.get("comments", ())))
             for keyword in self.keywords:
                 async for item in self.retrying(
-                    lambda k=keyword: self.walk_search(browser, k), "search", keyword
+                    partial(self.walk_search, browser, keyword), "search", keyword
                 ):
                     yield item
-            for aweme_id, keyword in self.comment_queue:
+            for aweme_id, found_by in self.comment_queue:
                 async for item in self.retrying(
-                    lambda a=aweme_id, k=keyword: self.walk_comments(browser, a, k), "comments", keyword
+                    partial(self.walk_comments, browser, aweme_id, found_by), "comments", found_by
                 ):
                     yield item
         self.browser = None
@@ -183,7 +192,7 @@ class DouyinSpider(MonitorSpider):
                         attempt, base=s.getfloat("YUQING_BACKOFF_BASE"), cap=s.getfloat("YUQING_BACKOFF_MAX")
                     )
                     self.crawler.stats.inc_value("retry/count")
-                    self.crawler.stats.inc_value("yuqing/time/backoff", delay)
+                    add_seconds(self.crawler.stats, "yuqing/time/backoff", delay)
                     logger.info("douyin: {} on {}; retry {} in {:.1f}s", err.kind, endpoint, attempt, delay)
                     await asyncio.sleep(delay)
                     continue

@@ -20,7 +20,8 @@ from crawler.errors import ErrorKind, PlatformError
 from crawler.items import MentionItem
 from crawler.platform.faults import make_error
 from crawler.platform.incremental import CHANGED, NEW, load_items
-from crawler.scraping.extensions import crawl_engine
+from crawler.platform.normalize import parse_count
+from crawler.scraping.extensions import add_seconds, crawl_engine
 from spiders import _heimao_api as api
 from spiders._base import MonitorSpider
 
@@ -56,11 +57,11 @@ class HeimaoSpider(MonitorSpider):
             return
         data = api.check_envelope(payload, url=request.url)
         # Risk control: an empty list while the pager claims results (PLATFORMS.md §4.4).
-        pager = data.get("pager") if isinstance(data.get("pager"), dict) else {}
+        pager = found if isinstance(found := data.get("pager"), dict) else {}
         key = "lists" if "lists" in data else "complaints" if "complaints" in data else None
         if key is None:  # a changed schema: the parser names the missing field
             return
-        if not data[key] and request.meta.get("page") == 1 and api.parse_count(pager.get("item_count")) > 0:
+        if not data[key] and request.meta.get("page") == 1 and parse_count(pager.get("item_count")) > 0:
             raise make_error(
                 ErrorKind.RATE_LIMITED,
                 "empty list while item_count > 0 (risk control)",
@@ -135,7 +136,7 @@ class HeimaoSpider(MonitorSpider):
             self.fail_page(err, response)
             return
         finally:
-            self.crawler.stats.inc_value("yuqing/time/parse", time.perf_counter() - started)
+            add_seconds(self.crawler.stats, "yuqing/time/parse", time.perf_counter() - started)
         outcomes = self.accept(page, response)
         states = dict(zip((i.post_id for i in page.items), outcomes, strict=True))
         details = self.crawler.settings.getbool("HEIMAO_DETAIL_PAGES")
@@ -166,6 +167,6 @@ class HeimaoSpider(MonitorSpider):
             self.fail_page(err, response)
             return
         finally:
-            self.crawler.stats.inc_value("yuqing/time/parse", time.perf_counter() - started)
+            add_seconds(self.crawler.stats, "yuqing/time/parse", time.perf_counter() - started)
         self.close_task("details", item.post_id)
         yield api.apply_detail(item, detail)

@@ -19,7 +19,7 @@ from crawler.errors import ErrorKind, PlatformError
 from crawler.items import MentionItem
 from crawler.platform.faults import auth_error, make_error
 from crawler.platform.incremental import CHANGED, NEW, load_items
-from crawler.scraping.extensions import crawl_engine
+from crawler.scraping.extensions import add_seconds, crawl_engine
 from spiders import _weibo_api as api
 from spiders._base import MonitorSpider
 
@@ -128,7 +128,7 @@ class WeiboSpider(MonitorSpider):
             self.fail_page(err, response)
             return
         finally:
-            self.crawler.stats.inc_value("yuqing/time/parse", time.perf_counter() - started)
+            add_seconds(self.crawler.stats, "yuqing/time/parse", time.perf_counter() - started)
         if not page.items and not page.bad and page_no == 1 and not meta.get("login_checked"):
             # Throttled or logged-out sessions get empty results: ask /api/config once per run.
             if not getattr(self, "_login_checked", False):
@@ -178,6 +178,7 @@ class WeiboSpider(MonitorSpider):
         # Logged in, yet no results: when the keyword had posts in the window at the last clean
         # crawl, an empty first page is Weibo's silent throttling (HTTP 200, no error), not silence.
         keyword = response.meta.get("yq_keyword")
+        assert self.memory is not None  # loaded in start(), before any request
         newest = self.memory.watermarks.get(keyword) if keyword else None
         if newest is not None and newest >= self.memory.window_start:
             self.record_fault(
@@ -207,7 +208,7 @@ class WeiboSpider(MonitorSpider):
             self.fail_page(err, response)
             return
         finally:
-            self.crawler.stats.inc_value("yuqing/time/parse", time.perf_counter() - started)
+            add_seconds(self.crawler.stats, "yuqing/time/parse", time.perf_counter() - started)
         self.crawler.stats.inc_value("yuqing/pages")
         for line in page.bad:
             self.crawler.stats.inc_value("yuqing/bad_items")

@@ -22,12 +22,14 @@ from crawler.items import MentionItem
 from crawler.platform.faults import make_error
 from crawler.platform.incremental import CHANGED, NEW, load_items
 from crawler.platform.signing import XhsSigner, enable_signing, encode_query, json_body, make_xhs_signer
-from crawler.scraping.extensions import crawl_engine
+from crawler.scraping.extensions import add_seconds, crawl_engine
 from spiders import _xhs_api as api
 from spiders._accounts import pick_session, session_expired
 from spiders._base import MonitorSpider
 
 if TYPE_CHECKING:
+    from typing import Self
+
     from scrapy.http import Response
     from scrapy.settings import BaseSettings
 
@@ -47,6 +49,7 @@ class XiaohongshuSpider(MonitorSpider):
     session_error: LoginRequired | None = None
     uses_browser: bool = False
     signer: XhsSigner
+    web_url: str  # the web site (note links, Origin), not the API host in base_url
 
     @classmethod
     def update_settings(cls, settings: BaseSettings) -> None:
@@ -54,8 +57,8 @@ class XiaohongshuSpider(MonitorSpider):
         enable_signing(settings)
 
     @classmethod
-    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> XiaohongshuSpider:
-        spider: XiaohongshuSpider = super().from_crawler(crawler, *args, **kwargs)  # type: ignore[assignment]
+    def from_crawler(cls, crawler: Any, *args: Any, **kwargs: Any) -> Self:
+        spider = super().from_crawler(crawler, *args, **kwargs)
         xcfg = spider.cfg.platforms.xiaohongshu
         s = crawler.settings
         spider.web_url = (s.get("XIAOHONGSHU_WEB_URL") or xcfg.web_url).rstrip("/")
@@ -223,7 +226,7 @@ class XiaohongshuSpider(MonitorSpider):
 
     # --- callbacks --------------------------------------------------------------
 
-    def _parse(self, response: Response, parse: Any, **kwargs: Any) -> Any:
+    def _parse_data(self, response: Response, parse: Any, **kwargs: Any) -> Any:
         started = time.perf_counter()
         try:
             return parse(self.payload(response).get("data") or {}, **kwargs)
@@ -231,12 +234,12 @@ class XiaohongshuSpider(MonitorSpider):
             self.fail_page(err, response)
             return None
         finally:
-            self.crawler.stats.inc_value("yuqing/time/parse", time.perf_counter() - started)
+            add_seconds(self.crawler.stats, "yuqing/time/parse", time.perf_counter() - started)
 
     def parse_search(self, response: Response) -> Iterator[Any]:
         meta = response.meta
         keyword = meta["yq_keyword"]
-        page = self._parse(
+        page = self._parse_data(
             response,
             api.parse_search_page,
             brand=self.brand.name,
@@ -279,7 +282,7 @@ class XiaohongshuSpider(MonitorSpider):
                 yield card
             return
         token = str((card.extra or {}).get("xsec_token") or "")
-        item = self._parse(
+        item = self._parse_data(
             response,
             api.parse_note_detail,
             brand=card.brand,
@@ -300,7 +303,7 @@ class XiaohongshuSpider(MonitorSpider):
     def parse_comments(self, response: Response) -> Iterator[Any]:
         meta = response.meta
         note_id, token, keyword = meta["note_id"], meta["token"], meta["yq_keyword"]
-        page = self._parse(
+        page = self._parse_data(
             response,
             api.parse_comment_page,
             brand=self.brand.name,
@@ -323,7 +326,7 @@ class XiaohongshuSpider(MonitorSpider):
 
     def parse_replies(self, response: Response) -> Iterator[Any]:
         meta = response.meta
-        page = self._parse(
+        page = self._parse_data(
             response,
             api.parse_sub_comment_page,
             brand=self.brand.name,

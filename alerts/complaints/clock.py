@@ -8,13 +8,15 @@ milestones themselves are ``alerts.complaints.model.MILESTONES``. Pure functions
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from alerts.complaints.model import REGISTRATION_MILESTONES
 
 if TYPE_CHECKING:
-    from crawler.config import AppConfig, BusinessHours
+    from collections.abc import Mapping
+
+    from crawler.config import AppConfig, BusinessHours, SlaTimes
 
 _MAX_DAYS = 3700  # about ten years of calendar: a guard against a calendar with no working time
 
@@ -70,7 +72,10 @@ def add_minutes(cfg: AppConfig, start: datetime, minutes: float) -> datetime:
 
 def deadlines(cfg: AppConfig, urgency: str, registered_at: datetime) -> dict[str, datetime | None]:
     """The due columns of a record of ``urgency`` registered at ``registered_at``."""
-    times = cfg.complaints.sla.get(urgency) or cfg.complaints.sla["一般"]  # type: ignore[index]
+    # Looked up by any string: an unknown urgency falls back to 一般 (the cast is a read-only,
+    # str-keyed view of the Literal-keyed table).
+    sla = cast("Mapping[str, SlaTimes]", cfg.complaints.sla)
+    times = sla.get(urgency) or sla["一般"]
     out: dict[str, datetime | None] = {}
     for m in REGISTRATION_MILESTONES:
         minutes = getattr(times, str(m.minutes))

@@ -19,10 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from crawler.config import PLATFORM_NAMES
-from crawler.storage.models import Author, Complaint
-
-AUTHORS = Author.__table__  # type: ignore[attr-defined]
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
+from crawler.storage.models import AUTHORS, COMPLAINTS
 
 ESCALATION_RE = re.compile(
     r"12315|12345|消协|消费者协会|市场监管|工商局|315晚会|媒体|记者|电视台|曝光|律师|起诉|法院|诉讼|报警|派出所|警察"

@@ -23,9 +23,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, and_, or_
 
-from crawler.storage.models import Complaint
-
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
+from crawler.storage.models import COMPLAINTS
 
 OPEN_STATUSES: tuple[str, ...] = ("待处理", "处理中", "已升级")
 RESOLVED = "已解决"

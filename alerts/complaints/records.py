@@ -24,23 +24,18 @@ from alerts.complaints import clock
 from alerts.complaints.model import OPEN_STATUSES, REGISTRATION_MILESTONES, STATUSES, TRANSITIONS
 from alerts.rules import rank
 from crawler.errors import YuqingError
+from crawler.storage.models import COMPLAINT_COUNTERS as COUNTERS
+from crawler.storage.models import COMPLAINT_HISTORY as HISTORY
+from crawler.storage.models import COMPLAINT_MENTIONS as LINKS
 from crawler.storage.models import (
-    Complaint,
-    ComplaintCounter,
-    ComplaintHistory,
-    ComplaintMention,
-    Event,
-    Mention,
+    COMPLAINTS,
+    EVENTS,
+    MENTIONS,
 )
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
-
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
-COUNTERS = ComplaintCounter.__table__  # type: ignore[attr-defined]
-HISTORY = ComplaintHistory.__table__  # type: ignore[attr-defined]
-LINKS = ComplaintMention.__table__  # type: ignore[attr-defined]
 
 SYSTEM = "system"
 
@@ -450,7 +445,7 @@ def correct_verdict(
 def mute_event(conn: Connection, event_id: int, *, actor: str, number: str, now: datetime) -> None:
     """A 误报 mark silences the rest of the event's immediate alerts (``alert_state.muted``)."""
 
-    events = Event.__table__  # type: ignore[attr-defined]
+    events = EVENTS
     state = conn.execute(select(events.c.alert_state).where(events.c.id == event_id)).scalar()
     state = dict(state) if isinstance(state, dict) else {}
     state["muted"] = {"at": now.isoformat(), "by": actor, "record": number}
@@ -462,7 +457,7 @@ def training_labels(conn: Connection | Session) -> list[dict[str, Any]]:
     is_complaint false for 误报, else the record's category and urgency (as corrected, if they were)."""
 
     c = _conn(conn)
-    mentions = Mention.__table__  # type: ignore[attr-defined]
+    mentions = MENTIONS
     rows = c.execute(
         select(HISTORY).where(HISTORY.c.action == VERDICT_ACTION).order_by(HISTORY.c.id)
     ).mappings()

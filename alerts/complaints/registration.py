@@ -43,11 +43,8 @@ from loguru import logger
 from sqlalchemy import bindparam, func, insert, select, tuple_, update
 
 from alerts.complaints import clock, customers, grievance
+from alerts.complaints.model import OPEN_STATUSES
 from alerts.complaints.records import (
-    COMPLAINTS,
-    HISTORY,
-    LINKS,
-    OPEN_STATUSES,
     SYSTEM,
     get,
     next_numbers,
@@ -56,7 +53,10 @@ from alerts.complaints.records import (
 )
 from alerts.delivery.payloads import masked_excerpt
 from alerts.rules import is_brand_voice, rank, urgency_of_rank
-from crawler.storage.models import Mention
+from crawler.config import PLATFORM_NAMES
+from crawler.storage.models import COMPLAINT_HISTORY as HISTORY
+from crawler.storage.models import COMPLAINT_MENTIONS as LINKS
+from crawler.storage.models import COMPLAINTS, MENTIONS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -64,7 +64,6 @@ if TYPE_CHECKING:
 
     from crawler.config import AppConfig
 
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 Key = tuple[str, str, str]  # brand, platform, author id
 # What deciding needs of an open record (the rest is loaded for the records a batch touches or reports).
 _LIGHT = [
@@ -123,7 +122,7 @@ def summary(m: dict[str, Any], category: str | None) -> str:
     """A one-line Chinese summary from the PII-masked text."""
     name = m.get("author_name") or "匿名用户"
     excerpt = masked_excerpt(m, 80)
-    where = customers.PLATFORM_NAMES.get(m.get("platform") or "", m.get("platform") or "")
+    where = PLATFORM_NAMES.get(m.get("platform") or "", m.get("platform") or "")
     return f"{where}用户「{name}」反映{category or '其他'}问题：{excerpt}"
 
 
@@ -487,7 +486,7 @@ class _Batch:
             },
             **clock.deadlines(self.cfg, urgency, self.now),
         }
-        where = customers.PLATFORM_NAMES.get(m["platform"], m["platform"])
+        where = PLATFORM_NAMES.get(m["platform"], m["platform"])
         rec = _Rec(values, new=True, story=grievance.story_of([m.get("title"), m.get("text")]), lead=lead)
         rec.links.append({"mention_id": m["id"], "relation": "source", "note": decision})
         rec.history.append(

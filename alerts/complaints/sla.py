@@ -37,7 +37,7 @@ from alerts.complaints.model import (
 )
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
-from crawler.storage.models import Complaint, Mention
+from crawler.storage.models import COMPLAINTS, MENTIONS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -53,8 +53,6 @@ __all__ = [
     "sweep",
 ]
 
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 ACTOR = "system:sla"
 
 

@@ -71,12 +71,12 @@ class DispatchStats:
         self.paused += [p for p in other.paused if p not in self.paused]
 
     def as_dict(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in self.__slots__}  # type: ignore[attr-defined]
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def backoff(acfg: AlertsConfig, attempts: int, rng: random.Random) -> float:
     """Exponential backoff with equal jitter: half the delay fixed, half random; capped."""
-    delay = min(acfg.max_backoff_seconds, acfg.backoff_seconds * 2 ** max(0, attempts - 1))
+    delay: float = min(acfg.max_backoff_seconds, acfg.backoff_seconds * 2 ** max(0, attempts - 1))
     return delay / 2 + rng.uniform(0, delay / 2)
 
 

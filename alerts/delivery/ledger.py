@@ -18,12 +18,10 @@ from typing import Any
 from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.engine import Connection, Engine
 
-from crawler.storage.models import Alert, AlertChannelState, AlertDelivery, AlertSend
-
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
-SENDS = AlertSend.__table__  # type: ignore[attr-defined]
-CHANNELS = AlertChannelState.__table__  # type: ignore[attr-defined]
+from crawler.storage.models import ALERT_CHANNELS as CHANNELS
+from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
+from crawler.storage.models import ALERT_SENDS as SENDS
+from crawler.storage.models import ALERTS
 
 
 @dataclass(slots=True)

@@ -19,14 +19,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from crawler.storage.models import Alert, AlertDelivery
+from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
+from crawler.storage.models import ALERTS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
-
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 
 KINDS: tuple[str, ...] = (
     "mention",

@@ -11,13 +11,12 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Connection
 
 from crawler.config import PLATFORM_NAMES
-from crawler.storage.models import Mention
+from crawler.storage.models import MENTIONS
 from sentiment.pii import mask
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 EXCERPT = 300
 POST_EXCERPT = 120  # the post a comment answers: enough to know what it is about
 

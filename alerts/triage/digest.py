@@ -22,15 +22,13 @@ from alerts import rules
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
 from alerts.triage.summaries import flush_holds
-from crawler.storage.models import DigestItem, Event, Mention
+from crawler.storage.models import DIGEST_ITEMS as ITEMS
+from crawler.storage.models import EVENTS, MENTIONS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-ITEMS = DigestItem.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
 _BATCH = 5000
 
 

@@ -20,7 +20,7 @@ import functools
 import hashlib
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -30,14 +30,11 @@ from sqlalchemy import and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
 
 from alerts.rules import URGENCY_RANK, urgency_of_rank
-from crawler.storage.models import Event, EventKey, Mention
+from crawler.storage.models import EVENT_KEYS as KEYS
+from crawler.storage.models import EVENTS, MENTIONS
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
-
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-KEYS = EventKey.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 
 NEGATIVE_BELOW = 0.4  # sentiment under this is negative
 POSITIVE_ABOVE = 0.6
@@ -97,8 +94,8 @@ def _h32(s: str) -> int:
     return int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") % _PRIME
 
 
-def minhash_keys(feats: set[str]) -> list[str]:
-    """LSH band keys of the MinHash signature of ``feats`` (empty for too few features)."""
+def minhash_keys(feats: Collection[str]) -> list[str]:
+    """LSH band keys of the MinHash signature of ``feats``, distinct features (empty for too few)."""
     if len(feats) < 4:
         return []
     hashes = np.fromiter((_h32(f) for f in feats), dtype=np.uint64, count=len(feats))[None, :]
@@ -519,7 +516,7 @@ def _assign_brand(
             # inside a framed copy, e.g. a Heimao complaint quoting it): later reposts there, framed
             # their own way, are compared with it too, and found through its keys. Being mostly
             # inside a wording, a variant cannot drift to another story; one per platform.
-            cand.wording(m.get("platform"), m.get("fingerprint"), feats, bits)
+            cand.wording(m["platform"], m.get("fingerprint"), feats, bits)
             cand.added.append(len(cand.feats) - 1)
             index.add(cand, keys)
         cand.last_seen_at = max(cand.last_seen_at, t)

@@ -30,13 +30,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
 from alerts.delivery.outbox import routable_channels
-from crawler.storage.models import AlertCharge, AlertHold
+from crawler.storage.models import ALERT_CHARGES as CHARGES
+from crawler.storage.models import ALERT_HOLDS as HOLDS
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-HOLDS = AlertHold.__table__  # type: ignore[attr-defined]
-CHARGES = AlertCharge.__table__  # type: ignore[attr-defined]
 HOUR = timedelta(hours=1)
 BUDGETED_KINDS: tuple[str, ...] = ("mention", "event", "surge", "complaint")
 
@@ -46,8 +45,9 @@ def first_seen_lag(m: dict[str, Any], now: datetime) -> timedelta | None:
     published = m.get("published_at")
     if published is None:
         return None
-    seen = m.get("first_seen_at") or now
-    return seen - published
+    seen: datetime = m.get("first_seen_at") or now
+    lag: timedelta = seen - published
+    return lag
 
 
 def is_backfill(cfg: AppConfig, m: dict[str, Any], now: datetime) -> bool:

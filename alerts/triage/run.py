@@ -35,7 +35,7 @@ from alerts.triage import events, pacing, surge
 from alerts.triage.digest import flush_digest, fold
 from alerts.triage.pacing import lock_brands
 from alerts.triage.watch import start_from_triage
-from crawler.storage.models import Event, Mention
+from crawler.storage.models import EVENTS, MENTIONS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
@@ -44,8 +44,6 @@ if TYPE_CHECKING:
 
 __all__ = ["flush_digest", "load_mentions", "triage"]
 
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
 _ACTIVE = ("new", "updated")
 
 

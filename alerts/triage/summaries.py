@@ -32,15 +32,13 @@ from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
 from alerts.triage import pacing
 from alerts.triage.pacing import lock_brands
-from crawler.storage.models import Complaint, Event, Mention
+from crawler.config import PLATFORM_NAMES
+from crawler.storage.models import ALERT_HOLDS as HOLDS
+from crawler.storage.models import COMPLAINTS, EVENTS, MENTIONS
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-HOLDS = pacing.HOLDS
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 BACKFILL_SETTLE = timedelta(minutes=10)
 BACKFILL_TOP = 5
 ROLLUP_TOP = 3
@@ -76,8 +74,8 @@ def _due(
     now: datetime,
 ) -> bool:
     if kind == "backfill":
-        newest = max(it["created_at"] for it in group)
-        oldest = min(it["created_at"] for it in group)
+        newest: datetime = max(it["created_at"] for it in group)
+        oldest: datetime = min(it["created_at"] for it in group)
         return newest <= now - BACKFILL_SETTLE or oldest <= now - timedelta(minutes=cfg.alerts.digest_minutes)
     return pacing.has_room(conn, cfg, brand, channel, now)
 
@@ -147,7 +145,7 @@ def _breakdown(group: list[dict[str, Any]], mentions: dict[int, dict[str, Any]])
         m = mentions.get(it["mention_id"] or -1)
         if m is not None and m["id"] not in seen:
             seen.add(m["id"])
-            platforms[payloads.PLATFORM_NAMES.get(m["platform"], m["platform"])] += 1
+            platforms[PLATFORM_NAMES.get(m["platform"], m["platform"])] += 1
     levels = Counter(
         it["urgency"]
         for it in {f"m:{it['mention_id']}" if it["mention_id"] else it["ref"]: it for it in group}.values()

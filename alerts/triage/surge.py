@@ -22,13 +22,11 @@ from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 
-from crawler.storage.models import Mention, SurgeMark
+from crawler.storage.models import MENTIONS
+from crawler.storage.models import SURGE_MARKS as MARKS
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig, SurgeConfig
-
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
-MARKS = SurgeMark.__table__  # type: ignore[attr-defined]
 
 
 @dataclass(slots=True)

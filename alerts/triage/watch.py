@@ -20,13 +20,12 @@ from loguru import logger
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 
-from crawler.storage.models import Mention, TrackedPost
+from crawler.storage.models import MENTIONS
+from crawler.storage.models import TRACKED_POSTS as TRACKED
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-TRACKED = TrackedPost.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 _LATEST = datetime.max
 
 

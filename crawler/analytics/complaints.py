@@ -38,12 +38,10 @@ from alerts.complaints.model import (
     overdue_clause,
 )
 from crawler.analytics.query import mask_text
-from crawler.storage.models import Complaint, ComplaintMention, Mention
+from crawler.storage.models import COMPLAINT_MENTIONS as LINKS
+from crawler.storage.models import COMPLAINTS, MENTIONS
 from crawler.storage.types import utcnow
 
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
-LINKS = ComplaintMention.__table__  # type: ignore[attr-defined]
 RELATION_NAMES = {
     "source": "首帖",
     "repeat": "同一客户再次发帖",
@@ -451,7 +449,7 @@ def sla_performance(
             breaches[m["name"]] = breaches.get(m["name"], 0) + 1
     callbacks_due = [r for r in recs if r["callback_due_at"] is not None and r["callback_due_at"] <= now]
     latencies = sorted(r["registration_latency_s"] for r in timed)
-    by_status = dict(
+    by_status: dict[str, int] = dict(
         conn.execute(
             select(c.status, func.count())
             .where(c.registered_at >= since, c.registered_at < until, *([c.brand == brand] if brand else []))

@@ -20,11 +20,10 @@ from sqlalchemy.engine import Connection
 from crawler.analytics.search_index import SearchSyntaxError, parse, search_clause
 from crawler.config import CATEGORIES, PLATFORMS, URGENCIES
 from crawler.errors import YuqingError
-from crawler.storage.models import Mention
+from crawler.storage.models import MENTIONS
 from crawler.storage.types import utcnow
 from sentiment.pii import mask
 
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 NEGATIVE_BELOW = 0.4  # sentiment < this is negative
 POSITIVE_ABOVE = 0.6  # sentiment > this is positive
 SENTIMENT_LABELS = {"positive": "正面", "neutral": "中性", "negative": "负面"}

@@ -27,8 +27,9 @@ from crawler.analytics.complaints import sla_performance
 from crawler.analytics.query import MentionFilter, find_mentions, mask_text
 from crawler.analytics.report_render import to_text
 from crawler.analytics.spread import event_spread
-from crawler.analytics.stats import EVENTS, distribution, summary, top_words, volume_trend
+from crawler.analytics.stats import distribution, summary, top_words, volume_trend
 from crawler.config import CATEGORIES, AppConfig
+from crawler.storage.models import EVENTS
 from crawler.storage.types import utcnow
 
 Kind = Literal["daily", "weekly"]
@@ -181,7 +182,7 @@ def build_report(
         previous=before,
         trend=hourly if kind == "daily" else volume_trend(conn, f, bucket="day", tz=tz, now=now),
         by={
-            dim: distribution(conn, f, dim, big_v=big_v, limit=12)  # type: ignore[arg-type]
+            dim: distribution(conn, f, dim, big_v=big_v, limit=12)
             for dim in ("sentiment", "category", "platform", "region", "customer", "urgency")
         },
         hours=_hours(hourly),

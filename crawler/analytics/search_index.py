@@ -18,13 +18,25 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loguru import logger
-from sqlalchemy import ColumnElement, and_, bindparam, column, func, literal_column, not_, or_, select, table
+from sqlalchemy import (
+    ColumnClause,
+    ColumnElement,
+    and_,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    not_,
+    or_,
+    select,
+    table,
+)
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DatabaseError
 
 import sentiment
 from crawler.errors import YuqingError
-from crawler.storage.models import Mention
+from crawler.storage.models import MENTIONS
 from sentiment.segment import add_terms, search_tokens
 
 FTS_TABLE = "mentions_fts"
@@ -187,7 +199,7 @@ _FTS = table(FTS_TABLE, column("rowid"), column(FTS_TABLE))
 
 def _sqlite_in(expr: str, n: int, bounds: list[ColumnElement[bool]] | None = None) -> ColumnElement[bool]:
 
-    ids = Mention.__table__.c.id  # type: ignore[attr-defined]
+    ids = MENTIONS.c.id
     rowid = _FTS.c.rowid
     sub = select(rowid).where(_FTS.c[FTS_TABLE].op("MATCH")(bindparam(f"fts_{n}", expr)))
     if bounds:
@@ -197,7 +209,7 @@ def _sqlite_in(expr: str, n: int, bounds: list[ColumnElement[bool]] | None = Non
         lo = select(func.min(ids + 0)).where(*bounds).correlate(None).scalar_subquery()
         hi = select(func.max(ids + 0)).where(*bounds).correlate(None).scalar_subquery()
         sub = sub.where(rowid >= lo, rowid <= hi)
-    return ids.in_(sub)  # type: ignore[no-any-return]
+    return ids.in_(sub)
 
 
 def _sqlite_clause(q: SearchQuery, bounds: list[ColumnElement[bool]] | None) -> ColumnElement[bool]:
@@ -218,11 +230,11 @@ def _pg_tsquery(t: Term) -> Any:
 
 
 def _pg_match(terms: list[Term]) -> ColumnElement[bool]:
-    vector = literal_column(PG_VECTOR)
+    vector: ColumnClause[Any] = literal_column(PG_VECTOR)
     query = _pg_tsquery(terms[0])
     for t in terms[1:]:
         query = query.op("||")(_pg_tsquery(t))
-    return vector.op("@@")(query)  # type: ignore[no-any-return]
+    return vector.op("@@")(query)
 
 
 def _pg_clause(q: SearchQuery) -> ColumnElement[bool]:

@@ -14,13 +14,12 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.engine import Connection
 
-from crawler.storage.models import HotSnapshot, HotTopic, Mention, Repost, TrackedPost, TrackPoint
+from crawler.storage.models import HOT_SNAPSHOTS as SNAPS
+from crawler.storage.models import HOT_TOPICS as TOPICS
+from crawler.storage.models import MENTIONS, REPOSTS
+from crawler.storage.models import TRACK_POINTS as POINTS
+from crawler.storage.models import TRACKED_POSTS as TRACKED
 
-TOPICS = HotTopic.__table__  # type: ignore[attr-defined]
-SNAPS = HotSnapshot.__table__  # type: ignore[attr-defined]
-TRACKED = TrackedPost.__table__  # type: ignore[attr-defined]
-POINTS = TrackPoint.__table__  # type: ignore[attr-defined]
-REPOSTS = Repost.__table__  # type: ignore[attr-defined]
 MAX_TREE = 500  # reposts drawn in a tree (the widest reach first)
 
 
@@ -131,7 +130,7 @@ def tracked_view(conn: Connection, tracked: dict[str, Any]) -> dict[str, Any]:
 def event_spread(conn: Connection, event_id: int) -> dict[str, Any]:
     """What the event page shows under 传播: tracked posts (curve, tree, spreaders) and hot-list history."""
 
-    m = Mention.__table__.c  # type: ignore[attr-defined]
+    m = MENTIONS.c
     ids = select(m.id).where(m.event_id == event_id).scalar_subquery()
     tracked = [
         dict(r)

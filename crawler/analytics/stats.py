@@ -16,13 +16,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Integer, String, case, cast, column, func, or_, select, true, values
 from sqlalchemy.engine import Connection
 
-from crawler.analytics.query import MENTIONS, NEGATIVE_BELOW, POSITIVE_ABOVE, MentionFilter, conditions
+from crawler.analytics.query import NEGATIVE_BELOW, POSITIVE_ABOVE, MentionFilter, conditions
 from crawler.config import PLATFORM_NAMES
-from crawler.storage.models import Alert, Event
+from crawler.storage.models import ALERTS, EVENTS, MENTIONS
 from crawler.storage.types import UTCDateTime, utcnow
 
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
 Bucket = Literal["hour", "day"]
 Dimension = Literal["sentiment", "category", "platform", "region", "urgency", "kind", "customer"]
 DIMENSIONS: tuple[str, ...] = ("sentiment", "category", "platform", "region", "urgency", "kind", "customer")

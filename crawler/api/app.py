@@ -52,7 +52,9 @@ ERRORS = {"unhandled": 0}
 def _auth(cfg: AppConfig) -> tuple[TokenAuth, str | None]:
     """Token table from ``[api].tokens``; with none configured, one random handler token for this run."""
     limiter = FailureLimiter(cfg.api.login_max_failures, cfg.api.login_window_seconds)
-    tokens = [(t.name, t.token.get_secret_value(), t.role) for t in cfg.api.tokens]
+    tokens: list[tuple[str, str, str]] = [
+        (t.name, t.token.get_secret_value(), t.role) for t in cfg.api.tokens
+    ]
     ephemeral = None
     if not tokens:
         ephemeral = secrets.token_urlsafe(24)

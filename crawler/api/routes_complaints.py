@@ -15,8 +15,6 @@ from sqlalchemy.engine import Connection
 
 from alerts.complaints import records as complaints
 from crawler.analytics.complaints import (
-    LINKS,
-    MENTIONS,
     RELATION_NAMES,
     event_records,
     link_stats,
@@ -30,7 +28,8 @@ from crawler.api.deps import Cfg, Conn, Tx, bad_request, resolve_brand, split_va
 from crawler.api.routes_mentions import mention_out
 from crawler.api.schemas import AssignIn, ComplaintDetail, ComplaintPage, NoteIn, StatusIn, VerdictIn
 from crawler.config import URGENCIES
-from crawler.storage.models import Complaint
+from crawler.storage.models import COMPLAINT_MENTIONS as LINKS
+from crawler.storage.models import COMPLAINTS, MENTIONS
 from crawler.storage.types import utcnow
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
@@ -132,7 +131,7 @@ def complaint_by_number(
     user: Annotated[User, Depends(current_user)],
 ) -> dict[str, Any]:
 
-    table = Complaint.__table__  # type: ignore[attr-defined]
+    table = COMPLAINTS
     found = conn.execute(select(table.c.id).where(table.c.number == number)).scalar()
     if found is None:
         raise HTTPException(404, detail=f"投诉单 {number} 不存在")

@@ -17,14 +17,12 @@ from crawler.api.deps import Cfg, Conn, bad_request, resolve_brand
 from crawler.api.routes_mentions import mention_out
 from crawler.api.schemas import AlertOut, CrawlRunOut, EventDetail, EventOut, HealthOut
 from crawler.storage.engine import safe_url
-from crawler.storage.models import Alert, AlertDelivery, CrawlRun, Event, HealthIncident
+from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
+from crawler.storage.models import ALERTS, EVENTS
+from crawler.storage.models import CRAWL_RUNS as RUNS
+from crawler.storage.models import HEALTH_INCIDENTS as INCIDENTS
 
 router = APIRouter(prefix="/api", tags=["events, alerts, health"], dependencies=[Depends(current_user)])
-EVENTS = Event.__table__  # type: ignore[attr-defined]
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
-RUNS = CrawlRun.__table__  # type: ignore[attr-defined]
-INCIDENTS = HealthIncident.__table__  # type: ignore[attr-defined]
 Limit = Annotated[int, Query(ge=1, le=200)]
 Since = Annotated[str | None, Query(max_length=40, description="24h、7d、2026-11-01 或 ISO 时间")]
 

@@ -10,7 +10,6 @@ from sqlalchemy import select
 
 from crawler.analytics.export import export_bytes
 from crawler.analytics.query import (
-    MENTIONS,
     ROW_COLUMNS,
     MentionFilter,
     find_mentions,
@@ -31,7 +30,7 @@ from crawler.api.schemas import (
     TrendPoint,
     WordCount,
 )
-from crawler.storage.models import Complaint, ComplaintMention
+from crawler.storage.models import COMPLAINT_MENTIONS, COMPLAINTS, MENTIONS
 from crawler.storage.types import utcnow
 
 router = APIRouter(prefix="/api", tags=["mentions"])
@@ -115,7 +114,7 @@ def mention_thread(
         .order_by(MENTIONS.c.likes.desc(), MENTIONS.c.id)
         .limit(limit)
     ).all()
-    complaints, links = Complaint.__table__, ComplaintMention.__table__  # type: ignore[attr-defined]
+    complaints, links = COMPLAINTS, COMPLAINT_MENTIONS
     recs = (
         conn.execute(
             select(
@@ -233,7 +232,7 @@ def stats_overview(
         "trend": volume_trend(conn, f, bucket=bucket, tz=cfg.scheduler.timezone),
         "surges": surges(conn, f),
         **{
-            dim: distribution(conn, f, dim, big_v=big_v)  # type: ignore[arg-type]
+            dim: distribution(conn, f, dim, big_v=big_v)
             for dim in ("sentiment", "category", "platform", "region", "customer")
         },
         "words": top_words(conn, f, limit=40, exclude=_brand_words(cfg)),

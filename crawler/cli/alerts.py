@@ -85,7 +85,7 @@ def dispatch_cmd(
 
 def _deliveries_by_alert(conn: Any, alert_ids: list[int]) -> dict[int, list[Any]]:
 
-    from alerts.delivery.ledger import DELIVERIES
+    from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
 
     out: dict[int, list[Any]] = {}
     if alert_ids:
@@ -109,7 +109,8 @@ def list_cmd(
 ) -> None:
     """Recent alerts with the state of each channel's delivery."""
 
-    from alerts.delivery.ledger import ALERTS, DELIVERIES
+    from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
+    from crawler.storage.models import ALERTS
 
     q = select(ALERTS).order_by(ALERTS.c.id.desc()).limit(limit)
     if kind:
@@ -169,8 +170,8 @@ def show_cmd(
     """One alert: its message (as plain text), payload and every delivery attempt's state."""
 
     from alerts.delivery.formats import to_text
-    from alerts.delivery.ledger import ALERTS
     from alerts.delivery.render import render
+    from crawler.storage.models import ALERTS
 
     st = state(ctx)
     with st.engine().connect() as conn:
@@ -285,7 +286,8 @@ def channels_cmd(
 ) -> None:
     """Each channel: type, limits, queue by status, pause and last error."""
 
-    from alerts.delivery.ledger import CHANNELS, DELIVERIES
+    from crawler.storage.models import ALERT_CHANNELS as CHANNELS
+    from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
 
     st = state(ctx)
     cfg = st.config()

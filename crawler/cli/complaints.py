@@ -186,7 +186,7 @@ def _linked_mentions(conn: Any, ids: list[int]) -> dict[int, dict[str, Any]]:
     """Platform, author, engagement and a masked excerpt of each mention in ``ids``."""
 
     from alerts.delivery.payloads import masked_excerpt
-    from crawler.analytics.complaints import MENTIONS
+    from crawler.storage.models import MENTIONS
 
     if not ids:
         return {}

@@ -39,7 +39,7 @@ def status_cmd(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> N
     from rich.table import Table
 
     from crawler.storage.engine import current_revision, head_revision, safe_url
-    from crawler.storage.models import ALL_TABLES
+    from crawler.storage.models import ALL_TABLES, table_of
 
     st = state(ctx)
     engine = st.engine(migrate=False)
@@ -48,7 +48,7 @@ def status_cmd(ctx: typer.Context, as_json: Annotated[bool, _JSON] = False) -> N
     if rev is not None:
         with engine.connect() as conn:
             for model in ALL_TABLES:
-                t = model.__table__  # type: ignore[attr-defined]
+                t = table_of(model)
                 counts[t.name] = int(conn.execute(select(func.count()).select_from(t)).scalar_one())
     if as_json:
         typer.echo(

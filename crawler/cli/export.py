@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 
 from crawler.cli._analyst import authorise_unmasked, make_filter
 from crawler.cli._choices import CATEGORIES, PLATFORMS, URGENCIES, ExportFormat, Sentiment, comma_choice
 from crawler.cli._common import console, state
+
+if TYPE_CHECKING:
+    from crawler.analytics.export import Format
 
 Multi = list[str] | None
 
@@ -84,9 +87,9 @@ def export_cmd(
             conn,
             f,
             output,
-            fmt=chosen,
+            fmt=cast("Format", chosen),  # csv or xlsx: checked above
             unmasked=unmasked,
-            limit=limit,  # type: ignore[arg-type]
+            limit=limit,
             tz=cfg.scheduler.timezone,
             actor=actor,
         )

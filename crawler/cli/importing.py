@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 from rich.table import Table
 from rich.text import Text
 
 from crawler.cli._common import console, state
 from crawler.errors import YuqingError
+
+
+def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
+    """The importer's progress callback: ``done`` of ``total`` rows on ``task``'s bar."""
+    bar.update(task, completed=done, total=total)
 
 
 def import_cmd(
@@ -82,7 +88,7 @@ def import_cmd(
                     platform=platform,
                     brand=brand,
                     alerts=not no_alerts,
-                    on_progress=lambda done, total, t=task: bar.update(t, completed=done, total=total),
+                    on_progress=partial(_advance, bar, task),
                 )
         reports.append(rep)
     if as_json:

@@ -54,7 +54,7 @@ def _table(rows: list[dict[str, Any]], tz: str) -> None:
         ("风险", {"justify": "right"}),
         ("内容", {"ratio": 1, "min_width": 24, "overflow": "fold"}),
     ):
-        table.add_column(col, **kw)  # type: ignore[arg-type]
+        table.add_column(col, **kw)
     for r in rows:
         when = _local(r["published_at"], tz)
         table.add_row(
@@ -184,7 +184,7 @@ def query_cmd(
             f,
             order=order,
             limit=limit,
-            offset=offset,  # type: ignore[arg-type]
+            offset=offset,
             unmasked=unmasked,
         )
     if actor:

@@ -61,7 +61,7 @@ def report_cmd(
         )
     st = state(ctx)
     cfg = st.config()
-    formats = [f for value in fmt for f in value.split(",")] if fmt else list(cfg.reports.formats)
+    formats: list[str] = [f for value in fmt for f in value.split(",")] if fmt else list(cfg.reports.formats)
     if bad := [f for f in formats if f not in ("html", "pdf", "xlsx")]:
         raise YuqingError(f"unknown --format {bad[0]!r}: use html, pdf or xlsx")
     try:
@@ -75,7 +75,7 @@ def report_cmd(
     search_index.configure(cfg)
     name = cfg.brand(brand).name if brand else None
     with st.engine().begin() as conn:
-        data = build_report(conn, cfg, kind, brand=name, day=when)  # type: ignore[arg-type]
+        data = build_report(conn, cfg, kind, brand=name, day=when)
         paths = write_report(data, formats, out or output_dir(cfg))
         alert_id = send_report(conn, cfg, data) if send else None
     if as_json:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from loguru import logger
@@ -79,7 +79,7 @@ def simulate_cmd(
     cfg = st.config()
     try:
         fault_specs = parse_fault_spec(faults or "")
-        extra = {"comments_per_post": _parse_range(comments)} if comments else {}
+        extra: dict[str, Any] = {"comments_per_post": _parse_range(comments)} if comments else {}
         sim = Simulator(
             seed=seed,
             cfg=cfg,

@@ -125,6 +125,7 @@ def complaint_train_command(
     from crawler.cli._common import state
 
     require_train_extra()
+    from sentiment import complaint_model
     from sentiment import complaint_train as ct
 
     cfg = state(ctx).config()
@@ -208,7 +209,7 @@ def complaint_train_command(
         f"({res.complaints:,} complaints), {res.features:,} n-gram features, {res.seconds:.0f}s",
         highlight=False,
     )
-    if out is None or Path(out).resolve() != ct.complaint_model.SHIPPED.resolve():
+    if out is None or Path(out).resolve() != complaint_model.SHIPPED.resolve():
         console.print(
             f'To use it, set in the config: [analysis] complaint_model = "{res.path}"',
             highlight=False,

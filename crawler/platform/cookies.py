@@ -37,7 +37,7 @@ def offline_public_suffixes() -> None:
 
     current = getattr(cookies, "_split_domain", None)
     if current is not None and getattr(current, "suffix_list_urls", None):
-        cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)  # type: ignore[attr-defined]
+        cookies._split_domain = TLDExtract(suffix_list_urls=(), include_psl_private_domains=True)
 
 
 def parse_cookie_text(text: str) -> dict[str, str]:

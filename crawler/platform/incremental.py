@@ -22,7 +22,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from crawler.items import MentionItem
-from crawler.storage.mentions import MENTIONS, RUNS, get_watermark, load_pending
+from crawler.storage.mentions import get_watermark, load_pending
+from crawler.storage.models import CRAWL_RUNS as RUNS
+from crawler.storage.models import MENTIONS
 
 NEW, CHANGED, SEEN = "new", "changed", "seen"
 PENDING_KINDS = ("comments", "details")
@@ -212,7 +214,7 @@ def load_items(engine: Engine, platform: str, post_ids: Iterable[str]) -> list[M
     ids = list(post_ids)
     if not ids:
         return []
-    names = [f.name for f in MentionItem.__dataclass_fields__.values() if f.name != "analysis"]  # type: ignore[attr-defined]
+    names = [f.name for f in MentionItem.__dataclass_fields__.values() if f.name != "analysis"]
     stmt = select(*(MENTIONS.c[n] for n in names)).where(
         MENTIONS.c.platform == platform, MENTIONS.c.post_id.in_(ids)
     )

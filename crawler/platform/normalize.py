@@ -222,8 +222,8 @@ def _parse_relative(text: str, now: datetime) -> datetime | None:
     m = _DAY_RE.match(text)
     if m:
         back = {"今天": 0, "昨天": 1, "前天": 2}[m.group(1)]
-        day = local_now.date() - timedelta(days=back)
-        return _local(day.year, day.month, day.day, int(m.group(2)), int(m.group(3)))
+        date_ = local_now.date() - timedelta(days=back)
+        return _local(date_.year, date_.month, date_.day, int(m.group(2)), int(m.group(3)))
     m = _MD_RE.match(text)
     if m:  # "06-27": this year, or last year if that would be in the future
         month, day = int(m.group(1)), int(m.group(2))
@@ -242,9 +242,9 @@ def _parse_absolute(text: str) -> datetime | None:
         return _local(y, mo, d, hh, mi, ss)
     m = _ZH_YMD_RE.match(text)
     if m:
-        y, mo, d, hh, mi = m.groups()
-        year = int(y) if y else datetime.now(CHINA_TZ).year
-        return _local(year, int(mo), int(d), int(hh or 0), int(mi or 0))
+        ys, mos, ds, hhs, mis = m.groups()
+        year = int(ys) if ys else datetime.now(CHINA_TZ).year
+        return _local(year, int(mos), int(ds), int(hhs or 0), int(mis or 0))
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:

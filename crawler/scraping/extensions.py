@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
+    from scrapy.statscollectors import StatsCollector
     from sqlalchemy.engine import Engine
 
 
@@ -92,6 +93,15 @@ _TIMES = {
     "rate_wait": "yuqing/time/rate_wait",
     "download": "yuqing/time/download",
 }
+
+
+def add_seconds(stats: StatsCollector, key: str, seconds: float) -> None:
+    """Add ``seconds`` to the ``yuqing/time/*`` stat ``key``.
+
+    Scrapy annotates ``inc_value``'s count as ``int``, but its collectors add whatever number they
+    are given; these stats are float seconds, summed into the run summary (``_TIMES``).
+    """
+    stats.inc_value(key, seconds)  # type: ignore[arg-type]  # int in the annotation only
 
 
 class CrawlRunRecorder:

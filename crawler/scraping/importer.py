@@ -48,7 +48,8 @@ from crawler.platform.normalize import (
     strip_html,
 )
 from crawler.scraping.pipelines import item_row, normalize_item
-from crawler.storage.mentions import MENTIONS, upsert_mentions
+from crawler.storage.mentions import upsert_mentions
+from crawler.storage.models import MENTIONS
 
 FORMATS = ("auto", "mention", "mediacrawler", "weibo-crawler")
 PLATFORMS = ("weibo", "xiaohongshu", "douyin", "heimao")
@@ -573,7 +574,7 @@ def import_file(
         if i.kind == "comment" and i.parent_post_id and (i.platform, i.parent_post_id) not in post_brand
     }
     if missing:
-        post_brand.update(_stored_brands(engine, missing))  # type: ignore[arg-type]
+        post_brand.update(_stored_brands(engine, missing))
     ready: list[MentionItem] = []
     for line, item, _ in entries:
         try:
@@ -634,7 +635,7 @@ def _analysis_record(item: MentionItem) -> dict[str, Any]:
 def _analyzer(cfg: Any) -> Callable[[list[dict[str, Any]]], list[Any]]:
 
     sentiment.configure(cfg)
-    return sentiment.analyze_many  # type: ignore[no-any-return]
+    return sentiment.analyze_many
 
 
 def _store(engine: Any, cfg: Any, rows: list[dict[str, Any]], triage: Any, report: ImportReport) -> None:

@@ -28,6 +28,7 @@ from scrapy.utils.misc import load_object
 
 from crawler.errors import ErrorKind, PlatformError
 from crawler.platform.faults import classify_exception
+from crawler.scraping.extensions import add_seconds
 
 if TYPE_CHECKING:
     from typing import Self
@@ -44,7 +45,7 @@ def backoff_delay(
 
     A numeric ``Retry-After`` header wins when it is longer (still capped).
     """
-    delay = base * (2 ** max(attempt - 1, 0))
+    delay: float = base * (2 ** max(attempt - 1, 0))
     delay *= 1 + random.uniform(-jitter, jitter)
     if retry_after:
         try:
@@ -82,8 +83,8 @@ class PlatformFaultsMiddleware:
         if spider is None:
             return response
         if self.crawler.stats is not None:
-            self.crawler.stats.inc_value(
-                "yuqing/time/download", float(request.meta.get("download_latency") or 0.0)
+            add_seconds(
+                self.crawler.stats, "yuqing/time/download", float(request.meta.get("download_latency") or 0.0)
             )
         try:
             spider.check_response(request, response)
@@ -132,7 +133,7 @@ class PlatformFaultsMiddleware:
                     self.max_retries,
                     delay,
                 )
-                stats.inc_value("yuqing/time/backoff", delay)
+                add_seconds(stats, "yuqing/time/backoff", delay)
                 if delay > 0:
                     await asyncio.sleep(delay)
                 return retry
@@ -157,7 +158,9 @@ class RateCeilingMiddleware:
 
     def _get_limiter(self) -> Any:
         if self.limiter is None:
-            spider = self.crawler.spider
+            # Any: the limiter rides on the spider (PlatformFaultsMiddleware reads it back to pause it),
+            # an attribute scrapy's Spider does not declare.
+            spider: Any = self.crawler.spider
             platform = getattr(spider, "name", "unknown")
             self.limiter = self.limiter_cls(platform, self.per_minute, self.crawler.settings)
             if spider is not None:
@@ -170,5 +173,5 @@ class RateCeilingMiddleware:
         await limiter.acquire()
         waited = time.monotonic() - started
         if waited > 0.0005 and self.crawler.stats is not None:
-            self.crawler.stats.inc_value("yuqing/time/rate_wait", waited)
+            add_seconds(self.crawler.stats, "yuqing/time/rate_wait", waited)
         return None

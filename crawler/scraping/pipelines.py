@@ -43,7 +43,7 @@ from crawler.scraping.analysis_pool import AnalysisPool, worker_count
 from crawler.scraping.extensions import crawl_engine
 from crawler.storage.engine import database_trouble
 from crawler.storage.mentions import record_pending, upsert_mentions
-from crawler.storage.models import Author
+from crawler.storage.models import AUTHORS
 from crawler.storage.types import JSONText
 
 if TYPE_CHECKING:
@@ -210,7 +210,7 @@ class AnalyzePipeline(_Base):
         if not platform or limit <= 0:
             return {}
         try:
-            authors = Author.__table__  # type: ignore[attr-defined]
+            authors = AUTHORS
             query = (
                 select(authors.c.author_id, authors.c.complaint_count, authors.c.escalation_count)
                 .where(
@@ -333,6 +333,7 @@ class StorePipeline(_Base):
         self.inflight = None
         if isinstance(outcome, Failure):
             exc = outcome.value
+            assert exc is not None  # a Failure always carries its exception
             if not isinstance(exc, SQLAlchemyError | StorageError):
                 logger.opt(exception=(type(exc), exc, outcome.getTracebackObject())).error("storing failed")
             self._failed(rows, tasks, exc)

@@ -237,7 +237,7 @@ class RateLimitedDownloadHandler:
                 from twisted.internet.task import deferLater
 
                 self.waited += wait
-                await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))  # type: ignore[arg-type]
+                await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
         return await self._handler(urlparse_cached(request).scheme).download_request(request)
 
     async def close(self) -> None:

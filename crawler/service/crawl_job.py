@@ -26,7 +26,8 @@ from sqlalchemy import select, update
 from crawler.procs import ChildProcess, ChildResult, pid_alive
 from crawler.service.crawl_runner import crawl_argv
 from crawler.storage.locks import Lease, crawl_lock_name, holder
-from crawler.storage.mentions import RUNS, finish_run, start_run
+from crawler.storage.mentions import finish_run, start_run
+from crawler.storage.models import CRAWL_RUNS as RUNS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:

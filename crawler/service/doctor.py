@@ -29,7 +29,7 @@ from crawler.config import load_config
 from crawler.errors import ConfigError, StorageError, YuqingError
 from crawler.platform.browser import find_chromium, platform_needs_browser
 from crawler.platform.sessions import SessionStore, login_command
-from crawler.service.distributed import connect
+from crawler.scraping.redis_scrapy import connect
 from crawler.storage.engine import (
     current_revision,
     describe_error,
@@ -177,16 +177,16 @@ def check_database(cfg: AppConfig) -> Iterator[Check]:
         yield Check("database schema", "fail", f"revision {rev or 'none'}, head {head}", "yuqing db upgrade")
     else:
         yield _ok("database schema", f"at head ({head})")
-    reason = read_only_reason(engine)
-    if reason is None and parsed.get_backend_name() == "postgresql" and rev is not None:
+    read_only = read_only_reason(engine)
+    if read_only is None and parsed.get_backend_name() == "postgresql" and rev is not None:
         with engine.connect() as conn:
             if not conn.execute(text("SELECT has_table_privilege('mentions', 'INSERT')")).scalar_one():
-                reason = "the role may not insert into mentions"
-    if reason is not None:
+                read_only = "the role may not insert into mentions"
+    if read_only is not None:
         yield Check(
             "database writable",
             "fail",
-            f"read-only: {reason}",
+            f"read-only: {read_only}",
             "give the user running yuqing write access (crawl, run and worker write)",
         )
     else:

@@ -35,15 +35,13 @@ from sqlalchemy.engine import Connection, Engine
 
 from alerts.delivery.outbox import enqueue
 from crawler.service.health_text import describe
-from crawler.storage.mentions import RUNS
-from crawler.storage.models import AlertDelivery, HealthIncident
+from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
+from crawler.storage.models import CRAWL_RUNS as RUNS
+from crawler.storage.models import HEALTH_INCIDENTS as INCIDENTS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
-
-INCIDENTS = HealthIncident.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
 
 PLATFORM_WIDE: frozenset[str] = frozenset(
     {"session_expired", "blocked", "signature_rejected", "schema_change", "browser_missing"}
@@ -325,7 +323,7 @@ def _send(
     fix: str,
 ) -> None:
 
-    payload = {
+    payload: dict[str, Any] = {
         "kind": "health",
         "brand": brand,
         "urgency": None,

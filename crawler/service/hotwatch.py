@@ -27,7 +27,9 @@ from alerts.triage import hotlist
 from crawler.service.crawl_runner import run_crawl
 from crawler.service.fetch import DESKTOP_UA, LightFetcher, recorded_run
 from crawler.storage.mentions import get_watermark
-from crawler.storage.models import HotSnapshot, HotTopic, Mention
+from crawler.storage.models import HOT_SNAPSHOTS as SNAPSHOTS
+from crawler.storage.models import HOT_TOPICS as TOPICS
+from crawler.storage.models import MENTIONS
 from crawler.storage.types import utcnow
 from spiders import _hot_api as api
 
@@ -36,9 +38,6 @@ if TYPE_CHECKING:
 
     from crawler.config import AppConfig
 
-SNAPSHOTS = HotSnapshot.__table__  # type: ignore[attr-defined]
-TOPICS = HotTopic.__table__  # type: ignore[attr-defined]
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
 TopicCrawl = Callable[[str, str, str], Any]
 """``(platform, brand, keyword) -> outcome``: crawl one topic's posts (a keyword search)."""
 
@@ -194,7 +193,7 @@ def link_event(conn: Connection, topic_id: int, brand: str, keyword: str, platfo
     post about it), they keep their keyword; then the newest post the topic search saw (its
     watermark) names the event."""
     m = MENTIONS.c
-    counts = Counter(
+    counts: Counter[int] = Counter(
         dict(
             conn.execute(
                 select(m.event_id, func.count())
@@ -246,11 +245,12 @@ def watch_once(
     result = WatchResult(platform)
     own = fetcher is None
     if fetcher is None:
+        desktop: dict[str, Any] = {"user_agent": DESKTOP_UA} if platform in ("weibo", "douyin") else {}
         fetcher = LightFetcher.for_platform(
             cfg,
             platform,
             timeout=cfg.hot_lists.timeout_seconds,
-            **({"user_agent": DESKTOP_UA} if platform in ("weibo", "douyin") else {}),
+            **desktop,
         )
     new_ids: list[int] = []
     try:

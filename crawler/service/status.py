@@ -20,18 +20,15 @@ from crawler.service.health import open_incidents, pairs
 from crawler.service.runner import LEADER_LOCK
 from crawler.service.scheduler import describe_trigger, make_jobstore
 from crawler.storage.locks import crawl_lock_name, held_locks
-from crawler.storage.mentions import RUNS
-from crawler.storage.models import Alert, AlertDelivery, Complaint
+from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
+from crawler.storage.models import ALERTS, COMPLAINTS
+from crawler.storage.models import CRAWL_RUNS as RUNS
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
 
     from crawler.config import AppConfig
-
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
-DELIVERIES = AlertDelivery.__table__  # type: ignore[attr-defined]
-COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
 
 
 def _iso(value: datetime | None, tz: ZoneInfo) -> str | None:
@@ -40,7 +37,7 @@ def _iso(value: datetime | None, tz: ZoneInfo) -> str | None:
 
 def jobs_info(engine: Engine, tz: ZoneInfo) -> list[dict[str, Any]]:
     store = make_jobstore(engine)
-    store.start(None, "default")  # type: ignore[arg-type]
+    store.start(None, "default")
     try:
         jobs = store.get_all_jobs()
     finally:
@@ -88,7 +85,7 @@ def alerts_info(conn: Connection, tz: ZoneInfo) -> dict[str, Any]:
     open_count = conn.execute(
         select(func.count()).select_from(ALERTS).where(ALERTS.c.status == "open")
     ).scalar_one()
-    by_kind = dict(
+    by_kind: dict[str, int] = dict(
         conn.execute(
             select(ALERTS.c.kind, func.count()).where(ALERTS.c.status == "open").group_by(ALERTS.c.kind)
         ).all()

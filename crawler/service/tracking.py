@@ -40,7 +40,9 @@ from alerts.triage import pacing
 from crawler.analytics.spread import rates, resolve_parents, spreaders
 from crawler.platform.normalize import parse_count
 from crawler.service.fetch import LightFetcher, recorded_run
-from crawler.storage.models import Event, Repost, TrackedPost, TrackPoint
+from crawler.storage.models import EVENTS, MENTIONS, REPOSTS
+from crawler.storage.models import TRACK_POINTS as POINTS
+from crawler.storage.models import TRACKED_POSTS as TRACKED
 from crawler.storage.types import utcnow
 from spiders import _hot_api as api
 from spiders import _weibo_api as weibo_api
@@ -50,10 +52,6 @@ if TYPE_CHECKING:
 
     from crawler.config import AppConfig
 
-TRACKED = TrackedPost.__table__  # type: ignore[attr-defined]
-POINTS = TrackPoint.__table__  # type: ignore[attr-defined]
-REPOSTS = Repost.__table__  # type: ignore[attr-defined]
-EVENTS = Event.__table__  # type: ignore[attr-defined]
 LATE_FLOOR_MINUTES = 30.0
 
 
@@ -182,7 +180,7 @@ def _store_visit(
     res: Visit,
 ) -> None:
     tid = res.tracked_id
-    new_rows = [
+    new_rows: list[dict[str, Any]] = [
         {
             "tracked_id": tid,
             "repost_id": r.repost_id,
@@ -201,7 +199,7 @@ def _store_visit(
     everything = stored + new_rows
     root_author = (
         conn.execute(
-            select(payloads.MENTIONS.c.author_name).where(payloads.MENTIONS.c.id == tracked.get("mention_id"))
+            select(MENTIONS.c.author_name).where(MENTIONS.c.id == tracked.get("mention_id"))
         ).scalar()
         if tracked.get("mention_id")
         else None
@@ -304,10 +302,11 @@ def _alerts(
     event = None
     if tracked.get("event_id"):
         event = conn.execute(select(EVENTS).where(EVENTS.c.id == tracked["event_id"])).mappings().first()
+    alert_state: dict[str, Any] = (event["alert_state"] if event is not None else None) or {}
     channels = list(
         dict.fromkeys(
             [
-                *((event or {}).get("alert_state") or {}).get("channels", []),
+                *alert_state.get("channels", []),
                 *rules.surge_channels(cfg, tracked["brand"]),
             ]
         )

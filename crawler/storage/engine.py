@@ -83,7 +83,7 @@ def describe_error(exc: BaseException, url: str | None) -> str:
 
 def _password(url: str) -> str | None:
     try:
-        return make_url(url).password  # type: ignore[return-value]
+        return make_url(url).password
     except ArgumentError:
         return None
 

@@ -26,10 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from crawler.procs import pid_alive
-from crawler.storage.models import ServiceLock
+from crawler.storage.models import SERVICE_LOCKS as LOCKS
 from crawler.storage.types import utcnow
-
-LOCKS = ServiceLock.__table__  # type: ignore[attr-defined]
 
 
 def new_owner(role: str) -> str:

@@ -20,13 +20,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
-from crawler.storage.models import CrawlRun, Mention, PendingWork, Watermark
+from crawler.storage.models import CRAWL_PENDING as PENDING
+from crawler.storage.models import CRAWL_RUNS as RUNS
+from crawler.storage.models import MENTIONS, WATERMARKS
 from crawler.storage.types import utcnow
-
-MENTIONS = Mention.__table__  # type: ignore[attr-defined]
-RUNS = CrawlRun.__table__  # type: ignore[attr-defined]
-WATERMARKS = Watermark.__table__  # type: ignore[attr-defined]
-PENDING = PendingWork.__table__  # type: ignore[attr-defined]
 
 # A change in any of these makes an existing mention "updated".
 TRACKED_FIELDS: tuple[str, ...] = (

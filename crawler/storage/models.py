@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, Index, LargeBinary, Text, Unicode, UniqueConstraint
+from sqlalchemy import BigInteger, Float, Index, LargeBinary, Table, Text, Unicode, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from crawler.storage.types import JSONType, UTCDateTime, utcnow
@@ -624,7 +624,7 @@ class SchedulerJob(SQLModel, table=True):
     job_state: bytes = Field(sa_type=LargeBinary, nullable=False)
 
 
-ALL_TABLES = [
+ALL_TABLES: list[type[SQLModel]] = [
     Mention,
     Author,
     CrawlRun,
@@ -653,3 +653,45 @@ ALL_TABLES = [
     TrackPoint,
     Repost,
 ]
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """The Core table SQLAlchemy's declarative mapping built for `model`.
+
+    SQLModel does not declare ``__table__`` on its classes, so the type checker cannot see it;
+    the ``Table`` constants below are the one place it is read.
+    """
+    table = vars(model)["__table__"]
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not mapped to a table")
+    return table
+
+
+# Core tables for SQL-expression queries, named after the database tables.
+MENTIONS = table_of(Mention)
+AUTHORS = table_of(Author)
+CRAWL_RUNS = table_of(CrawlRun)
+WATERMARKS = table_of(Watermark)
+CRAWL_PENDING = table_of(PendingWork)
+EVENTS = table_of(Event)
+EVENT_KEYS = table_of(EventKey)
+SURGE_MARKS = table_of(SurgeMark)
+DIGEST_ITEMS = table_of(DigestItem)
+ALERT_HOLDS = table_of(AlertHold)
+ALERT_CHARGES = table_of(AlertCharge)
+ALERTS = table_of(Alert)
+ALERT_DELIVERIES = table_of(AlertDelivery)
+ALERT_SENDS = table_of(AlertSend)
+ALERT_CHANNELS = table_of(AlertChannelState)
+COMPLAINTS = table_of(Complaint)
+COMPLAINT_COUNTERS = table_of(ComplaintCounter)
+COMPLAINT_MENTIONS = table_of(ComplaintMention)
+COMPLAINT_HISTORY = table_of(ComplaintHistory)
+HEALTH_INCIDENTS = table_of(HealthIncident)
+SERVICE_LOCKS = table_of(ServiceLock)
+APSCHEDULER_JOBS = table_of(SchedulerJob)
+HOT_SNAPSHOTS = table_of(HotSnapshot)
+HOT_TOPICS = table_of(HotTopic)
+TRACKED_POSTS = table_of(TrackedPost)
+TRACK_POINTS = table_of(TrackPoint)
+REPOSTS = table_of(Repost)

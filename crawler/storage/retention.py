@@ -20,33 +20,24 @@ from typing import TYPE_CHECKING
 from loguru import logger
 from sqlalchemy import and_, delete, null, or_, select, update
 
+from crawler.storage.models import ALERT_HOLDS as HOLDS
+from crawler.storage.models import ALERTS as A
+from crawler.storage.models import COMPLAINT_MENTIONS as CM
+from crawler.storage.models import COMPLAINTS as C
+from crawler.storage.models import CRAWL_RUNS as R
+from crawler.storage.models import DIGEST_ITEMS as DIGEST
+from crawler.storage.models import HEALTH_INCIDENTS as H
 from crawler.storage.models import (
-    Alert,
-    AlertHold,
-    Complaint,
-    ComplaintMention,
-    CrawlRun,
-    DigestItem,
-    HealthIncident,
-    HotSnapshot,
-    Mention,
-    TrackedPost,
+    HOT_SNAPSHOTS,
+    TRACKED_POSTS,
 )
+from crawler.storage.models import MENTIONS as M
 from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
 
     from crawler.config import AppConfig
-
-M = Mention.__table__  # type: ignore[attr-defined]
-A = Alert.__table__  # type: ignore[attr-defined]
-C = Complaint.__table__  # type: ignore[attr-defined]
-CM = ComplaintMention.__table__  # type: ignore[attr-defined]
-R = CrawlRun.__table__  # type: ignore[attr-defined]
-H = HealthIncident.__table__  # type: ignore[attr-defined]
-HOLDS = AlertHold.__table__  # type: ignore[attr-defined]
-DIGEST = DigestItem.__table__  # type: ignore[attr-defined]
 
 BATCH = 2000
 
@@ -68,7 +59,7 @@ def purge(engine: Engine, cfg: AppConfig, *, now: datetime | None = None) -> Ret
     if cfg.scheduler.raw_retention_days:
         result.raw_dropped = _drop_raw(engine, now - timedelta(days=cfg.scheduler.raw_retention_days))
     with engine.begin() as conn:
-        snaps = HotSnapshot.__table__  # type: ignore[attr-defined]
+        snaps = HOT_SNAPSHOTS
         conn.execute(delete(snaps).where(snaps.c.fetched_at < cutoff))  # the hot lists' history ages out too
         old_runs = select(R.c.id).where(R.c.started_at < cutoff, R.c.status != "running")
         conn.execute(update(snaps).where(snaps.c.run_id.in_(old_runs)).values(run_id=None))
@@ -109,7 +100,7 @@ def _purge_mentions(engine: Engine, cutoff: datetime) -> int:
                 return total
             conn.execute(update(A).where(A.c.mention_id.in_(ids)).values(mention_id=None))
             conn.execute(update(HOLDS).where(HOLDS.c.mention_id.in_(ids)).values(mention_id=None))
-            tracked = TrackedPost.__table__  # type: ignore[attr-defined]
+            tracked = TRACKED_POSTS
             conn.execute(update(tracked).where(tracked.c.mention_id.in_(ids)).values(mention_id=None))
             conn.execute(delete(DIGEST).where(DIGEST.c.mention_id.in_(ids)))
             conn.execute(delete(M).where(M.c.id.in_(ids)))

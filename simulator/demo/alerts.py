@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 from zoneinfo import ZoneInfo
 
 from pydantic import SecretStr
@@ -23,7 +23,14 @@ from alerts.delivery.dispatch import dispatch_once
 from alerts.rules import rank
 from alerts.triage.run import flush_digest
 from crawler.config import AppConfig, ChannelConfig
-from crawler.storage.models import Alert, AlertDelivery, AlertHold, Complaint, ComplaintMention, Mention
+from crawler.storage.models import (
+    ALERT_DELIVERIES,
+    ALERT_HOLDS,
+    ALERTS,
+    COMPLAINT_MENTIONS,
+    COMPLAINTS,
+    MENTIONS,
+)
 from simulator.demo.runner import DemoSection
 from simulator.receiver.server import Receiver
 
@@ -31,7 +38,13 @@ if TYPE_CHECKING:
     from simulator.demo.runner import DemoContext, DemoSection
     from simulator.receiver.server import Receiver
 
-_FAST = {"rate_per_minute": 100_000, "rate_per_second": 10_000}
+
+class _Rates(TypedDict):
+    rate_per_minute: int
+    rate_per_second: int
+
+
+_FAST: _Rates = {"rate_per_minute": 100_000, "rate_per_second": 10_000}
 IMMEDIATE_KINDS = (
     "mention",
     "event",
@@ -69,8 +82,8 @@ def _pending(ctx: DemoContext) -> int:
         return int(
             conn.execute(
                 select(func.count())
-                .select_from(AlertDelivery)
-                .where(AlertDelivery.status.in_(("pending", "sending", "failed")))
+                .select_from(ALERT_DELIVERIES)
+                .where(ALERT_DELIVERIES.c.status.in_(("pending", "sending", "failed")))
             ).scalar_one()
         )
 
@@ -98,20 +111,26 @@ def alerts_section(ctx: DemoContext) -> DemoSection | None:
         _deliver(ctx, demo_config(ctx.cfg, receiver))
         seen = receiver.visible()
     with ctx.engine.connect() as conn:
-        kinds = dict(conn.execute(select(Alert.kind, func.count()).group_by(Alert.kind)).all())
+        kinds: dict[str, int] = dict(
+            conn.execute(select(ALERTS.c.kind, func.count()).group_by(ALERTS.c.kind)).all()
+        )
         waiting = int(
             conn.execute(
-                select(func.count()).select_from(AlertDelivery).where(AlertDelivery.status != "sent")
+                select(func.count()).select_from(ALERT_DELIVERIES).where(ALERT_DELIVERIES.c.status != "sent")
             ).scalar_one()
         )
-        immediate = dict(
+        immediate: dict[str, int] = dict(
             conn.execute(
-                select(Alert.brand, func.count()).where(Alert.kind.in_(IMMEDIATE_KINDS)).group_by(Alert.brand)
+                select(ALERTS.c.brand, func.count())
+                .where(ALERTS.c.kind.in_(IMMEDIATE_KINDS))
+                .group_by(ALERTS.c.brand)
             ).all()
         )
-        held = dict(
+        held: dict[str, int] = dict(
             conn.execute(
-                select(AlertHold.kind, func.count(func.distinct(AlertHold.ref))).group_by(AlertHold.kind)
+                select(ALERT_HOLDS.c.kind, func.count(func.distinct(ALERT_HOLDS.c.ref))).group_by(
+                    ALERT_HOLDS.c.kind
+                )
             ).all()
         )
     rows: list[list[Any]] = []
@@ -150,7 +169,7 @@ def story_figures(conn: Any, cfg: AppConfig) -> dict[str, Any]:
     """Records against stories: complaint mentions, the distinct stories (events) they tell, records,
     linked mentions, and the old one-record-per-author count as the baseline."""
 
-    m = Mention.__table__  # type: ignore[attr-defined]
+    m = MENTIONS
     rows = [
         dict(r)
         for r in conn.execute(
@@ -160,8 +179,8 @@ def story_figures(conn: Any, cfg: AppConfig) -> dict[str, Any]:
         ).mappings()
     ]
     rows = [r for r in rows if eligible(cfg, r)]
-    linked = set(conn.execute(select(ComplaintMention.mention_id)).scalars())
-    records = int(conn.execute(select(func.count()).select_from(Complaint)).scalar_one())
+    linked = set(conn.execute(select(COMPLAINT_MENTIONS.c.mention_id)).scalars())
+    records = int(conn.execute(select(func.count()).select_from(COMPLAINTS)).scalar_one())
     stories = len({r["event_id"] for r in rows if r["event_id"]}) + sum(1 for r in rows if not r["event_id"])
     per_story = records / stories if stories else 0.0
     return {
@@ -185,7 +204,7 @@ def complaints_section(ctx: DemoContext) -> DemoSection | None:
 
     tz = ZoneInfo(ctx.cfg.scheduler.timezone)
     with ctx.engine.connect() as conn:
-        recs = [dict(r) for r in conn.execute(select(Complaint)).mappings()]
+        recs = [dict(r) for r in conn.execute(select(COMPLAINTS)).mappings()]
         story = story_figures(conn, ctx.cfg)
     recs.sort(key=lambda r: (-rank(r["urgency"]), r["registered_at"], r["id"]))
 

@@ -34,12 +34,15 @@ from crawler.service.crawl_runner import CrawlJob, run_crawls
 from crawler.service.fetch import DESKTOP_UA, LightFetcher, session_cookies
 from crawler.service.hotwatch import _crawl_topic, watch_once
 from crawler.service.tracking import run_due
-from crawler.storage.models import Alert, AlertHold, HotTopic, TrackedPost, TrackPoint
+from crawler.storage.models import ALERT_HOLDS as HOLDS
+from crawler.storage.models import ALERTS
+from crawler.storage.models import HOT_TOPICS as TOPICS
+from crawler.storage.models import TRACKED_POSTS as TRACKED
 from crawler.storage.types import utcnow
 from simulator.demo.runner import HOT_SPEED, DemoSection, _overrides
 
 if TYPE_CHECKING:
-    from crawler.config import AppConfig
+    from crawler.config import AppConfig, PlatformConfig
     from crawler.service.fetch import LightFetcher
     from simulator.demo.runner import DemoContext, DemoSection
 
@@ -49,17 +52,12 @@ DOUYIN_AFTER = 4.0  # the topic reaches the Douyin hot list this many seconds af
 TRACK_HOURS = 4.0  # simulated hours of tracking at most
 TRACK_VISITS = 12  # visits of the crisis post at most
 TOPIC_CRAWL_TIMEOUT = 90.0
-TOPICS = HotTopic.__table__  # type: ignore[attr-defined]
-TRACKED = TrackedPost.__table__  # type: ignore[attr-defined]
-POINTS = TrackPoint.__table__  # type: ignore[attr-defined]
-ALERTS = Alert.__table__  # type: ignore[attr-defined]
-HOLDS = AlertHold.__table__  # type: ignore[attr-defined]
 
 
 def demo_config(ctx: DemoContext) -> AppConfig:
     """The demo's config pointed at the simulator: lists, repost timelines and comment pages."""
     cfg, sim = ctx.cfg, ctx.simulator
-    platforms = {
+    platforms: dict[str, PlatformConfig] = {
         p: cfg.platforms.get(p).model_copy(update={"base_url": sim.base_url(p)})
         for p in ("weibo", "douyin")
         if p in ctx.platforms
@@ -130,7 +128,7 @@ def crisis_section(ctx: DemoContext) -> DemoSection | None:
 
     world = ctx.simulator.world
     cfg = demo_config(ctx)
-    lists = [p for p in cfg.hot_lists.platforms if p in ctx.platforms and p in world.hot]
+    lists: list[str] = [p for p in cfg.hot_lists.platforms if p in ctx.platforms and p in world.hot]
     if not lists or not cfg.hot_lists.enabled:
         return DemoSection(
             "热榜与传播追踪 (crisis tracking)",
@@ -286,7 +284,7 @@ def _summary(
             ]
         )
     sim_hours = clock.ahead.total_seconds() / 3600
-    if view is not None:
+    if view is not None and tracked is not None:  # the view is of the tracked post
         pts = view["points"]
         top = ", ".join(f"{s['author_name']} ({s['followers']} followers)" for s in view["spreaders"][:3])
         rows.append(
@@ -302,7 +300,9 @@ def _summary(
         )
     else:
         rows.append(["传播追踪 (watched post)", "-", "the crisis' first Weibo post is not on watch"])
-    event_id = (tracked or {}).get("event_id") or next((t["event_id"] for t in topics if t["event_id"]), None)
+    event_id = (tracked["event_id"] if tracked is not None else None) or next(
+        (t["event_id"] for t in topics if t["event_id"]), None
+    )
     note = (
         f"Hot lists fetched every {HOT_EVERY:g}s instead of every 5 min ({fetches} fetch(es), {failures} failed; "
         f"before the topic entered the brand was on {sum(map(len, before.values()))} list(s)); the simulator ran "
@@ -333,7 +333,7 @@ def _summary(
         "spread_held": spread_held,
         "event_id": event_id,
         "watched_post": None
-        if view is None
+        if view is None or tracked is None
         else {
             "post_id": view["post_id"],
             "event_id": tracked["event_id"],

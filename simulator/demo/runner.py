@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from crawler.errors import YuqingError
 from crawler.platform.browser import find_chromium, platform_needs_browser
 from crawler.service.crawl_runner import CrawlJob, run_crawls
-from crawler.storage.mentions import MENTIONS
+from crawler.storage.models import MENTIONS
 from simulator import Simulator
 from spiders import SPIDERS
 
@@ -225,7 +225,8 @@ def platform_totals(crawls: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
 def expected_truth(ctx: DemoContext, platform: str) -> set[str]:
     """Post ids the crawls should have found: what matches each brand's keywords on ``platform``
     (and, on Heimao, every complaint against the brand's companies)."""
-    sim, ids = ctx.simulator, set()
+    sim = ctx.simulator
+    ids: set[str] = set()
     for brand in ctx.cfg.brands:
         if brand.platforms is not None and platform not in brand.platforms:
             continue

@@ -18,16 +18,17 @@ from sqlalchemy.engine import Engine
 
 from alerts.complaints.records import next_numbers
 from crawler.config import AppConfig
-from crawler.storage.mentions import MENTIONS, upsert_mentions
+from crawler.storage.mentions import upsert_mentions
 from crawler.storage.models import (
-    Alert,
-    AlertDelivery,
-    Complaint,
-    ComplaintHistory,
-    ComplaintMention,
-    CrawlRun,
-    Event,
-    HealthIncident,
+    ALERT_DELIVERIES,
+    ALERTS,
+    COMPLAINT_HISTORY,
+    COMPLAINT_MENTIONS,
+    COMPLAINTS,
+    CRAWL_RUNS,
+    EVENTS,
+    HEALTH_INCIDENTS,
+    MENTIONS,
 )
 from crawler.storage.types import utcnow
 from simulator.fakedata.mentions import FragmentTokens, brands_from_config, mention_rows
@@ -191,25 +192,25 @@ def _complaints(
     numbers = next_numbers(conn, cfg, now, len(mentions)) if mentions else []
     for i, (m, number) in enumerate(zip(mentions, numbers, strict=True)):
         values = _complaint_values(cfg, m, i, number, now, rnd)
-        if "escalated_at" not in Complaint.__table__.c:  # type: ignore[attr-defined]
+        if "escalated_at" not in COMPLAINTS.c:
             values.pop("escalated_at", None)
         cid = int(
             conn.execute(
-                insert(Complaint.__table__).returning(Complaint.__table__.c.id),  # type: ignore[attr-defined]
+                insert(COMPLAINTS).returning(COMPLAINTS.c.id),
                 values,
             ).scalar_one()
         )
         conn.execute(
-            insert(ComplaintMention.__table__),
+            insert(COMPLAINT_MENTIONS),
             {
                 "complaint_id": cid,
-                "mention_id": m["id"],  # type: ignore[attr-defined]
+                "mention_id": m["id"],
                 "added_at": values["registered_at"],
             },
         )
         conn.execute(
-            insert(ComplaintHistory.__table__),
-            {  # type: ignore[attr-defined]
+            insert(COMPLAINT_HISTORY),
+            {
                 "complaint_id": cid,
                 "at": values["registered_at"],
                 "actor": "system",
@@ -286,7 +287,7 @@ def _pick_for_complaints(conn: Any, now: datetime, n: int) -> list[dict[str, Any
 
 
 def _event(conn: Any, brand: str, now: datetime, mention_ids: list[int]) -> int:
-    ev = Event.__table__  # type: ignore[attr-defined]
+    ev = EVENTS
     eid = int(
         conn.execute(
             insert(ev).returning(ev.c.id),
@@ -314,9 +315,9 @@ def _event(conn: Any, brand: str, now: datetime, mention_ids: list[int]) -> int:
 
 
 def _alerts_and_runs(conn: Any, cfg: AppConfig, now: datetime, out: Seeded, extra_ids: list[int]) -> None:
-    al, dl = Alert.__table__, AlertDelivery.__table__  # type: ignore[attr-defined]
+    al, dl = ALERTS, ALERT_DELIVERIES
     brand = cfg.brands[0].name
-    specs = [
+    specs: list[tuple[str, str, int | None, int | None]] = [
         ("surge", f"{brand} 声量突增：3 小时内 24 条负面", out.event_id, None),
         ("event", f"{brand} 危机事件：鲜榨橙汁喝出玻璃碴", out.event_id, None),
     ]
@@ -351,7 +352,7 @@ def _alerts_and_runs(conn: Any, cfg: AppConfig, now: datetime, out: Seeded, extr
                 "created_at": now,
             },
         )
-    run = CrawlRun.__table__  # type: ignore[attr-defined]
+    run = CRAWL_RUNS
     for j, platform in enumerate(("weibo", "xiaohongshu", "douyin", "heimao")):
         for b in cfg.brands:
             failed = platform == "douyin" and b.name == brand
@@ -372,8 +373,8 @@ def _alerts_and_runs(conn: Any, cfg: AppConfig, now: datetime, out: Seeded, extr
                 },
             )
     conn.execute(
-        insert(HealthIncident.__table__),
-        {  # type: ignore[attr-defined]
+        insert(HEALTH_INCIDENTS),
+        {
             "kind": "captcha",
             "platform": "douyin",
             "brand": brand,

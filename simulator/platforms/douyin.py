@@ -20,7 +20,7 @@ import secrets
 import threading
 import zlib
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import web
 
@@ -33,7 +33,14 @@ PREFIX = "/douyin"
 SEARCH = "/aweme/v1/web/general/search/single/"
 HOT_LIST = "/aweme/v1/web/hot/search/list/"
 _DOUYIN_LABEL = {"新": 1, "热": 3, "沸": 3, "爆": 3}
-_COOKIE = {"path": PREFIX, "max_age": 86400 * 30}
+
+
+class _CookieOptions(TypedDict):
+    path: str
+    max_age: int
+
+
+_COOKIE: _CookieOptions = {"path": PREFIX, "max_age": 86400 * 30}
 COMMON = {
     "device_platform": "webapp",
     "aid": "6383",

@@ -17,7 +17,7 @@ import re
 import secrets
 import threading
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from aiohttp import ClientPayloadError, web
 
@@ -27,7 +27,14 @@ from simulator.registry import PlatformSim, Route, json_response, register
 from simulator.signatures import verify_xhs, xhs_sign_js
 
 PREFIX = "/xiaohongshu"
-_COOKIE = {"path": PREFIX, "max_age": 86400 * 30}
+
+
+class _CookieOptions(TypedDict):
+    path: str
+    max_age: int
+
+
+_COOKIE: _CookieOptions = {"path": PREFIX, "max_age": 86400 * 30}
 
 
 def fmt_count(n: int) -> str:
