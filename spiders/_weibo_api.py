@@ -5,7 +5,7 @@ PLATFORMS.md §1. Search is ``/api/container/getIndex`` with ``containerid=10010
 ``card_type`` 9 (``mblog``), and type-11 cards nest more cards in ``card_group``. A
 truncated post (``isLongText``) gets its full text from ``/detail/{mid}`` (the HTML page's
 ``$render_data``) or ``/statuses/extend``. Comments come from ``/comments/hotflow`` paged
-by ``max_id`` (0 = the end). Fixture: fixtures/real/weibo/m_weibo_cn_getIndex_cards_excerpt.
+by ``max_id`` (0 = the end). Fixture: tests/fixtures/weibo/m_weibo_cn_getIndex_cards_excerpt.
 """
 
 from __future__ import annotations

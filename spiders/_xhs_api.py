@@ -1,7 +1,7 @@
 """Xiaohongshu web API: request builders, the envelope check and pure ``parse_*`` functions.
 
 Everything here is pure (no Scrapy engine, no I/O), so it is unit-tested on the real
-captures in ``shared/fixtures/real/xiaohongshu/`` (PLATFORMS.md §2). The spider in
+captures in ``tests/fixtures/xiaohongshu/`` (PLATFORMS.md §2). The spider in
 ``spiders/xiaohongshu.py`` signs and sends the requests and turns the results into items.
 """
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: databases (SQLite file and a real PostgreSQL), paths to shared data.
+"""Shared fixtures: databases (SQLite file and a real PostgreSQL), the real platform captures.
 
 ``db_url`` is parametrised over both backends; PostgreSQL tests run in a database
 created for this test session (one per xdist worker) and dropped at the end, and
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SHARED = Path(os.environ.get("YUQING_SHARED", ROOT.parent / "shared"))
+# Real platform captures copied into the repository (see tests/fixtures/README.md).
+REAL_CAPTURES = ROOT / "tests" / "fixtures"
 PG_ADMIN = os.environ.get("YUQING_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 # The Redis server of the distributed-mode tests (scripts/test may start a private one).
 REDIS_TEST = os.environ.get("YUQING_TEST_REDIS", "redis://127.0.0.1:6379/0")
@@ -96,7 +97,8 @@ def sqlite_url(tmp_path: Path) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    assert SHARED.is_dir(), f"shared/ not found at {SHARED} (set YUQING_SHARED)"
-    return SHARED
+def real_capture(platform: str, name: str) -> Path:
+    """The path of a real capture of ``platform`` under ``tests/fixtures/`` (it must exist)."""
+    path = REAL_CAPTURES / platform / name
+    assert path.is_file(), f"no capture {path}"
+    return path

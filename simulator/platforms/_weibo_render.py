@@ -1,6 +1,6 @@
 """Render simulator posts the way m.weibo.cn serves them: ``mblog``, ``user``, comments, HTML text.
 
-Field set follows ``fixtures/real/weibo/m_weibo_cn_getIndex_cards_excerpt.pyliteral.txt``.
+Field set follows ``tests/fixtures/weibo/m_weibo_cn_getIndex_cards_excerpt.pyliteral.txt``.
 Display quirks are chosen per id (stable): a few posts and many comments carry relative
 times (刚刚 / N分钟前 / N小时前 / 今天 HH:MM / 昨天 HH:MM / MM-DD), big counts may be
 strings ("1.2万", "100万+"), followers ≥ 100,000 are strings ("105.9万").

@@ -10,6 +10,8 @@ from typing import Any
 
 from scrapy.http import HtmlResponse, Request, TextResponse
 
+from tests.conftest import real_capture
+
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
@@ -27,12 +29,10 @@ def _repair_text_value(m: re.Match[str]) -> str:
     return m.group(1) + body.replace('"', '\\"') + m.group(3)
 
 
-def real_weibo_cards(shared_dir: Path) -> list[dict[str, Any]]:
+def real_weibo_cards() -> list[dict[str, Any]]:
     """The real m.weibo.cn capture (a Python literal whose README formatting broke the ``text``
     HTML across lines and dropped its escapes) repaired and evaluated into ``data.cards``."""
-    raw = (shared_dir / "fixtures/real/weibo/m_weibo_cn_getIndex_cards_excerpt.pyliteral.txt").read_text(
-        "utf-8"
-    )
+    raw = real_capture("weibo", "m_weibo_cn_getIndex_cards_excerpt.pyliteral.txt").read_text("utf-8")
     # Each "text" value runs from `"text": "` to the `",` that precedes the next `"source":` key.
     fixed = re.sub(
         r'("text":\s*")(.*?)(",\s*\n\s*"(?:source|textLength)")', _repair_text_value, raw, flags=re.S

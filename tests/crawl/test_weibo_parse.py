@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,8 @@ from spiders import _weibo_api as api
 from tests.crawl.helpers import load_fixture, load_json, real_weibo_cards
 
 
-def test_real_capture_parses(shared_dir: Path) -> None:
-    cards = real_weibo_cards(shared_dir)
+def test_real_capture_parses() -> None:
+    cards = real_weibo_cards()
     page = api.parse_search_page({"ok": 1, "data": {"cards": cards}}, brand="B", keyword="k", page=1)
     assert page.bad == [] and len(page.items) == 1 and page.cursor == 2
     post = page.items[0]
@@ -37,8 +36,8 @@ def test_real_capture_parses(shared_dir: Path) -> None:
     assert "<" not in post.text and "全文" not in post.text
 
 
-def test_real_capture_retweet_fields(shared_dir: Path) -> None:
-    retweet = real_weibo_cards(shared_dir)[0]["mblog"]["retweeted_status"]
+def test_real_capture_retweet_fields() -> None:
+    retweet = real_weibo_cards()[0]["mblog"]["retweeted_status"]
     item = api.parse_mblog(retweet, brand="B", keyword=None)
     assert item.author_name == "JoannaBlue" and item.author_id == "1813359803"
     assert item.author_followers == 1_059_000 and item.author_verified is True

@@ -6,18 +6,15 @@ import html
 import json
 import re
 from datetime import datetime
-from pathlib import Path
 
 import httpx
 
 from simulator import Simulator
 from simulator.platforms._weibo_render import mid_to_bid, relative_time, rfc_time, wan
+from tests.conftest import real_capture
 from tests.simulator.conftest import mblogs, search_params
 
-CAPTURE = (
-    Path(__file__).resolve().parents[3]
-    / "shared/fixtures/real/weibo/m_weibo_cn_getIndex_cards_excerpt.pyliteral.txt"
-)
+CAPTURE = real_capture("weibo", "m_weibo_cn_getIndex_cards_excerpt.pyliteral.txt")
 # Card-level keys of a user timeline (not of search) and badges of that one user.
 TIMELINE_ONLY = {"profile_type_id", "since_id", "timestamp", "total", "reward_scheme"}
 RFC_RE = re.compile(r"^(Mon|Tue|Wed|Thu|Fri|Sat|Sun) [A-Z][a-z]{2} \d{2} \d{2}:\d{2}:\d{2} \+0800 \d{4}$")

@@ -19,6 +19,8 @@ from typing import Any
 import psutil
 import pytest
 
+from tests.conftest import real_capture
+
 HERE = Path(__file__).resolve().parent
 MARK = f"xd-{uuid.uuid4().hex}"
 os.environ["YUQING_XD_MARK"] = MARK
@@ -108,13 +110,11 @@ def no_chromium_left() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session")
-def xhs_capture(shared_dir: Path):  # type: ignore[no-untyped-def]
+def xhs_capture():  # type: ignore[no-untyped-def]
     """Load a real Xiaohongshu capture: the response inside the dataset wrapper ``[ ... ]``."""
 
     def load(name: str) -> dict[str, Any]:
-        data = json.loads(
-            (shared_dir / "fixtures" / "real" / "xiaohongshu" / f"{name}.json").read_text("utf-8")
-        )
+        data = json.loads(real_capture("xiaohongshu", f"{name}.json").read_text("utf-8"))
         return data[0] if isinstance(data, list) else data
 
     return load

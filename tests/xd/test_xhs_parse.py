@@ -1,4 +1,4 @@
-"""Xiaohongshu parsers on the real captures (shared/fixtures/real/xiaohongshu) and hostile variants."""
+"""Xiaohongshu parsers on the real captures (tests/fixtures/xiaohongshu) and hostile variants."""
 
 from __future__ import annotations
 
