@@ -10,7 +10,7 @@
   ``data.max`` (pages). The first ``//@name:`` of a repost names the repost it was made from.
 
 The parsers are tolerant: a line without a word is skipped and counted, unknown labels are kept
-as text, missing heat is 0. Recorded bodies: ``tests/crisis/fixtures/``.
+as text, missing heat is 0. Recorded bodies: ``tests/crawler/service/crisis/fixtures/``.
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ comma-separated list as well as repeats (``-p weibo,heimao -p douyin``) use
 :func:`comma_choice`, which checks every part and hands the command the cleaned list text.
 The value sets here must equal the canonical ones (``crawler.config``, ``alerts.complaints.records``,
 ``alerts.delivery.outbox``):
-``tests/foundation/test_cli_usage.py`` holds them to it.
+``tests/crawler/foundation/test_cli_usage.py`` holds them to it.
 """
 
 from __future__ import annotations
