@@ -24,7 +24,7 @@ from simulator.receiver.server import Receiver
 from .conftest import FakeClock, alert_refs, enqueue_many, make_config
 
 D = AlertDelivery.__table__  # type: ignore[attr-defined]
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def rows(engine: Engine) -> list[dict]:

@@ -27,7 +27,7 @@ from crawler.storage.types import utcnow
 from simulator.receiver.server import Receiver
 from tests.alerts.conftest import make_cfg, mention, seen_when_published, store, watched_for
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PROBLEMS = [
     "喝出玻璃碎片",
     "发霉长毛",

@@ -30,7 +30,7 @@ BRANDS: list[dict[str, Any]] = [
     {"name": "鲜果时光", "aliases": ["鲜果", "XGSG"], "products": ["鲜榨橙汁", "芒果冰沙", "鲜果时光轻食杯"]},
     {"name": "小鹿宝贝", "aliases": ["小鹿", "XLBB"], "products": ["小鹿宝贝奶粉", "小鹿宝贝纸尿裤"]},
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "analysts"
+ARTIFACTS = Path(__file__).resolve().parents[3] / "artifacts" / "analysts"
 
 
 def make_cfg(url: str, data_dir: Path, **sections: Any) -> AppConfig:

@@ -395,7 +395,7 @@ def test_unreadable_files_are_one_line_errors(tmp_path: Path) -> None:
     (tmp_path / "x.xlsx").write_bytes(b"PK\x03\x04 not really")
     unknown = tmp_path / "u.jsonl"
     unknown.write_text(json.dumps({"foo": 1}) + "\n", encoding="utf-8")
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     for args, needle in (
         (["nope.jsonl"], "no such file"),
         ([str(tmp_path / "x.xlsx")], "Excel"),

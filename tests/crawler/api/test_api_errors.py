@@ -225,7 +225,7 @@ def test_yuqing_serve_logs_one_line_not_a_traceback_when_the_database_is_dropped
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     proc = subprocess.Popen(
         [sys.executable, "-m", "crawler.cli.app", "--config", str(config), "serve", "--port", str(port)],
         cwd=root,

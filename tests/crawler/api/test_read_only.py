@@ -32,7 +32,7 @@ from crawler.storage.models import Complaint, Mention
 from simulator.fakedata.database import seed_database
 from tests.crawler.analytics.conftest import HANDLER, VIEWER, make_cfg, write_cfg_file
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 YUQING = [sys.executable, "-m", "crawler.cli.app"]
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ import pytest
 from crawler.config import load_config, parse_schedule
 from crawler.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 GOOD = """
 [[brands]]
 name = "鲜果时光"

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 YUQING = [sys.executable, "-m", "crawler.cli.app"]
 PASSWORD = "Zq7-s3cret-pw"  # must never appear in any output
 pytestmark = pytest.mark.slow

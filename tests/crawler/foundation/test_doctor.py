@@ -16,7 +16,7 @@ import pytest
 from crawler.platform.sessions import Session, SessionStore
 from crawler.storage.types import utcnow
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 YUQING = [sys.executable, "-m", "crawler.cli.app"]
 
 

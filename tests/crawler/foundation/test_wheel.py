@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 pytestmark = pytest.mark.slow
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 EXAMPLE = "鲜果时光的橙汁喝出异物，要求退款！"  # the `yuqing analyze` example of docs/analysis.md
 OURS = {"crawler", "sentiment", "alerts", "spiders", "simulator", "tests", "bench", "scripts"}
 

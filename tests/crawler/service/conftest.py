@@ -13,7 +13,7 @@ import pytest
 from crawler.config import AppConfig, load_config
 
 STANDIN = Path(__file__).resolve().parent / "standin_crawl.py"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def toml_value(value: Any) -> str:

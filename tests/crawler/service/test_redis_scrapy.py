@@ -24,7 +24,7 @@ from tests.conftest import REDIS_TEST
 
 REDIS_URL = REDIS_TEST
 SPIDER = Path(__file__).resolve().parent / "redis_spider.py"
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 pytestmark = pytest.mark.redis
 
 
