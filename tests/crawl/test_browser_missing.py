@@ -16,7 +16,8 @@ import pytest
 
 from crawler.platform import browser
 from tests.crawl.conftest import write_config
-from tests.crawl.helpers import SMALL_WORLD, runs
+from tests.crawl.helpers import SMALL_WORLD
+from tests.scenario import runs
 
 ROOT = Path(__file__).resolve().parents[2]
 YUQING = [sys.executable, "-m", "crawler.cli.app"]

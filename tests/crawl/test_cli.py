@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.crawl.helpers import SMALL_WORLD, runs, stored
+from tests.crawl.helpers import SMALL_WORLD
+from tests.scenario import runs, stored
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

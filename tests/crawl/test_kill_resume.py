@@ -24,7 +24,7 @@ import psutil
 import pytest
 
 from tests.crawl.conftest import CONFIG
-from tests.crawl.helpers import runs, stored
+from tests.scenario import runs, stored
 
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]

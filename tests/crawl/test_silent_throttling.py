@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.crawl.helpers import run_plan, runs
+from tests.crawl.helpers import run_plan
+from tests.scenario import runs
 
 BRAND = "鲜果时光"
 
