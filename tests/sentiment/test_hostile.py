@@ -47,9 +47,7 @@ def test_helpers_on_hostile_text() -> None:
         fingerprint.simhash(segment.tokenize(text[:1000]))
 
 
-def test_huge_text_is_fast_enough(nlp_cfg: AppConfig) -> None:
-    import time
-
-    t0 = time.perf_counter()
-    sentiment.analyze("这家店的东西真的不行，" * 20_000)
-    assert time.perf_counter() - t0 < 5.0
+def test_huge_text_is_analysed(nlp_cfg: AppConfig) -> None:
+    """220,000 characters go through the whole analysis (its time: bench/huge_inputs.py)."""
+    a = sentiment.analyze("这家店的东西真的不行，" * 20_000)
+    assert 0.0 <= a.sentiment <= 1.0 and 0 <= a.risk <= 100 and a.tokens

@@ -1,4 +1,5 @@
-"""Test helpers for the crawl tests: fixtures, the repaired real Weibo capture, fake responses."""
+"""Test helpers for the crawl tests: fixtures, the repaired real Weibo capture, fake responses,
+the world and settings of the Weibo/Heimao scenarios."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from scrapy.http import HtmlResponse, Request, TextResponse
 
+from tests import scenario
 from tests.conftest import real_capture
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -55,7 +57,7 @@ def html_response(
     return HtmlResponse(url, body=body.encode("utf-8"), encoding="utf-8", status=status, request=request)
 
 
-RUNNER = Path(__file__).resolve().parent / "runner.py"
+# The world and settings of the Weibo/Heimao scenarios (tests/scenario.py runs them).
 SMALL_WORLD = {
     "posts_per_brand": 12,
     "comments_per_post": [0, 4],
@@ -83,72 +85,14 @@ def run_plan(
     sim: dict[str, Any] | None = None,
     keywords: dict[str, list[str]] | None = None,
 ) -> dict[str, Any]:
-    """Run ``steps`` in the scenario runner subprocess; returns its results and the ground truth."""
-    import subprocess
-    import sys
-
-    out = tmp_path / "runner-out.json"
-    plan = {
-        "config": str(config),
-        "out": str(out),
-        "log_level": "WARNING",
-        "sim": sim or SMALL_WORLD,
-        "settings": {**FAST, **(settings or {})},
-        "steps": steps,
-        "keywords": keywords or {"weibo": ["鲜果时光"], "heimao": ["鲜果时光"]},
-    }
-    plan_file = tmp_path / "plan.json"
-    plan_file.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(RUNNER), str(plan_file)],
-        capture_output=True,
-        text=True,
+    """Run a Weibo/Heimao scenario (:func:`tests.scenario.run_plan` with this suite's world,
+    settings and keywords); returns its results and the ground truth."""
+    return scenario.run_plan(
+        tmp_path,
+        config,
+        steps,
+        sim=sim or SMALL_WORLD,
+        settings={**FAST, **(settings or {})},
+        keywords=keywords or {"weibo": ["鲜果时光"], "heimao": ["鲜果时光"]},
         timeout=timeout,
-        cwd=tmp_path,
     )
-    assert out.exists(), f"runner failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(out.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
-
-
-def expected_ids(
-    out: dict[str, Any],
-    platform: str,
-    keywords: list[str],
-    brand: str | None = None,
-    snapshot: str | None = None,
-) -> set[str]:
-    """Post ids a crawl of ``keywords`` must find, from the simulator's ground truth (at the end, or
-    at a ``snapshot`` step): the matching posts with their comments and replies (and on Heimao, with
-    ``brand``, every complaint against the brand's company, which the company list brings)."""
-    if snapshot is not None:
-        out = next(r for r in out["results"] if r.get("snapshot") == snapshot)
-    ids = {pid for kw in keywords for pid in out["matching"][f"{platform}:{kw}"]}
-    if brand is not None:
-        ids |= {
-            r["post_id"]
-            for r in out["truth"].get(platform, [])
-            if r["kind"] == "complaint" and r["brand"] == brand
-        }
-    return ids
-
-
-def stored(db_url: str, platform: str) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from crawler.storage.engine import make_engine
-    from crawler.storage.mentions import MENTIONS
-
-    with make_engine(db_url).connect() as conn:
-        return [
-            dict(r) for r in conn.execute(select(MENTIONS).where(MENTIONS.c.platform == platform)).mappings()
-        ]
-
-
-def runs(db_url: str) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from crawler.storage.engine import make_engine
-    from crawler.storage.mentions import RUNS
-
-    with make_engine(db_url).connect() as conn:
-        return [dict(r) for r in conn.execute(select(RUNS).order_by(RUNS.c.id)).mappings()]

@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 
 from crawler.platform import browser
+from tests.scenario import runs
 from tests.spiders.conftest import write_config
-from tests.spiders.helpers import SMALL_WORLD, runs
+from tests.spiders.helpers import SMALL_WORLD
 
 ROOT = Path(__file__).resolve().parents[2]
 YUQING = [sys.executable, "-m", "crawler.cli.app"]

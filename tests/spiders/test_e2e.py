@@ -1,6 +1,6 @@
 """End to end: both spiders crawl the simulator in a subprocess; the database matches the ground truth.
 
-One scenario run (``tests/spiders/runner.py``): a first crawl of each platform, an unchanged
+One scenario run (``tests/scenario.py``): a first crawl of each platform, an unchanged
 re-crawl (incremental: at most two requests per keyword), then new posts and a post that
 starts spreading, then a keyword-restricted crawl of the second brand.
 """
@@ -13,7 +13,8 @@ from datetime import datetime
 
 import pytest
 
-from tests.spiders.helpers import expected_ids, run_plan, runs, stored
+from tests.scenario import expected_ids, runs, stored
+from tests.spiders.helpers import run_plan
 
 pytestmark = pytest.mark.slow
 BRAND = "鲜果时光"

@@ -2,7 +2,7 @@
 right retries; a flaky platform is survived by retries; after the faults clear, a re-crawl brings
 every post exactly once.
 
-Each platform's matrix is one scenario run in a subprocess (``tests/spiders/runner.py``), with
+Each platform's matrix is one scenario run in a subprocess (``tests/scenario.py``), with
 ``RETRY_TIMES = 2`` and fast backoff, so a transient kind costs each first request 1 + 2 tries.
 """
 
@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from crawler.platform.faults import login_fix
-from tests.spiders.helpers import expected_ids, run_plan, runs, stored
+from tests.scenario import expected_ids, runs, stored
+from tests.spiders.helpers import run_plan
 
 pytestmark = pytest.mark.slow
 BRAND = "鲜果时光"

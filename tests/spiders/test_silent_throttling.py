@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.spiders.helpers import run_plan, runs
+from tests.scenario import runs
+from tests.spiders.helpers import run_plan
 
 BRAND = "鲜果时光"
 

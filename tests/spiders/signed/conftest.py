@@ -1,4 +1,4 @@
-"""Fixtures of the Xiaohongshu / Douyin tests: real captures, configs, the scenario runner, leak checks.
+"""Fixtures of the Xiaohongshu / Douyin tests: real captures, configs, scenario defaults, leak checks.
 
 Every process these tests start inherits ``YUQING_XD_MARK``; Chromium inherits it from
 them, so :func:`live_chromium` finds exactly the browsers these tests caused (other
@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 import psutil
 import pytest
 
+from tests import scenario
 from tests.conftest import real_capture
 
 HERE = Path(__file__).resolve().parent
@@ -142,48 +141,25 @@ def run_plan(
     sim: dict[str, Any] | None = None,
     config: Path | None = None,
 ) -> dict[str, Any]:
-    """Run ``steps`` in the scenario runner subprocess (tests/spiders/signed/runner.py); its results + ground truth."""
-    out = tmp_path / "runner-out.json"
-    plan = {
-        "config": str(config or write_config(tmp_path)),
-        "out": str(out),
-        "sim": sim or SMALL_WORLD,
-        "settings": {**FAST, **(settings or {})},
-        "steps": steps,
-        "keywords": {"xiaohongshu": ["鲜果时光", "小鹿宝贝"], "douyin": ["鲜果时光", "小鹿宝贝"]},
-    }
-    plan_file = tmp_path / "plan.json"
-    plan_file.write_text(json.dumps(plan, ensure_ascii=False), encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, str(HERE / "runner.py"), str(plan_file)],
-        capture_output=True,
-        text=True,
+    """Run a Xiaohongshu/Douyin scenario (:func:`tests.scenario.run_plan`, the world built from the
+    config's brands); returns its results and the ground truth."""
+    return scenario.run_plan(
+        tmp_path,
+        config or write_config(tmp_path),
+        steps,
+        sim=sim or SMALL_WORLD,
+        settings={**FAST, **(settings or {})},
+        keywords={"xiaohongshu": ["鲜果时光", "小鹿宝贝"], "douyin": ["鲜果时光", "小鹿宝贝"]},
         timeout=timeout,
-        cwd=tmp_path,
+        world_from_config=True,
     )
-    if os.environ.get("XD_DEBUG"):
-        print(proc.stderr[-5000:])
-    assert out.exists(), f"runner failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
-    return json.loads(out.read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def stored(tmp_path: Path, platform: str) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from crawler.storage.engine import make_engine
-    from crawler.storage.mentions import MENTIONS
-
-    with make_engine(f"sqlite:///{tmp_path / 'yuqing.db'}").connect() as conn:
-        return [
-            dict(r) for r in conn.execute(select(MENTIONS).where(MENTIONS.c.platform == platform)).mappings()
-        ]
+    """The stored mentions of ``platform`` in the scenario's database (``tmp_path/yuqing.db``)."""
+    return scenario.stored(f"sqlite:///{tmp_path / 'yuqing.db'}", platform)
 
 
 def runs(tmp_path: Path) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from crawler.storage.engine import make_engine
-    from crawler.storage.mentions import RUNS
-
-    with make_engine(f"sqlite:///{tmp_path / 'yuqing.db'}").connect() as conn:
-        return [dict(r) for r in conn.execute(select(RUNS).order_by(RUNS.c.id)).mappings()]
+    """The scenario database's crawl_runs rows, oldest first."""
+    return scenario.runs(f"sqlite:///{tmp_path / 'yuqing.db'}")

