@@ -14,6 +14,19 @@ Submodules: ``segment`` (tokenize, search_tokens), ``pii`` (mask), ``fingerprint
 
 from __future__ import annotations
 
-from sentiment.analyzer import Analysis, analyze, analyze_many, configure, score_sentiment
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sentiment.analyzer import Analysis, analyze, analyze_many, configure, score_sentiment
 
 __all__ = ["Analysis", "analyze", "analyze_many", "configure", "score_sentiment"]
+
+
+def __getattr__(name: str) -> Any:
+    # The analyser (numpy, the models) loads on first use, so code that needs only a light
+    # submodule (``sentiment.pii`` to mask text, ``sentiment.fingerprint``) does not pay for it:
+    # the scheduler, the dispatcher and the read side import those.
+    if name in __all__:
+        return getattr(importlib.import_module("sentiment.analyzer"), name)
+    raise AttributeError(f"module 'sentiment' has no attribute {name!r}")

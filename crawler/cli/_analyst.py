@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import hmac
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from crawler.analytics.query import MentionFilter, build_filter, parse_time
 from crawler.config import AppConfig
 from crawler.errors import ConfigError, YuqingError
+
+if TYPE_CHECKING:
+    from crawler.analytics.query import MentionFilter
 
 TOKEN_ENV = "YUQING_API_TOKEN"
 
@@ -34,6 +36,8 @@ def make_filter(
     **rest: Any,
 ) -> MentionFilter:
     """A validated filter from CLI option values (brand aliases resolved, times parsed)."""
+    from crawler.analytics.query import build_filter, parse_time
+
     tz = cfg.scheduler.timezone
     values: dict[str, Any] = {k: v for k, v in rest.items() if v not in (None, [], "")}
     for key in ("categories", "urgencies", "regions", "kinds"):

@@ -1,4 +1,4 @@
-"""``yuqing run``: the long-running scheduler service (see :mod:`crawler.service.runner`)."""
+"""``yuqing run``: the long-running scheduler service (see :mod:`crawler.service.daemon`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ def run_cmd(ctx: typer.Context) -> None:
     SIGHUP reloads the config file; SIGTERM stops running crawls cleanly and exits.
     With REDIS_URL or [distributed] it only enqueues crawl tasks for `yuqing worker`s.
     """
-    from crawler.service.runner import Service
+    from crawler.service.daemon import Service
 
     st = state(ctx)
     cfg = st.config()

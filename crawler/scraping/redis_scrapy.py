@@ -33,8 +33,9 @@ from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 
+from crawler.storage.redis_conn import connect, task_keys
+
 if TYPE_CHECKING:
-    import redis
     from scrapy import Request, Spider
     from scrapy.crawler import Crawler
     from scrapy.settings import BaseSettings
@@ -247,21 +248,3 @@ class RateLimitedDownloadHandler:
                 result = close()
                 if hasattr(result, "__await__"):
                     await result
-
-
-def connect(url: str) -> redis.Redis:
-    import redis as redis_lib
-
-    return redis_lib.Redis.from_url(
-        url, socket_timeout=10, socket_connect_timeout=5, health_check_interval=30
-    )
-
-
-def task_keys(prefix: str, task_id: str) -> dict[str, str]:
-    """The Redis keys of one task's crawl state (request queue, dupe filter, in-flight requests)."""
-    base = f"{prefix}:task:{task_id}"
-    return {
-        "requests": f"{base}:requests",
-        "dupefilter": f"{base}:dupefilter",
-        "processing": f"{base}:processing",
-    }

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 
 from crawler.errors import ConfigError
-from crawler.scraping.redis_scrapy import connect, task_keys
+from crawler.storage.redis_conn import connect, task_keys
 
 if TYPE_CHECKING:
     import redis

@@ -29,7 +29,6 @@ from crawler.config import load_config
 from crawler.errors import ConfigError, StorageError, YuqingError
 from crawler.platform.browser import find_chromium, platform_needs_browser
 from crawler.platform.sessions import SessionStore, login_command
-from crawler.scraping.redis_scrapy import connect
 from crawler.storage.engine import (
     current_revision,
     describe_error,
@@ -38,6 +37,7 @@ from crawler.storage.engine import (
     read_only_reason,
     safe_url,
 )
+from crawler.storage.redis_conn import connect
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig

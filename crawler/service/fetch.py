@@ -28,8 +28,9 @@ from crawler.platform.cookies import load_cookies
 from crawler.platform.faults import classify_exception, classify_status, decode_json
 from crawler.scraping.extensions import IntervalLimiter
 from crawler.scraping.middlewares import backoff_delay
-from crawler.scraping.redis_scrapy import SharedRateLimiter, connect
+from crawler.scraping.redis_scrapy import SharedRateLimiter
 from crawler.storage.mentions import finish_run, start_run
+from crawler.storage.redis_conn import connect
 from spiders._weibo_api import STATUSES
 
 if TYPE_CHECKING:

@@ -1,5 +1,10 @@
 """The functions APScheduler runs, referenced by name from the persistent job store.
 
+Each job imports what it runs when it first runs (the one place outside the command line where
+project imports sit in functions, ``tests/test_architecture.py``): the scheduler process stays
+small (about 60 MB instead of 160 MB with the crawl, analysis and report stacks) when a job
+kind is never scheduled.
+
 A job store can only persist a job as ``module:function`` plus picklable arguments, so the
 running service registers its context here (:func:`bind`) and each job function reads it:
 the current config (reloaded on SIGHUP), the engine, the crawl runner. Every job is a
@@ -17,16 +22,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-
-from alerts.complaints.sla import sweep
-from alerts.delivery.dispatch import dispatch_once
-from alerts.triage.run import flush_digest as flush
-from crawler.analytics.reports import scheduled_report
-from crawler.service.crawl_job import mark_stale_runs
-from crawler.service.health import evaluate
-from crawler.service.hotwatch import watch_once
-from crawler.service.tracking import run_due
-from crawler.storage.retention import purge
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -96,6 +91,7 @@ def crawl(platform: str, brand: str) -> Any:
 
 def dispatch() -> Any:
     def run(ctx: JobContext) -> Any:
+        from alerts.delivery.dispatch import dispatch_once
 
         return dispatch_once(ctx.engine, ctx.config())
 
@@ -104,6 +100,7 @@ def dispatch() -> Any:
 
 def flush_digest() -> Any:
     def run(ctx: JobContext) -> Any:
+        from alerts.triage.run import flush_digest as flush
 
         return flush(ctx.engine, ctx.config())
 
@@ -112,6 +109,7 @@ def flush_digest() -> Any:
 
 def sla_sweep() -> Any:
     def run(ctx: JobContext) -> Any:
+        from alerts.complaints.sla import sweep
 
         return sweep(ctx.engine, ctx.config())
 
@@ -120,6 +118,8 @@ def sla_sweep() -> Any:
 
 def health() -> Any:
     def run(ctx: JobContext) -> Any:
+        from crawler.service.crawl_job import mark_stale_runs
+        from crawler.service.health import evaluate
 
         cfg = ctx.config()
         mark_stale_runs(ctx.engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5))
@@ -131,6 +131,7 @@ def health() -> Any:
 
 def report(kind: str) -> Any:
     def run(ctx: JobContext) -> Any:
+        from crawler.analytics.reports import scheduled_report
 
         return scheduled_report(ctx.engine, ctx.config(), kind)
 
@@ -139,6 +140,7 @@ def report(kind: str) -> Any:
 
 def retention() -> Any:
     def run(ctx: JobContext) -> Any:
+        from crawler.storage.retention import purge
 
         return purge(ctx.engine, ctx.config())
 
@@ -149,6 +151,7 @@ def hot_watch(platform: str) -> Any:
     """One fetch of ``platform``'s hot list (alerts, snapshot, the topic's posts crawled)."""
 
     def run(ctx: JobContext) -> Any:
+        from crawler.service.hotwatch import watch_once
 
         return watch_once(ctx.engine, ctx.config(), platform)
 
@@ -159,6 +162,7 @@ def track() -> Any:
     """Visit the tracked posts that are due (reposts, comments, growth, spreaders)."""
 
     def run(ctx: JobContext) -> Any:
+        from crawler.service.tracking import run_due
 
         return run_due(ctx.engine, ctx.config())
 

@@ -15,9 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from alerts.complaints.model import overdue_clause, overdue_milestones
+from crawler.service.daemon import LEADER_LOCK
 from crawler.service.distributed import TaskQueue
 from crawler.service.health import open_incidents, pairs
-from crawler.service.runner import LEADER_LOCK
 from crawler.service.scheduler import describe_trigger, make_jobstore
 from crawler.storage.locks import crawl_lock_name, held_locks
 from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES

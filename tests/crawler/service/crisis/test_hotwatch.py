@@ -223,7 +223,7 @@ def test_light_fetches_share_the_workers_rate_slot_in_distributed_mode(
 
     from crawler.scraping.redis_scrapy import SharedRateLimiter
     from crawler.service import fetch
-    from crawler.service.distributed import connect
+    from crawler.storage.redis_conn import connect
     from tests.conftest import REDIS_TEST
 
     data = sim_config(tmp_path, sim)
