@@ -92,6 +92,7 @@ class Params:
     min_df: int = 2
     names: int = 30_000  # n-grams kept with their text for reasons
     written_weight_cat: float = 1.0  # weight of the written mentions in the category heads
+    balance_heads: bool = False  # category and urgency heads: every domain group weighs the same
 
 
 @dataclass
@@ -418,7 +419,7 @@ def fit(
     xc = x[comp]
     cats = np.array([r.category or "其他" for r in recs])[comp]
     classes = sorted(set(cats.tolist()))
-    cat_weights = None
+    cat_weights = _group_weights([recs[i] for i in comp]) if prm.balance_heads else None
     if prm.written_weight_cat != 1.0:
         cat_weights = np.array(
             [prm.written_weight_cat if r.id[:1] == "w" and r.id[1:2].isdigit() else 1.0 for r in recs]
@@ -435,11 +436,12 @@ def fit(
     urg = np.array([r.urgency or "一般" for r in recs])[comp]
     mid = np.flatnonzero(urg != "非常紧急")
     yu = (urg[mid] == "紧急").astype(int)
+    urg_weights = _group_weights([recs[i] for i in comp]) if prm.balance_heads else None
     if len(set(yu.tolist())) == 2:
-        put(1 + ncat, *_lr(xc[mid], yu, prm.c_urg))
+        put(1 + ncat, *_lr(xc[mid], yu, prm.c_urg, None if urg_weights is None else urg_weights[mid]))
     yt = (urg == "非常紧急").astype(int)
     if len(set(yt.tolist())) == 2:
-        put(2 + ncat, *_lr(xc, yt, prm.c_urg))
+        put(2 + ncat, *_lr(xc, yt, prm.c_urg, urg_weights))
     else:
         bias[2 + ncat] = -30.0
     # ship what is scored: float16 weights, quantised idf
