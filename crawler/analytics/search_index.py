@@ -3,7 +3,7 @@
 SQLite uses an FTS5 external-content table ``mentions_fts`` kept in step by triggers;
 PostgreSQL a GIN index on ``to_tsvector('simple', coalesce(tokens, ''))``. Both are
 created by migration ``0002_fulltext`` as raw DDL and are not part of the SQLModel
-metadata (:func:`include_object` keeps them out of autogenerate comparisons).
+metadata (:func:`crawler.storage.engine.include_object` keeps them out of autogenerate comparisons).
 
 Query syntax (see docs/analysts.md): words are ANDed; ``a OR b``; ``-word`` excludes;
 ``"a phrase"`` matches adjacent words; ``word*`` is a prefix. Every word is
@@ -40,9 +40,6 @@ from crawler.storage.models import MENTIONS
 from sentiment.segment import add_terms, search_tokens
 
 FTS_TABLE = "mentions_fts"
-# every raw-DDL object of migration 0002 (FTS table, shadow tables, triggers, the PG vector
-# column and its index, the covering stats index) starts with one of these
-RAW_DDL_PREFIXES = ("mentions_fts", "mentions_stats")
 PG_INDEX = "mentions_fts_gin"
 PG_VECTOR = "mentions.mentions_fts_tsv"  # stored to_tsvector('simple', coalesce(tokens, ''))
 MAX_QUERY_CHARS = 200
@@ -54,11 +51,6 @@ _PREFIX_RE = re.compile(r"^\w{1,32}$")
 
 class SearchSyntaxError(YuqingError):
     """A full-text query that cannot be understood (empty, too long, bad prefix)."""
-
-
-def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
-    """Alembic hook: leave the raw-DDL search and stats objects out of autogenerate comparisons."""
-    return not (name or "").startswith(RAW_DDL_PREFIXES)
 
 
 # --- tokenising ---------------------------------------------------------------

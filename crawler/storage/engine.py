@@ -363,3 +363,13 @@ def database_trouble(exc: BaseException, engine: Any) -> str:
     else:
         said = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return f"database {where}: {said[:300]}"
+
+
+# every raw-DDL object of migration 0002 (FTS table, shadow tables, triggers, the PG vector
+# column and its index, the covering stats index) starts with one of these
+RAW_DDL_PREFIXES = ("mentions_fts", "mentions_stats")
+
+
+def include_object(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+    """Alembic hook: leave the raw-DDL search and stats objects out of autogenerate comparisons."""
+    return not (name or "").startswith(RAW_DDL_PREFIXES)

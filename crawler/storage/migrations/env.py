@@ -7,7 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import crawler.storage.models  # noqa: F401  (registers the tables)
-from crawler.analytics.search_index import include_object
+from crawler.storage.engine import include_object
 
 config = context.config
 target_metadata = SQLModel.metadata

@@ -180,8 +180,7 @@ def test_migrations_match_models(db_url: str) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
 
-    from crawler.analytics.search_index import include_object
-    from crawler.storage.engine import make_engine
+    from crawler.storage.engine import include_object, make_engine
 
     with make_engine(db_url).connect() as conn:
         # the full-text objects (raw DDL of migration 0002) are not in the metadata

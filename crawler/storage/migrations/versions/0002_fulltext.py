@@ -6,7 +6,7 @@ triggers that keep it in step. PostgreSQL: a stored generated column
 stored vector makes re-checks cheap). Both: ``mentions_stats_brand_time``, a covering
 index for the trend and breakdown queries (brand, published_at, sentiment,
 is_complaint, category). None of these is in the SQLModel metadata;
-``crawler.analytics.search_index.include_object`` keeps autogenerate away from them.
+``crawler.storage.engine.include_object`` keeps autogenerate away from them.
 
 Revision ID: 0002
 Revises: 0001
