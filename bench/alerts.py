@@ -223,12 +223,7 @@ def baseline(rx: Receiver, cfg: AppConfig, n: int = 300) -> list[float]:
 
 
 def latency_part(args: argparse.Namespace) -> dict[str, Any]:
-    try:
-        import alerts.triage.run  # noqa: F401
-
-        use_triage, why = not args.no_triage, "--no-triage"
-    except ImportError:
-        use_triage, why = False, "alerts.triage.run missing"
+    use_triage, why = not args.no_triage, "--no-triage"
     tmp = Path(tempfile.mkdtemp(prefix="yuqing-bench-alerts-"))
     db_url, drop = _database(args, tmp)
     with Receiver() as rx:

@@ -83,7 +83,7 @@ YUQING_STORE_THREAD = True  # write batches in a worker thread while the crawl g
 YUQING_ANALYZE = True
 YUQING_ANALYZE_WORKERS = "auto"  # analysis worker processes: auto = 1 with two or more CPUs; 0 = in-process
 YUQING_ANALYZE_BATCH = 200
-YUQING_TRIAGE = True  # alerts.triage.run in the store transaction (when the module exists)
+YUQING_TRIAGE = True  # alerts.triage.run in the store transaction
 YUQING_SUMMARY_FILE = None  # JSON progress/summary written by the run recorder
 WEIBO_SEARCH_TYPES = [1, 61]
 HEIMAO_DETAIL_PAGES = True

@@ -25,9 +25,6 @@ from math import log
 from pathlib import Path
 from typing import Final
 
-import jieba
-import rjieba
-
 from crawler.paths import data_dir
 
 MAX_CHARS = 20_000  # longer texts are cut here before segmentation (the rest is not tokenised)
@@ -97,6 +94,8 @@ def init(cache_dir: str | Path | None = None) -> None:
             raise ValueError(f"YUQING_SEGMENTER must be one of {ENGINES}, not {wanted!r}")
         if wanted != "python":
             try:
+                import rjieba  # optional: the compiled engine (jieba-rs)
+
                 _state["rust"] = rjieba.Jieba()
                 _state["engine"] = "rust"
             except ImportError:
@@ -109,6 +108,7 @@ def init(cache_dir: str | Path | None = None) -> None:
 
 
 def _init_python(cache_dir: str | Path | None) -> None:
+    import jieba  # only the Python engine needs it (20 MB)
 
     if cache_dir is None:
         cache_dir = data_dir()
@@ -138,6 +138,8 @@ def add_terms(terms: Iterable[str]) -> None:
             if _is_plain_han(term) and len(term) > 1:
                 _add_word(term)
         if _state["engine"] == "python":
+            import jieba
+
             _logtotal[0] = log(jieba.dt.total)
             _logp.clear()
         allterms = known | new
@@ -159,6 +161,7 @@ def _add_word(term: str) -> None:
     if _state["engine"] == "rust":
         _state["rust"].add_word(term, _BRAND_FREQ, None)  # type: ignore[attr-defined]
         return
+    import jieba
 
     jieba.dt.add_word(term, max(_BRAND_FREQ, jieba.dt.FREQ.get(term) or 0))
 
@@ -311,6 +314,7 @@ def _lookup(piece: str) -> float | None:
     A small, hot dict in front of jieba's 600k-entry one: most look-ups hit it, which is
     what makes the cut below fast (fewer cache misses, no log() calls).
     """
+    import jieba
 
     f = jieba.dt.FREQ.get(piece)
     value = None if f is None else (_PREFIX_ONLY if f == 0 else log(f) - _logtotal[0])

@@ -4,7 +4,7 @@ wrong value is a usage error (exit 2) before the command runs.
 Single values are ``Literal`` types (typer turns them into a choice). Options that take a
 comma-separated list as well as repeats (``-p weibo,heimao -p douyin``) use
 :func:`comma_choice`, which checks every part and hands the command the cleaned list text.
-The value sets here must equal the canonical ones (``crawler.config``, ``alerts.complaints.records``,
+The value sets here must equal the canonical ones (``crawler.config``, ``alerts.complaints.model``,
 ``alerts.delivery.outbox``):
 ``tests/crawler/foundation/test_cli_usage.py`` holds them to it.
 """

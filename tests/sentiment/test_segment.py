@@ -84,3 +84,22 @@ def test_python_fallback_keeps_the_jieba_cache_in_the_data_dir_and_cuts_like_jie
     rust = _segment_in(tmp_path, "rust")
     assert rust["engine"] == "rust" and rust["tokens"] == py["tokens"]
     assert py["tokens"][1][:4] == jieba.lcut("我今天不高兴", HMM=False)
+
+
+def test_without_jieba_rs_the_python_engine_takes_over(tmp_path: Path) -> None:
+    # rjieba is a compiled wheel: where it cannot be imported, segmentation still works (and the
+    # read side, which imports this module, does not load either engine until it cuts).
+    code = (
+        "import sys, json; sys.modules['rjieba'] = None\n"
+        "import crawler.analytics.query\n"
+        "loaded = [m for m in ('rjieba', 'jieba') if sys.modules.get(m) is not None]\n"
+        "from sentiment import segment\n"
+        "print(json.dumps({'loaded': loaded, 'engine': segment.engine(), 'cut': segment.tokenize('鲜果时光橙汁')}))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "YUQING_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["loaded"] == []
+    assert out["engine"] == "python"
+    assert "橙汁" in out["cut"]

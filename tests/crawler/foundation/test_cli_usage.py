@@ -242,3 +242,20 @@ def test_the_run_time_imports_no_training_or_test_package() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_the_entry_point_of_earlier_installs_still_resolves() -> None:
+    # A `yuqing` script generated before the command line became a package imports
+    # crawler.cli.main; `python -m crawler.cli` runs the same app.
+    from crawler.cli import main
+    from crawler.cli.app import main as app_main
+
+    assert main is app_main
+    proc = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert proc.returncode == 0 and proc.stdout.startswith("yuqing "), proc.stderr
