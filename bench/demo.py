@@ -26,48 +26,16 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.spiders.conftest import CONFIG as CRAWL_TEST_CONFIG  # noqa: E402
+
 DEMO_TARGET = 120.0
 CRISIS_TARGET = 60.0
 CRISIS_SECTION = "热榜与传播追踪"
 
-CONFIG = """
-[project]
-data_dir = "{data}"
-log_level = "INFO"
-
-[storage]
-url = "{db}"
-
-[[brands]]
-name = "鲜果时光"
-aliases = ["鲜果", "XGSG"]
-keywords = ["鲜果时光"]
-exclude = ["招聘", "兼职"]
-products = ["鲜榨橙汁", "芒果冰沙"]
-heimao_couid = ["5650743478"]
-
-[[brands]]
-name = "小鹿宝贝"
-aliases = ["小鹿"]
-keywords = ["小鹿宝贝"]
-exclude = ["招聘"]
-heimao_couid = ["7123456780"]
-
-[platforms.weibo]
-max_pages = 5
-request_delay = 0
-rate_limit_per_minute = 6000
-max_retries = 2
-timeout_seconds = 3
-max_comment_pages = 2
-
-[platforms.heimao]
-max_pages = 5
-request_delay = 0
-rate_limit_per_minute = 6000
-max_retries = 2
-timeout_seconds = 3
-"""
+# The crawl tests' config: two brands, fast crawl settings (one definition for both).
+CONFIG = CRAWL_TEST_CONFIG
 
 
 def run_demo(tmp: Path, platforms: str, seed: int) -> tuple[dict[str, Any], float]:
