@@ -319,7 +319,7 @@ def main() -> None:
 
         # The world stops changing; the service runs clean over the same database.
         sim.world.tick = lambda: []  # type: ignore[method-assign]
-        from crawler.storage.types import utcnow
+        from crawler.clock import utcnow
 
         since = utcnow()
         fast = write_config(

@@ -42,12 +42,12 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import func, select  # noqa: E402
 
+from crawler.clock import utcnow  # noqa: E402
 from crawler.service.distributed import TaskQueue  # noqa: E402
 from crawler.service.worker import wait_idle  # noqa: E402
 from crawler.storage.engine import dispose_engines, open_database  # noqa: E402
 from crawler.storage.models import Alert, AlertDelivery, ComplaintMention, DigestItem, Mention  # noqa: E402
 from crawler.storage.redis_conn import connect  # noqa: E402
-from crawler.storage.types import utcnow  # noqa: E402
 
 M, A, D, CM, DI = (t.__table__ for t in (Mention, Alert, AlertDelivery, ComplaintMention, DigestItem))  # type: ignore[attr-defined]
 BRAND_NAMES = [

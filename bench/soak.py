@@ -36,10 +36,10 @@ sys.path.insert(0, str(ROOT / "bench"))
 from distributed import BRAND_NAMES, clear_prefix, spawn, stop_all, temp_database, write_config  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
+from crawler.clock import utcnow  # noqa: E402
 from crawler.storage.engine import open_database  # noqa: E402
 from crawler.storage.mentions import MENTIONS, RUNS  # noqa: E402
 from crawler.storage.models import HealthIncident  # noqa: E402
-from crawler.storage.types import utcnow  # noqa: E402
 
 INCIDENTS = HealthIncident.__table__  # type: ignore[attr-defined]
 FAULTS: list[tuple[str, str]] = [

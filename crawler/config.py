@@ -594,6 +594,12 @@ class ComplaintsConfig(_Model):
     business_hours: BusinessHours = Field(default_factory=BusinessHours)
     callback_days: int = Field(default=7, ge=1)
     warn_before_minutes: int = Field(default=10, ge=0)
+    sla_notice_minutes: int = Field(
+        default=15,
+        ge=0,
+        description="SLA notices of a brand go to a channel as one message at most this often "
+        "(a 非常紧急 record's notice at once; 0: every sweep).",
+    )
     escalation: list[EscalationLevel] = Field(default_factory=list)
     repeat_window_days: int = Field(
         default=7, ge=1, description="A repeat post joins the open record within this."

@@ -8,6 +8,7 @@ ticker — is appended to the ground truth. All access goes through ``World.lock
 from __future__ import annotations
 
 import math
+import os
 import random
 import threading
 from dataclasses import dataclass, field
@@ -26,8 +27,22 @@ if TYPE_CHECKING:
 ID_SPAN = 20_000_000  # seconds of id space before t0 (~231 days)
 
 
+# A time-accelerated run (bench/alert_quality.py --live) shifts the product's clock with this
+# variable (crawler/clock.py); the simulated platforms follow it, as the real ones share real time.
+CLOCK_ENV = "YUQING_CLOCK_OFFSET_SECONDS"
+_shift: tuple[str, timedelta] = ("", timedelta(0))
+
+
 def now_utc() -> datetime:
-    return datetime.now(UTC).replace(microsecond=0)
+    """The simulator's now: the wall clock, shifted as the product's clock is."""
+    global _shift
+    raw = os.environ.get(CLOCK_ENV, "")
+    if raw != _shift[0]:
+        try:
+            _shift = (raw, timedelta(seconds=float(raw)) if raw.strip() else timedelta(0))
+        except ValueError:  # the product refuses it with a clear error; the simulator keeps real time
+            _shift = (raw, timedelta(0))
+    return (datetime.now(UTC) + _shift[1]).replace(microsecond=0)
 
 
 @dataclass(slots=True)
@@ -372,6 +387,27 @@ class World:
             self.content_version += 1
             self.version += 1
         return out
+
+    def publish_burst(self, brand: str, platform: str, n: int) -> list[Draft]:
+        """The drafts of a live crisis burst of ``brand`` on ``platform`` (an original and ``n - 1``
+        reposts, the same story on every platform), to publish one by one with :meth:`publish_draft`."""
+        with self.lock:
+            return self.corpus.crisis(self.ctx.brand(brand), n, self.ctx.platforms[platform].style)
+
+    def publish_draft(
+        self, platform: str, brand: str, draft: Draft, *, crisis: bool = False, repost_of: str | None = None
+    ) -> Post:
+        """Publish one written post now (a crisis burst's post; ``repost_of``: the post it reposts)."""
+        with self.lock:
+            post = self._make(
+                self.ctx.platforms[platform], self.ctx.brand(brand), draft, now_utc(), crisis=crisis
+            )
+            if repost_of is not None:
+                post.extra["repost_of"] = repost_of
+            self._add(post)
+            self.content_version += 1
+            self.version += 1
+            return post
 
     def add_comment(self, post: Post) -> Post | None:
         with self.lock:

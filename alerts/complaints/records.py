@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from alerts.complaints import clock
 from alerts.complaints.model import OPEN_STATUSES, REGISTRATION_MILESTONES, STATUSES, TRANSITIONS
 from alerts.rules import rank
+from crawler.clock import utcnow
 from crawler.errors import YuqingError
 from crawler.storage.models import COMPLAINT_COUNTERS as COUNTERS
 from crawler.storage.models import COMPLAINT_HISTORY as HISTORY
@@ -32,7 +33,6 @@ from crawler.storage.models import (
     EVENTS,
     MENTIONS,
 )
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig

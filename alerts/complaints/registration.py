@@ -53,11 +53,11 @@ from alerts.complaints.records import (
 )
 from alerts.delivery.payloads import masked_excerpt
 from alerts.rules import is_brand_voice, rank, urgency_of_rank
+from crawler.clock import utcnow
 from crawler.config import PLATFORM_NAMES
 from crawler.storage.models import COMPLAINT_HISTORY as HISTORY
 from crawler.storage.models import COMPLAINT_MENTIONS as LINKS
 from crawler.storage.models import COMPLAINTS, MENTIONS
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection

@@ -10,17 +10,28 @@ each configured level once (status 已升级, optional new assignee/team, alerts
 channels). A resolved record's callback (回访) reminder goes out once when it is overdue. Alerts are
 ``kind="complaint_sla"`` to ``sla_channels`` (+ the level's channels); state is kept in
 ``complaints.sla_state`` so every notice is sent once, even with two sweepers running.
+
+Notices are not sent one by one: a sweep that finds a hundred due records must not post a
+hundred messages. Each notice is held (``alert_holds``, kind ``sla``) in its record's
+transaction, and :func:`flush_notices`, at the end of every sweep, turns the held notices of a
+brand and channel into one message: a single notice keeps the one-record message, several
+become a list (counts per kind, the most pressing first, each with its record's page). A group
+goes out at once when it holds a 非常紧急 record's notice, otherwise at most every
+``[complaints].sla_notice_minutes``.
 """
 
 from __future__ import annotations
 
+import json
+from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 
 from alerts.complaints import records as complaints
@@ -37,8 +48,10 @@ from alerts.complaints.model import (
 )
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
+from alerts.rules import rank
+from crawler.clock import utcnow
+from crawler.storage.models import ALERT_HOLDS as HOLDS
 from crawler.storage.models import COMPLAINTS, MENTIONS
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
@@ -63,6 +76,7 @@ class SweepStats:
     breached: int = 0
     escalated: int = 0
     callbacks: int = 0
+    messages: int = 0  # SLA messages queued (notices are gathered per brand and channel)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -127,8 +141,10 @@ def sweep(engine: Engine, cfg: AppConfig, *, now: datetime | None = None) -> Swe
                 continue  # another sweeper holds it
             stats.checked += 1
             _Sweeper(conn, cfg, rec, now, stats).run()
-    if stats.warned or stats.breached or stats.escalated or stats.callbacks:
-        logger.info("SLA sweep: {s}", s=stats.as_dict())
+    with engine.begin() as conn:
+        stats.messages = flush_notices(conn, cfg, now)
+    if stats.warned or stats.breached or stats.escalated or stats.callbacks or stats.messages:
+        logger.info("SLA sweep: {s}, {n} message(s)", s=stats.as_dict(), n=stats.messages)
     return stats
 
 
@@ -170,42 +186,29 @@ class _Sweeper:
         return True
 
     def _notify(self, key: str, title: str, text: str, channels: list[str]) -> None:
+        """Hold the notice for this record's brand on each channel (sent by :func:`flush_notices`)."""
         rec = self.rec
-        m = None
-        if rec["mention_id"]:
-            row = (
-                self.conn.execute(select(MENTIONS).where(MENTIONS.c.id == rec["mention_id"]))
-                .mappings()
-                .first()
+        rows = [
+            {
+                "kind": HOLD_KIND,
+                "brand": rec["brand"] or "",
+                "channel": ch,
+                "ref": f"c:{rec['id']}:{key}"[:120],
+                "alert_kind": "complaint_sla",
+                "mention_id": rec["mention_id"],
+                "complaint_id": rec["id"],
+                "urgency": rec["urgency"],
+                "risk": rec["risk"],
+                "note": json.dumps({"key": key, "title": title, "text": text}, ensure_ascii=False),
+                "created_at": self.now,
+            }
+            for ch in dict.fromkeys([*self.cfg.complaints.sla_channels, *channels])
+        ]
+        if rows:
+            ins: Any = (
+                postgresql.insert(HOLDS) if self.conn.dialect.name == "postgresql" else sqlite.insert(HOLDS)
             )
-            m = dict(row) if row else None
-        payload = {
-            "kind": "complaint_sla",
-            "title": title,
-            "brand": rec["brand"],
-            "urgency": rec["urgency"],
-            "risk": rec["risk"],
-            "reasons": list(rec["reasons"] or []),
-            "text": text,
-            "mention": payloads.mention_part(m) if m else None,
-            "event": None,
-            "complaint": payloads.complaint_part(rec),
-            "links": payloads.links(self.cfg, complaint_number=rec["number"]),
-        }
-        enqueue(
-            self.conn,
-            self.cfg,
-            kind="complaint_sla",
-            dedup_key=f"complaint:{rec['id']}:{key}",
-            title=title,
-            payload=payload,
-            channels=list(dict.fromkeys([*self.cfg.complaints.sla_channels, *channels])),
-            brand=rec["brand"],
-            complaint_id=rec["id"],
-            mention_id=rec["mention_id"],
-            urgency=rec["urgency"],
-            risk=rec["risk"],
-        )
+            self.conn.execute(ins.on_conflict_do_nothing(index_elements=["kind", "channel", "ref"]), rows)
 
     def _warn(self, ms: str) -> None:
         if not self._mark("warned", ms):
@@ -332,3 +335,180 @@ class _Sweeper:
     def _local(self, t: datetime) -> str:
 
         return t.astimezone(ZoneInfo(self.cfg.scheduler.timezone)).strftime("%m-%d %H:%M")
+
+
+# --- the notices, gathered -------------------------------------------------------------------------
+
+HOLD_KIND = "sla"  # alert_holds.kind of a held SLA notice
+NOTICE_TOP = 8  # notices listed in one gathered message; the rest are counted
+_ORDER = ("escalate", "breach", "warn", "callback")
+_LABELS = {"escalate": "升级", "breach": "已超时", "warn": "即将超时", "callback": "回访到期"}
+
+
+def _sort_key(it: dict[str, Any], note: dict[str, Any]) -> tuple[int, int, int, int]:
+    kind = str(note.get("key") or "").split(":", 1)[0]
+    order = _ORDER.index(kind) if kind in _ORDER else len(_ORDER)
+    return (order, -rank(it["urgency"]), -int(it["risk"] or 0), int(it["id"]))
+
+
+def _due(
+    conn: Connection, cfg: AppConfig, brand: str, channel: str, group: list[dict[str, Any]], now: datetime
+) -> bool:
+    """A group goes out when it holds a 非常紧急 record's notice, or when the brand's last SLA message
+    to the channel is ``[complaints].sla_notice_minutes`` old (or there was none)."""
+    period = cfg.complaints.sla_notice_minutes
+    if period == 0 or any(it["urgency"] == "非常紧急" for it in group):
+        return True
+    last = conn.execute(
+        select(func.max(HOLDS.c.flushed_at)).where(
+            HOLDS.c.kind == HOLD_KIND, HOLDS.c.brand == brand, HOLDS.c.channel == channel
+        )
+    ).scalar()
+    if last is None:
+        return True
+    last = last.replace(tzinfo=UTC) if last.tzinfo is None else last
+    return bool(last <= now - timedelta(minutes=period))
+
+
+def flush_notices(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool = False) -> int:
+    """Queue one message per brand and channel for the held SLA notices that are due (``force``: all);
+    a single notice keeps the one-record message, several become a list. Returns messages queued."""
+    stmt = select(HOLDS).where(HOLDS.c.kind == HOLD_KIND, HOLDS.c.flushed_at.is_(None)).order_by(HOLDS.c.id)
+    if conn.dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for row in conn.execute(stmt).mappings():
+        groups[(row["brand"], row["channel"])].append(dict(row))
+    queued = 0
+    for (brand, channel), group in sorted(groups.items()):
+        if not (force or _due(conn, cfg, brand, channel, group, now)):
+            continue
+        notes = {it["id"]: _note(it) for it in group}
+        group.sort(key=lambda it: _sort_key(it, notes[it["id"]]))
+        if len(group) == 1:
+            payload, key = _single(conn, cfg, group[0], notes[group[0]["id"]])
+        else:
+            payload, key = (
+                _gathered(conn, cfg, brand, group, notes),
+                (f"sla:{channel}:{group[0]['id']}-{group[-1]['id']}-{len(group)}"),
+            )
+        first = group[0]
+        alert_id = enqueue(
+            conn,
+            cfg,
+            kind="complaint_sla",
+            dedup_key=key,
+            title=payload["title"],
+            payload=payload,
+            channels=[channel],
+            brand=brand or None,
+            complaint_id=first["complaint_id"] if len(group) == 1 else None,
+            mention_id=first["mention_id"] if len(group) == 1 else None,
+            urgency=first["urgency"] if len(group) == 1 else None,
+            risk=max((int(it["risk"] or 0) for it in group), default=0),
+        )
+        queued += alert_id is not None
+        ids = [it["id"] for it in group]
+        for start in range(0, len(ids), 500):
+            conn.execute(
+                update(HOLDS)
+                .where(HOLDS.c.id.in_(ids[start : start + 500]))
+                .values(flushed_at=now, alert_id=alert_id)
+            )
+    return queued
+
+
+def _note(it: dict[str, Any]) -> dict[str, Any]:
+    try:
+        note = json.loads(it["note"] or "{}")
+    except ValueError:
+        note = {}
+    return note if isinstance(note, dict) else {}
+
+
+def _single(
+    conn: Connection, cfg: AppConfig, it: dict[str, Any], note: dict[str, Any]
+) -> tuple[dict[str, Any], str]:
+    """The one-record message: the notice with the record and its mention."""
+    rec = conn.execute(select(COMPLAINTS).where(COMPLAINTS.c.id == it["complaint_id"])).mappings().first()
+    m = None
+    if rec is not None and rec["mention_id"]:
+        row = conn.execute(select(MENTIONS).where(MENTIONS.c.id == rec["mention_id"])).mappings().first()
+        m = dict(row) if row else None
+    number = rec["number"] if rec is not None else None
+    payload = {
+        "kind": "complaint_sla",
+        "title": str(note.get("title") or "客诉时限提醒"),
+        "brand": it["brand"] or None,
+        "urgency": it["urgency"],
+        "risk": it["risk"],
+        "reasons": list(rec["reasons"] or []) if rec is not None else [],
+        "text": str(note.get("text") or ""),
+        "mention": payloads.mention_part(m) if m else None,
+        "event": None,
+        "complaint": payloads.complaint_part(dict(rec)) if rec is not None else None,
+        "links": payloads.links(cfg, complaint_number=number),
+    }
+    return payload, f"complaint:{it['complaint_id']}:{note.get('key') or it['ref']}"
+
+
+def _gathered(
+    conn: Connection,
+    cfg: AppConfig,
+    brand: str,
+    group: list[dict[str, Any]],
+    notes: dict[int, dict[str, Any]],
+) -> dict[str, Any]:
+    """Several notices of one brand for one channel: counts per kind, then the most pressing ones."""
+    kinds = Counter(str(notes[it["id"]].get("key") or "").split(":", 1)[0] for it in group)
+    records = {it["complaint_id"] for it in group}
+    counts = "，".join(f"{_LABELS[k]} {kinds[k]} 条" for k in _ORDER if kinds[k])
+    shown = group[:NOTICE_TOP]
+    numbers = {
+        r.id: r.number
+        for r in conn.execute(
+            select(COMPLAINTS.c.id, COMPLAINTS.c.number).where(
+                COMPLAINTS.c.id.in_(sorted({it["complaint_id"] for it in shown if it["complaint_id"]}))
+            )
+        )
+    }
+    items = [
+        {
+            "note": str(notes[it["id"]].get("text") or notes[it["id"]].get("title") or ""),
+            "brand": it["brand"],
+            "urgency": it["urgency"],
+            "risk": it["risk"],
+            "link": payloads.links(cfg, complaint_number=numbers.get(it["complaint_id"]))["dashboard"]
+            if numbers.get(it["complaint_id"])
+            else None,
+        }
+        for it in shown
+    ]
+    more = len(group) - len(shown)
+    text = f"{len(records)} 张客诉单有 {len(group)} 条时限提醒：{counts}。" + (
+        f"以下为最紧迫的 {len(shown)} 条，其余 {more} 条见看板。" if more else ""
+    )
+    levels = Counter(
+        it["urgency"] for it in {it["complaint_id"]: it for it in group}.values() if it["urgency"]
+    )
+    facts = [["客诉单", f"{len(records)} 张"]]
+    if levels:
+        facts.append(
+            ["等级", " · ".join(f"{u} {levels[u]}" for u in ("非常紧急", "紧急", "一般") if levels[u])]
+        )
+    return {
+        "kind": "complaint_sla",
+        "title": f"{len(group)} 条客诉时限提醒",
+        "brand": brand or None,
+        "urgency": None,
+        "risk": None,
+        "reasons": [],
+        "mention": None,
+        "event": None,
+        "complaint": None,
+        "text": text,
+        "facts": facts,
+        "items": items,
+        "total": len(group),
+        "links": payloads.links(cfg),
+    }

@@ -37,7 +37,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from alerts.delivery import ledger
 from alerts.delivery.channels import Channel, DeliveryFailed, make_channel
-from crawler.storage.types import utcnow
+from crawler.clock import utcnow
 
 if TYPE_CHECKING:
     import httpx

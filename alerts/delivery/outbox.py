@@ -19,9 +19,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from crawler.clock import utcnow
 from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
 from crawler.storage.models import ALERTS
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig

@@ -309,8 +309,12 @@ def _digest_sections(p: Mapping[str, Any], tz: ZoneInfo) -> list[list[Line]]:
     for i, item in enumerate(p.get("items") or [], 1):
         if not isinstance(item, Mapping):
             continue
-        if item.get("note") and not item.get("platform"):  # a held surge: its description only
-            out.append([Line(f"第{i}条", str(item["note"]), style="strong")])
+        if item.get("note") and not item.get("platform"):  # a held surge or an SLA notice: its text
+            note = [Line(f"第{i}条", str(item["note"]), style="strong")]
+            page = safe_link(item.get("link"))
+            if page:
+                note.append(Line(None, "查看客诉单", url=page))
+            out.append(note)
             continue
         comp = item.get("complaint")
         head = " · ".join(
@@ -466,11 +470,11 @@ def _body(kind: str, p: Mapping[str, Any], tz: ZoneInfo) -> tuple[list[Line], li
         head += mention_lines(m, tz, comment=isinstance(post, Mapping))
     if isinstance(c, Mapping) and kind not in ("complaint_sla", "complaint"):
         head += complaint_lines(c, tz)
-    if kind in ("backfill", "rollup") and isinstance(p.get("facts"), list):
+    if kind in ("backfill", "rollup", "complaint_sla") and isinstance(p.get("facts"), list):
         head += [
             Line(str(f[0]), str(f[1])) for f in p["facts"] if isinstance(f, list | tuple) and len(f) == 2
         ]
-    if kind in SUMMARY_KINDS:
+    if kind in SUMMARY_KINDS or (kind == "complaint_sla" and p.get("items")):
         sections = _digest_sections(p, tz)
     if kind == "report" and p.get("text"):
         sections = _text_sections(str(p["text"]))

@@ -22,9 +22,9 @@ from alerts import rules
 from alerts.delivery import payloads
 from alerts.delivery.outbox import enqueue
 from alerts.triage.summaries import flush_holds
+from crawler.clock import utcnow
 from crawler.storage.models import DIGEST_ITEMS as ITEMS
 from crawler.storage.models import EVENTS, MENTIONS
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig

@@ -35,8 +35,8 @@ from alerts.triage import events, pacing, surge
 from alerts.triage.digest import flush_digest, fold
 from alerts.triage.pacing import lock_brands
 from alerts.triage.watch import start_from_triage
+from crawler.clock import utcnow
 from crawler.storage.models import EVENTS, MENTIONS
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from alerts.complaints.registration import Registrations

@@ -47,7 +47,14 @@ _VIA = {"backfill": "回溯汇总", "rollup": "风险汇总"}
 
 
 def _pending(conn: Connection) -> list[dict[str, Any]]:
-    stmt = select(HOLDS).where(HOLDS.c.flushed_at.is_(None)).order_by(HOLDS.c.id).limit(_BATCH)
+    stmt = (
+        select(HOLDS)
+        .where(
+            HOLDS.c.flushed_at.is_(None), HOLDS.c.kind.in_(tuple(_VIA))
+        )  # SLA notices: alerts.complaints.sla
+        .order_by(HOLDS.c.id)
+        .limit(_BATCH)
+    )
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
     return [dict(r) for r in conn.execute(stmt).mappings()]

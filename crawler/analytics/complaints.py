@@ -38,9 +38,9 @@ from alerts.complaints.model import (
     overdue_clause,
 )
 from crawler.analytics.query import mask_text
+from crawler.clock import utcnow
 from crawler.storage.models import COMPLAINT_MENTIONS as LINKS
 from crawler.storage.models import COMPLAINTS, MENTIONS
-from crawler.storage.types import utcnow
 
 RELATION_NAMES = {
     "source": "首帖",

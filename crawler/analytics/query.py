@@ -18,10 +18,10 @@ from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.engine import Connection
 
 from crawler.analytics.search_index import SearchSyntaxError, parse, search_clause
+from crawler.clock import utcnow
 from crawler.config import CATEGORIES, PLATFORMS, URGENCIES
 from crawler.errors import YuqingError
 from crawler.storage.models import MENTIONS
-from crawler.storage.types import utcnow
 from sentiment.pii import mask
 
 NEGATIVE_BELOW = 0.4  # sentiment < this is negative

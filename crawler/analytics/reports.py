@@ -28,9 +28,9 @@ from crawler.analytics.query import MentionFilter, find_mentions, mask_text
 from crawler.analytics.report_render import to_text
 from crawler.analytics.spread import event_spread
 from crawler.analytics.stats import distribution, summary, top_words, volume_trend
+from crawler.clock import utcnow
 from crawler.config import CATEGORIES, AppConfig
 from crawler.storage.models import EVENTS
-from crawler.storage.types import utcnow
 
 Kind = Literal["daily", "weekly"]
 KIND_NAMES = {"daily": "日报", "weekly": "周报"}

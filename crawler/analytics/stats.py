@@ -17,9 +17,10 @@ from sqlalchemy import Integer, String, case, cast, column, func, or_, select, t
 from sqlalchemy.engine import Connection
 
 from crawler.analytics.query import NEGATIVE_BELOW, POSITIVE_ABOVE, MentionFilter, conditions
+from crawler.clock import utcnow
 from crawler.config import PLATFORM_NAMES
 from crawler.storage.models import ALERTS, EVENTS, MENTIONS
-from crawler.storage.types import UTCDateTime, utcnow
+from crawler.storage.types import UTCDateTime
 
 Bucket = Literal["hour", "day"]
 Dimension = Literal["sentiment", "category", "platform", "region", "urgency", "kind", "customer"]

@@ -27,10 +27,10 @@ from crawler.api.auth import User, current_user, handler_user
 from crawler.api.deps import Cfg, Conn, Tx, bad_request, resolve_brand, split_values
 from crawler.api.routes_mentions import mention_out
 from crawler.api.schemas import AssignIn, ComplaintDetail, ComplaintPage, NoteIn, StatusIn, VerdictIn
+from crawler.clock import utcnow
 from crawler.config import URGENCIES
 from crawler.storage.models import COMPLAINT_MENTIONS as LINKS
 from crawler.storage.models import COMPLAINTS, MENTIONS
-from crawler.storage.types import utcnow
 
 router = APIRouter(prefix="/api/complaints", tags=["complaints"])
 IdPath = Annotated[int, Path(ge=1, le=2**62, description="record id")]

@@ -30,8 +30,8 @@ from crawler.api.schemas import (
     TrendPoint,
     WordCount,
 )
+from crawler.clock import utcnow
 from crawler.storage.models import COMPLAINT_MENTIONS, COMPLAINTS, MENTIONS
-from crawler.storage.types import utcnow
 
 router = APIRouter(prefix="/api", tags=["mentions"])
 UserDep = Annotated[User, Depends(current_user)]

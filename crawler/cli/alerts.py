@@ -237,7 +237,7 @@ def retry_cmd(
 ) -> None:
     """Put failed or dead-lettered deliveries back in the queue with fresh attempts."""
     from alerts.delivery.ledger import requeue
-    from crawler.storage.types import utcnow
+    from crawler.clock import utcnow
 
     if alert_id is None and not dead:
         raise YuqingError("give an alert id or --dead")

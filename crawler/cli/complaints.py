@@ -81,7 +81,7 @@ def _jsonable(rec: dict[str, Any]) -> dict[str, Any]:
 
 def _sla_cell(rec: dict[str, Any], tz: ZoneInfo) -> str:
     from alerts.complaints.sla import milestone_status
-    from crawler.storage.types import utcnow
+    from crawler.clock import utcnow
 
     status = milestone_status(rec, utcnow(), 30)
     marks = {"overdue": "[red]超时[/]", "due_soon": "[yellow]将到期[/]"}

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from crawler.clock import utcnow
 from crawler.items import MentionItem
 from crawler.storage.mentions import get_watermark, load_pending
 from crawler.storage.models import CRAWL_RUNS as RUNS
@@ -87,7 +88,7 @@ class CrawlMemory:
     pending: dict[str, set[str]] = field(default_factory=dict)
     window_days: int = 7
     refresh_hours: int = 24
-    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    now: datetime = field(default_factory=utcnow)
     newest: dict[str, tuple[datetime, str]] = field(default_factory=dict)
     seen_this_run: set[str] = field(default_factory=set)
 
@@ -115,7 +116,7 @@ class CrawlMemory:
             platform=platform,
             window_days=window_days,
             refresh_hours=refresh_hours,
-            now=now or datetime.now(UTC),
+            now=now or utcnow(),
         )
         # A margin past the window: posts just outside it still count as known.
         since = mem.window_start - timedelta(days=1)

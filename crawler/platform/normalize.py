@@ -15,6 +15,8 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin
 
+from crawler.clock import utcnow
+
 # Relative and naive times on Chinese platforms are Beijing time (UTC+8, no DST).
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
@@ -243,7 +245,7 @@ def _parse_absolute(text: str) -> datetime | None:
     m = _ZH_YMD_RE.match(text)
     if m:
         ys, mos, ds, hhs, mis = m.groups()
-        year = int(ys) if ys else datetime.now(CHINA_TZ).year
+        year = int(ys) if ys else utcnow().astimezone(CHINA_TZ).year
         return _local(year, int(mos), int(ds), int(hhs or 0), int(mis or 0))
     try:
         parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -276,7 +278,7 @@ def parse_time(value: Any, *, now: datetime | None = None) -> datetime | None:
         return None
     if text.isdigit() or re.fullmatch(r"\d+\.\d+", text):
         return epoch_to_utc(text)
-    now = now or datetime.now(UTC)
+    now = now or utcnow()
     return _parse_rfc(text) or _parse_relative(text, now) or _parse_absolute(text)
 
 

@@ -27,9 +27,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from crawler.clock import utcnow
 from crawler.config import PLATFORMS
 from crawler.errors import LoginRequired, YuqingError
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig

@@ -23,12 +23,12 @@ from typing import TYPE_CHECKING, Any
 from loguru import logger
 from sqlalchemy import select, update
 
+from crawler.clock import utcnow
 from crawler.procs import ChildProcess, ChildResult, pid_alive
 from crawler.service.crawl_runner import crawl_argv
 from crawler.storage.locks import Lease, crawl_lock_name, holder
 from crawler.storage.mentions import finish_run, start_run
 from crawler.storage.models import CRAWL_RUNS as RUNS
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

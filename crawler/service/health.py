@@ -34,11 +34,11 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from alerts.delivery.outbox import enqueue
+from crawler.clock import utcnow
 from crawler.service.health_text import describe
 from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
 from crawler.storage.models import CRAWL_RUNS as RUNS
 from crawler.storage.models import HEALTH_INCIDENTS as INCIDENTS
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig

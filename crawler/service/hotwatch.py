@@ -24,13 +24,13 @@ from loguru import logger
 from sqlalchemy import func, insert, select, update
 
 from alerts.triage import hotlist
+from crawler.clock import utcnow
 from crawler.service.crawl_runner import run_crawl
 from crawler.service.fetch import DESKTOP_UA, LightFetcher, recorded_run
 from crawler.storage.mentions import get_watermark
 from crawler.storage.models import HOT_SNAPSHOTS as SNAPSHOTS
 from crawler.storage.models import HOT_TOPICS as TOPICS
 from crawler.storage.models import MENTIONS
-from crawler.storage.types import utcnow
 from spiders import _hot_api as api
 
 if TYPE_CHECKING:

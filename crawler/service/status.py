@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from alerts.complaints.model import overdue_clause, overdue_milestones
+from crawler.clock import utcnow
 from crawler.service.daemon import LEADER_LOCK
 from crawler.service.distributed import TaskQueue
 from crawler.service.health import open_incidents, pairs
@@ -23,7 +24,6 @@ from crawler.storage.locks import crawl_lock_name, held_locks
 from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
 from crawler.storage.models import ALERTS, COMPLAINTS
 from crawler.storage.models import CRAWL_RUNS as RUNS
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine

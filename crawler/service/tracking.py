@@ -38,12 +38,12 @@ from alerts.delivery.outbox import enqueue
 from alerts.delivery.render import number
 from alerts.triage import pacing
 from crawler.analytics.spread import rates, resolve_parents, spreaders
+from crawler.clock import utcnow
 from crawler.platform.normalize import parse_count
 from crawler.service.fetch import LightFetcher, recorded_run
 from crawler.storage.models import EVENTS, MENTIONS, REPOSTS
 from crawler.storage.models import TRACK_POINTS as POINTS
 from crawler.storage.models import TRACKED_POSTS as TRACKED
-from crawler.storage.types import utcnow
 from spiders import _hot_api as api
 from spiders import _weibo_api as weibo_api
 

@@ -25,9 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from crawler.clock import utcnow
 from crawler.procs import pid_alive
 from crawler.storage.models import SERVICE_LOCKS as LOCKS
-from crawler.storage.types import utcnow
 
 
 def new_owner(role: str) -> str:

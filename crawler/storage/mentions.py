@@ -20,10 +20,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
 
+from crawler.clock import utcnow
 from crawler.storage.models import CRAWL_PENDING as PENDING
 from crawler.storage.models import CRAWL_RUNS as RUNS
 from crawler.storage.models import MENTIONS, WATERMARKS
-from crawler.storage.types import utcnow
 
 # A change in any of these makes an existing mention "updated".
 TRACKED_FIELDS: tuple[str, ...] = (

@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import BigInteger, Float, Index, LargeBinary, Table, Text, Unicode, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from crawler.storage.types import JSONType, UTCDateTime, utcnow
+from crawler.clock import utcnow
+from crawler.storage.types import JSONType, UTCDateTime
 
 
 def _ts(nullable: bool = True, index: bool = False) -> Any:
@@ -262,7 +263,7 @@ class AlertHold(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(max_length=16)  # backfill | rollup
+    kind: str = Field(max_length=16)  # backfill | rollup | sla (a held SLA notice, alerts/complaints/sla.py)
     brand: str = Field(max_length=64)
     channel: str = Field(max_length=64)
     ref: str = Field(max_length=120)

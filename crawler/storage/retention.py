@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from loguru import logger
 from sqlalchemy import and_, delete, null, or_, select, update
 
+from crawler.clock import utcnow
 from crawler.storage.models import ALERT_HOLDS as HOLDS
 from crawler.storage.models import ALERTS as A
 from crawler.storage.models import COMPLAINT_MENTIONS as CM
@@ -32,7 +33,6 @@ from crawler.storage.models import (
     TRACKED_POSTS,
 )
 from crawler.storage.models import MENTIONS as M
-from crawler.storage.types import utcnow
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -59,8 +59,3 @@ def dumps_json(value: Any) -> str:
     if isinstance(value, JSONText):
         return str(value)
     return json.dumps(value, ensure_ascii=False)
-
-
-def utcnow() -> datetime:
-    """The current time, aware, in UTC."""
-    return datetime.now(UTC)

@@ -30,6 +30,7 @@ from loguru import logger
 from sqlalchemy import func, select
 
 from crawler.analytics.spread import tracked_view
+from crawler.clock import utcnow
 from crawler.service.crawl_runner import CrawlJob, run_crawls
 from crawler.service.fetch import DESKTOP_UA, LightFetcher, session_cookies
 from crawler.service.hotwatch import _crawl_topic, watch_once
@@ -38,7 +39,6 @@ from crawler.storage.models import ALERT_HOLDS as HOLDS
 from crawler.storage.models import ALERTS
 from crawler.storage.models import HOT_TOPICS as TOPICS
 from crawler.storage.models import TRACKED_POSTS as TRACKED
-from crawler.storage.types import utcnow
 from simulator.demo.runner import HOT_SPEED, DemoSection, _overrides
 
 if TYPE_CHECKING:

@@ -17,6 +17,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine
 
 from alerts.complaints.records import next_numbers
+from crawler.clock import utcnow
 from crawler.config import AppConfig
 from crawler.storage.mentions import upsert_mentions
 from crawler.storage.models import (
@@ -30,7 +31,6 @@ from crawler.storage.models import (
     HEALTH_INCIDENTS,
     MENTIONS,
 )
-from crawler.storage.types import utcnow
 from simulator.fakedata.mentions import FragmentTokens, brands_from_config, mention_rows
 
 HOSTILE_TEXTS = (

@@ -17,7 +17,7 @@ from typing import Any
 
 from crawler.analytics.query import mask_text
 from crawler.analytics.search_index import tokenize
-from crawler.storage.types import utcnow
+from crawler.clock import utcnow
 
 PLATFORM_WEIGHTS = {"weibo": 45, "xiaohongshu": 25, "douyin": 20, "heimao": 10}
 REGIONS = (

@@ -28,6 +28,7 @@ from simulator.model import Post
 from simulator.platforms._xd_pages import DOUYIN_CAPTCHA_HTML, douyin_home_html, douyin_search_html, qr_png
 from simulator.registry import PlatformSim, Route, json_response, register
 from simulator.signatures import douyin_sign_js, verify_a_bogus
+from simulator.world import now_utc
 
 PREFIX = "/douyin"
 SEARCH = "/aweme/v1/web/general/search/single/"
@@ -244,7 +245,7 @@ class Douyin(PlatformSim):
         found = world.search(self.name, request.query.get("keyword", ""), order)
         days = int(filters.get("publish_time") or 0) if str(filters.get("publish_time", "0")).isdigit() else 0
         if days:
-            cutoff = datetime.now(UTC) - timedelta(days=days)
+            cutoff = now_utc() - timedelta(days=days)
             found = [p for p in found if p.published_at >= cutoff]
         return found
 
@@ -350,7 +351,7 @@ class Douyin(PlatformSim):
         world = self.ctx.world
         assert world is not None
         board = world.hot.get(self.name)
-        now = datetime.now(UTC)
+        now = now_utc()
         words = []
         for e in board.entries(now) if board is not None else []:
             sid = str(100_000 + zlib.crc32(e.word.encode()) % 900_000)

@@ -25,6 +25,7 @@ from simulator.model import Post
 from simulator.platforms._xd_pages import qr_png, xhs_home_html
 from simulator.registry import PlatformSim, Route, json_response, register
 from simulator.signatures import verify_xhs, xhs_sign_js
+from simulator.world import now_utc
 
 PREFIX = "/xiaohongshu"
 
@@ -273,7 +274,7 @@ class Xiaohongshu(PlatformSim):
             envelope(
                 {
                     "items": [{"id": post.post_id, "model_type": "note", "note_card": self._note_card(post)}],
-                    "current_time": ms(datetime.now().astimezone()),
+                    "current_time": ms(now_utc()),
                     "cursor_score": "",
                 }
             ),
@@ -370,7 +371,7 @@ class Xiaohongshu(PlatformSim):
             "comments": [self._comment(c, note, inline=1) for c in page],
             "cursor": page[-1].post_id if page else "",
             "has_more": len(rest) > size,
-            "time": ms(datetime.now().astimezone()),
+            "time": ms(now_utc()),
             "xsec_token": note.extra["xsec_token"],
             "user_id": note.author.id,
         }
@@ -397,7 +398,7 @@ class Xiaohongshu(PlatformSim):
             "comments": [self._comment(c, note) for c in page],
             "cursor": page[-1].post_id if page else "",
             "has_more": len(rest) > num,
-            "time": ms(datetime.now().astimezone()),
+            "time": ms(now_utc()),
             "xsec_token": note.extra["xsec_token"],
             "user_id": note.author.id,
         }

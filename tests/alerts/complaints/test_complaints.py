@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from alerts.complaints import records as complaints
+from crawler.clock import utcnow
 from crawler.storage.models import Author, Complaint, ComplaintMention
-from crawler.storage.types import utcnow
 from tests.alerts.conftest import make_cfg, mention, store
 
 ASSIGN = {

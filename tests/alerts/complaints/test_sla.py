@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from alerts.complaints import clock
 from alerts.complaints import records as complaints
 from alerts.complaints.sla import milestone_status, sweep
 from crawler.config import BusinessHours
-from crawler.storage.models import Alert, AlertDelivery
+from crawler.storage.models import Alert, AlertDelivery, AlertHold, Complaint
 from tests.alerts.conftest import make_cfg, mention, store
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -55,14 +55,30 @@ ESCALATE = {
 }
 
 
-def _sla_alerts(engine) -> list[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
+def _sla_notices(engine) -> list[tuple[str, list[str]]]:  # type: ignore[no-untyped-def]
+    """Each SLA notice held for sending (once per record, milestone and kind), with its channels."""
     with engine.connect() as conn:
         rows = conn.execute(
-            select(Alert.id, Alert.dedup_key).where(Alert.kind == "complaint_sla").order_by(Alert.id)
+            select(AlertHold.ref, AlertHold.channel).where(AlertHold.kind == "sla").order_by(AlertHold.id)
+        ).all()
+    out: dict[str, list[str]] = {}
+    for ref, channel in rows:
+        out.setdefault(ref.split(":", 2)[2], []).append(channel)
+    return [(k, sorted(v)) for k, v in out.items()]
+
+
+def _sla_messages(engine) -> list[tuple[str, str, list[str]]]:  # type: ignore[no-untyped-def]
+    """Each SLA message queued: its dedup key, title and channels."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(Alert.id, Alert.dedup_key, Alert.title)
+            .where(Alert.kind == "complaint_sla")
+            .order_by(Alert.id)
         ).all()
         return [
             (
-                r.dedup_key.split(":", 2)[2],
+                r.dedup_key,
+                r.title,
                 sorted(
                     conn.execute(
                         select(AlertDelivery.channel).where(AlertDelivery.alert_id == r.id)
@@ -107,7 +123,7 @@ def test_sweep_warns_breaches_and_escalates_each_once(engine) -> None:  # type: 
     assert (s.escalated, s.breached) == (1, 0)  # 60 min after the first breach → 总监
     s = sweep(engine, cfg, now=t0 + timedelta(minutes=121))
     assert (s.breached, s.escalated) == (1, 0)  # answer (2 h) missed; both levels already used
-    keys = _sla_alerts(engine)
+    keys = _sla_notices(engine)
     assert keys == [  # no sweep ran in the answer's warning window: it breaches without a warning
         ("warn:report", ["ops"]),
         ("warn:first_check", ["ops"]),
@@ -116,6 +132,11 @@ def test_sweep_warns_breaches_and_escalates_each_once(engine) -> None:  # type: 
         ("escalate:总监", ["ops"]),
         ("breach:answer", ["ops"]),
     ]
+    # Sent as: the two warnings in one message; the breach and the escalation to legal at once (a
+    # channel with no SLA message yet), to ops 15 minutes after its last one; then one a sweep.
+    messages = _sla_messages(engine)
+    assert [ch for _, _, ch in messages] == [["ops"], ["legal"], ["ops"], ["ops"], ["ops"]]
+    assert messages[0][1] == "2 条客诉时限提醒" and messages[1][0] == "complaint:1:escalate:主管"
     with engine.connect() as conn:
         rec = complaints.get(conn, 1)
         actions = [h["action"] for h in complaints.history(conn, 1)]
@@ -140,4 +161,79 @@ def test_manual_escalation_meets_the_resolve_clock_and_callback_is_reminded_once
     assert sweep(engine, cfg, now=t0 + timedelta(days=7, hours=5)).callbacks == 0
     assert sweep(engine, cfg, now=t0 + timedelta(days=7, hours=6, minutes=1)).callbacks == 1
     assert sweep(engine, cfg, now=t0 + timedelta(days=7, hours=7)).callbacks == 0
-    assert [k for k, _ in _sla_alerts(engine)] == ["callback"]
+    assert [k for k, _ in _sla_notices(engine)] == ["callback"]
+    assert [(k, ch) for k, _, ch in _sla_messages(engine)] == [("complaint:1:callback", ["ops"])]
+
+
+STORIES = [
+    "鲜果时光的橙汁喝出异物，要求退款！",
+    "鲜果时光外卖送了两个小时才到，汤全洒了",
+    "鲜果时光会员卡扣了两次年费，客服不理",
+    "鲜果时光门店店员态度恶劣，当众辱骂顾客",
+    "鲜果时光的果切发霉了，照片为证",
+    "小鹿宝贝奶粉罐里有黑色颗粒，要求说法",
+    "小鹿宝贝的纸尿裤漏得一塌糊涂，质量太差",
+]
+
+
+def test_a_busy_sweep_sends_one_message_per_brand_and_channel(engine) -> None:  # type: ignore[no-untyped-def]
+    from alerts.delivery.render import render
+
+    cfg = make_cfg(
+        complaints={"sla_channels": ["ops"], "warn_before_minutes": 10},
+        alerts={"rules": []},
+        api={"public_url": "http://127.0.0.1:8080"},
+    )
+    t0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    rows = [
+        mention(text, brand="小鹿宝贝" if text.startswith("小鹿") else "鲜果时光", urgency="紧急")
+        for text in STORIES
+    ]
+    store(engine, cfg, rows, now=t0)
+    with engine.connect() as conn:
+        records = conn.execute(select(func.count()).select_from(Complaint)).scalar_one()
+    assert records == len(STORIES)
+    late = mention("小鹿宝贝奶粉喝完宝宝上吐下泻住院了", brand="小鹿宝贝", urgency="非常紧急")
+    store(engine, cfg, [late], now=t0 + timedelta(minutes=13))
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=21))  # report + first check of every record
+    assert (s.warned, s.messages) == (2 * records, 2)
+    messages = _sla_messages(engine)
+    assert sorted(title for _, title, _ in messages) == ["10 条客诉时限提醒", "4 条客诉时限提醒"]
+    with engine.connect() as conn:
+        payload = conn.execute(
+            select(Alert.payload).where(Alert.kind == "complaint_sla", Alert.brand == "鲜果时光")
+        ).scalar_one()
+    assert payload["total"] == 10 and len(payload["items"]) == 8
+    assert "5 张客诉单有 10 条时限提醒：即将超时 10 条" in payload["text"]
+    doc = render(payload, ref="a1")
+    body = "\n".join(line.value for section in doc.sections for line in section)
+    assert "10 条客诉时限提醒" in doc.title and "将于" in body and len(doc.sections) == 8
+    links = [line.url for section in doc.sections for line in section if line.url]
+    assert len(links) == 8 and all("/#/complaint/TS" in str(u) for u in links)
+    # Within the period the next notices wait (breaches at +31) ...
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=31))
+    assert s.breached == 2 * records and s.messages == 0
+    # ... unless one is about a 非常紧急 record (registered at +13: report due at +43, warned from +33):
+    # that brand's group goes at once, the other brand's waits for its 15 minutes.
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=34))
+    assert (s.warned, s.messages) == (2, 1)
+    with engine.connect() as conn:
+        last = conn.execute(
+            select(Alert.brand, Alert.payload)
+            .where(Alert.kind == "complaint_sla")
+            .order_by(Alert.id.desc())
+            .limit(1)
+        ).one()
+    assert last.brand == "小鹿宝贝" and last.payload["total"] == 6
+    assert "已超时 4 条，即将超时 2 条" in last.payload["text"]
+    assert last.payload["items"][0]["urgency"] == "紧急"  # breaches first, then the warnings
+    assert sweep(engine, cfg, now=t0 + timedelta(minutes=35)).messages == 0
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=37))  # 鲜果时光: 16 minutes after its last
+    assert s.messages == 1
+    with engine.connect() as conn:
+        left = conn.execute(
+            select(func.count())
+            .select_from(AlertHold)
+            .where(AlertHold.kind == "sla", AlertHold.flushed_at.is_(None))
+        ).scalar_one()
+    assert left == 0 and len(_sla_messages(engine)) == 4

@@ -10,8 +10,8 @@ from sqlalchemy import func, select
 
 from alerts.complaints import records as complaints
 from alerts.complaints.registration import GROUP_TAG
+from crawler.clock import utcnow
 from crawler.storage.models import Alert, AlertCharge, Author, Complaint, ComplaintMention
-from crawler.storage.types import utcnow
 from tests.alerts.conftest import make_cfg, mention, store
 
 STORY = "鲜果时光芒果冰沙里喝出玻璃碎片，孩子嘴巴划破了，门店拒绝赔偿，要求道歉并赔偿"

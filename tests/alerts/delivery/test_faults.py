@@ -17,8 +17,8 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
 from alerts.delivery.dispatch import dispatch_once
+from crawler.clock import utcnow
 from crawler.storage.models import AlertDelivery
-from crawler.storage.types import utcnow
 from simulator.receiver.server import Receiver
 
 from .conftest import FakeClock, alert_refs, enqueue_many, make_config

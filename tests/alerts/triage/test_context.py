@@ -15,9 +15,9 @@ from sqlalchemy import select
 
 from alerts.delivery.channels import make_channel
 from alerts.delivery.dispatch import dispatch_once
+from crawler.clock import utcnow
 from crawler.config import AppConfig, ChannelConfig, config_from_dict
 from crawler.storage.models import Alert, AlertDelivery
-from crawler.storage.types import utcnow
 from simulator.receiver.server import Receiver
 from tests.alerts.conftest import mention, store
 from tests.alerts.delivery.conftest import HOSTILE

@@ -7,8 +7,8 @@ from datetime import timedelta
 from sqlalchemy import func, select, text
 
 from alerts.triage import events
+from crawler.clock import utcnow
 from crawler.storage.models import Event, EventKey, Mention
-from crawler.storage.types import utcnow
 from tests.alerts.conftest import mention, store
 
 STORY = "鲜果时光门店的芒果冰沙里喝出了一根头发，店员态度还很差，大家以后别去这家店了"

@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 
 from alerts.delivery.dispatch import dispatch_once
 from alerts.triage.run import flush_digest
+from crawler.clock import utcnow
 from crawler.config import AppConfig, ConfigError, config_from_dict, load_config
 from crawler.storage.models import Alert, AlertCharge, AlertHold, Complaint
-from crawler.storage.types import utcnow
 from simulator.receiver.server import Receiver
 from tests.alerts.conftest import make_cfg, mention, seen_when_published, store, watched_for
 

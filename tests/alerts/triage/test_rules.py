@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from alerts import rules
 from alerts.triage.run import flush_digest
+from crawler.clock import utcnow
 from crawler.config import AlertRule
 from crawler.errors import ConfigError
 from crawler.storage.models import Alert, AlertDelivery, DigestItem
-from crawler.storage.types import utcnow
 from tests.alerts.conftest import make_cfg, mention, store
 
 M = {

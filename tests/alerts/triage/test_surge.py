@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from alerts.triage import surge
+from crawler.clock import utcnow
 from crawler.config import SurgeConfig
 from crawler.storage.models import Alert
-from crawler.storage.types import utcnow
 from tests.alerts.conftest import make_cfg, mention, seen_when_published, store
 
 

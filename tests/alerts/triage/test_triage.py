@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
+from crawler.clock import utcnow
 from crawler.storage.models import Alert, AlertDelivery, Complaint, Event
-from crawler.storage.types import utcnow
 from tests.alerts.conftest import make_cfg, mention, store, watched_for
 
 CRISIS = "鲜果时光芒果冰沙里喝出玻璃碎片，孩子嘴巴划破了，门店拒绝赔偿，大家转起来"

@@ -13,9 +13,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from crawler.analytics.reports import build_report, period_for, scheduled_report, send_report, write_report
+from crawler.clock import utcnow
 from crawler.config import CATEGORIES
 from crawler.storage.engine import make_engine
-from crawler.storage.types import utcnow
 from tests.crawler.analytics.conftest import SeededDb, make_cfg
 
 

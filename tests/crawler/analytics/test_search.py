@@ -10,8 +10,8 @@ from sqlalchemy import delete, select
 from crawler.analytics import search_index
 from crawler.analytics.query import MENTIONS, MentionFilter, conditions
 from crawler.analytics.search_index import SearchSyntaxError, Term, fts5_expression, parse
+from crawler.clock import utcnow
 from crawler.storage.mentions import upsert_mentions
-from crawler.storage.types import utcnow
 
 
 def test_parse_and_or_not_phrase_prefix() -> None:

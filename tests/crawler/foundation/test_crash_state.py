@@ -8,11 +8,11 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from crawler.clock import utcnow
 from crawler.service.crawl_job import mark_stale_runs
 from crawler.storage.engine import make_engine
 from crawler.storage.locks import holder, try_acquire
 from crawler.storage.mentions import PENDING, RUNS, load_pending, record_pending, settle_pending, start_run
-from crawler.storage.types import utcnow
 
 
 def test_open_work_is_recorded_once_settled_and_given_up_after_five_crawls(db_url: str) -> None:

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from crawler.clock import utcnow
 from crawler.platform.sessions import Session, SessionStore
-from crawler.storage.types import utcnow
 
 ROOT = Path(__file__).resolve().parents[3]
 YUQING = [sys.executable, "-m", "crawler.cli.app"]

@@ -14,8 +14,8 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from crawler.clock import utcnow
 from crawler.storage.mentions import MENTIONS, RUNS
-from crawler.storage.types import utcnow
 from tests.conftest import REDIS_TEST
 from tests.crawler.service.conftest import ROOT, write_config
 

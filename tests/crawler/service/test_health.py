@@ -7,11 +7,11 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import insert, select, update
 
+from crawler.clock import utcnow
 from crawler.service.health import brand_problems, evaluate, platform_problems
 from crawler.storage.engine import make_engine
 from crawler.storage.mentions import RUNS
 from crawler.storage.models import Alert, AlertDelivery, HealthIncident
-from crawler.storage.types import utcnow
 
 ALERTS = Alert.__table__
 DELIVERIES = AlertDelivery.__table__

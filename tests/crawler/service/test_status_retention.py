@@ -9,6 +9,7 @@ from sqlalchemy import insert, select
 from typer.testing import CliRunner
 
 from crawler.cli.app import app
+from crawler.clock import utcnow
 from crawler.service.health import evaluate
 from crawler.service.scheduler import build_jobs, make_scheduler, sync_jobs
 from crawler.storage.engine import make_engine
@@ -16,7 +17,6 @@ from crawler.storage.locks import crawl_lock_name, try_acquire
 from crawler.storage.mentions import RUNS, upsert_mentions
 from crawler.storage.models import Alert, Complaint, ComplaintMention, Mention
 from crawler.storage.retention import purge
-from crawler.storage.types import utcnow
 
 M = Mention.__table__
 A = Alert.__table__

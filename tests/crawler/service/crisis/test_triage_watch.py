@@ -11,8 +11,8 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from crawler.clock import utcnow
 from crawler.storage.models import Alert, Mention, TrackedPost
-from crawler.storage.types import utcnow
 from tests.alerts.conftest import make_cfg, mention, store
 
 T = TrackedPost.__table__  # type: ignore[attr-defined]
