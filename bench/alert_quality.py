@@ -21,7 +21,7 @@ For the paced run it prints each figure with its target, as met / not met:
    carry their post.
 
 It also prints, for information, how many immediate alerts feature a story the simulator
-marks 非常紧急 (the issue's 0.9 target belongs to its 24-hour live run, not measured here).
+marks 非常紧急 (the issue's 0.9 target belongs to its 24-hour live run: ``bench/alert_live.py``).
 
     python bench/alert_quality.py [--config config/yuqing.toml] [--seed 7] [--no-baseline] [--json]
 """

@@ -47,7 +47,7 @@ from alerts.complaints.model import (
     runs,
 )
 from alerts.delivery import payloads
-from alerts.delivery.outbox import enqueue
+from alerts.delivery.outbox import enqueue, release_holds
 from alerts.rules import rank
 from crawler.clock import utcnow
 from crawler.storage.models import ALERT_HOLDS as HOLDS
@@ -408,13 +408,7 @@ def flush_notices(conn: Connection, cfg: AppConfig, now: datetime, *, force: boo
             risk=max((int(it["risk"] or 0) for it in group), default=0),
         )
         queued += alert_id is not None
-        ids = [it["id"] for it in group]
-        for start in range(0, len(ids), 500):
-            conn.execute(
-                update(HOLDS)
-                .where(HOLDS.c.id.in_(ids[start : start + 500]))
-                .values(flushed_at=now, alert_id=alert_id)
-            )
+        release_holds(conn, [it["id"] for it in group], alert_id, now)
     return queued
 
 
@@ -492,23 +486,16 @@ def _gathered(
         it["urgency"] for it in {it["complaint_id"]: it for it in group}.values() if it["urgency"]
     )
     facts = [["客诉单", f"{len(records)} 张"]]
-    if levels:
-        facts.append(
-            ["等级", " · ".join(f"{u} {levels[u]}" for u in ("非常紧急", "紧急", "一般") if levels[u])]
-        )
-    return {
-        "kind": "complaint_sla",
-        "title": f"{len(group)} 条客诉时限提醒",
-        "brand": brand or None,
-        "urgency": None,
-        "risk": None,
-        "reasons": [],
-        "mention": None,
-        "event": None,
-        "complaint": None,
-        "text": text,
-        "facts": facts,
-        "items": items,
-        "total": len(group),
-        "links": payloads.links(cfg),
-    }
+    level_line = payloads.levels_fact(levels)
+    if level_line:
+        facts.append(level_line)
+    return payloads.list_payload(
+        cfg,
+        "complaint_sla",
+        f"{len(group)} 条客诉时限提醒",
+        brand or None,
+        text,
+        facts,
+        items,
+        total=len(group),
+    )

@@ -14,13 +14,14 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from crawler.clock import utcnow
 from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
+from crawler.storage.models import ALERT_HOLDS as HOLDS
 from crawler.storage.models import ALERTS
 
 if TYPE_CHECKING:
@@ -161,3 +162,13 @@ def enqueue(
         )
     logger.debug("alert {id} ({kind}) queued for {n} channel(s)", id=alert_id, kind=kind, n=len(names))
     return alert_id
+
+
+def release_holds(conn: Connection, hold_ids: list[int], alert_id: int | None, now: datetime) -> None:
+    """Mark held items (``alert_holds``) as sent in the summary alert ``alert_id`` (or dropped: None)."""
+    for start in range(0, len(hold_ids), 500):
+        conn.execute(
+            update(HOLDS)
+            .where(HOLDS.c.id.in_(hold_ids[start : start + 500]))
+            .values(flushed_at=now, alert_id=alert_id)
+        )

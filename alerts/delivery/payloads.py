@@ -269,3 +269,39 @@ def links(
     else:
         page = ""
     return {"dashboard": root + page}
+
+
+def levels_fact(levels: Any) -> list[str] | None:
+    """The ``[等级, "非常紧急 2 · 紧急 5"]`` line of a summary from a Counter of urgencies (None: none)."""
+    text = " · ".join(f"{u} {levels[u]}" for u in ("非常紧急", "紧急", "一般") if levels[u])
+    return ["等级", text] if text else None
+
+
+def list_payload(
+    cfg: AppConfig,
+    kind: str,
+    title: str,
+    brand: str | None,
+    text: str,
+    facts: list[list[str]],
+    items: list[dict[str, Any]],
+    **extra: Any,
+) -> dict[str, Any]:
+    """A message that lists several things (a backfill summary, a roll-up, gathered SLA notices):
+    no single mention, event or record; a text, ``[label, value]`` facts and the listed items."""
+    return {
+        "kind": kind,
+        "title": title,
+        "brand": brand,
+        "urgency": None,
+        "risk": None,
+        "reasons": [],
+        "mention": None,
+        "event": None,
+        "complaint": None,
+        "text": text,
+        "facts": facts,
+        "items": items,
+        "links": links(cfg),
+        **extra,
+    }

@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from loguru import logger
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from alerts import rules
 from alerts.complaints import records as complaints
 from alerts.delivery import payloads
-from alerts.delivery.outbox import enqueue
+from alerts.delivery.outbox import enqueue, release_holds
 from alerts.triage import pacing
 from alerts.triage.pacing import lock_brands
 from crawler.config import PLATFORM_NAMES
@@ -161,10 +161,9 @@ def _breakdown(group: list[dict[str, Any]], mentions: dict[int, dict[str, Any]])
     out = []
     if platforms:
         out.append(["平台", " · ".join(f"{p} {n}" for p, n in platforms.most_common())])
-    if levels:
-        out.append(
-            ["等级", " · ".join(f"{u} {levels[u]}" for u in ("非常紧急", "紧急", "一般") if levels[u])]
-        )
+    level_line = payloads.levels_fact(levels)
+    if level_line:
+        out.append(level_line)
     records = {it["complaint_id"] for it in group if it["complaint_id"]}
     if records:
         out.append(["客诉单", f"涉及 {len(records)} 张（已登记，见看板）"])
@@ -189,23 +188,17 @@ def _base(
     items: list[dict[str, Any]],
     cfg: AppConfig,
 ) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "title": title,
-        "brand": brand,
-        "urgency": None,
-        "risk": None,
-        "reasons": [],
-        "mention": None,
-        "event": None,
-        "complaint": None,
-        "text": text,
-        "facts": facts,
-        "items": items,
-        "total": _count(group),
-        "max_risk": max((int(it["risk"] or 0) for it in group), default=0),
-        "links": payloads.links(cfg),
-    }
+    return payloads.list_payload(
+        cfg,
+        kind,
+        title,
+        brand,
+        text,
+        facts,
+        items,
+        total=_count(group),
+        max_risk=max((int(it["risk"] or 0) for it in group), default=0),
+    )
 
 
 def backfill_payload(
@@ -297,13 +290,7 @@ def flush_holds(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool 
             queued += 1
             if kind == "rollup":
                 pacing.charge(conn, brand, [channel], now, alert_id)
-        ids = [it["id"] for it in group]
-        for start in range(0, len(ids), 500):
-            conn.execute(
-                update(HOLDS)
-                .where(HOLDS.c.id.in_(ids[start : start + 500]))
-                .values(flushed_at=now, alert_id=alert_id)
-            )
+        release_holds(conn, [it["id"] for it in group], alert_id, now)
         records = sorted({it["complaint_id"] for it in group if it["complaint_id"]})
         if records and alert_id is not None:
             complaints.mark_reported(conn, records, via=_VIA[kind], now=now)
