@@ -237,3 +237,26 @@ def test_a_busy_sweep_sends_one_message_per_brand_and_channel(engine) -> None:  
             .where(AlertHold.kind == "sla", AlertHold.flushed_at.is_(None))
         ).scalar_one()
     assert left == 0 and len(_sla_messages(engine)) == 4
+
+
+def test_notices_held_by_a_sweeper_that_died_go_out_with_the_next_sweep(engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from alerts.complaints import sla
+
+    cfg = make_cfg(complaints={"sla_channels": ["ops"], "warn_before_minutes": 10}, alerts={"rules": []})
+    t0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    store(engine, cfg, [mention(STORIES[1], urgency="紧急")], now=t0)
+
+    def killed(*args: object, **kw: object) -> int:
+        raise RuntimeError("the sweeper died after the records' transactions")
+
+    monkeypatch.setattr(sla, "flush_notices", killed)
+    try:
+        sweep(engine, cfg, now=t0 + timedelta(minutes=21))
+    except RuntimeError:
+        pass
+    monkeypatch.undo()
+    assert _sla_notices(engine) == [("warn:report", ["ops"]), ("warn:first_check", ["ops"])]
+    assert _sla_messages(engine) == []
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=22))
+    assert (s.warned, s.messages) == (0, 1)  # nothing warned twice, nothing lost
+    assert [title for _, title, _ in _sla_messages(engine)] == ["2 条客诉时限提醒"]
