@@ -39,8 +39,11 @@ def now_utc() -> datetime:
     raw = os.environ.get(CLOCK_ENV, "")
     if raw != _shift[0]:
         try:
-            _shift = (raw, timedelta(seconds=float(raw)) if raw.strip() else timedelta(0))
-        except ValueError:  # the product refuses it with a clear error; the simulator keeps real time
+            seconds = float(raw) if raw.strip() else 0.0
+            if not math.isfinite(seconds) or abs(seconds) > 10 * 366 * 86_400:
+                raise ValueError(raw)
+            _shift = (raw, timedelta(seconds=seconds))
+        except (ValueError, OverflowError):  # the product refuses it with a clear error; real time here
             _shift = (raw, timedelta(0))
     return (datetime.now(UTC) + _shift[1]).replace(microsecond=0)
 

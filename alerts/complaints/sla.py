@@ -85,6 +85,7 @@ class SweepStats:
             "breached": self.breached,
             "escalated": self.escalated,
             "callbacks": self.callbacks,
+            "messages": self.messages,
         }
 
 
@@ -144,7 +145,7 @@ def sweep(engine: Engine, cfg: AppConfig, *, now: datetime | None = None) -> Swe
     with engine.begin() as conn:
         stats.messages = flush_notices(conn, cfg, now)
     if stats.warned or stats.breached or stats.escalated or stats.callbacks or stats.messages:
-        logger.info("SLA sweep: {s}, {n} message(s)", s=stats.as_dict(), n=stats.messages)
+        logger.info("SLA sweep: {s}", s=stats.as_dict())
     return stats
 
 
@@ -185,21 +186,28 @@ class _Sweeper:
         self.dirty = True
         return True
 
-    def _notify(self, key: str, title: str, text: str, channels: list[str]) -> None:
-        """Hold the notice for this record's brand on each channel (sent by :func:`flush_notices`)."""
+    def _notify(
+        self, key: str, title: str, text: str, channels: list[str], due: datetime | None = None
+    ) -> None:
+        """Hold the notice for this record's brand on each channel (sent by :func:`flush_notices`);
+        ``due``: the deadline a warning is about (it must arrive before it)."""
         rec = self.rec
         rows = [
             {
                 "kind": HOLD_KIND,
                 "brand": rec["brand"] or "",
                 "channel": ch,
-                "ref": f"c:{rec['id']}:{key}"[:120],
+                # the sweep's time makes a notice that fires again (a reopened record) a new one
+                "ref": f"c:{rec['id']}:{self.now:%Y%m%d%H%M%S}:{key}"[:120],
                 "alert_kind": "complaint_sla",
                 "mention_id": rec["mention_id"],
                 "complaint_id": rec["id"],
                 "urgency": rec["urgency"],
                 "risk": rec["risk"],
-                "note": json.dumps({"key": key, "title": title, "text": text}, ensure_ascii=False),
+                "note": json.dumps(
+                    {"key": key, "title": title, "text": text, "due": due.isoformat() if due else None},
+                    ensure_ascii=False,
+                ),
                 "created_at": self.now,
             }
             for ch in dict.fromkeys([*self.cfg.complaints.sla_channels, *channels])
@@ -216,7 +224,7 @@ class _Sweeper:
         column, name = MILESTONES[ms].due, MILESTONES[ms].title
         left = max(0, int((self.rec[column] - self.now).total_seconds() // 60))
         text = f"{self.rec['number']}「{name}」将于 {left} 分钟后到期（负责人 {self._owner()}）"
-        self._notify(f"warn:{ms}", f"{self.rec['number']} {name}即将超时", text, [])
+        self._notify(f"warn:{ms}", f"{self.rec['number']} {name}即将超时", text, [], due=self.rec[column])
         complaints.write_history(
             self.conn,
             self.rec["id"],
@@ -352,27 +360,63 @@ def _sort_key(it: dict[str, Any], note: dict[str, Any]) -> tuple[int, int, int, 
 
 
 def _due(
-    conn: Connection, cfg: AppConfig, brand: str, channel: str, group: list[dict[str, Any]], now: datetime
+    conn: Connection,
+    cfg: AppConfig,
+    brand: str,
+    channel: str,
+    group: list[dict[str, Any]],
+    notes: dict[int, dict[str, Any]],
+    now: datetime,
 ) -> bool:
-    """A group goes out when it holds a 非常紧急 record's notice, or when the brand's last SLA message
-    to the channel is ``[complaints].sla_notice_minutes`` old (or there was none)."""
-    period = cfg.complaints.sla_notice_minutes
-    if period == 0 or any(it["urgency"] == "非常紧急" for it in group):
+    """A group goes out when it holds a 非常紧急 record's notice, when waiting for the next slot
+    would deliver a warning after its deadline, or when the brand's last SLA message to the channel
+    is ``[complaints].sla_notice_minutes`` old (or there was none)."""
+    period = timedelta(minutes=cfg.complaints.sla_notice_minutes)
+    if not period or any(it["urgency"] == "非常紧急" for it in group):
         return True
     last = conn.execute(
         select(func.max(HOLDS.c.flushed_at)).where(
-            HOLDS.c.kind == HOLD_KIND, HOLDS.c.brand == brand, HOLDS.c.channel == channel
+            HOLDS.c.kind == HOLD_KIND,
+            HOLDS.c.brand == brand,
+            HOLDS.c.channel == channel,
+            HOLDS.c.alert_id.is_not(None),
         )
     ).scalar()
     if last is None:
         return True
-    last = last.replace(tzinfo=UTC) if last.tzinfo is None else last
-    return bool(last <= now - timedelta(minutes=period))
+    slot = _aware(last) + period
+    if slot <= now:
+        return True
+    for note in notes.values():
+        due = note.get("due")
+        if due and datetime.fromisoformat(due) <= slot:
+            return True
+    return False
+
+
+def _aware(t: datetime) -> datetime:
+    return t.replace(tzinfo=UTC) if t.tzinfo is None else t
+
+
+def _superseded(group: list[dict[str, Any]], notes: dict[int, dict[str, Any]]) -> set[int]:
+    """Warnings whose breach is in the same group: the breach says it, the warning would be stale."""
+    breached = {
+        (it["complaint_id"], str(notes[it["id"]].get("key") or "").split(":", 1)[1])
+        for it in group
+        if str(notes[it["id"]].get("key") or "").startswith("breach:")
+    }
+    return {
+        it["id"]
+        for it in group
+        if str(notes[it["id"]].get("key") or "").startswith("warn:")
+        and (it["complaint_id"], str(notes[it["id"]]["key"]).split(":", 1)[1]) in breached
+    }
 
 
 def flush_notices(conn: Connection, cfg: AppConfig, now: datetime, *, force: bool = False) -> int:
     """Queue one message per brand and channel for the held SLA notices that are due (``force``: all);
-    a single notice keeps the one-record message, several become a list. Returns messages queued."""
+    a single notice keeps the one-record message, several become a list. Returns messages queued.
+    Each group is its own savepoint: one that fails is logged and retried by the next sweep."""
     stmt = select(HOLDS).where(HOLDS.c.kind == HOLD_KIND, HOLDS.c.flushed_at.is_(None)).order_by(HOLDS.c.id)
     if conn.dialect.name == "postgresql":
         stmt = stmt.with_for_update(skip_locked=True)
@@ -381,35 +425,55 @@ def flush_notices(conn: Connection, cfg: AppConfig, now: datetime, *, force: boo
         groups[(row["brand"], row["channel"])].append(dict(row))
     queued = 0
     for (brand, channel), group in sorted(groups.items()):
-        if not (force or _due(conn, cfg, brand, channel, group, now)):
-            continue
         notes = {it["id"]: _note(it) for it in group}
-        group.sort(key=lambda it: _sort_key(it, notes[it["id"]]))
-        if len(group) == 1:
-            payload, key = _single(conn, cfg, group[0], notes[group[0]["id"]])
-        else:
-            payload, key = (
-                _gathered(conn, cfg, brand, group, notes),
-                (f"sla:{channel}:{group[0]['id']}-{group[-1]['id']}-{len(group)}"),
-            )
-        first = group[0]
-        alert_id = enqueue(
-            conn,
-            cfg,
-            kind="complaint_sla",
-            dedup_key=key,
-            title=payload["title"],
-            payload=payload,
-            channels=[channel],
-            brand=brand or None,
-            complaint_id=first["complaint_id"] if len(group) == 1 else None,
-            mention_id=first["mention_id"] if len(group) == 1 else None,
-            urgency=first["urgency"] if len(group) == 1 else None,
-            risk=max((int(it["risk"] or 0) for it in group), default=0),
-        )
-        queued += alert_id is not None
-        release_holds(conn, [it["id"] for it in group], alert_id, now)
+        if not (force or _due(conn, cfg, brand, channel, group, notes, now)):
+            continue
+        try:
+            with conn.begin_nested():
+                queued += _send(conn, cfg, brand, channel, group, notes, now)
+        except Exception:  # boundary: one group must not hold back the others
+            logger.exception("SLA notices of {} for channel {} could not be queued", brand or "-", channel)
     return queued
+
+
+def _send(
+    conn: Connection,
+    cfg: AppConfig,
+    brand: str,
+    channel: str,
+    group: list[dict[str, Any]],
+    notes: dict[int, dict[str, Any]],
+    now: datetime,
+) -> int:
+    stale = _superseded(group, notes)
+    shown = sorted(
+        (it for it in group if it["id"] not in stale), key=lambda it: _sort_key(it, notes[it["id"]])
+    )
+    if len(shown) == 1:
+        payload = _single(conn, cfg, shown[0], notes[shown[0]["id"]])
+    else:
+        payload = _gathered(conn, cfg, brand, shown, notes)
+    one = shown[0] if len(shown) == 1 else None
+    alert_id = enqueue(
+        conn,
+        cfg,
+        kind="complaint_sla",
+        dedup_key=f"sla:{channel}:{shown[0]['id']}-{shown[-1]['id']}-{len(shown)}",
+        title=payload["title"],
+        payload=payload,
+        channels=[channel],
+        brand=brand or None,
+        complaint_id=one["complaint_id"] if one else None,
+        mention_id=one["mention_id"] if one else None,
+        urgency=payload["urgency"],
+        risk=max((int(it["risk"] or 0) for it in shown), default=0),
+    )
+    if alert_id is None:
+        logger.warning(
+            "SLA notices of {} for channel {}: already queued, not sent again", brand or "-", channel
+        )
+    release_holds(conn, [it["id"] for it in group], alert_id, now)
+    return int(alert_id is not None)
 
 
 def _note(it: dict[str, Any]) -> dict[str, Any]:
@@ -420,9 +484,7 @@ def _note(it: dict[str, Any]) -> dict[str, Any]:
     return note if isinstance(note, dict) else {}
 
 
-def _single(
-    conn: Connection, cfg: AppConfig, it: dict[str, Any], note: dict[str, Any]
-) -> tuple[dict[str, Any], str]:
+def _single(conn: Connection, cfg: AppConfig, it: dict[str, Any], note: dict[str, Any]) -> dict[str, Any]:
     """The one-record message: the notice with the record and its mention."""
     rec = conn.execute(select(COMPLAINTS).where(COMPLAINTS.c.id == it["complaint_id"])).mappings().first()
     m = None
@@ -443,7 +505,7 @@ def _single(
         "complaint": payloads.complaint_part(dict(rec)) if rec is not None else None,
         "links": payloads.links(cfg, complaint_number=number),
     }
-    return payload, f"complaint:{it['complaint_id']}:{note.get('key') or it['ref']}"
+    return payload
 
 
 def _gathered(
@@ -468,7 +530,8 @@ def _gathered(
     }
     items = [
         {
-            "note": str(notes[it["id"]].get("text") or notes[it["id"]].get("title") or ""),
+            "note": (f"【{it['urgency']}】" if it["urgency"] else "")
+            + str(notes[it["id"]].get("text") or notes[it["id"]].get("title") or ""),
             "brand": it["brand"],
             "urgency": it["urgency"],
             "risk": it["risk"],

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
+from crawler import clock
 from crawler.config import load_config
 from crawler.errors import ConfigError
 from crawler.service import jobs
@@ -141,6 +142,13 @@ class Service:
             self.lease = Lease.acquire(self.engine, LEADER_LOCK, self.owner, lease_s, note="yuqing run")
             if self.lease is not None:
                 logger.info("yuqing run active on {} ({})", safe_url(cfg.database_url), self.owner)
+                if clock.offset_seconds():
+                    logger.warning(
+                        "the clock is shifted by {:.0f} s ({}): robots that check signed timestamps "
+                        "(DingTalk, Feishu) will refuse messages; unset it outside simulations",
+                        clock.offset_seconds(),
+                        clock.ENV,
+                    )
                 return True
             if not announced:
                 other = holder(self.engine, LEADER_LOCK)

@@ -63,7 +63,7 @@ def _sla_notices(engine) -> list[tuple[str, list[str]]]:  # type: ignore[no-unty
         ).all()
     out: dict[str, list[str]] = {}
     for ref, channel in rows:
-        out.setdefault(ref.split(":", 2)[2], []).append(channel)
+        out.setdefault(ref.split(":", 3)[3], []).append(channel)
     return [(k, sorted(v)) for k, v in out.items()]
 
 
@@ -118,6 +118,7 @@ def test_sweep_warns_breaches_and_escalates_each_once(engine) -> None:  # type: 
         "breached": 0,
         "escalated": 0,
         "callbacks": 0,
+        "messages": 1,  # the breach and the escalation held for ops at +31
     }
     s = sweep(engine, cfg, now=t0 + timedelta(minutes=91))
     assert (s.escalated, s.breached) == (1, 0)  # 60 min after the first breach → 总监
@@ -136,7 +137,7 @@ def test_sweep_warns_breaches_and_escalates_each_once(engine) -> None:  # type: 
     # channel with no SLA message yet), to ops 15 minutes after its last one; then one a sweep.
     messages = _sla_messages(engine)
     assert [ch for _, _, ch in messages] == [["ops"], ["legal"], ["ops"], ["ops"], ["ops"]]
-    assert messages[0][1] == "2 条客诉时限提醒" and messages[1][0] == "complaint:1:escalate:主管"
+    assert messages[0][1] == "2 条客诉时限提醒" and messages[1][1].endswith("超时升级至主管")
     with engine.connect() as conn:
         rec = complaints.get(conn, 1)
         actions = [h["action"] for h in complaints.history(conn, 1)]
@@ -162,7 +163,7 @@ def test_manual_escalation_meets_the_resolve_clock_and_callback_is_reminded_once
     assert sweep(engine, cfg, now=t0 + timedelta(days=7, hours=6, minutes=1)).callbacks == 1
     assert sweep(engine, cfg, now=t0 + timedelta(days=7, hours=7)).callbacks == 0
     assert [k for k, _ in _sla_notices(engine)] == ["callback"]
-    assert [(k, ch) for k, _, ch in _sla_messages(engine)] == [("complaint:1:callback", ["ops"])]
+    assert [(t, ch) for _, t, ch in _sla_messages(engine)] == [("TS20261123-0001 回访到期", ["ops"])]
 
 
 STORIES = [
@@ -260,3 +261,61 @@ def test_notices_held_by_a_sweeper_that_died_go_out_with_the_next_sweep(engine, 
     s = sweep(engine, cfg, now=t0 + timedelta(minutes=22))
     assert (s.warned, s.messages) == (0, 1)  # nothing warned twice, nothing lost
     assert [title for _, title, _ in _sla_messages(engine)] == ["2 条客诉时限提醒"]
+
+
+def test_each_channel_gets_a_lone_notice_and_a_warning_is_never_held_past_its_deadline(engine) -> None:  # type: ignore[no-untyped-def]
+    cfg = make_cfg(
+        complaints={"sla_channels": ["ops", "legal"], "warn_before_minutes": 10, "sla_notice_minutes": 15},
+        alerts={"rules": []},
+    )
+    t0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    store(engine, cfg, [mention(STORIES[1], urgency="一般")], now=t0)  # first check due at +60
+    store(engine, cfg, [mention(STORIES[2], urgency="紧急")], now=t0 + timedelta(minutes=40))  # due at +70
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=51))  # one notice, two channels: two messages
+    assert (s.warned, s.messages) == (1, 2)
+    assert sorted(ch for _, _, [ch] in _sla_messages(engine)) == ["legal", "ops"]
+    # +61: the 紧急 record's warnings (deadlines at +70) and the first record's breach can wait for
+    # the next slot (+66, 15 minutes after the last message) ...
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=61))
+    assert (s.warned, s.breached, s.messages) == (2, 1, 0)
+    # ... but a warning whose deadline comes before the next slot goes at once.
+    store(engine, cfg, [mention(STORIES[3], urgency="紧急")], now=t0 + timedelta(minutes=33))
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=62))  # its report + first check are due at +63 < +66
+    assert s.messages == 2
+    with engine.connect() as conn:
+        texts = [
+            str(p["text"])
+            for p in conn.execute(
+                select(Alert.payload).where(Alert.kind == "complaint_sla").order_by(Alert.id.desc()).limit(2)
+            ).scalars()
+        ]
+    assert all("即将超时 4 条" in t and "已超时 1 条" in t for t in texts)
+
+
+def test_a_stale_warning_gives_way_to_its_breach_and_one_bad_group_does_not_block_the_others(
+    engine, monkeypatch
+) -> None:  # type: ignore[no-untyped-def]
+    from alerts.complaints import sla
+
+    cfg = make_cfg(complaints={"sla_channels": ["ops"], "warn_before_minutes": 10}, alerts={"rules": []})
+    t0 = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    store(engine, cfg, [mention(STORIES[0], urgency="紧急")], now=t0)
+    store(engine, cfg, [mention(STORIES[5], brand="小鹿宝贝", urgency="紧急")], now=t0)
+    real = sla._gathered
+
+    def broken(conn, cfg, brand, *args):  # type: ignore[no-untyped-def]
+        if brand == "小鹿宝贝":
+            raise RuntimeError("a payload that cannot be built")
+        return real(conn, cfg, brand, *args)
+
+    monkeypatch.setattr(sla, "_gathered", broken)
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=21))
+    assert s.messages == 1  # 鲜果时光 went; 小鹿宝贝's notices wait, none lost
+    monkeypatch.undo()
+    s = sweep(engine, cfg, now=t0 + timedelta(minutes=31))  # its warnings and their breaches together
+    assert s.messages == 1
+    with engine.connect() as conn:
+        payload = conn.execute(
+            select(Alert.payload).where(Alert.kind == "complaint_sla", Alert.brand == "小鹿宝贝")
+        ).scalar_one()
+    assert "已超时 2 条" in payload["text"] and "即将超时" not in payload["text"]
