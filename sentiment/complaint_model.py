@@ -260,7 +260,7 @@ class ComplaintModel:
                 if len(found) >= k:
                     continue
                 name = names.get(key)
-                if name:
+                if name and name.isalnum():  # "，我" or "!!" may weigh, but reads as noise in a reason
                     for o in found:
                         if name in o or o in name:
                             break
