@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Connection
 
 from alerts import rules
@@ -495,6 +495,8 @@ class _Decider:
                         note=s.describe(),
                     )
                 continue
+            if s.event_id is None and self._told_in_events(s):
+                continue
             e = None
             if s.event_id is not None:
                 e = self.events.get(s.event_id) or self._load_event(s.event_id)
@@ -533,6 +535,36 @@ class _Decider:
                 state["surges"] = int(state.get("surges") or 0) + 1
                 state["alerts"] = int(state.get("alerts") or 0) + 1
                 self._save_state(e["id"], state)
+
+    def _told_in_events(self, s: surge.Surge) -> bool:
+        """Whether a brand surge is mostly events that have already alerted (a crisis the group just
+        read about): then it is noted in the biggest of them, not sent as a message of its own."""
+        window = timedelta(minutes=self.cfg.alerts.surge.window_minutes)
+        c = MENTIONS.c
+        rows = self.conn.execute(
+            select(c.event_id, func.count())
+            .where(c.brand == s.brand, c.published_at > self.now - window)
+            .group_by(c.event_id)
+        ).all()
+        total = sum(int(n) for _, n in rows)
+        told: list[tuple[int, int]] = []
+        for event_id, n in rows:
+            if event_id is None:
+                continue
+            e = self.events.get(event_id) or self._load_event(event_id)
+            if (e.get("alert_state") or {}).get("first"):
+                told.append((int(n), int(event_id)))
+        if not told or sum(n for n, _ in told) * 2 <= total:
+            return False
+        _, biggest = max(told)
+        e = self.events.get(biggest) or self._load_event(biggest)
+        state = dict(e.get("alert_state") or {})
+        state["surges"] = int(state.get("surges") or 0) + 1
+        state["brand_surges"] = [*list(state.get("brand_surges") or []), s.describe()][-5:]
+        self._save_state(biggest, state)
+        self.told.add(s.scope)
+        logger.debug("brand surge of {} told by event {}: {}", s.brand, biggest, s.describe())
+        return True
 
     def _unwatched(self, s: surge.Surge) -> bool:
         """Whether the surge compares against something nobody watched as it happened: the brand's first

@@ -129,3 +129,49 @@ def test_brand_negative_share_surge(engine) -> None:  # type: ignore[no-untyped-
     with engine.connect() as conn:
         payload = conn.execute(select(Alert.payload).where(Alert.kind == "surge")).scalar_one()
     assert payload["surge"]["kind"] == "negative" and "负面占比" in payload["text"]
+
+
+def test_a_brand_surge_made_of_an_alerted_crisis_is_told_in_the_crisis_not_sent_again(engine) -> None:  # type: ignore[no-untyped-def]
+    from crawler.storage.models import Event
+
+    cfg = make_cfg()
+    now = utcnow()
+    quiet = [
+        mention(
+            _text(i),
+            is_complaint=False,
+            urgency=None,
+            risk=5,
+            sentiment=0.7,
+            published_at=now - timedelta(hours=1, minutes=5 + 25 * i),
+        )
+        for i in range(26)
+    ]
+    store(engine, cfg, quiet, now=now)
+    seen_when_published(engine)
+    story = "多名消费者反映吃了鲜果时光的芒果冰沙后集体腹泻呕吐，已有人住院，鲜果时光至今没有回应"
+    crisis = [
+        mention(
+            (["", "转发：", "太可怕了，", "扩散！", "真的假的？"][i % 5]) + story + "。" * (i % 3),
+            urgency="非常紧急",
+            category="食用不适",
+            risk=95,
+            published_at=now - timedelta(minutes=1 + i),
+        )
+        for i in range(12)
+    ]
+    store(engine, cfg, crisis[:1], now=now)  # the crisis' first post: its alert
+    counts = store(engine, cfg, crisis[1:], now=now)  # its reposts: the brand's hour surges
+    with engine.connect() as conn:
+        keys = [
+            k for (k,) in conn.execute(select(Alert.dedup_key).where(Alert.kind.in_(("mention", "surge"))))
+        ]
+        events = {e.id: e for e in conn.execute(select(Event.id, Event.alert_state, Event.mention_count))}
+    crisis_event = max(events.values(), key=lambda e: e.mention_count)
+    assert crisis_event.mention_count == 12
+    assert counts["surges"] >= 1  # it fired ...
+    # ... the crisis' own surge is its update; the brand's, made of it, is told in its state, not sent
+    assert [k.split(":")[:2] for k in keys] == [["event", str(crisis_event.id)], ["surge", "event"]]
+    assert (
+        crisis_event.alert_state["surges"] >= 1 and "声量激增" in crisis_event.alert_state["brand_surges"][0]
+    )
