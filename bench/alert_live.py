@@ -437,7 +437,7 @@ def collect(
             "first_alert": times[0].isoformat() if times else None,
             "delay_s": round(delay.total_seconds(), 1) if delay is not None else None,
             "limit_s": budget.total_seconds(),
-            "events": len(events),
+            "events": len([e for e in events if e]),
             "alerts": len(mine),
             "updates": sum(1 for a in mine if a["kind"] == "event"),
             "surges": sum(1 for a in mine if a["kind"] == "surge"),
