@@ -535,7 +535,15 @@ def main() -> None:
     args = parser.parse_args()
     if args.hours <= 0 or args.rate < 0:
         parser.error("--hours must be positive and --rate not negative")
+    try:
+        [float(h) for h in args.crisis_hours.split(",") if h.strip()]
+    except ValueError:
+        parser.error(
+            f"--crisis-hours takes hours after the start, comma-separated (e.g. 9.5,16.25), not {args.crisis_hours!r}"
+        )
     if args.report:
+        if not (Path(args.report) / "day.json").is_file():
+            parser.error(f"--report {args.report}: no day.json there (keep a day with --keep DIR first)")
         out = measure_again(Path(args.report).resolve())
         lines, ok = report(out, args.per_day)
         print("\n".join(lines))
