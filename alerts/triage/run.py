@@ -547,13 +547,19 @@ class _Decider:
             .group_by(c.event_id)
         ).all()
         total = sum(int(n) for _, n in rows)
-        told: list[tuple[int, int]] = []
-        for event_id, n in rows:
-            if event_id is None:
-                continue
-            e = self.events.get(event_id) or self._load_event(event_id)
-            if (e.get("alert_state") or {}).get("first"):
-                told.append((int(n), int(event_id)))
+        others = sorted({int(e) for e, _ in rows if e is not None and e not in self.events})
+        states: dict[int, Any] = {int(e): ev.get("alert_state") for e, ev in self.events.items()}
+        for start in range(0, len(others), 500):  # this batch's events are newer in memory than in the table
+            states.update(
+                self.conn.execute(
+                    select(EVENTS.c.id, EVENTS.c.alert_state).where(
+                        EVENTS.c.id.in_(others[start : start + 500])
+                    )
+                ).all()
+            )
+        told = [
+            (int(n), int(e)) for e, n in rows if e is not None and (states.get(int(e)) or {}).get("first")
+        ]
         if not told or sum(n for n, _ in told) * 2 <= total:
             return False
         _, biggest = max(told)
