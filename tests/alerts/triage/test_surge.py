@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -47,10 +48,9 @@ def _text(i: int) -> str:
     return f"聊聊鲜果时光的{topics[i % 8]}，第{i}条随手记录{'。' * (i % 5)}{chr(0x4E00 + i * 37)}{chr(0x4E80 + i * 11)}"
 
 
-def test_brand_volume_surge_fires_once_per_cooldown(engine) -> None:  # type: ignore[no-untyped-def]
-    cfg = make_cfg()
-    now = utcnow()
-    baseline = [
+def _quiet_day(now: datetime) -> list[dict[str, Any]]:
+    """26 neutral mentions, one every 25 minutes over the baseline before the last hour."""
+    return [
         mention(
             _text(i),
             is_complaint=False,
@@ -61,7 +61,12 @@ def test_brand_volume_surge_fires_once_per_cooldown(engine) -> None:  # type: ig
         )
         for i in range(26)
     ]
-    counts = store(engine, cfg, baseline, now=now)
+
+
+def test_brand_volume_surge_fires_once_per_cooldown(engine) -> None:  # type: ignore[no-untyped-def]
+    cfg = make_cfg()
+    now = utcnow()
+    counts = store(engine, cfg, _quiet_day(now), now=now)
     assert counts["surges"] == 0
     seen_when_published(engine)  # a brand watched for the whole baseline
     burst = [
@@ -136,18 +141,7 @@ def test_a_brand_surge_made_of_an_alerted_crisis_is_told_in_the_crisis_not_sent_
 
     cfg = make_cfg()
     now = utcnow()
-    quiet = [
-        mention(
-            _text(i),
-            is_complaint=False,
-            urgency=None,
-            risk=5,
-            sentiment=0.7,
-            published_at=now - timedelta(hours=1, minutes=5 + 25 * i),
-        )
-        for i in range(26)
-    ]
-    store(engine, cfg, quiet, now=now)
+    store(engine, cfg, _quiet_day(now), now=now)
     seen_when_published(engine)
     story = "多名消费者反映吃了鲜果时光的芒果冰沙后集体腹泻呕吐，已有人住院，鲜果时光至今没有回应"
     crisis = [
