@@ -5,7 +5,10 @@
   (its first mention or any joined repeat): complaint records and their evidence stay;
 - raw platform payloads (``mentions.raw``, the largest column) are dropped after
   ``[scheduler].raw_retention_days``;
-- finished crawl runs and cleared health incidents older than ``retention_days`` go too.
+- finished crawl runs and cleared health incidents older than ``retention_days`` go too, and
+  so do held alerts already flushed into a summary (``alert_holds``, SLA notices included);
+- the hourly alert budget's charges (``alert_charges``) are read for the last hour only and
+  go after ``CHARGES_KEPT`` (a week).
 
 Alerts that pointed at a deleted mention keep their payload (which carries the excerpt)
 and lose only the link; so do held alerts (``alert_holds``); its digest items go. Deletes run in batches, each its own transaction.
@@ -21,6 +24,7 @@ from loguru import logger
 from sqlalchemy import and_, delete, null, or_, select, update
 
 from crawler.clock import utcnow
+from crawler.storage.models import ALERT_CHARGES as CHARGES
 from crawler.storage.models import ALERT_HOLDS as HOLDS
 from crawler.storage.models import ALERTS as A
 from crawler.storage.models import COMPLAINT_MENTIONS as CM
@@ -40,6 +44,7 @@ if TYPE_CHECKING:
     from crawler.config import AppConfig
 
 BATCH = 2000
+CHARGES_KEPT = timedelta(days=7)  # the budget reads one hour; a week leaves room to look back
 
 
 @dataclass(slots=True)
@@ -48,6 +53,8 @@ class RetentionResult:
     raw_dropped: int = 0
     runs_deleted: int = 0
     incidents_deleted: int = 0
+    holds_deleted: int = 0
+    charges_deleted: int = 0
 
 
 def purge(engine: Engine, cfg: AppConfig, *, now: datetime | None = None) -> RetentionResult:
@@ -69,12 +76,19 @@ def purge(engine: Engine, cfg: AppConfig, *, now: datetime | None = None) -> Ret
         result.incidents_deleted = (
             conn.execute(delete(H).where(H.c.cleared_at.is_not(None), H.c.cleared_at < cutoff)).rowcount or 0
         )
+        flushed = and_(HOLDS.c.flushed_at.is_not(None), HOLDS.c.flushed_at < cutoff)
+        result.holds_deleted = conn.execute(delete(HOLDS).where(flushed)).rowcount or 0
+        old_charges = CHARGES.c.at < now - CHARGES_KEPT
+        result.charges_deleted = conn.execute(delete(CHARGES).where(old_charges)).rowcount or 0
     logger.info(
-        "retention: {} mentions deleted, {} raw payloads dropped, {} crawl runs and {} incidents deleted",
+        "retention: {} mentions deleted, {} raw payloads dropped, {} crawl runs, {} incidents, "
+        "{} flushed alert holds and {} budget charges deleted",
         result.mentions_deleted,
         result.raw_dropped,
         result.runs_deleted,
         result.incidents_deleted,
+        result.holds_deleted,
+        result.charges_deleted,
     )
     return result
 

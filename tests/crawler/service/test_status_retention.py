@@ -236,3 +236,48 @@ def test_status_closes_a_run_whose_process_was_killed(make_config, db_url) -> No
         rows = {r.spider: r for r in conn.execute(select(RUNS.c.spider, RUNS.c.status, RUNS.c.error_message))}
     assert rows["weibo"].status == "killed" and "disappeared" in rows["weibo"].error_message
     assert rows["heimao"].status == "running"  # its process is alive: left alone
+
+
+def test_retention_drops_flushed_holds_and_old_budget_charges(make_config, db_url) -> None:
+    from crawler.storage.models import ALERT_CHARGES, ALERT_HOLDS
+
+    cfg = make_config(db_url)
+    engine = make_engine(db_url)
+    now = utcnow()
+    old = now - timedelta(days=cfg.storage.retention_days + 1)
+
+    def hold(ref: str, created, flushed):
+        return {
+            "kind": "sla",
+            "brand": "鲜果时光",
+            "channel": "kefu",
+            "ref": ref,
+            "alert_kind": "complaint",
+            "created_at": created,
+            "flushed_at": flushed,
+        }
+
+    with engine.begin() as conn:
+        conn.execute(
+            insert(ALERT_HOLDS),
+            [
+                hold("old-flushed", old, old),
+                hold("old-pending", old, None),  # never told: kept, whatever its age
+                hold("recent-flushed", now, now - timedelta(days=1)),
+            ],
+        )
+        conn.execute(
+            insert(ALERT_CHARGES),
+            [
+                {"brand": "鲜果时光", "channel": "pr", "at": at}
+                for at in (now - timedelta(days=8), now - timedelta(days=6), now - timedelta(minutes=5))
+            ],
+        )
+    result = purge(engine, cfg, now=now)
+    assert (result.holds_deleted, result.charges_deleted) == (1, 1)
+    with engine.connect() as conn:
+        refs = set(conn.execute(select(ALERT_HOLDS.c.ref)).scalars())
+        charges = conn.execute(select(ALERT_CHARGES.c.at)).scalars().all()
+    assert refs == {"old-pending", "recent-flushed"}
+    assert len(charges) == 2
+    assert purge(engine, cfg, now=now).holds_deleted == 0
