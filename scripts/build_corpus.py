@@ -65,7 +65,7 @@ def main() -> None:
         "--work",
         type=Path,
         nargs="+",
-        default=[ROOT / "sentiment/data/complaints/work", ROOT / "sentiment/data/complaints/work2"],
+        default=[ROOT / "sentiment/data/complaints" / w for w in ("work", "work2", "work3")],
     )
     ap.add_argument("--out", type=Path, default=ROOT / "sentiment/data/complaints")
     ap.add_argument("--partial", action="store_true")
@@ -79,7 +79,7 @@ def main() -> None:
     real = []
     platforms = {"weibo2018": "weibo"}
     seen_real: set[str] = set()
-    for src in (r for w in works for r in read(str(w / "sources.jsonl"))):
+    for src in (r for w in works if (w / "sources.jsonl").is_file() for r in read(str(w / "sources.jsonl"))):
         if src["text"] in seen_real:  # the same review in two public corpora: keep the first
             continue
         seen_real.add(src["text"])

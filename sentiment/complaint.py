@@ -232,7 +232,7 @@ def _why_not(sig: Signals, sentiment: float) -> list[str]:
     if s["news"] >= 2:
         out.append("新闻/公告: " + "、".join(t["news"][:2]))
     if sig.competitor_terms:
-        out.append("针对其他品牌: " + "、".join(sig.competitor_terms[:2]))
+        out.append("针对其他品牌或无关的事: " + "、".join(sig.competitor_terms[:2]))
     if sig.negated:
         out.append("否定的问题: " + "、".join(sig.negated[:3]))
     if s["ownfault"] >= 2:

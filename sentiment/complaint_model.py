@@ -111,7 +111,7 @@ DENSE_LABELS = {
     "sig:ownfault": "作者自身原因",
     "sig:joke": "玩笑",
     "sig:personal": "亲身经历",
-    "competitor": "针对其他品牌",
+    "competitor": "针对其他品牌或无关的事",
     "negated": "否定的问题",
     "heimao": "黑猫投诉",
     "question": "提问",
