@@ -65,7 +65,7 @@ def main() -> None:
         "--work",
         type=Path,
         nargs="+",
-        default=[ROOT / "sentiment/data/complaints" / w for w in ("work", "work2", "work3")],
+        default=[ROOT / "sentiment/data/complaints" / w for w in ("work", "work2", "work3", "work4")],
     )
     ap.add_argument("--out", type=Path, default=ROOT / "sentiment/data/complaints")
     ap.add_argument("--partial", action="store_true")

@@ -1,6 +1,10 @@
 """Draw the real texts of the complaint corpus from the sentiment training sets.
 
     python scripts/sample_corpus.py --data ../shared/data/sentiment --out sentiment/data/complaints/work
+    # third round (Weibo posts only, rows the shipped sentiment model was trained without):
+    python scripts/sample_corpus.py --data ../shared/data/sentiment --out sentiment/data/complaints/work4 \
+        --only weibo2018 --scale 1.0667 --sentiment-heldout --seed 20261205 \
+        --exclude sentiment/data/complaints/work/sources.jsonl sentiment/data/complaints/work2/sources.jsonl
 
 Deterministic (seeded). Per source: half of the rows the source calls negative, the rest
 positive, with positives that contain a contrast word (但, 不过, 就是, 可惜 …) drawn more
@@ -59,8 +63,25 @@ def main() -> None:
         default=[],
         help="sources.jsonl files of earlier draws: their texts are not drawn again.",
     )
+    ap.add_argument("--only", nargs="*", default=None, help="Draw from these sources only (folder names).")
+    ap.add_argument(
+        "--sentiment-heldout",
+        action="store_true",
+        help="Draw only rows the shipped sentiment model was trained without (its seeded held-out part), "
+        "so the sentiment score the complaint model reads stays out-of-sample on them.",
+    )
     args = ap.parse_args()
     rng = random.Random(args.seed)
+    heldout = None
+    if args.sentiment_heldout:
+        from sentiment import analyzer, train
+
+        meta = analyzer.state().model.meta
+        seed, ratio = (
+            int(meta.get("seed", train.DEFAULT_SEED)),
+            float(meta.get("holdout", train.DEFAULT_HOLDOUT)),
+        )
+        heldout = (seed, ratio, train.is_heldout)
     taken = {
         json.loads(line)["text"]
         for f in args.exclude
@@ -69,7 +90,11 @@ def main() -> None:
     }
     records = []
     for folder, (prefix, n) in SOURCES.items():
+        if args.only is not None and folder not in args.only:
+            continue
         rows = [r for r in read(args.data / folder / "train.csv") if r[1] not in taken]
+        if heldout is not None:
+            rows = [r for r in rows if heldout[2](r[1], heldout[0], heldout[1])]
         for label, text in draw(rows, int(n * args.scale), rng):
             rid = f"{prefix}-{hashlib.md5(text.encode()).hexdigest()[:8]}"
             records.append({"id": rid, "source": folder, "source_polarity": label, "text": text})
