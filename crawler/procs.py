@@ -34,6 +34,18 @@ def die_with_parent() -> None:  # runs in the child between fork and exec
         pass
 
 
+def release_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; elsewhere a no-op).
+
+    Loading the models allocates and frees a lot of temporary memory that glibc keeps mapped;
+    a long-lived worker calls this once after its start-up so its resident size is what it uses.
+    """
+    try:
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 def pid_alive(pid: int) -> bool:
     """True while process ``pid`` exists on this host and is not a zombie."""
     import psutil

@@ -24,7 +24,7 @@ from loguru import logger
 
 import sentiment
 from crawler.config import load_config
-from crawler.procs import die_with_parent
+from crawler.procs import die_with_parent, release_free_memory
 
 _state: dict[str, Any] = {}
 
@@ -43,6 +43,8 @@ def _init_worker(config_path: str | None, parent: int | None = None) -> None:
             os._exit(1)
 
     sentiment.configure(load_config(config_path) if config_path else None)
+    sentiment.analyze("预热")  # first call builds the lazy tables; then the loaders' free memory goes back
+    release_free_memory()
     _state["analyze"] = sentiment.analyze
 
 
