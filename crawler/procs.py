@@ -30,7 +30,7 @@ def die_with_parent() -> None:  # runs in the child between fork and exec
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-    except (OSError, AttributeError):  # not Linux: the parent's own shutdown still stops children
+    except (OSError, AttributeError, TypeError):  # not Linux: the parent's own shutdown still stops children
         pass
 
 
@@ -42,7 +42,7 @@ def release_free_memory() -> None:
     """
     try:
         ctypes.CDLL(None).malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc
+    except (OSError, AttributeError, TypeError):  # not glibc (Windows: CDLL(None) is a TypeError)
         pass
 
 

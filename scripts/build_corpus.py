@@ -6,7 +6,9 @@
 (``work/labels_batch*.jsonl``), in the RUBRIC record format plus ``source``, ``domain`` and
 ``source_polarity`` (the public corpus's own label, kept for analysis, never trained on).
 ``written.jsonl``: the written mentions (``work/written_w*.jsonl``), validated.
-``second.jsonl``: the second annotator's independent labels of a 10 % sample.
+``adjudicated.jsonl``: the third readings of the disagreements (``work*/adjudicated*.jsonl``).
+``second.jsonl`` (the second annotator's labels of a 10 % sample) is not built here: each round's
+``second_labels*.jsonl`` is appended to it as that round is done.
 Without ``--partial`` a text without a label is an error.
 """
 

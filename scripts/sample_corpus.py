@@ -63,7 +63,13 @@ def main() -> None:
         default=[],
         help="sources.jsonl files of earlier draws: their texts are not drawn again.",
     )
-    ap.add_argument("--only", nargs="*", default=None, help="Draw from these sources only (folder names).")
+    ap.add_argument(
+        "--only",
+        nargs="*",
+        default=None,
+        choices=list(SOURCES),
+        help="Draw from these sources only (folder names).",
+    )
     ap.add_argument(
         "--sentiment-heldout",
         action="store_true",

@@ -43,7 +43,12 @@ def _init_worker(config_path: str | None, parent: int | None = None) -> None:
             os._exit(1)
 
     sentiment.configure(load_config(config_path) if config_path else None)
-    sentiment.analyze("预热")  # first call builds the lazy tables; then the loaders' free memory goes back
+    try:  # the first call builds the lazy tables; then the loaders' free memory goes back
+        sentiment.analyze("预热")
+    except (
+        Exception
+    ):  # boundary: a text that fails here fails again, one record at a time, where it is logged
+        pass
     release_free_memory()
     _state["analyze"] = sentiment.analyze
 

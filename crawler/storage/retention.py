@@ -6,12 +6,13 @@
 - raw platform payloads (``mentions.raw``, the largest column) are dropped after
   ``[scheduler].raw_retention_days``;
 - finished crawl runs and cleared health incidents older than ``retention_days`` go too, and
-  so do held alerts already flushed into a summary (``alert_holds``, SLA notices included);
+  so do held alerts flushed into a summary that long ago (``alert_holds``, SLA notices
+  included), except a mention's hold while the mention is kept;
 - the hourly alert budget's charges (``alert_charges``) are read for the last hour only and
   go after ``CHARGES_KEPT`` (a week).
 
 Alerts that pointed at a deleted mention keep their payload (which carries the excerpt)
-and lose only the link; so do held alerts (``alert_holds``); its digest items go. Deletes run in batches, each its own transaction.
+and lose only the link; so do held alerts (``alert_holds``); its digest items go. Mentions are deleted in batches, each its own transaction.
 """
 
 from __future__ import annotations
@@ -76,7 +77,13 @@ def purge(engine: Engine, cfg: AppConfig, *, now: datetime | None = None) -> Ret
         result.incidents_deleted = (
             conn.execute(delete(H).where(H.c.cleared_at.is_not(None), H.c.cleared_at < cutoff)).rowcount or 0
         )
-        flushed = and_(HOLDS.c.flushed_at.is_not(None), HOLDS.c.flushed_at < cutoff)
+        # a mention's hold stays while the mention does: its (kind, channel, ref) row is what keeps a
+        # re-crawled mention (a Heimao complaint whose status changed) out of a second summary
+        flushed = and_(
+            HOLDS.c.flushed_at.is_not(None),
+            HOLDS.c.flushed_at < cutoff,
+            or_(HOLDS.c.mention_id.is_(None), HOLDS.c.ref.not_like("m:%")),
+        )
         result.holds_deleted = conn.execute(delete(HOLDS).where(flushed)).rowcount or 0
         old_charges = CHARGES.c.at < now - CHARGES_KEPT
         result.charges_deleted = conn.execute(delete(CHARGES).where(old_charges)).rowcount or 0

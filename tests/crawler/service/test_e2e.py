@@ -101,7 +101,7 @@ def test_kill9_of_run_mid_crawl_then_restart(tmp_path, pg) -> None:
                 running = conn.execute(select(func.count()).where(RUNS.c.status == "running")).scalar_one()
             proc.send_signal(signal.SIGKILL)  # in the middle of a crawl
             proc.wait(10)
-            assert running == 1  # the crawl was still going when its service died
+            assert running >= 1  # a crawl was still going when its service died (a second job may be too)
             sim.clear_faults()
             restarted_at = now()
             proc = spawn(["run"], config, log)

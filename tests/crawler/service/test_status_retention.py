@@ -246,13 +246,22 @@ def test_retention_drops_flushed_holds_and_old_budget_charges(make_config, db_ur
     now = utcnow()
     old = now - timedelta(days=cfg.storage.retention_days + 1)
 
-    def hold(ref: str, created, flushed):
+    upsert_mentions(
+        engine,
+        [{"platform": "heimao", "post_id": "kept", "brand": "鲜果时光", "text": "投诉", "published_at": now}],
+        now=now,
+    )
+    with engine.connect() as conn:
+        kept_id = conn.execute(select(M.c.id)).scalar_one()
+
+    def hold(ref: str, created, flushed, kind: str = "sla", mention_id: int | None = None):
         return {
-            "kind": "sla",
+            "kind": kind,
             "brand": "鲜果时光",
             "channel": "kefu",
             "ref": ref,
             "alert_kind": "complaint",
+            "mention_id": mention_id,
             "created_at": created,
             "flushed_at": flushed,
         }
@@ -263,7 +272,9 @@ def test_retention_drops_flushed_holds_and_old_budget_charges(make_config, db_ur
             [
                 hold("old-flushed", old, old),
                 hold("old-pending", old, None),  # never told: kept, whatever its age
-                hold("recent-flushed", now, now - timedelta(days=1)),
+                hold("recent-flushed", old, now - timedelta(days=1)),  # created long ago, told lately
+                # its mention is still stored: the row keeps a re-crawl of it out of a second summary
+                hold(f"m:{kept_id}", old, old, kind="backfill", mention_id=kept_id),
             ],
         )
         conn.execute(
@@ -278,6 +289,6 @@ def test_retention_drops_flushed_holds_and_old_budget_charges(make_config, db_ur
     with engine.connect() as conn:
         refs = set(conn.execute(select(ALERT_HOLDS.c.ref)).scalars())
         charges = conn.execute(select(ALERT_CHARGES.c.at)).scalars().all()
-    assert refs == {"old-pending", "recent-flushed"}
+    assert refs == {"old-pending", "recent-flushed", f"m:{kept_id}"}
     assert len(charges) == 2
     assert purge(engine, cfg, now=now).holds_deleted == 0
