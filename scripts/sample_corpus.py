@@ -21,6 +21,7 @@ import hashlib
 import json
 import random
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 SOURCES = {  # folder -> (id prefix, rows drawn)
@@ -47,6 +48,16 @@ def draw(rows: list[tuple[int, str]], n: int, rng: random.Random) -> list[tuple[
     out += rng.sample(pos_plain, n - len(out))
     rng.shuffle(out)
     return out
+
+
+def _sentiment_heldout() -> Callable[[str], bool]:
+    """Whether a text is in the seeded held-out part the shipped sentiment model was trained without."""
+    from sentiment import analyzer, train
+
+    meta = analyzer.state().model.meta
+    seed = int(meta.get("seed", train.DEFAULT_SEED))
+    ratio = float(meta.get("holdout", train.DEFAULT_HOLDOUT))
+    return lambda text: train.is_heldout(text, seed, ratio)
 
 
 def main() -> None:
@@ -78,16 +89,7 @@ def main() -> None:
     )
     args = ap.parse_args()
     rng = random.Random(args.seed)
-    heldout = None
-    if args.sentiment_heldout:
-        from sentiment import analyzer, train
-
-        meta = analyzer.state().model.meta
-        seed, ratio = (
-            int(meta.get("seed", train.DEFAULT_SEED)),
-            float(meta.get("holdout", train.DEFAULT_HOLDOUT)),
-        )
-        heldout = (seed, ratio, train.is_heldout)
+    keep = _sentiment_heldout() if args.sentiment_heldout else None
     taken = {
         json.loads(line)["text"]
         for f in args.exclude
@@ -99,8 +101,8 @@ def main() -> None:
         if args.only is not None and folder not in args.only:
             continue
         rows = [r for r in read(args.data / folder / "train.csv") if r[1] not in taken]
-        if heldout is not None:
-            rows = [r for r in rows if heldout[2](r[1], heldout[0], heldout[1])]
+        if keep is not None:
+            rows = [r for r in rows if keep(r[1])]
         for label, text in draw(rows, int(n * args.scale), rng):
             rid = f"{prefix}-{hashlib.md5(text.encode()).hexdigest()[:8]}"
             records.append({"id": rid, "source": folder, "source_polarity": label, "text": text})

@@ -43,11 +43,11 @@ def _init_worker(config_path: str | None, parent: int | None = None) -> None:
             os._exit(1)
 
     sentiment.configure(load_config(config_path) if config_path else None)
-    try:  # the first call builds the lazy tables; then the loaders' free memory goes back
+    # The first call builds the lazy tables; then the memory the loaders freed goes back. A failure
+    # here is not the worker's: each record's own analysis reports it (analyze_records).
+    try:
         sentiment.analyze("预热")
-    except (
-        Exception
-    ):  # boundary: a text that fails here fails again, one record at a time, where it is logged
+    except Exception:  # boundary: see above
         pass
     release_free_memory()
     _state["analyze"] = sentiment.analyze
