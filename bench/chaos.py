@@ -47,7 +47,7 @@ import psutil  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from crawler.storage.engine import dispose_engines, make_engine  # noqa: E402
-from crawler.storage.mentions import MENTIONS, PENDING, RUNS  # noqa: E402
+from crawler.storage.mentions import MENTIONS, PENDING, RUNS, brand_crawl_runs  # noqa: E402
 from crawler.storage.models import Complaint  # noqa: E402
 
 COMPLAINTS = Complaint.__table__  # type: ignore[attr-defined]
@@ -187,7 +187,7 @@ def run_clean(config: Path, log: Path, db_url: str, pairs: int, since: Any, time
         with engine.connect() as conn:
             finished = conn.execute(
                 select(func.count(func.distinct(RUNS.c.platform + ":" + RUNS.c.brand))).where(
-                    RUNS.c.started_at >= since, RUNS.c.status.in_(("ok", "partial"))
+                    RUNS.c.started_at >= since, RUNS.c.status.in_(("ok", "partial")), brand_crawl_runs()
                 )
             ).scalar_one()
             pending = conn.execute(select(func.count()).select_from(PENDING)).scalar_one()

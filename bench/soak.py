@@ -38,7 +38,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from crawler.clock import utcnow  # noqa: E402
 from crawler.storage.engine import open_database  # noqa: E402
-from crawler.storage.mentions import MENTIONS, RUNS  # noqa: E402
+from crawler.storage.mentions import MENTIONS, RUNS, brand_crawl_runs  # noqa: E402
 from crawler.storage.models import HealthIncident  # noqa: E402
 
 INCIDENTS = HealthIncident.__table__  # type: ignore[attr-defined]
@@ -148,7 +148,7 @@ def _wait_round(engine: Any, mark: datetime, pairs: list[tuple[str, str]], timeo
                 (r.platform, r.brand)
                 for r in conn.execute(
                     select(RUNS.c.platform, RUNS.c.brand).where(
-                        RUNS.c.started_at > mark, RUNS.c.status == "ok"
+                        RUNS.c.started_at > mark, RUNS.c.status == "ok", brand_crawl_runs()
                     )
                 )
             }

@@ -17,6 +17,7 @@ from crawler.api.deps import Cfg, Conn, bad_request, resolve_brand
 from crawler.api.routes_mentions import mention_out
 from crawler.api.schemas import AlertOut, CrawlRunOut, EventDetail, EventOut, HealthOut
 from crawler.storage.engine import safe_url
+from crawler.storage.mentions import brand_crawl_runs
 from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
 from crawler.storage.models import ALERTS, EVENTS
 from crawler.storage.models import CRAWL_RUNS as RUNS
@@ -170,7 +171,9 @@ def crawl_runs(
 def health(conn: Conn, cfg: Cfg) -> dict[str, Any]:
     r = RUNS.c
     newest = (
-        select(r.platform, r.brand, func.max(r.id).label("id")).group_by(r.platform, r.brand)
+        select(r.platform, r.brand, func.max(r.id).label("id"))
+        .where(brand_crawl_runs())  # the brand crawls, not hot-list or tracking polls
+        .group_by(r.platform, r.brand)
     ).subquery()
     latest = conn.execute(select(RUNS).join(newest, RUNS.c.id == newest.c.id).order_by(r.platform, r.brand))
     incidents = conn.execute(

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 
 from crawler.clock import utcnow
 from crawler.items import MentionItem
-from crawler.storage.mentions import get_watermark, load_pending
+from crawler.storage.mentions import brand_crawl_runs, get_watermark, load_pending
 from crawler.storage.models import CRAWL_RUNS as RUNS
 from crawler.storage.models import MENTIONS
 
@@ -195,7 +195,12 @@ class CrawlMemory:
 def _last_pending(conn: Any, platform: str, brand: str) -> dict[str, set[str]]:
     stmt = (
         select(RUNS.c.stats)
-        .where(RUNS.c.platform == platform, RUNS.c.brand == brand, RUNS.c.status != "running")
+        .where(
+            RUNS.c.platform == platform,
+            RUNS.c.brand == brand,
+            RUNS.c.status != "running",
+            brand_crawl_runs(),
+        )
         .order_by(RUNS.c.id.desc())
         .limit(1)
     )

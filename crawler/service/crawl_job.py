@@ -27,7 +27,7 @@ from crawler.clock import utcnow
 from crawler.procs import ChildProcess, ChildResult, pid_alive
 from crawler.service.crawl_runner import crawl_argv
 from crawler.storage.locks import Lease, crawl_lock_name, holder
-from crawler.storage.mentions import finish_run, start_run
+from crawler.storage.mentions import brand_crawl_runs, finish_run, start_run
 from crawler.storage.models import CRAWL_RUNS as RUNS
 
 if TYPE_CHECKING:
@@ -176,6 +176,7 @@ def _runs_since(engine: Engine, platform: str, brand: str, since: datetime) -> l
             RUNS.c.brand == brand,
             RUNS.c.started_at >= since,
             RUNS.c.host == socket.gethostname()[:128],
+            brand_crawl_runs(),  # not a tracking poll running beside it
         )
         .order_by(RUNS.c.id)
     )

@@ -36,6 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from alerts.delivery.outbox import enqueue
 from crawler.clock import utcnow
 from crawler.service.health_text import describe
+from crawler.storage.mentions import brand_crawl_runs
 from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
 from crawler.storage.models import CRAWL_RUNS as RUNS
 from crawler.storage.models import HEALTH_INCIDENTS as INCIDENTS
@@ -154,7 +155,7 @@ def dispatcher_problem(conn: Connection, lag_seconds: int, now: datetime) -> Pro
 def _runs(conn: Connection, platform: str, brand: str | None) -> list[Run]:
     stmt = select(RUNS).where(RUNS.c.platform == platform)
     if brand is not None:
-        stmt = stmt.where(RUNS.c.brand == brand)
+        stmt = stmt.where(RUNS.c.brand == brand, brand_crawl_runs())  # not hot lists or tracking
     stmt = (
         stmt.where(RUNS.c.status != "running")
         .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc())

@@ -21,6 +21,7 @@ from crawler.service.distributed import TaskQueue
 from crawler.service.health import open_incidents, pairs
 from crawler.service.scheduler import describe_trigger, make_jobstore
 from crawler.storage.locks import crawl_lock_name, held_locks
+from crawler.storage.mentions import brand_crawl_runs
 from crawler.storage.models import ALERT_DELIVERIES as DELIVERIES
 from crawler.storage.models import ALERTS, COMPLAINTS
 from crawler.storage.models import CRAWL_RUNS as RUNS
@@ -59,7 +60,12 @@ def crawl_info(conn: Connection, cfg: AppConfig, tz: ZoneInfo, running: set[str]
         last = (
             conn.execute(
                 select(RUNS)
-                .where(RUNS.c.platform == platform, RUNS.c.brand == brand, RUNS.c.status != "running")
+                .where(
+                    RUNS.c.platform == platform,
+                    RUNS.c.brand == brand,
+                    RUNS.c.status != "running",
+                    brand_crawl_runs(),
+                )
                 .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc())
                 .limit(1)
             )

@@ -19,6 +19,7 @@ from sqlalchemy import String, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.sql.elements import ColumnElement
 
 from crawler.clock import utcnow
 from crawler.storage.models import CRAWL_PENDING as PENDING
@@ -233,6 +234,17 @@ def upsert_mentions(
 
 
 # --- crawl runs -------------------------------------------------------------
+
+
+def brand_crawl_runs() -> ColumnElement[bool]:
+    """The ``crawl_runs`` rows of brand crawls (a spider, named after its platform).
+
+    The light jobs share the table (``hotlist``, and ``tracking`` with the tracked post's brand):
+    per-brand judgements (health's zero results, the last run's status, a crawl job's outcome,
+    leftover pending work) must read only the crawls, or a tracking poll with no new reposts
+    reads as a crawl that found nothing.
+    """
+    return RUNS.c.spider == RUNS.c.platform
 
 
 def start_run(

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from crawler.clock import utcnow
-from crawler.storage.mentions import MENTIONS, RUNS
+from crawler.storage.mentions import MENTIONS, RUNS, brand_crawl_runs
 from tests.conftest import REDIS_TEST
 from tests.crawler.service.conftest import ROOT, write_config
 
@@ -153,7 +153,9 @@ def fresh_ok_runs(engine, since, pairs: list[tuple[str, str]]) -> bool:
             (r.platform, r.brand)
             for r in conn.execute(
                 select(RUNS.c.platform, RUNS.c.brand).where(
-                    RUNS.c.started_at > since, RUNS.c.status.in_(("ok", "partial"))
+                    RUNS.c.started_at > since,
+                    RUNS.c.status.in_(("ok", "partial")),
+                    brand_crawl_runs(),  # a tracking poll of the same brand is not a crawl
                 )
             )
         }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert, select, update
@@ -28,13 +29,14 @@ def add_run(
     items: int = 5,
     error_kind: str | None = None,
     message: str | None = None,
+    spider: str | None = None,
 ) -> None:
     _clock[0] += timedelta(minutes=1)
     with engine.begin() as conn:
         conn.execute(
             insert(RUNS),
             {
-                "spider": platform,
+                "spider": spider or platform,
                 "platform": platform,
                 "brand": brand,
                 "status": status,
@@ -174,6 +176,30 @@ def test_zero_results_and_timeout_per_brand(setup) -> None:
     assert len(health_alerts(engine)) == 4
 
 
+def test_tracking_polls_are_not_brand_crawls(setup) -> None:
+    """A tracked post's polls (crawl_runs rows of spider ``tracking`` with the post's brand) that
+    find no new reposts are not crawls that found nothing: no zero-results incident, and the
+    brand's last crawl stays the last search crawl in ``yuqing status``."""
+    from crawler.service.status import crawl_info
+
+    cfg, engine = setup
+    add_run(engine, "weibo", "鲜果时光", items=30)
+    for _ in range(4):
+        add_run(engine, "weibo", "鲜果时光", items=0, spider="tracking")
+    add_run(engine, "weibo", None, items=50, spider="hotlist")  # type: ignore[arg-type]
+    assert evaluate(engine, cfg).opened == []
+    for _ in range(3):  # the crawls themselves coming back empty still open one
+        add_run(engine, "weibo", "鲜果时光", items=0)
+        add_run(engine, "weibo", "鲜果时光", items=2, spider="tracking")
+    assert evaluate(engine, cfg).opened == [("zero_results", "weibo", "鲜果时光")]
+    add_run(engine, "weibo", "鲜果时光", "timeout", items=0, spider="tracking")
+    with engine.connect() as conn:
+        info = crawl_info(conn, cfg, ZoneInfo("Asia/Shanghai"), set())
+    (row,) = [r for r in info if (r["platform"], r["brand"]) == ("weibo", "鲜果时光")]
+    assert row["last_status"] == "ok"  # not the tracking poll's timeout
+    assert ("timeout", "weibo", "鲜果时光") not in evaluate(engine, cfg).opened
+
+
 def test_dispatcher_falling_behind(setup) -> None:
     cfg, engine = setup
     old = utcnow() - timedelta(seconds=cfg.scheduler.dispatch_lag_seconds + 60)
@@ -223,3 +249,26 @@ def test_no_workers_in_distributed_mode(setup) -> None:
     texts = [a["payload"]["health"] for a in health_alerts(engine)]
     assert [t["state"] for t in texts] == ["opened", "cleared"]
     assert "yuqing worker" in texts[0]["fix"] and "3 个采集任务" in texts[0]["message"]
+
+
+def test_a_stopped_crawl_closes_its_own_run_not_a_tracking_poll_beside_it(setup) -> None:
+    """record_outcome (the service's view of a crawl child that ended) reads only brand crawls:
+    a tracking poll of the same brand running beside the crawl is neither closed as ``killed``
+    nor counted in the crawl's items."""
+    from crawler.procs import ChildResult
+    from crawler.service.crawl_job import record_outcome
+    from crawler.storage.mentions import start_run
+
+    _cfg, engine = setup
+    since = utcnow() - timedelta(seconds=1)
+    crawl = start_run(engine, spider="weibo", platform="weibo", brand="鲜果时光")
+    poll = start_run(engine, spider="tracking", platform="weibo", brand="鲜果时光", keyword="4900001")
+    with engine.begin() as conn:
+        conn.execute(update(RUNS).where(RUNS.c.id == poll).values(items=71, new_count=71))
+        conn.execute(update(RUNS).where(RUNS.c.id == crawl).values(items=4, new_count=3))
+    result = ChildResult(returncode=-15, timed_out=False, stopped=True, killed=False, seconds=1.0)
+    outcome = record_outcome(engine, "weibo", "鲜果时光", since=since, result=result, timeout=60)
+    assert (outcome.status, outcome.run_ids, outcome.items, outcome.new) == ("killed", [crawl], 4, 3)
+    with engine.connect() as conn:
+        status = dict(conn.execute(select(RUNS.c.id, RUNS.c.status)).all())
+    assert status == {crawl: "killed", poll: "running"}  # the poll finishes on its own
