@@ -86,8 +86,21 @@ Run = dict[str, Any]
 
 
 def platform_problems(platform: str, runs: Sequence[Run]) -> list[Problem]:
-    """Platform-wide problems from the platform's runs (newest first, any brand)."""
-    latest = next((r for r in runs if r["status"] in ("ok", "partial", "failed")), None)
+    """Platform-wide problems from the platform's runs (newest first, any brand).
+
+    A hot-list poll that succeeds says nothing about the login (the lists are public): it
+    neither clears nor hides a login or block problem found by a crawl, which would make the
+    incident open and clear with every crawl and hot-list poll in turn. Its failures count.
+    """
+    latest = next(
+        (
+            r
+            for r in runs
+            if r["status"] in ("ok", "partial", "failed")
+            and not (r.get("spider") == "hotlist" and r["status"] != "failed")
+        ),
+        None,
+    )
     if latest is None:
         return []
     error = latest.get("error_kind")

@@ -200,6 +200,25 @@ def test_tracking_polls_are_not_brand_crawls(setup) -> None:
     assert ("timeout", "weibo", "鲜果时光") not in evaluate(engine, cfg).opened
 
 
+def test_a_public_hot_list_does_not_clear_an_expired_login(setup) -> None:
+    """The hot lists are public: their polls succeed with an expired login. Between two failed
+    crawls they must not clear the incident (one opened, one cleared alert, not a flood)."""
+    cfg, engine = setup
+    add_run(engine, "weibo", "鲜果时光", "failed", items=0, error_kind="auth_expired")
+    assert evaluate(engine, cfg).opened == [("session_expired", "weibo", None)]
+    for _ in range(3):
+        add_run(engine, "weibo", None, items=50, spider="hotlist")  # type: ignore[arg-type]
+        assert evaluate(engine, cfg).cleared == []
+        add_run(engine, "weibo", "鲜果时光", "failed", items=0, error_kind="auth_expired")
+        assert evaluate(engine, cfg).opened == []
+    add_run(engine, "weibo", "鲜果时光", items=9)
+    assert evaluate(engine, cfg).cleared == [("session_expired", "weibo", None)]
+    assert [a["payload"]["health"]["state"] for a in health_alerts(engine)] == ["opened", "cleared"]
+    # a hot list's own failure still counts (the lists are blocked too)
+    add_run(engine, "weibo", None, "failed", items=0, error_kind="captcha", spider="hotlist")  # type: ignore[arg-type]
+    assert evaluate(engine, cfg).opened == [("blocked", "weibo", None)]
+
+
 def test_dispatcher_falling_behind(setup) -> None:
     cfg, engine = setup
     old = utcnow() - timedelta(seconds=cfg.scheduler.dispatch_lag_seconds + 60)
