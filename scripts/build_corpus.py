@@ -67,7 +67,9 @@ def main() -> None:
         "--work",
         type=Path,
         nargs="+",
-        default=[ROOT / "sentiment/data/complaints" / w for w in ("work", "work2", "work3", "work4")],
+        default=sorted(
+            (ROOT / "sentiment/data/complaints").glob("work*"), key=lambda p: int(p.name[4:] or 1)
+        ),  # work, work2, … in round order
     )
     ap.add_argument("--out", type=Path, default=ROOT / "sentiment/data/complaints")
     ap.add_argument("--partial", action="store_true")

@@ -5,6 +5,9 @@
     python scripts/sample_corpus.py --data ../shared/data/sentiment --out sentiment/data/complaints/work4 \
         --only weibo2018 --scale 1.0667 --sentiment-heldout --seed 20261205 \
         --exclude sentiment/data/complaints/work/sources.jsonl sentiment/data/complaints/work2/sources.jsonl
+    # fifth round (product reviews of the domains the corpus had fewest of: books, then devices):
+    python scripts/sample_corpus.py ... --out sentiment/data/complaints/work5/books --only online_shopping_10_cats \
+        --match '书|作者|读|印刷|小说|译' --scale 0.256 --sentiment-heldout --seed 20261206 --exclude ...
 
 Deterministic (seeded). Per source: half of the rows the source calls negative, the rest
 positive, with positives that contain a contrast word (但, 不过, 就是, 可惜 …) drawn more
@@ -82,6 +85,12 @@ def main() -> None:
         help="Draw from these sources only (folder names).",
     )
     ap.add_argument(
+        "--match",
+        default=None,
+        help="Draw only rows whose text matches this regular expression (to aim a round at a "
+        "domain the corpus has few texts of, e.g. book reviews; the labels still come from reading).",
+    )
+    ap.add_argument(
         "--sentiment-heldout",
         action="store_true",
         help="Draw only rows the shipped sentiment model was trained without (its seeded held-out part), "
@@ -103,6 +112,8 @@ def main() -> None:
         rows = [r for r in read(args.data / folder / "train.csv") if r[1] not in taken]
         if keep is not None:
             rows = [r for r in rows if keep(r[1])]
+        if args.match:
+            rows = [r for r in rows if re.search(args.match, r[1])]
         for label, text in draw(rows, int(n * args.scale), rng):
             rid = f"{prefix}-{hashlib.md5(text.encode()).hexdigest()[:8]}"
             records.append({"id": rid, "source": folder, "source_polarity": label, "text": text})
