@@ -171,7 +171,9 @@ def verify(
         runs = [
             dict(r)
             for r in conn.execute(
-                select(RUNS.c.platform, RUNS.c.status, RUNS.c.started_at, RUNS.c.error_kind)
+                select(RUNS.c.platform, RUNS.c.status, RUNS.c.started_at, RUNS.c.error_kind).where(
+                    brand_crawl_runs()  # the crawls, not hot-list polls
+                )
             ).mappings()
         ]
     stored = {(r[0], r[1]): r[2] for r in rows}

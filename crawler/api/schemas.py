@@ -300,6 +300,7 @@ class AlertOut(BaseModel):
 
 class CrawlRunOut(BaseModel):
     id: int
+    spider: str  # the platform's name for a brand crawl; hotlist or tracking for the light jobs
     platform: str
     brand: str | None
     keyword: str | None

@@ -85,31 +85,34 @@ class HealthChanges:
 Run = dict[str, Any]
 
 
-def platform_problems(platform: str, runs: Sequence[Run]) -> list[Problem]:
+def platform_problems(platform: str, runs: Sequence[Run], hot_runs: Sequence[Run] = ()) -> list[Problem]:
     """Platform-wide problems from the platform's runs (newest first, any brand).
 
-    A hot-list poll that succeeds says nothing about the login (the lists are public): it
-    neither clears nor hides a login or block problem found by a crawl, which would make the
-    incident open and clear with every crawl and hot-list poll in turn. Its failures count.
+    ``runs`` are the crawls and tracking polls (they carry the login), ``hot_runs`` the hot-list
+    polls, judged apart: the lists are public, so a poll that succeeds with an expired login,
+    or fails for a passing reason, must neither clear nor hide a crawl's login or block problem
+    (the incident would open and clear with every crawl and poll in turn); a poll that is
+    blocked opens the incident too, and its next success clears that.
     """
-    latest = next(
-        (
-            r
-            for r in runs
-            if r["status"] in ("ok", "partial", "failed")
-            and not (r.get("spider") == "hotlist" and r["status"] != "failed")
-        ),
-        None,
-    )
+    out: list[Problem] = []
+    for source in (runs, hot_runs):
+        problem = _latest_problem(platform, source)
+        if problem is not None and all(p.key != problem.key for p in out):
+            out.append(problem)
+    return out
+
+
+def _latest_problem(platform: str, runs: Sequence[Run]) -> Problem | None:
+    latest = next((r for r in runs if r["status"] in ("ok", "partial", "failed")), None)
     if latest is None:
-        return []
+        return None
     error = latest.get("error_kind")
     kind = _ERROR_KINDS.get(error or "")
     if kind is None and error == "rate_limited" and latest["status"] == "failed":
         kind = "blocked"
     if kind is None:
-        return []
-    return [Problem(kind, platform, None, detail=_detail(latest))]
+        return None
+    return Problem(kind, platform, None, detail=_detail(latest))
 
 
 def brand_problems(
@@ -165,10 +168,14 @@ def dispatcher_problem(conn: Connection, lag_seconds: int, now: datetime) -> Pro
 # --- applying -------------------------------------------------------------------------
 
 
-def _runs(conn: Connection, platform: str, brand: str | None) -> list[Run]:
+def _runs(conn: Connection, platform: str, brand: str | None, *, hot: bool | None = None) -> list[Run]:
+    """The newest runs of ``platform``: a brand's crawls, or (brand None) every run, only the
+    hot-list polls (``hot``) or all but them (``hot`` False)."""
     stmt = select(RUNS).where(RUNS.c.platform == platform)
     if brand is not None:
         stmt = stmt.where(RUNS.c.brand == brand, brand_crawl_runs())  # not hot lists or tracking
+    elif hot is not None:
+        stmt = stmt.where((RUNS.c.spider == "hotlist") if hot else (RUNS.c.spider != "hotlist"))
     stmt = (
         stmt.where(RUNS.c.status != "running")
         .order_by(RUNS.c.started_at.desc(), RUNS.c.id.desc())
@@ -218,7 +225,9 @@ def evaluate(
     with _eval_lock, engine.begin() as conn:
         problems: list[Problem] = []
         for platform in sorted({p for p, _ in wanted}):
-            problems += platform_problems(platform, _runs(conn, platform, None))
+            problems += platform_problems(
+                platform, _runs(conn, platform, None, hot=False), _runs(conn, platform, None, hot=True)
+            )
         for platform, brand in wanted:
             problems += brand_problems(
                 platform,

@@ -201,22 +201,47 @@ def test_tracking_polls_are_not_brand_crawls(setup) -> None:
 
 
 def test_a_public_hot_list_does_not_clear_an_expired_login(setup) -> None:
-    """The hot lists are public: their polls succeed with an expired login. Between two failed
-    crawls they must not clear the incident (one opened, one cleared alert, not a flood)."""
+    """The hot lists are public: their polls succeed with an expired login, or fail for a passing
+    reason, between two failed crawls. Neither clears the incident (one opened and one cleared
+    alert, not a pair per poll), however many polls come between two crawls."""
     cfg, engine = setup
+
+    def hot(status: str = "ok", error_kind: str | None = None) -> None:
+        add_run(engine, "weibo", None, status, items=50, error_kind=error_kind, spider="hotlist")  # type: ignore[arg-type]
+
     add_run(engine, "weibo", "鲜果时光", "failed", items=0, error_kind="auth_expired")
     assert evaluate(engine, cfg).opened == [("session_expired", "weibo", None)]
-    for _ in range(3):
-        add_run(engine, "weibo", None, items=50, spider="hotlist")  # type: ignore[arg-type]
+    for _ in range(2):
+        hot()
+        hot("failed", "server_error")  # a passing failure of the list
         assert evaluate(engine, cfg).cleared == []
         add_run(engine, "weibo", "鲜果时光", "failed", items=0, error_kind="auth_expired")
         assert evaluate(engine, cfg).opened == []
+    for _ in range(60):  # hours of polls without a crawl (more than the history read)
+        hot()
+    assert evaluate(engine, cfg).cleared == []
     add_run(engine, "weibo", "鲜果时光", items=9)
     assert evaluate(engine, cfg).cleared == [("session_expired", "weibo", None)]
     assert [a["payload"]["health"]["state"] for a in health_alerts(engine)] == ["opened", "cleared"]
-    # a hot list's own failure still counts (the lists are blocked too)
+
+
+def test_a_blocked_hot_list_opens_and_clears_on_its_own(setup) -> None:
+    cfg, engine = setup
+    add_run(engine, "weibo", "鲜果时光", items=9)
     add_run(engine, "weibo", None, "failed", items=0, error_kind="captcha", spider="hotlist")  # type: ignore[arg-type]
     assert evaluate(engine, cfg).opened == [("blocked", "weibo", None)]
+    add_run(engine, "weibo", "鲜果时光", items=9)  # the crawls were never blocked
+    assert evaluate(engine, cfg).cleared == []
+    add_run(engine, "weibo", None, items=50, spider="hotlist")  # type: ignore[arg-type]
+    assert evaluate(engine, cfg).cleared == [("blocked", "weibo", None)]
+    # both blocked at once: one incident, open until both recover
+    add_run(engine, "weibo", "鲜果时光", "failed", items=0, error_kind="ip_blocked")
+    add_run(engine, "weibo", None, "failed", items=0, error_kind="captcha", spider="hotlist")  # type: ignore[arg-type]
+    assert evaluate(engine, cfg).opened == [("blocked", "weibo", None)]
+    add_run(engine, "weibo", None, items=50, spider="hotlist")  # type: ignore[arg-type]
+    assert evaluate(engine, cfg).cleared == []
+    add_run(engine, "weibo", "鲜果时光", items=9)
+    assert evaluate(engine, cfg).cleared == [("blocked", "weibo", None)]
 
 
 def test_dispatcher_falling_behind(setup) -> None:
