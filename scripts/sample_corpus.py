@@ -5,6 +5,10 @@
     python scripts/sample_corpus.py --data ../shared/data/sentiment --out sentiment/data/complaints/work4 \
         --only weibo2018 --scale 1.0667 --sentiment-heldout --seed 20261205 \
         --exclude sentiment/data/complaints/work/sources.jsonl sentiment/data/complaints/work2/sources.jsonl
+    # sixth round (every remaining Weibo post that names a business or a purchase; they are rows the
+    # sentiment model was trained on, the held-out ones being used up):
+    python scripts/sample_corpus.py ... --out sentiment/data/complaints/work6 --only weibo2018 --all \
+        --match '客服|快递|外卖|退款|…' --seed 20261209 --exclude sentiment/data/complaints/work*/sources.jsonl
     # fifth round (product reviews of the domains the corpus had fewest of: books, then devices):
     python scripts/sample_corpus.py ... --out sentiment/data/complaints/work5/books --only online_shopping_10_cats \
         --match '书|作者|读|印刷|小说|译' --scale 0.256 --sentiment-heldout --seed 20261206 --exclude ...
@@ -91,6 +95,12 @@ def main() -> None:
         "domain the corpus has few texts of, e.g. book reviews; the labels still come from reading).",
     )
     ap.add_argument(
+        "--all",
+        action="store_true",
+        help="Take every remaining row (after --exclude, --match and --sentiment-heldout) instead of "
+        "drawing a polarity-balanced sample.",
+    )
+    ap.add_argument(
         "--sentiment-heldout",
         action="store_true",
         help="Draw only rows the shipped sentiment model was trained without (its seeded held-out part), "
@@ -114,7 +124,12 @@ def main() -> None:
             rows = [r for r in rows if keep(r[1])]
         if args.match:
             rows = [r for r in rows if re.search(args.match, r[1])]
-        for label, text in draw(rows, int(n * args.scale), rng):
+        chosen = (
+            sorted(r for r in rows if 4 <= len(r[1]) <= 400)
+            if args.all
+            else draw(rows, int(n * args.scale), rng)
+        )
+        for label, text in chosen:
             rid = f"{prefix}-{hashlib.md5(text.encode()).hexdigest()[:8]}"
             records.append({"id": rid, "source": folder, "source_polarity": label, "text": text})
     rng.shuffle(records)
