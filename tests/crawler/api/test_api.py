@@ -92,6 +92,12 @@ def test_events_alerts_health_meta(client: Any, seeded: SeededDb) -> None:
     assert alerts and alerts[0]["kind"] == "surge" and alerts[0]["deliveries"] == {"failed": 1}
     health = client.get("/api/health", headers=V).json()
     assert any(r["status"] == "failed" and r["error_kind"] == "captcha" for r in health["latest"])
+    # the latest crawl of each platform × brand, not the newer tracking poll of a Weibo post
+    assert len(health["latest"]) == 8 and all(
+        r["items"] > 0 or r["status"] == "failed" for r in health["latest"]
+    )
+    runs = client.get("/api/crawl-runs", params={"platform": "weibo"}, headers=V).json()
+    assert runs[0]["spider"] == "tracking" and {r["spider"] for r in runs[1:]} == {"weibo"}
     assert health["incidents"][0]["fix"] == "运行 yuqing login douyin 重新登录"
     meta = client.get("/api/meta", headers=V).json()
     assert meta["brands"] == ["鲜果时光", "小鹿宝贝"] and meta["user"] == {
