@@ -89,21 +89,30 @@ def platform_problems(platform: str, runs: Sequence[Run], hot_runs: Sequence[Run
     """Platform-wide problems from the platform's runs (newest first, any brand).
 
     ``runs`` are the crawls and tracking polls (they carry the login), ``hot_runs`` the hot-list
-    polls, judged apart: the lists are public, so a poll that succeeds with an expired login,
-    or fails for a passing reason, must neither clear nor hide a crawl's login or block problem
-    (the incident would open and clear with every crawl and poll in turn); a poll that is
-    blocked opens the incident too, and its next success clears that.
+    polls, judged apart. The lists are public: a poll that succeeds with an expired login, or
+    fails for a passing reason, neither clears nor hides a crawl's problem (the incident would
+    open and clear with every crawl and poll in turn). A poll that is blocked or refused counts
+    while it is the newest word on the platform: a crawl or a poll that succeeds after it
+    clears it (after ``yuqing login`` the next crawl closes the incident, not the next poll).
     """
-    out: list[Problem] = []
-    for source in (runs, hot_runs):
-        problem = _latest_problem(platform, source)
+    crawl, hot = _latest_judged(runs), _latest_judged(hot_runs)
+    out = [p for p in (_problem_of(platform, crawl),) if p is not None]
+    if hot is not None and (crawl is None or _when(hot) > _when(crawl)):
+        problem = _problem_of(platform, hot)
         if problem is not None and all(p.key != problem.key for p in out):
             out.append(problem)
     return out
 
 
-def _latest_problem(platform: str, runs: Sequence[Run]) -> Problem | None:
-    latest = next((r for r in runs if r["status"] in ("ok", "partial", "failed")), None)
+def _latest_judged(runs: Sequence[Run]) -> Run | None:
+    return next((r for r in runs if r["status"] in ("ok", "partial", "failed")), None)
+
+
+def _when(run: Run) -> tuple[Any, int]:
+    return (run["started_at"], int(run.get("id") or 0))
+
+
+def _problem_of(platform: str, latest: Run | None) -> Problem | None:
     if latest is None:
         return None
     error = latest.get("error_kind")

@@ -225,20 +225,29 @@ def test_a_public_hot_list_does_not_clear_an_expired_login(setup) -> None:
     assert [a["payload"]["health"]["state"] for a in health_alerts(engine)] == ["opened", "cleared"]
 
 
-def test_a_blocked_hot_list_opens_and_clears_on_its_own(setup) -> None:
+def test_a_blocked_hot_list_counts_while_it_is_the_newest_word(setup) -> None:
+    """A blocked hot list opens the incident; its next success clears it, and so does a crawl
+    that succeeds after it (the login fixed, the next crawl closes the incident, not the next
+    poll); a crawl's own block stays open through the polls' successes."""
     cfg, engine = setup
+
+    def hot(status: str = "ok", error_kind: str | None = None) -> None:
+        add_run(engine, "weibo", None, status, items=50, error_kind=error_kind, spider="hotlist")  # type: ignore[arg-type]
+
     add_run(engine, "weibo", "鲜果时光", items=9)
-    add_run(engine, "weibo", None, "failed", items=0, error_kind="captcha", spider="hotlist")  # type: ignore[arg-type]
+    hot("failed", "captcha")
     assert evaluate(engine, cfg).opened == [("blocked", "weibo", None)]
-    add_run(engine, "weibo", "鲜果时光", items=9)  # the crawls were never blocked
-    assert evaluate(engine, cfg).cleared == []
-    add_run(engine, "weibo", None, items=50, spider="hotlist")  # type: ignore[arg-type]
+    hot()
     assert evaluate(engine, cfg).cleared == [("blocked", "weibo", None)]
-    # both blocked at once: one incident, open until both recover
+    hot("failed", "auth_expired")
+    assert evaluate(engine, cfg).opened == [("session_expired", "weibo", None)]
+    add_run(engine, "weibo", "鲜果时光", items=9)  # logged in again: the crawl works
+    assert evaluate(engine, cfg).cleared == [("session_expired", "weibo", None)]
+    # both blocked at once: one incident, open until the crawls recover
     add_run(engine, "weibo", "鲜果时光", "failed", items=0, error_kind="ip_blocked")
-    add_run(engine, "weibo", None, "failed", items=0, error_kind="captcha", spider="hotlist")  # type: ignore[arg-type]
+    hot("failed", "captcha")
     assert evaluate(engine, cfg).opened == [("blocked", "weibo", None)]
-    add_run(engine, "weibo", None, items=50, spider="hotlist")  # type: ignore[arg-type]
+    hot()
     assert evaluate(engine, cfg).cleared == []
     add_run(engine, "weibo", "鲜果时光", items=9)
     assert evaluate(engine, cfg).cleared == [("blocked", "weibo", None)]
