@@ -325,3 +325,19 @@ def test_a_stopped_crawl_closes_its_own_run_not_a_tracking_poll_beside_it(setup)
     with engine.connect() as conn:
         status = dict(conn.execute(select(RUNS.c.id, RUNS.c.status)).all())
     assert status == {crawl: "killed", poll: "running"}  # the poll finishes on its own
+
+
+def test_leftover_pending_work_is_read_from_the_brands_last_crawl(setup) -> None:
+    """The incremental crawler's fallback for work a crawl left pending (the ``pending`` of its
+    run's stats, from versions before crawl_pending) reads the brand's last crawl, not a tracking
+    poll recorded after it."""
+    from crawler.platform.incremental import CrawlMemory
+    from crawler.storage.mentions import finish_run, start_run
+
+    _cfg, engine = setup
+    crawl = start_run(engine, spider="weibo", platform="weibo", brand="鲜果时光")
+    finish_run(engine, crawl, status="partial", stats={"pending": {"comments": ["4900001", "4900002"]}})
+    poll = start_run(engine, spider="tracking", platform="weibo", brand="鲜果时光", keyword="4900001")
+    finish_run(engine, poll, status="ok", stats={"reposts": 0})
+    mem = CrawlMemory.load(engine, platform="weibo", brand="鲜果时光", keywords=["鲜果时光"])
+    assert mem.pending["comments"] == {"4900001", "4900002"}
