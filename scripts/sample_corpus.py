@@ -9,9 +9,14 @@
     # sentiment model was trained on, the held-out ones being used up):
     python scripts/sample_corpus.py ... --out sentiment/data/complaints/work6 --only weibo2018 --all \
         --match '客服|快递|外卖|退款|…' --seed 20261209 --exclude sentiment/data/complaints/work*/sources.jsonl
-    # fifth round (product reviews of the domains the corpus had fewest of: books, then devices):
-    python scripts/sample_corpus.py ... --out sentiment/data/complaints/work5/books --only online_shopping_10_cats \
-        --match '书|作者|读|印刷|小说|译' --scale 0.256 --sentiment-heldout --seed 20261206 --exclude ...
+    # fifth round (product reviews of the domains the corpus had fewest of): two draws, books
+    # (200 rows, seed 20261206, --scale 0.16) and then devices and milk (400 rows, seed 20261207,
+    # --scale 0.32, the books draw excluded), each --only online_shopping_10_cats --sentiment-heldout
+    # --batches 1 with its --match pattern (devices and milk: '电脑|笔记本|平板|屏幕|系统|键盘|电池|
+    # 机器|热水器|牛奶|蒙牛|开机|驱动|散热'); their sources.jsonl were merged, shuffled (random.Random(20261208)) and cut into four batches of 150:
+    python scripts/sample_corpus.py ... --out /tmp/w5books --only online_shopping_10_cats \
+        --match '书|作者|读|印刷|小说|译' --scale 0.16 --sentiment-heldout --seed 20261206 --batches 1 \
+        --exclude sentiment/data/complaints/work{,2,4}/sources.jsonl
 
 Deterministic (seeded). Per source: half of the rows the source calls negative, the rest
 positive, with positives that contain a contrast word (但, 不过, 就是, 可惜 …) drawn more
