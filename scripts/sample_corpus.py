@@ -112,6 +112,11 @@ def main() -> None:
         "so the sentiment score the complaint model reads stays out-of-sample on them.",
     )
     args = ap.parse_args()
+    if args.match:
+        try:
+            re.compile(args.match)
+        except re.error as exc:
+            ap.error(f"--match: not a regular expression: {exc}")
     rng = random.Random(args.seed)
     keep = _sentiment_heldout() if args.sentiment_heldout else None
     taken = {
