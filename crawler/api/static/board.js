@@ -19,7 +19,7 @@
 
   function tick(span) {
     const due = Date.parse(span.getAttribute("data-due"));
-    const left = due - Date.now();
+    const left = due - YQ.now();  // the server's clock: a browser set wrong does not move the SLA
     span.textContent = YQ.fmtDuration(left);
     span.classList.toggle("overdue", left < 0);
   }

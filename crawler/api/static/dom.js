@@ -72,6 +72,17 @@ class ApiError extends Error {
 }
 YQ.ApiError = ApiError;
 
+// The server's clock as the Date header of its answers tells it (to the second): SLA countdowns
+// run against it, not against a browser clock that may be set wrong.
+YQ.clockOffset = 0;
+YQ.now = function () { return Date.now() + YQ.clockOffset; };
+YQ.noteServerDate = function (header, sent, received) {
+  const server = Date.parse(header || "");
+  if (Number.isNaN(server)) return;
+  const offset = server + 500 - (sent + received) / 2;  // the header is cut to the second
+  if (Math.abs(offset - YQ.clockOffset) > 1500) YQ.clockOffset = offset;  // no jitter under a second
+};
+
 YQ.api = async function (path, params, init) {
   const url = new URL(path, window.location.origin);
   for (const [k, v] of Object.entries(params || {})) {
@@ -81,7 +92,9 @@ YQ.api = async function (path, params, init) {
   const headers = Object.assign({ Accept: "application/json" }, (init && init.headers) || {});
   const token = YQ.token();
   if (token) headers.Authorization = "Bearer " + token;
+  const sent = Date.now();
   const resp = await fetch(url, Object.assign({}, init || {}, { headers, credentials: "omit" }));
+  YQ.noteServerDate(resp.headers.get("Date"), sent, Date.now());
   if (!resp.ok) {
     let message = "请求失败 (" + resp.status + ")";
     try { const body = await resp.json(); if (body && body.detail) message = String(body.detail); } catch (e) { /* not JSON */ }

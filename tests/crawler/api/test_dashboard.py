@@ -147,3 +147,52 @@ def test_dashboard_end_to_end(tmp_path: Path, data_dir: Path) -> None:
             assert viewer.locator("#board button.mark-false").count() == 0
         finally:
             browser.close()
+
+
+def _shown_seconds(text: str) -> int:
+    """Seconds of an SLA countdown as the board shows it ("剩余 3时12分5秒", "超时 1天2时3分")."""
+    import re
+
+    m = re.fullmatch(r"(剩余|超时) (?:(\d+)天)?(?:(\d+)时)?(\d+)分(?:(\d+)秒)?", text.strip())
+    assert m, text
+    d, h, mi, s = (int(x or 0) for x in m.group(2, 3, 4, 5))
+    total = ((d * 24 + h) * 60 + mi) * 60 + s
+    return -total if m.group(1) == "超时" else total
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_sla_countdowns_follow_the_server_clock_not_a_wrong_browser_clock(
+    tmp_path: Path, data_dir: Path
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from playwright.sync_api import sync_playwright
+
+    from crawler.api import create_app
+
+    url = f"sqlite:///{tmp_path / 'clock.db'}"
+    cfg = make_cfg(url, data_dir)
+    engine = open_database(url)
+    seed_database(engine, cfg, mentions=120)
+    with LiveServer(create_app(cfg, engine=engine)) as srv, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=require_chromium(), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.clock.install(time=datetime.now(UTC) + timedelta(hours=7))  # a browser clock 7 h fast
+            _login(page, srv.url, VIEWER)
+            spans = page.locator("#board .sla[data-due]")
+            assert spans.count() > 0
+            checked = 0
+            for i in range(min(spans.count(), 8)):
+                span = spans.nth(i)
+                due = datetime.fromisoformat(span.get_attribute("data-due").replace("Z", "+00:00"))
+                if due.tzinfo is None:
+                    due = due.replace(tzinfo=UTC)
+                expected = (due - datetime.now(UTC)).total_seconds()
+                shown = _shown_seconds(span.text_content() or "")
+                assert abs(shown - expected) < 120, (span.text_content(), expected)  # not 7 h off
+                checked += 1
+            assert checked and page.evaluate("() => YQ.clockOffset") < -6 * 3600 * 1000
+        finally:
+            browser.close()
