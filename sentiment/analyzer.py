@@ -273,7 +273,7 @@ def _prepare(
         stream,
         _tail(stream),
         _brand_for(st, brand),
-        platform if isinstance(platform, str) else None,
+        complaint_model.canonical_platform(platform),
         _int(followers),
         _int(likes) + _int(comments) + _int(shares),
         author_history if isinstance(author_history, dict) else None,
@@ -503,25 +503,28 @@ def model_outputs(
     ncat = len(complaint_model.CATEGORIES)
     cats = complaint_model.softmax_rows(m[:, 1 : 1 + ncat]).tolist()
     threshold = cmodel.threshold
+    review_threshold = float(cmodel.meta.get("review_threshold", threshold))
     top_threshold = float(cmodel.meta.get("top_threshold", 1.01))
     hard_threshold = float(cmodel.meta.get("hard_threshold", threshold))
+    lowest = min(threshold, review_threshold, hard_threshold)
     # complaint, 紧急 and 非常紧急 probabilities, in one pass
     if n == 1:  # one text: the same IEEE operations on plain floats, one np.exp
         e = np.exp([-min(max(x, -30.0), 30.0) for x in m[0, [0, 1 + ncat, 2 + ncat]].tolist()]).tolist()
         probs = [[1.0 / (1.0 + x) for x in e]]
-        which = np.zeros(1 if explain and probs[0][0] >= min(threshold, hard_threshold) else 0, np.int64)
+        which = np.zeros(1 if explain and probs[0][0] >= lowest else 0, np.int64)
     else:
         p = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(m[:, [0, 1 + ncat, 2 + ncat]], -30), 30)))
-        which = (p[:, 0] >= min(threshold, hard_threshold)).nonzero()[0] if explain else np.zeros(0, np.int64)
+        which = (p[:, 0] >= lowest).nonzero()[0] if explain else np.zeros(0, np.int64)
         probs = p.tolist()
     why = cmodel.explain(feats.counts, feats.dense, which, hits=hits)
     out = []
+    review = complaint_model.is_review
     for i, (p_complaint, p_urgent, p_top) in enumerate(probs):
         evidence, cues = why.get(i) or ([], [])
         out.append(
             complaint.ModelOutput(
                 p_complaint,
-                threshold,
+                review_threshold if review(feats.prepared[i].platform) else threshold,
                 dict(zip(complaint_model.CATEGORIES, cats[i], strict=True)),
                 p_urgent,
                 evidence,

@@ -88,6 +88,41 @@ DENSE: tuple[str, ...] = (
     "exclaim",
 )
 _DENSE_INDEX = {name: i for i, name in enumerate(DENSE)}
+# Platforms whose texts are social-media posts; a text from anywhere else (no platform: a
+# review, a pasted text, a customer's review export) is read as a review of the business.
+SOCIAL_PLATFORMS = frozenset(("weibo", "xiaohongshu", "douyin", "heimao"))
+
+
+_PLATFORM_ALIASES = {
+    "wb": "weibo",
+    "微博": "weibo",
+    "xhs": "xiaohongshu",
+    "小红书": "xiaohongshu",
+    "dy": "douyin",
+    "抖音": "douyin",
+    "黑猫": "heimao",
+    "黑猫投诉": "heimao",
+}
+
+
+def canonical_platform(platform: Any) -> str | None:
+    """A platform name as the rules and the review cut know it ("Weibo", " xhs ", "小红书" …)."""
+    if not isinstance(platform, str):
+        return None
+    name = platform.strip().lower()
+    return _PLATFORM_ALIASES.get(name, name) or None
+
+
+def is_review(platform: str | None) -> bool:
+    """Whether a text is read as a review of the business (it comes from no social platform).
+
+    A review's target is the business reviewed, so a mild concrete problem in it is a
+    complaint (the rubric); a post is often about the author's own life. The model file's
+    ``review_threshold`` is the complaint cut for reviews.
+    """
+    return platform not in SOCIAL_PLATFORMS
+
+
 HEADS: tuple[str, ...] = ("complaint", *(f"cat:{c}" for c in CATEGORIES), "urg:紧急", "urg:非常紧急")
 
 # Reason labels for the dense features (Chinese, shown to complaint staff)

@@ -5,7 +5,8 @@
 The corpus (``sentiment/data/complaints/*.jsonl``, see its README) plus any labelled files
 of the customer's (JSON Lines in the RUBRIC record format, or CSV with at least the
 columns ``text,is_complaint`` and optionally ``category,urgency,platform,brand,
-author_followers,likes,comments,shares``) are read, analysed exactly as at run time
+author_followers,likes,comments,shares``; a row without one of the four platforms is read as
+a review, :func:`sentiment.complaint_model.is_review`) are read, analysed exactly as at run time
 (:func:`sentiment.analyzer.features`), and four heads are fitted with scikit-learn's
 logistic regression. :func:`cross_validate` leaves one domain group out at a time and
 measures the whole verdict (the model plus the rubric's rules, :func:`sentiment.complaint.decide`),
@@ -87,6 +88,10 @@ class Params:
     c_urg: float = 1.0  # 紧急 / 非常紧急 heads
     dense_scale: float = 0.5  # dense features' weight against the n-grams (larger: less regularised)
     threshold: float = 0.4  # complaint probability cut
+    # the cut for reviews (a text from no social platform, complaint_model.is_review): 0.3 chosen
+    # from 0.4 / 0.3 / 0.25 / 0.2 / 0.15; lower helps unseen review domains' recall, category and
+    # urgency, but costs the seen ones' precision (docs/analysis.md)
+    review_threshold: float = 0.3
     top_threshold: float = 0.8  # the model alone calls 非常紧急 at or above this
     hard_threshold: float = 0.2  # the complaint cut when a rubric hard-row signal fired
     max_features: int = 150_000
@@ -162,7 +167,7 @@ def make_record(obj: dict[str, Any], where: str, *, origin: str, default_id: str
             raise CorpusError(f"{where}: unknown urgency {urg!r} (one of {' '.join(URGENCIES)})")
     else:
         cat = urg = None
-    platform = obj.get("platform") or None
+    platform = complaint_model.canonical_platform(obj.get("platform"))
     if platform is not None and platform not in PLATFORMS:
         platform = None  # a review site or an unknown source: no platform rules apply
     rid = str(obj.get("id") or default_id)
@@ -461,6 +466,7 @@ def fit(
         {},
         {
             "threshold": prm.threshold,
+            "review_threshold": prm.review_threshold,
             "top_threshold": prm.top_threshold,
             "hard_threshold": prm.hard_threshold,
         },
@@ -732,6 +738,7 @@ def train(
     for r in sorted(records, key=lambda r: r.id):
         digest.update(f"{r.id}\t{r.text}\t{r.is_complaint}\t{r.category}\t{r.urgency}\n".encode())
     digest.update(json.dumps(sorted(vars(prm).items())).encode())
+    digest.update(json.dumps(DENSE, ensure_ascii=False).encode())  # the features are part of the model
     counts: dict[str, Any] = defaultdict(int)
     for r in records:
         counts[r.origin] += 1

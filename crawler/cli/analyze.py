@@ -48,7 +48,12 @@ def analyze_command(
         int, typer.Option("--errors", help="With --eval: list this many misclassified records.")
     ] = 0,
     platform: Annotated[
-        Platform | None, typer.Option("--platform", "-p", help="Where the text was posted.")
+        Platform | None,
+        typer.Option(
+            "--platform",
+            "-p",
+            help="Where the text was posted (without it: read as a review of the business).",
+        ),
     ] = None,
     brand: Annotated[str | None, typer.Option("--brand", "-b", help="The brand the text is about.")] = None,
     followers: Annotated[int, typer.Option("--followers", min=0)] = 0,

@@ -283,3 +283,75 @@ def test_cross_validation_skips_a_fold_that_would_leave_one_label(tmp_path: Path
     fz = complaint_train.featurize(records, snow)
     folds = complaint_train.cross_validate(fz, snow)
     assert [f.group for f in folds] == ["custom"]
+
+
+def test_reviews_have_their_own_complaint_cut() -> None:
+    assert (
+        complaint_model.is_review(None)
+        and complaint_model.is_review("")
+        and complaint_model.is_review("taobao")
+    )
+    assert not any(complaint_model.is_review(p) for p in ("weibo", "xiaohongshu", "douyin"))
+    assert not complaint_model.is_review("heimao")  # a complaint site: its own rules
+    shipped = complaint_model.get_model()
+    assert shipped.meta["review_threshold"] < shipped.meta["threshold"]  # reviews: mild problems count
+    text = "房间有点小，早餐一般，前台办入住等了很久"
+    recs = [
+        complaint_train.Record(f"r{i}", text, True, "服务态度", "一般", platform=p)
+        for i, p in enumerate((None, "weibo", "xiaohongshu", "taobao"))
+    ]
+    fz = complaint_train.featurize(recs, shipped.snow)
+    idx = np.arange(len(recs))
+    p = complaint_train.predict(shipped, fz, idx)[0].p
+    model = complaint_model.ComplaintModel(
+        shipped.sparse,
+        shipped.dense_w,
+        shipped.dense_mean,
+        shipped.dense_scale,
+        shipped.bias,
+        shipped.snow,
+        shipped.names,
+        {
+            **shipped.meta,
+            "threshold": (1.0 + p) / 2,  # posts: above this text's probability
+            "review_threshold": p / 2,  # reviews: below it
+            "hard_threshold": (1.0 + p) / 2,
+        },
+    )
+    review, weibo, xhs, other = complaint_train.predict(model, fz, idx)
+    assert review.p == weibo.p == xhs.p == other.p == pytest.approx(p)  # the same evidence, another cut
+    assert review.is_complaint and other.is_complaint
+    assert not weibo.is_complaint and not xhs.is_complaint
+    with analyzer.configured(None, model):
+        a = analyzer.analyze(text)
+        b = analyzer.analyze(text, platform="weibo")
+    assert a.is_complaint and a.risk >= 30 and "模型判定投诉" in a.reasons[0]
+    assert not b.is_complaint and b.risk < 30
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("Weibo", "weibo"),
+        (" xhs ", "xiaohongshu"),
+        ("小红书", "xiaohongshu"),
+        ("DY", "douyin"),
+        ("黑猫投诉", "heimao"),
+        ("", None),
+        (None, None),
+        (3, None),
+        ("taobao", "taobao"),
+    ],
+)
+def test_platform_names_are_read_as_the_rules_know_them(given: object, canonical: str | None) -> None:
+    assert complaint_model.canonical_platform(given) == canonical
+    if canonical == "heimao":  # the Heimao rule fires whatever the spelling
+        a = analyzer.analyze("下单后一直不发货，客服不处理", platform=given)  # type: ignore[arg-type]
+        assert a.is_complaint and "黑猫投诉平台" in a.reasons
+
+
+def test_a_labelled_file_spells_platforms_as_the_analyser_does(tmp_path: Path) -> None:
+    f = tmp_path / "mine.csv"
+    f.write_text("text,is_complaint,platform\n快递太慢了,1,Weibo\n房间小,1,点评\n", encoding="utf-8")
+    a, b = complaint_train.read_labelled(f)
+    assert a.platform == "weibo" and b.platform is None  # a platform yuqing does not crawl: a review
