@@ -13,8 +13,10 @@
    scored on it. Baselines in the same run: stock snownlp negative → complaint, and the
    most common category and urgency of the training folds. A per-category confusion table
    and the fifty worst errors are written to ``--errors`` for reading.
-   Then ``mentions_dev.jsonl`` as a final check only (never tuned on), and posts from the
-   simulator's text generator.
+   Then ``mentions_dev.jsonl`` as a final check only (never tuned on), posts from the
+   simulator's text generator, and the check set of real reviews
+   (``sentiment/data/complaints/check/check.jsonl``: labelled like the corpus, never trained
+   or tuned on).
 3. Throughput of the whole analysis (segmentation, sentiment, complaint rules, PII,
    fingerprint) on one core, batch (``analyze_many``) and one call at a time, on unique
    texts with cold caches, against snownlp's sentiment on the same texts.
@@ -41,6 +43,7 @@ from sentiment import analyzer, evaluate, fingerprint, segment, train  # noqa: E
 SHARED = Path("/work/shared/data")
 TARGETS = {"weibo2018": 0.87, "waimai_10k": 0.91, "chnsenticorp_htl": 0.91, "online_shopping_10_cats": 0.94}
 MENTION_TARGETS = {"f1": 0.92, "category": 0.85, "urgency": 0.85}
+REVIEW_CHECK = ROOT / "sentiment" / "data" / "complaints" / "check" / "check.jsonl"
 FOLD_TARGETS = {"f1": 0.92, "category": 0.85, "urgency": 0.85}
 SPEED_TARGETS = {"batch": 5000, "single": 1500}
 
@@ -335,18 +338,20 @@ def main() -> int:
     print("\n2. Complaint judgement, leave one domain out (corpus in sentiment/data/complaints)")
     if not args.skip_cv:
         ok &= grouped_cv(args.errors, with_sn)
-    print("\n2b. Final checks (never tuned on): mentions_dev.jsonl and the simulator's generator")
+    print("\n2b. Final checks (never tuned on): mentions_dev.jsonl, the simulator's generator, real reviews")
     sets = [
         ("mentions_dev", evaluate.read_jsonl(args.mentions)),
         ("simulator corpus", simulator_records(400, 101)),
     ]
+    if REVIEW_CHECK.is_file():
+        sets.append(("real reviews (check)", evaluate.read_jsonl(REVIEW_CHECK)))
     print(
-        f"{'set':18} {'n':>4} {'F1 snownlp':>11} {'F1':>6} {'category':>9} {'urgency base':>13} {'urgency':>8}"
+        f"{'set':20} {'n':>4} {'F1 snownlp':>11} {'F1':>6} {'category':>9} {'urgency base':>13} {'urgency':>8}"
     )
     for name, recs in sets:
         m = mention_scores(recs, with_sn)
         print(
-            f"{name:18} {m['n']:>4} {_fmt(m.get('base_f1')):>11} {_fmt(m['f1']):>6} {_fmt(m['category']):>9} "
+            f"{name:20} {m['n']:>4} {_fmt(m.get('base_f1')):>11} {_fmt(m['f1']):>6} {_fmt(m['category']):>9} "
             f"{_fmt(m['base_urgency']):>13} {_fmt(m['urgency']):>8}"
         )
         if name == "mentions_dev":

@@ -52,6 +52,15 @@ def test_corpus_has_the_promised_size_spread_and_valid_labels() -> None:
     assert len(set(texts)) == len(texts)
 
 
+def test_the_check_set_is_apart_from_everything_the_model_learns_from() -> None:
+    check = _jsonl(CORPUS / "check" / "check.jsonl")
+    assert len(check) >= 300
+    learned = {r["text"] for r in _jsonl(CORPUS / "real.jsonl") + _jsonl(CORPUS / "written.jsonl")}
+    assert not learned & {r["text"] for r in check}
+    assert not {r.text for r in complaint_train.load_corpus()} & {r["text"] for r in check}
+    assert all(r["platform"] is None for r in check)  # reviews: judged at the review cut
+
+
 def test_at_least_ten_percent_is_labelled_twice() -> None:
     first = {r["id"] for r in _jsonl(CORPUS / "real.jsonl") + _jsonl(CORPUS / "written.jsonl")}
     second = [r for r in _jsonl(CORPUS / "second.jsonl") if r["id"] in first]
