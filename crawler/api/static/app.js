@@ -116,7 +116,7 @@
       renderEvents(events);
       renderList("results", results.items, "没有匹配的提及");
       setKpis(ov.summary, await loadBoard());
-      status("已更新 " + YQ.fmtTime(new Date().toISOString()));
+      status("已更新 " + YQ.fmtTime(new Date(YQ.now()).toISOString()));
       document.body.setAttribute("data-loaded", "1");
     } catch (e) {
       status(e.message, true);

@@ -77,9 +77,11 @@ YQ.ApiError = ApiError;
 YQ.clockOffset = 0;
 YQ.now = function () { return Date.now() + YQ.clockOffset; };
 YQ.noteServerDate = function (header, sent, received) {
-  const server = Date.parse(header || "");
-  if (Number.isNaN(server)) return;
-  const offset = server + 500 - (sent + received) / 2;  // the header is cut to the second
+  const server = Date.parse(header || "");  // no header (a proxy dropped it): the browser's clock stays
+  if (Number.isNaN(server) || received - sent > 1000) return;  // a slow answer says little
+  // the header is cut to the second and uvicorn renews it once a second: the server's time
+  // lies within two seconds after it
+  const offset = server + 1000 - (sent + received) / 2;
   if (Math.abs(offset - YQ.clockOffset) > 1500) YQ.clockOffset = offset;  // no jitter under a second
 };
 
