@@ -18,6 +18,12 @@
         --match '书|作者|读|印刷|小说|译' --scale 0.16 --sentiment-heldout --seed 20261206 --batches 1 \
         --exclude sentiment/data/complaints/work{,2,4}/sources.jsonl
 
+The check set was drawn the same way (its own --out, so it excluded only the rounds before it):
+    python scripts/sample_corpus.py --data ../shared/data/sentiment --out sentiment/data/complaints/check \
+        --only online_shopping_10_cats waimai_10k chnsenticorp_htl --sentiment-heldout --scale 0.12 \
+        --seed 20261210 --batches 2 --exclude sentiment/data/complaints/work*/sources.jsonl
+Every other draw leaves the check set's texts out on its own.
+
 Deterministic (seeded). Per source: half of the rows the source calls negative, the rest
 positive, with positives that contain a contrast word (但, 不过, 就是, 可惜 …) drawn more
 often, because mixed reviews are where the complaint boundary is hard. The source's own
@@ -42,6 +48,8 @@ SOURCES = {  # folder -> (id prefix, rows drawn)
     "chnsenticorp_htl": ("ht", 600),
     "weibo2018": ("wb", 600),
 }
+# the check set (sentiment/data/complaints/README.md): excluded from every other draw
+CHECK_SOURCES = Path(__file__).resolve().parent.parent / "sentiment/data/complaints/check/sources.jsonl"
 CONTRAST = re.compile(r"但|不过|就是|可惜|只是|唯一|美中不足|缺点|除了")
 
 
@@ -119,9 +127,12 @@ def main() -> None:
             ap.error(f"--match: not a regular expression: {exc}")
     rng = random.Random(args.seed)
     keep = _sentiment_heldout() if args.sentiment_heldout else None
+    exclude = list(args.exclude)
+    if CHECK_SOURCES.is_file() and args.out.resolve() != CHECK_SOURCES.parent.resolve():
+        exclude.append(CHECK_SOURCES)  # the check set's texts are never drawn for training
     taken = {
         json.loads(line)["text"]
-        for f in args.exclude
+        for f in exclude
         for line in f.read_text(encoding="utf-8").splitlines()
         if line.strip()
     }
