@@ -30,16 +30,12 @@ from pydantic import (
 )
 
 from crawler.errors import ConfigError
+from crawler.names import PLATFORM_NAMES as PLATFORM_NAMES  # re-exported: read from here
+from crawler.names import PLATFORMS as PLATFORMS
 from crawler.paths import config_path, data_dir
 
-PLATFORMS: tuple[str, ...] = ("weibo", "xiaohongshu", "douyin", "heimao")
-# What users read for each platform (alerts, dashboard, reports, exports, the CLI).
-PLATFORM_NAMES: dict[str, str] = {
-    "weibo": "微博",
-    "xiaohongshu": "小红书",
-    "douyin": "抖音",
-    "heimao": "黑猫投诉",
-}
+__all__ = ["PLATFORMS", "PLATFORM_NAMES"]  # re-exported: where the rest of the code reads them
+
 URGENCIES: tuple[str, ...] = ("非常紧急", "紧急", "一般")
 CATEGORIES: tuple[str, ...] = (
     "产品质量",

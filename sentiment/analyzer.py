@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crawler.names import canonical_platform
 from sentiment import complaint, complaint_model, fingerprint, lexicons, ngram, pii, segment
 from sentiment.signals import Lexicon, Signals, collect, collect_many
 
@@ -273,7 +274,7 @@ def _prepare(
         stream,
         _tail(stream),
         _brand_for(st, brand),
-        complaint_model.canonical_platform(platform),
+        canonical_platform(platform),
         _int(followers),
         _int(likes) + _int(comments) + _int(shares),
         author_history if isinstance(author_history, dict) else None,
@@ -608,7 +609,11 @@ def analyze(
     brand: str | None = None,
     author_history: dict[str, Any] | None = None,
 ) -> Analysis:
-    """Analyse one mention. Never raises on odd text (empty, huge, control characters)."""
+    """Analyse one mention. Never raises on odd text (empty, huge, control characters).
+
+    ``platform``: where it was posted (any usual spelling); without one of the four the text
+    is read as a review of the business, judged at the model's review cut.
+    """
     st = state()
     p = _prepare(st, text, platform, followers, likes, comments, shares, brand, author_history)
     return _analyses(st, [p])[0]

@@ -36,6 +36,7 @@ from typing import Any
 
 import numpy as np
 
+from crawler.names import PLATFORMS
 from crawler.paths import package_path
 from sentiment import ngram
 from sentiment.segment import BREAK
@@ -90,27 +91,7 @@ DENSE: tuple[str, ...] = (
 _DENSE_INDEX = {name: i for i, name in enumerate(DENSE)}
 # Platforms whose texts are social-media posts; a text from anywhere else (no platform: a
 # review, a pasted text, a customer's review export) is read as a review of the business.
-SOCIAL_PLATFORMS = frozenset(("weibo", "xiaohongshu", "douyin", "heimao"))
-
-
-_PLATFORM_ALIASES = {
-    "wb": "weibo",
-    "微博": "weibo",
-    "xhs": "xiaohongshu",
-    "小红书": "xiaohongshu",
-    "dy": "douyin",
-    "抖音": "douyin",
-    "黑猫": "heimao",
-    "黑猫投诉": "heimao",
-}
-
-
-def canonical_platform(platform: Any) -> str | None:
-    """A platform name as the rules and the review cut know it ("Weibo", " xhs ", "小红书" …)."""
-    if not isinstance(platform, str):
-        return None
-    name = platform.strip().lower()
-    return _PLATFORM_ALIASES.get(name, name) or None
+SOCIAL_PLATFORMS = frozenset(PLATFORMS)
 
 
 def is_review(platform: str | None) -> bool:

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from crawler.names import canonical_platform
 from crawler.paths import package_path
 from sentiment import analyzer, complaint_model, ngram
 from sentiment import train as strain
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 CORPUS_DIR = package_path("sentiment", "data", "complaints")
 CORPUS_FILES = ("real.jsonl", "written.jsonl")
-PLATFORMS = ("weibo", "xiaohongshu", "douyin", "heimao")
+PLATFORMS = complaint_model.SOCIAL_PLATFORMS
 # real review domains grouped into the folds of the leave-one-domain-out evaluation
 REAL_GROUPS = {
     "外卖": "外卖",
@@ -167,7 +168,7 @@ def make_record(obj: dict[str, Any], where: str, *, origin: str, default_id: str
             raise CorpusError(f"{where}: unknown urgency {urg!r} (one of {' '.join(URGENCIES)})")
     else:
         cat = urg = None
-    platform = complaint_model.canonical_platform(obj.get("platform"))
+    platform = canonical_platform(obj.get("platform"))
     if platform is not None and platform not in PLATFORMS:
         platform = None  # a review site or an unknown source: no platform rules apply
     rid = str(obj.get("id") or default_id)

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("crawler", "alerts", "spiders", "sentiment", "simulator")
 
 # The modules at the root of ``crawler/``: anything else there must go into a layer's subpackage.
-FOUNDATION = ("clock", "config", "errors", "items", "logging", "paths", "procs", "settings")
+FOUNDATION = ("clock", "config", "errors", "items", "logging", "names", "paths", "procs", "settings")
 # Top first. A module belongs to the first entry that names it or a package above it; the
 # bare names ``crawler`` and ``alerts`` stand for those packages' ``__init__`` only.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (

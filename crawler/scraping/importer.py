@@ -39,6 +39,8 @@ import sentiment
 from alerts.triage.run import triage as triage_fn
 from crawler.errors import YuqingError
 from crawler.items import MentionItem
+from crawler.names import PLATFORMS as PLATFORMS  # re-exported for the import command
+from crawler.names import canonical_platform
 from crawler.platform.normalize import (
     CHINA_TZ,
     epoch_to_utc,
@@ -52,7 +54,6 @@ from crawler.storage.mentions import upsert_mentions
 from crawler.storage.models import MENTIONS
 
 FORMATS = ("auto", "mention", "mediacrawler", "weibo-crawler")
-PLATFORMS = ("weibo", "xiaohongshu", "douyin", "heimao")
 _HEX24 = re.compile(r"^[0-9a-f]{24}$")
 _MC_PLATFORM = {
     "weibo": "weibo",
@@ -394,7 +395,7 @@ def from_weibo_crawler(rec: dict[str, Any], author: dict[str, Any]) -> MentionIt
 
 
 def from_mention(rec: dict[str, Any]) -> MentionItem:
-    platform = _req(rec, "platform")
+    platform = canonical_platform(_req(rec, "platform")) or ""
     if platform not in PLATFORMS:
         raise ValueError(f"unknown platform {platform!r} (one of {', '.join(PLATFORMS)})")
     published = rec.get("published_at")

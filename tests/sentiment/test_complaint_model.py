@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import sentiment
+from crawler.names import canonical_platform
 from sentiment import analyzer, complaint_model, complaint_train, ngram, segment
 from sentiment.complaint_model import CATEGORIES, URGENCIES
 
@@ -334,8 +335,10 @@ def test_reviews_have_their_own_complaint_cut() -> None:
     with analyzer.configured(None, model):
         a = analyzer.analyze(text)
         b = analyzer.analyze(text, platform="weibo")
+        c = analyzer.analyze(text, platform=" Weibo")  # a post, however it is spelled
     assert a.is_complaint and a.risk >= 30 and "模型判定投诉" in a.reasons[0]
     assert not b.is_complaint and b.risk < 30
+    assert not c.is_complaint and c.risk == b.risk
 
 
 @pytest.mark.parametrize(
@@ -353,7 +356,7 @@ def test_reviews_have_their_own_complaint_cut() -> None:
     ],
 )
 def test_platform_names_are_read_as_the_rules_know_them(given: object, canonical: str | None) -> None:
-    assert complaint_model.canonical_platform(given) == canonical
+    assert canonical_platform(given) == canonical
     if canonical == "heimao":  # the Heimao rule fires whatever the spelling
         a = analyzer.analyze("下单后一直不发货，客服不处理", platform=given)  # type: ignore[arg-type]
         assert a.is_complaint and "黑猫投诉平台" in a.reasons

@@ -368,14 +368,25 @@ def test_mention_format_triage_and_no_alerts(tmp_path: Path) -> None:
             "published_at": "not a time",
         },
         {"platform": "myspace", "post_id": "m3", "text": text},
+        {
+            "platform": " 小红书",
+            "post_id": "m5",
+            "text": "小鹿宝贝奶粉还不错",
+            "author_id": "u5",
+        },  # any spelling
     ]
     path = tmp_path / "mentions.jsonl"
     path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in recs), encoding="utf-8")
     code, rep = _import(cfg, str(path), "--no-alerts")
     assert code == 0, rep
-    assert rep[0]["format"] == "mention" and rep[0]["stored"] == 1
+    assert rep[0]["format"] == "mention" and rep[0]["stored"] == 2
     assert [b["line"] for b in rep[0]["bad"]] == [2, 3] and "myspace" in rep[0]["bad"][1]["error"]
     engine = make_engine(f"sqlite:///{tmp_path / 'y.db'}")
+    with engine.connect() as conn:
+        assert (
+            conn.execute(select(MENTIONS.c.platform).where(MENTIONS.c.post_id == "m5")).scalar()
+            == "xiaohongshu"
+        )
     with engine.connect() as conn:
         assert conn.execute(select(COMPLAINTS)).first() is None  # history: no records
     other = tmp_path / "more.jsonl"
