@@ -34,8 +34,6 @@ from crawler.names import PLATFORM_NAMES as PLATFORM_NAMES  # re-exported: read 
 from crawler.names import PLATFORMS as PLATFORMS
 from crawler.paths import config_path, data_dir
 
-__all__ = ["PLATFORMS", "PLATFORM_NAMES"]  # re-exported: where the rest of the code reads them
-
 URGENCIES: tuple[str, ...] = ("非常紧急", "紧急", "一般")
 CATEGORIES: tuple[str, ...] = (
     "产品质量",

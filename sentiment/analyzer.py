@@ -507,25 +507,26 @@ def model_outputs(
     review_threshold = float(cmodel.meta.get("review_threshold", threshold))
     top_threshold = float(cmodel.meta.get("top_threshold", 1.01))
     hard_threshold = float(cmodel.meta.get("hard_threshold", threshold))
-    lowest = min(threshold, review_threshold, hard_threshold)
+    review = complaint_model.is_review
+    cuts = [review_threshold if review(prep.platform) else threshold for prep in feats.prepared]
     # complaint, 紧急 and 非常紧急 probabilities, in one pass
     if n == 1:  # one text: the same IEEE operations on plain floats, one np.exp
         e = np.exp([-min(max(x, -30.0), 30.0) for x in m[0, [0, 1 + ncat, 2 + ncat]].tolist()]).tolist()
         probs = [[1.0 / (1.0 + x) for x in e]]
-        which = np.zeros(1 if explain and probs[0][0] >= lowest else 0, np.int64)
+        which = np.zeros(1 if explain and probs[0][0] >= min(cuts[0], hard_threshold) else 0, np.int64)
     else:
         p = 1.0 / (1.0 + np.exp(-np.minimum(np.maximum(m[:, [0, 1 + ncat, 2 + ncat]], -30), 30)))
-        which = (p[:, 0] >= lowest).nonzero()[0] if explain else np.zeros(0, np.int64)
+        bar = np.minimum(np.array(cuts), hard_threshold)
+        which = (p[:, 0] >= bar).nonzero()[0] if explain else np.zeros(0, np.int64)
         probs = p.tolist()
     why = cmodel.explain(feats.counts, feats.dense, which, hits=hits)
     out = []
-    review = complaint_model.is_review
     for i, (p_complaint, p_urgent, p_top) in enumerate(probs):
         evidence, cues = why.get(i) or ([], [])
         out.append(
             complaint.ModelOutput(
                 p_complaint,
-                review_threshold if review(feats.prepared[i].platform) else threshold,
+                cuts[i],
                 dict(zip(complaint_model.CATEGORIES, cats[i], strict=True)),
                 p_urgent,
                 evidence,
