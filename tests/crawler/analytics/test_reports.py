@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import email
 import socket
-from datetime import date, timedelta
+from datetime import UTC, date, timedelta
 from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 from crawler.analytics.reports import build_report, period_for, scheduled_report, send_report, write_report
 from crawler.clock import utcnow
 from crawler.config import CATEGORIES
 from crawler.storage.engine import make_engine
+from crawler.storage.models import MENTIONS
 from tests.crawler.analytics.conftest import SeededDb, make_cfg
 
 
@@ -53,7 +55,13 @@ def test_html_and_xlsx_escape_hostile_text(seeded_sqlite: SeededDb, tmp_path: Pa
     from openpyxl import load_workbook
 
     with make_engine(seeded_sqlite.url).connect() as conn:
-        data = build_report(conn, seeded_sqlite.cfg, "daily", brand="鲜果时光", day=_today())
+        # the day the hostile posts fall on (seeded 30 minutes back: just after midnight in
+        # Beijing that is yesterday)
+        at = conn.execute(
+            select(MENTIONS.c.published_at).where(MENTIONS.c.post_id == "hostile0")
+        ).scalar_one()
+        day = (at if at.tzinfo else at.replace(tzinfo=UTC)).astimezone(ZoneInfo("Asia/Shanghai")).date()
+        data = build_report(conn, seeded_sqlite.cfg, "daily", brand="鲜果时光", day=day)
     html_file, xlsx_file = write_report(data, ["html", "xlsx"], tmp_path)
     html = html_file.read_text(encoding="utf-8")
     for section in (
