@@ -241,6 +241,7 @@ class _Prepared:
     sig: Signals | None = None
     content: list[int] | None = None  # hashes of the words that identify the content (fingerprint)
     words: str | None = None  # the searchable words, space-joined (Analysis.tokens)
+    brand_given: bool = False  # the mention came with its brand (every crawled or imported one does)
 
 
 def _clean(text: Any) -> tuple[str, str]:
@@ -278,6 +279,7 @@ def _prepare(
         _int(followers),
         _int(likes) + _int(comments) + _int(shares),
         author_history if isinstance(author_history, dict) else None,
+        brand_given=bool(brand and str(brand).strip()),
     )
 
 
@@ -539,6 +541,23 @@ def model_outputs(
     return out
 
 
+def untargeted(p: _Prepared) -> bool:
+    """Whether a social post has nothing a complaint could be aimed at: it came with no brand,
+    names no configured brand and holds no word of a purchase, a business or a service
+    (``target.txt``). Such a post (a rant about an exam, a partner, the weather) is no complaint
+    whatever its tone; reviews and Heimao posts always have a target, and so does every mention a
+    crawl or an import stores (each comes with its brand)."""
+    sig = p.sig
+    return (
+        sig is not None
+        and not p.brand_given
+        and p.platform in complaint_model.SOCIAL_PLATFORMS
+        and p.platform != complaint.HEIMAO
+        and not sig.brand_named
+        and not sig.score.get("target")
+    )
+
+
 def verdict(
     st: _State,
     p: _Prepared,
@@ -564,6 +583,7 @@ def verdict(
         author_history=p.author_history,
         courier=p.sig.score.get("harm", 0.0) >= 2.5 and complaint.courier_harm(p.lower),
         issue_categories=issue,
+        untargeted=untargeted(p),
     )  # courier: read only when harm fired
     return senti, v
 

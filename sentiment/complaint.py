@@ -78,17 +78,29 @@ def decide(
     author_history: dict[str, Any] | None = None,
     courier: bool = False,
     issue_categories: dict[str, float] | None = None,
+    untargeted: bool = False,
 ) -> Verdict:
     """The full verdict for one mention: the model decides, the rubric's hard rows stay rules.
 
     ``issue_categories``: keyword sums of the Heimao 投诉问题 field (already model features;
-    used here only for the reasons).
+    used here only for the reasons). ``untargeted``: a post with nothing a complaint could be
+    aimed at (no brand given or named, no word of a purchase, business or service; the
+    analyser's :func:`~sentiment.analyzer.untargeted`): never a complaint.
     """
     reasons: list[str] = []
     heimao = platform == HEIMAO
     p = model.p_complaint
     if not heimao and not sig.text_seen:  # nothing to read ("1", "👍", "[微笑]", a bare link)
         return Verdict(False, None, None, 0, ["没有可分析的文字"])
+    if untargeted and not heimao:  # the rubric: a grievance about an unrelated thing is no complaint
+        risk = int(max(0, min(29, 29 * p / max(model.threshold, 1e-6))))
+        return Verdict(
+            False,
+            None,
+            None,
+            risk,
+            [f"未指向任何品牌、商家或消费 (未给出品牌; 投诉概率 {p:.2f})", *_why_not(sig, sentiment)],
+        )
     hard = sig.score["escalation"] >= 2.5 or sig.score["harm"] >= 2.5 or sig.score["bulk"] >= 2.5
     bar = model.hard_threshold if hard else model.threshold
     if heimao:

@@ -176,6 +176,7 @@ def collect_many(texts: list[str], lex: Lexicon, brand_terms: list[tuple[str, ..
 def _signals(text: str, hits: list[Hit], lex: Lexicon) -> Signals:
     sig = Signals()
     if not hits:
+        sig.brand_named = BRAND_MARK in text  # (with hits, _competitor_clauses sets it)
         return sig
     starts = clauses(text)
     competitor_clauses = _competitor_clauses(text, starts, hits, sig)

@@ -55,7 +55,15 @@ def analyze_command(
             help="Where the text was posted (without it: read as a review of the business).",
         ),
     ] = None,
-    brand: Annotated[str | None, typer.Option("--brand", "-b", help="The brand the text is about.")] = None,
+    brand: Annotated[
+        str | None,
+        typer.Option(
+            "--brand",
+            "-b",
+            help="The brand the text is about (a post given none needs a configured brand or a word of "
+            "a purchase or service to be a complaint).",
+        ),
+    ] = None,
     followers: Annotated[int, typer.Option("--followers", min=0)] = 0,
     likes: Annotated[int, typer.Option("--likes", min=0)] = 0,
     comments: Annotated[int, typer.Option("--comments", min=0)] = 0,

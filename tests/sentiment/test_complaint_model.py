@@ -13,6 +13,7 @@ import sentiment
 from crawler.names import canonical_platform
 from sentiment import analyzer, complaint_model, complaint_train, ngram, segment
 from sentiment.complaint_model import CATEGORIES, URGENCIES
+from tests.sentiment.conftest import make_config
 
 CORPUS = complaint_train.CORPUS_DIR
 
@@ -367,3 +368,52 @@ def test_a_labelled_file_spells_platforms_as_the_analyser_does(tmp_path: Path) -
     f.write_text("text,is_complaint,platform\n快递太慢了,1,Weibo\n房间小,1,点评\n", encoding="utf-8")
     a, b = complaint_train.read_labelled(f)
     assert a.platform == "weibo" and b.platform is None  # a platform yuqing does not crawl: a review
+
+
+def test_a_post_with_nothing_to_aim_at_is_no_complaint(tmp_path: Path) -> None:
+    """The rubric: a grievance about an unrelated thing is no complaint. A social post that came
+    with no brand, names no configured brand and holds no word of a purchase, a business or a
+    service (target.txt) has no target; every other mention is judged by the model as before."""
+    rant = "考试又挂了，气死我了，什么破老师！！！真的服了"
+    untargeted = analyzer.analyze(rant, platform="weibo")
+    assert not untargeted.is_complaint and untargeted.risk < 30
+    assert untargeted.reasons[0].startswith("未指向任何品牌、商家或消费")
+    for kw in ({}, {"platform": "weibo", "brand": "某教育"}, {"platform": "heimao"}):
+        a = analyzer.analyze(rant, **kw)  # a review, a post with its brand, a Heimao complaint
+        assert not any(r.startswith("未指向") for r in a.reasons), kw
+    assert analyzer.analyze(rant, platform="heimao").is_complaint
+    # one word of a service gives the post a target, and the model judges it
+    late = analyzer.analyze("外卖送了两个小时，饭都凉了，气死我了！！！", platform="weibo")
+    assert late.is_complaint and not any(r.startswith("未指向") for r in late.reasons)
+    # a configured brand named in the text is a target too, brand given or not
+    text = "鲜果时光的橙汁一股怪味，气死了，再也不喝了"
+    sentiment.configure(make_config(tmp_path))
+    try:
+        named = sentiment.analyze(text, platform="weibo")
+        assert named.is_complaint and not any(r.startswith("未指向") for r in named.reasons)
+    finally:
+        sentiment.configure(None)
+    # the target words are a word list: an operator's directory extends it
+    extra = tmp_path / "lex"
+    extra.mkdir()
+    (extra / "target.txt").write_text("老师\n", encoding="utf-8")
+    sentiment.configure(make_config(tmp_path, lexicon_dir=str(extra)))
+    try:
+        assert not sentiment.analyze(rant, platform="weibo").reasons[0].startswith("未指向")
+    finally:
+        sentiment.configure(None)
+
+
+def test_a_brand_named_in_a_text_without_any_listed_word_still_counts(tmp_path: Path) -> None:
+    """brand_named is read even when no word list fires at all (it once was only with a hit)."""
+    from sentiment.signals import collect
+
+    sentiment.configure(make_config(tmp_path))
+    try:
+        lex = analyzer.state().lexicon
+        assert collect("鲜果时光今天", lex, ("鲜果时光",)).brand_named
+        assert not collect("今天", lex, ("鲜果时光",)).brand_named
+        a = sentiment.analyze("鲜果时光今天这杯喝起来怪怪的", platform="weibo")
+        assert not any(r.startswith("未指向") for r in a.reasons)
+    finally:
+        sentiment.configure(None)
