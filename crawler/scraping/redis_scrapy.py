@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -188,6 +189,9 @@ class SharedRateLimiter:
         return int(self._reserve(keys=[f"{self.prefix}:rate:{platform}"], args=[step_ms])) / 1000.0
 
 
+LATE_RETRIES = 3  # fresh slots booked for one request woken late, before it goes out regardless
+
+
 class RateLimitedDownloadHandler:
     """The scheme's usual download handler, behind the platform's shared rate-limit slot.
 
@@ -229,16 +233,25 @@ class RateLimitedDownloadHandler:
         return request.meta.get("platform") or getattr(spider, "name", None)
 
     async def download_request(self, request: Request) -> Any:
-        rate = self.rates.get(str(self._platform(request)))
+        platform = str(self._platform(request))
+        rate = self.rates.get(platform)
         if rate:
-            wait = self.limiter.reserve(str(self._platform(request)), rate)
-            if wait > 0:
-                from scrapy.utils.defer import maybe_deferred_to_future
-                from twisted.internet import reactor
-                from twisted.internet.task import deferLater
+            step = 60.0 / rate
+            for _ in range(LATE_RETRIES + 1):
+                wait = self.limiter.reserve(platform, rate)
+                due = time.monotonic() + wait
+                if wait > 0:
+                    from scrapy.utils.defer import maybe_deferred_to_future
+                    from twisted.internet import reactor
+                    from twisted.internet.task import deferLater
 
-                self.waited += wait
-                await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+                    self.waited += wait
+                    await maybe_deferred_to_future(deferLater(reactor, wait, lambda: None))
+                if time.monotonic() - due <= step:
+                    break
+                # woken more than a slot late (a busy process): the slots after ours may have gone out
+                # already, and sending now would crowd them; book a fresh slot instead (the missed one
+                # stays unused, so the limit holds)
         return await self._handler(urlparse_cached(request).scheme).download_request(request)
 
     async def close(self) -> None:
