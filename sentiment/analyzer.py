@@ -265,6 +265,7 @@ def _prepare(
     stream: list[str] | None = None,
 ) -> _Prepared:
     masked, norm = cleaned or _clean(text)
+    brand = (brand.strip() if isinstance(brand, str) else str(brand).strip()) if brand is not None else None
     if stream is None:
         stream = segment.streams_normalized([norm])[0]  # its new Han runs cut in one call
     lower = norm.lower()
@@ -279,7 +280,7 @@ def _prepare(
         _int(followers),
         _int(likes) + _int(comments) + _int(shares),
         author_history if isinstance(author_history, dict) else None,
-        brand_given=bool(brand and str(brand).strip()),
+        brand_given=bool(brand),
     )
 
 
@@ -633,7 +634,9 @@ def analyze(
     """Analyse one mention. Never raises on odd text (empty, huge, control characters).
 
     ``platform``: where it was posted (any usual spelling); without one of the four the text
-    is read as a review of the business, judged at the model's review cut.
+    is read as a review of the business, judged at the model's review cut. ``brand``: the brand
+    the mention is about (every crawled one has it); a post given none that names no configured
+    brand and no purchase, business, product or service (``target.txt``) is no complaint.
     """
     st = state()
     p = _prepare(st, text, platform, followers, likes, comments, shares, brand, author_history)

@@ -726,6 +726,17 @@ def train(
         log(
             f"{len(records):,} labelled records from {len({r.origin for r in records})} file(s); featurising …"
         )
+    if log:
+        extra_names = {Path(e).name for e in extra}
+        custom_posts = [
+            r for r in records if r.origin in extra_names and r.platform in complaint_model.SOCIAL_PLATFORMS
+        ]
+        brandless = sum(1 for r in custom_posts if not r.brand)
+        if brandless:
+            log(
+                f"{brandless:,} of your {len(custom_posts):,} posts have no brand: the scores below judge them "
+                "as brandless texts (no target word → no complaint; a crawl's posts always have one)"
+            )
     snow = snownlp_table()
     fz = featurize(records, snow, cfg=cfg)
     folds: list[Fold] = []

@@ -393,6 +393,25 @@ def test_a_post_with_nothing_to_aim_at_is_no_complaint(tmp_path: Path) -> None:
         assert named.is_complaint and not any(r.startswith("未指向") for r in named.reasons)
     finally:
         sentiment.configure(None)
+    # a product is a target too, in traditional characters as well; the batch path agrees
+    for text in (
+        "宝宝奶粉里喝出虫子了！！！气死了",
+        "外賣送了兩個小時，飯都涼了，氣死我了",
+        "the refund never came, terrible",
+    ):
+        assert not analyzer.analyze(text, platform="weibo").reasons[0].startswith("未指向"), text
+    batch = analyzer.analyze_many(
+        [
+            {"text": rant, "platform": "weibo"},
+            {"text": rant, "platform": "weibo", "brand": "   "},  # a blank brand is no brand
+            {"text": rant, "platform": "weibo", "brand": 123},  # any value names a brand
+            {"text": rant, "platform": "Weibo"},
+        ]
+    )
+    assert [a.reasons[0].startswith("未指向") for a in batch] == [True, True, False, True]
+    # the rule comes before the hard rows: a harm word alone gives no target
+    diary = analyzer.analyze("发烧三天了，今天住院了，难受死了，什么破天气", platform="weibo")
+    assert not diary.is_complaint and diary.reasons[0].startswith("未指向")
     # the target words are a word list: an operator's directory extends it
     extra = tmp_path / "lex"
     extra.mkdir()
@@ -417,3 +436,32 @@ def test_a_brand_named_in_a_text_without_any_listed_word_still_counts(tmp_path: 
         assert not any(r.startswith("未指向") for r in a.reasons)
     finally:
         sentiment.configure(None)
+
+
+def test_training_says_when_your_posts_have_no_brand(tmp_path: Path) -> None:
+    """The target rule judges brandless posts; a customer's file of them is told so."""
+    f = tmp_path / "mine.jsonl"
+    rows = [
+        {
+            "text": f"外卖送了{i}个小时，饭都凉了",
+            "platform": "weibo",
+            "is_complaint": True,
+            "category": "物流配送",
+            "urgency": "一般",
+        }
+        for i in range(2, 6)
+    ] + [
+        {
+            "text": f"今天天气真好，出去玩了{i}个小时",
+            "platform": "weibo",
+            "brand": "某品牌",
+            "is_complaint": False,
+        }
+        for i in range(2, 6)
+    ]
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n", encoding="utf-8")
+    said: list[str] = []
+    complaint_train.train(tmp_path / "m.npz", extra=[f], shipped_corpus=False, cv=False, log=said.append)
+    assert any(line.startswith("4 of your 8 posts have no brand") for line in said), said
+    complaint_model.clear_cache()
+    sentiment.configure(None)
