@@ -99,7 +99,7 @@ def decide(
             None,
             None,
             risk,
-            [f"未指向任何品牌、商家或消费 (未给出品牌; 投诉概率 {p:.2f})", *_why_not(sig, sentiment)],
+            [f"未指向任何品牌、商家、商品或服务 (未给出品牌; 投诉概率 {p:.2f})", *_why_not(sig, sentiment)],
         )
     hard = sig.score["escalation"] >= 2.5 or sig.score["harm"] >= 2.5 or sig.score["bulk"] >= 2.5
     bar = model.hard_threshold if hard else model.threshold

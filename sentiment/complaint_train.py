@@ -751,6 +751,10 @@ def train(
         digest.update(f"{r.id}\t{r.text}\t{r.is_complaint}\t{r.category}\t{r.urgency}\n".encode())
     digest.update(json.dumps(sorted(vars(prm).items())).encode())
     digest.update(json.dumps(DENSE, ensure_ascii=False).encode())  # the features are part of the model
+    # and what was fitted: word lists, the sentiment model and the segmenter shape the features
+    # without being named above, so two fits that differ anywhere get different versions
+    for arr in (model.sparse.keys, model.sparse.weights, model.dense_w, model.bias, model.dense_mean):
+        digest.update(np.ascontiguousarray(arr).tobytes())
     counts: dict[str, Any] = defaultdict(int)
     for r in records:
         counts[r.origin] += 1

@@ -377,7 +377,7 @@ def test_a_post_with_nothing_to_aim_at_is_no_complaint(tmp_path: Path) -> None:
     rant = "考试又挂了，气死我了，什么破老师！！！真的服了"
     untargeted = analyzer.analyze(rant, platform="weibo")
     assert not untargeted.is_complaint and untargeted.risk < 30
-    assert untargeted.reasons[0].startswith("未指向任何品牌、商家或消费")
+    assert untargeted.reasons[0].startswith("未指向任何品牌、商家、商品或服务")
     for kw in ({}, {"platform": "weibo", "brand": "某教育"}, {"platform": "heimao"}):
         a = analyzer.analyze(rant, **kw)  # a review, a post with its brand, a Heimao complaint
         assert not any(r.startswith("未指向") for r in a.reasons), kw
@@ -463,5 +463,27 @@ def test_training_says_when_your_posts_have_no_brand(tmp_path: Path) -> None:
     said: list[str] = []
     complaint_train.train(tmp_path / "m.npz", extra=[f], shipped_corpus=False, cv=False, log=said.append)
     assert any(line.startswith("4 of your 8 posts have no brand") for line in said), said
+    complaint_model.clear_cache()
+    sentiment.configure(None)
+
+
+def test_the_version_names_what_was_fitted_not_only_the_data(tmp_path: Path) -> None:
+    """The same labels fitted over other word lists are another model, with another version
+    (it once hashed only the records and parameters, so a word-list change kept the old name)."""
+    jl, _ = _small_set(tmp_path)
+    extra = tmp_path / "lex"
+    extra.mkdir()
+    (extra / "emotion.txt").write_text("米饭 3\n送餐 3\n", encoding="utf-8")
+    first = complaint_train.train(tmp_path / "a.npz", extra=[jl], shipped_corpus=False, cv=False)
+    again = complaint_train.train(tmp_path / "b.npz", extra=[jl], shipped_corpus=False, cv=False)
+    other = complaint_train.train(
+        tmp_path / "c.npz",
+        extra=[jl],
+        shipped_corpus=False,
+        cv=False,
+        cfg=make_config(tmp_path, lexicon_dir=str(extra)),
+    )
+    assert first.version == again.version  # a fit is reproducible
+    assert other.version != first.version
     complaint_model.clear_cache()
     sentiment.configure(None)
