@@ -149,7 +149,11 @@ def _config_key(cfg: AppConfig | None) -> tuple[Any, ...]:
 def _brand_terms(cfg: AppConfig | None) -> dict[str, tuple[str, ...]]:
     if cfg is None:
         return {}
-    return {b.name: tuple(dict.fromkeys([b.name, *b.aliases, *b.products])) for b in cfg.brands}
+    # texts are read simplified (segment.normalize), so are the names: "鮮果時光" finds 鲜果时光
+    return {
+        b.name: tuple(dict.fromkeys(segment.to_simplified(t) for t in [b.name, *b.aliases, *b.products]))
+        for b in cfg.brands
+    }
 
 
 def _build_lexicon(lists: dict[str, dict[str, lexicons.WordList]]) -> Lexicon:
@@ -220,7 +224,8 @@ def _brand_for(st: _State, brand: str | None) -> tuple[str, ...]:
         return st.all_brand_terms
     terms = st.brands.get(brand)
     if terms is None:
-        terms = (brand, brand[:2]) if len(brand) >= 4 else (brand,)
+        simple = segment.to_simplified(brand)
+        terms = (simple, simple[:2]) if len(simple) >= 4 else (simple,)
     return tuple(t.lower() for t in terms)
 
 

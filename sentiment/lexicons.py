@@ -25,6 +25,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from crawler.paths import package_path
+from sentiment.segment import to_simplified
 
 BUILTIN_DIR = package_path("sentiment", "wordlists")
 DEFAULT_SECTION = ""
@@ -60,9 +61,9 @@ def parse(text: str, source: str = "<text>") -> dict[str, WordList]:
             except re.error as exc:
                 raise ValueError(f"{source}:{lineno}: bad regular expression {term[3:]!r}: {exc}") from exc
         elif term.startswith("-") and len(term) > 1:
-            current.terms.pop(term[1:].lower(), None)
+            current.terms.pop(to_simplified(term[1:].lower()), None)
         else:
-            current.terms[term.lower()] = weight
+            current.terms[to_simplified(term.lower())] = weight  # texts are read simplified
     return sections
 
 
@@ -105,7 +106,7 @@ def _removals(path: Path, section: str) -> list[str]:
         if line.startswith("[") and line.endswith("]") and not line.startswith("[re:"):
             current = line[1:-1].strip()
         elif current == section and line.startswith("-") and len(line) > 1:
-            out.append(_split_weight(line[1:])[0].lower())
+            out.append(to_simplified(_split_weight(line[1:])[0].lower()))
     return out
 
 

@@ -15,6 +15,7 @@ that is stored in ``mentions.tokens`` and applied to queries, so both sides agre
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import threading
@@ -48,8 +49,41 @@ ENGINES = ("rust", "python")
 
 
 def normalize(text: str) -> str:
-    """NFKC (full-width letters and digits to ASCII), control characters to spaces."""
-    return _CONTROL_RE.sub(" ", _nfkc(text))
+    """NFKC (full-width letters and digits to ASCII), traditional characters to simplified,
+    control characters to spaces."""
+    return _CONTROL_RE.sub(" ", to_simplified(_nfkc(text)))
+
+
+def _t2s_table() -> dict[int, str]:
+    """Traditional → simplified, one character for one (OpenCC's character table, read from the
+    installed ``opencc-python-reimplemented`` data without importing it); empty without it."""
+    spec = importlib.util.find_spec("opencc")
+    if spec is None or not spec.submodule_search_locations:
+        return {}
+    path = Path(next(iter(spec.submodule_search_locations))) / "dictionary" / "TSCharacters.txt"
+    table: dict[int, str] = {}
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return {}
+    for line in lines:
+        trad, _, simp = line.partition("\t")
+        first = simp.split(" ", 1)[0]
+        if len(trad) == 1 and len(first) == 1 and first != trad:
+            table[ord(trad)] = first
+    return table
+
+
+_T2S: Final = _t2s_table()
+_TRADITIONAL: Final = frozenset(chr(c) for c in _T2S)  # a set test finds them fastest (a C loop)
+
+
+def to_simplified(text: str) -> str:
+    """``text`` with traditional characters written simplified ("外賣送了兩個小時" → "外卖送了两个小时"),
+    so that segmentation, word lists, brand names and models read both alike."""
+    if _TRADITIONAL.isdisjoint(text):
+        return text
+    return text.translate(_T2S)
 
 
 def _nfkc(text: str) -> str:
@@ -128,7 +162,7 @@ def add_terms(terms: Iterable[str]) -> None:
     by the protected-term regex before cutting. Idempotent; terms accumulate.
     """
     init()
-    clean = {t.strip() for t in terms if t and t.strip() and len(t.strip()) <= 40}
+    clean = {to_simplified(t.strip()) for t in terms if t and t.strip() and len(t.strip()) <= 40}
     with _lock:
         known: frozenset[str] = _state["terms"]  # type: ignore[assignment]
         new = clean - known

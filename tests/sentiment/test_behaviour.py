@@ -78,15 +78,10 @@ def test_harm_is_food_discomfort_and_very_urgent(nlp_cfg: AppConfig) -> None:
     ("text", "brand"),
     [
         ("给孩子买的小鹿宝贝玩具，孩子嘴巴划破了，太气人了", "小鹿宝贝"),
-        pytest.param(
+        (
             "孩子吃了鲜果时光的果冻呛到了",
             "鲜果时光",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="known error of the learned model (clr-f9f02fc7ee): complaint probability 0.197, "
-                "just under the 0.2 bar a harm signal sets (docs/analysis.md, complaint model card, known errors)",
-            ),
-        ),
+        ),  # p ≈ 0.20: on the harm bar (docs/analysis.md, known errors)
         ("小鹿宝贝的积木边缘锋利，宝宝手被割伤流血", "小鹿宝贝"),
     ],
 )

@@ -487,3 +487,25 @@ def test_the_version_names_what_was_fitted_not_only_the_data(tmp_path: Path) -> 
     assert other.version != first.version
     complaint_model.clear_cache()
     sentiment.configure(None)
+
+
+def test_traditional_characters_are_read_as_simplified(tmp_path: Path) -> None:
+    """Segmentation, word lists, brand names and models read 繁体 as 简体: the same complaint
+    written both ways gets the same verdict, category, tokens and fingerprint."""
+    simp = "鲜果时光的外卖送了两个小时，饭都凉了，汤也洒了，气死我了，要求退款！"
+    trad = "鮮果時光的外賣送了兩個小時，飯都涼了，湯也灑了，氣死我了，要求退款！"
+    assert segment.normalize(trad) == segment.normalize(simp)
+    sentiment.configure(make_config(tmp_path))
+    try:
+        a, b = sentiment.analyze(simp, platform="weibo"), sentiment.analyze(trad, platform="weibo")
+        assert (a.is_complaint, a.category, a.urgency, a.tokens, a.fingerprint) == (
+            b.is_complaint,
+            b.category,
+            b.urgency,
+            b.tokens,
+            b.fingerprint,
+        )
+        assert b.is_complaint and b.category == "物流配送" and "外卖" in b.tokens.split()
+        assert b.masked_text == trad  # shown as written
+    finally:
+        sentiment.configure(None)
