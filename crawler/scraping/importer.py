@@ -52,6 +52,7 @@ from crawler.platform.normalize import (
 from crawler.scraping.pipelines import item_row, normalize_item
 from crawler.storage.mentions import upsert_mentions
 from crawler.storage.models import MENTIONS
+from sentiment.segment import to_simplified
 
 FORMATS = ("auto", "mention", "mediacrawler", "weibo-crawler")
 _HEX24 = re.compile(r"^[0-9a-f]{24}$")
@@ -447,14 +448,20 @@ def brand_matcher(cfg: Any, forced: str | None) -> Callable[[MentionItem], str |
     if forced:
         name = cfg.brand(forced).name
         return lambda _item: name
-    words = [(w, b.name) for b in cfg.brands for w in [b.name, *(b.aliases or []), *(b.keywords or [])] if w]
+    # read in simplified characters, as the analyser reads them: "鮮果時光" names 鲜果时光
+    words = [
+        (to_simplified(w), b.name)
+        for b in cfg.brands
+        for w in [b.name, *(b.aliases or []), *(b.keywords or [])]
+        if w
+    ]
     words.sort(key=lambda p: -len(p[0]))
     known = {b.name for b in cfg.brands}
 
     def match(item: MentionItem) -> str | None:
         if item.brand:
             return item.brand if item.brand in known else cfg.brand(item.brand).name
-        hay = f"{item.title or ''}\n{item.text}"
+        hay = to_simplified(f"{item.title or ''}\n{item.text}")
         return next((name for w, name in words if w in hay), None)
 
     return match

@@ -424,3 +424,19 @@ def test_unreadable_files_are_one_line_errors(tmp_path: Path) -> None:
         out = res.stdout + res.stderr
         assert res.returncode != 0 and needle in out, (args, out)
         assert "Traceback" not in out
+
+
+def test_a_brand_named_in_traditional_characters_is_found(tmp_path: Path) -> None:
+    """Rows are matched to brands as the analyser reads them: in simplified characters."""
+    from crawler.config import load_config
+    from crawler.items import MentionItem
+    from crawler.scraping.importer import brand_matcher
+
+    match = brand_matcher(load_config(_config(tmp_path)), None)
+
+    def item(text: str) -> MentionItem:
+        return MentionItem(platform="weibo", post_id="1", text=text, brand="")
+
+    assert match(item("鮮果時光的橙汁壞了，要求退款")) == "鲜果时光"
+    assert match(item("小鹿寶貝的玩具邊緣好鋒利")) == "小鹿宝贝"
+    assert match(item("今天天氣真好")) is None
