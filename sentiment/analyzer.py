@@ -27,7 +27,7 @@ from sentiment.signals import Lexicon, Signals, collect, collect_many
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-RULES_VERSION = "rules-2"
+RULES_VERSION = "rules-3"  # 3: the target rule for brandless posts; traditional characters read as simplified
 MAX_ANALYSED_CHARS = 5_000  # lexicons and the model read this much; PII masking reads all
 
 

@@ -753,8 +753,10 @@ def train(
     digest.update(json.dumps(DENSE, ensure_ascii=False).encode())  # the features are part of the model
     # and what was fitted: word lists, the sentiment model and the segmenter shape the features
     # without being named above, so two fits that differ anywhere get different versions
-    for arr in (model.sparse.keys, model.sparse.weights, model.dense_w, model.bias, model.dense_mean):
-        digest.update(np.ascontiguousarray(arr).tobytes())
+    digest.update(np.ascontiguousarray(model.sparse.keys).tobytes())
+    # as stored (float16 weights), not float64 noise that could differ across machines
+    for arr in (model.sparse.weights, model.dense_w, model.bias, model.dense_mean):
+        digest.update(np.asarray(arr, dtype=np.float16).tobytes())
     counts: dict[str, Any] = defaultdict(int)
     for r in records:
         counts[r.origin] += 1

@@ -26,6 +26,8 @@ from math import log
 from pathlib import Path
 from typing import Final
 
+from loguru import logger
+
 from crawler.paths import data_dir
 
 MAX_CHARS = 20_000  # longer texts are cut here before segmentation (the rest is not tokenised)
@@ -69,12 +71,27 @@ def _t2s_table() -> dict[int, str]:
     for line in lines:
         trad, _, simp = line.partition("\t")
         first = simp.split(" ", 1)[0]
-        if len(trad) == 1 and len(first) == 1 and first != trad:
+        if (
+            len(trad) == 1
+            and len(first) == 1
+            and first != trad
+            and trad not in _T2S_KEEP
+            and "\u3400" <= first <= "\u9fff"  # a character the segmenter reads as Han (not 𫚔)
+        ):
             table[ord(trad)] = first
+    if not table:
+        logger.warning(
+            "no traditional → simplified table (opencc-python-reimplemented missing): texts are read as written"
+        )
     return table
 
 
+# characters the table would change that simplified texts use as they are (乾隆, 哪吒, 蒜薹, 於 as a
+# surname, 昇, 霑, 捱, 剋)
+_T2S_KEEP: Final = frozenset("乾吒薹於昇霑捱剋")
 _T2S: Final = _t2s_table()
+
+
 _TRADITIONAL: Final = frozenset(chr(c) for c in _T2S)  # a set test finds them fastest (a C loop)
 
 

@@ -37,7 +37,7 @@ from sqlalchemy.exc import DatabaseError
 import sentiment
 from crawler.errors import YuqingError
 from crawler.storage.models import MENTIONS
-from sentiment.segment import add_terms, search_tokens
+from sentiment.segment import add_terms, search_tokens, to_simplified
 
 FTS_TABLE = "mentions_fts"
 PG_INDEX = "mentions_fts_gin"
@@ -122,7 +122,7 @@ class SearchQuery:
 
 def _term(raw: str, quoted: bool) -> Term | None:
     if not quoted and raw.endswith("*"):
-        stem = raw.rstrip("*")
+        stem = to_simplified(raw.rstrip("*"))  # the stored tokens are simplified
         if not _PREFIX_RE.match(stem):
             raise SearchSyntaxError(f"前缀查询只能由文字或数字组成: {raw!r}")
         return Term(prefix=stem)

@@ -21,6 +21,7 @@ from crawler.clock import utcnow
 from crawler.config import PLATFORM_NAMES
 from crawler.storage.models import ALERTS, EVENTS, MENTIONS
 from crawler.storage.types import UTCDateTime
+from sentiment.segment import to_simplified
 
 Bucket = Literal["hour", "day"]
 Dimension = Literal["sentiment", "category", "platform", "region", "urgency", "kind", "customer"]
@@ -281,7 +282,7 @@ def top_words(
         .order_by(MENTIONS.c.published_at.desc())
         .limit(sample)
     )
-    skip = STOPWORDS | {w.lower() for w in (exclude or set())}
+    skip = STOPWORDS | {to_simplified(w.lower()) for w in (exclude or set())}  # tokens are simplified
     counts: Counter[str] = Counter()
     for (tokens,) in conn.execute(stmt):
         words = {

@@ -457,10 +457,14 @@ def brand_matcher(cfg: Any, forced: str | None) -> Callable[[MentionItem], str |
     ]
     words.sort(key=lambda p: -len(p[0]))
     known = {b.name for b in cfg.brands}
+    by_simplified = {to_simplified(b.name): b.name for b in cfg.brands}
 
     def match(item: MentionItem) -> str | None:
         if item.brand:
-            return item.brand if item.brand in known else cfg.brand(item.brand).name
+            if item.brand in known:
+                return item.brand
+            name: str = by_simplified.get(to_simplified(item.brand)) or cfg.brand(item.brand).name
+            return name
         hay = to_simplified(f"{item.title or ''}\n{item.text}")
         return next((name for w, name in words if w in hay), None)
 

@@ -509,3 +509,14 @@ def test_traditional_characters_are_read_as_simplified(tmp_path: Path) -> None:
         assert b.masked_text == trad  # shown as written
     finally:
         sentiment.configure(None)
+
+
+def test_simplified_reading_leaves_simplified_text_and_rare_characters_alone() -> None:
+    # characters simplified text uses as they are stay; a character whose simplified form the
+    # segmenter would not read as Han (鮰 → 𫚔) stays too, so no word is lost
+    assert segment.normalize("乾隆 哪吒 蒜薹 什麽 鮰魚") == "乾隆 哪吒 蒜薹 什么 鮰鱼"
+    assert "鮰" in segment.search_tokens("鮰鱼很好吃")
+    from crawler.analytics.search_index import parse
+
+    (group,) = parse("外賣*").required  # a prefix query is read simplified, as the tokens are
+    assert group[0].prefix == "外卖"

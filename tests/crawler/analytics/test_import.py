@@ -440,3 +440,4 @@ def test_a_brand_named_in_traditional_characters_is_found(tmp_path: Path) -> Non
     assert match(item("鮮果時光的橙汁壞了，要求退款")) == "鲜果时光"
     assert match(item("小鹿寶貝的玩具邊緣好鋒利")) == "小鹿宝贝"
     assert match(item("今天天氣真好")) is None
+    assert match(MentionItem(platform="weibo", post_id="2", text="x", brand="鮮果時光")) == "鲜果时光"
