@@ -33,6 +33,16 @@ def test_same_seed_same_world_and_other_seed_differs() -> None:
     assert [r["text"] for r in a] != [r["text"] for r in d]
 
 
+def test_every_platforms_ids_survive_a_later_rebuild() -> None:
+    """A second ``yuqing demo`` rebuilds the world later from the same seed: every post must keep
+    its id (Xiaohongshu and Douyin ids embed a time; it must not be the clock's)."""
+    four = ("weibo", "heimao", "xiaohongshu", "douyin")
+    a = Simulator(seed=5, platforms=four, now=NOW).truth()
+    c = Simulator(seed=5, platforms=four, now=NOW + timedelta(seconds=62)).truth()
+    assert {r["platform"] for r in a} == set(four)
+    assert strip_time(a) == strip_time(c)
+
+
 def test_corpus_covers_every_category_urgency_and_signal(sim: Simulator) -> None:
     posts = [t for t in sim.truth() if t["kind"] != "comment"]
     pairs = {(t["label"]["category"], t["label"]["urgency"]) for t in posts if t["label"]["is_complaint"]}
