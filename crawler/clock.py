@@ -14,6 +14,8 @@ import math
 import os
 from datetime import UTC, datetime, timedelta
 
+from crawler.errors import ConfigError
+
 ENV = "YUQING_CLOCK_OFFSET_SECONDS"
 LIMIT = 10 * 366 * 86_400  # a shift of more than ten years is a mistake, not a simulation
 
@@ -22,17 +24,31 @@ def _parse(raw: str) -> timedelta:
     try:
         seconds = float(raw)
     except ValueError:
-        raise ValueError(f"{ENV} must be a number of seconds, not {raw!r}") from None
+        raise ConfigError(f"{ENV} must be a number of seconds, not {raw!r}") from None
     if not math.isfinite(seconds) or abs(seconds) > LIMIT:
-        raise ValueError(f"{ENV} must be a finite shift of at most ten years, not {raw!r}")
+        raise ConfigError(f"{ENV} must be a finite shift of at most ten years, not {raw!r}")
     return timedelta(seconds=seconds)
 
 
-_offset = _parse(os.environ[ENV].strip()) if os.environ.get(ENV, "").strip() else timedelta(0)
+def _from_env() -> tuple[timedelta, ConfigError | None]:
+    """The shift the environment asks for; a bad value is kept to be raised at the first use of
+    the clock (raised at import it would be a traceback, not the CLI's one-line error)."""
+    raw = os.environ.get(ENV, "").strip()
+    if not raw:
+        return timedelta(0), None
+    try:
+        return _parse(raw), None
+    except ConfigError as exc:
+        return timedelta(0), exc
+
+
+_offset, _bad = _from_env()
 
 
 def utcnow() -> datetime:
     """The current time, aware, in UTC (shifted when a simulated run set a shift)."""
+    if _bad is not None:
+        raise _bad
     if _offset:
         return datetime.now(UTC) + _offset
     return datetime.now(UTC)
@@ -45,8 +61,9 @@ def offset_seconds() -> float:
 
 def set_offset(seconds: float) -> None:
     """Shift this process' clock, and that of the subprocesses it starts from now on."""
-    global _offset
+    global _offset, _bad
     _offset = _parse(repr(float(seconds)))
+    _bad = None
     if seconds:
         os.environ[ENV] = repr(float(seconds))
     else:

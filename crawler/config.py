@@ -1033,7 +1033,10 @@ def load_config(path: str | os.PathLike[str] | None = None) -> AppConfig:
     try:
         raw = tomllib.loads(file.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
-        raise ConfigError("file not found (set --config or YUQING_CONFIG)", path=shown) from exc
+        raise ConfigError(
+            "file not found (set --config or YUQING_CONFIG, or create it with 'yuqing config init')",
+            path=shown,
+        ) from exc
     except UnicodeDecodeError as exc:
         raise ConfigError("not UTF-8 text", path=shown) from exc
     except tomllib.TOMLDecodeError as exc:

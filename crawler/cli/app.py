@@ -28,7 +28,7 @@ from rich.markup import escape
 from sqlalchemy.exc import DBAPIError
 
 import crawler.cli
-from crawler import __version__
+from crawler import __version__, clock
 from crawler.cli._common import State
 from crawler.errors import YuqingError
 
@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         # With standalone_mode=False the CLI returns the code of ``typer.Exit(n)``
         # instead of exiting: pass it on, or every failure would exit 0.
+        clock.utcnow()  # a malformed YUQING_CLOCK_OFFSET_SECONDS: one line from every command
         code = app(args=argv, prog_name="yuqing", standalone_mode=False)
     except YuqingError as exc:
         _fail(str(exc))

@@ -1,4 +1,5 @@
-"""``yuqing config check``: validate the config file and show what was loaded, secrets masked."""
+"""``yuqing config check``: validate the config file and show what was loaded, secrets masked;
+``yuqing config init``: write the starter configuration (the one this repository runs with)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,39 @@ from rich.syntax import Syntax
 
 from crawler.cli._common import console, state
 
-config_app = typer.Typer(help="Inspect the configuration.", no_args_is_help=True)
+config_app = typer.Typer(help="Create or inspect the configuration.", no_args_is_help=True)
+DEFAULT_PATH = "config/yuqing.toml"
+
+
+@config_app.command("init")
+def init(
+    path: Annotated[
+        str, typer.Argument(help="Where to write it (the default path every command reads).")
+    ] = DEFAULT_PATH,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
+) -> None:
+    """Write a starter config: two example brands, the four platforms, two alert channels whose
+    webhook URLs come from the environment. Edit [[brands]] first, then run 'yuqing config check'."""
+    from pathlib import Path
+
+    from rich.markup import escape
+
+    from crawler.errors import YuqingError
+    from crawler.paths import package_path
+
+    target = Path(path)
+    if target.exists() and not force:
+        raise YuqingError(f"{target} exists; not overwritten (--force to replace it)")
+    if target.exists() and not target.is_file():
+        raise YuqingError(f"{target} is not a file")
+    template = package_path("crawler", "templates", "yuqing.toml").read_text(encoding="utf-8")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(template, encoding="utf-8")
+    console.print(
+        f"[green]wrote[/] {escape(str(target))}: edit its \\[\\[brands]] (names, aliases, keywords), then "
+        f"'yuqing config check'" + ("" if str(target) == DEFAULT_PATH else f" (use --config {target})"),
+        highlight=False,
+    )
 
 
 @config_app.command("check")

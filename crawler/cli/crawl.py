@@ -81,7 +81,9 @@ def crawl_cmd(
     brand: Annotated[str, typer.Option("--brand", "-b", help="Brand name (or alias) from the config.")],
     keyword: Annotated[str | None, typer.Option("--keyword", "-k", help="Only this keyword.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    timeout: Annotated[float | None, typer.Option("--timeout", help="Stop the crawl after SECONDS.")] = None,
+    timeout: Annotated[
+        float | None, typer.Option("--timeout", min=1.0, help="Stop the crawl after SECONDS.")
+    ] = None,
     sets: Annotated[list[str] | None, typer.Option("--set", "-s", help="Scrapy setting KEY=VALUE.")] = None,
 ) -> None:
     """Run one crawl of PLATFORM for a brand and record it in crawl_runs."""

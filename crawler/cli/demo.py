@@ -72,6 +72,12 @@ def demo_cmd(
     cfg = st.config()
     url = database or cfg.database_url
     engine = open_database(url)
+    from datetime import timedelta
+
+    from crawler.service.crawl_job import mark_stale_runs
+
+    # runs a killed demo left ``running`` are closed first, as ``yuqing crawl`` and ``status`` do
+    mark_stale_runs(engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5))
     wanted = [p.strip() for p in platforms.split(",") if p.strip()] if platforms else None
     started = time.monotonic()
     progress: dict[tuple[str, str], dict[str, Any]] = {}

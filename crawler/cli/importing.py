@@ -139,10 +139,17 @@ def import_cmd(
                         f"{Path(r.path).name}: triage {json.dumps(r.alerts, ensure_ascii=False)}", style="dim"
                     )
                 )
-    if any(r.rows and not r.stored for r in reports):
-        raise YuqingError(
-            "nothing could be imported from " + ", ".join(r.path for r in reports if not r.stored)
-        )
+    empty = [r.path for r in reports if not r.rows]
+    failed = [r.path for r in reports if r.rows and not r.stored]
+    if empty or failed:
+        problems = []
+        if empty:
+            problems.append(
+                "no records found in " + ", ".join(empty) + " (empty, a header only, or not an export)"
+            )
+        if failed:
+            problems.append("nothing could be imported from " + ", ".join(failed))
+        raise YuqingError("; ".join(problems))
 
 
 def register(app: typer.Typer) -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from crawler.cli._common import console, state
+from crawler.errors import YuqingError
 
 if TYPE_CHECKING:
     from crawler.config import AppConfig
@@ -32,6 +34,8 @@ def serve_cmd(
     engine = st.engine()
     app = create_app(cfg, engine=engine)
     bind_host, bind_port = host or cfg.api.host, cfg.api.port if port is None else port
+    sock = _listen(bind_host, bind_port)  # before any output: a busy port is one line, not a dead link
+    bind_port = sock.getsockname()[1]
     url = f"http://{bind_host}:{bind_port}"
     console.print(
         f"dashboard {url}/  API docs {url}/api/docs  database {safe_url(str(engine.url))}",
@@ -43,7 +47,23 @@ def serve_cmd(
             "[yellow]未配置 api.tokens：本次运行的临时处理人令牌如下（仅显示一次）[/]", highlight=False
         )
         console.print(f"{url}/#token={app.state.ephemeral_token}", highlight=False, soft_wrap=True)
-    uvicorn.run(app, host=bind_host, port=bind_port, **uvicorn_options(cfg))
+    server = uvicorn.Server(uvicorn.Config(app, host=bind_host, port=bind_port, **uvicorn_options(cfg)))
+    server.run(sockets=[sock])
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A socket bound to ``host:port`` for uvicorn to serve on, or a one-line error."""
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise YuqingError(
+            f"cannot listen on {host}:{port}: {reason} (another server on that port? use --port)"
+        ) from None
+    return sock
 
 
 def uvicorn_options(cfg: AppConfig) -> dict[str, Any]:

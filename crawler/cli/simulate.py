@@ -34,12 +34,12 @@ def _parse_range(spec: str) -> tuple[int, int]:
 
 def simulate_cmd(
     ctx: typer.Context,
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 = a free one).")] = 0,
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0 = a free one).")] = 0,
     seed: Annotated[int, typer.Option(help="World seed: the same seed gives the same posts.")] = 7,
     live: Annotated[
         bool, typer.Option("--live", help="Publish new posts and grow engagement over time.")
     ] = False,
-    live_interval: Annotated[float, typer.Option(help="Seconds between live ticks.")] = 5.0,
+    live_interval: Annotated[float, typer.Option(min=0.05, help="Seconds between live ticks.")] = 5.0,
     faults: Annotated[
         str | None,
         typer.Option(
@@ -47,7 +47,7 @@ def simulate_cmd(
         ),
     ] = None,
     posts: Annotated[
-        int | None, typer.Option(help="Posts per brand per platform (default: per platform).")
+        int | None, typer.Option(min=0, help="Posts per brand per platform (default: per platform).")
     ] = None,
     comments: Annotated[
         str | None, typer.Option(help="Comments per post as MIN-MAX, e.g. 0-6 (0-0: none).")

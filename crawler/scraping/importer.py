@@ -114,13 +114,16 @@ def read_records(path: Path) -> Iterator[Record]:
         raw = path.read_bytes()
     except OSError as exc:
         raise ImportError_(f"cannot read {path}: {exc.strerror or exc}") from None
+    undecodable: list[int] = []
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         try:
             text = raw.decode("gb18030")
         except UnicodeDecodeError:
-            raise ImportError_(f"{path}: neither UTF-8 nor GB18030 text") from None
+            text, undecodable = _decode_lines(path, raw)
+    for n in undecodable:  # blanked in ``text``: the readers below skip them, the report lists them
+        yield Record(n, {"__error__": "neither UTF-8 nor GB18030 text"})
     head = text.lstrip()[:1]
     if path.suffix.lower() == ".csv" or (head not in ("{", "[") and "," in text.split("\n", 1)[0]):
         yield from _csv_records(text)
@@ -144,6 +147,28 @@ def read_records(path: Path) -> Iterator[Record]:
         return
     else:
         raise ImportError_(f"{path}: not JSON Lines, JSON or CSV")
+
+
+def _decode_lines(path: Path, raw: bytes) -> tuple[str, list[int]]:
+    """A file that is neither UTF-8 nor GB18030 as a whole, read line by line: a line that is
+    neither is blanked (and its number returned) so that one bad byte costs one row, not the file.
+    A file where most lines are undecodable is no text file."""
+    lines = raw.split(b"\n")
+    out: list[str] = []
+    bad: list[int] = []
+    for n, line in enumerate(lines, 1):
+        for enc in ("utf-8-sig", "gb18030") if n == 1 else ("utf-8", "gb18030"):
+            try:
+                out.append(line.decode(enc))
+                break
+            except UnicodeDecodeError:
+                continue
+        else:
+            out.append("")
+            bad.append(n)
+    if len(bad) * 2 > len([ln for ln in lines if ln.strip()]):
+        raise ImportError_(f"{path}: neither UTF-8 nor GB18030 text")
+    return "\n".join(out), bad
 
 
 def _is_single_json(text: str) -> bool:
@@ -318,7 +343,10 @@ def from_mediacrawler(rec: dict[str, Any], platform: str) -> MentionItem:
 
 
 def _req(rec: dict[str, Any], key: str) -> str:
-    value = _s(rec.get(key))
+    raw = rec.get(key)
+    if isinstance(raw, (dict, list, tuple, set)):  # an id is a string or a number, never a structure
+        raise ValueError(f"{key} is not a string or a number")
+    value = _s(raw)
     if not value:
         raise ValueError(f"missing {key}")
     return value

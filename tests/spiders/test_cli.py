@@ -105,10 +105,34 @@ def test_scrapy_crawl_from_the_repository_root(sim: object, crawl_config: Path) 
 
 
 def test_demo_json(tmp_path: Path) -> None:
+    import socket
+    import subprocess as sp
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert, select
+
+    from crawler.storage.engine import open_database
+    from crawler.storage.models import CRAWL_RUNS
     from tests.spiders.conftest import write_config
 
     config = write_config(tmp_path)
     db = f"sqlite:///{tmp_path / 'demo.db'}"
+    gone = sp.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs: a demo killed with kill -9 left its run "running"
+    engine = open_database(db)
+    with engine.begin() as conn:
+        conn.execute(
+            insert(CRAWL_RUNS).values(
+                spider="weibo",
+                platform="weibo",
+                brand="鲜果时光",
+                started_at=datetime.now(UTC),
+                status="running",
+                host=socket.gethostname()[:128],
+                pid=gone.pid,
+            )
+        )
+    engine.dispose()
     proc = _run(
         [*YUQING, "--config", str(config), "demo", "--json", "--platforms", "weibo,heimao", "--database", db],
         tmp_path,
@@ -124,3 +148,6 @@ def test_demo_json(tmp_path: Path) -> None:
     assert all(t["published"] == t["stored"] > 0 for t in truth.values()), truth
     assert report["seconds"] > 0  # how long it takes: bench/demo.py
     assert len(report["crawls"]) == 4 and all(c["run_id"] for c in report["crawls"])
+    with open_database(db).connect() as conn:
+        statuses = [r.status for r in conn.execute(select(CRAWL_RUNS.c.status).order_by(CRAWL_RUNS.c.id))]
+    assert statuses[0] == "killed" and "running" not in statuses, statuses

@@ -441,3 +441,28 @@ def test_a_brand_named_in_traditional_characters_is_found(tmp_path: Path) -> Non
     assert match(item("小鹿寶貝的玩具邊緣好鋒利")) == "小鹿宝贝"
     assert match(item("今天天氣真好")) is None
     assert match(MentionItem(platform="weibo", post_id="2", text="x", brand="鮮果時光")) == "鲜果时光"
+
+
+def test_one_undecodable_line_costs_one_row_and_an_empty_file_is_an_error(tmp_path: Path) -> None:
+    cfg = _config(tmp_path)
+    good = {"platform": "weibo", "text": "小鹿宝贝奶粉结块了，要求退款", "author_id": "u1"}
+    lines = [
+        json.dumps({**good, "post_id": "a1"}, ensure_ascii=False).encode(),
+        b'{"platform": "weibo", "post_id": "a2", "text": "bad \xff\xfe bytes"}',
+        json.dumps({**good, "post_id": "a3"}, ensure_ascii=False).encode(),
+        json.dumps({**good, "post_id": {"a": 1}}, ensure_ascii=False).encode(),
+    ]
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    code, rep = _import(cfg, str(path), "--no-alerts")
+    assert code == 0, rep
+    assert rep[0]["stored"] == 2 and [b["line"] for b in rep[0]["bad"]] == [2, 4]
+    assert "UTF-8" in rep[0]["bad"][0]["error"] and "post_id" in rep[0]["bad"][1]["error"]
+    assert {k[1] for k in _rows(tmp_path)} == {"a1", "a3"}
+    binary = tmp_path / "noise.jsonl"
+    binary.write_bytes(b"\xff\xfe\x00\x81" * 50 + b"\n" + b"\xfe\xff\x80" * 40)
+    res = runner.invoke(app, ["--config", str(cfg), "import", str(binary)])
+    assert res.exit_code != 0 and "neither UTF-8 nor GB18030" in str(res.exception)
+    header_only = _csv(tmp_path / "h.csv", ["platform", "post_id", "text"], [])
+    res = runner.invoke(app, ["--config", str(cfg), "import", str(header_only)])
+    assert res.exit_code != 0 and "no records found" in str(res.exception), res.output

@@ -59,6 +59,9 @@ def _walk(cmd: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], A
         (["query", "--bogus"], "No such option: --bogus"),  # unknown option
         (["query", "-n", "-1"], "Invalid value for '--limit' / '-n'"),  # bad value (range)
         (["serve", "--port", "99999"], "Invalid value for '--port'"),
+        (["simulate", "--port", "99999"], "Invalid value for '--port'"),
+        (["simulate", "--posts", "-5"], "Invalid value for '--posts'"),
+        (["crawl", "weibo", "--brand", "x", "--timeout", "-5"], "Invalid value for '--timeout'"),
         (["crawl", "twitter", "--brand", "x"], "'twitter' is not one of 'weibo'"),  # bad value (choice)
         (
             ["crawl"],
@@ -174,6 +177,7 @@ def test_every_command_that_prints_data_has_json() -> None:
         ("complaints", "export"),
         ("complaints", "export-labels"),
         ("complaints", "sweep"),
+        ("config", "init"),
         ("export",),
         ("query",),
         ("run",),
@@ -183,6 +187,19 @@ def test_every_command_that_prints_data_has_json() -> None:
         ("train-sentiment",),
     }
     assert without == acting, without ^ acting
+
+
+def test_serve_on_a_busy_port_is_one_line_before_any_link(cfg: Path, tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _run(["--config", str(cfg), "serve", "--port", str(port)], tmp_path)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr + proc.stdout
+    assert f"cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "dashboard" not in proc.stdout and "token" not in proc.stdout  # no link to someone else's server
 
 
 def test_json_outputs_parse(cfg: Path, tmp_path: Path) -> None:
@@ -259,3 +276,19 @@ def test_the_entry_point_of_earlier_installs_still_resolves() -> None:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert proc.returncode == 0 and proc.stdout.startswith("yuqing "), proc.stderr
+
+
+def test_config_init_writes_the_repositorys_config_once(tmp_path: Path) -> None:
+    missing = _run(["status"], tmp_path)
+    assert missing.returncode == 1 and "yuqing config init" in missing.stderr
+    made = _run(["config", "init"], tmp_path)
+    assert made.returncode == 0, made.stderr
+    written = (tmp_path / "config" / "yuqing.toml").read_text(encoding="utf-8")
+    assert written == (ROOT / "config" / "yuqing.toml").read_text(
+        encoding="utf-8"
+    )  # the shipped copy is current
+    check = _run(["config", "check", "-q"], tmp_path)
+    assert check.returncode == 0 and "2 brand(s)" in check.stdout, check.stderr
+    again = _run(["config", "init"], tmp_path)
+    assert again.returncode == 1 and "not overwritten" in again.stderr
+    assert _run(["config", "init", "--force"], tmp_path).returncode == 0

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from crawler import clock
+from crawler.errors import ConfigError
 from crawler.platform.normalize import parse_time
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -61,9 +62,20 @@ def test_a_shift_moves_this_process_and_the_children_it_starts(shifted: None) ->
 
 @pytest.mark.parametrize("raw", ["soon", "nan", "inf", "1e12"])
 def test_a_malformed_shift_is_refused_with_a_clear_error(raw: str) -> None:
-    out = _child("import crawler.clock", YUQING_CLOCK_OFFSET_SECONDS=raw)
+    # importing works (a traceback at import would bypass the CLI's one-line errors); the first
+    # reading of the clock refuses, and the CLI prints that as one line, exit 1
+    out = _child("import crawler.clock\ncrawler.clock.utcnow()", YUQING_CLOCK_OFFSET_SECONDS=raw)
     assert out.returncode != 0
     assert "YUQING_CLOCK_OFFSET_SECONDS must be" in out.stderr and repr(raw) in out.stderr
-    with pytest.raises(ValueError, match="ten years"):
+    cli = subprocess.run(
+        [sys.executable, "-m", "crawler.cli", "analyze", "鲜果时光的橙汁坏了"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "YUQING_CLOCK_OFFSET_SECONDS": raw},
+        timeout=60,
+    )
+    assert cli.returncode == 1 and "Traceback" not in cli.stderr
+    assert "YUQING_CLOCK_OFFSET_SECONDS must be" in cli.stderr
+    with pytest.raises(ConfigError, match="ten years"):
         clock.set_offset(20 * 366 * 86_400)
     assert clock.offset_seconds() == 0.0
