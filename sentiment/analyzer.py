@@ -27,7 +27,7 @@ from sentiment.signals import Lexicon, Signals, collect, collect_many
 if TYPE_CHECKING:
     from crawler.config import AppConfig
 
-RULES_VERSION = "rules-3"  # 3: the target rule for brandless posts; traditional characters read as simplified
+RULES_VERSION = "rules-4"  # 3: the target rule for brandless posts; traditional characters read as simplified; 4: cured harm is no harm
 MAX_ANALYSED_CHARS = 5_000  # lexicons and the model read this much; PII masking reads all
 
 
@@ -314,7 +314,14 @@ def _collect(st: _State, prepared: list[_Prepared]) -> None:
     """Lexicon signals of the whole batch (matched at once)."""
     sigs = collect_many([p.lower for p in prepared], st.lexicon, [p.brand_terms for p in prepared])
     for p, sig in zip(prepared, sigs, strict=True):
-        sig.text_seen = has_words(p.norm)
+        seen = has_words(p.norm)
+        if seen and p.brand_terms and len(p.lower) <= 64:  # "鲜果时光" alone, "@鲜果时光 #鲜果时光#"
+            rest = p.lower
+            for term in p.brand_terms:
+                if term:
+                    rest = rest.replace(term, " ")
+            seen = has_words(rest)
+        sig.text_seen = seen
         p.sig = sig
 
 

@@ -90,7 +90,9 @@ def decide(
     reasons: list[str] = []
     heimao = platform == HEIMAO
     p = model.p_complaint
-    if not heimao and not sig.text_seen:  # nothing to read ("1", "👍", "[微笑]", a bare link)
+    if (
+        not heimao and not sig.text_seen
+    ):  # nothing to read ("1", "👍", "[微笑]", a bare link, the brand's name alone)
         return Verdict(False, None, None, 0, ["没有可分析的文字"])
     if untargeted and not heimao:  # the rubric: a grievance about an unrelated thing is no complaint
         risk = int(max(0, min(29, 29 * p / max(model.threshold, 1e-6))))

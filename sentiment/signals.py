@@ -206,6 +206,9 @@ def _signals(text: str, hits: list[Hit], lex: Lexicon) -> Signals:
                 continue
             if base == "harm" and near_miss:
                 continue
+            if base == "harm" and _is_cured(text, starts[clause_no], hit):
+                sig.negated.append(hit.term)
+                continue
         if base == "category":
             # a refund demanded is not a refund refused: words inside a demand weigh less
             inside = any(a < hit.end and hit.start < b for a, b in demand_spans)
@@ -283,6 +286,20 @@ def _any_negator(negators: tuple[str, ...]) -> re.Pattern[str] | None:
     if not negators or any(not n or "＿" in n for n in negators):
         return None
     return re.compile("|".join(re.escape(n) for n in negators))
+
+
+# harm that the product cured or eased is praise ("用了一个月过敏全好了", "治好了宝宝的湿疹")
+_CURED_AFTER = re.compile(
+    r"[^，,。.！!？?；;\s没不未]{0,3}?(?:全好了|都好了|好了|痊愈|治好|消了|退了|好多了|消失了|改善了|缓解了|减轻了)"
+)
+_CURED_BEFORE = re.compile(r"(?<!没有)(?<!并未)(?<![没不未])(?:治好|治愈|缓解|改善|告别|调理好|解决了)")
+
+
+def _is_cured(text: str, clause_start: int, hit: Hit) -> bool:
+    """A harm word the author says went away ("过敏全好了") or the product cured ("治好了…湿疹")."""
+    if _CURED_AFTER.match(text, hit.end):
+        return True
+    return _CURED_BEFORE.search(text, max(clause_start, hit.start - 8), hit.start) is not None
 
 
 def _is_hypothetical(text: str, starts: list[int], clause_no: int, hit: Hit) -> bool:
