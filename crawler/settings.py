@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from crawler import clock
 from crawler.config import load_config
+
+# a malformed YUQING_CLOCK_OFFSET_SECONDS stops `scrapy crawl` at its start (exit 1), before a
+# crawl run is opened, instead of surfacing inside the crawl's callbacks
+clock.utcnow()
 
 if TYPE_CHECKING:
     from scrapy.settings import BaseSettings

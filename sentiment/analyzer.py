@@ -310,6 +310,11 @@ def has_words(text: str) -> bool:
     return False
 
 
+# what is left of a short text once its brand names are taken out, if it says anything: a letter,
+# a digit, an emoji or a Weibo emoticon (not only punctuation, spaces, @ and #)
+_ANYTHING_BUT_MARKS = re.compile(r"[^\W_]|[\U0001F000-\U0001FAFF\u2600-\u27BF]|\[[^\[\]]{1,8}\]")
+
+
 def _collect(st: _State, prepared: list[_Prepared]) -> None:
     """Lexicon signals of the whole batch (matched at once)."""
     sigs = collect_many([p.lower for p in prepared], st.lexicon, [p.brand_terms for p in prepared])
@@ -320,7 +325,7 @@ def _collect(st: _State, prepared: list[_Prepared]) -> None:
             for term in p.brand_terms:
                 if term:
                     rest = rest.replace(term, " ")
-            seen = has_words(rest)
+            seen = _ANYTHING_BUT_MARKS.search(rest) is not None  # one word ("鲜果时光 坑") or [怒] is enough
         sig.text_seen = seen
         p.sig = sig
 

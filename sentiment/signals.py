@@ -185,6 +185,7 @@ def _signals(text: str, hits: list[Hit], lex: Lexicon) -> Signals:
     demand_spans = [(h.start, h.end) for h in hits if h.kind == "demand"]
     quoted = [(m.start(), m.end()) for m in _QUOTED.finditer(text)] if kinds & _PROMO_SET else []
     tags = [(m.start(), m.end()) for m in _HASHTAG.finditer(text)] if "#" in text else []
+    cured: list[Hit] = []
     for hit in _longest_only(hits):
         kind = hit.kind
         base = _base(kind)
@@ -207,7 +208,7 @@ def _signals(text: str, hits: list[Hit], lex: Lexicon) -> Signals:
             if base == "harm" and near_miss:
                 continue
             if base == "harm" and _is_cured(text, starts[clause_no], hit):
-                sig.negated.append(hit.term)
+                cured.append(hit)  # counted after all: see below
                 continue
         if base == "category":
             # a refund demanded is not a refund refused: words inside a demand weigh less
@@ -217,8 +218,27 @@ def _signals(text: str, hits: list[Hit], lex: Lexicon) -> Signals:
             sig.add(kind, hit.term, hit.weight * 0.4)  # a topic tag (#消费维权#) is weaker than a statement
         else:
             sig.add(kind, hit.term, hit.weight)
+    if cured:
+        # harm the author says went away is praise only when nothing else in the text asks for
+        # redress: "住院一周治好了，要求赔偿" and "烫伤好了留了疤" are harm complaints
+        if sig.score.get("demand", 0) >= 2.5 or sig.score.get("escalation", 0) > 0:
+            for hit in cured:
+                sig.add(hit.kind, hit.term, hit.weight)
+        else:
+            sig.negated.extend(h.term for h in cured)
+    if sig.score.get("harm") and _INSURANCE_CLAIM.search(text) and set(sig.terms["harm"]) <= _CARE_ONLY:
+        # a hospital stay an insurance claim is about is the claim's occasion, not harm the
+        # insurer did ("我爸住院要报销，保险的理赔专员…"); an injury word keeps the harm
+        sig.negated.extend(sig.terms.pop("harm"))
+        sig.score["harm"] = 0.0
     sig.finish()
     return sig
+
+
+_INSURANCE_CLAIM = re.compile(r"理赔|拒赔|保单|保险|医保|投保|医疗险|寿险")
+_CARE_ONLY = frozenset(
+    ("住院", "急诊", "挂水", "输液", "打点滴", "就医", "送医", "看医生", "医院", "医药费", "医疗费", "宝宝")
+)
 
 
 _BASES: dict[str, str] = {}
@@ -290,15 +310,19 @@ def _any_negator(negators: tuple[str, ...]) -> re.Pattern[str] | None:
 
 # harm that the product cured or eased is praise ("用了一个月过敏全好了", "治好了宝宝的湿疹")
 _CURED_AFTER = re.compile(
-    r"[^，,。.！!？?；;\s没不未]{0,3}?(?:全好了|都好了|好了|痊愈|治好|消了|退了|好多了|消失了|改善了|缓解了|减轻了)"
+    r"[^，,。.！!？?；;\s没不未]{0,3}?(?:全好了|都好了|好了|痊愈|消了|好多了|消失了|改善了|缓解了|减轻了)(?![吗么没？?])"
 )
-_CURED_BEFORE = re.compile(r"(?<!没有)(?<!并未)(?<![没不未])(?:治好|治愈|缓解|改善|告别|调理好|解决了)")
+_CURED_BEFORE = re.compile(r"(?<!没有)(?<!并未)(?<![没不未])(?:治好了?我|治愈了?我|缓解了?我|改善了?我|告别)")
+# the harm came back, or left a mark: not cured
+_RELAPSE = re.compile(r"又|再次|复发|反复|反而|留了?疤|留下|后遗症|还是|但是|可是|结果")
 
 
 def _is_cured(text: str, clause_start: int, hit: Hit) -> bool:
-    """A harm word the author says went away ("过敏全好了") or the product cured ("治好了…湿疹")."""
-    if _CURED_AFTER.match(text, hit.end):
-        return True
+    """A harm word the author says went away ("过敏全好了") or the product cured ("治好了我的湿疹"),
+    and that did not come back ("拉肚子好了又拉")."""
+    after = _CURED_AFTER.match(text, hit.end)
+    if after:
+        return _RELAPSE.search(text, after.end(), after.end() + 12) is None
     return _CURED_BEFORE.search(text, max(clause_start, hit.start - 8), hit.start) is not None
 
 

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
     from simulator.registry import PlatformSim
 
 ID_SPAN = 20_000_000  # seconds of id space before t0 (~231 days)
-ID_EPOCH = 1_700_000_000  # where time-like ids start (2023-11-14), whatever the clock says
 
 
 # A time-accelerated run (bench/alert_quality.py --live) shifts the product's clock with this
@@ -192,12 +191,6 @@ class World:
             value += 1
         used.add(value)
         return value
-
-    def stable_seconds(self, published_at: datetime) -> int:
-        """A timestamp-like number for ids that embed one (Xiaohongshu, Douyin): a fixed epoch plus
-        the post's offset from the world's start, so a world rebuilt later from the same seed (a
-        second ``yuqing demo``) gives its posts the same ids, as the real sites keep theirs."""
-        return ID_EPOCH + int((published_at - self.t0).total_seconds()) + ID_SPAN
 
     # --- generation ----------------------------------------------------------------------------
 

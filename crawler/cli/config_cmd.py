@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,21 +18,21 @@ DEFAULT_PATH = "config/yuqing.toml"
 
 @config_app.command("init")
 def init(
+    ctx: typer.Context,
     path: Annotated[
-        str, typer.Argument(help="Where to write it (the default path every command reads).")
-    ] = DEFAULT_PATH,
+        str | None,
+        typer.Argument(help="Where to write it (default: --config, YUQING_CONFIG, else config/yuqing.toml)."),
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing file.")] = False,
 ) -> None:
     """Write a starter config: two example brands, the four platforms, two alert channels whose
     webhook URLs come from the environment. Edit [[brands]] first, then run 'yuqing config check'."""
-    from pathlib import Path
-
     from rich.markup import escape
 
     from crawler.errors import YuqingError
-    from crawler.paths import package_path
+    from crawler.paths import config_path, package_path
 
-    target = Path(path)
+    target = Path(path) if path else config_path(state(ctx).config_path)  # where the commands will look
     if target.exists() and not force:
         raise YuqingError(f"{target} exists; not overwritten (--force to replace it)")
     if target.exists() and not target.is_file():
@@ -41,7 +42,8 @@ def init(
     target.write_text(template, encoding="utf-8")
     console.print(
         f"[green]wrote[/] {escape(str(target))}: edit its \\[\\[brands]] (names, aliases, keywords), then "
-        f"'yuqing config check'" + ("" if str(target) == DEFAULT_PATH else f" (use --config {target})"),
+        f"'yuqing config check'"
+        + ("" if target == config_path(state(ctx).config_path) else f" (use --config {target})"),
         highlight=False,
     )
 

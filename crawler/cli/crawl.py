@@ -128,6 +128,8 @@ def crawl_cmd(
         "platform": platform,
         "brand": brand,
         **outcome.summary,
+        # the crawl process has ended whatever its last progress note said ("running" when killed)
+        "state": "finished" if outcome.summary.get("state") == "finished" else "ended",
         "status": outcome.status,
         "returncode": outcome.returncode,
     }

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -72,8 +73,6 @@ def demo_cmd(
     cfg = st.config()
     url = database or cfg.database_url
     engine = open_database(url)
-    from datetime import timedelta
-
     from crawler.service.crawl_job import mark_stale_runs
 
     # runs a killed demo left ``running`` are closed first, as ``yuqing crawl`` and ``status`` do

@@ -122,9 +122,17 @@ def read_records(path: Path) -> Iterator[Record]:
             text = raw.decode("gb18030")
         except UnicodeDecodeError:
             text, undecodable = _decode_lines(path, raw)
+    head = text.lstrip()[:1]
+    if undecodable and (
+        head == "[" or (head == "{" and not _is_single_json(text.lstrip().split("\n", 1)[0]))
+    ):
+        # a JSON document is read whole: a blanked line would silently drop a field or break it
+        lines = ", ".join(str(n) for n in undecodable[:5])
+        raise ImportError_(
+            f"{path}: line {lines}: neither UTF-8 nor GB18030 text (a JSON file is read whole)"
+        )
     for n in undecodable:  # blanked in ``text``: the readers below skip them, the report lists them
         yield Record(n, {"__error__": "neither UTF-8 nor GB18030 text"})
-    head = text.lstrip()[:1]
     if path.suffix.lower() == ".csv" or (head not in ("{", "[") and "," in text.split("\n", 1)[0]):
         yield from _csv_records(text)
     elif head == "[" or (head == "{" and _is_single_json(text)):

@@ -11,10 +11,12 @@ crawls (analysis here; alerts and complaint records are added by their owners).
 from __future__ import annotations
 
 import importlib
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -23,8 +25,10 @@ from sqlalchemy import func, select
 from crawler.errors import YuqingError
 from crawler.platform.browser import find_chromium, platform_needs_browser
 from crawler.service.crawl_runner import CrawlJob, run_crawls
+from crawler.storage.engine import safe_url
 from crawler.storage.models import MENTIONS
 from simulator import Simulator
+from simulator.world import now_utc
 from spiders import SPIDERS
 
 HOT_SPEED = 60.0  # the simulator runs the topic's path on the lists this many times faster
@@ -115,6 +119,38 @@ def _overrides(simulator: Any, platform: str, database_url: str) -> dict[str, An
     }
 
 
+REUSE_WORLD = timedelta(hours=12)
+
+
+def world_start(cfg: AppConfig, database_url: str, seed: int) -> datetime:
+    """When the demo's world began: the previous run's start, for a rerun within twelve hours on
+    the same database and seed, else now.
+
+    A rerun then rebuilds the same posts at the same times with the same ids (Xiaohongshu's and
+    Douyin's embed the publication time, which their spiders read back), so it finds nothing new,
+    as a second crawl of the real sites would; rebuilt at "now" every post would have moved by the
+    time between the runs and been stored again under a new id. Kept in ``<data_dir>/demo_world.json``.
+    """
+    path = cfg.data_path() / "demo_world.json"
+    key = f"{seed}|{safe_url(database_url)}"
+    now = now_utc().replace(microsecond=0)
+    try:
+        saved = json.loads(path.read_text(encoding="utf-8"))
+        start = datetime.fromisoformat(saved[key]) if isinstance(saved, dict) and key in saved else None
+    except (OSError, ValueError, TypeError):
+        saved, start = {}, None
+    if start is not None and start.tzinfo is not None and now - REUSE_WORLD <= start <= now:
+        return start
+    saved = saved if isinstance(saved, dict) else {}
+    saved[key] = now.isoformat()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(saved, ensure_ascii=False, indent=1), encoding="utf-8")
+    except OSError as exc:  # a read-only data directory costs only the rerun's ids
+        logger.warning("cannot record the demo world's start in {}: {}", path, exc)
+    return now
+
+
 def run_demo(
     cfg: AppConfig,
     engine: Engine,
@@ -136,7 +172,10 @@ def run_demo(
     chosen = [p for p in chosen if p not in skipped]
     # The brand topic stays off the hot lists until the crisis section lets it in (simulator/demo/crisis.py).
 
-    with Simulator(seed=seed, cfg=cfg, port=0, hot_enter_after=365 * 86_400, hot_speed=HOT_SPEED) as sim:
+    start = world_start(cfg, database_url, seed)
+    with Simulator(
+        seed=seed, cfg=cfg, port=0, now=start, hot_enter_after=365 * 86_400, hot_speed=HOT_SPEED
+    ) as sim:
         ctx = DemoContext(
             cfg=cfg,
             engine=engine,

@@ -127,9 +127,7 @@ class Douyin(PlatformSim):
         return str(rng.randrange(10**10, 10**11))
 
     def finish(self, post: Post, draft: Any, rng: random.Random) -> None:
-        world = self.ctx.world
-        assert world is not None
-        post.post_id = f"7{world.stable_seconds(post.published_at) % 10**10:010d}{rng.randrange(10**8):08d}"
+        post.post_id = f"7{int(post.published_at.timestamp()) % 10**10:010d}{rng.randrange(10**8):08d}"
         if post.kind == "post":
             post.extra["aweme_type"] = 68 if rng.random() < 0.2 else 0
             kind = "note" if post.extra["aweme_type"] == 68 else "video"

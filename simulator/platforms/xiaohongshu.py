@@ -109,9 +109,7 @@ class Xiaohongshu(PlatformSim):
         return f"{rng.getrandbits(96):024x}"
 
     def finish(self, post: Post, draft: Any, rng: random.Random) -> None:
-        world = self.ctx.world
-        assert world is not None
-        post.post_id = f"{world.stable_seconds(post.published_at) & 0xFFFFFFFF:08x}{rng.getrandbits(64):016x}"
+        post.post_id = f"{int(post.published_at.timestamp()) & 0xFFFFFFFF:08x}{rng.getrandbits(64):016x}"
         token = self.xsec_token(post.post_id)
         post.extra["xsec_token"] = token
         if post.kind == "post":

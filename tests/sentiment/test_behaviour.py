@@ -84,19 +84,45 @@ def _signals(text: str) -> dict[str, float]:
 
 def test_harm_the_product_cured_is_no_harm(nlp_cfg: AppConfig) -> None:
     sentiment.analyze("warm up")  # configures the analyser
-    for text in ("用了一个月过敏全好了，回购三瓶", "这款面霜治好了我的过敏", "发烧退了，谢谢骑手送药"):
+    for text in ("用了一个月过敏全好了，回购三瓶", "这款面霜治好了我的过敏", "发烧好了，谢谢骑手送药"):
         assert "harm" not in _signals(text), text
-    for text in ("用了一个月过敏了，脸上全是疹子", "拉肚子到现在还没好了", "过敏一直没好，脸上全是疹子"):
+    for text in (
+        "用了一个月过敏了，脸上全是疹子",
+        "拉肚子到现在还没好了",
+        "过敏一直没好，脸上全是疹子",
+        "喝了奶粉宝宝腹泻，住院一周治好了，要求赔偿",  # treated, and redress asked: harm
+        "拉肚子好了又拉，太坑了",  # it came back
+        "烫伤好了留了疤",
+        "腹泻好了吗？还没有，一直拉",
+        "吃完食物中毒退了钱就想了事？",
+    ):
         assert _signals(text).get("harm", 0) >= 2.5, text
     a = sentiment.analyze("用了小鹿宝贝的面霜一个月，过敏全好了，回购三瓶", brand="小鹿宝贝")
     assert not a.is_complaint and not any(r.startswith("健康安全") for r in a.reasons)
 
 
+def test_a_hospital_stay_an_insurance_claim_is_about_is_no_harm(nlp_cfg: AppConfig) -> None:
+    sentiment.analyze("warm up")
+    for text in (
+        "我爸住院要报销，保险的理赔专员一会儿说缺这个材料",
+        "广告说住院100%报销，理赔时才说有免赔额",
+    ):
+        assert "harm" not in _signals(text), text
+    for text in ("吃坏肚子住院了，要求报销医药费", "坐专车追尾受伤住院，保险公司和平台互相推诿"):
+        assert _signals(text).get("harm", 0) >= 2.5, text
+
+
 def test_many_people_hit_but_not_a_group_outing(nlp_cfg: AppConfig) -> None:
     sentiment.analyze("warm up")
-    for text in ("我们楼里十几户全断网了", "好几个家长都说孩子吃了不舒服", "我们小区二十多户都漏水"):
+    for text in ("我们楼里十几户全断网了", "好几户都说孩子吃了不舒服", "我们小区二十多户都漏水"):
         assert _signals(text).get("bulk", 0) >= 2.5, text
-    for text in ("我们十几个人来聚餐，上菜有点慢", "拉了二十个人助力还是没砍成", "好几个人推荐我来这家"):
+    for text in (
+        "我们十几个人来聚餐，上菜有点慢",
+        "拉了二十个人助力还是没砍成",
+        "好几个人推荐我来这家",
+        "好几个人都说鲜果时光好喝",
+        "好几家都开了鲜果时光",
+    ):
         assert "bulk" not in _signals(text), text
 
 
@@ -106,8 +132,23 @@ def test_taunts_and_sneers_are_strong_emotion(nlp_cfg: AppConfig) -> None:
         "限速逼你开会员，吃相太难看了",
         "这种质量还好意思宣传两天一充",
         "打个电话断三次，我真的会谢",
+        "妈的，又坏了",
     ):
         assert _signals(text).get("emotion", 0) >= 1.5, text
+    for text in ("他妈妈也喜欢喝", "今天是我妈的生日", "在tmdb上查了评分", "真黑科技，流氓兔联名款"):
+        assert "emotion" not in _signals(text), text
+
+
+def test_regulators_named_as_places_are_no_escalation(nlp_cfg: AppConfig) -> None:
+    sentiment.analyze("warm up")
+    for text in ("我们准备联合业主去住建局投诉", "已经投诉到工信部了", "鲜果时光再不处理我就告你们"):
+        assert _signals(text).get("escalation", 0) >= 2.5, text
+    for text in (
+        "交通局门口新开了一家鲜果时光",
+        "用微信访问小程序，下单很方便",
+        "鲜果时光的广告你们看了吗，拍得真好",
+    ):
+        assert "escalation" not in _signals(text), text
 
 
 @pytest.mark.parametrize(
@@ -118,8 +159,8 @@ def test_taunts_and_sneers_are_strong_emotion(nlp_cfg: AppConfig) -> None:
             "孩子吃了鲜果时光的果冻呛到了",
             "鲜果时光",
             marks=pytest.mark.xfail(
-                reason="known error of the learned model: p 0.20-0.21 in earlier fits, 0.13 in "
-                "clr-146890c5ab, under the 0.2 harm bar (docs/analysis.md, known errors)",
+                reason="known error of the learned model: p 0.20-0.21 in earlier fits, 0.12-0.13 in "
+                "clr-146890c5ab and clr-14777bb774, under the 0.2 harm bar (docs/analysis.md, known errors)",
                 strict=False,
             ),
         ),

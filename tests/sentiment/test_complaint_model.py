@@ -241,12 +241,15 @@ def test_text_with_nothing_to_read_is_not_a_complaint(text: str) -> None:
 
 @pytest.mark.parametrize(
     ("text", "brand"),
-    [("鲜果时光", "鲜果时光"), ("@鲜果时光 #鲜果时光# [怒]", "鲜果时光"), ("小鹿宝贝！！！", "小鹿宝贝")],
+    [("鲜果时光", "鲜果时光"), ("@鲜果时光 #鲜果时光#", "鲜果时光"), ("小鹿宝贝！！！", "小鹿宝贝")],
 )
 def test_the_brands_name_alone_is_not_a_complaint(text: str, brand: str) -> None:
     a = sentiment.analyze(text, brand=brand)
     assert not a.is_complaint and a.reasons == ["没有可分析的文字"]
     assert sentiment.analyze(text + "的橙汁坏了，要求退款", brand=brand).is_complaint
+    # one word, or an emoticon, beside the name is something to judge (the model decides)
+    for more in (" 坑", "[怒][怒]", " 1星"):
+        assert sentiment.analyze(text + more, brand=brand).reasons != ["没有可分析的文字"], more
 
 
 def test_training_leaves_the_analyser_as_it_was(tmp_path: Path) -> None:

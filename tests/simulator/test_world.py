@@ -33,14 +33,35 @@ def test_same_seed_same_world_and_other_seed_differs() -> None:
     assert [r["text"] for r in a] != [r["text"] for r in d]
 
 
-def test_every_platforms_ids_survive_a_later_rebuild() -> None:
-    """A second ``yuqing demo`` rebuilds the world later from the same seed: every post must keep
-    its id (Xiaohongshu and Douyin ids embed a time; it must not be the clock's)."""
+def test_a_demo_rerun_rebuilds_the_same_world(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A second ``yuqing demo`` on the same database within twelve hours starts its world when the
+    first did, so every post keeps its time and its id (Xiaohongshu and Douyin ids embed the
+    publication time, which their spiders read back): nothing is stored twice."""
+    import json
+
+    from crawler.config import load_config
+    from simulator.demo.runner import world_start
+
+    cfg_path = tmp_path / "yuqing.toml"
+    cfg_path.write_text(
+        f'[project]\ndata_dir = "{tmp_path / "data"}"\n[[brands]]\nname = "鲜果时光"\n', "utf-8"
+    )
+    cfg = load_config(cfg_path)
+    first = world_start(cfg, "sqlite:///a.db", 7)
+    assert world_start(cfg, "sqlite:///a.db", 7) == first
+    assert world_start(cfg, "sqlite:///b.db", 7) >= first  # another database: a world of its own
     four = ("weibo", "heimao", "xiaohongshu", "douyin")
-    a = Simulator(seed=5, platforms=four, now=NOW).truth()
-    c = Simulator(seed=5, platforms=four, now=NOW + timedelta(seconds=62)).truth()
-    assert {r["platform"] for r in a} == set(four)
-    assert strip_time(a) == strip_time(c)
+    a = Simulator(seed=5, platforms=four, now=first).truth()
+    b = Simulator(seed=5, platforms=four, now=world_start(cfg, "sqlite:///a.db", 7)).truth()
+    assert {r["platform"] for r in a} == set(four) and a == b
+    # a start older than twelve hours (or unreadable) is replaced by now
+    saved = json.loads((tmp_path / "data" / "demo_world.json").read_text("utf-8"))
+    key = next(k for k in saved if k.endswith("a.db"))
+    saved[key] = (first - timedelta(hours=13)).isoformat()
+    (tmp_path / "data" / "demo_world.json").write_text(json.dumps(saved), "utf-8")
+    assert world_start(cfg, "sqlite:///a.db", 7) >= first
+    (tmp_path / "data" / "demo_world.json").write_text("{not json", "utf-8")
+    assert world_start(cfg, "sqlite:///a.db", 7) >= first
 
 
 def test_corpus_covers_every_category_urgency_and_signal(sim: Simulator) -> None:

@@ -54,6 +54,7 @@ def test_yuqing_crawl_json_and_auth_expired(sim: object, crawl_config: Path, tmp
     assert proc.returncode == 0, proc.stderr[-2000:]
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert summary["status"] == "ok" and summary["new"] > 0 and summary["run_id"] >= 1
+    assert summary["state"] == "finished"  # never "running" once the command has returned
     db = f"sqlite:///{tmp_path / 'yuqing.db'}"
     assert len(stored(db, "heimao")) == summary["new"]
     assert couid  # the simulator knows the brand's company

@@ -227,6 +227,7 @@ def test_a_database_that_goes_away_stops_the_crawl_with_a_storage_error(sim: Any
     assert proc.returncode == 1
     summary = json.loads(out.strip().splitlines()[-1])
     assert summary["status"] == "failed" and summary["error_kind"] == "storage", summary
+    assert summary["state"] in ("finished", "ended"), summary
     assert name in summary["error_message"] and "***" in summary["error_message"]
     assert "s3cret-pw" not in out + err
     assert "Traceback" not in err

@@ -463,6 +463,12 @@ def test_one_undecodable_line_costs_one_row_and_an_empty_file_is_an_error(tmp_pa
     binary.write_bytes(b"\xff\xfe\x00\x81" * 50 + b"\n" + b"\xfe\xff\x80" * 40)
     res = runner.invoke(app, ["--config", str(cfg), "import", str(binary)])
     assert res.exit_code != 0 and "neither UTF-8 nor GB18030" in str(res.exception)
+    pretty = tmp_path / "pretty.json"  # a JSON document is read whole: a bad line fails the file, naming it
+    body = json.dumps([{**good, "post_id": "p1"}, {**good, "post_id": "p2"}], ensure_ascii=False, indent=4)
+    pretty.write_bytes(body.encode().replace(b"post_id", b"post_\xffid", 1))
+    res = runner.invoke(app, ["--config", str(cfg), "import", str(pretty)])
+    assert res.exit_code != 0 and "line 6" in str(res.exception) and "read whole" in str(res.exception)
+    assert "p1" not in {k[1] for k in _rows(tmp_path)}
     header_only = _csv(tmp_path / "h.csv", ["platform", "post_id", "text"], [])
     res = runner.invoke(app, ["--config", str(cfg), "import", str(header_only)])
     assert res.exit_code != 0 and "no records found" in str(res.exception), res.output

@@ -292,3 +292,8 @@ def test_config_init_writes_the_repositorys_config_once(tmp_path: Path) -> None:
     again = _run(["config", "init"], tmp_path)
     assert again.returncode == 1 and "not overwritten" in again.stderr
     assert _run(["config", "init", "--force"], tmp_path).returncode == 0
+    # where the other commands will look: --config (or YUQING_CONFIG) when given
+    assert _run(["--config", "etc/my.toml", "config", "init"], tmp_path).returncode == 0
+    assert _run(["--config", "etc/my.toml", "config", "check", "-q"], tmp_path).returncode == 0
+    assert _run(["config", "init"], tmp_path, YUQING_CONFIG="env.toml").returncode == 0
+    assert (tmp_path / "etc" / "my.toml").is_file() and (tmp_path / "env.toml").is_file()
