@@ -229,7 +229,7 @@ def _signals(text: str, hits: list[Hit], lex: Lexicon) -> Signals:
     if sig.score.get("harm") and _INSURANCE_CLAIM.search(text) and set(sig.terms["harm"]) <= _CARE_ONLY:
         # a hospital stay an insurance claim is about is the claim's occasion, not harm the
         # insurer did ("我爸住院要报销，保险的理赔专员…"); an injury word keeps the harm
-        sig.negated.extend(sig.terms.pop("harm"))
+        del sig.terms["harm"]  # not "negated": the stay happened, it is just not this brand's harm
         sig.score["harm"] = 0.0
     sig.finish()
     return sig
