@@ -308,7 +308,7 @@ def _any_negator(negators: tuple[str, ...]) -> re.Pattern[str] | None:
     return re.compile("|".join(re.escape(n) for n in negators))
 
 
-# harm that the product cured or eased is praise ("用了一个月过敏全好了", "治好了宝宝的湿疹")
+# harm that went away or the product cured is praise ("用了一个月过敏全好了", "治好了我的过敏")
 _CURED_AFTER = re.compile(
     r"[^，,。.！!？?；;\s没不未]{0,3}?(?:全好了|都好了|好了|痊愈|消了|好多了|消失了|改善了|缓解了|减轻了)(?![吗么没？?])"
 )
