@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -174,10 +173,10 @@ def _crawl_lease(st: Any, platform: str, brand: str) -> Any:
 def _close_stale_runs(st: Any) -> None:
     """Close ``running`` rows whose crawl process is gone (a kill -9), whoever looks first."""
 
-    from crawler.service.crawl_job import mark_stale_runs
+    from crawler.service.crawl_job import mark_stale_runs, stale_age
 
     cfg = st.config()
-    mark_stale_runs(st.engine(), older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5))
+    mark_stale_runs(st.engine(), older_than=stale_age(cfg))
 
 
 def register(app: typer.Typer) -> None:

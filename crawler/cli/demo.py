@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
 from typing import Annotated, Any
 
 import typer
@@ -73,10 +72,10 @@ def demo_cmd(
     cfg = st.config()
     url = database or cfg.database_url
     engine = open_database(url)
-    from crawler.service.crawl_job import mark_stale_runs
+    from crawler.service.crawl_job import mark_stale_runs, stale_age
 
     # runs a killed demo left ``running`` are closed first, as ``yuqing crawl`` and ``status`` do
-    mark_stale_runs(engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5))
+    mark_stale_runs(engine, older_than=stale_age(cfg))
     wanted = [p.strip() for p in platforms.split(",") if p.strip()] if platforms else None
     started = time.monotonic()
     progress: dict[tuple[str, str], dict[str, Any]] = {}

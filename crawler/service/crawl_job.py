@@ -222,6 +222,12 @@ def record_outcome(
     )
 
 
+def stale_age(cfg: AppConfig) -> timedelta:
+    """How long a ``running`` row without heartbeats may be before it counts as left by a dead
+    process: twice the crawl timeout, plus a margin."""
+    return timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5)
+
+
 def mark_stale_runs(
     engine: Engine,
     *,

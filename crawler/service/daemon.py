@@ -23,7 +23,6 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -39,6 +38,7 @@ from crawler.service.crawl_job import (
     default_command,
     mark_stale_runs,
     run_locked_crawl,
+    stale_age,
 )
 from crawler.service.distributed import TaskQueue
 from crawler.service.health import evaluate
@@ -164,9 +164,7 @@ class Service:
 
     def _recover(self) -> None:
         cfg = self.config()
-        mark_stale_runs(
-            self.engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5)
-        )
+        mark_stale_runs(self.engine, older_than=stale_age(cfg))
         if cfg.distributed.active:
             self.queue = TaskQueue.from_config(cfg)
             self.queue.requeue_expired()

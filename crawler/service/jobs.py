@@ -18,7 +18,6 @@ import threading
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from loguru import logger
@@ -118,11 +117,11 @@ def sla_sweep() -> Any:
 
 def health() -> Any:
     def run(ctx: JobContext) -> Any:
-        from crawler.service.crawl_job import mark_stale_runs
+        from crawler.service.crawl_job import mark_stale_runs, stale_age
         from crawler.service.health import evaluate
 
         cfg = ctx.config()
-        mark_stale_runs(ctx.engine, older_than=timedelta(minutes=cfg.scheduler.crawl_timeout_minutes * 2 + 5))
+        mark_stale_runs(ctx.engine, older_than=stale_age(cfg))
         stats = ctx.queue_stats() if ctx.queue_stats is not None else None
         return evaluate(ctx.engine, cfg, queue_stats=stats)
 

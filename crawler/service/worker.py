@@ -16,7 +16,6 @@ import signal
 import socket
 import threading
 import time
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from loguru import logger
@@ -30,6 +29,7 @@ from crawler.service.crawl_job import (
     default_command,
     mark_stale_runs,
     run_locked_crawl,
+    stale_age,
 )
 from crawler.service.distributed import Task, TaskQueue, worker_id
 from crawler.storage.engine import open_database
@@ -106,9 +106,7 @@ class Worker:
         """crawl_runs left ``running`` by a dead crawl: whichever process looks first closes them."""
 
         try:
-            mark_stale_runs(
-                self.engine, older_than=timedelta(minutes=self.cfg.scheduler.crawl_timeout_minutes * 2 + 5)
-            )
+            mark_stale_runs(self.engine, older_than=stale_age(self.cfg))
         except SQLAlchemyError as exc:
             logger.warning("could not check for stale crawl runs: {}", exc)
 
